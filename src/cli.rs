@@ -1,0 +1,348 @@
+//! Command line: a closed set of commands, `anyhow` errors, explicit exit codes
+//! (0 all processed, 1 something quarantined or rejected, 2 an error stopped the run).
+
+use crate::config::{self, Config};
+use crate::pipeline::PipelineError;
+use crate::quarantine;
+use crate::scheduler::{self, Appliance};
+use crate::store::{State, Store};
+use crate::translate::{self, Input};
+use crate::util::{sha256_hex, Utc};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "edigate",
+    version,
+    about = "EDI and file-based batch integration appliance"
+)]
+struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "EDIGATE_CONFIG",
+        default_value = "edigate.toml"
+    )]
+    config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service: watch the channels and process files until stopped.
+    Run,
+    /// Process everything waiting, then exit.
+    Once,
+    /// Print the canonical records of one file as JSON Lines; touches no state.
+    Translate {
+        file: PathBuf,
+        /// Treat the file as coming through a channel bound to this partner.
+        #[arg(long)]
+        partner: Option<String>,
+    },
+    /// Validate the configuration and report every problem.
+    Check,
+    /// Show what is waiting, in flight, quarantined and done.
+    Status,
+    /// Inspect and act on quarantined files.
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuarantineCmd {
+    /// List quarantined files.
+    List,
+    /// Show why a file is quarantined, and its history.
+    Show { id: i64 },
+    /// Reprocess files (after fixing the configuration or replacing the file).
+    Release { ids: Vec<i64> },
+    /// Drop files from quarantine; their content is kept in the archive.
+    Discard { ids: Vec<i64> },
+}
+
+const OK: u8 = 0;
+const FLAGGED: u8 = 1;
+const FAILED: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("edigate: {e:#}");
+            ExitCode::from(FAILED)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("EDIGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+}
+
+fn load(path: &Path) -> Result<Config> {
+    config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Run => {
+            let app = Appliance::open(load(&cli.config)?)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("starting the runtime")?;
+            rt.block_on(scheduler::run(app, scheduler::shutdown_signal()))?;
+            Ok(OK)
+        }
+        Command::Once => {
+            let mut app = Appliance::open(load(&cli.config)?)?;
+            let r = app.once()?;
+            let p = r.pipeline;
+            eprintln!(
+                "received {} ({} duplicate), archived {}, quarantined {}, rejected transactions {}, errors {}",
+                r.intake.ingested, r.intake.duplicates, p.archived, p.quarantined, p.rejected, p.errors
+            );
+            Ok(if p.errors > 0 {
+                FAILED
+            } else if p.quarantined > 0 || p.rejected > 0 {
+                FLAGGED
+            } else {
+                OK
+            })
+        }
+        Command::Translate { file, partner } => {
+            translate_cmd(&cli.config, &file, partner.as_deref())
+        }
+        Command::Check => match config::load(&cli.config) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} channel(s), {} partner(s))",
+                    cfg.file.display(),
+                    cfg.channels.len(),
+                    cfg.partners.len()
+                );
+                Ok(OK)
+            }
+            Err(errors) => {
+                for e in &errors.0 {
+                    eprintln!("{e}");
+                }
+                eprintln!("{} problem(s) found", errors.0.len());
+                Ok(FAILED)
+            }
+        },
+        Command::Status => status(&load(&cli.config)?),
+        Command::Quarantine { action } => quarantine_cmd(&load(&cli.config)?, action),
+    }
+}
+
+fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>) -> Result<u8> {
+    let cfg = if config_path.exists() {
+        load(config_path)?
+    } else {
+        Config::defaults(&std::env::current_dir()?)
+    };
+    let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let sha = sha256_hex(&data);
+    let shown = file.display().to_string();
+    let input = Input {
+        data: &data,
+        file: &shown,
+        sha256: &sha,
+        channel_partner: partner,
+    };
+    let mut next = 0;
+    let outcome = translate::translate(&input, &cfg, Utc::now(), &mut |_| {
+        next += 1;
+        next
+    });
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for r in &outcome.records {
+        serde_json::to_writer(&mut out, r)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    for d in &outcome.diagnostics {
+        eprintln!("{shown}: {d}");
+    }
+    if let Some(r) = &outcome.refusal {
+        eprintln!(
+            "{shown}: {}: refused: {} [{}]",
+            r.position, r.reason, r.code
+        );
+        return Ok(FLAGGED);
+    }
+    eprintln!(
+        "{shown}: {} record(s), {} transaction(s) accepted, {} rejected",
+        outcome.records.len(),
+        outcome.accepted,
+        outcome.rejected
+    );
+    Ok(if outcome.rejected > 0 { FLAGGED } else { OK })
+}
+
+fn open_store(cfg: &Config) -> Result<Store> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    Ok(Store::open(&cfg.database())?)
+}
+
+fn status(cfg: &Config) -> Result<u8> {
+    let store = open_store(cfg)?;
+    println!("channels:");
+    for c in &cfg.channels {
+        println!(
+            "  {:<16} {:<40} waiting {}",
+            c.name,
+            cfg.rel(&c.path),
+            crate::intake::waiting(c)
+        );
+    }
+    let (counts, dups) = store.counts()?;
+    let n = |s: State| counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
+    let in_flight =
+        n(State::Received) + n(State::Parsed) + n(State::Translated) + n(State::Delivered);
+    println!("files:");
+    println!("  in flight    {in_flight}");
+    println!("  quarantined  {}", n(State::Quarantined));
+    println!(
+        "  done         {} (of which {dups} duplicate)",
+        n(State::Archived)
+    );
+    println!("  discarded    {}", n(State::Discarded));
+    Ok(OK)
+}
+
+fn reason_of(refusal: &Option<String>) -> String {
+    refusal
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+        .and_then(|v| v["reason"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn quarantine_cmd(cfg: &Config, action: QuarantineCmd) -> Result<u8> {
+    let mut store = open_store(cfg)?;
+    match action {
+        QuarantineCmd::List => {
+            let files = store.files_in(State::Quarantined)?;
+            println!(
+                "{:<6} {:<20} {:<10} {:<10} {:<28} REASON",
+                "ID", "RECEIVED", "CHANNEL", "PARTNER", "FILE"
+            );
+            for f in &files {
+                println!(
+                    "{:<6} {:<20} {:<10} {:<10} {:<28} {}",
+                    f.id,
+                    f.received_at,
+                    f.channel,
+                    f.partner.as_deref().unwrap_or("-"),
+                    f.name,
+                    reason_of(&f.refusal)
+                );
+            }
+            eprintln!("{} file(s) in quarantine", files.len());
+            Ok(OK)
+        }
+        QuarantineCmd::Show { id } => {
+            let f = store.file(id)?;
+            println!("id:        {}", f.id);
+            println!("file:      {}", f.name);
+            println!("state:     {}", f.state.as_str());
+            println!("channel:   {}", f.channel);
+            println!("partner:   {}", f.partner.as_deref().unwrap_or("-"));
+            println!("sha256:    {}", f.sha256);
+            println!("content:   {}", cfg.resolve(&f.blob).display());
+            if let Some(r) = &f.refusal {
+                let v: serde_json::Value = serde_json::from_str(r).unwrap_or_default();
+                println!(
+                    "reason:    {} [{}]",
+                    v["reason"].as_str().unwrap_or(""),
+                    v["code"].as_str().unwrap_or("")
+                );
+                if let Some(ds) = v["diagnostics"].as_array() {
+                    println!("diagnostics:");
+                    for d in ds {
+                        let p = &d["position"];
+                        println!(
+                            "  byte {} segment {} {} element {}: {} [{}]",
+                            p["offset"],
+                            p.get("segment").map_or("-".to_string(), |s| s.to_string()),
+                            p["segment_id"].as_str().unwrap_or(""),
+                            p.get("element").map_or("-".to_string(), |s| s.to_string()),
+                            d["message"].as_str().unwrap_or(""),
+                            d["code"].as_str().unwrap_or("")
+                        );
+                    }
+                }
+            }
+            println!("history:");
+            for (at, state, detail) in store.events(id)? {
+                println!("  {at} {state:<12} {detail}");
+            }
+            Ok(OK)
+        }
+        QuarantineCmd::Release { ids } | QuarantineCmd::Discard { ids } if ids.is_empty() => {
+            anyhow::bail!("name at least one file id")
+        }
+        QuarantineCmd::Release { ids } => bulk(
+            ids,
+            |id| quarantine::release(cfg, &mut store, id),
+            "released",
+        ),
+        QuarantineCmd::Discard { ids } => bulk(
+            ids,
+            |id| quarantine::discard(cfg, &mut store, id),
+            "discarded",
+        ),
+    }
+}
+
+fn bulk(
+    ids: Vec<i64>,
+    mut act: impl FnMut(i64) -> Result<(), PipelineError>,
+    verb: &str,
+) -> Result<u8> {
+    let mut failed = 0;
+    for id in ids {
+        match act(id) {
+            Ok(()) => println!("{id}: {verb}"),
+            Err(e) => {
+                eprintln!("{id}: {e}");
+                failed += 1;
+            }
+        }
+    }
+    Ok(if failed > 0 { FAILED } else { OK })
+}

@@ -1,0 +1,444 @@
+//! Configuration: `edigate.toml` parsed with unknown keys refused, paths resolved against the
+//! file's folder, and every problem reported at once with file and line.
+
+use crate::acks::Functional;
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    service: RawService,
+    #[serde(default)]
+    channels: Vec<RawChannel>,
+    #[serde(default)]
+    partners: Vec<Partner>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
+    #[serde(default = "default_outbox")]
+    outbox: PathBuf,
+    quarantine: Option<PathBuf>,
+    archive: Option<PathBuf>,
+    #[serde(default = "default_rescan")]
+    rescan_seconds: u64,
+    #[serde(default = "default_settle")]
+    settle_ms: u64,
+    #[serde(default = "default_mappings")]
+    mappings: PathBuf,
+}
+
+impl Default for RawService {
+    fn default() -> Self {
+        RawService {
+            data_dir: default_data_dir(),
+            outbox: default_outbox(),
+            quarantine: None,
+            archive: None,
+            rescan_seconds: default_rescan(),
+            settle_ms: default_settle(),
+            mappings: default_mappings(),
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    "var".into()
+}
+fn default_outbox() -> PathBuf {
+    "outbox".into()
+}
+fn default_mappings() -> PathBuf {
+    "mappings".into()
+}
+fn default_rescan() -> u64 {
+    5
+}
+fn default_settle() -> u64 {
+    200
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+enum RawChannel {
+    Dir {
+        name: String,
+        path: PathBuf,
+        #[serde(default)]
+        partner: Option<String>,
+        #[serde(default)]
+        schedule: Option<String>,
+    },
+}
+
+/// A trading partner: who it is in envelopes and what acknowledgements it wants.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Partner {
+    pub id: String,
+    /// X12 sender ids as `ISA05:ISA06`, e.g. `ZZ:ACMESUPPLY`.
+    #[serde(default)]
+    pub x12_ids: Vec<String>,
+    /// `997` (default), `999` or `none`.
+    #[serde(default)]
+    pub ack: Functional,
+}
+
+/// An input: a watched folder (SFTP drops come with issue 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    pub name: String,
+    pub path: PathBuf,
+    /// When set, every file in this channel must come from this partner.
+    pub partner: Option<String>,
+}
+
+/// The validated configuration with absolute paths.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: PathBuf,
+    /// The folder holding the configuration file; relative paths start here.
+    pub base: PathBuf,
+    pub data_dir: PathBuf,
+    pub outbox: PathBuf,
+    pub quarantine: PathBuf,
+    pub archive: PathBuf,
+    pub mappings: PathBuf,
+    pub rescan_seconds: u64,
+    pub settle_ms: u64,
+    pub channels: Vec<Channel>,
+    pub partners: Vec<Partner>,
+}
+
+impl Config {
+    pub fn spool(&self) -> PathBuf {
+        self.data_dir.join("spool")
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.data_dir.join("edigate.db")
+    }
+
+    /// `path` relative to the configuration folder when inside it (for state rows and records).
+    pub fn rel(&self, path: &Path) -> String {
+        path.strip_prefix(&self.base)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Inverse of [`Config::rel`].
+    pub fn resolve(&self, stored: &str) -> PathBuf {
+        self.base.join(stored)
+    }
+
+    /// The partner whose X12 ids include `qualifier:id`.
+    pub fn partner_by_x12(&self, sender: &str) -> Option<&Partner> {
+        self.partners
+            .iter()
+            .find(|p| p.x12_ids.iter().any(|s| s.trim() == sender))
+    }
+
+    pub fn partner(&self, id: &str) -> Option<&Partner> {
+        self.partners.iter().find(|p| p.id == id)
+    }
+
+    /// A configuration with defaults only, rooted at `dir` (used by `translate` without a file).
+    pub fn defaults(dir: &Path) -> Config {
+        build(
+            dir.join("edigate.toml"),
+            RawConfig {
+                service: RawService::default(),
+                channels: Vec::new(),
+                partners: Vec::new(),
+            },
+        )
+    }
+}
+
+/// One configuration problem, with the line it is on when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.file.display(), self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// Every problem found, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+fn build(file: PathBuf, raw: RawConfig) -> Config {
+    let base = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let abs = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let data_dir = abs(&raw.service.data_dir);
+    Config {
+        outbox: abs(&raw.service.outbox),
+        quarantine: raw
+            .service
+            .quarantine
+            .as_deref()
+            .map_or_else(|| data_dir.join("quarantine"), abs),
+        archive: raw
+            .service
+            .archive
+            .as_deref()
+            .map_or_else(|| data_dir.join("archive"), abs),
+        mappings: abs(&raw.service.mappings),
+        rescan_seconds: raw.service.rescan_seconds,
+        settle_ms: raw.service.settle_ms,
+        channels: raw
+            .channels
+            .iter()
+            .map(|c| match c {
+                RawChannel::Dir {
+                    name,
+                    path,
+                    partner,
+                    ..
+                } => Channel {
+                    name: name.clone(),
+                    path: abs(path),
+                    partner: partner.clone(),
+                },
+            })
+            .collect(),
+        partners: raw.partners,
+        data_dir,
+        file,
+        base,
+    }
+}
+
+/// Line (1-based) of the `n`-th occurrence of a table header such as `[[channels]]`.
+fn header_line(text: &str, header: &str, n: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with(header))
+        .nth(n)
+        .map(|(i, _)| i + 1)
+}
+
+/// Reads and validates a configuration file.
+pub fn load(file: &Path) -> Result<Config, ConfigErrors> {
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let err = |line, message| {
+        ConfigErrors(vec![ConfigError {
+            file: file.clone(),
+            line,
+            message,
+        }])
+    };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| err(None, format!("cannot read the configuration: {e}")))?;
+    parse(&file, &text)
+}
+
+/// Parses and validates configuration text that lives at `file`.
+pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        ConfigErrors(vec![ConfigError {
+            file: file.to_path_buf(),
+            line,
+            message: e.message().trim().to_string(),
+        }])
+    })?;
+    let mut errors = Vec::new();
+    let mut add = |line, message: String| {
+        errors.push(ConfigError {
+            file: file.to_path_buf(),
+            line,
+            message,
+        })
+    };
+    let cfg = build(file.to_path_buf(), raw.clone());
+    if cfg.channels.is_empty() {
+        add(
+            None,
+            "no [[channels]] are configured: nothing would be read".into(),
+        );
+    }
+    if cfg.settle_ms == 0 || cfg.rescan_seconds == 0 {
+        add(
+            header_line(text, "[service]", 0),
+            "settle_ms and rescan_seconds must be at least 1".into(),
+        );
+    }
+    for (i, c) in cfg.channels.iter().enumerate() {
+        let line = header_line(text, "[[channels]]", i);
+        if c.name.trim().is_empty() || c.name.contains(['/', ':', '\\']) {
+            add(
+                line,
+                format!(
+                    "channel name {:?} must be non-empty, without '/', '\\' or ':'",
+                    c.name
+                ),
+            );
+        }
+        if cfg.channels[..i].iter().any(|o| o.name == c.name) {
+            add(line, format!("channel name {:?} is used twice", c.name));
+        }
+        if !c.path.is_dir() {
+            add(
+                line,
+                format!(
+                    "channel {:?}: folder {} does not exist",
+                    c.name,
+                    c.path.display()
+                ),
+            );
+        }
+        if let Some(p) = &c.partner {
+            if cfg.partner(p).is_none() {
+                add(
+                    line,
+                    format!(
+                        "channel {:?}: partner {p:?} is not declared in [[partners]]",
+                        c.name
+                    ),
+                );
+            }
+        }
+        if let RawChannel::Dir {
+            schedule: Some(_), ..
+        } = &raw.channels[i]
+        {
+            add(line, format!("channel {:?}: `schedule` for folders is not supported yet; folders are watched continuously", c.name));
+        }
+    }
+    for (i, p) in cfg.partners.iter().enumerate() {
+        let line = header_line(text, "[[partners]]", i);
+        if p.id.trim().is_empty() {
+            add(line, "partner id must not be empty".into());
+        }
+        if cfg.partners[..i].iter().any(|o| o.id == p.id) {
+            add(line, format!("partner id {:?} is declared twice", p.id));
+        }
+        for s in &p.x12_ids {
+            match s.split_once(':') {
+                Some((q, id)) if (1..=2).contains(&q.len()) && !id.is_empty() && id.len() <= 15 => {
+                }
+                _ => add(
+                    line,
+                    format!(
+                        "partner {:?}: x12 id {s:?} must be QUALIFIER:ID (ISA05:ISA06)",
+                        p.id
+                    ),
+                ),
+            }
+            if let Some(o) = cfg.partners[..i].iter().find(|o| o.x12_ids.contains(s)) {
+                add(
+                    line,
+                    format!(
+                        "partner {:?}: x12 id {s:?} already belongs to partner {:?}",
+                        p.id, o.id
+                    ),
+                );
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_every_problem_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("in")).unwrap();
+        let text = r#"
+[service]
+settle_ms = 100
+
+[[channels]]
+name = "a"
+type = "dir"
+path = "in"
+partner = "NOPE"
+
+[[channels]]
+name = "a"
+type = "dir"
+path = "missing"
+
+[[partners]]
+id = "P"
+x12_ids = ["ZZACME"]
+"#;
+        let e = parse(&dir.path().join("edigate.toml"), text).unwrap_err();
+        let lines: Vec<_> = e.0.iter().map(|e| (e.line, e.message.clone())).collect();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(lines[0].0, Some(5));
+        assert!(lines[0].1.contains("NOPE"));
+        assert_eq!(lines[1].0, Some(11));
+        assert!(lines[2].1.contains("does not exist"));
+        assert_eq!(lines[3].0, Some(16));
+    }
+
+    #[test]
+    fn refuses_unknown_keys_with_line() {
+        let text = "[service]\noutbox = \"o\"\ncolour = 1\n";
+        let e = parse(Path::new("/x/edigate.toml"), text).unwrap_err();
+        assert_eq!(e.0[0].line, Some(3));
+        assert!(e.0[0].message.contains("colour"), "{}", e.0[0].message);
+        let text = "[[channels]]\nname = \"a\"\ntype = \"dir\"\npath = \"/\"\npartnr = \"X\"\n";
+        let e = parse(Path::new("/x/edigate.toml"), text).unwrap_err();
+        assert!(e.to_string().contains("partnr"), "{e}");
+    }
+
+    #[test]
+    fn resolves_paths_against_the_file() {
+        let text = "[[channels]]\nname = \"a\"\ntype = \"dir\"\npath = \"/\"\n";
+        let c = parse(Path::new("/srv/edi/edigate.toml"), text).unwrap();
+        assert_eq!(c.outbox, PathBuf::from("/srv/edi/outbox"));
+        assert_eq!(c.quarantine, PathBuf::from("/srv/edi/var/quarantine"));
+        assert_eq!(c.channels[0].path, PathBuf::from("/"));
+    }
+}

@@ -1,0 +1,150 @@
+//! Input formats: detection and parsing of bytes into documents plus diagnostics. No IO here.
+
+pub mod x12;
+
+use serde::Serialize;
+use std::fmt;
+
+/// Where a problem sits in the input: byte offset always; segment and element when known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Position {
+    /// Byte offset from the start of the file.
+    pub offset: usize,
+    /// 1-based position of the segment inside its transaction (ST = 1), when inside one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<usize>,
+    /// Segment tag, when known.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub segment_id: String,
+    /// 1-based element position, when the problem is in one element.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub element: Option<usize>,
+    /// 1-based component position inside a composite element.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<usize>,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "byte {}", self.offset)?;
+        if let Some(s) = self.segment {
+            write!(f, ", segment {s}")?;
+        }
+        if !self.segment_id.is_empty() {
+            write!(f, " ({})", self.segment_id)?;
+        }
+        if let Some(e) = self.element {
+            write!(f, ", element {e}")?;
+            if let Some(c) = self.component {
+                write!(f, ".{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The enclosing unit (transaction, group or interchange) is rejected.
+    Error,
+    /// Noted in the acknowledgement, the document still flows.
+    Warning,
+}
+
+/// One problem found in an input, with its position and a stable code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable machine-readable code, such as `x12.se01_count`.
+    pub code: &'static str,
+    pub message: String,
+    pub position: Position,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{}: {sev}: {} [{}]",
+            self.position, self.message, self.code
+        )
+    }
+}
+
+/// The formats the appliance recognises by content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    X12,
+    Edifact,
+    Xml,
+    Unknown,
+}
+
+/// Guesses the format from the first bytes, skipping a BOM and blanks.
+pub fn sniff(data: &[u8]) -> Format {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let start = data
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(data.len());
+    let head = &data[start..];
+    if head.starts_with(b"ISA") {
+        Format::X12
+    } else if head.starts_with(b"UNA") || head.starts_with(b"UNB") {
+        Format::Edifact
+    } else if head.starts_with(b"<") {
+        Format::Xml
+    } else {
+        Format::Unknown
+    }
+}
+
+/// Why bytes are not text we can read, when they are clearly another encoding.
+pub fn refuse_encoding(data: &[u8]) -> Option<&'static str> {
+    if data.starts_with(b"\xFF\xFE") || data.starts_with(b"\xFE\xFF") {
+        return Some(
+            "the file is UTF-16 (byte-order mark); only ASCII, UTF-8 and Latin-1 are accepted",
+        );
+    }
+    let head = &data[..data.len().min(64)];
+    if head.len() >= 8 && head.iter().skip(1).step_by(2).take(4).all(|b| *b == 0) {
+        return Some("the file looks like UTF-16 (every other byte is NUL); only ASCII, UTF-8 and Latin-1 are accepted");
+    }
+    // EBCDIC "ISA" is C9 E2 C1, "UNB" is E4 D5 C2, "UNA" is E4 D5 C1.
+    let t = data
+        .iter()
+        .position(|b| !matches!(b, 0x40 | 0x25 | 0x15 | 0x0D))
+        .unwrap_or(0);
+    let head = &data[t..];
+    if head.starts_with(&[0xC9, 0xE2, 0xC1])
+        || head.starts_with(&[0xE4, 0xD5, 0xC2])
+        || head.starts_with(&[0xE4, 0xD5, 0xC1])
+    {
+        return Some("the file is EBCDIC; only ASCII, UTF-8 and Latin-1 are accepted");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_formats_and_refuses_other_encodings() {
+        assert_eq!(sniff(b"\xEF\xBB\xBF\r\nISA*00"), Format::X12);
+        assert_eq!(sniff(b"UNA:+.? 'UNB"), Format::Edifact);
+        assert_eq!(sniff(b"  <?xml"), Format::Xml);
+        assert_eq!(sniff(b"hello"), Format::Unknown);
+        assert!(refuse_encoding(&[0xC9, 0xE2, 0xC1, 0x4D])
+            .unwrap()
+            .contains("EBCDIC"));
+        assert!(refuse_encoding(b"I\0S\0A\0*\0").unwrap().contains("UTF-16"));
+        assert_eq!(refuse_encoding(b"ISA*00*"), None);
+    }
+}

@@ -1,0 +1,19 @@
+//! edigate: an EDI and file-based batch integration appliance.
+//!
+//! See `docs/ARCHITECTURE.md` for the map of modules and the invariants they keep.
+
+pub mod acks;
+pub mod canonical;
+pub mod cli;
+pub mod config;
+pub mod formats;
+pub mod fsutil;
+pub mod intake;
+pub mod mapping;
+pub mod pipeline;
+pub mod quarantine;
+pub mod routing;
+pub mod scheduler;
+pub mod store;
+pub mod translate;
+pub mod util;

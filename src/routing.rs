@@ -1,0 +1,74 @@
+//! Routing: where each output of a translated file goes. Today every output goes to the
+//! outbox folder under a deterministic name; connectors will add targets here.
+
+use crate::store::{FileRow, NewOutput};
+use crate::translate::Outcome;
+use std::collections::BTreeMap;
+
+/// Makes a value safe as one path component.
+pub fn component(s: &str) -> String {
+    let c: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match c.trim_start_matches('.') {
+        "" => "_".to_string(),
+        t => t.to_string(),
+    }
+}
+
+/// The outputs of one translated file, with outbox-relative names that depend only on the
+/// file's id, attempt and content, so that rewriting after a crash writes the same names.
+pub fn outputs(file: &FileRow, outcome: &Outcome) -> Vec<NewOutput> {
+    let stem = component(
+        std::path::Path::new(&file.name)
+            .file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default()
+            .as_ref(),
+    );
+    let attempt = if file.attempt > 1 {
+        format!("-a{}", file.attempt)
+    } else {
+        String::new()
+    };
+    let mut by_target: BTreeMap<(String, String), Vec<u8>> = BTreeMap::new();
+    for r in &outcome.records {
+        let schema = r.schema.split('/').next().unwrap_or("record").to_string();
+        let buf = by_target.entry((r.partner.clone(), schema)).or_default();
+        // Serialising our own types cannot fail.
+        serde_json::to_writer(&mut *buf, r).expect("records serialise");
+        buf.push(b'\n');
+    }
+    let mut out: Vec<NewOutput> = by_target
+        .into_iter()
+        .map(|((partner, schema), content)| NewOutput {
+            kind: "records".into(),
+            path: format!(
+                "{}/{schema}/{:08}{attempt}-{stem}.jsonl",
+                component(&partner),
+                file.id
+            ),
+            content,
+        })
+        .collect();
+    for a in &outcome.acks {
+        out.push(NewOutput {
+            kind: format!("ack:{}", a.doc.kind),
+            path: format!(
+                "{}/acks/{}-{:09}.x12",
+                component(&a.partner),
+                a.doc.kind,
+                a.doc.control
+            ),
+            content: a.doc.bytes.clone(),
+        });
+    }
+    out
+}

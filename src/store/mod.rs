@@ -1,0 +1,666 @@
+//! The state store: one SQLite file (WAL). All SQL of the appliance lives in this module;
+//! every state change is one transaction and leaves an audit event.
+
+use crate::util::Utc;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::path::Path;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("state database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("file {0} is not known")]
+    NotFound(i64),
+    #[error("file {id} is {state}, not {expected}")]
+    WrongState {
+        id: i64,
+        state: String,
+        expected: &'static str,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Where a file is in the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Content committed to the spool; nothing else done.
+    Received,
+    /// Parsed; envelope facts recorded.
+    Parsed,
+    /// Records and acknowledgements committed as pending outputs.
+    Translated,
+    /// Every output written to the outbox.
+    Delivered,
+    /// Input moved to the archive. Final.
+    Archived,
+    /// Input moved to quarantine, waiting for an operator.
+    Quarantined,
+    /// Dropped by an operator from quarantine; the input is kept in the archive. Final.
+    Discarded,
+}
+
+impl State {
+    pub const ALL: [State; 7] = [
+        State::Received,
+        State::Parsed,
+        State::Translated,
+        State::Delivered,
+        State::Archived,
+        State::Quarantined,
+        State::Discarded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Received => "received",
+            State::Parsed => "parsed",
+            State::Translated => "translated",
+            State::Delivered => "delivered",
+            State::Archived => "archived",
+            State::Quarantined => "quarantined",
+            State::Discarded => "discarded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// One input file as the store knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRow {
+    pub id: i64,
+    pub channel: String,
+    pub partner: Option<String>,
+    pub name: String,
+    pub sha256: String,
+    pub size: i64,
+    pub state: State,
+    pub attempt: i64,
+    pub duplicate_of: Option<i64>,
+    /// Where the content is now, relative to the data folder's parent or absolute.
+    pub blob: String,
+    /// JSON: why it is quarantined (or will be after its outputs are written).
+    pub refusal: Option<String>,
+    pub received_at: String,
+    pub updated_at: String,
+}
+
+/// A new file to record at intake.
+pub struct NewFile<'a> {
+    pub channel: &'a str,
+    pub partner: Option<&'a str>,
+    pub name: &'a str,
+    pub source_key: &'a str,
+    pub sha256: &'a str,
+    pub size: i64,
+    pub blob: &'a str,
+}
+
+/// An output waiting to be written (or written) to the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRow {
+    pub id: i64,
+    pub file_id: i64,
+    pub kind: String,
+    pub path: String,
+    pub content: Vec<u8>,
+    pub written: bool,
+}
+
+/// An output to commit with a translation.
+pub struct NewOutput {
+    pub kind: String,
+    pub path: String,
+    pub content: Vec<u8>,
+}
+
+/// Business keys of one record, indexed for tracking.
+pub struct RecordKeys {
+    pub id: String,
+    pub schema: String,
+    pub partner: String,
+    pub keys: Vec<(String, String)>,
+}
+
+/// An interchange received, for duplicate detection and tracking.
+pub struct InterchangeRow<'a> {
+    pub partner: &'a str,
+    pub sender: &'a str,
+    pub control: &'a str,
+}
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    channel TEXT NOT NULL,
+    partner TEXT,
+    name TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    duplicate_of INTEGER REFERENCES files(id),
+    blob TEXT NOT NULL,
+    refusal TEXT,
+    received_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX files_sha ON files(sha256);
+CREATE INDEX files_state ON files(state);
+CREATE INDEX files_source ON files(source_key);
+CREATE TABLE outputs (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    kind TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    content BLOB NOT NULL,
+    written_at TEXT
+);
+CREATE INDEX outputs_file ON outputs(file_id);
+CREATE TABLE records (
+    id TEXT PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    schema TEXT NOT NULL,
+    partner TEXT NOT NULL
+);
+CREATE TABLE record_keys (
+    record_id TEXT NOT NULL REFERENCES records(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL
+);
+CREATE INDEX record_keys_lookup ON record_keys(key, value);
+CREATE TABLE interchanges (
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    partner TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    control TEXT NOT NULL
+);
+CREATE INDEX interchanges_lookup ON interchanges(sender, control);
+CREATE TABLE counters (
+    partner TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (partner, kind)
+);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER,
+    at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX events_file ON events(file_id);
+"#];
+
+/// The open state database.
+pub struct Store {
+    conn: Connection,
+}
+
+const FILE_COLUMNS: &str = "id, channel, partner, name, sha256, size, state, attempt, duplicate_of, blob, refusal, received_at, updated_at";
+
+fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
+    let state: String = r.get(6)?;
+    Ok(FileRow {
+        id: r.get(0)?,
+        channel: r.get(1)?,
+        partner: r.get(2)?,
+        name: r.get(3)?,
+        sha256: r.get(4)?,
+        size: r.get(5)?,
+        state: State::parse(&state).unwrap_or(State::Received),
+        attempt: r.get(7)?,
+        duplicate_of: r.get(8)?,
+        blob: r.get(9)?,
+        refusal: r.get(10)?,
+        received_at: r.get(11)?,
+        updated_at: r.get(12)?,
+    })
+}
+
+fn event(tx: &Transaction<'_>, file_id: i64, state: State, detail: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO events (file_id, at, state, detail) VALUES (?1, ?2, ?3, ?4)",
+        params![file_id, Utc::now().rfc3339(), state.as_str(), detail],
+    )?;
+    Ok(())
+}
+
+fn set_state(tx: &Transaction<'_>, id: i64, from: &[State], to: State) -> Result<()> {
+    let current: Option<String> = tx
+        .query_row("SELECT state FROM files WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?;
+    let current = current.ok_or(StoreError::NotFound(id))?;
+    if !from.iter().any(|s| s.as_str() == current) {
+        return Err(StoreError::WrongState {
+            id,
+            state: current,
+            expected: from.first().map_or("", |s| s.as_str()),
+        });
+    }
+    tx.execute(
+        "UPDATE files SET state = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, to.as_str(), Utc::now().rfc3339()],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(m)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The file recorded for this exact drop (channel, name, size, mtime, inode), if any.
+    pub fn file_by_source(&self, source_key: &str) -> Result<Option<FileRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {FILE_COLUMNS} FROM files WHERE source_key = ?1 ORDER BY id LIMIT 1"
+                ),
+                [source_key],
+                file_row,
+            )
+            .optional()?)
+    }
+
+    /// The first live file with this content (not discarded, not itself a duplicate).
+    pub fn original_of(&self, sha256: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+                [sha256],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Records a new input in state `received`, or as an already-delivered duplicate.
+    pub fn insert_file(&mut self, f: &NewFile<'_>, duplicate_of: Option<i64>) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        let now = Utc::now().rfc3339();
+        let state = if duplicate_of.is_some() {
+            State::Delivered
+        } else {
+            State::Received
+        };
+        tx.execute(
+            "INSERT INTO files (channel, partner, name, source_key, sha256, size, state, duplicate_of, blob, received_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+            params![f.channel, f.partner, f.name, f.source_key, f.sha256, f.size, state.as_str(), duplicate_of, f.blob, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        let detail = match duplicate_of {
+            Some(o) => format!(
+                "duplicate of file {o} ({} bytes, sha256 {})",
+                f.size, f.sha256
+            ),
+            None => format!("{} bytes, sha256 {}", f.size, f.sha256),
+        };
+        event(&tx, id, state, &detail)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    pub fn file(&self, id: i64) -> Result<FileRow> {
+        self.conn
+            .query_row(
+                &format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?1"),
+                [id],
+                file_row,
+            )
+            .optional()?
+            .ok_or(StoreError::NotFound(id))
+    }
+
+    /// Files not yet in a final or waiting state, oldest first.
+    pub fn unfinished(&self) -> Result<Vec<FileRow>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE state IN ('received','parsed','translated','delivered') ORDER BY id"
+        ))?;
+        let rows = st
+            .query_map([], file_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn files_in(&self, state: State) -> Result<Vec<FileRow>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {FILE_COLUMNS} FROM files WHERE state = ?1 ORDER BY id"
+        ))?;
+        let rows = st
+            .query_map([state.as_str()], file_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Next interchange control number for acknowledgements and documents sent to `partner`.
+    pub fn allocate_control(&mut self, partner: &str, kind: &str) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO counters (partner, kind, value) VALUES (?1, ?2, 1)
+             ON CONFLICT (partner, kind) DO UPDATE SET value = value + 1",
+            params![partner, kind],
+        )?;
+        let v: i64 = tx.query_row(
+            "SELECT value FROM counters WHERE partner = ?1 AND kind = ?2",
+            params![partner, kind],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok(v as u64)
+    }
+
+    /// received -> parsed, with the interchanges found.
+    pub fn mark_parsed(
+        &mut self,
+        id: i64,
+        partner: Option<&str>,
+        interchanges: &[InterchangeRow<'_>],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        set_state(&tx, id, &[State::Received], State::Parsed)?;
+        tx.execute("DELETE FROM interchanges WHERE file_id = ?1", [id])?;
+        for ic in interchanges {
+            tx.execute(
+                "INSERT INTO interchanges (file_id, partner, sender, control) VALUES (?1, ?2, ?3, ?4)",
+                params![id, ic.partner, ic.sender, ic.control],
+            )?;
+        }
+        if let Some(p) = partner {
+            tx.execute(
+                "UPDATE files SET partner = ?2 WHERE id = ?1",
+                params![id, p],
+            )?;
+        }
+        event(
+            &tx,
+            id,
+            State::Parsed,
+            &format!("{} interchange(s)", interchanges.len()),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// parsed -> translated: outputs, record keys and the verdict in one transaction.
+    pub fn commit_translation(
+        &mut self,
+        id: i64,
+        outputs: &[NewOutput],
+        records: &[RecordKeys],
+        refusal: Option<&str>,
+        detail: &str,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        set_state(&tx, id, &[State::Parsed], State::Translated)?;
+        for o in outputs {
+            tx.execute(
+                "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4)",
+                params![id, o.kind, o.path, o.content],
+            )?;
+        }
+        for r in records {
+            tx.execute(
+                "INSERT OR REPLACE INTO records (id, file_id, schema, partner) VALUES (?1, ?2, ?3, ?4)",
+                params![r.id, id, r.schema, r.partner],
+            )?;
+            tx.execute("DELETE FROM record_keys WHERE record_id = ?1", [&r.id])?;
+            for (k, v) in &r.keys {
+                tx.execute(
+                    "INSERT INTO record_keys (record_id, key, value) VALUES (?1, ?2, ?3)",
+                    params![r.id, k, v],
+                )?;
+            }
+        }
+        tx.execute(
+            "UPDATE files SET refusal = ?2 WHERE id = ?1",
+            params![id, refusal],
+        )?;
+        event(&tx, id, State::Translated, detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn outputs(&self, file_id: i64) -> Result<Vec<OutputRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, file_id, kind, path, content, written_at IS NOT NULL FROM outputs WHERE file_id = ?1 ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([file_id], |r| {
+                Ok(OutputRow {
+                    id: r.get(0)?,
+                    file_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    path: r.get(3)?,
+                    content: r.get(4)?,
+                    written: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn mark_written(&mut self, output_id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outputs SET written_at = ?2 WHERE id = ?1 AND written_at IS NULL",
+            params![output_id, Utc::now().rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// translated -> delivered once every output is written.
+    pub fn mark_delivered(&mut self, id: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        set_state(&tx, id, &[State::Translated], State::Delivered)?;
+        event(&tx, id, State::Delivered, "all outputs written")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// delivered -> archived, the content now at `blob`.
+    pub fn mark_archived(&mut self, id: i64, blob: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        set_state(&tx, id, &[State::Delivered], State::Archived)?;
+        tx.execute(
+            "UPDATE files SET blob = ?2 WHERE id = ?1",
+            params![id, blob],
+        )?;
+        event(&tx, id, State::Archived, blob)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// delivered (with a refusal) -> quarantined, the content now at `blob`.
+    pub fn mark_quarantined(&mut self, id: i64, blob: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        set_state(&tx, id, &[State::Delivered], State::Quarantined)?;
+        tx.execute(
+            "UPDATE files SET blob = ?2 WHERE id = ?1",
+            params![id, blob],
+        )?;
+        event(&tx, id, State::Quarantined, blob)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// quarantined -> received for another attempt, with the (possibly replaced) content.
+    pub fn release(&mut self, id: i64, blob: &str, sha256: &str, size: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        set_state(&tx, id, &[State::Quarantined], State::Received)?;
+        tx.execute(
+            "UPDATE files SET blob = ?2, sha256 = ?3, size = ?4, refusal = NULL, attempt = attempt + 1 WHERE id = ?1",
+            params![id, blob, sha256, size],
+        )?;
+        event(
+            &tx,
+            id,
+            State::Received,
+            &format!("released by operator, sha256 {sha256}"),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// quarantined -> discarded, the content kept at `blob`.
+    pub fn discard(&mut self, id: i64, blob: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        set_state(&tx, id, &[State::Quarantined], State::Discarded)?;
+        tx.execute(
+            "UPDATE files SET blob = ?2 WHERE id = ?1",
+            params![id, blob],
+        )?;
+        event(&tx, id, State::Discarded, "discarded by operator")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Number of files in each state, and how many were duplicates.
+    pub fn counts(&self) -> Result<(Vec<(State, i64)>, i64)> {
+        let mut st = self
+            .conn
+            .prepare("SELECT state, COUNT(*) FROM files GROUP BY state")?;
+        let mut v: Vec<(State, i64)> = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .filter_map(|r| r.ok())
+            .filter_map(|(s, n)| State::parse(&s).map(|s| (s, n)))
+            .collect();
+        v.sort_by_key(|(s, _)| State::ALL.iter().position(|x| x == s));
+        let dups = self.conn.query_row(
+            "SELECT COUNT(*) FROM files WHERE duplicate_of IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok((v, dups))
+    }
+
+    /// The audit trail of one file.
+    pub fn events(&self, file_id: i64) -> Result<Vec<(String, String, String)>> {
+        let mut st = self.conn.prepare(
+            "SELECT at, state, COALESCE(detail, '') FROM events WHERE file_id = ?1 ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([file_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Record ids whose business key `key` equals `value` (for example a PO number).
+    pub fn find_records(&self, key: &str, value: &str) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare(
+            "SELECT record_id FROM record_keys WHERE key = ?1 AND value = ?2 ORDER BY record_id",
+        )?;
+        let rows = st
+            .query_map(params![key, value], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_file<'a>(key: &'a str, sha: &'a str) -> NewFile<'a> {
+        NewFile {
+            channel: "inbox",
+            partner: None,
+            name: "a.edi",
+            source_key: key,
+            sha256: sha,
+            size: 3,
+            blob: "spool/x",
+        }
+    }
+
+    #[test]
+    fn walks_the_state_machine_and_refuses_wrong_transitions() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let id = s.insert_file(&new_file("k1", "abc"), None).unwrap();
+        assert!(matches!(
+            s.mark_delivered(id),
+            Err(StoreError::WrongState { .. })
+        ));
+        s.mark_parsed(
+            id,
+            Some("ACME"),
+            &[InterchangeRow {
+                partner: "ACME",
+                sender: "ZZ:A",
+                control: "1",
+            }],
+        )
+        .unwrap();
+        s.commit_translation(
+            id,
+            &[NewOutput {
+                kind: "records".into(),
+                path: "p/a.jsonl".into(),
+                content: b"{}".to_vec(),
+            }],
+            &[RecordKeys {
+                id: "rec_1".into(),
+                schema: "purchase_order/v1".into(),
+                partner: "ACME".into(),
+                keys: vec![("po_number".into(), "PO1".into())],
+            }],
+            None,
+            "1 record",
+        )
+        .unwrap();
+        let outs = s.outputs(id).unwrap();
+        assert_eq!(outs.len(), 1);
+        s.mark_written(outs[0].id).unwrap();
+        assert!(s.outputs(id).unwrap()[0].written);
+        s.mark_delivered(id).unwrap();
+        s.mark_archived(id, "archive/a").unwrap();
+        assert_eq!(s.file(id).unwrap().state, State::Archived);
+        assert_eq!(s.find_records("po_number", "PO1").unwrap(), ["rec_1"]);
+        assert_eq!(s.events(id).unwrap().len(), 5);
+        assert_eq!(s.original_of("abc").unwrap(), Some(id));
+        let dup = s.insert_file(&new_file("k2", "abc"), Some(id)).unwrap();
+        assert_eq!(s.file(dup).unwrap().state, State::Delivered);
+        assert_eq!(s.counts().unwrap().1, 1);
+    }
+
+    #[test]
+    fn control_numbers_are_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.allocate_control("A", "x12").unwrap(), 1);
+        assert_eq!(s.allocate_control("A", "x12").unwrap(), 2);
+        assert_eq!(s.allocate_control("B", "x12").unwrap(), 1);
+        drop(s);
+        let mut s = Store::open(&path).unwrap();
+        assert_eq!(s.allocate_control("A", "x12").unwrap(), 3);
+    }
+}

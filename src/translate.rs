@@ -1,0 +1,268 @@
+//! One file in, canonical records, acknowledgements and diagnostics out. Pure: the caller
+//! supplies the bytes, the clock and a control-number allocator.
+
+use crate::acks::{self, AckDoc};
+use crate::canonical::{Record, Source};
+use crate::config::Config;
+use crate::formats::x12::envelope::Problem;
+use crate::formats::{self, x12, Diagnostic, Format, Position, Severity};
+use crate::mapping::{self, Mapped};
+use crate::util::{sha256_hex, Utc};
+
+/// What the caller knows about the file.
+pub struct Input<'a> {
+    pub data: &'a [u8],
+    /// Path shown in records and diagnostics (relative to the config folder when possible).
+    pub file: &'a str,
+    pub sha256: &'a str,
+    /// The partner the channel belongs to, when the channel is bound to one.
+    pub channel_partner: Option<&'a str>,
+}
+
+/// An acknowledgement with the partner it goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    pub partner: String,
+    pub doc: AckDoc,
+}
+
+/// Why a whole file cannot be processed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub reason: String,
+    pub position: Position,
+}
+
+/// An interchange seen in the file (for duplicate detection and tracking).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterchangeInfo {
+    pub partner: String,
+    pub sender: String,
+    pub receiver: String,
+    pub control: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub records: Vec<Record>,
+    pub acks: Vec<Ack>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub interchanges: Vec<InterchangeInfo>,
+    pub accepted: usize,
+    pub rejected: usize,
+    /// Set when nothing in the file can flow: the file goes to quarantine.
+    pub refusal: Option<Refusal>,
+}
+
+impl Outcome {
+    fn refuse(&mut self, code: &'static str, reason: String, position: Position) {
+        if self.refusal.is_none() {
+            self.refusal = Some(Refusal {
+                code,
+                reason,
+                position,
+            });
+        }
+    }
+}
+
+/// Translates one file. `allocate(partner)` returns a fresh interchange control number.
+pub fn translate(
+    input: &Input<'_>,
+    cfg: &Config,
+    now: Utc,
+    allocate: &mut dyn FnMut(&str) -> u64,
+) -> Outcome {
+    let mut out = Outcome::default();
+    if let Some(why) = formats::refuse_encoding(input.data) {
+        out.refuse("encoding", why.to_string(), Position::default());
+        return out;
+    }
+    match formats::sniff(input.data) {
+        Format::X12 => translate_x12(input, cfg, now, allocate, &mut out),
+        Format::Edifact => out.refuse(
+            "format.unsupported",
+            "EDIFACT input is not supported yet".into(),
+            Position::default(),
+        ),
+        Format::Xml => out.refuse(
+            "format.unsupported",
+            "XML input is not supported yet".into(),
+            Position::default(),
+        ),
+        Format::Unknown => out.refuse(
+            "format.unknown",
+            "not an EDI document: the file starts with neither ISA, UNA nor UNB".into(),
+            Position::default(),
+        ),
+    }
+    out
+}
+
+fn first_error(ds: &[Diagnostic]) -> Option<&Diagnostic> {
+    ds.iter().find(|d| d.severity == Severity::Error)
+}
+
+fn translate_x12(
+    input: &Input<'_>,
+    cfg: &Config,
+    now: Utc,
+    allocate: &mut dyn FnMut(&str) -> u64,
+    out: &mut Outcome,
+) {
+    let mut file = x12::parse(input.data);
+    out.diagnostics.extend(file.problems.iter().cloned());
+    for ic in &mut file.interchanges {
+        let sender = ic.sender();
+        let known = cfg.partner_by_x12(&sender);
+        let partner = match (input.channel_partner, known) {
+            (Some(cp), Some(p)) if p.id != cp => {
+                out.refuse(
+                    "partner.spoofed",
+                    format!(
+                        "sender {sender} belongs to partner {}, not to this channel's partner {cp}",
+                        p.id
+                    ),
+                    Position {
+                        offset: ic.offset,
+                        segment_id: "ISA".into(),
+                        element: Some(6),
+                        ..Position::default()
+                    },
+                );
+                return;
+            }
+            (Some(cp), None) if cfg.partner(cp).is_some_and(|p| !p.x12_ids.is_empty()) => {
+                out.refuse(
+                    "partner.spoofed",
+                    format!("sender {sender} is not one of partner {cp}'s ids"),
+                    Position {
+                        offset: ic.offset,
+                        segment_id: "ISA".into(),
+                        element: Some(6),
+                        ..Position::default()
+                    },
+                );
+                return;
+            }
+            (Some(cp), _) => cp.to_string(),
+            (None, Some(p)) => p.id.clone(),
+            (None, None) => ic.sender_id.clone(),
+        };
+        let receiver = ic.receiver();
+        let ic_control = ic.control.clone();
+        let ack_kind = cfg.partner(&partner).map(|p| p.ack).unwrap_or_default();
+        out.interchanges.push(InterchangeInfo {
+            partner: partner.clone(),
+            sender: sender.clone(),
+            receiver: receiver.clone(),
+            control: ic_control.clone(),
+        });
+        let ic_ok = !ic.rejected();
+        for g in &mut ic.groups {
+            let g_ok = ic_ok && !g.rejected();
+            for (ti, tx) in g.transactions.iter_mut().enumerate() {
+                if g_ok && !tx.rejected() {
+                    match mapping::map_x12(tx, &g.version) {
+                        Mapped::Record(business) => {
+                            let id = format!(
+                                "rec_{}",
+                                &sha256_hex(
+                                    format!("{}:{}:{ti}", input.sha256, tx.offset).as_bytes()
+                                )[..24]
+                            );
+                            out.records.push(Record {
+                                schema: business.schema().to_string(),
+                                id,
+                                partner: partner.clone(),
+                                correlation: business.correlation(),
+                                source: Source {
+                                    format: "x12".into(),
+                                    standard: g.version.clone(),
+                                    document: tx.id.clone(),
+                                    interchange_control: ic_control.clone(),
+                                    group_control: g.control.clone(),
+                                    transaction_control: tx.control.clone(),
+                                    sender: sender.clone(),
+                                    receiver: receiver.clone(),
+                                    file: input.file.to_string(),
+                                    sha256: input.sha256.to_string(),
+                                },
+                                record: *business,
+                            });
+                        }
+                        Mapped::Unsupported => tx.problems.push(Problem {
+                            ack_code: "1",
+                            diagnostic: Diagnostic {
+                                severity: Severity::Error,
+                                code: "x12.unsupported_transaction",
+                                message: format!(
+                                    "transaction set {} is not supported (no mapping)",
+                                    tx.id
+                                ),
+                                position: Position {
+                                    offset: tx.offset,
+                                    segment: Some(1),
+                                    segment_id: "ST".into(),
+                                    element: Some(1),
+                                    component: None,
+                                },
+                            },
+                        }),
+                        Mapped::Rejected(issues) => tx.issues.extend(issues),
+                    }
+                }
+                if g_ok && !tx.rejected() {
+                    out.accepted += 1;
+                } else {
+                    out.rejected += 1;
+                }
+                out.diagnostics
+                    .extend(tx.problems.iter().map(|p| p.diagnostic.clone()));
+                out.diagnostics
+                    .extend(tx.issues.iter().map(|i| i.diagnostic.clone()));
+            }
+            out.diagnostics
+                .extend(g.problems.iter().map(|p| p.diagnostic.clone()));
+        }
+        out.diagnostics
+            .extend(ic.problems.iter().map(|p| p.diagnostic.clone()));
+        if acks::wants_ta1(ic) {
+            if let Ok(doc) = acks::ta1(ic, now, allocate(&partner)) {
+                out.acks.push(Ack {
+                    partner: partner.clone(),
+                    doc,
+                });
+            }
+        }
+        if ic_ok
+            && ack_kind != acks::Functional::None
+            && ic.groups.iter().any(|g| g.functional_id != "FA")
+        {
+            if let Ok(Some(doc)) = acks::functional(ic, ack_kind, now, allocate(&partner)) {
+                out.acks.push(Ack {
+                    partner: partner.clone(),
+                    doc,
+                });
+            }
+        }
+    }
+    out.diagnostics.sort_by_key(|d| d.position.offset);
+    if out.accepted == 0 {
+        let (code, reason, position) = match first_error(&out.diagnostics) {
+            Some(d) => (d.code, d.message.clone(), d.position.clone()),
+            None if file.interchanges.is_empty() => (
+                "x12.empty",
+                "the file holds no interchange".to_string(),
+                Position::default(),
+            ),
+            None => (
+                "x12.no_transactions",
+                "the file holds no transaction set".to_string(),
+                Position::default(),
+            ),
+        };
+        out.refuse(code, reason, position);
+    }
+}

@@ -1,0 +1,151 @@
+//! Small pure helpers shared by every module: hashing, hex and calendar arithmetic.
+
+use sha2::{Digest, Sha256};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Lower-case hex SHA-256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+/// Lower-case hex of any bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// A UTC instant with second precision, enough for envelopes, logs and state rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Utc {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    pub epoch: i64,
+}
+
+impl Utc {
+    pub fn now() -> Utc {
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Utc {
+            epoch: d.as_secs() as i64,
+        }
+    }
+
+    /// (year, month, day, hour, minute, second)
+    pub fn parts(self) -> (i64, u32, u32, u32, u32, u32) {
+        let days = self.epoch.div_euclid(86_400);
+        let secs = self.epoch.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        (
+            y,
+            m,
+            d,
+            (secs / 3600) as u32,
+            (secs % 3600 / 60) as u32,
+            (secs % 60) as u32,
+        )
+    }
+
+    /// `2026-05-17T10:15:00Z`
+    pub fn rfc3339(self) -> String {
+        let (y, mo, d, h, mi, s) = self.parts();
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+    }
+
+    /// `2026-05-17`
+    pub fn date(self) -> String {
+        let (y, mo, d, ..) = self.parts();
+        format!("{y:04}-{mo:02}-{d:02}")
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SSZ` (the form `rfc3339` writes).
+    pub fn parse_rfc3339(s: &str) -> Option<Utc> {
+        let b = s.as_bytes();
+        if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if !valid_date(y, mo as u32, d as u32) || h > 23 || mi > 59 || se > 60 {
+            return None;
+        }
+        Some(Utc {
+            epoch: days_from_civil(y, mo as u32, d as u32) * 86_400 + h * 3600 + mi * 60 + se,
+        })
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Inverse of [`civil_from_days`].
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// True when the calendar date exists.
+pub fn valid_date(y: i64, m: u32, d: u32) -> bool {
+    if !(1..=12).contains(&m) || d == 0 {
+        return false;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let max = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    d <= max
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_round_trips() {
+        for days in [-800_000i64, -1, 0, 1, 10_957, 20_000, 2_932_896] {
+            let (y, m, d) = civil_from_days(days);
+            assert!(valid_date(y, m, d));
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        let t = Utc {
+            epoch: 1_779_012_900,
+        };
+        assert_eq!(Utc::parse_rfc3339(&t.rfc3339()), Some(t));
+        assert_eq!(Utc { epoch: 0 }.rfc3339(), "1970-01-01T00:00:00Z");
+        assert!(!valid_date(2023, 2, 29));
+        assert!(valid_date(2024, 2, 29));
+    }
+
+    #[test]
+    fn hashes_known_value() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
