@@ -160,8 +160,12 @@ fn translate_x12(
             control: ic_control.clone(),
         });
         let ic_ok = !ic.rejected();
+        out.diagnostics
+            .extend(ic.problems.iter().map(|p| p.diagnostic.clone()));
         for g in &mut ic.groups {
             let g_ok = ic_ok && !g.rejected();
+            out.diagnostics
+                .extend(g.problems.iter().map(|p| p.diagnostic.clone()));
             for (ti, tx) in g.transactions.iter_mut().enumerate() {
                 if g_ok && !tx.rejected() {
                     match mapping::map_x12(tx, &g.version) {
@@ -223,11 +227,7 @@ fn translate_x12(
                 out.diagnostics
                     .extend(tx.issues.iter().map(|i| i.diagnostic.clone()));
             }
-            out.diagnostics
-                .extend(g.problems.iter().map(|p| p.diagnostic.clone()));
         }
-        out.diagnostics
-            .extend(ic.problems.iter().map(|p| p.diagnostic.clone()));
         if acks::wants_ta1(ic) {
             if let Ok(doc) = acks::ta1(ic, now, allocate(&partner)) {
                 out.acks.push(Ack {

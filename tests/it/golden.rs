@@ -1,0 +1,117 @@
+//! Data-driven golden tests: every input under `tests/data/<format>/{ok,err}/` is translated
+//! with a fixed clock; records, acknowledgements and diagnostics are compared with the files
+//! beside it. `UPDATE_GOLDEN=1 cargo test` rewrites them.
+
+use crate::support::data;
+use edigate::config;
+use edigate::translate::{translate, Input};
+use edigate::util::{sha256_hex, Utc};
+use std::fmt::Write;
+use std::fs;
+use std::path::Path;
+
+/// 2026-05-17T10:15:00Z
+pub const FIXED_NOW: Utc = Utc {
+    epoch: 1_779_012_900,
+};
+
+const EXPECTED: [&str; 3] = ["jsonl", "ack", "diag"];
+
+fn cfg() -> config::Config {
+    config::parse(
+        Path::new("/golden/edigate.toml"),
+        "[[channels]]\nname = \"in\"\ntype = \"dir\"\npath = \"/\"\n\n[[partners]]\nid = \"ACME\"\nx12_ids = [\"ZZ:ACMESUPPLY\"]\n",
+    )
+    .unwrap()
+}
+
+/// The three golden texts for one input.
+pub fn render(rel: &str, bytes: &[u8]) -> [String; 3] {
+    let sha = sha256_hex(bytes);
+    let input = Input {
+        data: bytes,
+        file: rel,
+        sha256: &sha,
+        channel_partner: None,
+    };
+    let mut n = 0;
+    let out = translate(&input, &cfg(), FIXED_NOW, &mut |_| {
+        n += 1;
+        n
+    });
+    let mut jsonl = String::new();
+    for r in &out.records {
+        jsonl.push_str(&serde_json::to_string(r).unwrap());
+        jsonl.push('\n');
+    }
+    let mut ack = String::new();
+    for a in &out.acks {
+        ack.push_str(&String::from_utf8_lossy(&a.doc.bytes));
+    }
+    let mut diag = String::new();
+    for d in &out.diagnostics {
+        writeln!(diag, "{d}").unwrap();
+    }
+    match &out.refusal {
+        Some(r) => writeln!(diag, "refused: {}: {} [{}]", r.position, r.reason, r.code).unwrap(),
+        None => writeln!(diag, "accepted {}, rejected {}", out.accepted, out.rejected).unwrap(),
+    }
+    [jsonl, ack, diag]
+}
+
+fn check_dir(format: &str, kind: &str) {
+    let dir = data(&format!("{format}/{kind}"));
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    let mut inputs: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            !EXPECTED
+                .iter()
+                .any(|x| p.extension().is_some_and(|e| e == *x))
+        })
+        .collect();
+    inputs.sort();
+    assert!(!inputs.is_empty(), "no inputs in {}", dir.display());
+    for input in &inputs {
+        let name = input.file_name().unwrap().to_string_lossy().into_owned();
+        let rel = format!("tests/data/{format}/{kind}/{name}");
+        let got = render(&rel, &fs::read(input).unwrap());
+        let flagged = got[2].starts_with("refused")
+            || got[2].lines().any(|l| l.starts_with("refused"))
+            || !got[2].contains("rejected 0");
+        if (kind == "ok") == flagged {
+            failures.push(format!("{rel}: expected {kind}, got:\n{}", got[2]));
+        }
+        for (ext, text) in EXPECTED.iter().zip(got.iter()) {
+            let path = dir.join(format!("{name}.{ext}"));
+            if update {
+                fs::write(&path, text).unwrap();
+                continue;
+            }
+            match fs::read_to_string(&path) {
+                Ok(want) if want == *text => {}
+                Ok(want) => failures.push(format!(
+                    "{}: differs (UPDATE_GOLDEN=1 to accept)\n--- want\n{want}\n--- got\n{text}",
+                    path.display()
+                )),
+                Err(_) => failures.push(format!(
+                    "{}: missing (UPDATE_GOLDEN=1 creates it)",
+                    path.display()
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn x12_ok() {
+    check_dir("x12", "ok");
+}
+
+#[test]
+fn x12_err() {
+    check_dir("x12", "err");
+}

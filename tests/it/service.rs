@@ -1,0 +1,303 @@
+//! The real service, driven as a user would: files dropped into `inbox/`, outputs read from
+//! `outbox/`, the process stopped with SIGTERM or killed with SIGKILL.
+
+use crate::golden::render;
+use crate::support::{data, mask_x12, terminate, wait_for, Sandbox};
+use std::fs;
+
+fn po(n: usize) -> Vec<u8> {
+    let text = fs::read_to_string(data("x12/ok/850-4010-acme.edi")).unwrap();
+    text.replace("4500001234", &format!("PO{n:08}"))
+        .replace("000000905", &format!("{:09}", 1000 + n))
+        .into_bytes()
+}
+
+fn records(sb: &Sandbox) -> Vec<serde_json::Value> {
+    let mut v = Vec::new();
+    for f in sb.files("outbox") {
+        if f.ends_with(".jsonl") {
+            for line in fs::read_to_string(sb.path("outbox").join(&f))
+                .unwrap()
+                .lines()
+            {
+                v.push(serde_json::from_str(line).unwrap());
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn run_turns_a_dropped_850_into_records_and_a_997_then_stops_on_sigterm() {
+    let sb = Sandbox::new();
+    let mut child = sb.spawn(&["run"]);
+    // The service is up once its database exists.
+    assert!(wait_for(10, || sb.path("var/edigate.db").exists()));
+    let input = fs::read(data("x12/ok/850-4010-acme.edi")).unwrap();
+    sb.drop_file("po.edi", &input);
+    let done = wait_for(5, || {
+        sb.files("outbox").len() == 2 && sb.files("var/archive").len() == 2
+    });
+    let status = terminate(&mut child);
+    assert!(done, "outputs: {:?}", sb.files("outbox"));
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        sb.files("outbox"),
+        [
+            "ACME/acks/997-000000001.x12",
+            "ACME/purchase_order/00000001-po.jsonl"
+        ]
+    );
+    let golden = render("inbox/po.edi", &input);
+    let got = fs::read_to_string(sb.path("outbox/ACME/purchase_order/00000001-po.jsonl")).unwrap();
+    assert_eq!(got, golden[0]);
+    let ack = fs::read_to_string(sb.path("outbox/ACME/acks/997-000000001.x12")).unwrap();
+    assert_eq!(mask_x12(&ack), mask_x12(&golden[1]));
+    assert!(sb.files("inbox").is_empty());
+    let archived = sb.files("var/archive");
+    assert!(archived[0].ends_with("00000001-po.edi"), "{archived:?}");
+    let sum = fs::read_to_string(sb.path("var/archive").join(&archived[1])).unwrap();
+    assert!(sum.starts_with(&edigate::util::sha256_hex(&input)), "{sum}");
+}
+
+#[test]
+fn once_exit_codes_quarantine_release_and_discard() {
+    let sb = Sandbox::new();
+    sb.drop_file("po.edi", &po(1));
+    let out = sb.run(&["once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    sb.drop_file("junk.txt", b"hello, not EDI");
+    sb.drop_file(
+        "bad.edi",
+        &fs::read(data("x12/err/850-se-count-wrong.edi")).unwrap(),
+    );
+    let out = sb.run(&["once"]);
+    assert_eq!(out.status.code(), Some(1));
+    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    assert!(
+        list.contains("junk.txt") && list.contains("not an EDI document"),
+        "{list}"
+    );
+    assert!(
+        list.contains("bad.edi") && list.contains("SE01 says 9 segments"),
+        "{list}"
+    );
+    // The rejected interchange was still answered: a 997 with AK5*R*4.
+    let acks: Vec<_> = sb
+        .files("outbox")
+        .into_iter()
+        .filter(|f| f.contains("acks/"))
+        .collect();
+    assert_eq!(acks.len(), 2, "{acks:?}");
+    let nack = fs::read_to_string(sb.path("outbox").join(&acks[1])).unwrap();
+    assert!(
+        nack.contains("AK5*R*4~") && nack.contains("AK9*R*1*1*0~"),
+        "{nack}"
+    );
+
+    let q = sb.files("var/quarantine");
+    assert_eq!(q.len(), 4, "{q:?}");
+    let sidecar: serde_json::Value = serde_json::from_slice(
+        &fs::read(
+            sb.path("var/quarantine")
+                .join(q.iter().find(|f| f.contains("bad.edi.reason")).unwrap()),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sidecar["code"], "x12.se01_count");
+    assert_eq!(sidecar["position"]["segment"], 4);
+    assert!(sidecar["quarantined_at"].as_str().unwrap().ends_with('Z'));
+
+    let show = String::from_utf8(sb.run(&["quarantine", "show", "2"]).stdout).unwrap();
+    assert!(
+        show.contains("segment 4 SE") && show.contains("quarantined"),
+        "{show}"
+    );
+
+    // The operator replaces the broken file with a good one and releases it.
+    let content = q.iter().find(|f| f.ends_with("bad.edi")).unwrap();
+    fs::write(sb.path("var/quarantine").join(content), po(2)).unwrap();
+    let out = sb.run(&["quarantine", "release", "2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sb.run(&["once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pos: Vec<_> = records(&sb)
+        .iter()
+        .map(|r| r["record"]["po_number"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(pos, ["PO00000001", "PO00000002"]);
+
+    let out = sb.run(&["quarantine", "discard", "3"]);
+    assert!(out.status.success());
+    assert!(
+        sb.files("var/quarantine").is_empty(),
+        "{:?}",
+        sb.files("var/quarantine")
+    );
+    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    assert!(
+        status.contains("done         2") && status.contains("discarded    1"),
+        "{status}"
+    );
+    // Releasing something that is not quarantined is refused.
+    assert_eq!(
+        sb.run(&["quarantine", "release", "1"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn the_same_file_twice_is_processed_once_and_archived_as_duplicate() {
+    let sb = Sandbox::new();
+    sb.drop_file("a.edi", &po(7));
+    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    sb.drop_file("a-again.edi", &po(7));
+    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    assert_eq!(records(&sb).len(), 1);
+    assert_eq!(
+        sb.files("outbox")
+            .iter()
+            .filter(|f| f.contains("997"))
+            .count(),
+        1
+    );
+    assert_eq!(sb.files("var/archive").len(), 4);
+    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    assert!(status.contains("(of which 1 duplicate)"), "{status}");
+}
+
+#[test]
+fn translate_prints_records_and_diagnostics_without_state() {
+    let sb = Sandbox::new();
+    let out = sb.run(&[
+        "translate",
+        data("x12/ok/850-4010-acme.edi").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["record"]["po_number"], "4500001234");
+    let out = sb.run(&[
+        "translate",
+        data("x12/err/850-partial-bad-date-missing-beg.edi")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("segment 2 (BEG), element 5: error: BEG05"),
+        "{err}"
+    );
+    assert_eq!(
+        sb.run(&["translate", "/nonexistent"]).status.code(),
+        Some(2)
+    );
+    assert!(!sb.path("var").exists(), "translate must not create state");
+}
+
+#[test]
+fn check_reports_every_problem_with_file_and_line() {
+    let sb = Sandbox::with_config(
+        "[[channels]]\nname = \"a\"\ntype = \"dir\"\npath = \"nowhere\"\npartner = \"X\"\n",
+    );
+    let out = sb.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("edigate.toml:1: channel \"a\": folder"),
+        "{err}"
+    );
+    assert!(
+        err.contains("edigate.toml:1: channel \"a\": partner \"X\""),
+        "{err}"
+    );
+    assert!(err.contains("2 problem(s)"), "{err}");
+    let good = Sandbox::new();
+    assert_eq!(good.run(&["check"]).status.code(), Some(0));
+}
+
+#[test]
+fn a_second_instance_on_the_same_data_is_refused() {
+    let sb = Sandbox::new();
+    let mut child = sb.spawn(&["run"]);
+    assert!(wait_for(10, || sb.path("var/edigate.db").exists()));
+    let out = sb.run(&["once"]);
+    terminate(&mut child);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already running"));
+}
+
+/// kill -9 at random instants while files flow; then finish and prove nothing was lost or
+/// written twice.
+#[test]
+fn sigkill_at_any_instant_loses_nothing_and_doubles_nothing() {
+    let sb = Sandbox::new();
+    let n = 150;
+    for i in 0..n {
+        sb.drop_file(&format!("po{i:04}.edi"), &po(i));
+    }
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut kills = 0;
+    for _ in 0..20 {
+        let mut child = sb.spawn(&["run"]);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(std::time::Duration::from_millis(30 + seed % 250));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+    }
+    let out = sb.run(&["once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = records(&sb);
+    let mut pos: Vec<_> = recs
+        .iter()
+        .map(|r| r["record"]["po_number"].as_str().unwrap().to_string())
+        .collect();
+    pos.sort();
+    let want: Vec<_> = (0..n).map(|i| format!("PO{i:08}")).collect();
+    assert_eq!(pos, want, "every PO exactly once after {kills} kills");
+    let files = sb.files("outbox");
+    assert_eq!(
+        files.iter().filter(|f| f.contains("/acks/997-")).count(),
+        n,
+        "one 997 per input"
+    );
+    assert!(
+        files.iter().all(|f| !f.ends_with(".edigate-tmp")),
+        "temporary files left: {files:?}"
+    );
+    assert!(sb.files("inbox").is_empty());
+    assert!(
+        sb.files("var/spool").is_empty(),
+        "{:?}",
+        sb.files("var/spool")
+    );
+    assert_eq!(sb.files("var/archive").len(), 2 * n);
+    assert!(sb.files("var/quarantine").is_empty());
+}

@@ -1,0 +1,158 @@
+//! Test helpers: a sandbox folder with a configuration, and the real `edigate` binary.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_edigate");
+
+/// Our own fixtures folder.
+pub fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
+}
+
+pub const CONFIG: &str = r#"
+[service]
+rescan_seconds = 1
+settle_ms = 100
+
+[[channels]]
+name = "inbox"
+type = "dir"
+path = "inbox"
+
+[[partners]]
+id = "ACME"
+x12_ids = ["ZZ:ACMESUPPLY"]
+"#;
+
+/// A temporary appliance home: `edigate.toml`, `inbox/`, `outbox/`, `var/`.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox::with_config(CONFIG)
+    }
+
+    pub fn with_config(config: &str) -> Sandbox {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("inbox")).unwrap();
+        fs::write(dir.path().join("edigate.toml"), config).unwrap();
+        Sandbox { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.current_dir(self.dir.path())
+            .env("EDIGATE_LOG", "warn")
+            .env_remove("EDIGATE_CONFIG")
+            .args(args);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.cmd(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Drops a file the way a careful writer does: temporary name, then rename.
+    pub fn drop_file(&self, name: &str, content: &[u8]) {
+        let tmp = self.path(&format!("inbox/.{name}.part"));
+        fs::write(&tmp, content).unwrap();
+        fs::rename(&tmp, self.path(&format!("inbox/{name}"))).unwrap();
+    }
+
+    /// Every file below `rel`, as paths relative to it, sorted.
+    pub fn files(&self, rel: &str) -> Vec<String> {
+        let root = self.path(rel);
+        let mut out = Vec::new();
+        walk(&root, &root, &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(root, &p, out);
+        } else {
+            out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+        }
+    }
+}
+
+/// Polls `cond` until it holds or `secs` pass.
+pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// Sends SIGTERM and waits for the exit status.
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(Instant::now() < end, "edigate did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Blanks the fields of an X12 acknowledgement that depend on the clock and the counter
+/// (ISA09, ISA10, ISA13, GS04, GS05, GS06, IEA02), so outputs compare with goldens.
+pub fn mask_x12(text: &str) -> String {
+    let mut out = String::new();
+    for seg in text.split_inclusive('~') {
+        let trimmed = seg.trim_start();
+        let mut el: Vec<String> = trimmed
+            .trim_end_matches(['~', '\n'])
+            .split('*')
+            .map(String::from)
+            .collect();
+        let blank = |v: &mut Vec<String>, i: usize| {
+            if let Some(x) = v.get_mut(i) {
+                *x = "#".repeat(x.len());
+            }
+        };
+        match el[0].as_str() {
+            "ISA" => [9, 10, 13].iter().for_each(|i| blank(&mut el, *i)),
+            "GS" => [4, 5, 6].iter().for_each(|i| blank(&mut el, *i)),
+            "GE" | "IEA" => blank(&mut el, 2),
+            _ => {}
+        }
+        out.push_str(&el.join("*"));
+        out.push_str("~\n");
+    }
+    out
+}
