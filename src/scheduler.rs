@@ -76,6 +76,11 @@ impl Appliance {
             }
         }
         let store = Store::open(&cfg.database())?;
+        // Temporary files of writes cut short by a crash; their content is still committed
+        // in the store or the inbox, so they are safe to remove.
+        for dir in [&cfg.outbox, &cfg.spool(), &cfg.archive, &cfg.quarantine] {
+            remove_temporaries(dir);
+        }
         Ok(Appliance {
             cfg,
             store,
@@ -106,6 +111,19 @@ impl Appliance {
             std::thread::sleep(Duration::from_millis(self.cfg.settle_ms));
         }
         Ok(total)
+    }
+}
+
+fn remove_temporaries(dir: &std::path::Path) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_temporaries(&p);
+        } else if p.to_string_lossy().ends_with(".edigate-tmp") {
+            tracing::info!(path = %p.display(), "removing a temporary file left by a crash");
+            let _ = crate::fsutil::remove_durable(&p);
+        }
     }
 }
 

@@ -250,23 +250,34 @@ fn a_second_instance_on_the_same_data_is_refused() {
 /// written twice.
 #[test]
 fn sigkill_at_any_instant_loses_nothing_and_doubles_nothing() {
-    let sb = Sandbox::new();
-    let n = 150;
-    for i in 0..n {
-        sb.drop_file(&format!("po{i:04}.edi"), &po(i));
-    }
+    let sb =
+        Sandbox::with_config(&crate::support::CONFIG.replace("settle_ms = 100", "settle_ms = 5"));
+    let (rounds, per_round) = (25, 16);
+    let n = rounds * per_round;
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut kills = 0;
-    for _ in 0..20 {
+    let mut interrupted = 0;
+    for round in 0..rounds {
+        for i in 0..per_round {
+            let k = round * per_round + i;
+            sb.drop_file(&format!("po{k:04}.edi"), &po(k));
+        }
         let mut child = sb.spawn(&["run"]);
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(std::time::Duration::from_millis(30 + seed % 250));
+        std::thread::sleep(std::time::Duration::from_millis(10 + seed % 150));
         child.kill().unwrap();
         child.wait().unwrap();
-        kills += 1;
+        if sb.files("var/archive").len() / 2 < (round + 1) * per_round {
+            interrupted += 1;
+        }
     }
+    let before = sb.files("var/archive").len() / 2;
+    eprintln!("{rounds} kills, {interrupted} with work in flight; {before} of {n} files archived before the final run");
+    assert!(
+        interrupted >= 5,
+        "only {interrupted} kills hit work in flight"
+    );
     let out = sb.run(&["once"]);
     assert_eq!(
         out.status.code(),
@@ -281,7 +292,7 @@ fn sigkill_at_any_instant_loses_nothing_and_doubles_nothing() {
         .collect();
     pos.sort();
     let want: Vec<_> = (0..n).map(|i| format!("PO{i:08}")).collect();
-    assert_eq!(pos, want, "every PO exactly once after {kills} kills");
+    assert_eq!(pos, want, "every PO exactly once after {rounds} kills");
     let files = sb.files("outbox");
     assert_eq!(
         files.iter().filter(|f| f.contains("/acks/997-")).count(),

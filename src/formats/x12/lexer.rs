@@ -231,6 +231,12 @@ impl<'a> Iterator for Lexer<'a> {
     }
 }
 
+impl PartialEq for Segment<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.offset == other.offset && self.raw == other.raw
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,11 +286,5 @@ mod tests {
         assert_eq!(s.el(4), b"");
         assert_eq!(s.el(9), b"");
         assert_eq!(s.element_count(), 5);
-    }
-}
-
-impl PartialEq for Segment<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.offset == other.offset && self.raw == other.raw
     }
 }
