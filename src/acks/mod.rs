@@ -32,7 +32,7 @@ pub struct AckDoc {
     pub bytes: Vec<u8>,
 }
 
-fn header(ic: &Interchange<'_>, now: Utc, control: u64) -> IsaHeader {
+fn header(ic: &Interchange, now: Utc, control: u64) -> IsaHeader {
     let (y, mo, d, h, mi, _) = now.parts();
     let version = if ic.version.len() == 5 {
         ic.version.clone()
@@ -54,12 +54,12 @@ fn header(ic: &Interchange<'_>, now: Utc, control: u64) -> IsaHeader {
 }
 
 /// Whether an interchange asks for, or needs, a TA1.
-pub fn wants_ta1(ic: &Interchange<'_>) -> bool {
+pub fn wants_ta1(ic: &Interchange) -> bool {
     ic.ack_requested || !ic.problems.is_empty()
 }
 
 /// The TA1 interchange answering `ic`.
-pub fn ta1(ic: &Interchange<'_>, now: Utc, control: u64) -> Result<AckDoc, WriteError> {
+pub fn ta1(ic: &Interchange, now: Utc, control: u64) -> Result<AckDoc, WriteError> {
     let mut w = Writer::new(ic.separators);
     w.isa(&header(ic, now, control))?;
     let errors: Vec<&Problem> = ic
@@ -85,7 +85,7 @@ pub fn ta1(ic: &Interchange<'_>, now: Utc, control: u64) -> Result<AckDoc, Write
     })
 }
 
-fn tx_status(tx: &Transaction<'_>) -> &'static str {
+fn tx_status(tx: &Transaction) -> &'static str {
     if tx.rejected() {
         "R"
     } else if !tx.problems.is_empty() || !tx.issues.is_empty() {
@@ -108,7 +108,7 @@ fn codes<'p>(problems: impl Iterator<Item = &'p Problem>) -> Vec<&'static str> {
 /// The 997 or 999 interchange answering every functional group of `ic` (acknowledgement
 /// groups themselves are not answered). `None` when there is nothing to answer.
 pub fn functional(
-    ic: &Interchange<'_>,
+    ic: &Interchange,
     kind: Functional,
     now: Utc,
     control: u64,
@@ -196,9 +196,11 @@ pub fn functional(
             w.segment(seg5, &el)?;
         }
         let received = g.transactions.len();
-        let included =
-            g.ge.and_then(|ge| ge.text(1).trim().parse::<usize>().ok())
-                .unwrap_or(received);
+        let included = g
+            .ge_count
+            .as_deref()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .unwrap_or(received);
         if g.rejected() {
             accepted = 0;
         }

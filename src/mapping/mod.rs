@@ -4,7 +4,7 @@ pub mod x12_850;
 
 use crate::canonical::Business;
 use crate::formats::x12::envelope::Issue;
-use crate::formats::x12::{Segment, Transaction};
+use crate::formats::x12::Transaction;
 use crate::formats::{Diagnostic, Position, Severity};
 
 /// What mapping one transaction gave.
@@ -18,7 +18,7 @@ pub enum Mapped {
 }
 
 /// Maps one X12 transaction set.
-pub fn map_x12(tx: &Transaction<'_>, version: &str) -> Mapped {
+pub fn map_x12(tx: &Transaction, version: &str) -> Mapped {
     match tx.id.as_str() {
         "850" => x12_850::map(tx, version),
         _ => Mapped::Unsupported,
@@ -26,13 +26,13 @@ pub fn map_x12(tx: &Transaction<'_>, version: &str) -> Mapped {
 }
 
 /// Collects segment and element issues while a mapping walks a transaction.
-pub(crate) struct Issues<'t, 'a> {
-    tx: &'t Transaction<'a>,
+pub(crate) struct Issues<'t> {
+    tx: &'t Transaction,
     pub list: Vec<Issue>,
 }
 
-impl<'t, 'a> Issues<'t, 'a> {
-    pub fn new(tx: &'t Transaction<'a>) -> Self {
+impl<'t> Issues<'t> {
+    pub fn new(tx: &'t Transaction) -> Self {
         Issues {
             tx,
             list: Vec::new(),
@@ -40,11 +40,7 @@ impl<'t, 'a> Issues<'t, 'a> {
     }
 
     fn position(&self, index: usize, id: &str, element: Option<usize>) -> Position {
-        let offset = self
-            .tx
-            .segments
-            .get(index)
-            .map_or(self.tx.offset, |s: &Segment<'_>| s.offset);
+        let offset = self.tx.segment(index).map_or(self.tx.offset, |s| s.offset);
         Position {
             offset,
             segment: Some(index + 1),
@@ -79,7 +75,9 @@ impl<'t, 'a> Issues<'t, 'a> {
         code: &'static str,
         message: String,
     ) {
-        let seg = self.tx.segments[index];
+        let Some(seg) = self.tx.segment(index) else {
+            return;
+        };
         let id = String::from_utf8_lossy(seg.id()).into_owned();
         let diag_code = match code {
             "1" => "x12.element_missing",

@@ -26,7 +26,7 @@ fn role(code: &str) -> Option<Role> {
 }
 
 /// Maps one 850 transaction set (any version from 003010 on).
-pub fn map(tx: &Transaction<'_>, _version: &str) -> Mapped {
+pub fn map(tx: &Transaction, _version: &str) -> Mapped {
     let mut issues = Issues::new(tx);
     let mut po = PurchaseOrder {
         po_number: String::new(),
@@ -46,8 +46,9 @@ pub fn map(tx: &Transaction<'_>, _version: &str) -> Mapped {
     // The party being filled by N2/N3/N4 (header level only).
     let mut party: Option<usize> = None;
     let mut in_lines = false;
-    let last = tx.segments.len().saturating_sub(1);
-    for (i, seg) in tx.segments.iter().enumerate().take(last).skip(1) {
+    let last = tx.len().saturating_sub(1);
+    for (i, seg) in tx.segments().enumerate().take(last).skip(1) {
+        let seg = &seg;
         match seg.id() {
             b"BEG" => {
                 beg = true;
@@ -181,7 +182,7 @@ pub fn map(tx: &Transaction<'_>, _version: &str) -> Mapped {
 }
 
 fn po1(
-    issues: &mut Issues<'_, '_>,
+    issues: &mut Issues<'_>,
     i: usize,
     seg: &crate::formats::x12::Segment<'_>,
     n: usize,

@@ -1,9 +1,12 @@
-//! X12 envelopes: ISA/IEA, GS/GE, ST/SE into a tree of borrowed segments, with every
-//! envelope problem recorded as a diagnostic and an acknowledgement code. Never fails.
+//! X12 envelopes: ISA/IEA, GS/GE, ST/SE. A push parser fed one segment at a time (see
+//! `stream`) that records every envelope problem as a diagnostic with its acknowledgement
+//! code and hands each transaction set to a `Handler`. Never fails, never panics.
 
-use super::lexer::{LexError, Lexer, Segment, Separators};
+use super::lexer::{LexError, Segment, Separators};
 use crate::formats::{Diagnostic, Position, Severity};
 use crate::util::valid_date;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 
 /// A problem at one envelope level, with the acknowledgement code that reports it
 /// (TA105 for interchanges, AK905 for groups, AK502 for transactions).
@@ -27,19 +30,18 @@ pub struct Issue {
     pub diagnostic: Diagnostic,
 }
 
-/// A parsed file: zero or more interchanges plus problems outside any interchange.
+/// A parsed file: interchanges plus problems outside any interchange.
 #[derive(Debug, Default)]
-pub struct X12File<'a> {
-    pub interchanges: Vec<Interchange<'a>>,
+pub struct X12File {
+    pub interchanges: Vec<Interchange>,
     /// Problems that belong to no interchange (garbage, bad ISA, premature end outside one).
     pub problems: Vec<Diagnostic>,
 }
 
-#[derive(Debug)]
-pub struct Interchange<'a> {
+#[derive(Debug, Default)]
+pub struct Interchange {
     pub offset: usize,
     pub separators: Separators,
-    pub isa: Segment<'a>,
     pub sender_qualifier: String,
     pub sender_id: String,
     pub receiver_qualifier: String,
@@ -56,15 +58,15 @@ pub struct Interchange<'a> {
     pub ack_requested: bool,
     /// ISA15 (`P`, `T`).
     pub usage: String,
-    pub groups: Vec<Group<'a>>,
-    pub iea: Option<Segment<'a>>,
+    pub groups: Vec<Group>,
+    /// IEA seen.
+    pub closed: bool,
     pub problems: Vec<Problem>,
 }
 
-#[derive(Debug)]
-pub struct Group<'a> {
+#[derive(Debug, Default)]
+pub struct Group {
     pub offset: usize,
-    pub gs: Segment<'a>,
     /// GS01 (`PO`, `IN`, `FA`, ...).
     pub functional_id: String,
     pub sender: String,
@@ -73,13 +75,20 @@ pub struct Group<'a> {
     pub control: String,
     /// GS08 (`004010`, `005010X...`).
     pub version: String,
-    pub transactions: Vec<Transaction<'a>>,
-    pub ge: Option<Segment<'a>>,
+    /// Transactions kept by the handler (all of them when parsing a whole file).
+    pub transactions: Vec<Transaction>,
+    /// Transactions seen, kept or not.
+    pub transaction_count: usize,
+    /// GE01 as sent, when GE was seen.
+    pub ge_count: Option<String>,
     pub problems: Vec<Problem>,
+    seen_controls: HashSet<u64>,
 }
 
-#[derive(Debug)]
-pub struct Transaction<'a> {
+/// One transaction set: header facts, its segments (ST to SE) in an owned buffer, and its
+/// problems.
+#[derive(Debug, Default)]
+pub struct Transaction {
     pub offset: usize,
     /// ST01 (`850`).
     pub id: String,
@@ -87,14 +96,16 @@ pub struct Transaction<'a> {
     pub control: String,
     /// ST03 (5010 implementation convention reference), may be empty.
     pub implementation: String,
-    /// All segments from ST to SE inclusive.
-    pub segments: Vec<Segment<'a>>,
+    pub separators: Separators,
+    data: Vec<u8>,
+    /// (start, end) in `data` and absolute offset in the input, per segment.
+    segs: Vec<(u32, u32, usize)>,
     pub closed: bool,
     pub problems: Vec<Problem>,
     pub issues: Vec<Issue>,
 }
 
-impl Interchange<'_> {
+impl Interchange {
     pub fn rejected(&self) -> bool {
         self.problems
             .iter()
@@ -111,7 +122,7 @@ impl Interchange<'_> {
     }
 }
 
-impl Group<'_> {
+impl Group {
     pub fn rejected(&self) -> bool {
         self.problems
             .iter()
@@ -119,7 +130,7 @@ impl Group<'_> {
     }
 }
 
-impl Transaction<'_> {
+impl Transaction {
     /// True when the transaction must not produce records (AK5 = R).
     pub fn rejected(&self) -> bool {
         self.problems
@@ -128,6 +139,104 @@ impl Transaction<'_> {
             .chain(self.issues.iter().map(|i| &i.diagnostic))
             .any(|d| d.severity == Severity::Error)
     }
+
+    /// Number of segments from ST to SE inclusive (as SE01 counts them).
+    pub fn len(&self) -> usize {
+        self.segs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.segs.is_empty()
+    }
+
+    /// Segment `i` (0 = ST).
+    pub fn segment(&self, i: usize) -> Option<Segment<'_>> {
+        self.segs.get(i).map(|&(s, e, offset)| Segment {
+            offset,
+            raw: &self.data[s as usize..e as usize],
+            seps: self.separators,
+        })
+    }
+
+    pub fn segments(&self) -> impl ExactSizeIterator<Item = Segment<'_>> + '_ {
+        self.segs.iter().map(|&(s, e, offset)| Segment {
+            offset,
+            raw: &self.data[s as usize..e as usize],
+            seps: self.separators,
+        })
+    }
+
+    fn push(&mut self, seg: &Segment<'_>) {
+        let start = self.data.len() as u32;
+        self.data.extend_from_slice(seg.raw);
+        self.segs.push((start, self.data.len() as u32, seg.offset));
+    }
+
+    /// Frees the segments, keeping header facts and problems (enough for acknowledgements).
+    pub fn drop_body(&mut self) {
+        self.data = Vec::new();
+        self.segs = Vec::new();
+    }
+
+    /// Builds a transaction from segments, for tests and tools that make documents.
+    pub fn from_segments<'s>(segments: impl IntoIterator<Item = Segment<'s>>) -> Transaction {
+        let mut tx = Transaction::default();
+        for s in segments {
+            if tx.segs.is_empty() {
+                tx.offset = s.offset;
+                tx.separators = s.seps;
+                tx.id = s.text(1);
+                tx.control = s.text(2);
+            }
+            tx.push(&s);
+        }
+        tx
+    }
+}
+
+/// Receives what the parser finds.
+pub trait Handler {
+    /// A transaction set ended (at SE, or cut short). Validation and mapping happen here.
+    fn transaction(&mut self, _ic: &Interchange, _g: &Group, _tx: &mut Transaction) {}
+    /// Whether to keep each transaction in its group after `transaction` (with its body).
+    fn keep(&self) -> KeepMode {
+        KeepMode::Whole
+    }
+    /// An interchange ended, with its groups.
+    fn interchange(&mut self, ic: Interchange);
+    /// A problem outside any interchange.
+    fn stray(&mut self, d: Diagnostic);
+}
+
+/// What a group keeps of each transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeepMode {
+    /// Header, problems and segments.
+    Whole,
+    /// Header and problems (enough for a 997).
+    Summary,
+    /// Nothing: the handler counted what it needed.
+    Nothing,
+}
+
+/// Collects a whole file (used for ordinary files and by `parse`).
+#[derive(Default)]
+pub struct Collect(pub X12File);
+
+impl Handler for Collect {
+    fn interchange(&mut self, ic: Interchange) {
+        self.0.interchanges.push(ic);
+    }
+    fn stray(&mut self, d: Diagnostic) {
+        self.0.problems.push(d);
+    }
+}
+
+/// Parses every interchange in `buf`, keeping everything.
+pub fn parse(buf: &[u8]) -> X12File {
+    let mut c = Collect::default();
+    super::stream::parse_slice(buf, &mut c);
+    c.0
 }
 
 fn diag(severity: Severity, code: &'static str, message: String, seg: &Segment<'_>) -> Diagnostic {
@@ -175,65 +284,33 @@ fn count_matches(text: &str, n: usize) -> bool {
     text.trim().parse::<usize>().ok() == Some(n)
 }
 
-struct Parser<'a> {
-    file: X12File<'a>,
-    ic: Option<Interchange<'a>>,
-    group: Option<Group<'a>>,
-    tx: Option<Transaction<'a>>,
+fn hash(s: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
 }
 
-/// Parses every interchange in `buf`. Problems are recorded, never raised.
-pub fn parse(buf: &[u8]) -> X12File<'_> {
-    let mut p = Parser {
-        file: X12File::default(),
-        ic: None,
-        group: None,
-        tx: None,
-    };
-    let mut lexer = Lexer::new(buf);
-    let mut end = buf.len();
-    while let Some(item) = lexer.next() {
-        match item {
-            Ok(seg) => p.segment(seg, lexer.separators().unwrap_or_default()),
-            Err(e) => {
-                let (offset, code, message) = match e {
-                    LexError::NotX12 { offset } => (
-                        offset,
-                        "x12.not_x12",
-                        "expected an ISA segment: this is not an X12 interchange".to_string(),
-                    ),
-                    LexError::BadIsa { offset, reason, .. } => (
-                        offset,
-                        "x12.bad_isa",
-                        format!("unreadable ISA segment: {reason}"),
-                    ),
-                    LexError::Unterminated { offset } => (
-                        offset,
-                        "x12.premature_end",
-                        "the file ends inside a segment (no segment terminator)".to_string(),
-                    ),
-                };
-                end = offset;
-                if let (LexError::Unterminated { .. }, Some(ic)) = (&e, p.ic.as_mut()) {
-                    ic.problems.push(Problem {
-                        ack_code: "023",
-                        diagnostic: at(offset, code, message),
-                    });
-                } else {
-                    p.file.problems.push(at(offset, code, message));
-                }
-                break;
-            }
+/// The envelope state machine. Feed it segments with `segment`, then call `finish`.
+pub struct Parser<'h> {
+    handler: &'h mut dyn Handler,
+    ic: Option<Interchange>,
+    group: Option<Group>,
+    tx: Option<Transaction>,
+}
+
+impl<'h> Parser<'h> {
+    pub fn new(handler: &'h mut dyn Handler) -> Self {
+        Parser {
+            handler,
+            ic: None,
+            group: None,
+            tx: None,
         }
     }
-    p.finish(end);
-    p.file
-}
 
-impl<'a> Parser<'a> {
-    fn segment(&mut self, seg: Segment<'a>, seps: Separators) {
+    pub fn segment(&mut self, seg: Segment<'_>) {
         match seg.id() {
-            b"ISA" => self.isa(seg, seps),
+            b"ISA" => self.isa(seg),
             b"IEA" => self.iea(seg),
             b"GS" => self.gs(seg),
             b"GE" => self.ge(seg),
@@ -243,41 +320,101 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The tokenizer stopped with `e`.
+    pub fn lex_error(&mut self, e: LexError) {
+        let (offset, code, message) = match e {
+            LexError::NotX12 { offset } => (
+                offset,
+                "x12.not_x12",
+                "expected an ISA segment: this is not an X12 interchange".to_string(),
+            ),
+            LexError::BadIsa { offset, reason, .. } => (
+                offset,
+                "x12.bad_isa",
+                format!("unreadable ISA segment: {reason}"),
+            ),
+            LexError::Unterminated { offset } => (
+                offset,
+                "x12.premature_end",
+                "the file ends inside a segment (no segment terminator)".to_string(),
+            ),
+        };
+        match (&e, self.ic.as_mut()) {
+            (LexError::Unterminated { .. }, Some(ic)) => ic.problems.push(Problem {
+                ack_code: "023",
+                diagnostic: at(offset, code, message),
+            }),
+            (LexError::BadIsa { ta1, .. }, Some(ic)) => ic.problems.push(Problem {
+                ack_code: ta1,
+                diagnostic: at(offset, code, message),
+            }),
+            _ => self.handler.stray(at(offset, code, message)),
+        }
+    }
+
+    /// The input ended at absolute offset `end`: closes what is open.
+    pub fn finish(mut self, end: usize) {
+        self.close_interchange(end);
+    }
+
     fn close_tx(&mut self, offset: usize) {
-        if let Some(mut tx) = self.tx.take() {
-            if !tx.closed {
-                tx.problems.push(Problem {
-                    ack_code: "2",
+        let Some(mut tx) = self.tx.take() else { return };
+        if !tx.closed {
+            tx.problems.push(Problem {
+                ack_code: "2",
+                diagnostic: at(
+                    offset,
+                    "x12.se_missing",
+                    format!("transaction {} {} has no SE trailer", tx.id, tx.control),
+                ),
+            });
+        }
+        let (Some(ic), Some(g)) = (self.ic.as_ref(), self.group.as_mut()) else {
+            // ST outside a group: reported on the interchange, dropped.
+            if let Some(ic) = self.ic.as_mut() {
+                ic.problems.push(Problem {
+                    ack_code: "024",
                     diagnostic: at(
-                        offset,
-                        "x12.se_missing",
-                        format!("transaction {} {} has no SE trailer", tx.id, tx.control),
+                        tx.offset,
+                        "x12.st_outside_group",
+                        "a transaction set outside a functional group (GS)".into(),
                     ),
                 });
             }
-            match self.group.as_mut() {
-                Some(g) => g.transactions.push(tx),
-                None => {
-                    // ST outside a group: reported on the interchange, dropped.
-                    if let Some(ic) = self.ic.as_mut() {
-                        ic.problems.push(Problem {
-                            ack_code: "024",
-                            diagnostic: at(
-                                tx.offset,
-                                "x12.st_outside_group",
-                                "a transaction set outside a functional group (GS)".into(),
-                            ),
-                        });
-                    }
-                }
+            return;
+        };
+        if !g.seen_controls.insert(hash(&tx.control)) {
+            tx.problems.push(with_segment(
+                Problem {
+                    ack_code: "23",
+                    diagnostic: at(
+                        tx.offset,
+                        "x12.st02_duplicate",
+                        format!(
+                            "ST02 control number {} is used twice in this group",
+                            tx.control
+                        ),
+                    ),
+                },
+                1,
+            ));
+        }
+        g.transaction_count += 1;
+        self.handler.transaction(ic, g, &mut tx);
+        match self.handler.keep() {
+            KeepMode::Whole => g.transactions.push(tx),
+            KeepMode::Summary => {
+                tx.drop_body();
+                g.transactions.push(tx);
             }
+            KeepMode::Nothing => {}
         }
     }
 
     fn close_group(&mut self, offset: usize) {
         self.close_tx(offset);
         if let Some(mut g) = self.group.take() {
-            if g.ge.is_none() {
+            if g.ge_count.is_none() {
                 g.problems.push(Problem {
                     ack_code: "3",
                     diagnostic: at(
@@ -287,6 +424,7 @@ impl<'a> Parser<'a> {
                     ),
                 });
             }
+            g.seen_controls = HashSet::new();
             if let Some(ic) = self.ic.as_mut() {
                 ic.groups.push(g);
             }
@@ -296,7 +434,7 @@ impl<'a> Parser<'a> {
     fn close_interchange(&mut self, offset: usize) {
         self.close_group(offset);
         if let Some(mut ic) = self.ic.take() {
-            if ic.iea.is_none() {
+            if !ic.closed {
                 ic.problems.push(Problem {
                     ack_code: "023",
                     diagnostic: at(
@@ -309,22 +447,17 @@ impl<'a> Parser<'a> {
                     ),
                 });
             }
-            self.file.interchanges.push(ic);
+            self.handler.interchange(ic);
         }
     }
 
-    fn finish(&mut self, end: usize) {
-        self.close_interchange(end);
-    }
-
-    fn isa(&mut self, seg: Segment<'a>, seps: Separators) {
+    fn isa(&mut self, seg: Segment<'_>) {
         self.close_interchange(seg.offset);
         let f: Vec<String> = (1..=16).map(|n| seg.text(n)).collect();
-        let raw = |n: usize| String::from_utf8_lossy(seg.el(n)).into_owned();
+        let raw13 = String::from_utf8_lossy(seg.el(13)).into_owned();
         let mut ic = Interchange {
             offset: seg.offset,
-            separators: seps,
-            isa: seg,
+            separators: seg.seps,
             sender_qualifier: f[4].trim().to_string(),
             sender_id: f[5].trim().to_string(),
             receiver_qualifier: f[6].trim().to_string(),
@@ -335,9 +468,7 @@ impl<'a> Parser<'a> {
             control: f[12].trim().to_string(),
             ack_requested: f[13] == "1",
             usage: f[14].clone(),
-            groups: Vec::new(),
-            iea: None,
-            problems: Vec::new(),
+            ..Interchange::default()
         };
         let mut bad = |code: &'static str, dcode: &'static str, msg: String| {
             ic.problems.push(problem(code, dcode, msg, &seg))
@@ -386,7 +517,7 @@ impl<'a> Parser<'a> {
                 format!("ISA09 interchange date {:?} is not a valid YYMMDD", f[8]),
             );
         }
-        if !hhmm(&f[9]) {
+        if !hhmm(&f[9]) || f[9].len() != 4 {
             bad(
                 "015",
                 "x12.isa10",
@@ -394,18 +525,18 @@ impl<'a> Parser<'a> {
             );
         }
         let v = &ic.version;
-        if !(digits(v) && v.len() == 5 && ("00300"..="00899").contains(&v.as_str())) {
+        if !(digits(v) && v.len() == 5 && ("00200"..="00899").contains(&v.as_str())) {
             bad(
                 "017",
                 "x12.isa12",
-                format!("ISA12 version {v:?} is not supported (00300 to 00899)"),
+                format!("ISA12 version {v:?} is not supported (00200 to 00899)"),
             );
         }
         if !(digits(&ic.control) && ic.control.len() == 9) {
             bad(
                 "018",
                 "x12.isa13",
-                format!("ISA13 control number {:?} is not nine digits", raw(13)),
+                format!("ISA13 control number {raw13:?} is not nine digits"),
             );
         }
         if !matches!(f[13].as_str(), "0" | "1") {
@@ -432,10 +563,10 @@ impl<'a> Parser<'a> {
         self.ic = Some(ic);
     }
 
-    fn iea(&mut self, seg: Segment<'a>) {
+    fn iea(&mut self, seg: Segment<'_>) {
         self.close_group(seg.offset);
         let Some(ic) = self.ic.as_mut() else {
-            self.file.problems.push(diag(
+            self.handler.stray(diag(
                 Severity::Error,
                 "x12.iea_outside",
                 "IEA without a matching ISA".into(),
@@ -467,26 +598,23 @@ impl<'a> Parser<'a> {
                 &seg,
             ));
         }
-        ic.iea = Some(seg);
+        ic.closed = true;
         self.close_interchange(seg.offset + seg.raw.len() + 1);
     }
 
-    fn gs(&mut self, seg: Segment<'a>) {
+    fn gs(&mut self, seg: Segment<'_>) {
         self.close_group(seg.offset);
         let Some(ic) = self.ic.as_mut() else {
             return self.outside(seg);
         };
         let mut g = Group {
             offset: seg.offset,
-            gs: seg,
             functional_id: seg.text(1),
             sender: seg.text(2),
             receiver: seg.text(3),
             control: seg.text(6),
             version: seg.text(8),
-            transactions: Vec::new(),
-            ge: None,
-            problems: Vec::new(),
+            ..Group::default()
         };
         if !(digits(&g.control) && g.control.len() <= 9) {
             g.problems.push(problem(
@@ -511,7 +639,7 @@ impl<'a> Parser<'a> {
             ));
         }
         let date = seg.text(4);
-        if !(date.len() == 8 && ccyymmdd(&date)) {
+        if !(ccyymmdd(&date) || yymmdd(&date)) {
             g.problems.push(Problem {
                 ack_code: "",
                 diagnostic: diag(
@@ -533,19 +661,19 @@ impl<'a> Parser<'a> {
         self.group = Some(g);
     }
 
-    fn ge(&mut self, seg: Segment<'a>) {
+    fn ge(&mut self, seg: Segment<'_>) {
         self.close_tx(seg.offset);
         let Some(g) = self.group.as_mut() else {
             return self.outside(seg);
         };
-        if !count_matches(&seg.text(1), g.transactions.len()) {
+        if !count_matches(&seg.text(1), g.transaction_count) {
             g.problems.push(problem(
                 "5",
                 "x12.ge01_count",
                 format!(
                     "GE01 says {} transaction sets, the group holds {}",
                     seg.text(1),
-                    g.transactions.len()
+                    g.transaction_count
                 ),
                 &seg,
             ));
@@ -562,78 +690,70 @@ impl<'a> Parser<'a> {
                 &seg,
             ));
         }
-        g.ge = Some(seg);
+        g.ge_count = Some(seg.text(1));
         self.close_group(seg.offset);
     }
 
-    fn st(&mut self, seg: Segment<'a>) {
+    fn st(&mut self, seg: Segment<'_>) {
         self.close_tx(seg.offset);
         let mut tx = Transaction {
             offset: seg.offset,
             id: seg.text(1),
             control: seg.text(2),
             implementation: seg.text(3),
-            segments: vec![seg],
-            closed: false,
-            problems: Vec::new(),
-            issues: Vec::new(),
+            separators: seg.seps,
+            ..Transaction::default()
         };
+        tx.push(&seg);
         if !(tx.id.len() == 3 && digits(&tx.id)) {
-            tx.problems.push(problem(
-                "6",
-                "x12.st01",
-                format!(
-                    "ST01 transaction set identifier {:?} is missing or invalid",
-                    tx.id
+            tx.problems.push(with_segment(
+                problem(
+                    "6",
+                    "x12.st01",
+                    format!(
+                        "ST01 transaction set identifier {:?} is missing or invalid",
+                        tx.id
+                    ),
+                    &seg,
                 ),
-                &seg,
+                1,
             ));
         }
         if tx.control.len() < 4 || tx.control.len() > 9 {
-            tx.problems.push(problem(
-                "7",
-                "x12.st02",
-                format!(
-                    "ST02 control number {:?} must be 4 to 9 characters",
-                    tx.control
-                ),
-                &seg,
-            ));
-        }
-        if let Some(g) = &self.group {
-            if g.transactions.iter().any(|t| t.control == tx.control) {
-                tx.problems.push(problem(
-                    "23",
-                    "x12.st02_duplicate",
+            tx.problems.push(with_segment(
+                problem(
+                    "7",
+                    "x12.st02",
                     format!(
-                        "ST02 control number {} is used twice in this group",
+                        "ST02 control number {:?} must be 4 to 9 characters",
                         tx.control
                     ),
                     &seg,
-                ));
-            }
+                ),
+                1,
+            ));
         }
         self.tx = Some(tx);
     }
 
-    fn se(&mut self, seg: Segment<'a>) {
+    fn se(&mut self, seg: Segment<'_>) {
         let Some(tx) = self.tx.as_mut() else {
             return self.outside(seg);
         };
-        tx.segments.push(seg);
+        tx.push(&seg);
         tx.closed = true;
-        if !count_matches(&seg.text(1), tx.segments.len()) {
+        let n = tx.len();
+        if !count_matches(&seg.text(1), n) {
             let p = problem(
                 "4",
                 "x12.se01_count",
                 format!(
-                    "SE01 says {} segments, the transaction set has {}",
-                    seg.text(1),
-                    tx.segments.len()
+                    "SE01 says {} segments, the transaction set has {n}",
+                    seg.text(1)
                 ),
                 &seg,
             );
-            tx.problems.push(with_segment(p, tx.segments.len()));
+            tx.problems.push(with_segment(p, n));
         }
         if seg.text(2) != tx.control {
             let p = problem(
@@ -646,14 +766,14 @@ impl<'a> Parser<'a> {
                 ),
                 &seg,
             );
-            tx.problems.push(with_segment(p, tx.segments.len()));
+            tx.problems.push(with_segment(p, n));
         }
         self.close_tx(seg.offset);
     }
 
-    fn other(&mut self, seg: Segment<'a>) {
+    fn other(&mut self, seg: Segment<'_>) {
         if let Some(tx) = self.tx.as_mut() {
-            tx.segments.push(seg);
+            tx.push(&seg);
         } else if self.group.is_none()
             && self.ic.is_some()
             && matches!(seg.id(), b"TA1" | b"ISB" | b"ISE")
@@ -664,7 +784,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn outside(&mut self, seg: Segment<'a>) {
+    fn outside(&mut self, seg: Segment<'_>) {
         let name = String::from_utf8_lossy(seg.id()).into_owned();
         let d = diag(
             Severity::Error,
@@ -681,7 +801,7 @@ impl<'a> Parser<'a> {
                 ack_code: "024",
                 diagnostic: d,
             }),
-            (None, None) => self.file.problems.push(d),
+            (None, None) => self.handler.stray(d),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! X12 tokenizer: finds separators in each ISA and yields segments as borrowed byte slices.
+//! X12 tokenizer: finds the separators in each ISA and the segments after it, one step at a
+//! time over a buffer that may hold only part of the input (see `stream`).
 
 use memchr::memchr;
 
@@ -26,27 +27,40 @@ impl Default for Separators {
     }
 }
 
+impl Separators {
+    /// True when line breaks are not the terminator, so a break inside a segment is a wrap.
+    pub fn wraps(&self) -> bool {
+        !matches!(self.segment, b'\r' | b'\n')
+    }
+}
+
 /// One segment: its bytes without the terminator, and where it starts in the input.
 #[derive(Debug, Clone, Copy)]
 pub struct Segment<'a> {
     pub offset: usize,
     pub raw: &'a [u8],
-    pub element_sep: u8,
+    pub seps: Separators,
+}
+
+impl PartialEq for Segment<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.offset == other.offset && self.raw == other.raw
+    }
 }
 
 impl<'a> Segment<'a> {
     /// The segment tag (`ISA`, `BEG`, ...).
     pub fn id(&self) -> &'a [u8] {
-        match memchr(self.element_sep, self.raw) {
+        match memchr(self.seps.element, self.raw) {
             Some(i) => &self.raw[..i],
             None => self.raw,
         }
     }
 
-    /// Elements after the tag: `elements()[0]` is element 01.
+    /// Elements after the tag: the first item is element 01.
     pub fn elements(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let raw = self.raw;
-        let sep = self.element_sep;
+        let sep = self.seps.element;
         raw.split(move |b| *b == sep).skip(1)
     }
 
@@ -55,7 +69,7 @@ impl<'a> Segment<'a> {
         self.elements().nth(n.wrapping_sub(1)).unwrap_or(b"")
     }
 
-    /// Element `n` as text (lossy for bytes that are not UTF-8), with trailing spaces trimmed.
+    /// Element `n` as text (lossy for bytes that are not UTF-8), trailing spaces trimmed.
     pub fn text(&self, n: usize) -> String {
         String::from_utf8_lossy(self.el(n)).trim_end().to_string()
     }
@@ -71,7 +85,7 @@ impl<'a> Segment<'a> {
 pub enum LexError {
     /// Text that is not an X12 interchange where one was expected.
     NotX12 { offset: usize },
-    /// The ISA segment is too short or its delimiters are unusable (TA1 code in `ta1`).
+    /// The ISA segment is unusable (TA1 note code in `ta1`).
     BadIsa {
         offset: usize,
         reason: &'static str,
@@ -81,54 +95,49 @@ pub enum LexError {
     Unterminated { offset: usize },
 }
 
-/// Walks one buffer holding one or more interchanges.
-pub struct Lexer<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    seps: Option<Separators>,
-    failed: bool,
-}
-
-impl<'a> Lexer<'a> {
-    pub fn new(buf: &'a [u8]) -> Self {
-        let pos = if buf.starts_with(b"\xEF\xBB\xBF") {
-            3
-        } else {
-            0
-        };
-        Lexer {
-            buf,
-            pos,
-            seps: None,
-            failed: false,
-        }
-    }
-
-    /// Delimiters of the interchange being read.
-    pub fn separators(&self) -> Option<Separators> {
-        self.seps
-    }
-
-    fn fail(&mut self, e: LexError) -> Option<Result<Segment<'a>, LexError>> {
-        self.failed = true;
-        Some(Err(e))
-    }
+/// One step of the tokenizer over `buf[pos..]`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// A segment at `buf[start..end]` (terminator excluded); continue at `next`.
+    /// `wrapped` means it holds line breaks that are not data and must be removed.
+    Segment {
+        start: usize,
+        end: usize,
+        next: usize,
+        wrapped: bool,
+    },
+    /// The buffer ends before the segment does; call again with more input.
+    NeedMore,
+    /// Nothing but blanks remain.
+    End,
+    Error(LexError),
 }
 
 fn is_blank(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0)
 }
 
-/// Reads the delimiters from an ISA starting at `start`. Tolerates a variable-width ISA.
-pub fn detect(buf: &[u8], start: usize) -> Result<Separators, LexError> {
+/// Reads the delimiters from an ISA at `buf[start..]`. Tolerates a variable-width ISA and line
+/// breaks inside it (wrapped files). `offset` is the absolute position, for errors.
+/// `Ok(None)` means more input is needed.
+pub fn detect(
+    buf: &[u8],
+    start: usize,
+    offset: usize,
+    eof: bool,
+) -> Result<Option<Separators>, LexError> {
     let bad = |reason, ta1| LexError::BadIsa {
-        offset: start,
+        offset,
         reason,
         ta1,
     };
     let isa = &buf[start..];
-    if isa.len() < 4 || !isa.starts_with(b"ISA") {
-        return Err(LexError::NotX12 { offset: start });
+    if isa.len() < 4 {
+        return if eof {
+            Err(LexError::Unterminated { offset })
+        } else {
+            Ok(None)
+        };
     }
     let element = isa[3];
     if element.is_ascii_alphanumeric() || is_blank(element) {
@@ -137,24 +146,32 @@ pub fn detect(buf: &[u8], start: usize) -> Result<Separators, LexError> {
             "026",
         ));
     }
-    // Find the 16th element separator within a bounded window.
-    let window = &isa[..isa.len().min(200)];
-    let mut count = 0;
+    // Walk to the 16th element separator, keeping the fields (without wrap breaks).
+    let window = &isa[..isa.len().min(256)];
+    let mut fields: Vec<Vec<u8>> = vec![Vec::new()];
     let mut sixteenth = None;
-    for (i, b) in window.iter().enumerate().skip(3) {
+    for (i, b) in window.iter().enumerate().skip(4) {
         if *b == element {
-            count += 1;
-            if count == 16 {
+            fields.push(Vec::new());
+            if fields.len() == 16 {
                 sixteenth = Some(i);
                 break;
             }
+        } else if !matches!(b, b'\r' | b'\n') {
+            fields.last_mut().map(|f| f.push(*b));
         }
     }
     let Some(k) = sixteenth else {
+        if window.len() < 256 && !eof {
+            return Ok(None);
+        }
         return Err(bad("the ISA segment has fewer than 16 elements", "022"));
     };
+    if k + 3 >= isa.len() && !eof {
+        return Ok(None);
+    }
     if k + 2 >= isa.len() {
-        return Err(LexError::Unterminated { offset: start });
+        return Err(LexError::Unterminated { offset });
     }
     let component = isa[k + 1];
     let segment = isa[k + 2];
@@ -170,9 +187,9 @@ pub fn detect(buf: &[u8], start: usize) -> Result<Separators, LexError> {
             "004",
         ));
     }
-    let fields: Vec<&[u8]> = isa[..k].split(|b| *b == element).collect();
-    let version = fields.get(12).copied().unwrap_or(b"");
-    let repetition = match fields.get(11) {
+    // fields[0] is ISA01 ... fields[15] is ISA16 (empty here, it follows the separator).
+    let version = fields.get(11).map(Vec::as_slice).unwrap_or(b"");
+    let repetition = match fields.get(10).map(Vec::as_slice) {
         Some([r])
             if version >= b"00402".as_slice() && !r.is_ascii_alphanumeric() && !is_blank(*r) =>
         {
@@ -182,59 +199,71 @@ pub fn detect(buf: &[u8], start: usize) -> Result<Separators, LexError> {
     };
     let line_break =
         matches!(isa.get(k + 3), Some(b'\r' | b'\n')) && !matches!(segment, b'\r' | b'\n');
-    Ok(Separators {
+    Ok(Some(Separators {
         element,
         component,
         repetition,
         segment,
         line_break,
-    })
+    }))
 }
 
-impl<'a> Iterator for Lexer<'a> {
-    type Item = Result<Segment<'a>, LexError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
+/// Finds the next segment in `buf[pos..]`. `base` is the absolute offset of `buf[0]`;
+/// `seps` is updated at every ISA. At `eof`, an unterminated tail is an error.
+pub fn step(
+    buf: &[u8],
+    mut pos: usize,
+    seps: &mut Option<Separators>,
+    base: usize,
+    eof: bool,
+) -> Step {
+    if base == 0 && pos == 0 && buf.starts_with(b"\xEF\xBB\xBF") {
+        pos = 3;
+    }
+    while pos < buf.len() && is_blank(buf[pos]) {
+        pos += 1;
+    }
+    if pos >= buf.len() {
+        return if eof { Step::End } else { Step::NeedMore };
+    }
+    let rest = &buf[pos..];
+    if rest.len() < 3 && !eof && b"ISA".starts_with(rest) {
+        return Step::NeedMore;
+    }
+    if rest.starts_with(b"ISA") {
+        match detect(buf, pos, base + pos, eof) {
+            Ok(Some(s)) => *seps = Some(s),
+            Ok(None) => return Step::NeedMore,
+            Err(e) => return Step::Error(e),
         }
-        let buf = self.buf;
-        while self.pos < buf.len() && is_blank(buf[self.pos]) {
-            self.pos += 1;
-        }
-        if self.pos >= buf.len() {
-            return None;
-        }
-        let start = self.pos;
-        if buf[start..].starts_with(b"ISA") {
-            match detect(buf, start) {
-                Ok(s) => self.seps = Some(s),
-                Err(e) => return self.fail(e),
-            }
-        }
-        let Some(seps) = self.seps else {
-            return self.fail(LexError::NotX12 { offset: start });
+    }
+    let Some(s) = *seps else {
+        return Step::Error(LexError::NotX12 { offset: base + pos });
+    };
+    let Some(len) = memchr(s.segment, rest) else {
+        return if eof {
+            Step::Error(LexError::Unterminated { offset: base + pos })
+        } else {
+            Step::NeedMore
         };
-        let Some(len) = memchr(seps.segment, &buf[start..]) else {
-            return self.fail(LexError::Unterminated { offset: start });
-        };
-        let mut raw = &buf[start..start + len];
-        while let [rest @ .., b'\r' | b'\n'] = raw {
-            raw = rest;
-        }
-        self.pos = start + len + 1;
-        Some(Ok(Segment {
-            offset: start,
-            raw,
-            element_sep: seps.element,
-        }))
+    };
+    let mut end = pos + len;
+    while end > pos && matches!(buf[end - 1], b'\r' | b'\n') {
+        end -= 1;
+    }
+    let wrapped = s.wraps()
+        && (memchr(b'\n', &buf[pos..end]).is_some() || memchr(b'\r', &buf[pos..end]).is_some());
+    Step::Segment {
+        start: pos,
+        end,
+        next: pos + len + 1,
+        wrapped,
     }
 }
 
-impl PartialEq for Segment<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.offset == other.offset && self.raw == other.raw
-    }
+/// Removes wrap line breaks from a segment's bytes.
+pub fn unwrap_into(raw: &[u8], out: &mut Vec<u8>) {
+    out.extend(raw.iter().copied().filter(|b| !matches!(b, b'\r' | b'\n')));
 }
 
 #[cfg(test)]
@@ -243,36 +272,96 @@ mod tests {
 
     const ISA: &str = "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *260517*1015*^*00501*000000905*0*P*>~";
 
+    fn segments(buf: &[u8]) -> Vec<Result<String, LexError>> {
+        let mut out = Vec::new();
+        let mut seps = None;
+        let mut pos = 0;
+        loop {
+            match step(buf, pos, &mut seps, 0, true) {
+                Step::Segment {
+                    start,
+                    end,
+                    next,
+                    wrapped,
+                } => {
+                    let mut v = Vec::new();
+                    if wrapped {
+                        unwrap_into(&buf[start..end], &mut v);
+                    } else {
+                        v.extend_from_slice(&buf[start..end]);
+                    }
+                    out.push(Ok(String::from_utf8(v).unwrap()));
+                    pos = next;
+                }
+                Step::End => return out,
+                Step::NeedMore => unreachable!("eof given"),
+                Step::Error(e) => {
+                    out.push(Err(e));
+                    return out;
+                }
+            }
+        }
+    }
+
     #[test]
     fn detects_separators_and_repetition() {
-        let s = detect(ISA.as_bytes(), 0).unwrap();
+        let s = detect(ISA.as_bytes(), 0, 0, true).unwrap().unwrap();
         assert_eq!((s.element, s.component, s.segment), (b'*', b'>', b'~'));
         assert_eq!(s.repetition, Some(b'^'));
         let old = ISA.replace("*^*00501*", "*U*00401*");
-        assert_eq!(detect(old.as_bytes(), 0).unwrap().repetition, None);
+        assert_eq!(
+            detect(old.as_bytes(), 0, 0, true)
+                .unwrap()
+                .unwrap()
+                .repetition,
+            None
+        );
+        assert_eq!(detect(&ISA.as_bytes()[..50], 0, 0, false), Ok(None));
     }
 
     #[test]
     fn skips_bom_blanks_and_line_breaks() {
         let text = format!("\u{feff}\r\n  {ISA}\r\nGS*PO~\n  ST*850*1~");
-        let ids: Vec<_> = Lexer::new(text.as_bytes())
-            .map(|s| String::from_utf8(s.unwrap().id().to_vec()).unwrap())
+        let ids: Vec<_> = segments(text.as_bytes())
+            .into_iter()
+            .map(|s| s.unwrap()[..2].to_string())
             .collect();
-        assert_eq!(ids, ["ISA", "GS", "ST"]);
+        assert_eq!(ids, ["IS", "GS", "ST"]);
+    }
+
+    #[test]
+    fn joins_wrapped_lines() {
+        let text = format!("{}\r\n{}GS*PO*A\r\nB~ST*850*1~", &ISA[..80], &ISA[80..]);
+        let segs = segments(text.as_bytes());
+        assert_eq!(segs[0].as_ref().unwrap(), &ISA[..ISA.len() - 1]);
+        assert_eq!(segs[1].as_ref().unwrap(), "GS*PO*AB");
+    }
+
+    #[test]
+    fn newline_terminated_files_are_not_wrapped() {
+        let isa = ISA.replace('~', "\n");
+        let text = format!("{isa}GS*PO\nST*850*1\n");
+        let segs = segments(text.as_bytes());
+        assert_eq!(segs.len(), 3);
+        assert_eq!(segs[1].as_ref().unwrap(), "GS*PO");
     }
 
     #[test]
     fn reports_unterminated_and_garbage() {
         let text = format!("{ISA}GS*PO");
-        let last = Lexer::new(text.as_bytes()).last().unwrap();
-        assert!(matches!(last, Err(LexError::Unterminated { .. })));
-        let mut l = Lexer::new(b"hello world");
-        assert_eq!(l.next(), Some(Err(LexError::NotX12 { offset: 0 })));
-        assert_eq!(l.next(), None);
+        let last = segments(text.as_bytes()).pop().unwrap();
+        assert!(matches!(last, Err(LexError::Unterminated { offset: 106 })));
+        assert_eq!(
+            segments(b"hello world"),
+            [Err(LexError::NotX12 { offset: 0 })]
+        );
         assert!(matches!(
-            detect(b"ISA*00*", 0),
-            Err(LexError::BadIsa { .. })
+            segments(b"ISA*00*")[0],
+            Err(LexError::Unterminated { .. } | LexError::BadIsa { .. })
         ));
+        let mut seps = None;
+        assert_eq!(step(b"ISA*00*", 0, &mut seps, 0, false), Step::NeedMore);
+        assert_eq!(step(b"IS", 0, &mut seps, 0, false), Step::NeedMore);
     }
 
     #[test]
@@ -280,7 +369,7 @@ mod tests {
         let s = Segment {
             offset: 0,
             raw: b"BEG*00*SA*PO1**20260517",
-            element_sep: b'*',
+            seps: Separators::default(),
         };
         assert_eq!(s.el(3), b"PO1");
         assert_eq!(s.el(4), b"");

@@ -1,7 +1,8 @@
-//! X12: tokenizer, envelope parser and validator, and writer.
+//! X12: tokenizer, streaming envelope parser and validator, and writer.
 
 pub mod envelope;
 pub mod lexer;
+pub mod stream;
 pub mod writer;
 
 pub use envelope::{parse, Group, Interchange, Transaction, X12File};
