@@ -158,7 +158,9 @@ pub fn detect(
                 break;
             }
         } else if !matches!(b, b'\r' | b'\n') {
-            fields.last_mut().map(|f| f.push(*b));
+            if let Some(f) = fields.last_mut() {
+                f.push(*b);
+            }
         }
     }
     let Some(k) = sixteenth else {
