@@ -56,6 +56,20 @@ enum Command {
         #[arg(long)]
         partner: Option<String>,
     },
+    /// Validate one EDI file in full (streaming) and print a summary; exit 1 when anything
+    /// was rejected.
+    Validate {
+        file: PathBuf,
+        /// How many diagnostics to print at most.
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+    },
+    /// Print the acknowledgements (TA1, 997, 999) that would be sent for one file.
+    Ack {
+        file: PathBuf,
+        #[arg(long)]
+        partner: Option<String>,
+    },
     /// Validate the configuration and report every problem.
     Check,
     /// Show what is waiting, in flight, quarantined and done.
@@ -142,8 +156,12 @@ fn run(cli: Cli) -> Result<u8> {
             })
         }
         Command::Translate { file, partner } => {
-            translate_cmd(&cli.config, &file, partner.as_deref())
+            translate_cmd(&cli.config, &file, partner.as_deref(), false)
         }
+        Command::Ack { file, partner } => {
+            translate_cmd(&cli.config, &file, partner.as_deref(), true)
+        }
+        Command::Validate { file, limit } => validate_cmd(&cli.config, &file, limit),
         Command::Check => match config::load(&cli.config) {
             Ok(cfg) => {
                 println!(
@@ -167,12 +185,55 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>) -> Result<u8> {
-    let cfg = if config_path.exists() {
-        load(config_path)?
+fn config_or_defaults(config_path: &Path) -> Result<Config> {
+    if config_path.exists() {
+        load(config_path)
     } else {
-        Config::defaults(&std::env::current_dir()?)
+        Ok(Config::defaults(&std::env::current_dir()?))
+    }
+}
+
+fn validate_cmd(config_path: &Path, file: &Path, limit: usize) -> Result<u8> {
+    let cfg = config_or_defaults(config_path)?;
+    let f = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let head = {
+        use std::io::Read;
+        let mut h = Vec::new();
+        std::fs::File::open(file)?.take(64).read_to_end(&mut h)?;
+        h
     };
+    let shown = file.display().to_string();
+    if let Some(why) = crate::formats::refuse_encoding(&head) {
+        eprintln!("{shown}: byte 0: refused: {why}");
+        return Ok(FLAGGED);
+    }
+    let started = std::time::Instant::now();
+    let s = crate::formats::x12::validate::summary(
+        std::io::BufReader::with_capacity(1 << 20, f),
+        &cfg.x12,
+        limit,
+    )?;
+    let secs = started.elapsed().as_secs_f64();
+    for d in &s.diagnostics {
+        println!("{shown}: {d}");
+    }
+    if s.more_diagnostics > 0 {
+        println!("{shown}: ... and {} more diagnostic(s)", s.more_diagnostics);
+    }
+    println!(
+        "{shown}: {} bytes, {} interchange(s), {} group(s), {} transaction set(s), {} segment(s); rejected: {} interchange(s), {} group(s), {} transaction set(s); {} without a definition (envelope only)",
+        s.bytes, s.interchanges, s.groups, s.transactions, s.segments,
+        s.rejected_interchanges, s.rejected_groups, s.rejected_transactions, s.unchecked_transactions
+    );
+    eprintln!(
+        "{shown}: validated in {secs:.3} s ({:.1} MB/s)",
+        s.bytes as f64 / 1e6 / secs.max(1e-9)
+    );
+    Ok(if s.rejected() { FLAGGED } else { OK })
+}
+
+fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: bool) -> Result<u8> {
+    let cfg = config_or_defaults(config_path)?;
     let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let sha = sha256_hex(&data);
     let shown = file.display().to_string();
@@ -189,9 +250,15 @@ fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>) -> Resu
     });
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for r in &outcome.records {
-        serde_json::to_writer(&mut out, r)?;
-        out.write_all(b"\n")?;
+    if acks {
+        for a in &outcome.acks {
+            out.write_all(&a.doc.bytes)?;
+        }
+    } else {
+        for r in &outcome.records {
+            serde_json::to_writer(&mut out, r)?;
+            out.write_all(b"\n")?;
+        }
     }
     out.flush()?;
     for d in &outcome.diagnostics {

@@ -2,9 +2,11 @@
 //! file's folder, and every problem reported at once with file and line.
 
 use crate::acks::Functional;
+use crate::formats::x12::spec::Standards;
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,6 +116,8 @@ pub struct Config {
     pub settle_ms: u64,
     pub channels: Vec<Channel>,
     pub partners: Vec<Partner>,
+    /// X12 message definitions: `mappings/standards/x12/` when present, else the built-in copy.
+    pub x12: Arc<Standards>,
 }
 
 impl Config {
@@ -245,6 +249,7 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
         data_dir,
         file,
         base,
+        x12: Arc::new(Standards::builtin()),
     }
 }
 
@@ -255,6 +260,48 @@ fn header_line(text: &str, header: &str, n: usize) -> Option<usize> {
         .filter(|(_, l)| l.trim_start().starts_with(header))
         .nth(n)
         .map(|(i, _)| i + 1)
+}
+
+/// Reads every definition file in `dir` (`*.txt`), reporting every problem with its line.
+pub fn load_standards(dir: &Path) -> Result<Standards, Vec<ConfigError>> {
+    let mut st = Standards::default();
+    let mut errors = Vec::new();
+    let mut spec_errors = Vec::new();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    names.retain(|p| p.extension().is_some_and(|e| e == "txt"));
+    names.sort();
+    for path in &names {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        match std::fs::read_to_string(path) {
+            Ok(text) => st.add_file(&name, &text, &mut spec_errors),
+            Err(e) => errors.push(ConfigError {
+                file: path.clone(),
+                line: None,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    errors.extend(spec_errors.into_iter().map(|e| ConfigError {
+        file: dir.join(&e.file),
+        line: Some(e.line),
+        message: e.message,
+    }));
+    errors.extend(st.check().into_iter().map(|m| ConfigError {
+        file: dir.to_path_buf(),
+        line: None,
+        message: m,
+    }));
+    if errors.is_empty() {
+        Ok(st)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Reads and validates a configuration file.
@@ -376,6 +423,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
                     ),
                 );
             }
+        }
+    }
+    let mut cfg = cfg;
+    let dir = cfg.mappings.join("standards/x12");
+    if dir.is_dir() {
+        match load_standards(&dir) {
+            Ok(st) => cfg.x12 = Arc::new(st),
+            Err(es) => errors.extend(es),
         }
     }
     if errors.is_empty() {

@@ -168,6 +168,9 @@ fn translate_x12(
                 .extend(g.problems.iter().map(|p| p.diagnostic.clone()));
             for (ti, tx) in g.transactions.iter_mut().enumerate() {
                 if g_ok && !tx.rejected() {
+                    x12::validate::transaction(tx, &cfg.x12, &g.version);
+                }
+                if g_ok && !tx.rejected() {
                     match mapping::map_x12(tx, &g.version) {
                         Mapped::Record(business) => {
                             let id = format!(

@@ -2,7 +2,9 @@
 
 pub mod envelope;
 pub mod lexer;
+pub mod spec;
 pub mod stream;
+pub mod validate;
 pub mod writer;
 
 pub use envelope::{parse, Group, Interchange, Transaction, X12File};

@@ -1,0 +1,554 @@
+//! Validation of one transaction set against its definition: segment order, loops and their
+//! repeats, mandatory segments and elements, lengths, data types and code lists. Every problem
+//! becomes an `Issue` with its AK3/AK4 codes; nothing stops at the first error.
+
+use super::envelope::{Issue, Transaction};
+use super::spec::{Element, Kind, Node, Req, SetSpec, Standards};
+use crate::formats::{Diagnostic, Position, Severity};
+
+/// Validates `tx` (in a group of `version`) if a definition covers it; returns whether one did.
+pub fn transaction(tx: &mut Transaction, st: &Standards, version: &str) -> bool {
+    let Some(set) = st.sets.get(&tx.id).filter(|s| s.covers(version)) else {
+        return false;
+    };
+    let mut issues = Vec::new();
+    structure(set, tx, st, &mut issues);
+    for (i, seg) in tx.segments().enumerate() {
+        elements(&seg, i, st, &mut issues);
+    }
+    issues.sort_by_key(|i: &Issue| (i.diagnostic.position.segment, i.diagnostic.position.element));
+    tx.issues.extend(issues);
+    true
+}
+
+fn issue(
+    tx_seg: Option<(usize, usize)>,
+    segment_id: &str,
+    segment_code: &'static str,
+    code: &'static str,
+    message: String,
+) -> Issue {
+    let (offset, index) = tx_seg.unwrap_or((0, 0));
+    Issue {
+        segment_code,
+        element_code: None,
+        element_ref: None,
+        bad_value: String::new(),
+        diagnostic: Diagnostic {
+            severity: Severity::Error,
+            code,
+            message,
+            position: Position {
+                offset,
+                segment: Some(index + 1),
+                segment_id: segment_id.to_string(),
+                element: None,
+                component: None,
+            },
+        },
+    }
+}
+
+struct Frame<'s> {
+    nodes: &'s [Node],
+    cursor: usize,
+    counts: Vec<usize>,
+}
+
+impl<'s> Frame<'s> {
+    fn new(nodes: &'s [Node]) -> Self {
+        Frame {
+            nodes,
+            cursor: 0,
+            counts: vec![0; nodes.len()],
+        }
+    }
+
+    /// Mandatory nodes from `from` on (the cursor's own node when it was never used) that
+    /// never occurred.
+    fn missing(&self, to: usize) -> impl Iterator<Item = &'s Node> + '_ {
+        (self.cursor..to)
+            .filter(|&k| self.counts[k] == 0 && self.nodes[k].req() == Req::Mandatory)
+            .map(|k| &self.nodes[k])
+    }
+}
+
+/// Where segment `id` fits: (frame level, node index, over its maximum).
+fn find(stack: &[Frame<'_>], id: &str) -> Option<(usize, usize, bool)> {
+    let mut fallback = None;
+    for level in (0..stack.len()).rev() {
+        let f = &stack[level];
+        for j in f.cursor..f.nodes.len() {
+            let node = &f.nodes[j];
+            if node.trigger() != id {
+                continue;
+            }
+            // A node already used up lets an enclosing loop start a new iteration instead.
+            if f.counts[j] >= node.max()
+                || (j == 0 && level > 0 && matches!(node, Node::Segment { .. }))
+            {
+                fallback.get_or_insert((level, j, true));
+                continue;
+            }
+            return Some((level, j, false));
+        }
+    }
+    fallback
+}
+
+fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Vec<Issue>) {
+    let mut stack = vec![Frame::new(&set.body)];
+    let end = if tx.closed {
+        tx.len().saturating_sub(1)
+    } else {
+        tx.len()
+    };
+    let missing = |node: &Node, at: (usize, usize), out: &mut Vec<Issue>| {
+        let id = node.trigger().to_string();
+        let what = if matches!(node, Node::Loop { .. }) {
+            "loop"
+        } else {
+            "segment"
+        };
+        out.push(issue(
+            Some(at),
+            &id,
+            "3",
+            "x12.segment_missing",
+            format!("mandatory {what} {id} is missing"),
+        ));
+    };
+    for i in 1..end {
+        let Some(seg) = tx.segment(i) else { break };
+        let id = String::from_utf8_lossy(seg.id()).into_owned();
+        let at = (seg.offset, i);
+        match find(&stack, &id) {
+            Some((level, j, over)) => {
+                while stack.len() > level + 1 {
+                    let f = stack.pop().expect("deeper frame");
+                    f.missing(f.nodes.len()).for_each(|n| missing(n, at, out));
+                }
+                let f = stack.last_mut().expect("frame");
+                f.missing(j).for_each(|n| missing(n, at, out));
+                f.cursor = j;
+                f.counts[j] += 1;
+                match &f.nodes[j] {
+                    Node::Segment { max, .. } if over => out.push(issue(
+                        Some(at),
+                        &id,
+                        "5",
+                        "x12.segment_repeats",
+                        format!("segment {id} occurs more than {max} time(s) here"),
+                    )),
+                    Node::Segment { .. } => {}
+                    Node::Loop { max, children, .. } => {
+                        if over {
+                            out.push(issue(
+                                Some(at),
+                                &id,
+                                "4",
+                                "x12.loop_repeats",
+                                format!("loop {id} occurs more than {max} time(s)"),
+                            ));
+                        }
+                        let mut inner = Frame::new(children);
+                        inner.counts[0] = 1;
+                        stack.push(inner);
+                    }
+                }
+            }
+            None => {
+                let (code, dcode, why) = if set.uses(&id) {
+                    (
+                        "2",
+                        "x12.segment_unexpected",
+                        "is not expected here (out of order)",
+                    )
+                } else if st.segments.contains_key(&id) {
+                    (
+                        "6",
+                        "x12.segment_not_in_set",
+                        "is not part of this transaction set",
+                    )
+                } else {
+                    ("1", "x12.segment_unknown", "is not a recognised segment")
+                };
+                out.push(issue(
+                    Some(at),
+                    &id,
+                    code,
+                    dcode,
+                    format!("segment {id} {why}"),
+                ));
+            }
+        }
+    }
+    let at = tx
+        .segment(end.min(tx.len().saturating_sub(1)))
+        .map_or((tx.offset, end), |s| (s.offset, end));
+    while let Some(f) = stack.pop() {
+        f.missing(f.nodes.len()).for_each(|n| missing(n, at, out));
+    }
+}
+
+fn elements(seg: &super::Segment<'_>, index: usize, st: &Standards, out: &mut Vec<Issue>) {
+    let id = String::from_utf8_lossy(seg.id()).into_owned();
+    let Some(spec) = st.segments.get(&id) else {
+        return;
+    };
+    if spec.slots.is_empty() {
+        return;
+    }
+    let values: Vec<&[u8]> = seg.elements().collect();
+    let mut push = |k: usize,
+                    reference: &str,
+                    code: &'static str,
+                    dcode: &'static str,
+                    value: &[u8],
+                    message: String| {
+        out.push(Issue {
+            segment_code: "8",
+            element_code: Some(code),
+            element_ref: reference.parse().ok(),
+            bad_value: String::from_utf8_lossy(value).into_owned(),
+            diagnostic: Diagnostic {
+                severity: Severity::Error,
+                code: dcode,
+                message: format!("{id}{:02}: {message}", k + 1),
+                position: Position {
+                    offset: seg.offset,
+                    segment: Some(index + 1),
+                    segment_id: id.clone(),
+                    element: Some(k + 1),
+                    component: None,
+                },
+            },
+        });
+    };
+    if !spec.open && values.len() > spec.slots.len() {
+        let k = spec.slots.len();
+        push(
+            k,
+            "",
+            "3",
+            "x12.too_many_elements",
+            values[k],
+            format!(
+                "{} elements where {} are defined",
+                values.len(),
+                spec.slots.len()
+            ),
+        );
+    }
+    for (k, slot) in spec.slots.iter().enumerate() {
+        let value = values.get(k).copied().unwrap_or(b"");
+        if value.is_empty() {
+            if slot.req == Req::Mandatory {
+                push(
+                    k,
+                    &slot.reference,
+                    "1",
+                    "x12.element_missing",
+                    value,
+                    format!("mandatory element {} is missing", slot.reference),
+                );
+            }
+            continue;
+        }
+        let Some(el) = st.elements.get(&slot.reference) else {
+            continue;
+        };
+        if let Some((code, dcode, why)) = check(el, value, seg.seps.repetition) {
+            push(
+                k,
+                &slot.reference,
+                code,
+                dcode,
+                value,
+                format!("element {} {why}", slot.reference),
+            );
+        }
+    }
+}
+
+/// The AK403 code, diagnostic code and reason when `value` does not fit `el`.
+pub fn check(
+    el: &Element,
+    value: &[u8],
+    repetition: Option<u8>,
+) -> Option<(&'static str, &'static str, String)> {
+    if let Some(r) = repetition {
+        if value.contains(&r) && el.kind != Kind::Composite {
+            return value.split(|b| *b == r).find_map(|v| check(el, v, None));
+        }
+    }
+    let text = String::from_utf8_lossy(value);
+    let shown = || format!("{text:?}");
+    let len_check = |n: usize| -> Option<(&'static str, &'static str, String)> {
+        if n < el.min {
+            Some((
+                "4",
+                "x12.too_short",
+                format!("{} is shorter than {} characters", shown(), el.min),
+            ))
+        } else if n > el.max {
+            Some((
+                "5",
+                "x12.too_long",
+                format!("{} is longer than {} characters", shown(), el.max),
+            ))
+        } else {
+            None
+        }
+    };
+    let invalid = |what: &str| {
+        Some((
+            "6",
+            "x12.invalid_character",
+            format!("{} is not {what}", shown()),
+        ))
+    };
+    match el.kind {
+        Kind::Composite | Kind::B => None,
+        Kind::An | Kind::Id => {
+            if value.iter().any(|b| *b < 0x20 || *b == 0x7F) {
+                return invalid("printable text");
+            }
+            let n = text.chars().count();
+            len_check(n).or_else(|| {
+                (el.kind == Kind::Id
+                    && !el.codes.is_empty()
+                    && !el.codes.iter().any(|c| c == text.trim_end()))
+                .then(|| {
+                    (
+                        "7",
+                        "x12.invalid_code",
+                        format!("{} is not one of {}", shown(), el.codes.join(", ")),
+                    )
+                })
+            })
+        }
+        Kind::N(_) => {
+            let digits = value.strip_prefix(b"-").unwrap_or(value);
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return invalid("a whole number");
+            }
+            len_check(digits.len())
+        }
+        Kind::R => {
+            let body = value.strip_prefix(b"-").unwrap_or(value);
+            let points = body.iter().filter(|b| **b == b'.').count();
+            let digits = body.iter().filter(|b| b.is_ascii_digit()).count();
+            if points > 1 || digits == 0 || digits + points != body.len() {
+                return invalid("a decimal number");
+            }
+            len_check(digits)
+        }
+        Kind::Dt => {
+            let ok = match value.len() {
+                8 => crate::formats::x12::envelope::ccyymmdd(&text),
+                6 => crate::formats::x12::envelope::yymmdd(&text),
+                _ => false,
+            };
+            (!ok || value.len() < el.min).then(|| {
+                (
+                    "8",
+                    "x12.invalid_date",
+                    format!("{} is not a valid date", shown()),
+                )
+            })
+        }
+        Kind::Tm => {
+            let ok = (4..=8).contains(&value.len()) && crate::formats::x12::envelope::hhmm(&text);
+            (!ok).then(|| {
+                (
+                    "9",
+                    "x12.invalid_time",
+                    format!("{} is not a valid time", shown()),
+                )
+            })
+        }
+    }
+}
+
+/// Counts and diagnostics for a whole input, as `edigate validate` prints them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub bytes: u64,
+    pub interchanges: usize,
+    pub groups: usize,
+    pub transactions: usize,
+    pub segments: usize,
+    pub rejected_interchanges: usize,
+    pub rejected_groups: usize,
+    pub rejected_transactions: usize,
+    /// Transaction sets with no definition: only their envelope was checked.
+    pub unchecked_transactions: usize,
+    /// The first `limit` diagnostics, in input order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics beyond `limit`, counted only.
+    pub more_diagnostics: usize,
+}
+
+impl Summary {
+    pub fn rejected(&self) -> bool {
+        self.rejected_interchanges + self.rejected_groups + self.rejected_transactions > 0
+            || self
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Validates everything `src` holds in bounded memory: one transaction set at a time.
+pub fn summary(src: impl std::io::Read, st: &Standards, limit: usize) -> std::io::Result<Summary> {
+    use super::envelope::{Group, Handler, Interchange, KeepMode};
+    struct V<'a> {
+        st: &'a Standards,
+        s: Summary,
+        limit: usize,
+    }
+    impl V<'_> {
+        fn note(&mut self, d: &Diagnostic) {
+            if self.s.diagnostics.len() < self.limit {
+                self.s.diagnostics.push(d.clone());
+            } else {
+                self.s.more_diagnostics += 1;
+            }
+        }
+    }
+    impl Handler for V<'_> {
+        fn transaction(&mut self, _ic: &Interchange, g: &Group, tx: &mut Transaction) {
+            self.s.transactions += 1;
+            self.s.segments += tx.len();
+            if !transaction(tx, self.st, &g.version) {
+                self.s.unchecked_transactions += 1;
+            }
+            if tx.rejected() {
+                self.s.rejected_transactions += 1;
+            }
+            for d in tx
+                .problems
+                .iter()
+                .map(|p| &p.diagnostic)
+                .chain(tx.issues.iter().map(|i| &i.diagnostic))
+            {
+                self.note(d);
+            }
+        }
+        fn keep(&self) -> KeepMode {
+            KeepMode::Nothing
+        }
+        fn interchange(&mut self, ic: Interchange) {
+            self.s.interchanges += 1;
+            self.s.segments += 1 + usize::from(ic.closed);
+            self.s.rejected_interchanges += usize::from(ic.rejected());
+            for p in &ic.problems {
+                self.note(&p.diagnostic);
+            }
+            for g in &ic.groups {
+                self.s.groups += 1;
+                self.s.segments += 1 + usize::from(g.ge_count.is_some());
+                self.s.rejected_groups += usize::from(g.rejected());
+                for p in &g.problems {
+                    self.note(&p.diagnostic);
+                }
+            }
+        }
+        fn stray(&mut self, d: Diagnostic) {
+            self.note(&d);
+        }
+    }
+    let mut v = V {
+        st,
+        s: Summary::default(),
+        limit,
+    };
+    let bytes = super::stream::parse_reader(src, &mut v)?;
+    v.s.bytes = bytes;
+    v.s.diagnostics.sort_by_key(|d| d.position.offset);
+    Ok(v.s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::x12::parse;
+
+    fn issues(body: &str) -> Vec<String> {
+        let text = format!(
+            "ISA*00*          *00*          *ZZ*A              *ZZ*B              *260517*1015*U*00401*000000001*0*P*>~GS*PO*A*B*20260517*1015*1*X*004010~{body}GE*1*1~IEA*1*000000001~"
+        );
+        let mut f = parse(text.as_bytes());
+        let tx = &mut f.interchanges[0].groups[0].transactions[0];
+        transaction(tx, &Standards::builtin(), "004010");
+        tx.issues
+            .iter()
+            .map(|i| {
+                let p = &i.diagnostic.position;
+                format!(
+                    "{}@{}{} {}{}",
+                    p.segment_id,
+                    p.segment.unwrap_or(0),
+                    p.element.map(|e| format!(".{e}")).unwrap_or_default(),
+                    i.segment_code,
+                    i.element_code.map(|c| format!("/{c}")).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_good_850_has_no_issues() {
+        let body = "ST*850*0001~BEG*00*SA*PO1**20260517~REF*DP*1~N1*ST*X*92*0001~N3*A~N4*CHICAGO*IL*60601*US~PO1*1*2*EA*1.5**BP*X~PID*F****D~PO1*2*2*EA*1.5**BP*Y~CTT*2~SE*11*0001~";
+        assert_eq!(issues(body), Vec::<String>::new());
+    }
+
+    #[test]
+    fn finds_order_repeat_missing_and_element_errors_all_at_once() {
+        // BEG repeated, N1 loop after PO1 loop is fine inside PO1, CTT before PO1 is out of
+        // order, ZZZ is unknown, BEG05 is not a date, PO102 not a number, PO1 loop present.
+        let body = "ST*850*0001~BEG*00*SA*PO1**20261399~BEG*00*SA*PO1**20260517~ZZZ*1~PO1*1*X*EA*1**BP*X~CTT*1~REF*DP*1~SE*8*0001~";
+        assert_eq!(
+            issues(body),
+            [
+                "BEG@2.5 8/8",
+                "BEG@3 5",
+                "ZZZ@4 1",
+                "PO1@5.2 8/6",
+                "REF@7 2"
+            ]
+        );
+        // No BEG, no PO1 loop.
+        let body = "ST*850*0001~REF*DP*1~SE*3*0001~";
+        assert_eq!(issues(body), ["BEG@2 3", "PO1@3 3"]);
+        // Mandatory element missing and too long, too many elements.
+        let body = "ST*850*0001~BEG*00*SA***20260517~PO1*1*1*EA*1**BP*X~N9*DP*12345678901234567890123456789012345678901234567890X~SE*5*0001~";
+        assert_eq!(issues(body), ["BEG@2.3 8/1", "N9@4.2 8/5"]);
+    }
+
+    #[test]
+    fn element_types() {
+        let el = |k, min, max| Element {
+            kind: k,
+            min,
+            max,
+            codes: vec![],
+        };
+        assert!(check(&el(Kind::R, 1, 5), b"-1.25", None).is_none());
+        assert_eq!(check(&el(Kind::R, 1, 5), b"1.2.3", None).unwrap().0, "6");
+        assert_eq!(check(&el(Kind::R, 1, 3), b"1234", None).unwrap().0, "5");
+        assert_eq!(check(&el(Kind::N(2), 1, 5), b"12a", None).unwrap().0, "6");
+        assert_eq!(check(&el(Kind::An, 2, 5), b"a", None).unwrap().0, "4");
+        assert_eq!(check(&el(Kind::Tm, 4, 8), b"2460", None).unwrap().0, "9");
+        assert!(check(&el(Kind::Tm, 4, 8), b"235959", None).is_none());
+        let id = Element {
+            kind: Kind::Id,
+            min: 1,
+            max: 1,
+            codes: vec!["A".into(), "R".into()],
+        };
+        assert_eq!(check(&id, b"Q", None).unwrap().0, "7");
+        assert!(check(&id, b"A^R", Some(b'^')).is_none());
+    }
+}
