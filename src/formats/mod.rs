@@ -1,5 +1,7 @@
 //! Input formats: detection and parsing of bytes into documents plus diagnostics. No IO here.
 
+pub mod stream;
+pub mod structure;
 pub mod x12;
 
 use serde::Serialize;

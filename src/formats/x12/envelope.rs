@@ -3,6 +3,7 @@
 //! code and hands each transaction set to a `Handler`. Never fails, never panics.
 
 use super::lexer::{LexError, Segment, Separators};
+use crate::formats::stream::SegBuf;
 use crate::formats::{Diagnostic, Position, Severity};
 use crate::util::valid_date;
 use std::collections::HashSet;
@@ -97,9 +98,7 @@ pub struct Transaction {
     /// ST03 (5010 implementation convention reference), may be empty.
     pub implementation: String,
     pub separators: Separators,
-    data: Vec<u8>,
-    /// (start, end) in `data` and absolute offset in the input, per segment.
-    segs: Vec<(u32, u32, usize)>,
+    body: SegBuf,
     pub closed: bool,
     pub problems: Vec<Problem>,
     pub issues: Vec<Issue>,
@@ -142,47 +141,42 @@ impl Transaction {
 
     /// Number of segments from ST to SE inclusive (as SE01 counts them).
     pub fn len(&self) -> usize {
-        self.segs.len()
+        self.body.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.segs.is_empty()
+        self.body.is_empty()
     }
 
     /// Segment `i` (0 = ST).
     pub fn segment(&self, i: usize) -> Option<Segment<'_>> {
-        self.segs.get(i).map(|&(s, e, offset)| Segment {
-            offset,
-            raw: &self.data[s as usize..e as usize],
-            seps: self.separators,
-        })
+        let seps = self.separators;
+        self.body
+            .get(i)
+            .map(|(raw, offset)| Segment { offset, raw, seps })
     }
 
     pub fn segments(&self) -> impl ExactSizeIterator<Item = Segment<'_>> + '_ {
-        self.segs.iter().map(|&(s, e, offset)| Segment {
-            offset,
-            raw: &self.data[s as usize..e as usize],
-            seps: self.separators,
-        })
+        let seps = self.separators;
+        self.body
+            .iter()
+            .map(move |(raw, offset)| Segment { offset, raw, seps })
     }
 
     fn push(&mut self, seg: &Segment<'_>) {
-        let start = self.data.len() as u32;
-        self.data.extend_from_slice(seg.raw);
-        self.segs.push((start, self.data.len() as u32, seg.offset));
+        self.body.push(seg.raw, seg.offset);
     }
 
     /// Frees the segments, keeping header facts and problems (enough for acknowledgements).
     pub fn drop_body(&mut self) {
-        self.data = Vec::new();
-        self.segs = Vec::new();
+        self.body.clear();
     }
 
     /// Builds a transaction from segments, for tests and tools that make documents.
     pub fn from_segments<'s>(segments: impl IntoIterator<Item = Segment<'s>>) -> Transaction {
         let mut tx = Transaction::default();
         for s in segments {
-            if tx.segs.is_empty() {
+            if tx.body.is_empty() {
                 tx.offset = s.offset;
                 tx.separators = s.seps;
                 tx.id = s.text(1);

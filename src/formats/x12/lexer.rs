@@ -95,23 +95,9 @@ pub enum LexError {
     Unterminated { offset: usize },
 }
 
-/// One step of the tokenizer over `buf[pos..]`.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Step {
-    /// A segment at `buf[start..end]` (terminator excluded); continue at `next`.
-    /// `wrapped` means it holds line breaks that are not data and must be removed.
-    Segment {
-        start: usize,
-        end: usize,
-        next: usize,
-        wrapped: bool,
-    },
-    /// The buffer ends before the segment does; call again with more input.
-    NeedMore,
-    /// Nothing but blanks remain.
-    End,
-    Error(LexError),
-}
+pub use crate::formats::stream::Step as GenericStep;
+/// One step of the X12 tokenizer.
+pub type Step = GenericStep<LexError>;
 
 fn is_blank(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0)
@@ -259,7 +245,7 @@ pub fn step(
         start: pos,
         end,
         next: pos + len + 1,
-        wrapped,
+        dirty: wrapped,
     }
 }
 
@@ -284,7 +270,7 @@ mod tests {
                     start,
                     end,
                     next,
-                    wrapped,
+                    dirty: wrapped,
                 } => {
                     let mut v = Vec::new();
                     if wrapped {

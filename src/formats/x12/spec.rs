@@ -2,6 +2,8 @@
 //! dictionary, the segment dictionary and one structure file per transaction set. Parsing
 //! them is pure; the caller reads the files.
 
+use crate::formats::structure::req;
+pub use crate::formats::structure::{lines, parse_set, Node, Req, SetSpec};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -29,14 +31,6 @@ pub struct Element {
     pub codes: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Req {
-    Mandatory,
-    Optional,
-    /// Conditional: required by a syntax note (not checked yet), otherwise optional.
-    Conditional,
-}
-
 /// One element position in a segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
@@ -51,77 +45,6 @@ pub struct SegSpec {
     pub slots: Vec<Slot>,
     /// More elements than `slots` may follow (they are not checked).
     pub open: bool,
-}
-
-/// A node of a transaction set structure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Node {
-    Segment {
-        id: String,
-        req: Req,
-        max: usize,
-    },
-    Loop {
-        id: String,
-        req: Req,
-        max: usize,
-        children: Vec<Node>,
-    },
-}
-
-impl Node {
-    /// The segment that starts this node.
-    pub fn trigger(&self) -> &str {
-        match self {
-            Node::Segment { id, .. } => id,
-            Node::Loop { children, .. } => children.first().map_or("", |c| c.trigger()),
-        }
-    }
-
-    pub fn req(&self) -> Req {
-        match self {
-            Node::Segment { req, .. } | Node::Loop { req, .. } => *req,
-        }
-    }
-
-    pub fn max(&self) -> usize {
-        match self {
-            Node::Segment { max, .. } | Node::Loop { max, .. } => *max,
-        }
-    }
-
-    fn contains(&self, seg: &str) -> bool {
-        match self {
-            Node::Segment { id, .. } => id == seg,
-            Node::Loop { children, .. } => children.iter().any(|c| c.contains(seg)),
-        }
-    }
-}
-
-/// The structure of one transaction set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetSpec {
-    pub id: String,
-    /// Expected GS01 functional identifier.
-    pub functional_id: String,
-    pub title: String,
-    /// Versions (GS08, first six characters) this definition applies to.
-    pub versions: Vec<String>,
-    /// The body: everything between ST and SE.
-    pub body: Vec<Node>,
-}
-
-impl SetSpec {
-    /// Whether this definition covers a group version such as `004010` or `005010X222A1`.
-    pub fn covers(&self, version: &str) -> bool {
-        self.versions
-            .iter()
-            .any(|v| version.starts_with(v.as_str()))
-    }
-
-    pub fn uses(&self, seg: &str) -> bool {
-        self.body.iter().any(|n| n.contains(seg))
-    }
 }
 
 /// Every definition loaded.
@@ -143,30 +66,6 @@ pub struct SpecError {
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}: {}", self.file, self.line, self.message)
-    }
-}
-
-fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.split('#').next().unwrap_or("").trim_end()))
-        .filter(|(_, l)| !l.trim().is_empty())
-}
-
-fn req(s: &str) -> Option<Req> {
-    match s {
-        "M" => Some(Req::Mandatory),
-        "O" => Some(Req::Optional),
-        "X" => Some(Req::Conditional),
-        _ => None,
-    }
-}
-
-fn repeat(s: &str) -> Option<usize> {
-    if s == ">1" {
-        Some(usize::MAX)
-    } else {
-        s.parse().ok().filter(|n| *n > 0)
     }
 }
 
@@ -297,98 +196,6 @@ impl Standards {
         out.sort();
         out
     }
-}
-
-/// Parses a set file: a header `set ID FUNCTIONAL "Title"`, then one node per line, loops
-/// opened by `loop ID REQ MAX` and closed by indentation.
-fn parse_set(text: &str) -> Result<SetSpec, (usize, String)> {
-    let mut it = lines(text).peekable();
-    let (n, head) = it.next().ok_or((1, "empty set file".to_string()))?;
-    let f: Vec<&str> = head.split_whitespace().collect();
-    if f.len() < 4 || f[0] != "set" {
-        return Err((
-            n,
-            "the first line must be: set ID FUNCTIONAL_ID VERSION... Title".into(),
-        ));
-    }
-    let versions: Vec<String> = f[3..]
-        .iter()
-        .take_while(|v| v.len() == 6 && v.bytes().all(|b| b.is_ascii_digit()))
-        .map(|v| v.to_string())
-        .collect();
-    if versions.is_empty() {
-        return Err((
-            n,
-            "the set line names no version (six digits, such as 004010)".into(),
-        ));
-    }
-    let body_lines: Vec<(usize, usize, &str)> = it
-        .map(|(n, l)| (n, l.len() - l.trim_start().len(), l.trim()))
-        .collect();
-    let (body, rest) = parse_nodes(&body_lines, 0)?;
-    if let Some((n, _, _)) = rest.first() {
-        return Err((*n, "unexpected indentation".into()));
-    }
-    Ok(SetSpec {
-        id: f[1].to_string(),
-        functional_id: f[2].to_string(),
-        title: f[3 + versions.len()..].join(" "),
-        versions,
-        body,
-    })
-}
-
-type Lines<'a> = [(usize, usize, &'a str)];
-
-fn parse_nodes<'a, 'l>(
-    mut ls: &'l Lines<'a>,
-    indent: usize,
-) -> Result<(Vec<Node>, &'l Lines<'a>), (usize, String)> {
-    let mut nodes = Vec::new();
-    while let Some(&(n, ind, l)) = ls.first() {
-        if ind < indent {
-            break;
-        }
-        if ind > indent {
-            return Err((n, "unexpected indentation".into()));
-        }
-        let f: Vec<&str> = l.split_whitespace().collect();
-        ls = &ls[1..];
-        let bad = || {
-            (
-                n,
-                format!("expected `SEG REQ MAX` or `loop ID REQ MAX`, got {l:?}"),
-            )
-        };
-        if f[0] == "loop" {
-            if f.len() != 4 {
-                return Err(bad());
-            }
-            let (req, max) = (req(f[2]).ok_or_else(bad)?, repeat(f[3]).ok_or_else(bad)?);
-            let child_indent = ls.first().map_or(0, |x| x.1);
-            if child_indent <= indent {
-                return Err((n, format!("loop {} has no segments", f[1])));
-            }
-            let (children, rest) = parse_nodes(ls, child_indent)?;
-            ls = rest;
-            nodes.push(Node::Loop {
-                id: f[1].to_string(),
-                req,
-                max,
-                children,
-            });
-        } else {
-            if f.len() != 3 {
-                return Err(bad());
-            }
-            nodes.push(Node::Segment {
-                id: f[0].to_string(),
-                req: req(f[1]).ok_or_else(bad)?,
-                max: repeat(f[2]).ok_or_else(bad)?,
-            });
-        }
-    }
-    Ok((nodes, ls))
 }
 
 /// The definition files compiled into the binary.

@@ -2,121 +2,61 @@
 //! unread tail of a chunk and the current transaction set are held.
 
 use super::envelope::{Handler, Parser};
-use super::lexer::{step, unwrap_into, Segment, Step};
+use super::lexer::{step, unwrap_into, LexError, Segment, Separators};
+use crate::formats::stream::{drive_reader, drive_slice, Step, Tokenizer};
 use std::io::{self, Read};
 
-const CHUNK: usize = 256 * 1024;
+struct X12<'h> {
+    parser: Parser<'h>,
+    seps: Option<Separators>,
+    scratch: Vec<u8>,
+}
+
+impl Tokenizer for X12<'_> {
+    type Error = LexError;
+
+    fn step(&mut self, buf: &[u8], pos: usize, base: usize, eof: bool) -> Step<LexError> {
+        step(buf, pos, &mut self.seps, base, eof)
+    }
+
+    fn segment(&mut self, raw: &[u8], offset: usize, dirty: bool) {
+        let Some(seps) = self.seps else { return };
+        let raw = if dirty {
+            self.scratch.clear();
+            unwrap_into(raw, &mut self.scratch);
+            &self.scratch[..]
+        } else {
+            raw
+        };
+        self.parser.segment(Segment { offset, raw, seps });
+    }
+
+    fn error(&mut self, e: LexError) {
+        self.parser.lex_error(e);
+    }
+}
+
+fn tokenizer(handler: &mut dyn Handler) -> X12<'_> {
+    X12 {
+        parser: Parser::new(handler),
+        seps: None,
+        scratch: Vec::new(),
+    }
+}
 
 /// Parses a whole buffer.
 pub fn parse_slice(buf: &[u8], handler: &mut dyn Handler) {
-    let mut parser = Parser::new(handler);
-    let mut seps = None;
-    let mut pos = 0;
-    let mut scratch = Vec::new();
-    loop {
-        match step(buf, pos, &mut seps, 0, true) {
-            Step::Segment {
-                start,
-                end,
-                next,
-                wrapped,
-            } => {
-                feed(&mut parser, buf, start, end, 0, wrapped, seps, &mut scratch);
-                pos = next;
-            }
-            Step::End | Step::NeedMore => break,
-            Step::Error(e) => {
-                parser.lex_error(e);
-                pos = buf.len();
-                break;
-            }
-        }
-    }
-    parser.finish(pos.min(buf.len()));
-}
-
-#[allow(clippy::too_many_arguments)]
-fn feed(
-    parser: &mut Parser<'_>,
-    buf: &[u8],
-    start: usize,
-    end: usize,
-    base: usize,
-    wrapped: bool,
-    seps: Option<super::Separators>,
-    scratch: &mut Vec<u8>,
-) {
-    let Some(seps) = seps else { return };
-    let raw = if wrapped {
-        scratch.clear();
-        unwrap_into(&buf[start..end], scratch);
-        &scratch[..]
-    } else {
-        &buf[start..end]
-    };
-    parser.segment(Segment {
-        offset: base + start,
-        raw,
-        seps,
-    });
+    let mut t = tokenizer(handler);
+    let end = drive_slice(buf, &mut t);
+    t.parser.finish(end);
 }
 
 /// Parses everything `src` yields. Returns the number of bytes read.
-pub fn parse_reader(mut src: impl Read, handler: &mut dyn Handler) -> io::Result<u64> {
-    let mut parser = Parser::new(handler);
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK * 2);
-    let mut base = 0usize;
-    let mut pos = 0usize;
-    let mut eof = false;
-    let mut seps = None;
-    let mut scratch = Vec::new();
-    loop {
-        match step(&buf, pos, &mut seps, base, eof) {
-            Step::Segment {
-                start,
-                end,
-                next,
-                wrapped,
-            } => {
-                feed(
-                    &mut parser,
-                    &buf,
-                    start,
-                    end,
-                    base,
-                    wrapped,
-                    seps,
-                    &mut scratch,
-                );
-                pos = next;
-            }
-            Step::NeedMore => {
-                buf.drain(..pos);
-                base += pos;
-                pos = 0;
-                let have = buf.len();
-                buf.resize(have + CHUNK, 0);
-                let n = loop {
-                    match src.read(&mut buf[have..]) {
-                        Ok(n) => break n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(e),
-                    }
-                };
-                buf.truncate(have + n);
-                eof = n == 0;
-            }
-            Step::End => break,
-            Step::Error(e) => {
-                parser.lex_error(e);
-                pos = buf.len();
-                break;
-            }
-        }
-    }
-    let total = base + pos.min(buf.len());
-    parser.finish(total);
-    Ok(total as u64)
+pub fn parse_reader(src: impl Read, handler: &mut dyn Handler) -> io::Result<u64> {
+    let mut t = tokenizer(handler);
+    let end = drive_reader(src, &mut t)?;
+    t.parser.finish(end as usize);
+    Ok(end)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //! becomes an `Issue` with its AK3/AK4 codes; nothing stops at the first error.
 
 use super::envelope::{Issue, Transaction};
-use super::spec::{Element, Kind, Node, Req, SetSpec, Standards};
+use super::spec::{Element, Kind, Req, SetSpec, Standards};
+use crate::formats::structure::{walk, Misfit};
 use crate::formats::{Diagnostic, Position, Severity};
 
 /// Validates `tx` (in a group of `version`) if a definition covers it; returns whether one did.
@@ -49,145 +50,60 @@ fn issue(
     }
 }
 
-struct Frame<'s> {
-    nodes: &'s [Node],
-    cursor: usize,
-    counts: Vec<usize>,
-}
-
-impl<'s> Frame<'s> {
-    fn new(nodes: &'s [Node]) -> Self {
-        Frame {
-            nodes,
-            cursor: 0,
-            counts: vec![0; nodes.len()],
-        }
-    }
-
-    /// Mandatory nodes from `from` on (the cursor's own node when it was never used) that
-    /// never occurred.
-    fn missing(&self, to: usize) -> impl Iterator<Item = &'s Node> + '_ {
-        (self.cursor..to)
-            .filter(|&k| self.counts[k] == 0 && self.nodes[k].req() == Req::Mandatory)
-            .map(|k| &self.nodes[k])
-    }
-}
-
-/// Where segment `id` fits: (frame level, node index, over its maximum).
-fn find(stack: &[Frame<'_>], id: &str) -> Option<(usize, usize, bool)> {
-    let mut fallback = None;
-    for level in (0..stack.len()).rev() {
-        let f = &stack[level];
-        for j in f.cursor..f.nodes.len() {
-            let node = &f.nodes[j];
-            if node.trigger() != id {
-                continue;
-            }
-            // A node already used up lets an enclosing loop start a new iteration instead.
-            if f.counts[j] >= node.max()
-                || (j == 0 && level > 0 && matches!(node, Node::Segment { .. }))
-            {
-                fallback.get_or_insert((level, j, true));
-                continue;
-            }
-            return Some((level, j, false));
-        }
-    }
-    fallback
-}
-
 fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Vec<Issue>) {
-    let mut stack = vec![Frame::new(&set.body)];
     let end = if tx.closed {
         tx.len().saturating_sub(1)
     } else {
         tx.len()
     };
-    let missing = |node: &Node, at: (usize, usize), out: &mut Vec<Issue>| {
-        let id = node.trigger().to_string();
-        let what = if matches!(node, Node::Loop { .. }) {
-            "loop"
-        } else {
-            "segment"
+    let body = (1..end).filter_map(|i| {
+        tx.segment(i)
+            .map(|s| (i, String::from_utf8_lossy(s.id()).into_owned(), s.offset))
+    });
+    let end_at = tx
+        .segment(end.min(tx.len().saturating_sub(1)))
+        .map_or((end, tx.offset), |s| (end, s.offset));
+    for m in walk(set, body, end_at, |id| st.segments.contains_key(id)) {
+        let id = &m.segment_id;
+        let (seg_code, code, message) = match m.kind {
+            Misfit::Missing => (
+                "3",
+                "x12.segment_missing",
+                format!("mandatory {} {id} is missing", m.what()),
+            ),
+            Misfit::Repeats => (
+                "5",
+                "x12.segment_repeats",
+                format!("segment {id} occurs more than {} time(s) here", m.max),
+            ),
+            Misfit::LoopRepeats => (
+                "4",
+                "x12.loop_repeats",
+                format!("loop {id} occurs more than {} time(s)", m.max),
+            ),
+            Misfit::Unexpected => (
+                "2",
+                "x12.segment_unexpected",
+                format!("segment {id} is not expected here (out of order)"),
+            ),
+            Misfit::NotInSet => (
+                "6",
+                "x12.segment_not_in_set",
+                format!("segment {id} is not part of this transaction set"),
+            ),
+            Misfit::Unknown => (
+                "1",
+                "x12.segment_unknown",
+                format!("segment {id} is not a recognised segment"),
+            ),
         };
         out.push(issue(
-            Some(at),
-            &id,
-            "3",
-            "x12.segment_missing",
-            format!("mandatory {what} {id} is missing"),
+            Some((m.offset, m.index)),
+            id,
+            seg_code,
+            code,
+            message,
         ));
-    };
-    for i in 1..end {
-        let Some(seg) = tx.segment(i) else { break };
-        let id = String::from_utf8_lossy(seg.id()).into_owned();
-        let at = (seg.offset, i);
-        match find(&stack, &id) {
-            Some((level, j, over)) => {
-                while stack.len() > level + 1 {
-                    let f = stack.pop().expect("deeper frame");
-                    f.missing(f.nodes.len()).for_each(|n| missing(n, at, out));
-                }
-                let f = stack.last_mut().expect("frame");
-                f.missing(j).for_each(|n| missing(n, at, out));
-                f.cursor = j;
-                f.counts[j] += 1;
-                match &f.nodes[j] {
-                    Node::Segment { max, .. } if over => out.push(issue(
-                        Some(at),
-                        &id,
-                        "5",
-                        "x12.segment_repeats",
-                        format!("segment {id} occurs more than {max} time(s) here"),
-                    )),
-                    Node::Segment { .. } => {}
-                    Node::Loop { max, children, .. } => {
-                        if over {
-                            out.push(issue(
-                                Some(at),
-                                &id,
-                                "4",
-                                "x12.loop_repeats",
-                                format!("loop {id} occurs more than {max} time(s)"),
-                            ));
-                        }
-                        let mut inner = Frame::new(children);
-                        inner.counts[0] = 1;
-                        stack.push(inner);
-                    }
-                }
-            }
-            None => {
-                let (code, dcode, why) = if set.uses(&id) {
-                    (
-                        "2",
-                        "x12.segment_unexpected",
-                        "is not expected here (out of order)",
-                    )
-                } else if st.segments.contains_key(&id) {
-                    (
-                        "6",
-                        "x12.segment_not_in_set",
-                        "is not part of this transaction set",
-                    )
-                } else {
-                    ("1", "x12.segment_unknown", "is not a recognised segment")
-                };
-                out.push(issue(
-                    Some(at),
-                    &id,
-                    code,
-                    dcode,
-                    format!("segment {id} {why}"),
-                ));
-            }
-        }
-    }
-    let at = tx
-        .segment(end.min(tx.len().saturating_sub(1)))
-        .map_or((tx.offset, end), |s| (s.offset, end));
-    while let Some(f) = stack.pop() {
-        f.missing(f.nodes.len()).for_each(|n| missing(n, at, out));
     }
 }
 

@@ -1,0 +1,368 @@
+//! Message structures shared by every syntax: the segments and loops of a transaction set or
+//! message (X12 loops, EDIFACT segment groups) read from data files, and the matcher that walks
+//! a message against it and reports every misplaced, repeated or missing segment.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Req {
+    Mandatory,
+    Optional,
+    /// Conditional: required by a syntax note (not checked yet), otherwise optional.
+    Conditional,
+}
+
+/// A node of a transaction set structure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    Segment {
+        id: String,
+        req: Req,
+        max: usize,
+    },
+    Loop {
+        id: String,
+        req: Req,
+        max: usize,
+        children: Vec<Node>,
+    },
+}
+
+impl Node {
+    /// The segment that starts this node.
+    pub fn trigger(&self) -> &str {
+        match self {
+            Node::Segment { id, .. } => id,
+            Node::Loop { children, .. } => children.first().map_or("", |c| c.trigger()),
+        }
+    }
+
+    pub fn req(&self) -> Req {
+        match self {
+            Node::Segment { req, .. } | Node::Loop { req, .. } => *req,
+        }
+    }
+
+    pub fn max(&self) -> usize {
+        match self {
+            Node::Segment { max, .. } | Node::Loop { max, .. } => *max,
+        }
+    }
+
+    fn contains(&self, seg: &str) -> bool {
+        match self {
+            Node::Segment { id, .. } => id == seg,
+            Node::Loop { children, .. } => children.iter().any(|c| c.contains(seg)),
+        }
+    }
+}
+
+/// The structure of one transaction set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetSpec {
+    pub id: String,
+    /// Expected GS01 functional identifier.
+    pub functional_id: String,
+    pub title: String,
+    /// Versions (GS08, first six characters) this definition applies to.
+    pub versions: Vec<String>,
+    /// The body: everything between ST and SE.
+    pub body: Vec<Node>,
+}
+
+impl SetSpec {
+    /// Whether this definition covers a group version such as `004010` or `005010X222A1`.
+    pub fn covers(&self, version: &str) -> bool {
+        self.versions
+            .iter()
+            .any(|v| version.starts_with(v.as_str()))
+    }
+
+    pub fn uses(&self, seg: &str) -> bool {
+        self.body.iter().any(|n| n.contains(seg))
+    }
+}
+
+pub fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.split('#').next().unwrap_or("").trim_end()))
+        .filter(|(_, l)| !l.trim().is_empty())
+}
+
+pub fn req(s: &str) -> Option<Req> {
+    match s {
+        "M" => Some(Req::Mandatory),
+        "O" => Some(Req::Optional),
+        "X" => Some(Req::Conditional),
+        _ => None,
+    }
+}
+
+fn repeat(s: &str) -> Option<usize> {
+    if s == ">1" {
+        Some(usize::MAX)
+    } else {
+        s.parse().ok().filter(|n| *n > 0)
+    }
+}
+
+/// Parses a set file: a header `set ID FUNCTIONAL "Title"`, then one node per line, loops
+/// opened by `loop ID REQ MAX` and closed by indentation.
+pub fn parse_set(text: &str) -> Result<SetSpec, (usize, String)> {
+    let mut it = lines(text).peekable();
+    let (n, head) = it.next().ok_or((1, "empty set file".to_string()))?;
+    let f: Vec<&str> = head.split_whitespace().collect();
+    if f.len() < 4 || f[0] != "set" {
+        return Err((
+            n,
+            "the first line must be: set ID FUNCTIONAL_ID VERSION... Title".into(),
+        ));
+    }
+    let versions: Vec<String> = f[3..]
+        .iter()
+        .take_while(|v| v.len() == 6 && v.bytes().all(|b| b.is_ascii_digit()))
+        .map(|v| v.to_string())
+        .collect();
+    if versions.is_empty() {
+        return Err((
+            n,
+            "the set line names no version (six digits, such as 004010)".into(),
+        ));
+    }
+    let body_lines: Vec<(usize, usize, &str)> = it
+        .map(|(n, l)| (n, l.len() - l.trim_start().len(), l.trim()))
+        .collect();
+    let (body, rest) = parse_nodes(&body_lines, 0)?;
+    if let Some((n, _, _)) = rest.first() {
+        return Err((*n, "unexpected indentation".into()));
+    }
+    Ok(SetSpec {
+        id: f[1].to_string(),
+        functional_id: f[2].to_string(),
+        title: f[3 + versions.len()..].join(" "),
+        versions,
+        body,
+    })
+}
+
+type Lines<'a> = [(usize, usize, &'a str)];
+
+fn parse_nodes<'a, 'l>(
+    mut ls: &'l Lines<'a>,
+    indent: usize,
+) -> Result<(Vec<Node>, &'l Lines<'a>), (usize, String)> {
+    let mut nodes = Vec::new();
+    while let Some(&(n, ind, l)) = ls.first() {
+        if ind < indent {
+            break;
+        }
+        if ind > indent {
+            return Err((n, "unexpected indentation".into()));
+        }
+        let f: Vec<&str> = l.split_whitespace().collect();
+        ls = &ls[1..];
+        let bad = || {
+            (
+                n,
+                format!("expected `SEG REQ MAX` or `loop ID REQ MAX`, got {l:?}"),
+            )
+        };
+        if f[0] == "loop" {
+            if f.len() != 4 {
+                return Err(bad());
+            }
+            let (req, max) = (req(f[2]).ok_or_else(bad)?, repeat(f[3]).ok_or_else(bad)?);
+            let child_indent = ls.first().map_or(0, |x| x.1);
+            if child_indent <= indent {
+                return Err((n, format!("loop {} has no segments", f[1])));
+            }
+            let (children, rest) = parse_nodes(ls, child_indent)?;
+            ls = rest;
+            nodes.push(Node::Loop {
+                id: f[1].to_string(),
+                req,
+                max,
+                children,
+            });
+        } else {
+            if f.len() != 3 {
+                return Err(bad());
+            }
+            nodes.push(Node::Segment {
+                id: f[0].to_string(),
+                req: req(f[1]).ok_or_else(bad)?,
+                max: repeat(f[2]).ok_or_else(bad)?,
+            });
+        }
+    }
+    Ok((nodes, ls))
+}
+
+/// How a segment does not fit its message structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misfit {
+    /// A mandatory segment or loop never occurred.
+    Missing,
+    /// A segment occurred more often than allowed.
+    Repeats,
+    /// A loop (segment group) occurred more often than allowed.
+    LoopRepeats,
+    /// A segment of this message, in a place where it cannot be.
+    Unexpected,
+    /// A known segment that this message does not use.
+    NotInSet,
+    /// A segment tag that is not known at all.
+    Unknown,
+}
+
+/// One structure problem, at segment `index` of the message (0 = its header segment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StructError {
+    pub index: usize,
+    pub offset: usize,
+    pub segment_id: String,
+    pub kind: Misfit,
+    pub is_loop: bool,
+    pub max: usize,
+}
+
+impl StructError {
+    pub fn what(&self) -> &'static str {
+        if self.is_loop {
+            "loop"
+        } else {
+            "segment"
+        }
+    }
+}
+
+struct Frame<'s> {
+    nodes: &'s [Node],
+    cursor: usize,
+    counts: Vec<usize>,
+}
+
+impl<'s> Frame<'s> {
+    fn new(nodes: &'s [Node]) -> Self {
+        Frame {
+            nodes,
+            cursor: 0,
+            counts: vec![0; nodes.len()],
+        }
+    }
+
+    /// Mandatory nodes from the cursor up to `to` that never occurred.
+    fn missing(&self, to: usize) -> impl Iterator<Item = &'s Node> + '_ {
+        (self.cursor..to)
+            .filter(|&k| self.counts[k] == 0 && self.nodes[k].req() == Req::Mandatory)
+            .map(|k| &self.nodes[k])
+    }
+}
+
+/// Where segment `id` fits: (frame level, node index, over its maximum).
+fn find(stack: &[Frame<'_>], id: &str) -> Option<(usize, usize, bool)> {
+    let mut fallback = None;
+    for level in (0..stack.len()).rev() {
+        let f = &stack[level];
+        for j in f.cursor..f.nodes.len() {
+            let node = &f.nodes[j];
+            if node.trigger() != id {
+                continue;
+            }
+            // A node already used up lets an enclosing loop start a new iteration instead.
+            let trigger_again = j == 0 && level > 0 && matches!(node, Node::Segment { .. });
+            if f.counts[j] >= node.max() || trigger_again {
+                fallback.get_or_insert((level, j, true));
+                continue;
+            }
+            return Some((level, j, false));
+        }
+    }
+    fallback
+}
+
+/// Walks the body segments of one message, `(index, tag, offset)` in order, against `set`.
+/// `end` is the index and offset of the trailer (where missing segments are reported at the
+/// end); `known` says whether a tag exists in the segment dictionary.
+pub fn walk(
+    set: &SetSpec,
+    body: impl Iterator<Item = (usize, String, usize)>,
+    end: (usize, usize),
+    known: impl Fn(&str) -> bool,
+) -> Vec<StructError> {
+    let mut out = Vec::new();
+    let mut stack = vec![Frame::new(&set.body)];
+    let missing = |node: &Node, at: (usize, usize), out: &mut Vec<StructError>| {
+        out.push(StructError {
+            index: at.0,
+            offset: at.1,
+            segment_id: node.trigger().to_string(),
+            kind: Misfit::Missing,
+            is_loop: matches!(node, Node::Loop { .. }),
+            max: node.max(),
+        })
+    };
+    for (i, id, offset) in body {
+        let at = (i, offset);
+        let Some((level, j, over)) = find(&stack, &id) else {
+            let kind = if set.uses(&id) {
+                Misfit::Unexpected
+            } else if known(&id) {
+                Misfit::NotInSet
+            } else {
+                Misfit::Unknown
+            };
+            out.push(StructError {
+                index: i,
+                offset,
+                segment_id: id,
+                kind,
+                is_loop: false,
+                max: 0,
+            });
+            continue;
+        };
+        while stack.len() > level + 1 {
+            let f = stack.pop().expect("deeper frame");
+            f.missing(f.nodes.len())
+                .for_each(|n| missing(n, at, &mut out));
+        }
+        let f = stack.last_mut().expect("frame");
+        f.missing(j).for_each(|n| missing(n, at, &mut out));
+        f.cursor = j;
+        f.counts[j] += 1;
+        match &f.nodes[j] {
+            Node::Segment { max, .. } => {
+                if over {
+                    out.push(StructError {
+                        index: i,
+                        offset,
+                        segment_id: id,
+                        kind: Misfit::Repeats,
+                        is_loop: false,
+                        max: *max,
+                    });
+                }
+            }
+            Node::Loop { max, children, .. } => {
+                if over {
+                    out.push(StructError {
+                        index: i,
+                        offset,
+                        segment_id: id,
+                        kind: Misfit::LoopRepeats,
+                        is_loop: true,
+                        max: *max,
+                    });
+                }
+                let mut inner = Frame::new(children);
+                inner.counts[0] = 1;
+                stack.push(inner);
+            }
+        }
+    }
+    while let Some(f) = stack.pop() {
+        f.missing(f.nodes.len())
+            .for_each(|n| missing(n, end, &mut out));
+    }
+    out
+}
