@@ -199,7 +199,7 @@ fn validate_cmd(config_path: &Path, file: &Path, limit: usize) -> Result<u8> {
     let head = {
         use std::io::Read;
         let mut h = Vec::new();
-        std::fs::File::open(file)?.take(64).read_to_end(&mut h)?;
+        std::fs::File::open(file)?.take(4096).read_to_end(&mut h)?;
         h
     };
     let shown = file.display().to_string();
@@ -208,11 +208,19 @@ fn validate_cmd(config_path: &Path, file: &Path, limit: usize) -> Result<u8> {
         return Ok(FLAGGED);
     }
     let started = std::time::Instant::now();
-    let s = crate::formats::x12::validate::summary(
-        std::io::BufReader::with_capacity(1 << 20, f),
-        &cfg.x12,
-        limit,
-    )?;
+    let reader = std::io::BufReader::with_capacity(1 << 20, f);
+    let s = match crate::formats::sniff(&head) {
+        crate::formats::Format::X12 => {
+            crate::formats::x12::validate::summary(reader, &cfg.x12, limit)?
+        }
+        crate::formats::Format::Edifact => {
+            crate::formats::edifact::validate::summary(reader, &cfg.edifact, limit)?
+        }
+        _ => {
+            eprintln!("{shown}: byte 0: refused: neither X12 (ISA) nor EDIFACT (UNA/UNB)");
+            return Ok(FLAGGED);
+        }
+    };
     let secs = started.elapsed().as_secs_f64();
     for d in &s.diagnostics {
         println!("{shown}: {d}");

@@ -2,6 +2,7 @@
 //! file's folder, and every problem reported at once with file and line.
 
 use crate::acks::Functional;
+use crate::formats::edifact::validate::Messages;
 use crate::formats::x12::spec::Standards;
 use serde::Deserialize;
 use std::fmt;
@@ -87,7 +88,10 @@ pub struct Partner {
     /// X12 sender ids as `ISA05:ISA06`, e.g. `ZZ:ACMESUPPLY`.
     #[serde(default)]
     pub x12_ids: Vec<String>,
-    /// `997` (default), `999` or `none`.
+    /// EDIFACT sender ids as `ID:QUALIFIER` (UNB S002), e.g. `5412345000013:14`.
+    #[serde(default)]
+    pub edifact_ids: Vec<String>,
+    /// `997` (default), `999` or `none` (`none` also turns CONTRL off).
     #[serde(default)]
     pub ack: Functional,
 }
@@ -118,6 +122,8 @@ pub struct Config {
     pub partners: Vec<Partner>,
     /// X12 message definitions: `mappings/standards/x12/` when present, else the built-in copy.
     pub x12: Arc<Standards>,
+    /// EDIFACT message structures: `mappings/standards/edifact/` when present, else built in.
+    pub edifact: Arc<Messages>,
 }
 
 impl Config {
@@ -147,6 +153,13 @@ impl Config {
         self.partners
             .iter()
             .find(|p| p.x12_ids.iter().any(|s| s.trim() == sender))
+    }
+
+    /// The partner whose EDIFACT ids include `id:qualifier`.
+    pub fn partner_by_edifact(&self, sender: &str) -> Option<&Partner> {
+        self.partners
+            .iter()
+            .find(|p| p.edifact_ids.iter().any(|s| s.trim() == sender))
     }
 
     pub fn partner(&self, id: &str) -> Option<&Partner> {
@@ -250,6 +263,7 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
         file,
         base,
         x12: Arc::new(Standards::builtin()),
+        edifact: Arc::new(Messages::builtin()),
     }
 }
 
@@ -262,17 +276,53 @@ fn header_line(text: &str, header: &str, n: usize) -> Option<usize> {
         .map(|(i, _)| i + 1)
 }
 
-/// Reads every definition file in `dir` (`*.txt`), reporting every problem with its line.
-pub fn load_standards(dir: &Path) -> Result<Standards, Vec<ConfigError>> {
-    let mut st = Standards::default();
-    let mut errors = Vec::new();
-    let mut spec_errors = Vec::new();
+fn txt_files(dir: &Path) -> Vec<PathBuf> {
     let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
     names.retain(|p| p.extension().is_some_and(|e| e == "txt"));
     names.sort();
-    for path in &names {
+    names
+}
+
+/// Reads every EDIFACT message structure in `dir`.
+pub fn load_messages(dir: &Path) -> Result<Messages, Vec<ConfigError>> {
+    let mut m = Messages::default();
+    let mut errors = Vec::new();
+    let mut found = Vec::new();
+    for path in txt_files(dir) {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => m.add_file(&name, &text, &mut found),
+            Err(e) => errors.push(ConfigError {
+                file: path.clone(),
+                line: None,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    errors.extend(found.into_iter().map(|(file, line, message)| ConfigError {
+        file: dir.join(file),
+        line: Some(line),
+        message,
+    }));
+    if errors.is_empty() {
+        Ok(m)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Reads every definition file in `dir` (`*.txt`), reporting every problem with its line.
+pub fn load_standards(dir: &Path) -> Result<Standards, Vec<ConfigError>> {
+    let mut st = Standards::default();
+    let mut errors = Vec::new();
+    let mut spec_errors = Vec::new();
+    for path in &txt_files(dir) {
         let name = path
             .file_name()
             .unwrap_or_default()
@@ -424,12 +474,40 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
                 );
             }
         }
+        for s in &p.edifact_ids {
+            if !matches!(s.split_once(':'), Some((id, q)) if !id.is_empty() && id.len() <= 35 && q.len() <= 4)
+            {
+                add(
+                    line,
+                    format!(
+                        "partner {:?}: edifact id {s:?} must be ID:QUALIFIER (UNB S002)",
+                        p.id
+                    ),
+                );
+            }
+            if let Some(o) = cfg.partners[..i].iter().find(|o| o.edifact_ids.contains(s)) {
+                add(
+                    line,
+                    format!(
+                        "partner {:?}: edifact id {s:?} already belongs to partner {:?}",
+                        p.id, o.id
+                    ),
+                );
+            }
+        }
     }
     let mut cfg = cfg;
     let dir = cfg.mappings.join("standards/x12");
     if dir.is_dir() {
         match load_standards(&dir) {
             Ok(st) => cfg.x12 = Arc::new(st),
+            Err(es) => errors.extend(es),
+        }
+    }
+    let dir = cfg.mappings.join("standards/edifact");
+    if dir.is_dir() {
+        match load_messages(&dir) {
+            Ok(m) => cfg.edifact = Arc::new(m),
             Err(es) => errors.extend(es),
         }
     }

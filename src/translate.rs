@@ -81,11 +81,7 @@ pub fn translate(
     }
     match formats::sniff(input.data) {
         Format::X12 => translate_x12(input, cfg, now, allocate, &mut out),
-        Format::Edifact => out.refuse(
-            "format.unsupported",
-            "EDIFACT input is not supported yet".into(),
-            Position::default(),
-        ),
+        Format::Edifact => translate_edifact(input, cfg, now, allocate, &mut out),
         Format::Xml => out.refuse(
             "format.unsupported",
             "XML input is not supported yet".into(),
@@ -98,6 +94,150 @@ pub fn translate(
         ),
     }
     out
+}
+
+/// The partner a file speaks for. A channel bound to a partner accepts only that partner's
+/// sender ids (when it has any configured); anything else is a spoofing attempt.
+fn resolve_partner(
+    cfg: &Config,
+    channel_partner: Option<&str>,
+    sender: &str,
+    known: Option<&crate::config::Partner>,
+    fallback: &str,
+) -> Result<String, (&'static str, String)> {
+    match (channel_partner, known) {
+        (Some(cp), Some(p)) if p.id != cp => Err((
+            "partner.spoofed",
+            format!(
+                "sender {sender} belongs to partner {}, not to this channel's partner {cp}",
+                p.id
+            ),
+        )),
+        (Some(cp), None)
+            if cfg
+                .partner(cp)
+                .is_some_and(|p| !p.x12_ids.is_empty() || !p.edifact_ids.is_empty()) =>
+        {
+            Err((
+                "partner.spoofed",
+                format!("sender {sender} is not one of partner {cp}'s ids"),
+            ))
+        }
+        (Some(cp), _) => Ok(cp.to_string()),
+        (None, Some(p)) => Ok(p.id.clone()),
+        (None, None) => Ok(fallback.to_string()),
+    }
+}
+
+fn translate_edifact(
+    input: &Input<'_>,
+    cfg: &Config,
+    now: Utc,
+    allocate: &mut dyn FnMut(&str) -> u64,
+    out: &mut Outcome,
+) {
+    use crate::formats::edifact::{self, contrl, validate};
+    let mut file = edifact::parse(input.data);
+    out.diagnostics.extend(file.problems.iter().cloned());
+    for ic in &mut file.interchanges {
+        let sender = ic.sender_key();
+        let here = Position {
+            offset: ic.offset,
+            segment_id: "UNB".into(),
+            element: Some(2),
+            ..Position::default()
+        };
+        let partner = match resolve_partner(
+            cfg,
+            input.channel_partner,
+            &sender,
+            cfg.partner_by_edifact(&sender),
+            &ic.sender,
+        ) {
+            Ok(p) => p,
+            Err((code, reason)) => return out.refuse(code, reason, here),
+        };
+        out.interchanges.push(InterchangeInfo {
+            partner: partner.clone(),
+            sender: sender.clone(),
+            receiver: format!("{}:{}", ic.recipient, ic.recipient_qualifier),
+            control: ic.control.clone(),
+        });
+        out.diagnostics
+            .extend(ic.problems.iter().map(|p| p.diagnostic.clone()));
+        out.diagnostics.extend(
+            ic.groups
+                .iter()
+                .flat_map(|g| g.problems.iter().map(|p| p.diagnostic.clone())),
+        );
+        let ic_ok = !ic.rejected();
+        for m in &mut ic.messages {
+            if ic_ok && !m.rejected() {
+                validate::message(m, &cfg.edifact);
+            }
+            out.diagnostics
+                .extend(m.problems.iter().map(|p| p.diagnostic.clone()));
+            if !ic_ok || m.rejected() {
+                out.rejected += 1;
+                continue;
+            }
+            // Syntax is fine; mapping EDIFACT messages to canonical records comes with the
+            // mappings work, so the message cannot flow yet.
+            out.rejected += 1;
+            out.diagnostics.push(Diagnostic {
+                severity: Severity::Error,
+                code: "edifact.unsupported_message",
+                message: format!(
+                    "message {} {} has no mapping to a canonical record",
+                    m.identifier(),
+                    m.reference
+                ),
+                position: Position {
+                    offset: m.offset,
+                    segment: Some(1),
+                    segment_id: "UNH".into(),
+                    element: Some(2),
+                    component: None,
+                },
+            });
+        }
+        let wants = cfg
+            .partner(&partner)
+            .is_none_or(|p| p.ack != acks::Functional::None);
+        if wants && contrl::wanted(ic) {
+            let control = allocate(&partner);
+            out.acks.push(Ack {
+                partner: partner.clone(),
+                doc: AckDoc {
+                    kind: "CONTRL",
+                    control,
+                    answers: ic.control.clone(),
+                    bytes: contrl::contrl(ic, now, control),
+                },
+            });
+        }
+    }
+    out.diagnostics.sort_by_key(|d| d.position.offset);
+    if out.accepted == 0 {
+        refuse_nothing_accepted(out, file.interchanges.is_empty());
+    }
+}
+
+fn refuse_nothing_accepted(out: &mut Outcome, empty: bool) {
+    let (code, reason, position) = match first_error(&out.diagnostics) {
+        Some(d) => (d.code, d.message.clone(), d.position.clone()),
+        None if empty => (
+            "empty",
+            "the file holds no interchange".to_string(),
+            Position::default(),
+        ),
+        None => (
+            "no_transactions",
+            "the file holds no transaction set or message".to_string(),
+            Position::default(),
+        ),
+    };
+    out.refuse(code, reason, position);
 }
 
 fn first_error(ds: &[Diagnostic]) -> Option<&Diagnostic> {
@@ -115,40 +255,21 @@ fn translate_x12(
     out.diagnostics.extend(file.problems.iter().cloned());
     for ic in &mut file.interchanges {
         let sender = ic.sender();
-        let known = cfg.partner_by_x12(&sender);
-        let partner = match (input.channel_partner, known) {
-            (Some(cp), Some(p)) if p.id != cp => {
-                out.refuse(
-                    "partner.spoofed",
-                    format!(
-                        "sender {sender} belongs to partner {}, not to this channel's partner {cp}",
-                        p.id
-                    ),
-                    Position {
-                        offset: ic.offset,
-                        segment_id: "ISA".into(),
-                        element: Some(6),
-                        ..Position::default()
-                    },
-                );
-                return;
-            }
-            (Some(cp), None) if cfg.partner(cp).is_some_and(|p| !p.x12_ids.is_empty()) => {
-                out.refuse(
-                    "partner.spoofed",
-                    format!("sender {sender} is not one of partner {cp}'s ids"),
-                    Position {
-                        offset: ic.offset,
-                        segment_id: "ISA".into(),
-                        element: Some(6),
-                        ..Position::default()
-                    },
-                );
-                return;
-            }
-            (Some(cp), _) => cp.to_string(),
-            (None, Some(p)) => p.id.clone(),
-            (None, None) => ic.sender_id.clone(),
+        let here = Position {
+            offset: ic.offset,
+            segment_id: "ISA".into(),
+            element: Some(6),
+            ..Position::default()
+        };
+        let partner = match resolve_partner(
+            cfg,
+            input.channel_partner,
+            &sender,
+            cfg.partner_by_x12(&sender),
+            &ic.sender_id,
+        ) {
+            Ok(p) => p,
+            Err((code, reason)) => return out.refuse(code, reason, here),
         };
         let receiver = ic.receiver();
         let ic_control = ic.control.clone();
@@ -253,19 +374,6 @@ fn translate_x12(
     }
     out.diagnostics.sort_by_key(|d| d.position.offset);
     if out.accepted == 0 {
-        let (code, reason, position) = match first_error(&out.diagnostics) {
-            Some(d) => (d.code, d.message.clone(), d.position.clone()),
-            None if file.interchanges.is_empty() => (
-                "x12.empty",
-                "the file holds no interchange".to_string(),
-                Position::default(),
-            ),
-            None => (
-                "x12.no_transactions",
-                "the file holds no transaction set".to_string(),
-                Position::default(),
-            ),
-        };
-        out.refuse(code, reason, position);
+        refuse_nothing_accepted(out, file.interchanges.is_empty());
     }
 }

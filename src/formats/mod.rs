@@ -1,5 +1,6 @@
 //! Input formats: detection and parsing of bytes into documents plus diagnostics. No IO here.
 
+pub mod edifact;
 pub mod stream;
 pub mod structure;
 pub mod x12;
@@ -76,6 +77,35 @@ impl fmt::Display for Diagnostic {
             "{}: {sev}: {} [{}]",
             self.position, self.message, self.code
         )
+    }
+}
+
+/// Counts and diagnostics for a whole input, as `edigate validate` prints them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub bytes: u64,
+    pub interchanges: usize,
+    pub groups: usize,
+    pub transactions: usize,
+    pub segments: usize,
+    pub rejected_interchanges: usize,
+    pub rejected_groups: usize,
+    pub rejected_transactions: usize,
+    /// Transaction sets with no definition: only their envelope was checked.
+    pub unchecked_transactions: usize,
+    /// The first `limit` diagnostics, in input order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Diagnostics beyond `limit`, counted only.
+    pub more_diagnostics: usize,
+}
+
+impl Summary {
+    pub fn rejected(&self) -> bool {
+        self.rejected_interchanges + self.rejected_groups + self.rejected_transactions > 0
+            || self
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Error)
     }
 }
 

@@ -91,7 +91,7 @@ pub fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 pub fn req(s: &str) -> Option<Req> {
     match s {
         "M" => Some(Req::Mandatory),
-        "O" => Some(Req::Optional),
+        "O" | "C" => Some(Req::Optional),
         "X" => Some(Req::Conditional),
         _ => None,
     }
@@ -107,6 +107,14 @@ fn repeat(s: &str) -> Option<usize> {
 
 /// Parses a set file: a header `set ID FUNCTIONAL "Title"`, then one node per line, loops
 /// opened by `loop ID REQ MAX` and closed by indentation.
+/// X12 versions are six digits (`004010`); EDIFACT directories look like `D96A` or `D3`.
+fn is_version(v: &str) -> bool {
+    (v.len() == 6 && v.bytes().all(|b| b.is_ascii_digit()))
+        || (v.starts_with('D')
+            && (2..=4).contains(&v.len())
+            && v.bytes().skip(1).all(|b| b.is_ascii_alphanumeric()))
+}
+
 pub fn parse_set(text: &str) -> Result<SetSpec, (usize, String)> {
     let mut it = lines(text).peekable();
     let (n, head) = it.next().ok_or((1, "empty set file".to_string()))?;
@@ -119,13 +127,13 @@ pub fn parse_set(text: &str) -> Result<SetSpec, (usize, String)> {
     }
     let versions: Vec<String> = f[3..]
         .iter()
-        .take_while(|v| v.len() == 6 && v.bytes().all(|b| b.is_ascii_digit()))
+        .take_while(|v| is_version(v))
         .map(|v| v.to_string())
         .collect();
     if versions.is_empty() {
         return Err((
             n,
-            "the set line names no version (six digits, such as 004010)".into(),
+            "the set line names no version (such as 004010 or D96A)".into(),
         ));
     }
     let body_lines: Vec<(usize, usize, &str)> = it

@@ -20,7 +20,7 @@ const EXPECTED: [&str; 3] = ["jsonl", "ack", "diag"];
 fn cfg() -> config::Config {
     config::parse(
         Path::new("/golden/edigate.toml"),
-        "[[channels]]\nname = \"in\"\ntype = \"dir\"\npath = \"/\"\n\n[[partners]]\nid = \"ACME\"\nx12_ids = [\"ZZ:ACMESUPPLY\"]\n",
+        "[[channels]]\nname = \"in\"\ntype = \"dir\"\npath = \"/\"\n\n[[partners]]\nid = \"ACME\"\nx12_ids = [\"ZZ:ACMESUPPLY\"]\nedifact_ids = [\"5412345000013:14\"]\n",
     )
     .unwrap()
 }
@@ -114,4 +114,9 @@ fn x12_ok() {
 #[test]
 fn x12_err() {
     check_dir("x12", "err");
+}
+
+#[test]
+fn edifact_err() {
+    check_dir("edifact", "err");
 }

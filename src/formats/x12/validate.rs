@@ -5,6 +5,7 @@
 use super::envelope::{Issue, Transaction};
 use super::spec::{Element, Kind, Req, SetSpec, Standards};
 use crate::formats::structure::{walk, Misfit};
+pub use crate::formats::Summary;
 use crate::formats::{Diagnostic, Position, Severity};
 
 /// Validates `tx` (in a group of `version`) if a definition covers it; returns whether one did.
@@ -284,35 +285,6 @@ pub fn check(
                 )
             })
         }
-    }
-}
-
-/// Counts and diagnostics for a whole input, as `edigate validate` prints them.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Summary {
-    pub bytes: u64,
-    pub interchanges: usize,
-    pub groups: usize,
-    pub transactions: usize,
-    pub segments: usize,
-    pub rejected_interchanges: usize,
-    pub rejected_groups: usize,
-    pub rejected_transactions: usize,
-    /// Transaction sets with no definition: only their envelope was checked.
-    pub unchecked_transactions: usize,
-    /// The first `limit` diagnostics, in input order.
-    pub diagnostics: Vec<Diagnostic>,
-    /// Diagnostics beyond `limit`, counted only.
-    pub more_diagnostics: usize,
-}
-
-impl Summary {
-    pub fn rejected(&self) -> bool {
-        self.rejected_interchanges + self.rejected_groups + self.rejected_transactions > 0
-            || self
-                .diagnostics
-                .iter()
-                .any(|d| d.severity == Severity::Error)
     }
 }
 

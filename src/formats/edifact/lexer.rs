@@ -1,0 +1,270 @@
+//! EDIFACT tokenizer: the UNA service string advice (or the syntax defaults), the release
+//! character, and segments as borrowed byte slices.
+
+use crate::formats::stream::Step;
+use memchr::memchr;
+use std::borrow::Cow;
+
+/// The service characters of one interchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delims {
+    pub component: u8,
+    pub element: u8,
+    pub decimal: u8,
+    pub release: Option<u8>,
+    /// Repetition separator (syntax version 4), when the UNA gives one.
+    pub repetition: Option<u8>,
+    pub segment: u8,
+    /// Whether the UNA was present (it is repeated when we answer).
+    pub una: bool,
+}
+
+impl Default for Delims {
+    fn default() -> Self {
+        Delims {
+            component: b':',
+            element: b'+',
+            decimal: b'.',
+            release: Some(b'?'),
+            repetition: None,
+            segment: b'\'',
+            una: false,
+        }
+    }
+}
+
+impl Delims {
+    /// Reads a UNA at the start of `s` (nine bytes).
+    pub fn from_una(s: &[u8]) -> Option<Delims> {
+        let u = s.get(3..9)?;
+        let distinct = |a: u8, b: u8| a != b;
+        if !distinct(u[0], u[1])
+            || !distinct(u[1], u[5])
+            || !distinct(u[0], u[5])
+            || u.iter().any(u8::is_ascii_alphanumeric)
+        {
+            return None;
+        }
+        Some(Delims {
+            component: u[0],
+            element: u[1],
+            decimal: u[2],
+            release: (u[3] != b' ').then_some(u[3]),
+            repetition: (u[4] != b' ').then_some(u[4]),
+            segment: u[5],
+            una: true,
+        })
+    }
+}
+
+/// Why the tokenizer stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LexError {
+    NotEdifact { offset: usize },
+    BadUna { offset: usize },
+    Unterminated { offset: usize },
+}
+
+fn is_blank(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0)
+}
+
+/// Position of the first `sep` in `raw` not escaped by `release`.
+pub fn find_unescaped(raw: &[u8], sep: u8, release: Option<u8>) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr(sep, &raw[from..]).map(|i| i + from) {
+        let escaped = match release {
+            Some(r) => raw[..i].iter().rev().take_while(|b| **b == r).count() % 2 == 1,
+            None => false,
+        };
+        if !escaped {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
+}
+
+/// Splits `raw` at every `sep` not escaped by `release`.
+pub fn split(raw: &[u8], sep: u8, release: Option<u8>) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut rest = raw;
+    while let Some(i) = find_unescaped(rest, sep, release) {
+        out.push(&rest[..i]);
+        rest = &rest[i + 1..];
+    }
+    out.push(rest);
+    out
+}
+
+/// Removes release characters (`?+` becomes `+`). Bytes are read as Latin-1 when not UTF-8.
+pub fn unescape(raw: &[u8], release: Option<u8>) -> Cow<'_, str> {
+    let text = match std::str::from_utf8(raw) {
+        Ok(t) => Cow::Borrowed(t),
+        Err(_) => Cow::Owned(raw.iter().map(|b| char::from(*b)).collect()),
+    };
+    match release {
+        Some(r) if raw.contains(&r) => {
+            let r = char::from(r);
+            let mut out = String::with_capacity(text.len());
+            let mut chars = text.chars();
+            while let Some(c) = chars.next() {
+                if c == r {
+                    if let Some(n) = chars.next() {
+                        out.push(n);
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            Cow::Owned(out)
+        }
+        _ => text,
+    }
+}
+
+/// One segment, still escaped.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment<'a> {
+    pub offset: usize,
+    pub raw: &'a [u8],
+    pub delims: Delims,
+}
+
+impl<'a> Segment<'a> {
+    pub fn id(&self) -> &'a [u8] {
+        match memchr(self.delims.element, self.raw) {
+            Some(i) => &self.raw[..i],
+            None => self.raw,
+        }
+    }
+
+    /// Raw elements after the tag (element 1 first).
+    pub fn elements(&self) -> Vec<&'a [u8]> {
+        let mut v = split(self.raw, self.delims.element, self.delims.release);
+        v.remove(0);
+        v
+    }
+
+    /// Component `c` (1-based) of element `n` (1-based), unescaped; empty when absent.
+    pub fn get(&self, n: usize, c: usize) -> String {
+        let els = self.elements();
+        let Some(el) = els.get(n.wrapping_sub(1)) else {
+            return String::new();
+        };
+        let comps = split(el, self.delims.component, self.delims.release);
+        comps
+            .get(c.wrapping_sub(1))
+            .map(|v| unescape(v, self.delims.release).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Finds the next segment in `buf[pos..]`, reading a UNA when one starts there.
+pub fn step(
+    buf: &[u8],
+    mut pos: usize,
+    delims: &mut Option<Delims>,
+    base: usize,
+    eof: bool,
+) -> Step<LexError> {
+    if base == 0 && pos == 0 && buf.starts_with(b"\xEF\xBB\xBF") {
+        pos = 3;
+    }
+    while pos < buf.len() && is_blank(buf[pos]) {
+        pos += 1;
+    }
+    if pos >= buf.len() {
+        return if eof { Step::End } else { Step::NeedMore };
+    }
+    let rest = &buf[pos..];
+    if rest.len() < 9 && !eof && b"UNA".starts_with(&rest[..rest.len().min(3)]) {
+        return Step::NeedMore;
+    }
+    if rest.starts_with(b"UNA") {
+        return match Delims::from_una(rest) {
+            Some(d) => {
+                *delims = Some(d);
+                Step::Segment {
+                    start: pos,
+                    end: pos + 9,
+                    next: pos + 9,
+                    dirty: false,
+                }
+            }
+            None => Step::Error(LexError::BadUna { offset: base + pos }),
+        };
+    }
+    let d = match *delims {
+        Some(d) => d,
+        None if rest.len() < 3 && !eof => return Step::NeedMore,
+        None if rest.starts_with(b"UN") => *delims.insert(Delims::default()),
+        None => return Step::Error(LexError::NotEdifact { offset: base + pos }),
+    };
+    match find_unescaped(rest, d.segment, d.release) {
+        Some(len) => {
+            let mut end = pos + len;
+            while end > pos && matches!(buf[end - 1], b'\r' | b'\n') {
+                end -= 1;
+            }
+            Step::Segment {
+                start: pos,
+                end,
+                next: pos + len + 1,
+                dirty: false,
+            }
+        }
+        None if eof => Step::Error(LexError::Unterminated { offset: base + pos }),
+        None => Step::NeedMore,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn una_and_release_character() {
+        let d = Delims::from_una(b"UNA:+.? '").unwrap();
+        assert_eq!(
+            (d.component, d.element, d.release, d.segment),
+            (b':', b'+', Some(b'?'), b'\'')
+        );
+        let s = Segment {
+            offset: 0,
+            raw: b"FTX+AAA+++Price ?+ tax?: 5?'+X:Y",
+            delims: d,
+        };
+        assert_eq!(s.id(), b"FTX");
+        assert_eq!(s.get(4, 1), "Price + tax: 5'");
+        assert_eq!(s.get(5, 2), "Y");
+        assert_eq!(s.get(9, 1), "");
+        assert_eq!(find_unescaped(b"A??'B'", b'\'', Some(b'?')), Some(3));
+        assert_eq!(find_unescaped(b"A?'B'", b'\'', Some(b'?')), Some(4));
+    }
+
+    #[test]
+    fn steps_over_segments_and_refuses_garbage() {
+        let buf = b"UNA:+.? 'UNB+UNOC:3+A+B+200101:1200+1'\r\nUNH+1+ORDERS:D:96A:UN'";
+        let mut d = None;
+        let mut pos = 0;
+        let mut ids = Vec::new();
+        while let Step::Segment {
+            start, end, next, ..
+        } = step(buf, pos, &mut d, 0, true)
+        {
+            ids.push(String::from_utf8_lossy(&buf[start..end.min(start + 3)]).into_owned());
+            pos = next;
+        }
+        assert_eq!(ids, ["UNA", "UNB", "UNH"]);
+        assert_eq!(
+            step(b"hello'", 0, &mut None, 0, true),
+            Step::Error(LexError::NotEdifact { offset: 0 })
+        );
+        assert_eq!(
+            step(b"UNB+X", 0, &mut None, 0, true),
+            Step::Error(LexError::Unterminated { offset: 0 })
+        );
+        assert_eq!(step(b"UNA:+", 0, &mut None, 0, false), Step::NeedMore);
+    }
+}

@@ -1,0 +1,9 @@
+//! EDIFACT: tokenizer, streaming envelope parser, structure validation and CONTRL.
+
+pub mod contrl;
+pub mod envelope;
+pub mod lexer;
+pub mod validate;
+
+pub use envelope::{parse, EdifactFile, Interchange, Message};
+pub use lexer::{Delims, Segment};
