@@ -347,6 +347,7 @@ pub fn load_standards(dir: &Path) -> Result<Standards, Vec<ConfigError>> {
         line: None,
         message: m,
     }));
+    st.resolve();
     if errors.is_empty() {
         Ok(st)
     } else {

@@ -17,13 +17,27 @@ pub enum Node {
         id: String,
         req: Req,
         max: usize,
+        /// `id` packed by [`tag`], for fast matching.
+        tag: u64,
     },
     Loop {
         id: String,
         req: Req,
         max: usize,
         children: Vec<Node>,
+        /// The trigger segment packed by [`tag`].
+        tag: u64,
+        /// Indexes of the mandatory children.
+        mandatory: Vec<usize>,
     },
+}
+
+/// A segment tag packed into an integer (tags are at most eight bytes).
+pub fn tag(id: &[u8]) -> u64 {
+    let mut v = [0u8; 8];
+    let n = id.len().min(8);
+    v[..n].copy_from_slice(&id[..n]);
+    u64::from_le_bytes(v) ^ ((id.len() as u64) << 59)
 }
 
 impl Node {
@@ -32,6 +46,13 @@ impl Node {
         match self {
             Node::Segment { id, .. } => id,
             Node::Loop { children, .. } => children.first().map_or("", |c| c.trigger()),
+        }
+    }
+
+    /// The trigger segment, packed.
+    pub fn tag(&self) -> u64 {
+        match self {
+            Node::Segment { tag, .. } | Node::Loop { tag, .. } => *tag,
         }
     }
 
@@ -66,6 +87,8 @@ pub struct SetSpec {
     pub versions: Vec<String>,
     /// The body: everything between ST and SE.
     pub body: Vec<Node>,
+    /// Indexes of the mandatory nodes of `body`.
+    pub mandatory: Vec<usize>,
 }
 
 impl SetSpec {
@@ -144,6 +167,7 @@ pub fn parse_set(text: &str) -> Result<SetSpec, (usize, String)> {
         return Err((*n, "unexpected indentation".into()));
     }
     Ok(SetSpec {
+        mandatory: mandatory(&body),
         id: f[1].to_string(),
         functional_id: f[2].to_string(),
         title: f[3 + versions.len()..].join(" "),
@@ -185,7 +209,10 @@ fn parse_nodes<'a, 'l>(
             }
             let (children, rest) = parse_nodes(ls, child_indent)?;
             ls = rest;
+            let trigger = children.first().map_or(0, Node::tag);
             nodes.push(Node::Loop {
+                tag: trigger,
+                mandatory: mandatory(&children),
                 id: f[1].to_string(),
                 req,
                 max,
@@ -196,6 +223,7 @@ fn parse_nodes<'a, 'l>(
                 return Err(bad());
             }
             nodes.push(Node::Segment {
+                tag: tag(f[0].as_bytes()),
                 id: f[0].to_string(),
                 req: req(f[1]).ok_or_else(bad)?,
                 max: repeat(f[2]).ok_or_else(bad)?,
@@ -243,37 +271,51 @@ impl StructError {
     }
 }
 
+/// Indexes of the mandatory nodes in a list.
+pub fn mandatory(nodes: &[Node]) -> Vec<usize> {
+    (0..nodes.len())
+        .filter(|&k| nodes[k].req() == Req::Mandatory)
+        .collect()
+}
+
 struct Frame<'s> {
     nodes: &'s [Node],
+    mandatory: &'s [usize],
     cursor: usize,
     counts: Vec<usize>,
 }
 
 impl<'s> Frame<'s> {
-    fn new(nodes: &'s [Node]) -> Self {
+    fn new(nodes: &'s [Node], mandatory: &'s [usize], pool: &mut Vec<Vec<usize>>) -> Self {
+        let mut counts = pool.pop().unwrap_or_default();
+        counts.clear();
+        counts.resize(nodes.len(), 0);
         Frame {
             nodes,
+            mandatory,
             cursor: 0,
-            counts: vec![0; nodes.len()],
+            counts,
         }
     }
 
     /// Mandatory nodes from the cursor up to `to` that never occurred.
     fn missing(&self, to: usize) -> impl Iterator<Item = &'s Node> + '_ {
-        (self.cursor..to)
-            .filter(|&k| self.counts[k] == 0 && self.nodes[k].req() == Req::Mandatory)
+        self.mandatory
+            .iter()
+            .copied()
+            .filter(move |&k| k >= self.cursor && k < to && self.counts[k] == 0)
             .map(|k| &self.nodes[k])
     }
 }
 
 /// Where segment `id` fits: (frame level, node index, over its maximum).
-fn find(stack: &[Frame<'_>], id: &str) -> Option<(usize, usize, bool)> {
+fn find(stack: &[Frame<'_>], id: u64) -> Option<(usize, usize, bool)> {
     let mut fallback = None;
     for level in (0..stack.len()).rev() {
         let f = &stack[level];
         for j in f.cursor..f.nodes.len() {
             let node = &f.nodes[j];
-            if node.trigger() != id {
+            if node.tag() != id {
                 continue;
             }
             // A node already used up lets an enclosing loop start a new iteration instead.
@@ -291,14 +333,15 @@ fn find(stack: &[Frame<'_>], id: &str) -> Option<(usize, usize, bool)> {
 /// Walks the body segments of one message, `(index, tag, offset)` in order, against `set`.
 /// `end` is the index and offset of the trailer (where missing segments are reported at the
 /// end); `known` says whether a tag exists in the segment dictionary.
-pub fn walk(
+pub fn walk<'b>(
     set: &SetSpec,
-    body: impl Iterator<Item = (usize, String, usize)>,
+    body: impl Iterator<Item = (usize, &'b str, usize)>,
     end: (usize, usize),
     known: impl Fn(&str) -> bool,
 ) -> Vec<StructError> {
     let mut out = Vec::new();
-    let mut stack = vec![Frame::new(&set.body)];
+    let mut pool = Vec::new();
+    let mut stack = vec![Frame::new(&set.body, &set.mandatory, &mut pool)];
     let missing = |node: &Node, at: (usize, usize), out: &mut Vec<StructError>| {
         out.push(StructError {
             index: at.0,
@@ -311,10 +354,10 @@ pub fn walk(
     };
     for (i, id, offset) in body {
         let at = (i, offset);
-        let Some((level, j, over)) = find(&stack, &id) else {
-            let kind = if set.uses(&id) {
+        let Some((level, j, over)) = find(&stack, tag(id.as_bytes())) else {
+            let kind = if set.uses(id) {
                 Misfit::Unexpected
-            } else if known(&id) {
+            } else if known(id) {
                 Misfit::NotInSet
             } else {
                 Misfit::Unknown
@@ -322,7 +365,7 @@ pub fn walk(
             out.push(StructError {
                 index: i,
                 offset,
-                segment_id: id,
+                segment_id: id.to_string(),
                 kind,
                 is_loop: false,
                 max: 0,
@@ -333,6 +376,7 @@ pub fn walk(
             let f = stack.pop().expect("deeper frame");
             f.missing(f.nodes.len())
                 .for_each(|n| missing(n, at, &mut out));
+            pool.push(f.counts);
         }
         let f = stack.last_mut().expect("frame");
         f.missing(j).for_each(|n| missing(n, at, &mut out));
@@ -344,25 +388,30 @@ pub fn walk(
                     out.push(StructError {
                         index: i,
                         offset,
-                        segment_id: id,
+                        segment_id: id.to_string(),
                         kind: Misfit::Repeats,
                         is_loop: false,
                         max: *max,
                     });
                 }
             }
-            Node::Loop { max, children, .. } => {
+            Node::Loop {
+                max,
+                children,
+                mandatory,
+                ..
+            } => {
                 if over {
                     out.push(StructError {
                         index: i,
                         offset,
-                        segment_id: id,
+                        segment_id: id.to_string(),
                         kind: Misfit::LoopRepeats,
                         is_loop: true,
                         max: *max,
                     });
                 }
-                let mut inner = Frame::new(children);
+                let mut inner = Frame::new(children, mandatory, &mut pool);
                 inner.counts[0] = 1;
                 stack.push(inner);
             }

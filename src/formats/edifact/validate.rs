@@ -88,16 +88,14 @@ pub fn message(m: &mut Message, defs: &Messages) -> bool {
     } else {
         m.len()
     };
-    let body: Vec<(usize, String, usize)> = (1..end)
-        .filter_map(|i| {
-            m.segment(i)
-                .map(|s| (i, String::from_utf8_lossy(s.id()).into_owned(), s.offset))
-        })
-        .collect();
+    let body = (1..end).filter_map(|i| {
+        m.segment(i)
+            .map(|s| (i, std::str::from_utf8(s.id()).unwrap_or("?"), s.offset))
+    });
     let end_at = m
         .segment(end.min(m.len().saturating_sub(1)))
         .map_or((end, m.offset), |s| (end, s.offset));
-    for e in walk(set, body.into_iter(), end_at, |t| defs.tags.contains(t)) {
+    for e in walk(set, body, end_at, |t| defs.tags.contains(t)) {
         let id = &e.segment_id;
         let (code, dcode, message) = match e.kind {
             Misfit::Missing => (

@@ -4,6 +4,7 @@
 
 use crate::formats::structure::req;
 pub use crate::formats::structure::{lines, parse_set, Node, Req, SetSpec};
+use crate::util::FastMap;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -37,6 +38,8 @@ pub struct Slot {
     /// Data element reference number (`353`) or composite id (`C040`).
     pub reference: String,
     pub req: Req,
+    /// The element definition, filled in by [`Standards::resolve`].
+    pub element: Option<Element>,
 }
 
 /// The elements of one segment.
@@ -51,7 +54,7 @@ pub struct SegSpec {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Standards {
     pub elements: HashMap<String, Element>,
-    pub segments: HashMap<String, SegSpec>,
+    pub segments: FastMap<String, SegSpec>,
     pub sets: HashMap<String, SetSpec>,
 }
 
@@ -78,7 +81,17 @@ impl Standards {
             s.add_file(name, text, &mut errors);
         }
         debug_assert!(errors.is_empty(), "{errors:?}");
+        s.resolve();
         s
+    }
+
+    /// Links every segment slot to its element definition (after all files are added).
+    pub fn resolve(&mut self) {
+        for spec in self.segments.values_mut() {
+            for slot in &mut spec.slots {
+                slot.element = self.elements.get(&slot.reference).cloned();
+            }
+        }
     }
 
     /// Adds one definition file, by its name: `elements.txt`, `segments.txt`, or a set.
@@ -150,6 +163,7 @@ impl Standards {
                             Some((r, q)) => spec.slots.push(Slot {
                                 reference: r.to_string(),
                                 req: q,
+                                element: None,
                             }),
                             None => err(
                                 n,

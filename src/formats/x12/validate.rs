@@ -59,7 +59,7 @@ fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Vec<Issu
     };
     let body = (1..end).filter_map(|i| {
         tx.segment(i)
-            .map(|s| (i, String::from_utf8_lossy(s.id()).into_owned(), s.offset))
+            .map(|s| (i, std::str::from_utf8(s.id()).unwrap_or("?"), s.offset))
     });
     let end_at = tx
         .segment(end.min(tx.len().saturating_sub(1)))
@@ -109,14 +109,15 @@ fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Vec<Issu
 }
 
 fn elements(seg: &super::Segment<'_>, index: usize, st: &Standards, out: &mut Vec<Issue>) {
-    let id = String::from_utf8_lossy(seg.id()).into_owned();
-    let Some(spec) = st.segments.get(&id) else {
+    let Ok(id) = std::str::from_utf8(seg.id()) else {
+        return;
+    };
+    let Some(spec) = st.segments.get(id) else {
         return;
     };
     if spec.slots.is_empty() {
         return;
     }
-    let values: Vec<&[u8]> = seg.elements().collect();
     let mut push = |k: usize,
                     reference: &str,
                     code: &'static str,
@@ -135,30 +136,16 @@ fn elements(seg: &super::Segment<'_>, index: usize, st: &Standards, out: &mut Ve
                 position: Position {
                     offset: seg.offset,
                     segment: Some(index + 1),
-                    segment_id: id.clone(),
+                    segment_id: id.to_string(),
                     element: Some(k + 1),
                     component: None,
                 },
             },
         });
     };
-    if !spec.open && values.len() > spec.slots.len() {
-        let k = spec.slots.len();
-        push(
-            k,
-            "",
-            "3",
-            "x12.too_many_elements",
-            values[k],
-            format!(
-                "{} elements where {} are defined",
-                values.len(),
-                spec.slots.len()
-            ),
-        );
-    }
+    let mut values = seg.elements();
     for (k, slot) in spec.slots.iter().enumerate() {
-        let value = values.get(k).copied().unwrap_or(b"");
+        let value = values.next().unwrap_or(b"");
         if value.is_empty() {
             if slot.req == Req::Mandatory {
                 push(
@@ -172,7 +159,7 @@ fn elements(seg: &super::Segment<'_>, index: usize, st: &Standards, out: &mut Ve
             }
             continue;
         }
-        let Some(el) = st.elements.get(&slot.reference) else {
+        let Some(el) = &slot.element else {
             continue;
         };
         if let Some((code, dcode, why)) = check(el, value, seg.seps.repetition) {
@@ -183,6 +170,19 @@ fn elements(seg: &super::Segment<'_>, index: usize, st: &Standards, out: &mut Ve
                 dcode,
                 value,
                 format!("element {} {why}", slot.reference),
+            );
+        }
+    }
+    if !spec.open {
+        if let Some(first) = values.next() {
+            let count = spec.slots.len() + 1 + values.count();
+            push(
+                spec.slots.len(),
+                "",
+                "3",
+                "x12.too_many_elements",
+                first,
+                format!("{count} elements where {} are defined", spec.slots.len()),
             );
         }
     }
@@ -199,8 +199,7 @@ pub fn check(
             return value.split(|b| *b == r).find_map(|v| check(el, v, None));
         }
     }
-    let text = String::from_utf8_lossy(value);
-    let shown = || format!("{text:?}");
+    let shown = || format!("{:?}", String::from_utf8_lossy(value));
     let len_check = |n: usize| -> Option<(&'static str, &'static str, String)> {
         if n < el.min {
             Some((
@@ -231,11 +230,16 @@ pub fn check(
             if value.iter().any(|b| *b < 0x20 || *b == 0x7F) {
                 return invalid("printable text");
             }
-            let n = text.chars().count();
+            let n = if value.is_ascii() {
+                value.len()
+            } else {
+                String::from_utf8_lossy(value).chars().count()
+            };
             len_check(n).or_else(|| {
+                let trimmed = value.trim_ascii_end();
                 (el.kind == Kind::Id
                     && !el.codes.is_empty()
-                    && !el.codes.iter().any(|c| c == text.trim_end()))
+                    && !el.codes.iter().any(|c| c.as_bytes() == trimmed))
                 .then(|| {
                     (
                         "7",
@@ -262,11 +266,16 @@ pub fn check(
             len_check(digits)
         }
         Kind::Dt => {
-            let ok = match value.len() {
-                8 => crate::formats::x12::envelope::ccyymmdd(&text),
-                6 => crate::formats::x12::envelope::yymmdd(&text),
-                _ => false,
-            };
+            let ok = value.iter().all(u8::is_ascii_digit)
+                && match value.len() {
+                    8 => crate::formats::x12::envelope::ccyymmdd(
+                        std::str::from_utf8(value).unwrap_or(""),
+                    ),
+                    6 => crate::formats::x12::envelope::yymmdd(
+                        std::str::from_utf8(value).unwrap_or(""),
+                    ),
+                    _ => false,
+                };
             (!ok || value.len() < el.min).then(|| {
                 (
                     "8",
@@ -276,7 +285,9 @@ pub fn check(
             })
         }
         Kind::Tm => {
-            let ok = (4..=8).contains(&value.len()) && crate::formats::x12::envelope::hhmm(&text);
+            let ok = (4..=8).contains(&value.len())
+                && value.iter().all(u8::is_ascii_digit)
+                && crate::formats::x12::envelope::hhmm(std::str::from_utf8(value).unwrap_or(""));
             (!ok).then(|| {
                 (
                     "9",
