@@ -92,7 +92,10 @@ pub fn drive_reader<T: Tokenizer>(mut src: impl Read, tok: &mut T) -> io::Result
             Step::End => return Ok((base + pos.min(buf.len())) as u64),
             Step::Error(e) => {
                 tok.error(e);
-                return Ok((base + buf.len()) as u64);
+                // Nothing more is read as segments, but the size of the input is still
+                // reported, as for a whole buffer.
+                let rest = io::copy(&mut src, &mut io::sink())?;
+                return Ok((base + buf.len()) as u64 + rest);
             }
         }
     }

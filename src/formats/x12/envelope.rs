@@ -644,7 +644,12 @@ impl<'h> Parser<'h> {
                 ),
             });
         }
-        if g.version.len() < 6 || !digits(&g.version[..6]) {
+        if !g
+            .version
+            .as_bytes()
+            .get(..6)
+            .is_some_and(|v| v.iter().all(u8::is_ascii_digit))
+        {
             g.problems.push(problem(
                 "2",
                 "x12.gs08",

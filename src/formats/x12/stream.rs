@@ -88,6 +88,19 @@ mod tests {
         let mut c = Collect::default();
         parse_reader(Trickle(text), &mut c).unwrap();
         assert_eq!(format!("{:?}", whole), format!("{:?}", c.0));
+        // Found by fuzzing: a second, unreadable ISA in mid-file stops both readers at the same
+        // place, and both report the trailers missing at the end of the input.
+        let without_iea = &text[..text.len() - 17];
+        assert!(without_iea.ends_with(b"GE*4*908~\n"));
+        let mut bad_second_isa = without_iea.to_vec();
+        bad_second_isa.extend_from_slice(b"ISAX00*");
+        bad_second_isa.extend_from_slice(&text[3..]);
+        let mut c = Collect::default();
+        parse_reader(Trickle(&bad_second_isa), &mut c).unwrap();
+        assert_eq!(
+            format!("{:?}", parse(&bad_second_isa)),
+            format!("{:?}", c.0)
+        );
         let truncated = &text[..text.len() - 40];
         let mut c = Collect::default();
         parse_reader(Trickle(truncated), &mut c).unwrap();

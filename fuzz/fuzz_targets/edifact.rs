@@ -1,0 +1,30 @@
+//! Fuzz target: any bytes through the EDIFACT path (parse, validate, CONTRL); nothing may panic.
+#![no_main]
+
+use edigate::translate::{translate, Input};
+use edigate::util::Utc;
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+fn cfg() -> &'static edigate::config::Config {
+    static C: OnceLock<edigate::config::Config> = OnceLock::new();
+    C.get_or_init(|| edigate::config::Config::defaults(std::path::Path::new("/")))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut input = b"UNB+".to_vec();
+    input.extend_from_slice(data);
+    for bytes in [data, &input[..]] {
+        let _ = edigate::formats::edifact::parse(bytes);
+        let mut n = 0;
+        let _ = translate(
+            &Input { data: bytes, file: "fuzz", sha256: "0", channel_partner: None },
+            cfg(),
+            Utc { epoch: 0 },
+            &mut |_| {
+                n += 1;
+                n
+            },
+        );
+    }
+});
