@@ -204,6 +204,7 @@ pub fn functional(
         if g.rejected() {
             accepted = 0;
         }
+        warned |= !g.problems.is_empty();
         let status = if g.rejected() || (accepted == 0 && received > 0) {
             "R"
         } else if accepted < received {

@@ -128,8 +128,9 @@ pub fn contrl(ic: &Interchange, now: Utc, control: u64) -> Vec<u8> {
     w.segment("UNH", &[&["1"], &msg_id]);
     let rejected = ic.rejected();
     let action = if rejected { "4" } else { "7" };
-    match first(&ic.problems) {
-        Some(p) if rejected => w.segment(
+    let noted = ic.problems.iter().find(|p| !p.code.is_empty());
+    match first(&ic.problems).or(noted) {
+        Some(p) => w.segment(
             "UCI",
             &[
                 &[&ic.control],

@@ -192,6 +192,12 @@ fn diag(
     }
 }
 
+/// A trailer problem (count, reference or missing trailer): reported, content still accepted.
+fn trailer(mut p: Problem) -> Problem {
+    p.diagnostic.severity = Severity::Warning;
+    p
+}
+
 fn problem(code: &'static str, dcode: &'static str, message: String, seg: &Segment<'_>) -> Problem {
     Problem {
         code,
@@ -317,7 +323,7 @@ impl Parser<'_> {
         self.close_message(offset);
         if let (Some(g), Some(ic)) = (self.group.take(), self.ic.as_mut()) {
             if let Some(g) = ic.groups.get_mut(g).filter(|g| !g.closed) {
-                g.problems.push(Problem {
+                g.problems.push(trailer(Problem {
                     code: "13",
                     diagnostic: diag(
                         Severity::Error,
@@ -326,7 +332,7 @@ impl Parser<'_> {
                         offset,
                         "UNE",
                     ),
-                });
+                }));
             }
         }
     }
@@ -335,7 +341,7 @@ impl Parser<'_> {
         self.close_group(offset);
         if let Some(mut ic) = self.ic.take() {
             if ic.has_unb && !ic.closed {
-                ic.problems.push(Problem {
+                ic.problems.push(trailer(Problem {
                     code: "13",
                     diagnostic: diag(
                         Severity::Error,
@@ -347,7 +353,7 @@ impl Parser<'_> {
                         offset,
                         "UNZ",
                     ),
-                });
+                }));
             }
             ic.seen_refs = HashSet::new();
             self.handler.interchange(ic);
@@ -460,7 +466,7 @@ impl Parser<'_> {
             ic.groups.len()
         };
         if !count_is(&seg.get(1, 1), n) {
-            ic.problems.push(problem(
+            ic.problems.push(trailer(problem(
                 "29",
                 "edifact.unz_count",
                 format!(
@@ -468,10 +474,10 @@ impl Parser<'_> {
                     seg.get(1, 1)
                 ),
                 &seg,
-            ));
+            )));
         }
         if seg.get(2, 1) != ic.control {
-            ic.problems.push(problem(
+            ic.problems.push(trailer(problem(
                 "28",
                 "edifact.unz_control",
                 format!(
@@ -480,7 +486,7 @@ impl Parser<'_> {
                     ic.control
                 ),
                 &seg,
-            ));
+            )));
         }
         ic.closed = true;
         self.close_interchange(seg.offset + seg.raw.len() + 1);
@@ -516,7 +522,7 @@ impl Parser<'_> {
             return;
         };
         if !count_is(&seg.get(1, 1), g.message_count) {
-            g.problems.push(problem(
+            g.problems.push(trailer(problem(
                 "29",
                 "edifact.une_count",
                 format!(
@@ -525,10 +531,10 @@ impl Parser<'_> {
                     g.message_count
                 ),
                 &seg,
-            ));
+            )));
         }
         if seg.get(2, 1) != g.reference {
-            g.problems.push(problem(
+            g.problems.push(trailer(problem(
                 "28",
                 "edifact.une_control",
                 format!(
@@ -537,7 +543,7 @@ impl Parser<'_> {
                     g.reference
                 ),
                 &seg,
-            ));
+            )));
         }
         g.closed = true;
     }

@@ -258,6 +258,13 @@ fn problem(
     }
 }
 
+/// A trailer problem (count, control number or missing trailer): reported with its code, but the
+/// complete content it encloses is still accepted ("accepted with errors").
+fn trailer(mut p: Problem) -> Problem {
+    p.diagnostic.severity = Severity::Warning;
+    p
+}
+
 fn at(offset: usize, code: &'static str, message: String) -> Diagnostic {
     Diagnostic {
         severity: Severity::Error,
@@ -334,10 +341,10 @@ impl<'h> Parser<'h> {
             ),
         };
         match (&e, self.ic.as_mut()) {
-            (LexError::Unterminated { .. }, Some(ic)) => ic.problems.push(Problem {
+            (LexError::Unterminated { .. }, Some(ic)) => ic.problems.push(trailer(Problem {
                 ack_code: "023",
                 diagnostic: at(offset, code, message),
-            }),
+            })),
             (LexError::BadIsa { ta1, .. }, Some(ic)) => ic.problems.push(Problem {
                 ack_code: ta1,
                 diagnostic: at(offset, code, message),
@@ -409,14 +416,14 @@ impl<'h> Parser<'h> {
         self.close_tx(offset);
         if let Some(mut g) = self.group.take() {
             if g.ge_count.is_none() {
-                g.problems.push(Problem {
+                g.problems.push(trailer(Problem {
                     ack_code: "3",
                     diagnostic: at(
                         offset,
                         "x12.ge_missing",
                         format!("functional group {} has no GE trailer", g.control),
                     ),
-                });
+                }));
             }
             g.seen_controls = HashSet::new();
             if let Some(ic) = self.ic.as_mut() {
@@ -429,7 +436,7 @@ impl<'h> Parser<'h> {
         self.close_group(offset);
         if let Some(mut ic) = self.ic.take() {
             if !ic.closed {
-                ic.problems.push(Problem {
+                ic.problems.push(trailer(Problem {
                     ack_code: "023",
                     diagnostic: at(
                         offset,
@@ -439,7 +446,7 @@ impl<'h> Parser<'h> {
                             ic.control
                         ),
                     ),
-                });
+                }));
             }
             self.handler.interchange(ic);
         }
@@ -569,7 +576,7 @@ impl<'h> Parser<'h> {
             return;
         };
         if !count_matches(&seg.text(1), ic.groups.len()) {
-            ic.problems.push(problem(
+            ic.problems.push(trailer(problem(
                 "021",
                 "x12.iea01_count",
                 format!(
@@ -578,10 +585,10 @@ impl<'h> Parser<'h> {
                     ic.groups.len()
                 ),
                 &seg,
-            ));
+            )));
         }
         if seg.text(2).trim() != ic.control {
-            ic.problems.push(problem(
+            ic.problems.push(trailer(problem(
                 "001",
                 "x12.iea02_control",
                 format!(
@@ -590,7 +597,7 @@ impl<'h> Parser<'h> {
                     ic.control
                 ),
                 &seg,
-            ));
+            )));
         }
         ic.closed = true;
         self.close_interchange(seg.offset + seg.raw.len() + 1);
@@ -666,7 +673,7 @@ impl<'h> Parser<'h> {
             return self.outside(seg);
         };
         if !count_matches(&seg.text(1), g.transaction_count) {
-            g.problems.push(problem(
+            g.problems.push(trailer(problem(
                 "5",
                 "x12.ge01_count",
                 format!(
@@ -675,10 +682,10 @@ impl<'h> Parser<'h> {
                     g.transaction_count
                 ),
                 &seg,
-            ));
+            )));
         }
         if seg.text(2) != g.control {
-            g.problems.push(problem(
+            g.problems.push(trailer(problem(
                 "4",
                 "x12.ge02_control",
                 format!(
@@ -687,7 +694,7 @@ impl<'h> Parser<'h> {
                     g.control
                 ),
                 &seg,
-            ));
+            )));
         }
         g.ge_count = Some(seg.text(1));
         self.close_group(seg.offset);
