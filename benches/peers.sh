@@ -29,7 +29,7 @@ if [ ! -d node/node_modules/node-x12 ]; then
   mkdir -p node && (cd node && npm install --silent node-x12 x12-parser edifact >/dev/null 2>&1)
 fi
 [ -d pyx12map ] || (cd "$PEERS_DIR" && PEERS_DIR=$PEERS_DIR venv/bin/python "$KIT/setup_pyx12_850map.py" >/dev/null)
-export NODE_PATH=$PEERS_DIR/node/node_modules
+export NODE_PATH=$PEERS_DIR/node/node_modules PEERS_DIR
 
 x12=data/x12_${SIZE_MB}m.x12
 edi=data/edifact_${SIZE_MB}m.edi
