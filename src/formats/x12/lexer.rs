@@ -58,10 +58,13 @@ impl<'a> Segment<'a> {
     }
 
     /// Elements after the tag: the first item is element 01.
-    pub fn elements(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let raw = self.raw;
-        let sep = self.seps.element;
-        raw.split(move |b| *b == sep).skip(1)
+    pub fn elements(&self) -> Elements<'a> {
+        let start = memchr(self.seps.element, self.raw).map_or(self.raw.len(), |i| i + 1);
+        Elements {
+            rest: &self.raw[start..],
+            sep: self.seps.element,
+            done: start >= self.raw.len() && memchr(self.seps.element, self.raw).is_none(),
+        }
     }
 
     /// Element `n` (1-based, as in `BEG03`), empty when absent.
@@ -77,6 +80,34 @@ impl<'a> Segment<'a> {
     /// Number of elements after the tag, trailing empty ones included.
     pub fn element_count(&self) -> usize {
         self.elements().count()
+    }
+}
+
+/// Iterator over the elements of a segment (memchr-based).
+pub struct Elements<'a> {
+    rest: &'a [u8],
+    sep: u8,
+    done: bool,
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.done {
+            return None;
+        }
+        match memchr(self.sep, self.rest) {
+            Some(i) => {
+                let v = &self.rest[..i];
+                self.rest = &self.rest[i + 1..];
+                Some(v)
+            }
+            None => {
+                self.done = true;
+                Some(self.rest)
+            }
+        }
     }
 }
 

@@ -227,13 +227,17 @@ pub fn check(
     match el.kind {
         Kind::Composite | Kind::B => None,
         Kind::An | Kind::Id => {
-            if value.iter().any(|b| *b < 0x20 || *b == 0x7F) {
-                return invalid("printable text");
+            let mut high = false;
+            for &b in value {
+                if b < 0x20 || b == 0x7F {
+                    return invalid("printable text");
+                }
+                high |= b >= 0x80;
             }
-            let n = if value.is_ascii() {
-                value.len()
-            } else {
+            let n = if high {
                 String::from_utf8_lossy(value).chars().count()
+            } else {
+                value.len()
             };
             len_check(n).or_else(|| {
                 let trimmed = value.trim_ascii_end();
@@ -258,9 +262,15 @@ pub fn check(
         }
         Kind::R => {
             let body = value.strip_prefix(b"-").unwrap_or(value);
-            let points = body.iter().filter(|b| **b == b'.').count();
-            let digits = body.iter().filter(|b| b.is_ascii_digit()).count();
-            if points > 1 || digits == 0 || digits + points != body.len() {
+            let (mut points, mut digits) = (0usize, 0usize);
+            for &b in body {
+                match b {
+                    b'0'..=b'9' => digits += 1,
+                    b'.' => points += 1,
+                    _ => return invalid("a decimal number"),
+                }
+            }
+            if points > 1 || digits == 0 {
                 return invalid("a decimal number");
             }
             len_check(digits)
