@@ -258,3 +258,52 @@ fn write_issue(w: &mut Writer, seg3: &str, seg4: &str, issue: &Issue) -> Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::x12::{parse, spec::Standards, validate};
+
+    #[test]
+    fn a_999_reports_segment_and_element_errors_with_ik_segments() {
+        let text = "ISA*00*          *00*          *ZZ*A              *ZZ*B              *260517*1015*^*00501*000000001*0*P*:~GS*PO*A*B*20260517*1015*7*X*005010~ST*850*0001~BEG*00*SA*PO1**20261399~PO1*1*2*EA*1**BP*X~SE*4*0001~GE*1*7~IEA*1*000000001~";
+        let mut f = parse(text.as_bytes());
+        let ic = &mut f.interchanges[0];
+        let g = &mut ic.groups[0];
+        validate::transaction(&mut g.transactions[0], &Standards::builtin(), "005010");
+        let doc = functional(
+            ic,
+            Functional::Fa999,
+            Utc {
+                epoch: 1_779_012_900,
+            },
+            3,
+        )
+        .unwrap()
+        .unwrap();
+        let out = String::from_utf8(doc.bytes).unwrap();
+        assert!(out.contains("ST*999*0001*005010X231A1~"), "{out}");
+        assert!(out.contains("AK1*PO*7*005010~"), "{out}");
+        assert!(
+            out.contains("IK3*BEG*2**8~IK4*5*373*8*20261399~IK5*R*5~"),
+            "{out}"
+        );
+        assert!(out.contains("AK9*R*1*1*0~"), "{out}");
+        let reparsed = parse(out.as_bytes());
+        let mut tx = reparsed
+            .interchanges
+            .into_iter()
+            .next()
+            .unwrap()
+            .groups
+            .remove(0)
+            .transactions
+            .remove(0);
+        assert!(validate::transaction(
+            &mut tx,
+            &Standards::builtin(),
+            "005010X231A1"
+        ));
+        assert!(!tx.rejected(), "{:?}", tx.issues);
+    }
+}

@@ -312,3 +312,82 @@ fn sigkill_at_any_instant_loses_nothing_and_doubles_nothing() {
     assert_eq!(sb.files("var/archive").len(), 2 * n);
     assert!(sb.files("var/quarantine").is_empty());
 }
+
+#[test]
+fn an_edifact_interchange_is_answered_with_contrl_and_held_until_it_can_be_mapped() {
+    let sb = Sandbox::with_config(&format!(
+        "{}edifact_ids = [\"5412345000013:14\"]\n",
+        crate::support::CONFIG
+    ));
+    sb.drop_file(
+        "orders.edi",
+        &fs::read(data("edifact/err/orders-d96a-ack-requested.edi")).unwrap(),
+    );
+    let out = sb.run(&["once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = sb.files("outbox");
+    assert_eq!(files, ["ACME/acks/CONTRL-000000001.x12"]);
+    let contrl = fs::read_to_string(sb.path("outbox/ACME/acks/CONTRL-000000001.x12")).unwrap();
+    assert!(
+        contrl.contains("UCI+000000123+5412345000013:14+5498765000016:14+7'"),
+        "{contrl}"
+    );
+    assert!(contrl.contains("UCM+1+ORDERS:D:96A:UN+7'"), "{contrl}");
+    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    assert!(
+        list.contains("orders.edi") && list.contains("ACME") && list.contains("no mapping"),
+        "{list}"
+    );
+}
+
+#[test]
+fn validate_and_ack_commands_report_positions_and_exit_codes() {
+    let sb = Sandbox::new();
+    let out = sb.run(&[
+        "validate",
+        data("x12/ok/850-4010-acme.edi").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 interchange(s), 1 group(s), 1 transaction set(s), 24 segment(s)"),
+        "{text}"
+    );
+    let out = sb.run(&[
+        "validate",
+        data("edifact/err/orders-d01b-envelope-errors.edi")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("byte 119, segment 5 (UNT): error: UNT says 9 segments, the message has 5"),
+        "{text}"
+    );
+    let out = sb.run(&[
+        "ack",
+        data("x12/err/850-se-count-wrong.edi").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("AK5*R*4~") && text.starts_with("ISA*00*"),
+        "{text}"
+    );
+    assert_eq!(
+        sb.run(&["validate", data("x12/err/not-edi.csv").to_str().unwrap()])
+            .status
+            .code(),
+        Some(1)
+    );
+}
