@@ -147,7 +147,7 @@ fn run(cli: Cli) -> Result<u8> {
                 "received {} ({} duplicate), archived {}, quarantined {}, rejected transactions {}, errors {}",
                 r.intake.ingested, r.intake.duplicates, p.archived, p.quarantined, p.rejected, p.errors
             );
-            Ok(if p.errors > 0 {
+            Ok(if p.errors > 0 || r.channel_errors > 0 {
                 FAILED
             } else if p.quarantined > 0 || p.rejected > 0 {
                 FLAGGED
@@ -300,8 +300,11 @@ fn status(cfg: &Config) -> Result<u8> {
         println!(
             "  {:<16} {:<40} waiting {}",
             c.name,
-            cfg.rel(&c.path),
-            crate::intake::waiting(c)
+            match c.dir() {
+                Some(d) => cfg.rel(d),
+                None => c.origin(cfg, ""),
+            },
+            crate::intake::waiting(c).map_or("-".to_string(), |n| n.to_string())
         );
     }
     let (counts, dups) = store.counts()?;
@@ -316,6 +319,32 @@ fn status(cfg: &Config) -> Result<u8> {
         n(State::Archived)
     );
     println!("  discarded    {}", n(State::Discarded));
+    let health = store.health()?;
+    if !health.is_empty() {
+        println!("channel health:");
+        for h in health {
+            match &h.last_error {
+                None => println!(
+                    "  {:<16} ok, last poll {}",
+                    h.channel,
+                    h.last_poll_at.as_deref().unwrap_or("-")
+                ),
+                Some(e) => println!(
+                    "  {:<16} FAILING ({} in a row, last success {}): {e}",
+                    h.channel,
+                    h.failures,
+                    h.last_ok_at.as_deref().unwrap_or("never")
+                ),
+            }
+        }
+    }
+    let uploads = store.upload_counts()?;
+    if !uploads.is_empty() {
+        println!("uploads:");
+        for (channel, pending, done) in uploads {
+            println!("  {channel:<16} pending {pending}, done {done}");
+        }
+    }
     Ok(OK)
 }
 

@@ -69,6 +69,7 @@ fn default_settle() -> u64 {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+#[allow(clippy::large_enum_variant)] // Read once at start; boxing would only obscure the serde shape.
 enum RawChannel {
     Dir {
         name: String,
@@ -78,6 +79,42 @@ enum RawChannel {
         #[serde(default)]
         schedule: Option<String>,
     },
+    Sftp {
+        name: String,
+        partner: String,
+        host: String,
+        #[serde(default = "default_ssh_port")]
+        port: u16,
+        username: String,
+        #[serde(default)]
+        private_key: Option<PathBuf>,
+        #[serde(default)]
+        password_env: Option<String>,
+        known_hosts: PathBuf,
+        remote_dir: String,
+        schedule: String,
+        #[serde(default = "default_after")]
+        after: String,
+        #[serde(default)]
+        outbound_dir: Option<String>,
+        #[serde(default = "default_stable")]
+        stable: String,
+        #[serde(default = "default_timeout")]
+        timeout_seconds: u64,
+    },
+}
+
+fn default_ssh_port() -> u16 {
+    22
+}
+fn default_after() -> String {
+    "delete".into()
+}
+fn default_stable() -> String {
+    "listing".into()
+}
+fn default_timeout() -> u64 {
+    30
 }
 
 /// A trading partner: who it is in envelopes and what acknowledgements it wants.
@@ -96,13 +133,86 @@ pub struct Partner {
     pub ack: Functional,
 }
 
-/// An input: a watched folder (SFTP drops come with issue 6).
+/// An input: a watched folder or a partner's SFTP drop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Channel {
     pub name: String,
-    pub path: PathBuf,
     /// When set, every file in this channel must come from this partner.
     pub partner: Option<String>,
+    /// Cron expression with seconds (`*/30 * * * * *`); a folder without one is watched.
+    pub schedule: Option<String>,
+    pub kind: ChannelKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelKind {
+    Dir { path: PathBuf },
+    Sftp(Box<SftpChannel>),
+}
+
+/// What to do with a remote file once its content is committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum After {
+    Delete,
+    /// Rename into this remote folder.
+    Move(String),
+}
+
+/// When a remote file counts as completely uploaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stable {
+    /// Its size and modification time did not change between two listings.
+    Listing,
+    /// The partner uploads under a temporary name (`.tmp`, `.part`) and renames when done.
+    Rename,
+}
+
+/// How to reach a partner's SFTP drop. Secrets are never stored here: a key file path, or the
+/// name of an environment variable holding the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SftpChannel {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub private_key: Option<PathBuf>,
+    pub password_env: Option<String>,
+    pub known_hosts: PathBuf,
+    pub remote_dir: String,
+    pub after: After,
+    pub outbound_dir: Option<String>,
+    pub stable: Stable,
+    pub timeout_seconds: u64,
+}
+
+impl Channel {
+    /// The local folder of a folder channel.
+    pub fn dir(&self) -> Option<&Path> {
+        match &self.kind {
+            ChannelKind::Dir { path } => Some(path),
+            ChannelKind::Sftp(_) => None,
+        }
+    }
+
+    pub fn sftp(&self) -> Option<&SftpChannel> {
+        match &self.kind {
+            ChannelKind::Sftp(s) => Some(s),
+            ChannelKind::Dir { .. } => None,
+        }
+    }
+
+    /// Where a file of this channel came from, for records and logs.
+    pub fn origin(&self, cfg: &Config, name: &str) -> String {
+        match &self.kind {
+            ChannelKind::Dir { path } => cfg.rel(&path.join(name)),
+            ChannelKind::Sftp(s) => format!(
+                "sftp://{}@{}:{}/{}/{name}",
+                s.username,
+                s.host,
+                s.port,
+                s.remote_dir.trim_matches('/')
+            ),
+        }
+    }
 }
 
 /// The validated configuration with absolute paths.
@@ -250,11 +360,52 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
                     name,
                     path,
                     partner,
-                    ..
+                    schedule,
                 } => Channel {
                     name: name.clone(),
-                    path: abs(path),
                     partner: partner.clone(),
+                    schedule: schedule.clone(),
+                    kind: ChannelKind::Dir { path: abs(path) },
+                },
+                RawChannel::Sftp {
+                    name,
+                    partner,
+                    host,
+                    port,
+                    username,
+                    private_key,
+                    password_env,
+                    known_hosts,
+                    remote_dir,
+                    schedule,
+                    after,
+                    outbound_dir,
+                    stable,
+                    timeout_seconds,
+                } => Channel {
+                    name: name.clone(),
+                    partner: Some(partner.clone()),
+                    schedule: Some(schedule.clone()),
+                    kind: ChannelKind::Sftp(Box::new(SftpChannel {
+                        host: host.clone(),
+                        port: *port,
+                        username: username.clone(),
+                        private_key: private_key.as_deref().map(abs),
+                        password_env: password_env.clone(),
+                        known_hosts: abs(known_hosts),
+                        remote_dir: remote_dir.clone(),
+                        after: match after.strip_prefix("move:") {
+                            Some(d) => After::Move(d.to_string()),
+                            None => After::Delete,
+                        },
+                        outbound_dir: outbound_dir.clone(),
+                        stable: if stable == "rename" {
+                            Stable::Rename
+                        } else {
+                            Stable::Listing
+                        },
+                        timeout_seconds: *timeout_seconds,
+                    })),
                 },
             })
             .collect(),
@@ -417,15 +568,61 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
         if cfg.channels[..i].iter().any(|o| o.name == c.name) {
             add(line, format!("channel name {:?} is used twice", c.name));
         }
-        if !c.path.is_dir() {
+        if let Some(path) = c.dir().filter(|p| !p.is_dir()) {
             add(
                 line,
                 format!(
                     "channel {:?}: folder {} does not exist",
                     c.name,
-                    c.path.display()
+                    path.display()
                 ),
             );
+        }
+        if let Some(s) = &c.schedule {
+            if tokio_cron_scheduler::Job::new(s.as_str(), |_, _| {}).is_err() {
+                add(line, format!("channel {:?}: schedule {s:?} is not a cron expression with seconds (such as \"*/30 * * * * *\")", c.name));
+            }
+        }
+        if let (Some(s), RawChannel::Sftp { after, stable, .. }) = (c.sftp(), &raw.channels[i]) {
+            match (&s.private_key, &s.password_env) {
+                (Some(_), Some(_)) | (None, None) => add(
+                    line,
+                    format!(
+                        "channel {:?}: give exactly one of private_key and password_env",
+                        c.name
+                    ),
+                ),
+                (Some(k), None) if !k.is_file() => add(
+                    line,
+                    format!(
+                        "channel {:?}: private key {} does not exist",
+                        c.name,
+                        k.display()
+                    ),
+                ),
+                _ => {}
+            }
+            if !s.known_hosts.is_file() {
+                add(line, format!("channel {:?}: known_hosts {} does not exist (host keys are always checked)", c.name, s.known_hosts.display()));
+            }
+            if after != "delete" && !after.starts_with("move:") {
+                add(line, format!("channel {:?}: after = {after:?} must be \"delete\" or \"move:<remote dir>\"", c.name));
+            }
+            if stable != "listing" && stable != "rename" {
+                add(
+                    line,
+                    format!(
+                        "channel {:?}: stable = {stable:?} must be \"listing\" or \"rename\"",
+                        c.name
+                    ),
+                );
+            }
+            if s.host.is_empty() || s.username.is_empty() {
+                add(
+                    line,
+                    format!("channel {:?}: host and username must not be empty", c.name),
+                );
+            }
         }
         if let Some(p) = &c.partner {
             if cfg.partner(p).is_none() {
@@ -437,12 +634,6 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
                     ),
                 );
             }
-        }
-        if let RawChannel::Dir {
-            schedule: Some(_), ..
-        } = &raw.channels[i]
-        {
-            add(line, format!("channel {:?}: `schedule` for folders is not supported yet; folders are watched continuously", c.name));
         }
     }
     for (i, p) in cfg.partners.iter().enumerate() {
@@ -573,6 +764,6 @@ x12_ids = ["ZZACME"]
         let c = parse(Path::new("/srv/edi/edigate.toml"), text).unwrap();
         assert_eq!(c.outbox, PathBuf::from("/srv/edi/outbox"));
         assert_eq!(c.quarantine, PathBuf::from("/srv/edi/var/quarantine"));
-        assert_eq!(c.channels[0].path, PathBuf::from("/"));
+        assert_eq!(c.channels[0].dir(), Some(Path::new("/")));
     }
 }

@@ -10,6 +10,7 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -66,27 +67,36 @@ fn stamp(meta: &fs::Metadata) -> Stamp {
     }
 }
 
-/// Files waiting in a channel folder (for status).
-pub fn waiting(channel: &Channel) -> usize {
-    fs::read_dir(&channel.path)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .filter(|e| !is_partial(&e.file_name().to_string_lossy()))
-                .count()
-        })
-        .unwrap_or(0)
+/// Files waiting in a channel folder (for status); `None` for remote channels.
+pub fn waiting(channel: &Channel) -> Option<usize> {
+    let dir = channel.dir()?;
+    Some(
+        fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                    .filter(|e| !is_partial(&e.file_name().to_string_lossy()))
+                    .count()
+            })
+            .unwrap_or(0),
+    )
 }
 
 impl Intake {
-    /// Takes every stable file of every channel. A file is stable when two observations at
-    /// least `settle` apart saw the same size, modification time and inode.
-    pub fn pass(&mut self, cfg: &Config, store: &mut Store) -> Result<IntakeReport, IntakeError> {
+    /// Takes every stable file of the folder channels `due` selects. A file is stable when two
+    /// observations at least `settle` apart saw the same size, modification time and inode.
+    pub fn pass(
+        &mut self,
+        cfg: &Config,
+        store: &mut Store,
+        due: &dyn Fn(&Channel) -> bool,
+    ) -> Result<IntakeReport, IntakeError> {
         let settle = Duration::from_millis(cfg.settle_ms);
         let mut report = IntakeReport::default();
         let mut present = Vec::new();
-        for channel in &cfg.channels {
-            let rd = fs::read_dir(&channel.path).map_err(io_at(&channel.path))?;
+        for channel in cfg.channels.iter().filter(|c| due(c)) {
+            let Some(dir) = channel.dir() else { continue };
+            let rd = fs::read_dir(dir).map_err(io_at(dir))?;
             let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
             entries.sort_by_key(|e| e.file_name());
             for e in entries {
@@ -101,10 +111,21 @@ impl Intake {
                 match self.seen.get(&path) {
                     Some((before, at)) if *before == now && at.elapsed() >= settle => {
                         self.seen.remove(&path);
-                        if ingest(cfg, store, channel, &path, &name, now)? {
-                            report.duplicates += 1;
+                        let key = format!(
+                            "{}:{}:{}:{}:{}",
+                            channel.name, name, now.size, now.mtime_ns, now.inode
+                        );
+                        if let Some(done) = store.file_by_source(&key)? {
+                            // Committed before a crash that came before the inbox removal.
+                            tracing::info!(file = %name, id = done.id, "already received; removing it from the inbox");
+                        } else {
+                            let data = fs::read(&path).map_err(io_at(&path))?;
+                            if data.len() as u64 != now.size {
+                                continue; // Changed under us: the next pass sees it again.
+                            }
+                            report.add(commit(cfg, store, channel, &name, &key, &data)?);
                         }
-                        report.ingested += 1;
+                        fsutil::remove_durable(&path).map_err(io_at(&path))?;
                     }
                     Some((before, _)) if *before == now => report.waiting += 1,
                     _ => {
@@ -119,60 +140,60 @@ impl Intake {
     }
 }
 
-/// Commits one file: spool copy (fsync), state row, then removal from the inbox.
-/// Returns whether it was a duplicate of content already received.
-fn ingest(
+/// What committing one input did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Committed {
+    New(i64),
+    /// Same content as an earlier file: recorded and archived, not processed.
+    Duplicate(i64),
+}
+
+impl IntakeReport {
+    pub fn add(&mut self, c: Committed) {
+        self.ingested += 1;
+        if let Committed::Duplicate(_) = c {
+            self.duplicates += 1;
+        }
+    }
+}
+
+/// Commits one input: its bytes to the spool (fsync), then its state row. The caller removes
+/// the source only after this returns. `source_key` names this exact drop so that a crash
+/// between commit and removal is recognised.
+pub fn commit(
     cfg: &Config,
     store: &mut Store,
     channel: &Channel,
-    path: &Path,
     name: &str,
-    st: Stamp,
-) -> Result<bool, IntakeError> {
-    let source_key = format!(
-        "{}:{}:{}:{}:{}",
-        channel.name, name, st.size, st.mtime_ns, st.inode
-    );
-    if let Some(done) = store.file_by_source(&source_key)? {
-        // Committed before a crash that came before the inbox removal.
-        tracing::info!(
-            file = name,
-            id = done.id,
-            "already received; removing it from the inbox"
-        );
-        fsutil::remove_durable(path).map_err(io_at(path))?;
-        return Ok(false);
-    }
-    let data = fs::read(path).map_err(io_at(path))?;
-    if data.len() as u64 != st.size {
-        return Ok(false); // Changed under us: the next pass sees it again.
-    }
-    let sha = sha256_hex(&data);
+    source_key: &str,
+    data: &[u8],
+) -> Result<Committed, IntakeError> {
+    let sha = sha256_hex(data);
     let spool = cfg.spool().join(&sha256_hex(source_key.as_bytes())[..32]);
-    fsutil::write_atomic(&spool, &data).map_err(io_at(&spool))?;
+    fsutil::write_atomic(&spool, data).map_err(io_at(&spool))?;
     let duplicate_of = store.original_of(&sha)?;
     let id = store.insert_file(
         &NewFile {
             channel: &channel.name,
             partner: channel.partner.as_deref(),
             name,
-            source_key: &source_key,
+            source_key,
             sha256: &sha,
             size: data.len() as i64,
             blob: &cfg.rel(&spool),
         },
         duplicate_of,
     )?;
-    fsutil::remove_durable(path).map_err(io_at(path))?;
-    match duplicate_of {
+    Ok(match duplicate_of {
         Some(o) => {
-            tracing::warn!(file = name, id, duplicate_of = o, sha256 = %sha, "duplicate file received; it will be archived, not processed")
+            tracing::warn!(file = name, id, duplicate_of = o, sha256 = %sha, "duplicate file received; it will be archived, not processed");
+            Committed::Duplicate(id)
         }
         None => {
-            tracing::info!(file = name, id, channel = %channel.name, bytes = data.len(), sha256 = %sha, "file received")
+            tracing::info!(file = name, id, channel = %channel.name, bytes = data.len(), sha256 = %sha, "file received");
+            Committed::New(id)
         }
-    }
-    Ok(duplicate_of.is_some())
+    })
 }
 
 #[cfg(test)]

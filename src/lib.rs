@@ -3,6 +3,7 @@
 //! See `docs/ARCHITECTURE.md` for the map of modules and the invariants they keep.
 
 pub mod acks;
+pub mod bundle;
 pub mod canonical;
 pub mod cli;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod pipeline;
 pub mod quarantine;
 pub mod routing;
 pub mod scheduler;
+pub mod sftp;
 pub mod store;
 pub mod translate;
 pub mod util;

@@ -1,11 +1,12 @@
 //! The pipeline: moves each file through its states, one store transaction per step.
 //! Every step can be repeated after a crash with the same result.
 
+use crate::bundle;
 use crate::config::Config;
 use crate::fsutil;
 use crate::quarantine;
 use crate::routing;
-use crate::store::{FileRow, InterchangeRow, RecordKeys, State, Store, StoreError};
+use crate::store::{FileRow, InterchangeRow, NewFile, RecordKeys, State, Store, StoreError};
 use crate::translate::{self, Input};
 use crate::util::Utc;
 use std::fs;
@@ -57,16 +58,30 @@ impl Report {
 /// Advances every unfinished file as far as it goes. One file's error never stops the others.
 pub fn advance_all(cfg: &Config, store: &mut Store) -> Result<Report, StoreError> {
     let mut report = Report::default();
-    for f in store.unfinished()? {
-        match advance(cfg, store, f.id) {
-            Ok(r) => report.add(r),
-            Err(e) => {
-                tracing::error!(error = %e, "file could not advance; it will be retried");
-                report.errors += 1;
+    let mut tried = std::collections::HashSet::new();
+    // Files can appear while others advance (the documents of a bundle): go on until every
+    // unfinished file was tried once in this pass.
+    loop {
+        let todo: Vec<i64> = store
+            .unfinished()?
+            .into_iter()
+            .map(|f| f.id)
+            .filter(|id| !tried.contains(id))
+            .collect();
+        if todo.is_empty() {
+            return Ok(report);
+        }
+        for id in todo {
+            tried.insert(id);
+            match advance(cfg, store, id) {
+                Ok(r) => report.add(r),
+                Err(e) => {
+                    tracing::error!(error = %e, "file could not advance; it will be retried");
+                    report.errors += 1;
+                }
             }
         }
     }
-    Ok(report)
 }
 
 fn io_err(f: &FileRow, path: &Path) -> impl FnOnce(io::Error) -> PipelineError {
@@ -162,14 +177,87 @@ pub fn advance(cfg: &Config, store: &mut Store, id: i64) -> Result<Report, Pipel
     }
 }
 
+/// Unpacks a zip bundle into its documents (each then processed on its own), or refuses it.
+fn split_bundle(
+    cfg: &Config,
+    store: &mut Store,
+    f: &FileRow,
+    data: &[u8],
+) -> Result<(), PipelineError> {
+    let depth = f.name.matches('!').count();
+    match bundle::unpack(data, depth, &bundle::Limits::default()) {
+        Ok(entries) => {
+            let blobs: Vec<(std::path::PathBuf, String, String)> = entries
+                .iter()
+                .enumerate()
+                .map(|(k, e)| {
+                    let path = cfg.spool().join(format!("{:08}-a{}-b{k}", f.id, f.attempt));
+                    (
+                        path,
+                        crate::util::sha256_hex(&e.data),
+                        format!("bundle:{}:{}:{k}", f.id, f.attempt),
+                    )
+                })
+                .collect();
+            for ((path, ..), e) in blobs.iter().zip(&entries) {
+                fsutil::write_atomic(path, &e.data).map_err(io_err(f, path))?;
+            }
+            let names: Vec<String> = entries
+                .iter()
+                .map(|e| format!("{}!{}", f.name, e.name))
+                .collect();
+            let rels: Vec<String> = blobs.iter().map(|(p, ..)| cfg.rel(p)).collect();
+            let children: Vec<NewFile<'_>> = entries
+                .iter()
+                .enumerate()
+                .map(|(k, e)| NewFile {
+                    channel: &f.channel,
+                    partner: f.partner.as_deref(),
+                    name: &names[k],
+                    source_key: &blobs[k].2,
+                    sha256: &blobs[k].1,
+                    size: e.data.len() as i64,
+                    blob: &rels[k],
+                })
+                .collect();
+            let ids = store.split_bundle(f.id, &children)?;
+            tracing::info!(id = f.id, file = %f.name, documents = ids.len(), "bundle unpacked");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(id = f.id, file = %f.name, error = %e, "bundle refused");
+            if f.state == State::Received {
+                store.mark_parsed(f.id, None, &[])?;
+            }
+            let refusal = serde_json::json!({
+                "code": e.code(),
+                "reason": e.to_string(),
+                "position": { "offset": 0 },
+                "diagnostics": [],
+            });
+            store.commit_translation(
+                f.id,
+                &[],
+                &[],
+                Some(&refusal.to_string()),
+                "bundle refused",
+            )?;
+            Ok(())
+        }
+    }
+}
+
 /// Parses and translates a received file, then commits its outputs. Returns the number of
 /// rejected transactions.
 fn translate_file(cfg: &Config, store: &mut Store, f: &FileRow) -> Result<usize, PipelineError> {
     let blob = cfg.resolve(&f.blob);
     let data = fs::read(&blob).map_err(io_err(f, &blob))?;
+    if bundle::is_zip(&data) {
+        return split_bundle(cfg, store, f, &data).map(|()| 0);
+    }
     let channel = cfg.channels.iter().find(|c| c.name == f.channel);
     let shown = match channel {
-        Some(c) => cfg.rel(&c.path.join(&f.name)),
+        Some(c) => c.origin(cfg, &f.name),
         None => f.name.clone(),
     };
     let input = Input {
@@ -204,7 +292,7 @@ fn translate_file(cfg: &Config, store: &mut Store, f: &FileRow) -> Result<usize,
     if f.state == State::Received {
         store.mark_parsed(f.id, partner, &rows)?;
     }
-    let outputs = routing::outputs(f, &outcome);
+    let outputs = routing::outputs(cfg, f, &outcome);
     let keys: Vec<RecordKeys> = outcome
         .records
         .iter()

@@ -1,6 +1,7 @@
 //! Routing: where each output of a translated file goes. Today every output goes to the
 //! outbox folder under a deterministic name; connectors will add targets here.
 
+use crate::config::Config;
 use crate::store::{FileRow, NewOutput};
 use crate::translate::Outcome;
 use std::collections::BTreeMap;
@@ -25,7 +26,7 @@ pub fn component(s: &str) -> String {
 
 /// The outputs of one translated file, with outbox-relative names that depend only on the
 /// file's id, attempt and content, so that rewriting after a crash writes the same names.
-pub fn outputs(file: &FileRow, outcome: &Outcome) -> Vec<NewOutput> {
+pub fn outputs(cfg: &Config, file: &FileRow, outcome: &Outcome) -> Vec<NewOutput> {
     let stem = component(
         std::path::Path::new(&file.name)
             .file_stem()
@@ -56,6 +57,7 @@ pub fn outputs(file: &FileRow, outcome: &Outcome) -> Vec<NewOutput> {
                 file.id
             ),
             content,
+            uploads: Vec::new(),
         })
         .collect();
     for a in &outcome.acks {
@@ -68,7 +70,18 @@ pub fn outputs(file: &FileRow, outcome: &Outcome) -> Vec<NewOutput> {
                 a.doc.control
             ),
             content: a.doc.bytes.clone(),
+            uploads: upload_channels(cfg, &a.partner),
         });
     }
     out
+}
+
+/// SFTP channels of `partner` that take acknowledgements and outbound documents.
+pub fn upload_channels(cfg: &Config, partner: &str) -> Vec<String> {
+    cfg.channels
+        .iter()
+        .filter(|c| c.partner.as_deref() == Some(partner))
+        .filter(|c| c.sftp().is_some_and(|s| s.outbound_dir.is_some()))
+        .map(|c| c.name.clone())
+        .collect()
 }

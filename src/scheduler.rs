@@ -1,15 +1,17 @@
 //! The service loop: the only place that spawns tasks. It wakes on folder notifications, on a
 //! periodic rescan, and after the settle time of files still being written.
 
-use crate::config::Config;
+use crate::config::{Channel, Config};
 use crate::intake::{Intake, IntakeError, IntakeReport};
 use crate::pipeline::{self, Report};
+use crate::sftp::{self, Listings};
 use crate::store::{Store, StoreError};
 use notify::{RecursiveMode, Watcher};
 use std::fs::{self, File, TryLockError};
 use std::future::Future;
 use std::time::Duration;
 use thiserror::Error;
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
 #[derive(Debug, Error)]
 pub enum ServiceError {
@@ -26,6 +28,8 @@ pub enum ServiceError {
     Intake(#[from] IntakeError),
     #[error("watching folders: {0}")]
     Watch(#[from] notify::Error),
+    #[error("schedules: {0}")]
+    Schedule(#[from] JobSchedulerError),
 }
 
 /// What one pass (intake then processing) did.
@@ -33,6 +37,8 @@ pub enum ServiceError {
 pub struct PassReport {
     pub intake: IntakeReport,
     pub pipeline: Report,
+    /// Channels that could not be polled.
+    pub channel_errors: usize,
 }
 
 /// The running appliance: configuration, store, intake memory and the data-folder lock.
@@ -40,6 +46,7 @@ pub struct Appliance {
     pub cfg: Config,
     pub store: Store,
     intake: Intake,
+    listings: Listings,
     _lock: File,
 }
 
@@ -85,27 +92,63 @@ impl Appliance {
             cfg,
             store,
             intake: Intake::default(),
+            listings: Listings::default(),
             _lock: lock,
         })
     }
 
-    /// Takes stable files, then advances every unfinished file.
-    pub fn pass(&mut self) -> Result<PassReport, ServiceError> {
-        let intake = self.intake.pass(&self.cfg, &mut self.store)?;
+    /// One pass: takes stable files from the watched folders and from the scheduled channels
+    /// named in `due`, advances every unfinished file, then uploads what is due. A channel that
+    /// fails is recorded in its health row and retried at its next schedule; others go on.
+    pub fn pass(&mut self, due: &[String]) -> Result<PassReport, ServiceError> {
+        let is_due = |c: &Channel| c.schedule.is_none() || due.contains(&c.name);
+        let mut intake = self.intake.pass(&self.cfg, &mut self.store, &is_due)?;
+        let mut channel_errors = 0;
+        for c in self
+            .cfg
+            .channels
+            .iter()
+            .filter(|c| c.sftp().is_some() && is_due(c))
+        {
+            match sftp::poll(&self.cfg, &mut self.store, c, &mut self.listings) {
+                Ok(r) => {
+                    intake.ingested += r.ingested;
+                    intake.duplicates += r.duplicates;
+                    intake.waiting += r.waiting;
+                    self.store.record_poll(&c.name, None)?;
+                }
+                Err(e) => {
+                    tracing::error!(channel = %c.name, error = %e, "channel poll failed; retrying at its next schedule");
+                    self.store.record_poll(&c.name, Some(&e.to_string()))?;
+                    channel_errors += 1;
+                }
+            }
+        }
         let pipeline = pipeline::advance_all(&self.cfg, &mut self.store)?;
-        Ok(PassReport { intake, pipeline })
+        for c in self.cfg.channels.iter().filter(|c| c.sftp().is_some()) {
+            if let Err(e) = sftp::deliver(&mut self.store, c) {
+                tracing::warn!(channel = %c.name, error = %e, "upload failed; it will be retried");
+            }
+        }
+        Ok(PassReport {
+            intake,
+            pipeline,
+            channel_errors,
+        })
     }
 
-    /// Processes everything waiting, then returns (for `edigate once`).
+    /// Processes everything waiting on every channel, then returns (for `edigate once`).
     pub fn once(&mut self) -> Result<PassReport, ServiceError> {
+        let all: Vec<String> = self.cfg.channels.iter().map(|c| c.name.clone()).collect();
         let mut total = PassReport::default();
         for _ in 0..1000 {
-            let r = self.pass()?;
+            let r = self.pass(&all)?;
             total.intake.ingested += r.intake.ingested;
             total.intake.duplicates += r.intake.duplicates;
             total.intake.waiting = r.intake.waiting;
             total.pipeline.add(r.pipeline);
-            if r.intake.waiting == 0 {
+            total.channel_errors = r.channel_errors;
+            if r.intake.waiting == 0 || r.channel_errors > 0 {
                 break;
             }
             std::thread::sleep(Duration::from_millis(self.cfg.settle_ms));
@@ -138,20 +181,37 @@ pub async fn run(
             let _ = tx.try_send(());
         }
     })?;
-    for c in &app.cfg.channels {
-        watcher.watch(&c.path, RecursiveMode::NonRecursive)?;
+    for c in app.cfg.channels.iter().filter(|c| c.schedule.is_none()) {
+        if let Some(dir) = c.dir() {
+            watcher.watch(dir, RecursiveMode::NonRecursive)?;
+        }
     }
+    // Scheduled channels: each cron tick sends the channel's name.
+    let (due_tx, mut due_rx) = tokio::sync::mpsc::channel::<String>(64);
+    let mut cron = JobScheduler::new().await?;
+    for c in &app.cfg.channels {
+        let Some(schedule) = &c.schedule else {
+            continue;
+        };
+        let (name, due_tx) = (c.name.clone(), due_tx.clone());
+        let job = Job::new_async(schedule.as_str(), move |_, _| {
+            let (name, due_tx) = (name.clone(), due_tx.clone());
+            Box::pin(async move {
+                let _ = due_tx.try_send(name);
+            })
+        })?;
+        cron.add(job).await?;
+    }
+    cron.start().await?;
     let rescan = Duration::from_secs(app.cfg.rescan_seconds);
     let settle = Duration::from_millis(app.cfg.settle_ms);
-    tracing::info!(
-        channels = app.cfg.channels.len(),
-        outbox = %app.cfg.outbox.display(),
-        "edigate is running"
-    );
+    tracing::info!(channels = app.cfg.channels.len(), outbox = %app.cfg.outbox.display(), "edigate is running");
     tokio::pin!(shutdown);
+    let mut due: Vec<String> = Vec::new();
     loop {
+        let names = std::mem::take(&mut due);
         let (back, result) = tokio::task::spawn_blocking(move || {
-            let r = app.pass();
+            let r = app.pass(&names);
             (app, r)
         })
         .await
@@ -172,9 +232,16 @@ pub async fn run(
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 while rx.try_recv().is_ok() {}
             }
+            Some(name) = due_rx.recv() => {
+                due.push(name);
+                while let Ok(n) = due_rx.try_recv() {
+                    due.push(n);
+                }
+            }
             _ = tokio::time::sleep(next) => {}
         }
     }
+    let _ = cron.shutdown().await;
     tracing::info!("edigate stopped");
     Ok(())
 }

@@ -44,6 +44,24 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// Standard base64 without padding (as OpenSSH prints `SHA256:` fingerprints).
+pub fn base64_nopad(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(A[(n >> (18 - 6 * i)) as usize & 63]));
+        }
+    }
+    out
+}
+
 /// A UTC instant with second precision, enough for envelopes, logs and state rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Utc {
@@ -164,6 +182,13 @@ mod tests {
         assert_eq!(Utc { epoch: 0 }.rfc3339(), "1970-01-01T00:00:00Z");
         assert!(!valid_date(2023, 2, 29));
         assert!(valid_date(2024, 2, 29));
+    }
+
+    #[test]
+    fn base64_matches_known_values() {
+        assert_eq!(base64_nopad(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64_nopad(b"fooba"), "Zm9vYmE");
+        assert_eq!(base64_nopad(b"f"), "Zg");
     }
 
     #[test]

@@ -116,6 +116,27 @@ pub struct NewOutput {
     pub kind: String,
     pub path: String,
     pub content: Vec<u8>,
+    /// SFTP channels this output is also uploaded to (their `outbound_dir`).
+    pub uploads: Vec<String>,
+}
+
+/// An upload waiting for its channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    pub id: i64,
+    pub remote_name: String,
+    pub content: Vec<u8>,
+    pub attempts: i64,
+}
+
+/// The last known state of a polled channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    pub channel: String,
+    pub last_poll_at: Option<String>,
+    pub last_ok_at: Option<String>,
+    pub last_error: Option<String>,
+    pub failures: i64,
 }
 
 /// Business keys of one record, indexed for tracking.
@@ -133,7 +154,8 @@ pub struct InterchangeRow<'a> {
     pub control: &'a str,
 }
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE files (
     id INTEGER PRIMARY KEY,
     channel TEXT NOT NULL,
@@ -195,7 +217,29 @@ CREATE TABLE events (
     detail TEXT
 );
 CREATE INDEX events_file ON events(file_id);
-"#];
+"#,
+    r#"
+CREATE TABLE channel_health (
+    channel TEXT PRIMARY KEY,
+    last_poll_at TEXT,
+    last_ok_at TEXT,
+    last_error TEXT,
+    failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE uploads (
+    id INTEGER PRIMARY KEY,
+    output_id INTEGER NOT NULL REFERENCES outputs(id),
+    channel TEXT NOT NULL,
+    remote_name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL,
+    last_error TEXT,
+    done_at TEXT
+);
+CREATE INDEX uploads_due ON uploads(state, channel, next_at);
+"#,
+];
 
 /// The open state database.
 pub struct Store {
@@ -264,15 +308,17 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self
+        // Another process (the service and a CLI command) may open the same file at the same
+        // moment: the version is read and the migrations applied under one write lock.
+        let tx = self
             .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction()?;
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for m in MIGRATIONS.iter().skip(version as usize) {
             tx.execute_batch(m)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
         }
+        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -421,11 +467,20 @@ impl Store {
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
         set_state(&tx, id, &[State::Parsed], State::Translated)?;
+        let now = Utc::now().rfc3339();
         for o in outputs {
             tx.execute(
                 "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4)",
                 params![id, o.kind, o.path, o.content],
             )?;
+            let output_id = tx.last_insert_rowid();
+            let remote = o.path.rsplit('/').next().unwrap_or(&o.path);
+            for channel in &o.uploads {
+                tx.execute(
+                    "INSERT INTO uploads (output_id, channel, remote_name, state, next_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
+                    params![output_id, channel, remote, now],
+                )?;
+            }
         }
         for r in records {
             tx.execute(
@@ -483,6 +538,50 @@ impl Store {
         event(&tx, id, State::Delivered, "all outputs written")?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// A bundle (zip) becomes its documents: the children are recorded as received and the
+    /// bundle itself moves to `delivered` (it has no outputs), all in one transaction.
+    pub fn split_bundle(&mut self, id: i64, children: &[NewFile<'_>]) -> Result<Vec<i64>> {
+        let tx = self.conn.transaction()?;
+        set_state(&tx, id, &[State::Received, State::Parsed], State::Delivered)?;
+        let now = Utc::now().rfc3339();
+        let mut ids = Vec::new();
+        for c in children {
+            let duplicate_of: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+                    [c.sha256],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let state = if duplicate_of.is_some() {
+                State::Delivered
+            } else {
+                State::Received
+            };
+            tx.execute(
+                "INSERT INTO files (channel, partner, name, source_key, sha256, size, state, duplicate_of, blob, received_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                params![c.channel, c.partner, c.name, c.source_key, c.sha256, c.size, state.as_str(), duplicate_of, c.blob, now],
+            )?;
+            let child = tx.last_insert_rowid();
+            event(
+                &tx,
+                child,
+                state,
+                &format!("from bundle {id}, {} bytes, sha256 {}", c.size, c.sha256),
+            )?;
+            ids.push(child);
+        }
+        event(
+            &tx,
+            id,
+            State::Delivered,
+            &format!("bundle of {} document(s): {ids:?}", children.len()),
+        )?;
+        tx.commit()?;
+        Ok(ids)
     }
 
     /// delivered -> archived, the content now at `blob`.
@@ -561,6 +660,89 @@ impl Store {
         Ok((v, dups))
     }
 
+    /// Uploads for `channel` that are due now.
+    pub fn due_uploads(&self, channel: &str, now: Utc) -> Result<Vec<UploadRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT u.id, u.remote_name, o.content, u.attempts FROM uploads u JOIN outputs o ON o.id = u.output_id
+             WHERE u.state = 'pending' AND u.channel = ?1 AND u.next_at <= ?2 ORDER BY u.id",
+        )?;
+        let rows = st
+            .query_map(params![channel, now.rfc3339()], |r| {
+                Ok(UploadRow {
+                    id: r.get(0)?,
+                    remote_name: r.get(1)?,
+                    content: r.get(2)?,
+                    attempts: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn upload_done(&mut self, id: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE uploads SET state = 'done', done_at = ?2, last_error = NULL WHERE id = ?1",
+            params![id, Utc::now().rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; the upload is tried again at `next_at`.
+    pub fn upload_failed(&mut self, id: i64, error: &str, next_at: Utc) -> Result<()> {
+        self.conn.execute(
+            "UPDATE uploads SET attempts = attempts + 1, last_error = ?2, next_at = ?3 WHERE id = ?1",
+            params![id, error, next_at.rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// (pending, done) uploads per channel.
+    pub fn upload_counts(&self) -> Result<Vec<(String, i64, i64)>> {
+        let mut st = self.conn.prepare(
+            "SELECT channel, SUM(state = 'pending'), SUM(state = 'done') FROM uploads GROUP BY channel ORDER BY channel",
+        )?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Records the outcome of a poll of `channel`.
+    pub fn record_poll(&mut self, channel: &str, error: Option<&str>) -> Result<()> {
+        let now = Utc::now().rfc3339();
+        match error {
+            None => self.conn.execute(
+                "INSERT INTO channel_health (channel, last_poll_at, last_ok_at, last_error, failures) VALUES (?1, ?2, ?2, NULL, 0)
+                 ON CONFLICT (channel) DO UPDATE SET last_poll_at = ?2, last_ok_at = ?2, last_error = NULL, failures = 0",
+                params![channel, now],
+            )?,
+            Some(e) => self.conn.execute(
+                "INSERT INTO channel_health (channel, last_poll_at, last_error, failures) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT (channel) DO UPDATE SET last_poll_at = ?2, last_error = ?3, failures = failures + 1",
+                params![channel, now, e],
+            )?,
+        };
+        Ok(())
+    }
+
+    pub fn health(&self) -> Result<Vec<Health>> {
+        let mut st = self.conn.prepare(
+            "SELECT channel, last_poll_at, last_ok_at, last_error, failures FROM channel_health ORDER BY channel",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Health {
+                    channel: r.get(0)?,
+                    last_poll_at: r.get(1)?,
+                    last_ok_at: r.get(2)?,
+                    last_error: r.get(3)?,
+                    failures: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     /// The audit trail of one file.
     pub fn events(&self, file_id: i64) -> Result<Vec<(String, String, String)>> {
         let mut st = self.conn.prepare(
@@ -625,6 +807,7 @@ mod tests {
                 kind: "records".into(),
                 path: "p/a.jsonl".into(),
                 content: b"{}".to_vec(),
+                uploads: vec![],
             }],
             &[RecordKeys {
                 id: "rec_1".into(),
@@ -649,6 +832,24 @@ mod tests {
         let dup = s.insert_file(&new_file("k2", "abc"), Some(id)).unwrap();
         assert_eq!(s.file(dup).unwrap().state, State::Delivered);
         assert_eq!(s.counts().unwrap().1, 1);
+    }
+
+    #[test]
+    fn processes_opening_a_new_database_at_once_migrate_it_once() {
+        // Regression: the service and `edigate status` started together both created tables.
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.db");
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let p = path.clone();
+                    std::thread::spawn(move || Store::open(&p).map(|_| ()))
+                })
+                .collect();
+            for h in handles {
+                h.join().unwrap().unwrap();
+            }
+        }
     }
 
     #[test]

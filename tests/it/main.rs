@@ -1,6 +1,9 @@
 //! The one integration-test binary: golden translations and the real service driven with files.
 
+mod bundles;
 mod corpus;
 mod golden;
 mod service;
+mod sftp;
+mod sshd;
 mod support;

@@ -63,13 +63,23 @@ impl Sandbox {
         self.cmd(args).output().unwrap()
     }
 
+    /// Starts the service in the background; its log goes to `service.log` in the sandbox.
     pub fn spawn(&self, args: &[&str]) -> Child {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("service.log"))
+            .unwrap();
         self.cmd(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.path("service.log")).unwrap_or_default()
     }
 
     /// Drops a file the way a careful writer does: temporary name, then rename.

@@ -1,0 +1,220 @@
+//! SFTP drops against a real OpenSSH server on 127.0.0.1: pull, stable files, delete and move,
+//! upload of the 997, pinned host keys, a server that goes away and comes back, and spoofing.
+
+use crate::sshd::Sshd;
+use crate::support::{data, terminate, wait_for, Sandbox};
+use std::fs;
+
+const PARTNERS: &str = "[[partners]]\nid = \"ACME\"\nx12_ids = [\"ZZ:ACMESUPPLY\"]\n";
+
+fn sandbox(server: &Sshd, extra: &str) -> Sandbox {
+    let cfg = format!(
+        "[service]\nrescan_seconds = 1\nsettle_ms = 100\n\n{}\n{PARTNERS}",
+        server.channel(extra)
+    );
+    let sb = Sandbox::with_config(&cfg);
+    let check = sb.run(&["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    sb
+}
+
+fn po() -> Vec<u8> {
+    fs::read(data("x12/ok/850-4010-acme.edi")).unwrap()
+}
+
+fn records(sb: &Sandbox) -> Vec<String> {
+    sb.files("outbox")
+        .into_iter()
+        .filter(|f| f.ends_with(".jsonl"))
+        .collect()
+}
+
+#[test]
+fn pulls_a_file_deletes_it_after_commit_and_uploads_the_997() {
+    let server = Sshd::start();
+    let sb = sandbox(&server, "");
+    fs::write(server.remote("inbox/po.edi"), po()).unwrap();
+    let mut child = sb.spawn(&["run"]);
+    let done = wait_for(15, || {
+        server.files("outbox").iter().any(|f| f.starts_with("997-"))
+    });
+    terminate(&mut child);
+    assert!(
+        done,
+        "outbound: {:?}, local: {:?}",
+        server.files("outbox"),
+        sb.files("outbox")
+    );
+    assert_eq!(records(&sb), ["ACME/purchase_order/00000001-po.jsonl"]);
+    assert!(
+        server.files("inbox").is_empty(),
+        "{:?}",
+        server.files("inbox")
+    );
+    let up = server.files("outbox");
+    assert_eq!(up, ["997-000000001.x12"], "no .part left behind");
+    let ack = fs::read_to_string(server.remote("outbox/997-000000001.x12")).unwrap();
+    assert!(ack.contains("AK9*A*1*1*1~"), "{ack}");
+    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    assert!(status.contains("acme-sftp        ok"), "{status}");
+    assert!(status.contains("pending 0, done 1"), "{status}");
+}
+
+#[test]
+fn a_slowly_uploaded_file_is_taken_only_once_complete_and_then_moved() {
+    let server = Sshd::start();
+    let archive = server.remote("archive");
+    let sb = sandbox(&server, &format!("after = \"move:{}\"", archive.display()));
+    let mut child = sb.spawn(&["run"]);
+    let content = po();
+    let path = server.remote("inbox/slow.edi");
+    let chunk = content.len() / 6 + 1;
+    for part in content.chunks(chunk) {
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut f, part).unwrap();
+        drop(f);
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        assert!(
+            sb.files("var/quarantine").is_empty(),
+            "a partial file was taken"
+        );
+    }
+    let done = wait_for(15, || {
+        server.files("archive") == ["slow.edi"] && !records(&sb).is_empty()
+    });
+    terminate(&mut child);
+    assert!(
+        done,
+        "archive {:?}, records {:?}, quarantine {:?}",
+        server.files("archive"),
+        records(&sb),
+        sb.files("var/quarantine")
+    );
+    assert!(server.files("inbox").is_empty());
+    assert_eq!(records(&sb).len(), 1);
+}
+
+#[test]
+fn an_unknown_or_changed_host_key_is_refused_with_its_fingerprint() {
+    let server = Sshd::start();
+    let sb = sandbox(&server, "");
+    fs::write(server.remote("inbox/po.edi"), po()).unwrap();
+    // Pin another key for this host.
+    let other = tempfile::tempdir().unwrap();
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(other.path().join("k"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let key = fs::read_to_string(other.path().join("k.pub")).unwrap();
+    let key: Vec<&str> = key.split_whitespace().take(2).collect();
+    fs::write(
+        server.dir.path().join("known_hosts"),
+        format!("[127.0.0.1]:{} {} {}\n", server.port, key[0], key[1]),
+    )
+    .unwrap();
+    let out = sb.run(&["once"]);
+    assert_eq!(out.status.code(), Some(2));
+    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    assert!(
+        status.contains("FAILING")
+            && status.contains("HOST KEY CHANGED")
+            && status.contains("ssh-ed25519 SHA256:"),
+        "{status}"
+    );
+    assert_eq!(server.files("inbox"), ["po.edi"], "nothing was taken");
+    // A host that is not in known_hosts at all.
+    fs::write(server.dir.path().join("known_hosts"), "").unwrap();
+    let out = sb.run(&["once"]);
+    assert_eq!(out.status.code(), Some(2));
+    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    assert!(
+        status.contains("is not in") && status.contains("refusing to connect"),
+        "{status}"
+    );
+    assert!(records(&sb).is_empty());
+}
+
+#[test]
+fn a_server_that_goes_away_is_retried_and_uploads_wait_for_it() {
+    let mut server = Sshd::start();
+    let sb = sandbox(&server, "");
+    server.stop();
+    fs::write(server.remote("inbox/po.edi"), po()).unwrap();
+    let mut child = sb.spawn(&["run"]);
+    let failing = wait_for(10, || {
+        String::from_utf8(sb.run(&["status"]).stdout)
+            .unwrap()
+            .contains("FAILING")
+    });
+    assert!(
+        failing,
+        "{}\n{}",
+        String::from_utf8_lossy(&sb.run(&["status"]).stdout),
+        sb.log()
+    );
+    server.resume();
+    let done = wait_for(20, || {
+        server.files("outbox").iter().any(|f| f.starts_with("997-"))
+    });
+    // Now the upload target disappears: the next 997 waits and is retried.
+    let outbound = server.remote("outbox");
+    fs::rename(&outbound, server.remote("outbox-away")).unwrap();
+    let mut second = po();
+    let text = String::from_utf8(second.clone())
+        .unwrap()
+        .replace("000000905", "000000906")
+        .replace("4500001234", "4500009999");
+    second = text.into_bytes();
+    fs::write(server.remote("inbox/po2.edi"), second).unwrap();
+    assert!(
+        wait_for(15, || records(&sb).len() == 2),
+        "{:?}",
+        records(&sb)
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    fs::rename(server.remote("outbox-away"), &outbound).unwrap();
+    let uploaded = wait_for(20, || server.files("outbox").len() == 2);
+    terminate(&mut child);
+    assert!(done, "first file never delivered");
+    assert!(status.contains("pending 1"), "{status}");
+    assert!(uploaded, "{:?}", server.files("outbox"));
+}
+
+#[test]
+fn a_file_whose_sender_is_not_the_channel_partner_is_quarantined_as_spoofed() {
+    let server = Sshd::start();
+    let sb = sandbox(&server, "");
+    let spoof = String::from_utf8(po())
+        .unwrap()
+        .replace("ACMESUPPLY     ", "EVILCORP       ");
+    fs::write(server.remote("inbox/spoof.edi"), spoof).unwrap();
+    let out = sb.run(&["once"]);
+    let out2 = sb.run(&["once"]);
+    assert!(
+        out.status.code() == Some(1) || out2.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    assert!(
+        list.contains("spoof.edi") && list.contains("ZZ:EVILCORP is not one of partner ACME's ids"),
+        "{list}"
+    );
+    assert!(records(&sb).is_empty());
+    assert!(
+        server.files("outbox").is_empty(),
+        "a spoofer gets no acknowledgement"
+    );
+}
