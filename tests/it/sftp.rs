@@ -223,18 +223,34 @@ fn a_file_whose_sender_is_not_the_channel_partner_is_quarantined_as_spoofed() {
 fn a_file_committed_before_its_remote_move_failed_is_not_processed_twice() {
     let server = Sshd::start();
     let later = server.remote("done");
-    let sb = sandbox(&server, &format!("after = \"move:{}\"\nstable = \"rename\"", later.display()));
+    let sb = sandbox(
+        &server,
+        &format!("after = \"move:{}\"\nstable = \"rename\"", later.display()),
+    );
     fs::write(server.remote("inbox/po.edi"), po()).unwrap();
     // The move target does not exist yet: the content is committed, then the move fails.
     let out = sb.run(&["once"]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(server.files("inbox"), ["po.edi"]);
     fs::create_dir(&later).unwrap();
     let out = sb.run(&["once"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(server.files("done"), ["po.edi"]);
     assert!(server.files("inbox").is_empty());
     assert_eq!(records(&sb).len(), 1, "processed exactly once");
     let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
-    assert!(status.contains("done         1 (of which 0 duplicate)"), "{status}");
+    assert!(
+        status.contains("done         1 (of which 0 duplicate)"),
+        "{status}"
+    );
 }
