@@ -269,6 +269,40 @@ impl StructError {
             "segment"
         }
     }
+
+    /// The sentence every syntax reports; `message` names a transaction set or a message.
+    pub fn message(&self, message: &str) -> String {
+        let id = &self.segment_id;
+        match self.kind {
+            Misfit::Missing => format!("mandatory {} {id} is missing", self.what()),
+            Misfit::Repeats => format!("segment {id} occurs more than {} time(s) here", self.max),
+            Misfit::LoopRepeats => format!("loop {id} occurs more than {} time(s)", self.max),
+            Misfit::Unexpected => format!("segment {id} is not expected here (out of order)"),
+            Misfit::NotInSet => format!("segment {id} is not part of this {message}"),
+            Misfit::Unknown => format!("segment {id} is not a recognised segment"),
+        }
+    }
+}
+
+/// Walks a whole message, `(tag, offset)` per segment from its header (ST, UNH) to its
+/// trailer (SE, UNT; absent when `closed` is false), against `set`.
+pub fn walk_message<'b>(
+    set: &SetSpec,
+    segments: impl ExactSizeIterator<Item = (&'b str, usize)>,
+    closed: bool,
+    known: impl Fn(&str) -> bool,
+) -> Vec<StructError> {
+    let n = segments.len();
+    let end = if closed { n.saturating_sub(1) } else { n };
+    let mut last = (end, 0);
+    let body = segments.enumerate().filter_map(|(i, (id, offset))| {
+        if i == end.min(n.saturating_sub(1)) {
+            last = (end, offset);
+        }
+        (i >= 1 && i < end).then_some((i, id, offset))
+    });
+    let body: Vec<_> = body.collect();
+    walk(set, body.into_iter(), last, known)
 }
 
 /// Facts about one list of nodes, computed once when definitions are read.

@@ -2,7 +2,7 @@
 //! `mappings/standards/edifact/`, and a streaming summary for `edigate validate`.
 
 use super::envelope::{Handler, Interchange, Message, Problem};
-use crate::formats::structure::{lines, parse_set, walk, Misfit, SetSpec};
+use crate::formats::structure::{lines, parse_set, walk_message, Misfit, SetSpec};
 use crate::formats::{Diagnostic, Position, Severity};
 use std::collections::{HashMap, HashSet};
 
@@ -83,55 +83,20 @@ pub fn message(m: &mut Message, defs: &Messages) -> bool {
     let Some(set) = defs.sets.get(&m.kind).filter(|s| s.covers(&dir)) else {
         return false;
     };
-    let end = if m.closed {
-        m.len().saturating_sub(1)
-    } else {
-        m.len()
-    };
-    let body = (1..end).filter_map(|i| {
-        m.segment(i)
-            .map(|s| (i, std::str::from_utf8(s.id()).unwrap_or("?"), s.offset))
-    });
-    let end_at = m
-        .segment(end.min(m.len().saturating_sub(1)))
-        .map_or((end, m.offset), |s| (end, s.offset));
-    for e in walk(set, body, end_at, |t| defs.tags.contains(t)) {
+    let segments = m
+        .segments()
+        .map(|s| (std::str::from_utf8(s.id()).unwrap_or("?"), s.offset));
+    for e in walk_message(set, segments, m.closed, |t| defs.tags.contains(t)) {
         let id = &e.segment_id;
-        let (code, dcode, message) = match e.kind {
-            Misfit::Missing => (
-                "13",
-                "edifact.segment_missing",
-                format!("mandatory {} {id} is missing", e.what()),
-            ),
-            Misfit::Repeats => (
-                "35",
-                "edifact.segment_repeats",
-                format!("segment {id} occurs more than {} time(s) here", e.max),
-            ),
-            Misfit::LoopRepeats => (
-                "36",
-                "edifact.group_repeats",
-                format!(
-                    "segment group starting {id} occurs more than {} time(s)",
-                    e.max
-                ),
-            ),
-            Misfit::Unexpected => (
-                "15",
-                "edifact.segment_unexpected",
-                format!("segment {id} is not expected here (out of order)"),
-            ),
-            Misfit::NotInSet => (
-                "15",
-                "edifact.segment_not_in_message",
-                format!("segment {id} is not part of this message"),
-            ),
-            Misfit::Unknown => (
-                "15",
-                "edifact.segment_unknown",
-                format!("segment {id} is not a recognised segment"),
-            ),
+        let (code, dcode) = match e.kind {
+            Misfit::Missing => ("13", "edifact.segment_missing"),
+            Misfit::Repeats => ("35", "edifact.segment_repeats"),
+            Misfit::LoopRepeats => ("36", "edifact.group_repeats"),
+            Misfit::Unexpected => ("15", "edifact.segment_unexpected"),
+            Misfit::NotInSet => ("15", "edifact.segment_not_in_message"),
+            Misfit::Unknown => ("15", "edifact.segment_unknown"),
         };
+        let message = e.message("message");
         m.problems.push(Problem {
             code,
             diagnostic: Diagnostic {

@@ -4,7 +4,7 @@
 
 use super::envelope::{Issue, Transaction};
 use super::spec::{Element, Kind, Req, SetSpec, Standards};
-use crate::formats::structure::{walk, Misfit};
+use crate::formats::structure::{walk_message, Misfit};
 pub use crate::formats::Summary;
 use crate::formats::{Diagnostic, Position, Severity};
 
@@ -52,55 +52,22 @@ fn issue(
 }
 
 fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Vec<Issue>) {
-    let end = if tx.closed {
-        tx.len().saturating_sub(1)
-    } else {
-        tx.len()
-    };
-    let body = (1..end).filter_map(|i| {
-        tx.segment(i)
-            .map(|s| (i, std::str::from_utf8(s.id()).unwrap_or("?"), s.offset))
-    });
-    let end_at = tx
-        .segment(end.min(tx.len().saturating_sub(1)))
-        .map_or((end, tx.offset), |s| (end, s.offset));
-    for m in walk(set, body, end_at, |id| st.segments.contains_key(id)) {
-        let id = &m.segment_id;
-        let (seg_code, code, message) = match m.kind {
-            Misfit::Missing => (
-                "3",
-                "x12.segment_missing",
-                format!("mandatory {} {id} is missing", m.what()),
-            ),
-            Misfit::Repeats => (
-                "5",
-                "x12.segment_repeats",
-                format!("segment {id} occurs more than {} time(s) here", m.max),
-            ),
-            Misfit::LoopRepeats => (
-                "4",
-                "x12.loop_repeats",
-                format!("loop {id} occurs more than {} time(s)", m.max),
-            ),
-            Misfit::Unexpected => (
-                "2",
-                "x12.segment_unexpected",
-                format!("segment {id} is not expected here (out of order)"),
-            ),
-            Misfit::NotInSet => (
-                "6",
-                "x12.segment_not_in_set",
-                format!("segment {id} is not part of this transaction set"),
-            ),
-            Misfit::Unknown => (
-                "1",
-                "x12.segment_unknown",
-                format!("segment {id} is not a recognised segment"),
-            ),
+    let segments = tx
+        .segments()
+        .map(|s| (std::str::from_utf8(s.id()).unwrap_or("?"), s.offset));
+    for m in walk_message(set, segments, tx.closed, |id| st.segments.contains_key(id)) {
+        let (seg_code, code) = match m.kind {
+            Misfit::Missing => ("3", "x12.segment_missing"),
+            Misfit::Repeats => ("5", "x12.segment_repeats"),
+            Misfit::LoopRepeats => ("4", "x12.loop_repeats"),
+            Misfit::Unexpected => ("2", "x12.segment_unexpected"),
+            Misfit::NotInSet => ("6", "x12.segment_not_in_set"),
+            Misfit::Unknown => ("1", "x12.segment_unknown"),
         };
+        let message = m.message("transaction set");
         out.push(issue(
             Some((m.offset, m.index)),
-            id,
+            &m.segment_id,
             seg_code,
             code,
             message,
