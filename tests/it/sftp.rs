@@ -254,3 +254,33 @@ fn a_file_committed_before_its_remote_move_failed_is_not_processed_twice() {
         "{status}"
     );
 }
+
+#[test]
+fn an_authentication_failure_is_reported_and_leaves_the_drop_alone() {
+    let server = Sshd::start();
+    // A client key the server does not know.
+    let other = server.dir.path().join("stranger");
+    let ok = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&other)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let extra = "";
+    let mut cfg = server.channel(extra);
+    cfg = cfg.replace(
+        &format!("{}/client_ed25519", server.dir.path().display()),
+        &other.display().to_string(),
+    );
+    let sb = Sandbox::with_config(&format!("[service]\nsettle_ms = 100\n\n{cfg}\n{PARTNERS}"));
+    fs::write(server.remote("inbox/po.edi"), po()).unwrap();
+    let out = sb.run(&["once"]);
+    assert_eq!(out.status.code(), Some(2));
+    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    assert!(
+        status.contains("FAILING") && status.contains("authentication as"),
+        "{status}"
+    );
+    assert_eq!(server.files("inbox"), ["po.edi"]);
+}
