@@ -212,6 +212,7 @@ fn main() {
                 file: "bench",
                 sha256: "0",
                 channel_partner: None,
+                seen: None,
             },
             &cfg,
             Utc { epoch: 0 },

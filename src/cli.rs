@@ -250,6 +250,7 @@ fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: b
         file: &shown,
         sha256: &sha,
         channel_partner: partner,
+        seen: None,
     };
     let mut next = 0;
     let outcome = translate::translate(&input, &cfg, Utc::now(), &mut |_| {

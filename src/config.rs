@@ -35,6 +35,8 @@ struct RawService {
     settle_ms: u64,
     #[serde(default = "default_mappings")]
     mappings: PathBuf,
+    #[serde(default = "default_duplicate_days")]
+    duplicate_window_days: u64,
 }
 
 impl Default for RawService {
@@ -47,6 +49,7 @@ impl Default for RawService {
             rescan_seconds: default_rescan(),
             settle_ms: default_settle(),
             mappings: default_mappings(),
+            duplicate_window_days: default_duplicate_days(),
         }
     }
 }
@@ -59,6 +62,9 @@ fn default_outbox() -> PathBuf {
 }
 fn default_mappings() -> PathBuf {
     "mappings".into()
+}
+fn default_duplicate_days() -> u64 {
+    90
 }
 fn default_rescan() -> u64 {
     5
@@ -228,6 +234,8 @@ pub struct Config {
     pub mappings: PathBuf,
     pub rescan_seconds: u64,
     pub settle_ms: u64,
+    /// How long an interchange control number from a sender counts as seen.
+    pub duplicate_window_days: u64,
     pub channels: Vec<Channel>,
     pub partners: Vec<Partner>,
     /// X12 message definitions: `mappings/standards/x12/` when present, else the built-in copy.
@@ -352,6 +360,7 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
         mappings: abs(&raw.service.mappings),
         rescan_seconds: raw.service.rescan_seconds,
         settle_ms: raw.service.settle_ms,
+        duplicate_window_days: raw.service.duplicate_window_days,
         channels: raw
             .channels
             .iter()

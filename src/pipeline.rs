@@ -260,18 +260,30 @@ fn translate_file(cfg: &Config, store: &mut Store, f: &FileRow) -> Result<usize,
         Some(c) => c.origin(cfg, &f.name),
         None => f.name.clone(),
     };
+    let cell = std::cell::RefCell::new(&mut *store);
+    let since = Utc {
+        epoch: Utc::now().epoch - cfg.duplicate_window_days as i64 * 86_400,
+    };
+    let seen = |partner: &str, sender: &str, control: &str| {
+        cell.borrow()
+            .interchange_seen(partner, sender, control, since, f.id)
+            .unwrap_or(false)
+    };
     let input = Input {
         data: &data,
         file: &shown,
         sha256: &f.sha256,
         channel_partner: channel.and_then(|c| c.partner.as_deref()),
+        seen: Some(&seen),
     };
     let mut alloc_err = None;
     let outcome = translate::translate(&input, cfg, Utc::now(), &mut |partner| {
-        store.allocate_control(partner, "x12").unwrap_or_else(|e| {
-            alloc_err = Some(e);
-            0
-        })
+        cell.borrow_mut()
+            .allocate_control(partner, "x12")
+            .unwrap_or_else(|e| {
+                alloc_err = Some(e);
+                0
+            })
     });
     if let Some(e) = alloc_err {
         return Err(e.into());

@@ -17,6 +17,9 @@ pub struct Input<'a> {
     pub sha256: &'a str,
     /// The partner the channel belongs to, when the channel is bound to one.
     pub channel_partner: Option<&'a str>,
+    /// Whether an interchange (partner, sender, control number) was already received within the
+    /// duplicate window; `None` checks nothing (for `translate` and tests).
+    pub seen: Option<&'a dyn Fn(&str, &str, &str) -> bool>,
 }
 
 /// An acknowledgement with the partner it goes to.
@@ -157,6 +160,23 @@ fn translate_edifact(
             Ok(p) => p,
             Err((code, reason)) => return out.refuse(code, reason, here),
         };
+        if input
+            .seen
+            .is_some_and(|seen| seen(&partner, &sender, &ic.control))
+        {
+            ic.problems.push(edifact::envelope::Problem {
+                code: "26",
+                diagnostic: Diagnostic {
+                    severity: Severity::Error,
+                    code: "edifact.duplicate_interchange",
+                    message: format!(
+                        "interchange {} from {sender} was already received: a duplicate is not processed again",
+                        ic.control
+                    ),
+                    position: Position { offset: ic.offset, segment_id: "UNB".into(), element: Some(5), ..Position::default() },
+                },
+            });
+        }
         out.interchanges.push(InterchangeInfo {
             partner: partner.clone(),
             sender: sender.clone(),
@@ -271,6 +291,23 @@ fn translate_x12(
             Ok(p) => p,
             Err((code, reason)) => return out.refuse(code, reason, here),
         };
+        if input
+            .seen
+            .is_some_and(|seen| seen(&partner, &sender, &ic.control))
+        {
+            ic.problems.push(Problem {
+                ack_code: "025",
+                diagnostic: Diagnostic {
+                    severity: Severity::Error,
+                    code: "x12.duplicate_interchange",
+                    message: format!(
+                        "interchange {} from {sender} was already received: a duplicate is not processed again",
+                        ic.control
+                    ),
+                    position: Position { offset: ic.offset, segment_id: "ISA".into(), element: Some(13), ..Position::default() },
+                },
+            });
+        }
         let receiver = ic.receiver();
         let ic_control = ic.control.clone();
         let ack_kind = cfg.partner(&partner).map(|p| p.ack).unwrap_or_default();

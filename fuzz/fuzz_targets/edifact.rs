@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = edigate::formats::edifact::parse(bytes);
         let mut n = 0;
         let _ = translate(
-            &Input { data: bytes, file: "fuzz", sha256: "0", channel_partner: None },
+            &Input { data: bytes, file: "fuzz", sha256: "0", channel_partner: None, seen: None },
             cfg(),
             Utc { epoch: 0 },
             &mut |_| {

@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(format!("{whole:?}"), format!("{:?}", c.0));
         let mut n = 0;
         let _ = translate(
-            &Input { data: bytes, file: "fuzz", sha256: "0", channel_partner: None },
+            &Input { data: bytes, file: "fuzz", sha256: "0", channel_partner: None, seen: None },
             cfg(),
             Utc { epoch: 0 },
             &mut |_| {

@@ -673,6 +673,29 @@ impl Store {
         Ok((v, dups))
     }
 
+    /// Whether another file, received since `since` and not quarantined or discarded, held the
+    /// interchange `control` from `sender` for `partner`.
+    pub fn interchange_seen(
+        &self,
+        partner: &str,
+        sender: &str,
+        control: &str,
+        since: Utc,
+        except_file: i64,
+    ) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM interchanges i JOIN files f ON f.id = i.file_id
+                 WHERE i.sender = ?2 AND i.control = ?3 AND i.partner = ?1 AND i.file_id != ?4
+                   AND f.received_at >= ?5 AND f.state NOT IN ('quarantined', 'discarded') LIMIT 1",
+                params![partner, sender, control, except_file, since.rfc3339()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// Uploads for `channel` that are due now.
     pub fn due_uploads(&self, channel: &str, now: Utc) -> Result<Vec<UploadRow>> {
         let mut st = self.conn.prepare(

@@ -44,6 +44,7 @@ fn every_corpus_file_is_translated_or_refused_without_panic() {
                     file: &shown,
                     sha256: "0",
                     channel_partner: None,
+                    seen: None,
                 },
                 &cfg,
                 Utc { epoch: 0 },

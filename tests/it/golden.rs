@@ -33,6 +33,7 @@ pub fn render(rel: &str, bytes: &[u8]) -> [String; 3] {
         file: rel,
         sha256: &sha,
         channel_partner: None,
+        seen: None,
     };
     let mut n = 0;
     let out = translate(&input, &cfg(), FIXED_NOW, &mut |_| {

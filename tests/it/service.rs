@@ -391,3 +391,30 @@ fn validate_and_ack_commands_report_positions_and_exit_codes() {
         Some(1)
     );
 }
+
+#[test]
+fn a_resent_interchange_is_answered_with_ta1_025_and_not_processed_again() {
+    let sb = Sandbox::new();
+    sb.drop_file("first.edi", &po(5));
+    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    // Same interchange control number from the same sender, different bytes (re-enveloped).
+    let again = String::from_utf8(po(5))
+        .unwrap()
+        .replace("*260517*1015*", "*260518*0900*");
+    sb.drop_file("again.edi", again.as_bytes());
+    assert_eq!(sb.run(&["once"]).status.code(), Some(1));
+    assert_eq!(records(&sb).len(), 1);
+    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    assert!(
+        list.contains("again.edi") && list.contains("already received"),
+        "{list}"
+    );
+    let acks: Vec<_> = sb
+        .files("outbox")
+        .into_iter()
+        .filter(|f| f.contains("TA1-"))
+        .collect();
+    assert_eq!(acks.len(), 1, "{:?}", sb.files("outbox"));
+    let ta1 = fs::read_to_string(sb.path("outbox").join(&acks[0])).unwrap();
+    assert!(ta1.contains("*R*025~"), "{ta1}");
+}
