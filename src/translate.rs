@@ -19,8 +19,11 @@ pub struct Input<'a> {
     pub channel_partner: Option<&'a str>,
     /// Whether an interchange (partner, sender, control number) was already received within the
     /// duplicate window; `None` checks nothing (for `translate` and tests).
-    pub seen: Option<&'a dyn Fn(&str, &str, &str) -> bool>,
+    pub seen: Option<Seen<'a>>,
 }
+
+/// `(partner, sender, control number) -> already received?`
+pub type Seen<'a> = &'a dyn Fn(&str, &str, &str) -> bool;
 
 /// An acknowledgement with the partner it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]

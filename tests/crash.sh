@@ -50,7 +50,7 @@ while [ "$kills" -lt "$K" ]; do
   done
   EDIGATE_LOG=error "$bin" run 2>>service.log &
   pid=$!
-  sleep "0.$(printf '%03d' $((RANDOM % 400 + 20)))"
+  sleep "0.$(printf '%03d' $((RANDOM % 150 + 5)))"
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   kills=$((kills + 1))
