@@ -98,6 +98,11 @@ const FLAGGED: u8 = 1;
 const FAILED: u8 = 2;
 
 pub fn main() -> ExitCode {
+    // Output piped into `head` and closed early ends the command quietly, as for any Unix tool.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match run(cli) {

@@ -87,14 +87,25 @@ pub fn find_unescaped(raw: &[u8], sep: u8, release: Option<u8>) -> Option<usize>
 
 /// Splits `raw` at every `sep` not escaped by `release`.
 pub fn split(raw: &[u8], sep: u8, release: Option<u8>) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut rest = raw;
-    while let Some(i) = find_unescaped(rest, sep, release) {
-        out.push(&rest[..i]);
-        rest = &rest[i + 1..];
-    }
-    out.push(rest);
-    out
+    split_iter(raw, sep, release).collect()
+}
+
+/// Like [`split`], without allocating.
+pub fn split_iter(raw: &[u8], sep: u8, release: Option<u8>) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(raw);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match find_unescaped(r, sep, release) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// Removes release characters (`?+` becomes `+`). Bytes are read as Latin-1 when not UTF-8.

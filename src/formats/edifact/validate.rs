@@ -6,11 +6,139 @@ use crate::formats::structure::{lines, parse_set, walk_message, Misfit, SetSpec}
 use crate::formats::{Diagnostic, Position, Severity};
 use std::collections::{HashMap, HashSet};
 
-/// Message structures and the known segment tags.
+/// Message structures, the known segment tags, and the contents of the common segments.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Messages {
     pub sets: HashMap<String, SetSpec>,
     pub tags: HashSet<String>,
+    pub segments: crate::util::FastMap<String, SegDef>,
+}
+
+/// Character class of an EDIFACT data element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Alpha,
+    Numeric,
+    AlphaNumeric,
+}
+
+/// One simple element or component: `an..35`, `n3`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub code: String,
+    pub class: Class,
+    pub min: usize,
+    pub max: usize,
+    pub mandatory: bool,
+}
+
+/// One data element position: simple, or composite with its components.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    pub code: String,
+    pub mandatory: bool,
+    /// Empty for a simple element (then `simple` holds its format).
+    pub components: Vec<Field>,
+    pub simple: Option<Field>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SegDef {
+    pub slots: Vec<Slot>,
+    pub open: bool,
+}
+
+fn parse_field(s: &str) -> Option<Field> {
+    let mut parts = s.split(':');
+    let code = parts.next()?.to_string();
+    let format = parts.next()?;
+    let mandatory = match parts.next()? {
+        "M" => true,
+        "C" => false,
+        _ => return None,
+    };
+    let (class, rest) = if let Some(r) = format.strip_prefix("an") {
+        (Class::AlphaNumeric, r)
+    } else if let Some(r) = format.strip_prefix('n') {
+        (Class::Numeric, r)
+    } else if let Some(r) = format.strip_prefix('a') {
+        (Class::Alpha, r)
+    } else {
+        return None;
+    };
+    let (min, max) = match rest.strip_prefix("..") {
+        Some(m) => (0, m.parse().ok()?),
+        None => {
+            let n = rest.parse().ok()?;
+            (n, n)
+        }
+    };
+    Some(Field {
+        code,
+        class,
+        min,
+        max,
+        mandatory,
+    })
+}
+
+/// Parses one line of `elements.txt`.
+fn parse_segdef(line: &str) -> Result<(String, SegDef), String> {
+    let (tag, rest) = line
+        .trim()
+        .split_once(char::is_whitespace)
+        .unwrap_or((line.trim(), ""));
+    let mut def = SegDef::default();
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        if rest == "..." {
+            def.open = true;
+            break;
+        }
+        let token_end = match (rest.find('('), rest.find(char::is_whitespace)) {
+            (Some(p), Some(w)) if p < w => rest.find(')').map(|c| c + 1).ok_or("unclosed (")?,
+            (Some(p), None) => rest
+                .find(')')
+                .map(|c| c + 1)
+                .filter(|c| *c > p)
+                .ok_or("unclosed (")?,
+            (_, Some(w)) => w,
+            (_, None) => rest.len(),
+        };
+        let token = &rest[..token_end];
+        rest = rest[token_end..].trim_start();
+        let slot = match token.split_once('(') {
+            Some((head, body)) => {
+                let (code, req) = head
+                    .split_once(':')
+                    .ok_or(format!("{token:?}: expected CODE:REQ(...)"))?;
+                let components = body
+                    .trim_end_matches(')')
+                    .split_whitespace()
+                    .map(|c| {
+                        parse_field(c).ok_or(format!("component {c:?} is not CODE:FORMAT:REQ"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Slot {
+                    code: code.to_string(),
+                    mandatory: req == "M",
+                    components,
+                    simple: None,
+                }
+            }
+            None => {
+                let f = parse_field(token).ok_or(format!("{token:?} is not CODE:FORMAT:REQ"))?;
+                Slot {
+                    code: f.code.clone(),
+                    mandatory: f.mandatory,
+                    components: Vec::new(),
+                    simple: Some(f),
+                }
+            }
+        };
+        def.slots.push(slot);
+    }
+    Ok((tag.to_string(), def))
 }
 
 /// The definition files compiled into the binary.
@@ -18,6 +146,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "segments.txt",
         include_str!("../../../mappings/standards/edifact/segments.txt"),
+    ),
+    (
+        "elements.txt",
+        include_str!("../../../mappings/standards/edifact/elements.txt"),
     ),
     (
         "ORDERS.txt",
@@ -62,6 +194,18 @@ impl Messages {
 
     /// Adds `segments.txt` or one message file; problems as (file, line, message).
     pub fn add_file(&mut self, name: &str, text: &str, errors: &mut Vec<(String, usize, String)>) {
+        if name == "elements.txt" {
+            for (n, l) in lines(text) {
+                match parse_segdef(l) {
+                    Ok((tag, def)) => {
+                        self.tags.insert(tag.clone());
+                        self.segments.insert(tag, def);
+                    }
+                    Err(e) => errors.push((name.to_string(), n, e)),
+                }
+            }
+            return;
+        }
         if name == "segments.txt" {
             for (_, l) in lines(text) {
                 self.tags.extend(l.split_whitespace().map(str::to_string));
@@ -83,6 +227,7 @@ pub fn message(m: &mut Message, defs: &Messages) -> bool {
     let Some(set) = defs.sets.get(&m.kind).filter(|s| s.covers(&dir)) else {
         return false;
     };
+    elements(m, defs);
     let segments = m
         .segments()
         .map(|s| (std::str::from_utf8(s.id()).unwrap_or("?"), s.offset));
@@ -113,6 +258,198 @@ pub fn message(m: &mut Message, defs: &Messages) -> bool {
         });
     }
     true
+}
+
+/// Checks the data elements of every segment of `m` that `elements.txt` defines.
+fn elements(m: &mut Message, defs: &Messages) {
+    let mut found = Vec::new();
+    let decimal = m.delims.decimal;
+    for (i, seg) in m.segments().enumerate() {
+        let Ok(tag) = std::str::from_utf8(seg.id()) else {
+            continue;
+        };
+        let Some(def) = defs.segments.get(tag) else {
+            continue;
+        };
+        let mut elements = super::lexer::split_iter(seg.raw, m.delims.element, m.delims.release);
+        elements.next(); // the tag
+        let mut problem = |code: &'static str,
+                           dcode: &'static str,
+                           e: usize,
+                           c: Option<usize>,
+                           message: String| {
+            found.push(Problem {
+                code,
+                diagnostic: Diagnostic {
+                    severity: Severity::Error,
+                    code: dcode,
+                    message: format!(
+                        "{tag} element {e}{}: {message}",
+                        c.map(|c| format!(".{c}")).unwrap_or_default()
+                    ),
+                    position: Position {
+                        offset: seg.offset,
+                        segment: Some(i + 1),
+                        segment_id: tag.to_string(),
+                        element: Some(e),
+                        component: c,
+                    },
+                },
+            })
+        };
+        for (k, slot) in def.slots.iter().enumerate() {
+            let raw = elements.next().unwrap_or(b"");
+            if raw.is_empty() {
+                if slot.mandatory {
+                    problem(
+                        "13",
+                        "edifact.element_missing",
+                        k + 1,
+                        None,
+                        format!("mandatory element {} is missing", slot.code),
+                    );
+                }
+                continue;
+            }
+            if let Some(f) = &slot.simple {
+                if let Some((code, dcode, why)) = check(f, raw, m.delims.release, decimal) {
+                    problem(code, dcode, k + 1, None, why);
+                }
+                continue;
+            }
+            let mut comps = super::lexer::split_iter(raw, m.delims.component, m.delims.release);
+            for (c, f) in slot.components.iter().enumerate() {
+                let v = comps.next().unwrap_or(b"");
+                if v.is_empty() {
+                    if f.mandatory {
+                        problem(
+                            "13",
+                            "edifact.component_missing",
+                            k + 1,
+                            Some(c + 1),
+                            format!("mandatory component {} of {} is missing", f.code, slot.code),
+                        );
+                    }
+                    continue;
+                }
+                if let Some((code, dcode, why)) = check(f, v, m.delims.release, decimal) {
+                    problem(code, dcode, k + 1, Some(c + 1), why);
+                }
+            }
+            let extra = comps.count();
+            if extra > 0 {
+                let n = slot.components.len();
+                problem(
+                    "16",
+                    "edifact.too_many_components",
+                    k + 1,
+                    None,
+                    format!(
+                        "{} components where {n} are defined in {}",
+                        n + extra,
+                        slot.code
+                    ),
+                );
+            }
+        }
+        let extra = elements.count();
+        if !def.open && extra > 0 {
+            let n = def.slots.len();
+            problem(
+                "16",
+                "edifact.too_many_elements",
+                n + 1,
+                None,
+                format!("{} elements where {n} are defined", n + extra),
+            );
+        }
+    }
+    m.problems.extend(found);
+}
+
+/// The 0085 code, diagnostic code and reason when `raw` (still escaped) does not fit `f`.
+fn check(
+    f: &Field,
+    raw: &[u8],
+    release: Option<u8>,
+    decimal: u8,
+) -> Option<(&'static str, &'static str, String)> {
+    // The common case, plain ASCII without release characters, is checked on the bytes.
+    if raw.is_ascii() && !release.is_some_and(|r| raw.contains(&r)) {
+        let ok = match f.class {
+            Class::Numeric => {
+                let body = raw.strip_prefix(b"-").unwrap_or(raw);
+                let digits = body.iter().filter(|b| b.is_ascii_digit()).count();
+                let marks = body.len() - digits;
+                marks <= 1
+                    && digits > 0
+                    && body
+                        .iter()
+                        .all(|b| b.is_ascii_digit() || *b == decimal || *b == b'.' || *b == b',')
+                    && digits >= f.min
+                    && digits <= f.max
+            }
+            Class::Alpha => {
+                !raw.iter().any(u8::is_ascii_digit) && raw.len() >= f.min && raw.len() <= f.max
+            }
+            Class::AlphaNumeric => raw.len() >= f.min && raw.len() <= f.max,
+        };
+        if ok {
+            return None;
+        }
+    }
+    let value = super::lexer::unescape(raw, release);
+    let n = match f.class {
+        Class::Numeric => {
+            let body = value.strip_prefix('-').unwrap_or(&value);
+            let mut marks = 0;
+            let mut digits = 0;
+            for ch in body.chars() {
+                if ch.is_ascii_digit() {
+                    digits += 1;
+                } else if ch == char::from(decimal) || ch == '.' || ch == ',' {
+                    marks += 1;
+                } else {
+                    return Some((
+                        "37",
+                        "edifact.not_numeric",
+                        format!("{} {value:?} is not numeric", f.code),
+                    ));
+                }
+            }
+            if marks > 1 || digits == 0 {
+                return Some((
+                    "37",
+                    "edifact.not_numeric",
+                    format!("{} {value:?} is not numeric", f.code),
+                ));
+            }
+            digits
+        }
+        Class::Alpha if value.chars().any(|c| c.is_ascii_digit()) => {
+            return Some((
+                "37",
+                "edifact.not_alphabetic",
+                format!("{} {value:?} holds digits", f.code),
+            ));
+        }
+        _ => value.chars().count(),
+    };
+    if n > f.max {
+        Some((
+            "39",
+            "edifact.too_long",
+            format!("{} {value:?} is longer than {}", f.code, f.max),
+        ))
+    } else if n < f.min {
+        Some((
+            "40",
+            "edifact.too_short",
+            format!("{} {value:?} is shorter than {}", f.code, f.min),
+        ))
+    } else {
+        None
+    }
 }
 
 /// Validates everything `src` holds, one message at a time.
@@ -186,6 +523,41 @@ pub fn summary(
 mod tests {
     use super::*;
     use crate::formats::edifact::parse;
+
+    #[test]
+    fn element_formats_lengths_and_components() {
+        let defs = Messages::builtin();
+        let text = "UNB+UNOC:3+S:14+R:14+200101:1200+1'UNH+1+ORDERS:D:96A:UN'BGM+220+PO1+9+++X'DTM+137:20200101:102:XX'DTM+:20200101'NAD+BY+1::9'LIN+1++X:SA'PRI+AAA:1.2.3'PRI+AAA:1234567890123456'QTY+21:5'UNS+S'UNT+11+1'UNZ+1+1'";
+        let mut f = parse(text.as_bytes());
+        let m = &mut f.interchanges[0].messages[0];
+        message(m, &defs);
+        let got: Vec<_> = m
+            .problems
+            .iter()
+            .filter(|p| p.diagnostic.position.element.is_some())
+            .map(|p| {
+                let pos = &p.diagnostic.position;
+                format!(
+                    "{}@{}.{}{} {}",
+                    pos.segment_id,
+                    pos.segment.unwrap_or(0),
+                    pos.element.unwrap_or(0),
+                    pos.component.map(|c| format!(".{c}")).unwrap_or_default(),
+                    p.code
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "BGM@2.5 16",
+                "DTM@3.1 16",
+                "DTM@4.1.1 13",
+                "PRI@7.1.2 37",
+                "PRI@8.1.2 39"
+            ]
+        );
+    }
 
     #[test]
     fn builtin_messages_load_and_find_structure_errors() {
