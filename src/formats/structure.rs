@@ -294,15 +294,14 @@ pub fn walk_message<'b>(
 ) -> Vec<StructError> {
     let n = segments.len();
     let end = if closed { n.saturating_sub(1) } else { n };
-    let mut last = (end, 0);
+    let last = std::cell::Cell::new((end, 0));
     let body = segments.enumerate().filter_map(|(i, (id, offset))| {
         if i == end.min(n.saturating_sub(1)) {
-            last = (end, offset);
+            last.set((end, offset));
         }
         (i >= 1 && i < end).then_some((i, id, offset))
     });
-    let body: Vec<_> = body.collect();
-    walk(set, body.into_iter(), last, known)
+    walk(set, body, &last, known)
 }
 
 /// Facts about one list of nodes, computed once when definitions are read.
@@ -383,12 +382,13 @@ fn find(stack: &[Frame<'_>], id: u64) -> Option<(usize, usize, bool)> {
 }
 
 /// Walks the body segments of one message, `(index, tag, offset)` in order, against `set`.
-/// `end` is the index and offset of the trailer (where missing segments are reported at the
-/// end); `known` says whether a tag exists in the segment dictionary.
+/// `end` holds the index and offset of the trailer (where missing segments are reported at the
+/// end) once `body` is consumed; `known` says whether a tag exists in the segment dictionary.
+
 pub fn walk<'b>(
     set: &SetSpec,
     body: impl Iterator<Item = (usize, &'b str, usize)>,
-    end: (usize, usize),
+    end: &std::cell::Cell<(usize, usize)>,
     known: impl Fn(&str) -> bool,
 ) -> Vec<StructError> {
     let mut out = Vec::new();
@@ -469,6 +469,8 @@ pub fn walk<'b>(
             }
         }
     }
+    // `end` (the trailer's index and offset) is known once `body` is consumed.
+    let end = end.get();
     while let Some(f) = stack.pop() {
         f.missing(f.nodes.len())
             .for_each(|n| missing(n, end, &mut out));

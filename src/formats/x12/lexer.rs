@@ -270,8 +270,7 @@ pub fn step(
     while end > pos && matches!(buf[end - 1], b'\r' | b'\n') {
         end -= 1;
     }
-    let wrapped = s.wraps()
-        && (memchr(b'\n', &buf[pos..end]).is_some() || memchr(b'\r', &buf[pos..end]).is_some());
+    let wrapped = s.wraps() && memchr::memchr2(b'\n', b'\r', &buf[pos..end]).is_some();
     Step::Segment {
         start: pos,
         end,
