@@ -384,7 +384,6 @@ fn find(stack: &[Frame<'_>], id: u64) -> Option<(usize, usize, bool)> {
 /// Walks the body segments of one message, `(index, tag, offset)` in order, against `set`.
 /// `end` holds the index and offset of the trailer (where missing segments are reported at the
 /// end) once `body` is consumed; `known` says whether a tag exists in the segment dictionary.
-
 pub fn walk<'b>(
     set: &SetSpec,
     body: impl Iterator<Item = (usize, &'b str, usize)>,
