@@ -70,6 +70,22 @@ enum Command {
         #[arg(long)]
         partner: Option<String>,
     },
+    /// Run the HTTP target simulator (an ERP-like endpoint that fails on purpose) on loopback.
+    SimHttp {
+        #[arg(long, default_value = "127.0.0.1:8099")]
+        listen: String,
+        /// Share of requests that fail, 0.0 to 1.0.
+        #[arg(long, default_value_t = 0.3)]
+        fail_rate: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How long a deliberately slow answer takes, in milliseconds.
+        #[arg(long, default_value_t = 3000)]
+        slow_ms: u64,
+        /// Records containing this text are refused with 422.
+        #[arg(long)]
+        reject: Option<String>,
+    },
     /// Validate the configuration and report every problem.
     Check,
     /// Show what is waiting, in flight, quarantined and done.
@@ -167,6 +183,29 @@ fn run(cli: Cli) -> Result<u8> {
             translate_cmd(&cli.config, &file, partner.as_deref(), true)
         }
         Command::Validate { file, limit } => validate_cmd(&cli.config, &file, limit),
+        Command::SimHttp {
+            listen,
+            fail_rate,
+            seed,
+            slow_ms,
+            reject,
+        } => {
+            let listener = std::net::TcpListener::bind(&listen)
+                .with_context(|| format!("binding {listen}"))?;
+            eprintln!(
+                "simulator listening on http://{} (POST records, GET /stats)",
+                listener.local_addr()?
+            );
+            let sim = crate::sim::Sim::new(crate::sim::SimConfig {
+                fail_rate,
+                seed,
+                slow_ms,
+                reject_marker: reject,
+            });
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            crate::sim::serve(listener, sim, stop)?;
+            Ok(OK)
+        }
         Command::Check => match config::load(&cli.config) {
             Ok(cfg) => {
                 println!(
@@ -344,6 +383,28 @@ fn status(cfg: &Config) -> Result<u8> {
             }
         }
     }
+    let deliveries = store.delivery_counts()?;
+    if !deliveries.is_empty() || !cfg.targets.is_empty() {
+        println!("deliveries:");
+        for t in &cfg.targets {
+            let n = |state: &str| {
+                deliveries
+                    .iter()
+                    .find(|(tg, s, _)| tg == &t.name && s == state)
+                    .map_or(0, |x| x.2)
+            };
+            let b = store.breaker(&t.name)?;
+            println!(
+                "  {:<16} pending {}, delivered {}, rejected {}, dead {}; circuit {}",
+                t.name,
+                n("pending"),
+                n("delivered"),
+                n("rejected"),
+                n("dead"),
+                b.state
+            );
+        }
+    }
     let uploads = store.upload_counts()?;
     if !uploads.is_empty() {
         println!("uploads:");
@@ -383,6 +444,23 @@ fn quarantine_cmd(cfg: &Config, action: QuarantineCmd) -> Result<u8> {
                 );
             }
             eprintln!("{} file(s) in quarantine", files.len());
+            let failed = store.failed_deliveries()?;
+            if !failed.is_empty() {
+                println!(
+                    "\n{:<6} {:<12} {:<30} {:<9} {:<8} REASON",
+                    "DELIV", "TARGET", "RECORD", "STATE", "ATTEMPTS"
+                );
+                for (id, target, record, state, attempts, _status, error) in &failed {
+                    println!(
+                        "{id:<6} {target:<12} {record:<30} {state:<9} {attempts:<8} {}",
+                        error.as_deref().unwrap_or("")
+                    );
+                }
+                eprintln!(
+                    "{} delivery(ies) held (rejected by the target or dead-lettered)",
+                    failed.len()
+                );
+            }
             Ok(OK)
         }
         QuarantineCmd::Show { id } => {

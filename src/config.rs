@@ -18,6 +18,8 @@ struct RawConfig {
     channels: Vec<RawChannel>,
     #[serde(default)]
     partners: Vec<Partner>,
+    #[serde(default)]
+    targets: Vec<Target>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -139,6 +141,81 @@ pub struct Partner {
     pub ack: Functional,
 }
 
+/// A system records are delivered to (an ERP API or any HTTP endpoint taking JSON).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub name: String,
+    /// Only `http` today.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Records are POSTed here as JSON, one per request, with an `Idempotency-Key` header.
+    pub url: String,
+    /// Schemas delivered (`purchase_order/v1`); empty means every record.
+    #[serde(default)]
+    pub documents: Vec<String>,
+    /// Partners whose records go here; empty means every partner.
+    #[serde(default)]
+    pub partners: Vec<String>,
+    /// Name of an environment variable holding a bearer token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    #[serde(default = "default_target_timeout")]
+    pub timeout_seconds: u64,
+    /// At most this many requests in flight to this target.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Transient failures are retried this many times, then dead-lettered.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: i64,
+    /// ... or once the first attempt is this old.
+    #[serde(default = "default_max_age")]
+    pub max_age_seconds: i64,
+    /// First retry delay; each retry doubles the ceiling, with full jitter.
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_ms: u64,
+    #[serde(default = "default_backoff_cap")]
+    pub backoff_cap_seconds: u64,
+    /// Consecutive transient failures that open the circuit breaker.
+    #[serde(default = "default_breaker")]
+    pub breaker_threshold: i64,
+    #[serde(default = "default_cooldown")]
+    pub breaker_cooldown_seconds: i64,
+}
+
+fn default_target_timeout() -> u64 {
+    30
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_max_attempts() -> i64 {
+    10
+}
+fn default_max_age() -> i64 {
+    86_400
+}
+fn default_backoff_ms() -> u64 {
+    1000
+}
+fn default_backoff_cap() -> u64 {
+    300
+}
+fn default_breaker() -> i64 {
+    5
+}
+fn default_cooldown() -> i64 {
+    30
+}
+
+impl Target {
+    /// Whether this target takes a record of `schema` from `partner`.
+    pub fn takes(&self, schema: &str, partner: &str) -> bool {
+        (self.documents.is_empty() || self.documents.iter().any(|d| d == schema))
+            && (self.partners.is_empty() || self.partners.iter().any(|p| p == partner))
+    }
+}
+
 /// An input: a watched folder or a partner's SFTP drop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Channel {
@@ -238,6 +315,7 @@ pub struct Config {
     pub duplicate_window_days: u64,
     pub channels: Vec<Channel>,
     pub partners: Vec<Partner>,
+    pub targets: Vec<Target>,
     /// X12 message definitions: `mappings/standards/x12/` when present, else the built-in copy.
     pub x12: Arc<Standards>,
     /// EDIFACT message structures: `mappings/standards/edifact/` when present, else built in.
@@ -289,6 +367,7 @@ impl Config {
         build(
             dir.join("edigate.toml"),
             RawConfig {
+                targets: Vec::new(),
                 service: RawService::default(),
                 channels: Vec::new(),
                 partners: Vec::new(),
@@ -419,6 +498,7 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
             })
             .collect(),
         partners: raw.partners,
+        targets: raw.targets,
         data_dir,
         file,
         base,
@@ -695,6 +775,33 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
                     ),
                 );
             }
+        }
+    }
+    for (i, t) in cfg.targets.iter().enumerate() {
+        let line = header_line(text, "[[targets]]", i);
+        if t.kind != "http" {
+            add(
+                line,
+                format!(
+                    "target {:?}: type {:?} is not supported (http)",
+                    t.name, t.kind
+                ),
+            );
+        }
+        if !(t.url.starts_with("http://") || t.url.starts_with("https://")) {
+            add(
+                line,
+                format!(
+                    "target {:?}: url {:?} must start with http:// or https://",
+                    t.name, t.url
+                ),
+            );
+        }
+        if cfg.targets[..i].iter().any(|o| o.name == t.name) {
+            add(line, format!("target name {:?} is used twice", t.name));
+        }
+        if t.concurrency == 0 || t.max_attempts < 1 || t.breaker_threshold < 1 {
+            add(line, format!("target {:?}: concurrency, max_attempts and breaker_threshold must be at least 1", t.name));
         }
     }
     let mut cfg = cfg;

@@ -335,7 +335,19 @@ fn translate_file(cfg: &Config, store: &mut Store, f: &FileRow) -> Result<usize,
         outcome.accepted,
         outcome.rejected
     );
-    store.commit_translation(f.id, &outputs, &keys, refusal.as_deref(), &detail)?;
+    let deliveries = if outcome.refusal.is_none() {
+        routing::deliveries(cfg, &outcome)
+    } else {
+        Vec::new()
+    };
+    store.commit_translation_with(
+        f.id,
+        &outputs,
+        &keys,
+        &deliveries,
+        refusal.as_deref(),
+        &detail,
+    )?;
     tracing::info!(id = f.id, file = %shown, "{detail}");
     Ok(if outcome.refusal.is_some() {
         0

@@ -2,7 +2,7 @@
 //! outbox folder under a deterministic name; connectors will add targets here.
 
 use crate::config::Config;
-use crate::store::{FileRow, NewOutput};
+use crate::store::{FileRow, NewDelivery, NewOutput};
 use crate::translate::Outcome;
 use std::collections::BTreeMap;
 
@@ -84,4 +84,30 @@ pub fn upload_channels(cfg: &Config, partner: &str) -> Vec<String> {
         .filter(|c| c.sftp().is_some_and(|s| s.outbound_dir.is_some()))
         .map(|c| c.name.clone())
         .collect()
+}
+
+/// The deliveries of a file's records: one per record and target that takes it, keyed by
+/// partner, interchange control, transaction control and the record's index in the file, so
+/// that translating the same input again never adds a second delivery.
+pub fn deliveries(cfg: &Config, outcome: &Outcome) -> Vec<NewDelivery> {
+    let mut out = Vec::new();
+    for (index, r) in outcome.records.iter().enumerate() {
+        for t in cfg
+            .targets
+            .iter()
+            .filter(|t| t.takes(&r.schema, &r.partner))
+        {
+            out.push(NewDelivery {
+                record_id: r.id.clone(),
+                target: t.name.clone(),
+                idem_key: format!(
+                    "{}:{}:{}:{index}",
+                    r.partner, r.source.interchange_control, r.source.transaction_control
+                ),
+                // Serialising our own types cannot fail.
+                payload: serde_json::to_vec(r).expect("records serialise"),
+            });
+        }
+    }
+    out
 }

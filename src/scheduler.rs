@@ -2,10 +2,13 @@
 //! periodic rescan, and after the settle time of files still being written.
 
 use crate::config::{Channel, Config};
+use crate::delivery;
 use crate::intake::{Intake, IntakeError, IntakeReport};
 use crate::pipeline::{self, Report};
 use crate::sftp::{self, Listings};
+use crate::store::Attempt;
 use crate::store::{Store, StoreError};
+use crate::util::Utc;
 use notify::{RecursiveMode, Watcher};
 use std::fs::{self, File, TryLockError};
 use std::future::Future;
@@ -130,11 +133,74 @@ impl Appliance {
                 tracing::warn!(channel = %c.name, error = %e, "upload failed; it will be retried");
             }
         }
+        self.deliver()?;
         Ok(PassReport {
             intake,
             pipeline,
             channel_errors,
         })
+    }
+
+    /// Sends the deliveries that are due to every target, at most `concurrency` at a time per
+    /// target, and records each outcome and the target's circuit breaker.
+    fn deliver(&mut self) -> Result<(), ServiceError> {
+        for t in &self.cfg.targets {
+            let now = Utc::now();
+            let b = self.store.breaker(&t.name)?;
+            let Some(limit) = delivery::allowed(t, &b, now) else {
+                continue;
+            };
+            let due = self.store.due_deliveries(&t.name, now, limit.min(500))?;
+            if due.is_empty() {
+                continue;
+            }
+            let requests: Vec<delivery::Request> =
+                due.iter().map(|r| delivery::request(t, r)).collect();
+            let queue = std::sync::Mutex::new(requests.iter().enumerate());
+            let results = std::sync::Mutex::new(vec![None; requests.len()]);
+            std::thread::scope(|s| {
+                for _ in 0..t.concurrency.min(requests.len()) {
+                    s.spawn(|| loop {
+                        let next = queue.lock().expect("queue").next();
+                        let Some((i, req)) = next else { break };
+                        let resp = delivery::send(req);
+                        results.lock().expect("results")[i] = Some(resp);
+                    });
+                }
+            });
+            let results: Vec<delivery::Response> = results
+                .into_inner()
+                .expect("results")
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| delivery::Response::Failed("not sent".into())))
+                .collect();
+            let now = Utc::now();
+            for (row, resp) in due.iter().zip(&results) {
+                let attempt = delivery::classify(t, row, resp, now);
+                match &attempt {
+                    Attempt::Delivered { .. } => {
+                        tracing::debug!(target = %t.name, key = %row.idem_key, "delivered")
+                    }
+                    Attempt::Retry { error, .. } => {
+                        tracing::warn!(target = %t.name, key = %row.idem_key, error = %error, "delivery failed; will retry")
+                    }
+                    Attempt::Dead { error, .. } => {
+                        tracing::error!(target = %t.name, key = %row.idem_key, error = %error, "delivery dead-lettered")
+                    }
+                    Attempt::Rejected { error, .. } => {
+                        tracing::error!(target = %t.name, key = %row.idem_key, error = %error, "delivery rejected by the target")
+                    }
+                }
+                self.store.settle_delivery(row.id, &attempt)?;
+            }
+            let refs: Vec<&delivery::Response> = results.iter().collect();
+            let next = delivery::after(t, &b, &refs, now);
+            if next.state != b.state {
+                tracing::warn!(target = %t.name, from = %b.state, to = %next.state, "circuit breaker");
+            }
+            self.store.set_breaker(&t.name, &next)?;
+        }
+        Ok(())
     }
 
     /// Processes everything waiting on every channel, then returns (for `edigate once`).

@@ -120,6 +120,59 @@ pub struct NewOutput {
     pub uploads: Vec<String>,
 }
 
+/// A delivery of one record to one target, committed with the record.
+pub struct NewDelivery {
+    pub record_id: String,
+    pub target: String,
+    /// partner + interchange control + transaction control + record index.
+    pub idem_key: String,
+    pub payload: Vec<u8>,
+}
+
+/// A delivery due for sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub target: String,
+    pub idem_key: String,
+    pub payload: Vec<u8>,
+    pub attempts: i64,
+    pub created_at: String,
+}
+
+/// How one delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Delivered {
+        status: u16,
+    },
+    /// Try again at `next_at`.
+    Retry {
+        status: Option<u16>,
+        error: String,
+        next_at: Utc,
+    },
+    /// Transient failures exhausted: dead letter.
+    Dead {
+        status: Option<u16>,
+        error: String,
+    },
+    /// The target refused the record for a business reason: exception queue.
+    Rejected {
+        status: u16,
+        error: String,
+    },
+}
+
+/// A circuit breaker's persisted state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breaker {
+    /// `closed`, `open` or `half_open`.
+    pub state: String,
+    pub failures: i64,
+    pub opened_at: Option<String>,
+}
+
 /// An upload waiting for its channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRow {
@@ -238,6 +291,31 @@ CREATE TABLE uploads (
     done_at TEXT
 );
 CREATE INDEX uploads_due ON uploads(state, channel, next_at);
+"#,
+    r#"
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    target TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    delivered_at TEXT,
+    last_status INTEGER,
+    last_error TEXT,
+    UNIQUE (target, idem_key)
+);
+CREATE INDEX deliveries_due ON deliveries(state, target, next_at);
+CREATE TABLE breakers (
+    target TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    opened_at TEXT
+);
 "#,
 ];
 
@@ -478,8 +556,30 @@ impl Store {
         refusal: Option<&str>,
         detail: &str,
     ) -> Result<()> {
+        self.commit_translation_with(id, outputs, records, &[], refusal, detail)
+    }
+
+    /// Like [`Store::commit_translation`], with the records' deliveries in the same transaction
+    /// (a delivery already known by target and idempotency key is not added again).
+    pub fn commit_translation_with(
+        &mut self,
+        id: i64,
+        outputs: &[NewOutput],
+        records: &[RecordKeys],
+        deliveries: &[NewDelivery],
+        refusal: Option<&str>,
+        detail: &str,
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
         set_state(&tx, id, &[State::Parsed], State::Translated)?;
+        let created = Utc::now().rfc3339();
+        for d in deliveries {
+            tx.execute(
+                "INSERT OR IGNORE INTO deliveries (record_id, file_id, target, idem_key, payload, state, next_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+                params![d.record_id, id, d.target, d.idem_key, d.payload, created],
+            )?;
+        }
         let now = Utc::now().rfc3339();
         for o in outputs {
             tx.execute(
@@ -694,6 +794,130 @@ impl Store {
             )
             .optional()?
             .is_some())
+    }
+
+    /// Up to `limit` deliveries for `target` that are due now, oldest first.
+    pub fn due_deliveries(&self, target: &str, now: Utc, limit: usize) -> Result<Vec<DeliveryRow>> {
+        let mut st = self.conn.prepare(
+            "SELECT id, target, idem_key, payload, attempts, created_at FROM deliveries
+             WHERE state = 'pending' AND target = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3",
+        )?;
+        let rows = st
+            .query_map(params![target, now.rfc3339(), limit as i64], |r| {
+                Ok(DeliveryRow {
+                    id: r.get(0)?,
+                    target: r.get(1)?,
+                    idem_key: r.get(2)?,
+                    payload: r.get(3)?,
+                    attempts: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Records the outcome of one attempt, in one transaction.
+    pub fn settle_delivery(&mut self, id: i64, attempt: &Attempt) -> Result<()> {
+        let now = Utc::now().rfc3339();
+        let (state, status, error, next_at): (&str, Option<u16>, Option<&str>, Option<String>) =
+            match attempt {
+                Attempt::Delivered { status } => ("delivered", Some(*status), None, None),
+                Attempt::Retry {
+                    status,
+                    error,
+                    next_at,
+                } => ("pending", *status, Some(error), Some(next_at.rfc3339())),
+                Attempt::Dead { status, error } => ("dead", *status, Some(error), None),
+                Attempt::Rejected { status, error } => {
+                    ("rejected", Some(*status), Some(error), None)
+                }
+            };
+        self.conn.execute(
+            "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_status = ?3, last_error = ?4,
+                 next_at = COALESCE(?5, next_at), delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 ELSE delivered_at END
+             WHERE id = ?1 AND state = 'pending'",
+            params![id, state, status, error, next_at, now],
+        )?;
+        Ok(())
+    }
+
+    /// (target, state, count) over all deliveries.
+    pub fn delivery_counts(&self) -> Result<Vec<(String, String, i64)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT target, state, COUNT(*) FROM deliveries GROUP BY target, state ORDER BY target, state")?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Deliveries that ended in the exception queue (`rejected`) or as dead letters (`dead`):
+    /// (id, target, record id, state, attempts, last status, last error).
+    #[allow(clippy::type_complexity)]
+    pub fn failed_deliveries(
+        &self,
+    ) -> Result<
+        Vec<(
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            Option<i64>,
+            Option<String>,
+        )>,
+    > {
+        let mut st = self.conn.prepare(
+            "SELECT id, target, record_id, state, attempts, last_status, last_error FROM deliveries
+             WHERE state IN ('rejected', 'dead') ORDER BY id",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn breaker(&self, target: &str) -> Result<Breaker> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT state, failures, opened_at FROM breakers WHERE target = ?1",
+                [target],
+                |r| {
+                    Ok(Breaker {
+                        state: r.get(0)?,
+                        failures: r.get(1)?,
+                        opened_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or(Breaker {
+                state: "closed".into(),
+                failures: 0,
+                opened_at: None,
+            }))
+    }
+
+    pub fn set_breaker(&mut self, target: &str, b: &Breaker) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO breakers (target, state, failures, opened_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (target) DO UPDATE SET state = ?2, failures = ?3, opened_at = ?4",
+            params![target, b.state, b.failures, b.opened_at],
+        )?;
+        Ok(())
     }
 
     /// Uploads for `channel` that are due now.

@@ -2,6 +2,7 @@
 
 mod bundles;
 mod corpus;
+mod deliveries;
 mod golden;
 mod service;
 mod sftp;

@@ -1,0 +1,309 @@
+//! Deliveries of canonical records to targets over HTTP: one request per record with an
+//! `Idempotency-Key`, a retry policy (transient vs business failures, exponential backoff with
+//! full jitter, `Retry-After`), dead letters, and a circuit breaker per target. Deciding is pure;
+//! `send` does the one HTTP call. The scheduler runs the sends with bounded concurrency.
+
+use crate::config::Target;
+use crate::store::{Attempt, Breaker, DeliveryRow};
+use crate::util::Utc;
+use std::time::Duration;
+
+/// One HTTP attempt to make.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub id: i64,
+    pub url: String,
+    pub idem_key: String,
+    pub token: Option<String>,
+    pub payload: Vec<u8>,
+    pub timeout: Duration,
+}
+
+/// What came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+        body: String,
+    },
+    /// No response: refused, reset, timed out.
+    Failed(String),
+}
+
+/// The request for a due delivery (the token is read from the environment, never logged).
+pub fn request(target: &Target, row: &DeliveryRow) -> Request {
+    Request {
+        id: row.id,
+        url: target.url.clone(),
+        idem_key: row.idem_key.clone(),
+        token: target
+            .token_env
+            .as_ref()
+            .and_then(|v| std::env::var(v).ok()),
+        payload: row.payload.clone(),
+        timeout: Duration::from_secs(target.timeout_seconds.max(1)),
+    }
+}
+
+/// Sends one request (blocking).
+pub fn send(req: &Request) -> Response {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(req.timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut call = agent
+        .post(&req.url)
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", &req.idem_key);
+    if let Some(t) = &req.token {
+        call = call.header("Authorization", &format!("Bearer {t}"));
+    }
+    match call.send(&req.payload[..]) {
+        Ok(mut r) => {
+            let status = r.status().as_u16();
+            let retry_after = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            let body = r.body_mut().read_to_string().unwrap_or_default();
+            Response::Status {
+                status,
+                retry_after,
+                body: body.chars().take(2000).collect(),
+            }
+        }
+        Err(e) => Response::Failed(e.to_string()),
+    }
+}
+
+/// Whether a response is worth retrying.
+pub fn transient(resp: &Response) -> bool {
+    match resp {
+        Response::Failed(_) => true,
+        Response::Status { status, .. } => matches!(status, 408 | 425 | 429 | 500..=599),
+    }
+}
+
+/// A random-looking number from a delivery id and the clock (full jitter needs no quality).
+fn jitter_seed(id: i64, attempts: i64) -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let mut x =
+        t ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (attempts as u64).rotate_left(17);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}
+
+/// Delay before retry number `attempts + 1`: uniform in [0, min(cap, base * 2^attempts)].
+pub fn backoff(target: &Target, attempts: i64, seed: u64) -> Duration {
+    let ceiling = (target.backoff_ms as u128)
+        .saturating_mul(1u128 << attempts.clamp(0, 30))
+        .min(u128::from(target.backoff_cap_seconds) * 1000) as u64;
+    Duration::from_millis(if ceiling == 0 {
+        0
+    } else {
+        seed % (ceiling + 1)
+    })
+}
+
+/// What an attempt means for the delivery.
+pub fn classify(target: &Target, row: &DeliveryRow, resp: &Response, now: Utc) -> Attempt {
+    let (status, error) = match resp {
+        Response::Status { status, body, .. } => (Some(*status), format!("HTTP {status}: {body}")),
+        Response::Failed(e) => (None, e.clone()),
+    };
+    match resp {
+        Response::Status {
+            status: s @ 200..=299,
+            ..
+        } => Attempt::Delivered { status: *s },
+        r if !transient(r) => Attempt::Rejected {
+            status: status.unwrap_or(0),
+            error,
+        },
+        r => {
+            let age = Utc::parse_rfc3339(&row.created_at).map_or(0, |c| now.epoch - c.epoch);
+            if row.attempts + 1 >= target.max_attempts || age >= target.max_age_seconds {
+                return Attempt::Dead {
+                    status,
+                    error: format!("gave up after {} attempt(s): {error}", row.attempts + 1),
+                };
+            }
+            let mut wait = backoff(target, row.attempts, jitter_seed(row.id, row.attempts));
+            if let Response::Status {
+                retry_after: Some(s),
+                ..
+            } = r
+            {
+                wait = wait.max(Duration::from_secs(*s));
+            }
+            let next = Utc {
+                epoch: now.epoch + wait.as_secs() as i64 + i64::from(wait.subsec_millis() > 0),
+            };
+            Attempt::Retry {
+                status,
+                error,
+                next_at: next,
+            }
+        }
+    }
+}
+
+/// How many deliveries the breaker lets through now: all, one probe, or none.
+pub fn allowed(target: &Target, b: &Breaker, now: Utc) -> Option<usize> {
+    match b.state.as_str() {
+        "open" => {
+            let opened = b
+                .opened_at
+                .as_deref()
+                .and_then(Utc::parse_rfc3339)
+                .map_or(0, |u| u.epoch);
+            (now.epoch - opened >= target.breaker_cooldown_seconds).then_some(1)
+        }
+        _ => Some(usize::MAX),
+    }
+}
+
+/// The breaker after a batch of responses (in order).
+pub fn after(target: &Target, b: &Breaker, responses: &[&Response], now: Utc) -> Breaker {
+    let mut b = b.clone();
+    let probing = b.state == "open";
+    for r in responses {
+        if transient(r) {
+            b.failures += 1;
+        } else {
+            b.failures = 0;
+        }
+    }
+    let failed = responses.last().is_some_and(|r| transient(r));
+    if (probing && failed) || (!probing && b.failures >= target.breaker_threshold) {
+        b.state = "open".into();
+        b.opened_at = Some(now.rfc3339());
+    } else if !failed && !responses.is_empty() {
+        b.state = "closed".into();
+        b.opened_at = None;
+        b.failures = 0;
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target() -> Target {
+        toml::from_str("name = \"t\"\ntype = \"http\"\nurl = \"http://127.0.0.1:1/\"\nmax_attempts = 3\nbreaker_threshold = 2\nbreaker_cooldown_seconds = 10\n").unwrap()
+    }
+
+    fn row(attempts: i64) -> DeliveryRow {
+        DeliveryRow {
+            id: 1,
+            target: "t".into(),
+            idem_key: "k".into(),
+            payload: vec![],
+            attempts,
+            created_at: Utc::now().rfc3339(),
+        }
+    }
+
+    fn status(s: u16, retry_after: Option<u64>) -> Response {
+        Response::Status {
+            status: s,
+            retry_after,
+            body: "why".into(),
+        }
+    }
+
+    #[test]
+    fn classifies_success_business_and_transient_failures() {
+        let t = target();
+        let now = Utc::now();
+        assert_eq!(
+            classify(&t, &row(0), &status(201, None), now),
+            Attempt::Delivered { status: 201 }
+        );
+        assert!(matches!(
+            classify(&t, &row(0), &status(422, None), now),
+            Attempt::Rejected { status: 422, .. }
+        ));
+        for s in [408, 425, 429, 500, 503] {
+            assert!(
+                matches!(
+                    classify(&t, &row(0), &status(s, None), now),
+                    Attempt::Retry { .. }
+                ),
+                "{s}"
+            );
+        }
+        assert!(matches!(
+            classify(&t, &row(0), &Response::Failed("reset".into()), now),
+            Attempt::Retry { status: None, .. }
+        ));
+        assert!(matches!(
+            classify(&t, &row(2), &status(503, None), now),
+            Attempt::Dead { .. }
+        ));
+        match classify(&t, &row(0), &status(429, Some(120)), now) {
+            Attempt::Retry { next_at, .. } => assert!(next_at.epoch >= now.epoch + 120),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn backoff_has_full_jitter_under_a_growing_ceiling() {
+        let t = target();
+        for attempts in 0..12 {
+            let ceiling = (1000u64 << attempts).min(300_000);
+            for seed in [0, 1, 12345, u64::MAX] {
+                assert!(backoff(&t, attempts, seed).as_millis() as u64 <= ceiling);
+            }
+        }
+        let spread: std::collections::HashSet<_> = (0..50)
+            .map(|s| backoff(&t, 5, s * 7919).as_millis())
+            .collect();
+        assert!(spread.len() > 40, "jitter spreads retries");
+    }
+
+    #[test]
+    fn breaker_opens_probes_and_closes() {
+        let t = target();
+        let now = Utc::now();
+        let closed = Breaker {
+            state: "closed".into(),
+            failures: 0,
+            opened_at: None,
+        };
+        let fail = Response::Failed("refused".into());
+        let ok = status(200, None);
+        let b = after(&t, &closed, &[&fail, &fail], now);
+        assert_eq!(b.state, "open");
+        assert_eq!(allowed(&t, &b, now), None);
+        let later = Utc {
+            epoch: now.epoch + 11,
+        };
+        assert_eq!(allowed(&t, &b, later), Some(1));
+        let again = after(&t, &b, &[&fail], later);
+        assert_eq!(again.state, "open");
+        assert_eq!(allowed(&t, &again, later), None);
+        let healed = after(
+            &t,
+            &again,
+            &[&ok],
+            Utc {
+                epoch: later.epoch + 11,
+            },
+        );
+        assert_eq!(healed.state, "closed");
+        assert_eq!(
+            after(&t, &closed, &[&fail, &ok, &fail], now).state,
+            "closed"
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! Deliveries to an HTTP target that fails 30% of requests in every way (500 before and after
+//! storing, 429 with Retry-After, 503, answers slower than the timeout, dropped connections):
+//! every record ends delivered exactly once, or held with the target's reason.
+
+use crate::support::{data, Sandbox};
+use edigate::sim::{serve, Sim, SimConfig};
+use std::fs;
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn po(n: usize) -> Vec<u8> {
+    String::from_utf8(fs::read(data("x12/ok/850-4010-acme.edi")).unwrap())
+        .unwrap()
+        .replace("4500001234", &format!("PO{n:08}"))
+        .replace("000000905", &format!("{:09}", 3000 + n))
+        .into_bytes()
+}
+
+#[test]
+fn every_record_is_delivered_once_or_held_with_the_reason_despite_a_failing_target() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sim = Sim::new(SimConfig {
+        fail_rate: 0.3,
+        seed: 42,
+        slow_ms: 1500,
+        reject_marker: Some("PO00000013".into()),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = {
+        let (sim, stop) = (sim.clone(), stop.clone());
+        std::thread::spawn(move || serve(listener, sim, stop))
+    };
+    let sb = Sandbox::with_config(&format!(
+        "{}\n[[targets]]\nname = \"erp\"\ntype = \"http\"\nurl = \"http://127.0.0.1:{port}/records\"\n\
+         timeout_seconds = 1\nbackoff_ms = 50\nbackoff_cap_seconds = 1\nmax_attempts = 40\n\
+         breaker_threshold = 4\nbreaker_cooldown_seconds = 1\nconcurrency = 4\n",
+        crate::support::CONFIG
+    ));
+    let n = 40;
+    for i in 1..=n {
+        sb.drop_file(&format!("po{i:03}.edi"), &po(i));
+    }
+    let end = Instant::now() + Duration::from_secs(90);
+    let mut status = String::new();
+    while Instant::now() < end {
+        let out = sb.run(&["once"]);
+        assert!(
+            out.status.code() == Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+        if status.contains("pending 0,") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    stop.store(true, Ordering::Relaxed);
+    server.join().unwrap().unwrap();
+    assert!(
+        status.contains("erp              pending 0, delivered 39, rejected 1, dead 0"),
+        "{status}"
+    );
+    let stored = sim.stored_keys();
+    let expected: Vec<String> = (1..=n)
+        .filter(|i| *i != 13)
+        .map(|i| format!("ACME:{:09}:0001:0", 3000 + i))
+        .collect();
+    let mut want = expected.clone();
+    want.sort();
+    assert_eq!(
+        stored, want,
+        "each record stored once, under its idempotency key"
+    );
+    let stats: serde_json::Value = serde_json::from_str(&sim.stats_json()).unwrap();
+    assert!(stats["failures_injected"].as_u64().unwrap() >= 8, "{stats}");
+    assert!(
+        stats["posts"].as_u64().unwrap() > 40,
+        "retries happened: {stats}"
+    );
+    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    assert!(
+        list.contains("erp") && list.contains("rejected") && list.contains("HTTP 422"),
+        "{list}"
+    );
+}
