@@ -90,6 +90,24 @@ enum Command {
     Check,
     /// Show what is waiting, in flight, quarantined and done.
     Status,
+    /// Run archived files again through today's mappings and routes (no acknowledgements are
+    /// sent again; idempotency keys keep targets from seeing doubles). Then run `once`.
+    Replay {
+        /// File ids (from `status`, `quarantine show`, the archive names).
+        #[arg(long = "id")]
+        ids: Vec<i64>,
+        #[arg(long)]
+        partner: Option<String>,
+        /// Record schema, such as `purchase_order`.
+        #[arg(long)]
+        document: Option<String>,
+        /// Received on or after this date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// Received on or before this date (YYYY-MM-DD).
+        #[arg(long)]
+        until: Option<String>,
+    },
     /// Inspect and act on quarantined files.
     Quarantine {
         #[command(subcommand)]
@@ -225,6 +243,30 @@ fn run(cli: Cli) -> Result<u8> {
             }
         },
         Command::Status => status(&load(&cli.config)?),
+        Command::Replay {
+            ids,
+            partner,
+            document,
+            since,
+            until,
+        } => {
+            let cfg = load(&cli.config)?;
+            let mut store = open_store(&cfg)?;
+            let files = store.replay_candidates(
+                &ids,
+                partner.as_deref(),
+                document.as_deref(),
+                since.as_deref(),
+                until.as_deref(),
+            )?;
+            if files.is_empty() {
+                eprintln!("nothing to replay");
+                return Ok(FLAGGED);
+            }
+            let n = quarantine::replay(&cfg, &mut store, &files)?;
+            eprintln!("{n} file(s) queued for replay; run `edigate once` (or let the service pick them up)");
+            Ok(OK)
+        }
         Command::Quarantine { action } => quarantine_cmd(&load(&cli.config)?, action),
     }
 }

@@ -60,7 +60,8 @@ pub fn outputs(cfg: &Config, file: &FileRow, outcome: &Outcome) -> Vec<NewOutput
             uploads: Vec::new(),
         })
         .collect();
-    for a in &outcome.acks {
+    // A replay reprocesses what was already acknowledged: no acknowledgement is sent again.
+    for a in outcome.acks.iter().filter(|_| !file.replay) {
         out.push(NewOutput {
             kind: format!("ack:{}", a.doc.kind),
             path: format!(

@@ -87,6 +87,8 @@ pub struct FileRow {
     pub refusal: Option<String>,
     pub received_at: String,
     pub updated_at: String,
+    /// Reprocessed from the archive by `edigate replay`: no acknowledgements are sent again.
+    pub replay: bool,
 }
 
 /// A new file to record at intake.
@@ -317,6 +319,9 @@ CREATE TABLE breakers (
     opened_at TEXT
 );
 "#,
+    r#"
+ALTER TABLE files ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The open state database.
@@ -324,7 +329,7 @@ pub struct Store {
     conn: Connection,
 }
 
-const FILE_COLUMNS: &str = "id, channel, partner, name, sha256, size, state, attempt, duplicate_of, blob, refusal, received_at, updated_at";
+const FILE_COLUMNS: &str = "id, channel, partner, name, sha256, size, state, attempt, duplicate_of, blob, refusal, received_at, updated_at, replay";
 
 fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     let state: String = r.get(6)?;
@@ -342,6 +347,7 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
         refusal: r.get(10)?,
         received_at: r.get(11)?,
         updated_at: r.get(12)?,
+        replay: r.get(13)?,
     })
 }
 
@@ -739,6 +745,46 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// archived -> received for a replay through today's mappings and routes.
+    pub fn replay(&mut self, id: i64, blob: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        set_state(&tx, id, &[State::Archived], State::Received)?;
+        tx.execute(
+            "UPDATE files SET blob = ?2, refusal = NULL, attempt = attempt + 1, replay = 1 WHERE id = ?1",
+            params![id, blob],
+        )?;
+        event(&tx, id, State::Received, "replayed by operator")?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Archived, non-duplicate files matching the filters (all optional): ids, partner, record
+    /// schema prefix (`purchase_order`), received from/until (`YYYY-MM-DD`, inclusive).
+    pub fn replay_candidates(
+        &self,
+        ids: &[i64],
+        partner: Option<&str>,
+        document: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Vec<FileRow>> {
+        let mut st = self.conn.prepare(&format!(
+            "SELECT {FILE_COLUMNS} FROM files f WHERE state = 'archived' AND duplicate_of IS NULL
+               AND (?1 IS NULL OR partner = ?1)
+               AND (?2 IS NULL OR EXISTS (SELECT 1 FROM records r WHERE r.file_id = f.id AND r.schema LIKE ?2 || '%'))
+               AND (?3 IS NULL OR substr(received_at, 1, 10) >= ?3)
+               AND (?4 IS NULL OR substr(received_at, 1, 10) <= ?4)
+             ORDER BY id"
+        ))?;
+        let rows = st
+            .query_map(params![partner, document, since, until], file_row)?
+            .collect::<rusqlite::Result<Vec<FileRow>>>()?;
+        Ok(rows
+            .into_iter()
+            .filter(|f| ids.is_empty() || ids.contains(&f.id))
+            .collect())
     }
 
     /// quarantined -> discarded, the content kept at `blob`.

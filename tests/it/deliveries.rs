@@ -87,3 +87,72 @@ fn every_record_is_delivered_once_or_held_with_the_reason_despite_a_failing_targ
         "{list}"
     );
 }
+
+#[test]
+fn replay_reprocesses_archived_files_without_doubles_at_the_target_or_new_acks() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sim = Sim::new(SimConfig {
+        fail_rate: 0.0,
+        seed: 1,
+        slow_ms: 0,
+        reject_marker: None,
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = {
+        let (sim, stop) = (sim.clone(), stop.clone());
+        std::thread::spawn(move || serve(listener, sim, stop))
+    };
+    let sb = Sandbox::with_config(&format!(
+        "{}\n[[targets]]\nname = \"erp\"\ntype = \"http\"\nurl = \"http://127.0.0.1:{port}/records\"\n",
+        crate::support::CONFIG
+    ));
+    for i in 1..=3 {
+        sb.drop_file(&format!("po{i}.edi"), &po(i));
+    }
+    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    let posts_before = serde_json::from_str::<serde_json::Value>(&sim.stats_json()).unwrap()
+        ["posts"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(posts_before, 3);
+    let acks_before = sb
+        .files("outbox")
+        .iter()
+        .filter(|f| f.contains("/acks/"))
+        .count();
+    let out = sb.run(&[
+        "replay",
+        "--partner",
+        "ACME",
+        "--document",
+        "purchase_order",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("3 file(s) queued"));
+    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    stop.store(true, Ordering::Relaxed);
+    server.join().unwrap().unwrap();
+    let stats: serde_json::Value = serde_json::from_str(&sim.stats_json()).unwrap();
+    assert_eq!(stats["posts"], 3, "no second request for the same records");
+    assert_eq!(stats["stored"].as_array().unwrap().len(), 3);
+    let files = sb.files("outbox");
+    assert_eq!(
+        files.iter().filter(|f| f.contains("/acks/")).count(),
+        acks_before,
+        "no new acknowledgements"
+    );
+    assert_eq!(
+        files.iter().filter(|f| f.contains("-a2-")).count(),
+        3,
+        "{files:?}"
+    );
+    assert_eq!(
+        sb.run(&["replay", "--partner", "NOBODY"]).status.code(),
+        Some(1)
+    );
+}
