@@ -117,8 +117,20 @@ enum Command {
 
 #[derive(Subcommand)]
 enum QuarantineCmd {
-    /// List quarantined files.
-    List,
+    /// List quarantined files (and deliveries held), optionally filtered.
+    List {
+        #[arg(long)]
+        partner: Option<String>,
+        /// Document type found in the file: `850`, `ORDERS`, ...
+        #[arg(long)]
+        document: Option<String>,
+        /// syntax, configuration, security (files); business, transient (deliveries).
+        #[arg(long)]
+        class: Option<String>,
+        /// Only entries received at least this long ago: `30m`, `12h`, `7d`.
+        #[arg(long)]
+        older_than: Option<String>,
+    },
     /// Show why a file is quarantined, and its history.
     Show { id: i64 },
     /// Reprocess files (after fixing the configuration or replacing the file).
@@ -457,37 +469,61 @@ fn status(cfg: &Config) -> Result<u8> {
     Ok(OK)
 }
 
-fn reason_of(refusal: &Option<String>) -> String {
-    refusal
-        .as_deref()
-        .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
-        .and_then(|v| v["reason"].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn quarantine_cmd(cfg: &Config, action: QuarantineCmd) -> Result<u8> {
     let mut store = open_store(cfg)?;
     match action {
-        QuarantineCmd::List => {
-            let files = store.files_in(State::Quarantined)?;
+        QuarantineCmd::List {
+            partner,
+            document,
+            class,
+            older_than,
+        } => {
+            let age = match older_than.as_deref() {
+                Some(a) => Some(
+                    quarantine::parse_age(a)
+                        .with_context(|| format!("--older-than {a:?}: use 30m, 12h or 7d"))?,
+                ),
+                None => None,
+            };
+            let files = quarantine::list(
+                &store,
+                partner.as_deref(),
+                document.as_deref(),
+                class.as_deref(),
+                age,
+            )?;
             println!(
-                "{:<6} {:<20} {:<10} {:<10} {:<28} REASON",
-                "ID", "RECEIVED", "CHANNEL", "PARTNER", "FILE"
+                "{:<6} {:<20} {:<10} {:<10} {:<8} {:<13} {:<28} REASON",
+                "ID", "RECEIVED", "CHANNEL", "PARTNER", "DOCS", "CLASS", "FILE"
             );
-            for f in &files {
+            for (f, c, reason) in &files {
                 println!(
-                    "{:<6} {:<20} {:<10} {:<10} {:<28} {}",
+                    "{:<6} {:<20} {:<10} {:<10} {:<8} {:<13} {:<28} {}",
                     f.id,
                     f.received_at,
                     f.channel,
                     f.partner.as_deref().unwrap_or("-"),
+                    if f.documents.is_empty() {
+                        "-"
+                    } else {
+                        &f.documents
+                    },
+                    c,
                     f.name,
-                    reason_of(&f.refusal)
+                    reason
                 );
             }
             eprintln!("{} file(s) in quarantine", files.len());
-            let failed = store.failed_deliveries()?;
-            if !failed.is_empty() {
+            let failed: Vec<_> = store
+                .failed_deliveries()?
+                .into_iter()
+                .filter(|d| {
+                    class
+                        .as_deref()
+                        .is_none_or(|k| k == quarantine::class(&d.3))
+                })
+                .collect();
+            if !failed.is_empty() && partner.is_none() && document.is_none() {
                 println!(
                     "\n{:<6} {:<12} {:<30} {:<9} {:<8} REASON",
                     "DELIV", "TARGET", "RECORD", "STATE", "ATTEMPTS"

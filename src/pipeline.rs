@@ -227,7 +227,7 @@ fn split_bundle(
         Err(e) => {
             tracing::warn!(id = f.id, file = %f.name, error = %e, "bundle refused");
             if f.state == State::Received {
-                store.mark_parsed(f.id, None, &[])?;
+                store.mark_parsed(f.id, None, "zip", &[])?;
             }
             let refusal = serde_json::json!({
                 "code": e.code(),
@@ -302,7 +302,7 @@ fn translate_file(cfg: &Config, store: &mut Store, f: &FileRow) -> Result<usize,
         })
         .collect();
     if f.state == State::Received {
-        store.mark_parsed(f.id, partner, &rows)?;
+        store.mark_parsed(f.id, partner, &outcome.documents.join(","), &rows)?;
     }
     let outputs = routing::outputs(cfg, f, &outcome);
     let keys: Vec<RecordKeys> = outcome

@@ -116,3 +116,60 @@ pub fn replay(cfg: &Config, store: &mut Store, files: &[FileRow]) -> Result<usiz
     }
     Ok(files.len())
 }
+
+/// The class of an exception, from the code of its reason: `syntax` (the input breaks its
+/// standard), `configuration` (no mapping, partner or channel setup), `security` (spoofing,
+/// unsafe archives), `business` (a target refused a record) or `transient` (retries exhausted).
+pub fn class(code: &str) -> &'static str {
+    match code {
+        "partner.spoofed" | "zip.slip" | "zip.link" | "zip.bomb" | "zip.too_deep" => "security",
+        "x12.unsupported_transaction" | "edifact.unsupported_message" => "configuration",
+        "rejected" => "business",
+        "dead" => "transient",
+        _ => "syntax",
+    }
+}
+
+/// Quarantined files matching the filters, each with its class.
+pub fn list(
+    store: &Store,
+    partner: Option<&str>,
+    document: Option<&str>,
+    class_filter: Option<&str>,
+    older_than_secs: Option<i64>,
+) -> Result<Vec<(FileRow, &'static str, String)>, crate::store::StoreError> {
+    let now = Utc::now().epoch;
+    Ok(store
+        .files_in(State::Quarantined)?
+        .into_iter()
+        .filter_map(|f| {
+            let v: serde_json::Value = f
+                .refusal
+                .as_deref()
+                .and_then(|r| serde_json::from_str(r).ok())
+                .unwrap_or_default();
+            let code = v["code"].as_str().unwrap_or("").to_string();
+            let reason = v["reason"].as_str().unwrap_or("").to_string();
+            let c = class(&code);
+            let age = Utc::parse_rfc3339(&f.received_at).map_or(0, |t| now - t.epoch);
+            let keep = partner.is_none_or(|p| f.partner.as_deref() == Some(p))
+                && document.is_none_or(|d| f.documents.split(',').any(|x| x == d))
+                && class_filter.is_none_or(|k| k == c)
+                && older_than_secs.is_none_or(|s| age >= s);
+            keep.then_some((f, c, reason))
+        })
+        .collect())
+}
+
+/// `30m`, `12h`, `7d` or plain seconds.
+pub fn parse_age(s: &str) -> Option<i64> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n.parse().ok()?;
+    Some(match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return None,
+    })
+}

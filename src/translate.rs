@@ -57,6 +57,8 @@ pub struct Outcome {
     pub interchanges: Vec<InterchangeInfo>,
     pub accepted: usize,
     pub rejected: usize,
+    /// Document types seen (`850`, `ORDERS`), in first-seen order.
+    pub documents: Vec<String>,
     /// Set when nothing in the file can flow: the file goes to quarantine.
     pub refusal: Option<Refusal>,
 }
@@ -195,6 +197,9 @@ fn translate_edifact(
         );
         let ic_ok = !ic.rejected();
         for m in &mut ic.messages {
+            if !out.documents.contains(&m.kind) {
+                out.documents.push(m.kind.clone());
+            }
             if ic_ok && !m.rejected() {
                 validate::message(m, &cfg.edifact);
             }
@@ -328,6 +333,9 @@ fn translate_x12(
             out.diagnostics
                 .extend(g.problems.iter().map(|p| p.diagnostic.clone()));
             for (ti, tx) in g.transactions.iter_mut().enumerate() {
+                if !out.documents.contains(&tx.id) {
+                    out.documents.push(tx.id.clone());
+                }
                 if g_ok && !tx.rejected() {
                     x12::validate::transaction(tx, &cfg.x12, &g.version);
                 }

@@ -89,6 +89,8 @@ pub struct FileRow {
     pub updated_at: String,
     /// Reprocessed from the archive by `edigate replay`: no acknowledgements are sent again.
     pub replay: bool,
+    /// Document types found when parsing (`850,810`, `ORDERS`), comma separated.
+    pub documents: String,
 }
 
 /// A new file to record at intake.
@@ -321,6 +323,7 @@ CREATE TABLE breakers (
 "#,
     r#"
 ALTER TABLE files ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE files ADD COLUMN documents TEXT NOT NULL DEFAULT '';
 "#,
 ];
 
@@ -329,7 +332,7 @@ pub struct Store {
     conn: Connection,
 }
 
-const FILE_COLUMNS: &str = "id, channel, partner, name, sha256, size, state, attempt, duplicate_of, blob, refusal, received_at, updated_at, replay";
+const FILE_COLUMNS: &str = "id, channel, partner, name, sha256, size, state, attempt, duplicate_of, blob, refusal, received_at, updated_at, replay, documents";
 
 fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     let state: String = r.get(6)?;
@@ -348,6 +351,7 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
         received_at: r.get(11)?,
         updated_at: r.get(12)?,
         replay: r.get(13)?,
+        documents: r.get(14)?,
     })
 }
 
@@ -526,6 +530,7 @@ impl Store {
         &mut self,
         id: i64,
         partner: Option<&str>,
+        documents: &str,
         interchanges: &[InterchangeRow<'_>],
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
@@ -543,6 +548,10 @@ impl Store {
                 params![id, p],
             )?;
         }
+        tx.execute(
+            "UPDATE files SET documents = ?2 WHERE id = ?1",
+            params![id, documents],
+        )?;
         event(
             &tx,
             id,
@@ -1100,6 +1109,7 @@ mod tests {
         s.mark_parsed(
             id,
             Some("ACME"),
+            "850",
             &[InterchangeRow {
                 partner: "ACME",
                 sender: "ZZ:A",

@@ -418,3 +418,45 @@ fn a_resent_interchange_is_answered_with_ta1_025_and_not_processed_again() {
     let ta1 = fs::read_to_string(sb.path("outbox").join(&acks[0])).unwrap();
     assert!(ta1.contains("*R*025~"), "{ta1}");
 }
+
+#[test]
+fn quarantine_list_filters_by_partner_document_class_and_age() {
+    let sb = Sandbox::new();
+    sb.drop_file("junk.txt", b"hello, not EDI");
+    sb.drop_file(
+        "bad.edi",
+        &fs::read(data("x12/err/850-se-count-wrong.edi")).unwrap(),
+    );
+    let inv = String::from_utf8(po(9))
+        .unwrap()
+        .replace("ST*850", "ST*830");
+    sb.drop_file("inv.edi", inv.as_bytes());
+    assert_eq!(sb.run(&["once"]).status.code(), Some(1));
+    let list = |args: &[&str]| {
+        let mut a = vec!["quarantine", "list"];
+        a.extend_from_slice(args);
+        let out = String::from_utf8(sb.run(&a).stdout).unwrap();
+        let mut names: Vec<String> = out
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(6).map(String::from))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(list(&[]), ["bad.edi", "inv.edi", "junk.txt"]);
+    assert_eq!(list(&["--partner", "ACME"]), ["bad.edi", "inv.edi"]);
+    assert_eq!(list(&["--document", "830"]), ["inv.edi"]);
+    assert_eq!(list(&["--class", "configuration"]), ["inv.edi"]);
+    assert_eq!(list(&["--class", "syntax"]), ["bad.edi", "junk.txt"]);
+    assert_eq!(list(&["--older-than", "1h"]), Vec::<String>::new());
+    assert_eq!(list(&["--older-than", "0s"]).len(), 3);
+    // Bulk release of a class.
+    assert_eq!(
+        sb.run(&["quarantine", "discard", "1", "2", "3"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert!(list(&[]).is_empty());
+}
