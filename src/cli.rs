@@ -198,7 +198,10 @@ fn run(cli: Cli) -> Result<u8> {
                 "received {} ({} duplicate), archived {}, quarantined {}, rejected transactions {}, errors {}",
                 r.intake.ingested, r.intake.duplicates, p.archived, p.quarantined, p.rejected, p.errors
             );
-            Ok(if p.errors > 0 || r.channel_errors > 0 {
+            if r.paused {
+                eprintln!("intake paused: storage is not writable (see edigate status)");
+            }
+            Ok(if p.errors > 0 || r.channel_errors > 0 || r.paused {
                 FAILED
             } else if p.quarantined > 0 || p.rejected > 0 {
                 FLAGGED

@@ -42,6 +42,21 @@ pub struct PassReport {
     pub pipeline: Report,
     /// Channels that could not be polled.
     pub channel_errors: usize,
+    /// Intake was paused because storage could not be written.
+    pub paused: bool,
+}
+
+/// The health row that tracks whether storage can be written.
+pub const STORAGE: &str = "(storage)";
+
+/// Writes, syncs and removes a small probe file in each folder.
+fn writable(dirs: &[&std::path::Path]) -> std::io::Result<()> {
+    for d in dirs {
+        let probe = d.join(".edigate-probe");
+        crate::fsutil::write_atomic(&probe, b"probe")?;
+        crate::fsutil::remove_durable(&probe)?;
+    }
+    Ok(())
 }
 
 /// The running appliance: configuration, store, intake memory and the data-folder lock.
@@ -104,6 +119,34 @@ impl Appliance {
     /// named in `due`, advances every unfinished file, then uploads what is due. A channel that
     /// fails is recorded in its health row and retried at its next schedule; others go on.
     pub fn pass(&mut self, due: &[String]) -> Result<PassReport, ServiceError> {
+        // Nothing new is taken while the spool or the outbox cannot be written (disk full,
+        // read-only mount): what is already in flight keeps its state, and intake resumes by
+        // itself once a probe write succeeds again.
+        if let Err(e) = writable(&[&self.cfg.spool(), &self.cfg.outbox]) {
+            let was = self
+                .store
+                .health()?
+                .into_iter()
+                .any(|h| h.channel == STORAGE && h.last_error.is_some());
+            self.store
+                .record_poll(STORAGE, Some(&format!("intake paused: {e}")))?;
+            if !was {
+                tracing::error!(error = %e, "storage is not writable: intake paused until it is");
+            }
+            return Ok(PassReport {
+                paused: true,
+                ..PassReport::default()
+            });
+        }
+        if self
+            .store
+            .health()?
+            .iter()
+            .any(|h| h.channel == STORAGE && h.last_error.is_some())
+        {
+            tracing::warn!("storage is writable again: intake resumes");
+            self.store.record_poll(STORAGE, None)?;
+        }
         let is_due = |c: &Channel| c.schedule.is_none() || due.contains(&c.name);
         let mut intake = self.intake.pass(&self.cfg, &mut self.store, &is_due)?;
         let mut channel_errors = 0;
@@ -138,6 +181,7 @@ impl Appliance {
             intake,
             pipeline,
             channel_errors,
+            paused: false,
         })
     }
 
@@ -214,7 +258,8 @@ impl Appliance {
             total.intake.waiting = r.intake.waiting;
             total.pipeline.add(r.pipeline);
             total.channel_errors = r.channel_errors;
-            if r.intake.waiting == 0 || r.channel_errors > 0 {
+            total.paused = r.paused;
+            if r.intake.waiting == 0 || r.channel_errors > 0 || r.paused {
                 break;
             }
             std::thread::sleep(Duration::from_millis(self.cfg.settle_ms));

@@ -460,3 +460,30 @@ fn quarantine_list_filters_by_partner_document_class_and_age() {
     );
     assert!(list(&[]).is_empty());
 }
+
+#[test]
+fn an_unwritable_outbox_pauses_intake_until_it_is_writable_again() {
+    let sb = Sandbox::new();
+    let mut child = sb.spawn(&["run"]);
+    assert!(wait_for(10, || sb.path("var/edigate.db").exists()
+        && sb.path("outbox").is_dir()));
+    // The outbox turns into something that cannot take files (as a full or read-only disk).
+    fs::remove_dir_all(sb.path("outbox")).unwrap();
+    fs::write(sb.path("outbox"), b"not a folder").unwrap();
+    sb.drop_file("po.edi", &po(11));
+    let paused = wait_for(10, || {
+        String::from_utf8(sb.run(&["status"]).stdout)
+            .unwrap()
+            .contains("intake paused")
+    });
+    let still_waiting = sb.files("inbox") == ["po.edi"];
+    fs::remove_file(sb.path("outbox")).unwrap();
+    fs::create_dir(sb.path("outbox")).unwrap();
+    let resumed = wait_for(15, || !records(&sb).is_empty());
+    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    terminate(&mut child);
+    assert!(paused, "{}", sb.log());
+    assert!(still_waiting, "nothing is taken while paused");
+    assert!(resumed, "{}", sb.log());
+    assert!(status.contains("(storage)        ok"), "{status}");
+}
