@@ -108,6 +108,13 @@ enum Command {
         #[arg(long)]
         until: Option<String>,
     },
+    /// Pack past days of the archive into one zip per day, delete archives and state older
+    /// than the configured ages, and shrink the state database. The service does this daily.
+    Retention {
+        /// Act as if today were this date (YYYY-MM-DD), to see what a future run removes.
+        #[arg(long)]
+        as_of: Option<String>,
+    },
     /// Inspect and act on quarantined files.
     Quarantine {
         #[command(subcommand)]
@@ -258,6 +265,28 @@ fn run(cli: Cli) -> Result<u8> {
             }
         },
         Command::Status => status(&load(&cli.config)?),
+        Command::Retention { as_of } => {
+            let cfg = load(&cli.config)?;
+            let today = match as_of.as_deref() {
+                Some(d) => Utc::parse_rfc3339(&format!("{d}T00:00:00Z"))
+                    .with_context(|| format!("--as-of {d:?}: use YYYY-MM-DD"))?,
+                None => Utc::now(),
+            };
+            let mut app = Appliance::open(cfg)?;
+            let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+            let db = app.cfg.database();
+            let before = size(&db);
+            let r = crate::retention::run(&app.cfg, &mut app.store, today)?;
+            eprintln!(
+                "packed {} day(s), deleted {} archive day(s), forgot {} file(s); state database {} -> {} bytes",
+                r.days_packed,
+                r.archives_deleted,
+                r.files_forgotten,
+                before,
+                size(&db)
+            );
+            Ok(OK)
+        }
         Command::Replay {
             ids,
             partner,

@@ -39,6 +39,10 @@ struct RawService {
     mappings: PathBuf,
     #[serde(default = "default_duplicate_days")]
     duplicate_window_days: u64,
+    #[serde(default = "default_archive_days")]
+    archive_days: u64,
+    #[serde(default = "default_state_days")]
+    state_days: u64,
 }
 
 impl Default for RawService {
@@ -52,6 +56,8 @@ impl Default for RawService {
             settle_ms: default_settle(),
             mappings: default_mappings(),
             duplicate_window_days: default_duplicate_days(),
+            archive_days: default_archive_days(),
+            state_days: default_state_days(),
         }
     }
 }
@@ -64,6 +70,12 @@ fn default_outbox() -> PathBuf {
 }
 fn default_mappings() -> PathBuf {
     "mappings".into()
+}
+fn default_archive_days() -> u64 {
+    365
+}
+fn default_state_days() -> u64 {
+    400
 }
 fn default_duplicate_days() -> u64 {
     90
@@ -313,6 +325,10 @@ pub struct Config {
     pub settle_ms: u64,
     /// How long an interchange control number from a sender counts as seen.
     pub duplicate_window_days: u64,
+    /// Archived inputs are deleted after this many days (packed into one zip per day first).
+    pub archive_days: u64,
+    /// State rows of finished files (and their audit trail) are deleted after this many days.
+    pub state_days: u64,
     pub channels: Vec<Channel>,
     pub partners: Vec<Partner>,
     pub targets: Vec<Target>,
@@ -440,6 +456,8 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
         rescan_seconds: raw.service.rescan_seconds,
         settle_ms: raw.service.settle_ms,
         duplicate_window_days: raw.service.duplicate_window_days,
+        archive_days: raw.service.archive_days,
+        state_days: raw.service.state_days,
         channels: raw
             .channels
             .iter()

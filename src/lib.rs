@@ -14,6 +14,7 @@ pub mod intake;
 pub mod mapping;
 pub mod pipeline;
 pub mod quarantine;
+pub mod retention;
 pub mod routing;
 pub mod scheduler;
 pub mod sftp;

@@ -251,7 +251,7 @@ fn split_bundle(
 /// rejected transactions.
 fn translate_file(cfg: &Config, store: &mut Store, f: &FileRow) -> Result<usize, PipelineError> {
     let blob = cfg.resolve(&f.blob);
-    let data = fs::read(&blob).map_err(io_err(f, &blob))?;
+    let data = crate::retention::read_blob(cfg, &f.blob).map_err(io_err(f, &blob))?;
     if bundle::is_zip(&data) {
         return split_bundle(cfg, store, f, &data).map(|()| 0);
     }

@@ -99,12 +99,13 @@ pub fn discard(cfg: &Config, store: &mut Store, id: i64) -> Result<(), PipelineE
 pub fn replay(cfg: &Config, store: &mut Store, files: &[FileRow]) -> Result<usize, PipelineError> {
     for f in files {
         let from = cfg.resolve(&f.blob);
-        let data = fs::read(&from).map_err(|source| PipelineError::Io {
-            id: f.id,
-            name: f.name.clone(),
-            path: from.clone(),
-            source,
-        })?;
+        let data =
+            crate::retention::read_blob(cfg, &f.blob).map_err(|source| PipelineError::Io {
+                id: f.id,
+                name: f.name.clone(),
+                path: from.clone(),
+                source,
+            })?;
         let spool = cfg.spool().join(format!("{:08}-a{}", f.id, f.attempt + 1));
         fsutil::write_atomic(&spool, &data).map_err(|source| PipelineError::Io {
             id: f.id,

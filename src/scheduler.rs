@@ -65,6 +65,8 @@ pub struct Appliance {
     pub store: Store,
     intake: Intake,
     listings: Listings,
+    /// The day retention last ran (days since 1970).
+    retention_day: Option<i64>,
     _lock: File,
 }
 
@@ -111,6 +113,7 @@ impl Appliance {
             store,
             intake: Intake::default(),
             listings: Listings::default(),
+            retention_day: None,
             _lock: lock,
         })
     }
@@ -177,6 +180,19 @@ impl Appliance {
             }
         }
         self.deliver()?;
+        let today = Utc::now().epoch.div_euclid(86_400);
+        if self.retention_day != Some(today) {
+            self.retention_day = Some(today);
+            match crate::retention::run(&self.cfg, &mut self.store, Utc::now()) {
+                Ok(r) => tracing::info!(
+                    packed = r.days_packed,
+                    deleted = r.archives_deleted,
+                    forgotten = r.files_forgotten,
+                    "retention"
+                ),
+                Err(e) => tracing::error!(error = %e, "retention failed; it runs again tomorrow"),
+            }
+        }
         Ok(PassReport {
             intake,
             pipeline,

@@ -387,6 +387,8 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Lets retention give space back to the file system (only effective on a new file).
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         // Switching a new file to WAL takes an exclusive lock that SQLite does not wait for
         // through the busy handler: retry while another process holds it.
         let mut tries = 0;
@@ -1056,6 +1058,72 @@ impl Store {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    /// Files whose content sits in an archive folder `prefix` (for packing).
+    pub fn blobs_under(&self, prefix: &str) -> Result<Vec<(i64, String)>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, blob FROM files WHERE substr(blob, 1, length(?1)) = ?1")?;
+        let rows = st
+            .query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Points files at their new content locations, in one transaction.
+    pub fn move_blobs(&mut self, moves: &[(i64, String)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (id, blob) in moves {
+            tx.execute(
+                "UPDATE files SET blob = ?2 WHERE id = ?1",
+                params![id, blob],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes finished files received before `before` (RFC 3339) with everything that hangs
+    /// off them, then gives the freed pages back. Returns the number of files removed.
+    pub fn purge(&mut self, before: &str) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let ids = "SELECT id FROM files WHERE state IN ('archived', 'discarded') AND received_at < ?1
+                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.file_id = files.id AND d.state = 'pending')";
+        tx.execute(&format!("DELETE FROM record_keys WHERE record_id IN (SELECT id FROM records WHERE file_id IN ({ids}))"), [before])?;
+        tx.execute(
+            &format!("DELETE FROM records WHERE file_id IN ({ids})"),
+            [before],
+        )?;
+        tx.execute(&format!("DELETE FROM uploads WHERE output_id IN (SELECT id FROM outputs WHERE file_id IN ({ids}))"), [before])?;
+        tx.execute(
+            &format!("DELETE FROM outputs WHERE file_id IN ({ids})"),
+            [before],
+        )?;
+        tx.execute(
+            &format!("DELETE FROM deliveries WHERE file_id IN ({ids})"),
+            [before],
+        )?;
+        tx.execute(
+            &format!("DELETE FROM interchanges WHERE file_id IN ({ids})"),
+            [before],
+        )?;
+        tx.execute(
+            &format!("DELETE FROM events WHERE file_id IN ({ids})"),
+            [before],
+        )?;
+        tx.execute("UPDATE files SET duplicate_of = NULL WHERE duplicate_of IN (SELECT id FROM files WHERE state IN ('archived', 'discarded') AND received_at < ?1)", [before])?;
+        let n = tx.execute(&format!("DELETE FROM files WHERE id IN ({ids})"), [before])?;
+        tx.commit()?;
+        // Each step of the pragma frees pages; run it to the end, then fold the WAL back in.
+        let mut st = self.conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = st.query([])?;
+        while rows.next()?.is_some() {}
+        drop(rows);
+        drop(st);
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(n)
     }
 
     /// The audit trail of one file.

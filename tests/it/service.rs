@@ -487,3 +487,60 @@ fn an_unwritable_outbox_pauses_intake_until_it_is_writable_again() {
     assert!(resumed, "{}", sb.log());
     assert!(status.contains("(storage)        ok"), "{status}");
 }
+
+#[test]
+fn retention_packs_days_into_zips_forgets_old_state_and_shrinks_the_database() {
+    let sb = Sandbox::with_config(&format!("{}\n", crate::support::CONFIG).replace(
+        "[service]\n",
+        "[service]\narchive_days = 30\nstate_days = 30\n",
+    ));
+    for i in 0..120 {
+        sb.drop_file(&format!("po{i:03}.edi"), &po(500 + i));
+    }
+    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    let now = edigate::util::Utc::now();
+    let today = now.date();
+    let tomorrow = edigate::util::Utc {
+        epoch: now.epoch + 86_400,
+    }
+    .date();
+    let out = sb.run(&["retention", "--as-of", &tomorrow]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("packed 1 day(s)"));
+    assert_eq!(sb.files("var/archive"), [format!("{today}.zip")]);
+    // Packed content is still readable: replay one file from the zip.
+    assert!(sb.run(&["replay", "--id", "7"]).status.success());
+    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    assert!(
+        sb.files("outbox")
+            .iter()
+            .any(|f| f.contains("00000007-a2-")),
+        "{:?}",
+        sb.files("outbox")
+    );
+    // Much later: the archive and the state rows are gone, and the file shrank.
+    let size = || fs::metadata(sb.path("var/edigate.db")).unwrap().len();
+    let before = size();
+    let later = edigate::util::Utc {
+        epoch: now.epoch + 400 * 86_400,
+    }
+    .date();
+    let out = sb.run(&["retention", "--as-of", &later]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("forgot 120 file(s)"), "{err}");
+    let after = size();
+    eprintln!("state database: {before} -> {after} bytes");
+    assert!(after < before / 2, "{before} -> {after}");
+    assert!(
+        sb.files("var/archive").is_empty(),
+        "{:?}",
+        sb.files("var/archive")
+    );
+    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    assert!(status.contains("done         0"), "{status}");
+}
