@@ -9,7 +9,6 @@ use crate::routing;
 use crate::store::{FileRow, InterchangeRow, NewFile, RecordKeys, State, Store, StoreError};
 use crate::translate::{self, Input};
 use crate::util::Utc;
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
