@@ -100,6 +100,13 @@ impl Utc {
         format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
     }
 
+    /// The current time with milliseconds, `2026-05-17T10:15:00.123Z` (for latency records).
+    pub fn now_rfc3339_ms() -> String {
+        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let t = Utc { epoch: d.as_secs() as i64 }.rfc3339();
+        format!("{}.{:03}Z", &t[..19], d.subsec_millis())
+    }
+
     /// `2026-05-17`
     pub fn date(self) -> String {
         let (y, mo, d, ..) = self.parts();

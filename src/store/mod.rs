@@ -876,7 +876,7 @@ impl Store {
 
     /// Records the outcome of one attempt, in one transaction.
     pub fn settle_delivery(&mut self, id: i64, attempt: &Attempt) -> Result<()> {
-        let now = Utc::now().rfc3339();
+        let now = Utc::now_rfc3339_ms();
         let (state, status, error, next_at): (&str, Option<u16>, Option<&str>, Option<String>) =
             match attempt {
                 Attempt::Delivered { status } => ("delivered", Some(*status), None, None),

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# End-to-end durable throughput: N small X12 850 files (default 10000) dropped into inbox/,
+# translated, delivered to a local HTTP target (the simulator, no failures) and acknowledged
+# (997 written), with the real service running. Prints files/s for the burst, and the latency
+# from drop to delivery (p50/p99) for files dropped one by one while the queue is not backed up.
+#
+#   bash benches/e2e.sh            # N=10000, 200 paced files for latency
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+N=${N:-10000}
+PACED=${PACED:-200}
+cargo build --release --manifest-path "$here/Cargo.toml" -q
+bin=$here/target/release/edigate
+work=$(mktemp -d)
+cd "$work"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$bin" sim-http --listen "127.0.0.1:$port" --fail-rate 0 2>/dev/null &
+sim=$!
+mkdir inbox stage
+cat > edigate.toml <<CFG
+[service]
+rescan_seconds = 1
+settle_ms = 20
+
+[[channels]]
+name = "inbox"
+type = "dir"
+path = "inbox"
+
+[[partners]]
+id = "ACME"
+x12_ids = ["ZZ:ACMESUPPLY"]
+
+[[targets]]
+name = "erp"
+type = "http"
+url = "http://127.0.0.1:$port/records"
+concurrency = 8
+CFG
+template=$(cat "$here/tests/data/x12/ok/850-4010-acme.edi")
+python3 - "$N" "$PACED" <<PY
+import sys
+n, paced = int(sys.argv[1]), int(sys.argv[2])
+t = open("$here/tests/data/x12/ok/850-4010-acme.edi").read()
+for i in range(1, n + paced + 1):
+    s = t.replace("4500001234", "PO%08d" % i).replace("000000905", "%09d" % (100000 + i))
+    open("stage/po%06d.edi" % i, "w").write(s)
+PY
+EDIGATE_LOG=error "$bin" run 2>service.log &
+svc=$!
+trap 'kill $svc $sim 2>/dev/null; rm -rf "$work"' EXIT
+sleep 1
+delivered() { python3 -c "import sqlite3; print(sqlite3.connect('var/edigate.db').execute(\"select count(*) from deliveries where state='delivered'\").fetchone()[0])" 2>/dev/null || echo 0; }
+start=$(date +%s.%N)
+for i in $(seq -f '%06g' 1 "$N"); do mv "stage/po$i.edi" inbox/; done
+while [ "$(delivered)" -lt "$N" ]; do sleep 0.2; done
+end=$(date +%s.%N)
+acks=$(ls outbox/ACME/acks | wc -l)
+python3 -c "n=$N; d=$end-$start; print(f'burst: {n} files in {d:.1f} s = {n/d:.0f} files/s (drop -> canonical -> HTTP target -> 997), {$acks} acknowledgements')"
+# Latency: one file at a time, 10 per second, the queue never backed up.
+: > drops.txt
+for i in $(seq -f '%06g' $((N + 1)) $((N + PACED))); do
+  printf '%s %s\n' "po$i.edi" "$(date +%s.%N)" >> drops.txt
+  mv "stage/po$i.edi" inbox/
+  sleep 0.1
+done
+while [ "$(delivered)" -lt $((N + PACED)) ]; do sleep 0.2; done
+python3 - <<'PY'
+import sqlite3, datetime
+drops = dict(l.split() for l in open("drops.txt"))
+db = sqlite3.connect("var/edigate.db")
+lat = []
+for name, done in db.execute("select f.name, d.delivered_at from deliveries d join files f on f.id = d.file_id where d.state='delivered'"):
+    if name in drops:
+        t = datetime.datetime.strptime(done, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+        lat.append((t - float(drops[name])) * 1000)
+lat.sort()
+p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+print(f"latency drop -> delivered ({len(lat)} paced files): p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, max {lat[-1]:.0f} ms")
+PY
