@@ -102,8 +102,13 @@ impl Utc {
 
     /// The current time with milliseconds, `2026-05-17T10:15:00.123Z` (for latency records).
     pub fn now_rfc3339_ms() -> String {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let t = Utc { epoch: d.as_secs() as i64 }.rfc3339();
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let t = Utc {
+            epoch: d.as_secs() as i64,
+        }
+        .rfc3339();
         format!("{}.{:03}Z", &t[..19], d.subsec_millis())
     }
 

@@ -208,8 +208,20 @@ fn ucm(w: &mut Writer, m: &super::Message) {
         .iter()
         .filter(|p| p.diagnostic.position.segment.is_some() && !matches!(p.code, "28" | "29"))
     {
-        let pos = p.diagnostic.position.segment.unwrap_or(0).to_string();
-        w.segment("UCS", &[&[&pos], &[p.code]]);
+        let at = &p.diagnostic.position;
+        let pos = at.segment.unwrap_or(0).to_string();
+        match at.element {
+            // An element error: the segment is named, the element and component carry the code.
+            Some(e) => {
+                w.segment("UCS", &[&[&pos]]);
+                let (e, c) = (
+                    e.to_string(),
+                    at.component.map(|c| c.to_string()).unwrap_or_default(),
+                );
+                w.segment("UCD", &[&[p.code], &[&e, &c]]);
+            }
+            None => w.segment("UCS", &[&[&pos], &[p.code]]),
+        }
     }
 }
 
@@ -247,6 +259,26 @@ mod tests {
             &validate::Messages::builtin()
         ));
         assert_eq!(c.interchanges[0].messages[0].problems, vec![]);
+    }
+
+    #[test]
+    fn element_errors_are_reported_with_ucs_and_ucd() {
+        let text = "UNB+UNOC:3+S:14+R:14+200101:1200+9++++1'UNH+1+ORDERS:D:96A:UN'BGM+220+PO1+9'DTM+137:20200101:102'PRI+AAA:1.2.3'UNS+S'UNT+6+1'UNZ+1+9'";
+        let mut f = parse(text.as_bytes());
+        let ic = &mut f.interchanges[0];
+        validate::message(&mut ic.messages[0], &validate::Messages::builtin());
+        let out = String::from_utf8(contrl(
+            ic,
+            Utc {
+                epoch: 1_779_012_900,
+            },
+            1,
+        ))
+        .unwrap();
+        assert!(
+            out.contains("UCM+1+ORDERS:D:96A:UN+4+37'\nUCS+4'\nUCD+37+1:2'\n"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -73,8 +73,16 @@ impl<'a> Segment<'a> {
     }
 
     /// Element `n` as text (lossy for bytes that are not UTF-8), trailing spaces trimmed.
+    /// Element `n` as text: UTF-8 when it is valid UTF-8, otherwise Latin-1 (every byte is a
+    /// character), so accented names never turn into replacement characters. Trailing spaces
+    /// are trimmed.
     pub fn text(&self, n: usize) -> String {
-        String::from_utf8_lossy(self.el(n)).trim_end().to_string()
+        let raw = self.el(n);
+        let text = match std::str::from_utf8(raw) {
+            Ok(t) => t.to_string(),
+            Err(_) => raw.iter().map(|b| char::from(*b)).collect(),
+        };
+        text.trim_end().to_string()
     }
 
     /// Number of elements after the tag, trailing empty ones included.
@@ -380,6 +388,22 @@ mod tests {
         let mut seps = None;
         assert_eq!(step(b"ISA*00*", 0, &mut seps, 0, false), Step::NeedMore);
         assert_eq!(step(b"IS", 0, &mut seps, 0, false), Step::NeedMore);
+    }
+
+    #[test]
+    fn latin1_text_is_not_garbled() {
+        let s = Segment {
+            offset: 0,
+            raw: b"N1*BY*M\xfcller GmbH*92*1",
+            seps: Separators::default(),
+        };
+        assert_eq!(s.text(2), "Müller GmbH");
+        let u = Segment {
+            offset: 0,
+            raw: "N1*BY*Müller".as_bytes(),
+            seps: Separators::default(),
+        };
+        assert_eq!(u.text(2), "Müller");
     }
 
     #[test]
