@@ -140,10 +140,24 @@ enum QuarantineCmd {
     },
     /// Show why a file is quarantined, and its history.
     Show { id: i64 },
-    /// Reprocess files (after fixing the configuration or replacing the file).
-    Release { ids: Vec<i64> },
-    /// Drop files from quarantine; their content is kept in the archive.
-    Discard { ids: Vec<i64> },
+    /// Reprocess files (after fixing the configuration or replacing the file); with
+    /// `--delivery`, send held deliveries again.
+    Release {
+        ids: Vec<i64>,
+        /// The ids are deliveries (DELIV column), not files.
+        #[arg(long)]
+        delivery: bool,
+    },
+    /// Drop files from quarantine (their content is kept in the archive); with `--delivery`,
+    /// drop held deliveries.
+    Discard {
+        ids: Vec<i64>,
+        #[arg(long)]
+        delivery: bool,
+        /// The ids are rejected transactions (ITEM column), closed once dealt with.
+        #[arg(long, conflicts_with = "delivery")]
+        item: bool,
+    },
 }
 
 const OK: u8 = 0;
@@ -555,6 +569,21 @@ fn quarantine_cmd(cfg: &Config, action: QuarantineCmd) -> Result<u8> {
                         .is_none_or(|k| k == quarantine::class(&d.3))
                 })
                 .collect();
+            let items = store.open_exceptions()?;
+            if !items.is_empty() && class.as_deref().is_none_or(|c| c == "syntax") {
+                println!(
+                    "\n{:<6} {:<28} {:<8} {:<10} {:<10} REASON",
+                    "ITEM", "FILE", "DOC", "CONTROL", "INTERCHG"
+                );
+                for (id, file_id, name, doc, control, ic, _code, reason) in &items {
+                    let name = format!("{file_id}:{name}");
+                    println!("{id:<6} {name:<28} {doc:<8} {control:<10} {ic:<10} {reason}");
+                }
+                eprintln!(
+                    "{} rejected transaction(s) inside files that flowed",
+                    items.len()
+                );
+            }
             if !failed.is_empty() && partner.is_none() && document.is_none() {
                 println!(
                     "\n{:<6} {:<12} {:<30} {:<9} {:<8} REASON",
@@ -611,15 +640,41 @@ fn quarantine_cmd(cfg: &Config, action: QuarantineCmd) -> Result<u8> {
             }
             Ok(OK)
         }
-        QuarantineCmd::Release { ids } | QuarantineCmd::Discard { ids } if ids.is_empty() => {
-            anyhow::bail!("name at least one file id")
+        QuarantineCmd::Release { ids, .. } | QuarantineCmd::Discard { ids, .. }
+            if ids.is_empty() =>
+        {
+            anyhow::bail!("name at least one id")
         }
-        QuarantineCmd::Release { ids } => bulk(
+        QuarantineCmd::Release {
+            ids,
+            delivery: true,
+        } => bulk(
+            ids,
+            |id| store.release_delivery(id).map_err(PipelineError::from),
+            "released",
+        ),
+        QuarantineCmd::Discard {
+            ids, item: true, ..
+        } => bulk(
+            ids,
+            |id| store.discard_exception(id).map_err(PipelineError::from),
+            "closed",
+        ),
+        QuarantineCmd::Discard {
+            ids,
+            delivery: true,
+            ..
+        } => bulk(
+            ids,
+            |id| store.discard_delivery(id).map_err(PipelineError::from),
+            "discarded",
+        ),
+        QuarantineCmd::Release { ids, .. } => bulk(
             ids,
             |id| quarantine::release(cfg, &mut store, id),
             "released",
         ),
-        QuarantineCmd::Discard { ids } => bulk(
+        QuarantineCmd::Discard { ids, .. } => bulk(
             ids,
             |id| quarantine::discard(cfg, &mut store, id),
             "discarded",

@@ -339,11 +339,17 @@ fn translate_file(cfg: &Config, store: &mut Store, f: &FileRow) -> Result<usize,
     } else {
         Vec::new()
     };
+    let exceptions = if outcome.refusal.is_none() {
+        &outcome.rejected_items[..]
+    } else {
+        &[]
+    };
     store.commit_translation_with(
         f.id,
         &outputs,
         &keys,
         &deliveries,
+        exceptions,
         refusal.as_deref(),
         &detail,
     )?;

@@ -32,6 +32,17 @@ pub struct Ack {
     pub doc: AckDoc,
 }
 
+/// One rejected transaction set or message, kept as an exception item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedItem {
+    pub document: String,
+    pub control: String,
+    pub interchange: String,
+    pub code: &'static str,
+    pub reason: String,
+    pub offset: usize,
+}
+
 /// Why a whole file cannot be processed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Refusal {
@@ -59,6 +70,8 @@ pub struct Outcome {
     pub rejected: usize,
     /// Document types seen (`850`, `ORDERS`), in first-seen order.
     pub documents: Vec<String>,
+    /// Transaction sets or messages rejected inside a file whose other content flows.
+    pub rejected_items: Vec<RejectedItem>,
     /// Set when nothing in the file can flow: the file goes to quarantine.
     pub refusal: Option<Refusal>,
 }
@@ -207,6 +220,22 @@ fn translate_edifact(
                 .extend(m.problems.iter().map(|p| p.diagnostic.clone()));
             if !ic_ok || m.rejected() {
                 out.rejected += 1;
+                let first = m
+                    .problems
+                    .iter()
+                    .map(|p| &p.diagnostic)
+                    .find(|d| d.severity == Severity::Error);
+                out.rejected_items.push(RejectedItem {
+                    document: m.kind.clone(),
+                    control: m.reference.clone(),
+                    interchange: ic.control.clone(),
+                    code: first.map_or("edifact.rejected", |d| d.code),
+                    reason: first.map_or_else(
+                        || "rejected".to_string(),
+                        |d| format!("{}: {}", d.position, d.message),
+                    ),
+                    offset: m.offset,
+                });
                 continue;
             }
             // Syntax is fine; mapping EDIFACT messages to canonical records comes with the
@@ -393,6 +422,24 @@ fn translate_x12(
                     out.accepted += 1;
                 } else {
                     out.rejected += 1;
+                    let first = tx
+                        .problems
+                        .iter()
+                        .map(|p| &p.diagnostic)
+                        .chain(tx.issues.iter().map(|i| &i.diagnostic))
+                        .find(|d| d.severity == Severity::Error)
+                        .or_else(|| g.problems.first().map(|p| &p.diagnostic));
+                    out.rejected_items.push(RejectedItem {
+                        document: tx.id.clone(),
+                        control: tx.control.clone(),
+                        interchange: ic_control.clone(),
+                        code: first.map_or("x12.rejected", |d| d.code),
+                        reason: first.map_or_else(
+                            || "rejected".to_string(),
+                            |d| format!("{}: {}", d.position, d.message),
+                        ),
+                        offset: tx.offset,
+                    });
                 }
                 out.diagnostics
                     .extend(tx.problems.iter().map(|p| p.diagnostic.clone()));

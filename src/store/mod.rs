@@ -324,6 +324,19 @@ CREATE TABLE breakers (
     r#"
 ALTER TABLE files ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE files ADD COLUMN documents TEXT NOT NULL DEFAULT '';
+CREATE TABLE exceptions (
+    id INTEGER PRIMARY KEY,
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    document TEXT NOT NULL,
+    control TEXT NOT NULL,
+    interchange TEXT NOT NULL,
+    code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (file_id, offset)
+);
 "#,
 ];
 
@@ -573,23 +586,32 @@ impl Store {
         refusal: Option<&str>,
         detail: &str,
     ) -> Result<()> {
-        self.commit_translation_with(id, outputs, records, &[], refusal, detail)
+        self.commit_translation_with(id, outputs, records, &[], &[], refusal, detail)
     }
 
     /// Like [`Store::commit_translation`], with the records' deliveries in the same transaction
     /// (a delivery already known by target and idempotency key is not added again).
+    #[allow(clippy::too_many_arguments)]
     pub fn commit_translation_with(
         &mut self,
         id: i64,
         outputs: &[NewOutput],
         records: &[RecordKeys],
         deliveries: &[NewDelivery],
+        exceptions: &[crate::translate::RejectedItem],
         refusal: Option<&str>,
         detail: &str,
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
         set_state(&tx, id, &[State::Parsed], State::Translated)?;
         let created = Utc::now().rfc3339();
+        for e in exceptions {
+            tx.execute(
+                "INSERT OR IGNORE INTO exceptions (file_id, document, control, interchange, code, reason, offset, state, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)",
+                params![id, e.document, e.control, e.interchange, e.code, e.reason, e.offset as i64, created],
+            )?;
+        }
         for d in deliveries {
             tx.execute(
                 "INSERT OR IGNORE INTO deliveries (record_id, file_id, target, idem_key, payload, state, next_at, created_at)
@@ -899,6 +921,69 @@ impl Store {
         Ok(())
     }
 
+    /// Open exception items: (id, file id, file name, document, control, interchange, code, reason).
+    #[allow(clippy::type_complexity)]
+    pub fn open_exceptions(
+        &self,
+    ) -> Result<Vec<(i64, i64, String, String, String, String, String, String)>> {
+        let mut st = self.conn.prepare(
+            "SELECT e.id, e.file_id, f.name, e.document, e.control, e.interchange, e.code, e.reason
+             FROM exceptions e JOIN files f ON f.id = e.file_id WHERE e.state = 'open' ORDER BY e.id",
+        )?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Closes an exception item (the operator dealt with it, for example by a replay).
+    pub fn discard_exception(&mut self, id: i64) -> Result<()> {
+        if self.conn.execute(
+            "UPDATE exceptions SET state = 'discarded' WHERE id = ?1 AND state = 'open'",
+            [id],
+        )? == 0
+        {
+            return Err(StoreError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    /// A held (rejected or dead) delivery goes back to pending, with its attempts reset.
+    pub fn release_delivery(&mut self, id: i64) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?2, created_at = ?2
+             WHERE id = ?1 AND state IN ('rejected', 'dead')",
+            params![id, Utc::now().rfc3339()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(id));
+        }
+        Ok(())
+    }
+
+    /// A held delivery is dropped (kept as `discarded`, never sent).
+    pub fn discard_delivery(&mut self, id: i64) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE deliveries SET state = 'discarded' WHERE id = ?1 AND state IN ('rejected', 'dead')",
+            [id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(id));
+        }
+        Ok(())
+    }
+
     /// (target, state, count) over all deliveries.
     pub fn delivery_counts(&self) -> Result<Vec<(String, String, i64)>> {
         let mut st = self
@@ -1106,6 +1191,10 @@ impl Store {
         )?;
         tx.execute(
             &format!("DELETE FROM interchanges WHERE file_id IN ({ids})"),
+            [before],
+        )?;
+        tx.execute(
+            &format!("DELETE FROM exceptions WHERE file_id IN ({ids})"),
             [before],
         )?;
         tx.execute(

@@ -86,6 +86,27 @@ fn every_record_is_delivered_once_or_held_with_the_reason_despite_a_failing_targ
         list.contains("erp") && list.contains("rejected") && list.contains("HTTP 422"),
         "{list}"
     );
+    // The operator drops the held delivery; releasing one that is not held is refused.
+    let id = list
+        .lines()
+        .find(|l| l.contains("HTTP 422"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        sb.run(&["quarantine", "release", "--delivery", "999"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        sb.run(&["quarantine", "discard", "--delivery", &id])
+            .status
+            .code(),
+        Some(0)
+    );
+    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    assert!(!list.contains("HTTP 422"), "{list}");
 }
 
 #[test]

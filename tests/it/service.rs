@@ -544,3 +544,37 @@ fn retention_packs_days_into_zips_forgets_old_state_and_shrinks_the_database() {
     let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
     assert!(status.contains("done         0"), "{status}");
 }
+
+#[test]
+fn transactions_rejected_inside_a_file_that_flows_are_kept_as_exception_items() {
+    let sb = Sandbox::new();
+    sb.drop_file(
+        "mixed.edi",
+        &fs::read(data("x12/err/850-partial-bad-date-missing-beg.edi")).unwrap(),
+    );
+    assert_eq!(sb.run(&["once"]).status.code(), Some(1));
+    assert_eq!(records(&sb).len(), 1, "the good transaction flows");
+    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let items: Vec<&str> = list.lines().filter(|l| l.contains("1:mixed.edi")).collect();
+    assert_eq!(items.len(), 3, "{list}");
+    assert!(
+        items[0].contains("850") && items[0].contains("0002") && items[0].contains("BEG05"),
+        "{list}"
+    );
+    assert!(
+        items[2].contains("810") && items[2].contains("TDS"),
+        "{list}"
+    );
+    let first = items[0].split_whitespace().next().unwrap().to_string();
+    assert_eq!(
+        sb.run(&["quarantine", "discard", "--item", &first])
+            .status
+            .code(),
+        Some(0)
+    );
+    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    assert_eq!(
+        list.lines().filter(|l| l.contains("1:mixed.edi")).count(),
+        2
+    );
+}
