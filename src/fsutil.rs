@@ -22,6 +22,16 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     sync_dir(&dir)
 }
 
+/// Replaces `path` atomically (readers see the old or the new file) without syncing: for files
+/// that can be derived again from the state database, such as checksum sidecars.
+pub fn write_replace(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = parent(path);
+    fs::create_dir_all(&dir)?;
+    let tmp = tmp_name(path);
+    fs::write(&tmp, data)?;
+    fs::rename(&tmp, path)
+}
+
 /// Moves `from` to `to` durably (same file system). Creates the target folder.
 pub fn move_durable(from: &Path, to: &Path) -> io::Result<()> {
     let dir = parent(to);

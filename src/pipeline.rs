@@ -140,9 +140,10 @@ pub fn advance(cfg: &Config, store: &mut Store, id: i64) -> Result<Report, Pipel
                     }
                     let path = cfg.outbox.join(&o.path);
                     fsutil::write_atomic(&path, &o.content).map_err(io_err(&f, &path))?;
-                    store.mark_written(o.id)?;
                     tracing::info!(id, output = %o.path, kind = %o.kind, "written to outbox");
                 }
+                // One transaction marks every output written and the file delivered; a crash
+                // before it writes the same outputs again under the same names.
                 store.mark_delivered(id)?;
             }
             State::Delivered => {
@@ -164,7 +165,8 @@ pub fn advance(cfg: &Config, store: &mut Store, id: i64) -> Result<Report, Pipel
                         to.file_name().unwrap_or_default().to_string_lossy()
                     );
                     let sum_path = PathBuf::from(format!("{}.sha256", to.display()));
-                    fsutil::write_atomic(&sum_path, sum.as_bytes())
+                    // Derivable from the state row: replaced atomically, not synced.
+                    fsutil::write_replace(&sum_path, sum.as_bytes())
                         .map_err(io_err(&f, &sum_path))?;
                     store.mark_archived(id, &cfg.rel(&to))?;
                     tracing::info!(id, file = %f.name, archive = %cfg.rel(&to), "archived");

@@ -687,6 +687,10 @@ impl Store {
     pub fn mark_delivered(&mut self, id: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
         set_state(&tx, id, &[State::Translated], State::Delivered)?;
+        tx.execute(
+            "UPDATE outputs SET written_at = ?2 WHERE file_id = ?1 AND written_at IS NULL",
+            params![id, Utc::now().rfc3339()],
+        )?;
         event(&tx, id, State::Delivered, "all outputs written")?;
         tx.commit()?;
         Ok(())
