@@ -22,6 +22,20 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     sync_dir(&dir)
 }
 
+/// Like [`write_atomic`] but leaves syncing the folder to the caller (who syncs it once for a
+/// batch of files before relying on them).
+pub fn write_synced(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = parent(path);
+    fs::create_dir_all(&dir)?;
+    let tmp = tmp_name(path);
+    {
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
+
 /// Replaces `path` atomically (readers see the old or the new file) without syncing: for files
 /// that can be derived again from the state database, such as checksum sidecars.
 pub fn write_replace(path: &Path, data: &[u8]) -> io::Result<()> {

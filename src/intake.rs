@@ -94,6 +94,7 @@ impl Intake {
         let settle = Duration::from_millis(cfg.settle_ms);
         let mut report = IntakeReport::default();
         let mut present = Vec::new();
+        let mut ready: Vec<Ready<'_>> = Vec::new();
         for channel in cfg.channels.iter().filter(|c| due(c)) {
             let Some(dir) = channel.dir() else { continue };
             let rd = fs::read_dir(dir).map_err(io_at(dir))?;
@@ -111,21 +112,18 @@ impl Intake {
                 match self.seen.get(&path) {
                     Some((before, at)) if *before == now && at.elapsed() >= settle => {
                         self.seen.remove(&path);
-                        let key = format!(
-                            "{}:{}:{}:{}:{}",
-                            channel.name, name, now.size, now.mtime_ns, now.inode
-                        );
+                        let key = format!("{}:{}:{}:{}:{}", channel.name, name, now.size, now.mtime_ns, now.inode);
                         if let Some(done) = store.file_by_source(&key)? {
                             // Committed before a crash that came before the inbox removal.
                             tracing::info!(file = %name, id = done.id, "already received; removing it from the inbox");
-                        } else {
-                            let data = fs::read(&path).map_err(io_at(&path))?;
-                            if data.len() as u64 != now.size {
-                                continue; // Changed under us: the next pass sees it again.
-                            }
-                            report.add(commit(cfg, store, channel, &name, &key, &data)?);
+                            fsutil::remove_durable(&path).map_err(io_at(&path))?;
+                            continue;
                         }
-                        fsutil::remove_durable(&path).map_err(io_at(&path))?;
+                        let data = fs::read(&path).map_err(io_at(&path))?;
+                        if data.len() as u64 != now.size {
+                            continue; // Changed under us: the next pass sees it again.
+                        }
+                        ready.push(Ready { channel, path, name, key, data });
                     }
                     Some((before, _)) if *before == now => report.waiting += 1,
                     _ => {
@@ -134,6 +132,9 @@ impl Intake {
                     }
                 }
             }
+        }
+        for c in commit_batch(cfg, store, &ready)? {
+            report.add(c);
         }
         self.seen.retain(|p, _| present.contains(p));
         Ok(report)
@@ -157,9 +158,85 @@ impl IntakeReport {
     }
 }
 
-/// Commits one input: its bytes to the spool (fsync), then its state row. The caller removes
-/// the source only after this returns. `source_key` names this exact drop so that a crash
-/// between commit and removal is recognised.
+/// A stable input read into memory, waiting to be committed.
+struct Ready<'c> {
+    channel: &'c Channel,
+    path: PathBuf,
+    name: String,
+    key: String,
+    data: Vec<u8>,
+}
+
+fn spool_path(cfg: &Config, source_key: &str) -> PathBuf {
+    cfg.spool().join(&sha256_hex(source_key.as_bytes())[..32])
+}
+
+fn log_committed(c: Committed, channel: &Channel, name: &str, size: usize, sha: &str) {
+    match c {
+        Committed::Duplicate(id) => {
+            tracing::warn!(file = name, id, sha256 = %sha, "duplicate file received; it will be archived, not processed")
+        }
+        Committed::New(id) => {
+            tracing::info!(file = name, id, channel = %channel.name, bytes = size, sha256 = %sha, "file received")
+        }
+    }
+}
+
+/// Commits a batch of folder inputs: every content synced into the spool, the spool folder
+/// synced once, every state row in one transaction, and only then the inbox files removed
+/// (each inbox folder synced once).
+fn commit_batch(cfg: &Config, store: &mut Store, ready: &[Ready<'_>]) -> Result<Vec<Committed>, IntakeError> {
+    if ready.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Vec::with_capacity(ready.len());
+    for r in ready {
+        let sha = sha256_hex(&r.data);
+        let spool = spool_path(cfg, &r.key);
+        fsutil::write_synced(&spool, &r.data).map_err(io_at(&spool))?;
+        rows.push((sha, cfg.rel(&spool)));
+    }
+    fsutil::sync_dir(&cfg.spool()).map_err(io_at(&cfg.spool()))?;
+    let new: Vec<NewFile<'_>> = ready
+        .iter()
+        .zip(&rows)
+        .map(|(r, (sha, blob))| NewFile {
+            channel: &r.channel.name,
+            partner: r.channel.partner.as_deref(),
+            name: &r.name,
+            source_key: &r.key,
+            sha256: sha,
+            size: r.data.len() as i64,
+            blob,
+        })
+        .collect();
+    let ids = store.insert_files(&new)?;
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut out = Vec::with_capacity(ready.len());
+    for ((r, (sha, _)), (id, dup)) in ready.iter().zip(&rows).zip(ids) {
+        let c = if dup.is_some() { Committed::Duplicate(id) } else { Committed::New(id) };
+        log_committed(c, r.channel, &r.name, r.data.len(), sha);
+        match fs::remove_file(&r.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(IntakeError::Io { path: r.path.clone(), source: e }),
+        }
+        if let Some(d) = r.path.parent() {
+            if !dirs.iter().any(|x| x == d) {
+                dirs.push(d.to_path_buf());
+            }
+        }
+        out.push(c);
+    }
+    for d in &dirs {
+        fsutil::sync_dir(d).map_err(io_at(d))?;
+    }
+    Ok(out)
+}
+
+/// Commits one input (from a remote drop): its bytes to the spool (synced), then its state
+/// row. The caller removes the source only after this returns. `source_key` names this exact
+/// drop so that a crash between commit and removal is recognised.
 pub fn commit(
     cfg: &Config,
     store: &mut Store,
@@ -169,31 +246,20 @@ pub fn commit(
     data: &[u8],
 ) -> Result<Committed, IntakeError> {
     let sha = sha256_hex(data);
-    let spool = cfg.spool().join(&sha256_hex(source_key.as_bytes())[..32]);
+    let spool = spool_path(cfg, source_key);
     fsutil::write_atomic(&spool, data).map_err(io_at(&spool))?;
-    let duplicate_of = store.original_of(&sha)?;
-    let id = store.insert_file(
-        &NewFile {
-            channel: &channel.name,
-            partner: channel.partner.as_deref(),
-            name,
-            source_key,
-            sha256: &sha,
-            size: data.len() as i64,
-            blob: &cfg.rel(&spool),
-        },
-        duplicate_of,
-    )?;
-    Ok(match duplicate_of {
-        Some(o) => {
-            tracing::warn!(file = name, id, duplicate_of = o, sha256 = %sha, "duplicate file received; it will be archived, not processed");
-            Committed::Duplicate(id)
-        }
-        None => {
-            tracing::info!(file = name, id, channel = %channel.name, bytes = data.len(), sha256 = %sha, "file received");
-            Committed::New(id)
-        }
-    })
+    let (id, dup) = store.insert_files(&[NewFile {
+        channel: &channel.name,
+        partner: channel.partner.as_deref(),
+        name,
+        source_key,
+        sha256: &sha,
+        size: data.len() as i64,
+        blob: &cfg.rel(&spool),
+    }])?[0];
+    let c = if dup.is_some() { Committed::Duplicate(id) } else { Committed::New(id) };
+    log_committed(c, channel, name, data.len(), &sha);
+    Ok(c)
 }
 
 #[cfg(test)]

@@ -465,30 +465,37 @@ impl Store {
     }
 
     /// Records a new input in state `received`, or as an already-delivered duplicate.
-    pub fn insert_file(&mut self, f: &NewFile<'_>, duplicate_of: Option<i64>) -> Result<i64> {
+    /// Records new inputs in one transaction: each in state `received`, or, when its content
+    /// was received before (by SHA-256, including earlier files of the same batch), as an
+    /// already-delivered duplicate. Returns (id, duplicate of) per input.
+    pub fn insert_files(&mut self, files: &[NewFile<'_>]) -> Result<Vec<(i64, Option<i64>)>> {
         let tx = self.conn.transaction()?;
         let now = Utc::now().rfc3339();
-        let state = if duplicate_of.is_some() {
-            State::Delivered
-        } else {
-            State::Received
-        };
-        tx.execute(
-            "INSERT INTO files (channel, partner, name, source_key, sha256, size, state, duplicate_of, blob, received_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-            params![f.channel, f.partner, f.name, f.source_key, f.sha256, f.size, state.as_str(), duplicate_of, f.blob, now],
-        )?;
-        let id = tx.last_insert_rowid();
-        let detail = match duplicate_of {
-            Some(o) => format!(
-                "duplicate of file {o} ({} bytes, sha256 {})",
-                f.size, f.sha256
-            ),
-            None => format!("{} bytes, sha256 {}", f.size, f.sha256),
-        };
-        event(&tx, id, state, &detail)?;
+        let mut out = Vec::with_capacity(files.len());
+        for f in files {
+            let duplicate_of: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+                    [f.sha256],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let state = if duplicate_of.is_some() { State::Delivered } else { State::Received };
+            tx.execute(
+                "INSERT INTO files (channel, partner, name, source_key, sha256, size, state, duplicate_of, blob, received_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                params![f.channel, f.partner, f.name, f.source_key, f.sha256, f.size, state.as_str(), duplicate_of, f.blob, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            let detail = match duplicate_of {
+                Some(o) => format!("duplicate of file {o} ({} bytes, sha256 {})", f.size, f.sha256),
+                None => format!("{} bytes, sha256 {}", f.size, f.sha256),
+            };
+            event(&tx, id, state, &detail)?;
+            out.push((id, duplicate_of));
+        }
         tx.commit()?;
-        Ok(id)
+        Ok(out)
     }
 
     pub fn file(&self, id: i64) -> Result<FileRow> {
@@ -1262,7 +1269,7 @@ mod tests {
     fn walks_the_state_machine_and_refuses_wrong_transitions() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("s.db")).unwrap();
-        let id = s.insert_file(&new_file("k1", "abc"), None).unwrap();
+        let id = s.insert_files(&[new_file("k1", "abc")]).unwrap()[0].0;
         assert!(matches!(
             s.mark_delivered(id),
             Err(StoreError::WrongState { .. })
@@ -1306,7 +1313,8 @@ mod tests {
         assert_eq!(s.find_records("po_number", "PO1").unwrap(), ["rec_1"]);
         assert_eq!(s.events(id).unwrap().len(), 5);
         assert_eq!(s.original_of("abc").unwrap(), Some(id));
-        let dup = s.insert_file(&new_file("k2", "abc"), Some(id)).unwrap();
+        let (dup, of) = s.insert_files(&[new_file("k2", "abc")]).unwrap()[0];
+        assert_eq!(of, Some(id));
         assert_eq!(s.file(dup).unwrap().state, State::Delivered);
         assert_eq!(s.counts().unwrap().1, 1);
     }
