@@ -10,6 +10,7 @@ use crate::store::{FileRow, InterchangeRow, NewFile, RecordKeys, State, Store, S
 use crate::translate::{self, Input};
 use crate::util::Utc;
 use std::io;
+use std::fs;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -54,7 +55,9 @@ impl Report {
     }
 }
 
-/// Advances every unfinished file as far as it goes. One file's error never stops the others.
+/// Advances every unfinished file as far as it goes, stage by stage so that each stage costs
+/// one transaction and one sync per folder for the whole batch. One file's error never stops
+/// the others: it is logged, counted, and retried at the next pass.
 pub fn advance_all(cfg: &Config, store: &mut Store) -> Result<Report, StoreError> {
     let mut report = Report::default();
     let mut tried = std::collections::HashSet::new();
@@ -70,17 +73,142 @@ pub fn advance_all(cfg: &Config, store: &mut Store) -> Result<Report, StoreError
         if todo.is_empty() {
             return Ok(report);
         }
-        for id in todo {
-            tried.insert(id);
-            match advance(cfg, store, id) {
-                Ok(r) => report.add(r),
-                Err(e) => {
-                    tracing::error!(error = %e, "file could not advance; it will be retried");
-                    report.errors += 1;
+        tried.extend(todo.iter().copied());
+        let failed = |report: &mut Report, e: &PipelineError| {
+            tracing::error!(error = %e, "file could not advance; it will be retried");
+            report.errors += 1;
+        };
+        // Received -> translated, one file at a time.
+        for f in files_in(store, &todo, &[State::Received, State::Parsed])? {
+            match translate_file(cfg, store, &f) {
+                Ok(rejected) => report.rejected += rejected,
+                Err(e) => failed(&mut report, &e),
+            }
+        }
+        // Translated -> delivered: every output written and synced, then one transaction.
+        let mut dirs = Dirs::default();
+        let mut written = Vec::new();
+        for f in files_in(store, &todo, &[State::Translated])? {
+            match write_outputs(cfg, store, &f, &mut dirs) {
+                Ok(()) => written.push(f.id),
+                Err(e) => failed(&mut report, &e),
+            }
+        }
+        match dirs.sync() {
+            Ok(()) if !written.is_empty() => store.mark_delivered(&written)?,
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "outbox could not be synced; outputs are written again later");
+                report.errors += written.len();
+            }
+        }
+        // Delivered -> archived or quarantined: every content moved, folders synced, then one
+        // transaction.
+        let mut dirs = Dirs::default();
+        let mut placed = Vec::new();
+        for f in files_in(store, &todo, &[State::Delivered])? {
+            match place(cfg, &f, &mut dirs) {
+                Ok((blob, quarantined)) => placed.push((f, blob, quarantined)),
+                Err(e) => failed(&mut report, &e),
+            }
+        }
+        match dirs.sync() {
+            Ok(()) if !placed.is_empty() => {
+                let rows: Vec<(i64, String, bool)> = placed.iter().map(|(f, b, q)| (f.id, b.clone(), *q)).collect();
+                store.mark_placed(&rows)?;
+                for (f, blob, quarantined) in &placed {
+                    if *quarantined {
+                        tracing::warn!(id = f.id, file = %f.name, reason = %f.refusal.as_deref().unwrap_or(""), "quarantined");
+                        report.quarantined += 1;
+                    } else {
+                        tracing::info!(id = f.id, file = %f.name, archive = %blob, "archived");
+                        report.archived += 1;
+                    }
                 }
+            }
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "archive could not be synced; files are placed again later");
+                report.errors += placed.len();
             }
         }
     }
+}
+
+fn files_in(store: &Store, ids: &[i64], states: &[State]) -> Result<Vec<FileRow>, StoreError> {
+    let mut out = Vec::new();
+    for id in ids {
+        let f = store.file(*id)?;
+        if states.contains(&f.state) {
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
+/// Folders written to in a stage, synced once at its end.
+#[derive(Default)]
+struct Dirs(Vec<PathBuf>);
+
+impl Dirs {
+    fn add(&mut self, path: &Path) {
+        let d = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        if !self.0.contains(&d) {
+            self.0.push(d);
+        }
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        self.0.iter().try_for_each(|d| fsutil::sync_dir(d))
+    }
+}
+
+/// Writes a translated file's outputs (each synced; their folders are synced by the caller).
+/// Repeating this after a crash writes the same bytes under the same names.
+fn write_outputs(cfg: &Config, store: &Store, f: &FileRow, dirs: &mut Dirs) -> Result<(), PipelineError> {
+    for o in store.outputs(f.id)? {
+        if o.written {
+            continue;
+        }
+        let path = cfg.outbox.join(&o.path);
+        fsutil::write_synced(&path, &o.content).map_err(io_err(f, &path))?;
+        dirs.add(&path);
+        tracing::info!(id = f.id, output = %o.path, kind = %o.kind, "written to outbox");
+    }
+    Ok(())
+}
+
+/// Moves a delivered file's content to the archive, or to quarantine with its sidecar. Returns
+/// the new location and whether it is quarantined.
+fn place(cfg: &Config, f: &FileRow, dirs: &mut Dirs) -> Result<(String, bool), PipelineError> {
+    let quarantined = f.refusal.is_some();
+    let to = if quarantined { quarantine::path(cfg, f) } else { archive_path(cfg, f) };
+    let from = cfg.resolve(&f.blob);
+    if from != to {
+        if from.exists() {
+            if let Some(d) = to.parent() {
+                fs::create_dir_all(d).map_err(io_err(f, d))?;
+            }
+            fs::rename(&from, &to).map_err(io_err(f, &to))?;
+            dirs.add(&from);
+            dirs.add(&to);
+        } else if !to.exists() {
+            return Err(PipelineError::Lost { id: f.id, name: f.name.clone(), path: from });
+        }
+    }
+    // Sidecars can be derived again from the state row: replaced atomically, not synced.
+    match &f.refusal {
+        Some(refusal) => {
+            let side = quarantine::sidecar_path(&to);
+            fsutil::write_replace(&side, &quarantine::sidecar(f, refusal)).map_err(io_err(f, &side))?;
+        }
+        None => {
+            let sum = format!("{}  {}\n", f.sha256, to.file_name().unwrap_or_default().to_string_lossy());
+            let side = PathBuf::from(format!("{}.sha256", to.display()));
+            fsutil::write_replace(&side, sum.as_bytes()).map_err(io_err(f, &side))?;
+        }
+    }
+    Ok((cfg.rel(&to), quarantined))
 }
 
 fn io_err(f: &FileRow, path: &Path) -> impl FnOnce(io::Error) -> PipelineError {
@@ -117,64 +245,6 @@ pub fn relocate(cfg: &Config, f: &FileRow, to: &Path) -> Result<(), PipelineErro
             name: f.name.clone(),
             path: from,
         })
-    }
-}
-
-/// Runs the next steps for one file until it rests.
-pub fn advance(cfg: &Config, store: &mut Store, id: i64) -> Result<Report, PipelineError> {
-    let mut report = Report::default();
-    loop {
-        let f = store.file(id)?;
-        match f.state {
-            State::Received | State::Parsed => {
-                if f.state == State::Parsed {
-                    // A crash after parsing: translate again from the start.
-                    tracing::debug!(id, "re-translating after restart");
-                }
-                report.rejected += translate_file(cfg, store, &f)?;
-            }
-            State::Translated => {
-                for o in store.outputs(id)? {
-                    if o.written {
-                        continue;
-                    }
-                    let path = cfg.outbox.join(&o.path);
-                    fsutil::write_atomic(&path, &o.content).map_err(io_err(&f, &path))?;
-                    tracing::info!(id, output = %o.path, kind = %o.kind, "written to outbox");
-                }
-                // One transaction marks every output written and the file delivered; a crash
-                // before it writes the same outputs again under the same names.
-                store.mark_delivered(id)?;
-            }
-            State::Delivered => {
-                if let Some(refusal) = &f.refusal {
-                    let to = quarantine::path(cfg, &f);
-                    relocate(cfg, &f, &to)?;
-                    let side = quarantine::sidecar(&f, refusal);
-                    let side_path = quarantine::sidecar_path(&to);
-                    fsutil::write_atomic(&side_path, &side).map_err(io_err(&f, &side_path))?;
-                    store.mark_quarantined(id, &cfg.rel(&to))?;
-                    tracing::warn!(id, file = %f.name, reason = %refusal, "quarantined");
-                    report.quarantined += 1;
-                } else {
-                    let to = archive_path(cfg, &f);
-                    relocate(cfg, &f, &to)?;
-                    let sum = format!(
-                        "{}  {}\n",
-                        f.sha256,
-                        to.file_name().unwrap_or_default().to_string_lossy()
-                    );
-                    let sum_path = PathBuf::from(format!("{}.sha256", to.display()));
-                    // Derivable from the state row: replaced atomically, not synced.
-                    fsutil::write_replace(&sum_path, sum.as_bytes())
-                        .map_err(io_err(&f, &sum_path))?;
-                    store.mark_archived(id, &cfg.rel(&to))?;
-                    tracing::info!(id, file = %f.name, archive = %cfg.rel(&to), "archived");
-                    report.archived += 1;
-                }
-            }
-            State::Archived | State::Quarantined | State::Discarded => return Ok(report),
-        }
     }
 }
 

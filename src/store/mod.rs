@@ -690,15 +690,19 @@ impl Store {
         Ok(())
     }
 
-    /// translated -> delivered once every output is written.
-    pub fn mark_delivered(&mut self, id: i64) -> Result<()> {
+    /// translated -> delivered for every file in `ids`, in one transaction: their outputs are
+    /// written (and the folders synced) by the caller.
+    pub fn mark_delivered(&mut self, ids: &[i64]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        set_state(&tx, id, &[State::Translated], State::Delivered)?;
-        tx.execute(
-            "UPDATE outputs SET written_at = ?2 WHERE file_id = ?1 AND written_at IS NULL",
-            params![id, Utc::now().rfc3339()],
-        )?;
-        event(&tx, id, State::Delivered, "all outputs written")?;
+        let now = Utc::now().rfc3339();
+        for &id in ids {
+            set_state(&tx, id, &[State::Translated], State::Delivered)?;
+            tx.execute(
+                "UPDATE outputs SET written_at = ?2 WHERE file_id = ?1 AND written_at IS NULL",
+                params![id, now],
+            )?;
+            event(&tx, id, State::Delivered, "all outputs written")?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -747,28 +751,16 @@ impl Store {
         Ok(ids)
     }
 
-    /// delivered -> archived, the content now at `blob`.
-    pub fn mark_archived(&mut self, id: i64, blob: &str) -> Result<()> {
+    /// delivered -> archived (or quarantined when `quarantined`), the content now at `blob`,
+    /// for a batch of files in one transaction.
+    pub fn mark_placed(&mut self, placed: &[(i64, String, bool)]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        set_state(&tx, id, &[State::Delivered], State::Archived)?;
-        tx.execute(
-            "UPDATE files SET blob = ?2 WHERE id = ?1",
-            params![id, blob],
-        )?;
-        event(&tx, id, State::Archived, blob)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// delivered (with a refusal) -> quarantined, the content now at `blob`.
-    pub fn mark_quarantined(&mut self, id: i64, blob: &str) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        set_state(&tx, id, &[State::Delivered], State::Quarantined)?;
-        tx.execute(
-            "UPDATE files SET blob = ?2 WHERE id = ?1",
-            params![id, blob],
-        )?;
-        event(&tx, id, State::Quarantined, blob)?;
+        for (id, blob, quarantined) in placed {
+            let to = if *quarantined { State::Quarantined } else { State::Archived };
+            set_state(&tx, *id, &[State::Delivered], to)?;
+            tx.execute("UPDATE files SET blob = ?2 WHERE id = ?1", params![id, blob])?;
+            event(&tx, *id, to, blob)?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -1271,7 +1263,7 @@ mod tests {
         let mut s = Store::open(&dir.path().join("s.db")).unwrap();
         let id = s.insert_files(&[new_file("k1", "abc")]).unwrap()[0].0;
         assert!(matches!(
-            s.mark_delivered(id),
+            s.mark_delivered(&[id]),
             Err(StoreError::WrongState { .. })
         ));
         s.mark_parsed(
@@ -1307,8 +1299,8 @@ mod tests {
         assert_eq!(outs.len(), 1);
         s.mark_written(outs[0].id).unwrap();
         assert!(s.outputs(id).unwrap()[0].written);
-        s.mark_delivered(id).unwrap();
-        s.mark_archived(id, "archive/a").unwrap();
+        s.mark_delivered(&[id]).unwrap();
+        s.mark_placed(&[(id, "archive/a".into(), false)]).unwrap();
         assert_eq!(s.file(id).unwrap().state, State::Archived);
         assert_eq!(s.find_records("po_number", "PO1").unwrap(), ["rec_1"]);
         assert_eq!(s.events(id).unwrap().len(), 5);
