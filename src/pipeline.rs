@@ -78,12 +78,22 @@ pub fn advance_all(cfg: &Config, store: &mut Store) -> Result<Report, StoreError
             tracing::error!(error = %e, "file could not advance; it will be retried");
             report.errors += 1;
         };
-        // Received -> translated, one file at a time.
-        for f in files_in(store, &todo, &[State::Received, State::Parsed])? {
-            match translate_file(cfg, store, &f) {
-                Ok(rejected) => report.rejected += rejected,
-                Err(e) => failed(&mut report, &e),
+        // Received -> translated: the whole batch in one transaction (each file's state changes
+        // are savepoints inside it); a store error rolls the batch back for the next pass.
+        let received = files_in(store, &todo, &[State::Received, State::Parsed])?;
+        if !received.is_empty() {
+            store.begin_batch()?;
+            for f in &received {
+                match translate_file(cfg, store, f) {
+                    Ok(rejected) => report.rejected += rejected,
+                    Err(PipelineError::Store(e)) => {
+                        let _ = store.end_batch(false);
+                        return Err(e);
+                    }
+                    Err(e) => failed(&mut report, &e),
+                }
             }
+            store.end_batch(true)?;
         }
         // Translated -> delivered: every output written and synced, then one transaction.
         let mut dirs = Dirs::default();

@@ -2,7 +2,7 @@
 //! every state change is one transaction and leaves an audit event.
 
 use crate::util::Utc;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use thiserror::Error;
 
@@ -368,7 +368,7 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     })
 }
 
-fn event(tx: &Transaction<'_>, file_id: i64, state: State, detail: &str) -> Result<()> {
+fn event(tx: &Connection, file_id: i64, state: State, detail: &str) -> Result<()> {
     tx.execute(
         "INSERT INTO events (file_id, at, state, detail) VALUES (?1, ?2, ?3, ?4)",
         params![file_id, Utc::now().rfc3339(), state.as_str(), detail],
@@ -376,7 +376,7 @@ fn event(tx: &Transaction<'_>, file_id: i64, state: State, detail: &str) -> Resu
     Ok(())
 }
 
-fn set_state(tx: &Transaction<'_>, id: i64, from: &[State], to: State) -> Result<()> {
+fn set_state(tx: &Connection, id: i64, from: &[State], to: State) -> Result<()> {
     let current: Option<String> = tx
         .query_row("SELECT state FROM files WHERE id = ?1", [id], |r| r.get(0))
         .optional()?;
@@ -438,6 +438,18 @@ impl Store {
         Ok(())
     }
 
+    /// Opens a batch: every change until [`Store::end_batch`] commits (or rolls back) as one
+    /// transaction. Each change still is its own savepoint inside it.
+    pub fn begin_batch(&mut self) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    pub fn end_batch(&mut self, commit: bool) -> Result<()> {
+        self.conn.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?;
+        Ok(())
+    }
+
     /// The file recorded for this exact drop (channel, name, size, mtime, inode), if any.
     pub fn file_by_source(&self, source_key: &str) -> Result<Option<FileRow>> {
         Ok(self
@@ -469,7 +481,7 @@ impl Store {
     /// was received before (by SHA-256, including earlier files of the same batch), as an
     /// already-delivered duplicate. Returns (id, duplicate of) per input.
     pub fn insert_files(&mut self, files: &[NewFile<'_>]) -> Result<Vec<(i64, Option<i64>)>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let now = Utc::now().rfc3339();
         let mut out = Vec::with_capacity(files.len());
         for f in files {
@@ -532,7 +544,7 @@ impl Store {
 
     /// Next interchange control number for acknowledgements and documents sent to `partner`.
     pub fn allocate_control(&mut self, partner: &str, kind: &str) -> Result<u64> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         tx.execute(
             "INSERT INTO counters (partner, kind, value) VALUES (?1, ?2, 1)
              ON CONFLICT (partner, kind) DO UPDATE SET value = value + 1",
@@ -555,7 +567,7 @@ impl Store {
         documents: &str,
         interchanges: &[InterchangeRow<'_>],
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Received], State::Parsed)?;
         tx.execute("DELETE FROM interchanges WHERE file_id = ?1", [id])?;
         for ic in interchanges {
@@ -609,7 +621,7 @@ impl Store {
         refusal: Option<&str>,
         detail: &str,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Parsed], State::Translated)?;
         let created = Utc::now().rfc3339();
         for e in exceptions {
@@ -693,7 +705,7 @@ impl Store {
     /// translated -> delivered for every file in `ids`, in one transaction: their outputs are
     /// written (and the folders synced) by the caller.
     pub fn mark_delivered(&mut self, ids: &[i64]) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let now = Utc::now().rfc3339();
         for &id in ids {
             set_state(&tx, id, &[State::Translated], State::Delivered)?;
@@ -710,7 +722,7 @@ impl Store {
     /// A bundle (zip) becomes its documents: the children are recorded as received and the
     /// bundle itself moves to `delivered` (it has no outputs), all in one transaction.
     pub fn split_bundle(&mut self, id: i64, children: &[NewFile<'_>]) -> Result<Vec<i64>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Received, State::Parsed], State::Delivered)?;
         let now = Utc::now().rfc3339();
         let mut ids = Vec::new();
@@ -754,7 +766,7 @@ impl Store {
     /// delivered -> archived (or quarantined when `quarantined`), the content now at `blob`,
     /// for a batch of files in one transaction.
     pub fn mark_placed(&mut self, placed: &[(i64, String, bool)]) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         for (id, blob, quarantined) in placed {
             let to = if *quarantined { State::Quarantined } else { State::Archived };
             set_state(&tx, *id, &[State::Delivered], to)?;
@@ -767,7 +779,7 @@ impl Store {
 
     /// quarantined -> received for another attempt, with the (possibly replaced) content.
     pub fn release(&mut self, id: i64, blob: &str, sha256: &str, size: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Quarantined], State::Received)?;
         tx.execute(
             "UPDATE files SET blob = ?2, sha256 = ?3, size = ?4, refusal = NULL, attempt = attempt + 1 WHERE id = ?1",
@@ -785,7 +797,7 @@ impl Store {
 
     /// archived -> received for a replay through today's mappings and routes.
     pub fn replay(&mut self, id: i64, blob: &str) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Archived], State::Received)?;
         tx.execute(
             "UPDATE files SET blob = ?2, refusal = NULL, attempt = attempt + 1, replay = 1 WHERE id = ?1",
@@ -825,7 +837,7 @@ impl Store {
 
     /// quarantined -> discarded, the content kept at `blob`.
     pub fn discard(&mut self, id: i64, blob: &str) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Quarantined], State::Discarded)?;
         tx.execute(
             "UPDATE files SET blob = ?2 WHERE id = ?1",
@@ -1161,7 +1173,7 @@ impl Store {
 
     /// Points files at their new content locations, in one transaction.
     pub fn move_blobs(&mut self, moves: &[(i64, String)]) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         for (id, blob) in moves {
             tx.execute(
                 "UPDATE files SET blob = ?2 WHERE id = ?1",
@@ -1175,7 +1187,7 @@ impl Store {
     /// Deletes finished files received before `before` (RFC 3339) with everything that hangs
     /// off them, then gives the freed pages back. Returns the number of files removed.
     pub fn purge(&mut self, before: &str) -> Result<usize> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.savepoint()?;
         let ids = "SELECT id FROM files WHERE state IN ('archived', 'discarded') AND received_at < ?1
                    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.file_id = files.id AND d.state = 'pending')";
         tx.execute(&format!("DELETE FROM record_keys WHERE record_id IN (SELECT id FROM records WHERE file_id IN ({ids}))"), [before])?;
