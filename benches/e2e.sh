@@ -52,7 +52,8 @@ trap 'kill $svc $sim 2>/dev/null; rm -rf "$work"' EXIT
 sleep 1
 delivered() { python3 -c "import sqlite3; print(sqlite3.connect('var/edigate.db').execute(\"select count(*) from deliveries where state='delivered'\").fetchone()[0])" 2>/dev/null || echo 0; }
 start=$(date +%s.%N)
-for i in $(seq -f '%06g' 1 "$N"); do mv "stage/po$i.edi" inbox/; done
+# The burst: every file renamed into inbox/ at once (one mv for all).
+(cd stage && ls | head -n "$N" | xargs mv -t ../inbox/)
 while [ "$(delivered)" -lt "$N" ]; do sleep 0.2; done
 end=$(date +%s.%N)
 acks=$(ls outbox/ACME/acks | wc -l)

@@ -29,7 +29,11 @@ pub fn write_synced(path: &Path, data: &[u8]) -> io::Result<()> {
     fs::create_dir_all(&dir)?;
     let tmp = tmp_name(path);
     {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
     }
@@ -61,6 +65,19 @@ pub fn remove_durable(path: &Path) -> io::Result<()> {
         Ok(()) => sync_dir(&parent(path)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+/// Flushes everything pending on the file system holding `path` (data and metadata: files,
+/// renames, removals) in one call: a batch's durability point instead of one sync per file.
+pub fn sync_fs(path: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let f = File::open(path)?;
+    // SAFETY: `f` is an open descriptor for the duration of the call.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

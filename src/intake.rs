@@ -112,7 +112,10 @@ impl Intake {
                 match self.seen.get(&path) {
                     Some((before, at)) if *before == now && at.elapsed() >= settle => {
                         self.seen.remove(&path);
-                        let key = format!("{}:{}:{}:{}:{}", channel.name, name, now.size, now.mtime_ns, now.inode);
+                        let key = format!(
+                            "{}:{}:{}:{}:{}",
+                            channel.name, name, now.size, now.mtime_ns, now.inode
+                        );
                         if let Some(done) = store.file_by_source(&key)? {
                             // Committed before a crash that came before the inbox removal.
                             tracing::info!(file = %name, id = done.id, "already received; removing it from the inbox");
@@ -123,7 +126,13 @@ impl Intake {
                         if data.len() as u64 != now.size {
                             continue; // Changed under us: the next pass sees it again.
                         }
-                        ready.push(Ready { channel, path, name, key, data });
+                        ready.push(Ready {
+                            channel,
+                            path,
+                            name,
+                            key,
+                            data,
+                        });
                     }
                     Some((before, _)) if *before == now => report.waiting += 1,
                     _ => {
@@ -185,7 +194,11 @@ fn log_committed(c: Committed, channel: &Channel, name: &str, size: usize, sha: 
 /// Commits a batch of folder inputs: every content synced into the spool, the spool folder
 /// synced once, every state row in one transaction, and only then the inbox files removed
 /// (each inbox folder synced once).
-fn commit_batch(cfg: &Config, store: &mut Store, ready: &[Ready<'_>]) -> Result<Vec<Committed>, IntakeError> {
+fn commit_batch(
+    cfg: &Config,
+    store: &mut Store,
+    ready: &[Ready<'_>],
+) -> Result<Vec<Committed>, IntakeError> {
     if ready.is_empty() {
         return Ok(Vec::new());
     }
@@ -193,10 +206,11 @@ fn commit_batch(cfg: &Config, store: &mut Store, ready: &[Ready<'_>]) -> Result<
     for r in ready {
         let sha = sha256_hex(&r.data);
         let spool = spool_path(cfg, &r.key);
-        fsutil::write_synced(&spool, &r.data).map_err(io_at(&spool))?;
+        fsutil::write_replace(&spool, &r.data).map_err(io_at(&spool))?;
         rows.push((sha, cfg.rel(&spool)));
     }
-    fsutil::sync_dir(&cfg.spool()).map_err(io_at(&cfg.spool()))?;
+    // One flush makes every spool copy durable before any state row points at it.
+    fsutil::sync_fs(&cfg.spool()).map_err(io_at(&cfg.spool()))?;
     let new: Vec<NewFile<'_>> = ready
         .iter()
         .zip(&rows)
@@ -214,12 +228,21 @@ fn commit_batch(cfg: &Config, store: &mut Store, ready: &[Ready<'_>]) -> Result<
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut out = Vec::with_capacity(ready.len());
     for ((r, (sha, _)), (id, dup)) in ready.iter().zip(&rows).zip(ids) {
-        let c = if dup.is_some() { Committed::Duplicate(id) } else { Committed::New(id) };
+        let c = if dup.is_some() {
+            Committed::Duplicate(id)
+        } else {
+            Committed::New(id)
+        };
         log_committed(c, r.channel, &r.name, r.data.len(), sha);
         match fs::remove_file(&r.path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(IntakeError::Io { path: r.path.clone(), source: e }),
+            Err(e) => {
+                return Err(IntakeError::Io {
+                    path: r.path.clone(),
+                    source: e,
+                })
+            }
         }
         if let Some(d) = r.path.parent() {
             if !dirs.iter().any(|x| x == d) {
@@ -229,7 +252,7 @@ fn commit_batch(cfg: &Config, store: &mut Store, ready: &[Ready<'_>]) -> Result<
         out.push(c);
     }
     for d in &dirs {
-        fsutil::sync_dir(d).map_err(io_at(d))?;
+        fsutil::sync_fs(d).map_err(io_at(d))?;
     }
     Ok(out)
 }
@@ -257,7 +280,11 @@ pub fn commit(
         size: data.len() as i64,
         blob: &cfg.rel(&spool),
     }])?[0];
-    let c = if dup.is_some() { Committed::Duplicate(id) } else { Committed::New(id) };
+    let c = if dup.is_some() {
+        Committed::Duplicate(id)
+    } else {
+        Committed::New(id)
+    };
     log_committed(c, channel, name, data.len(), &sha);
     Ok(c)
 }

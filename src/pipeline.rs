@@ -9,8 +9,8 @@ use crate::routing;
 use crate::store::{FileRow, InterchangeRow, NewFile, RecordKeys, State, Store, StoreError};
 use crate::translate::{self, Input};
 use crate::util::Utc;
-use std::io;
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -124,7 +124,10 @@ pub fn advance_all(cfg: &Config, store: &mut Store) -> Result<Report, StoreError
         }
         match dirs.sync() {
             Ok(()) if !placed.is_empty() => {
-                let rows: Vec<(i64, String, bool)> = placed.iter().map(|(f, b, q)| (f.id, b.clone(), *q)).collect();
+                let rows: Vec<(i64, String, bool)> = placed
+                    .iter()
+                    .map(|(f, b, q)| (f.id, b.clone(), *q))
+                    .collect();
                 store.mark_placed(&rows)?;
                 for (f, blob, quarantined) in &placed {
                     if *quarantined {
@@ -162,26 +165,45 @@ struct Dirs(Vec<PathBuf>);
 
 impl Dirs {
     fn add(&mut self, path: &Path) {
-        let d = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let d = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         if !self.0.contains(&d) {
             self.0.push(d);
         }
     }
 
+    /// One flush per file system touched (usually one for the whole batch).
     fn sync(&self) -> io::Result<()> {
-        self.0.iter().try_for_each(|d| fsutil::sync_dir(d))
+        use std::os::unix::fs::MetadataExt;
+        let mut devices = Vec::new();
+        for d in &self.0 {
+            let dev = fs::metadata(d)?.dev();
+            if !devices.contains(&dev) {
+                devices.push(dev);
+                fsutil::sync_fs(d)?;
+            }
+        }
+        Ok(())
     }
 }
 
 /// Writes a translated file's outputs (each synced; their folders are synced by the caller).
 /// Repeating this after a crash writes the same bytes under the same names.
-fn write_outputs(cfg: &Config, store: &Store, f: &FileRow, dirs: &mut Dirs) -> Result<(), PipelineError> {
+fn write_outputs(
+    cfg: &Config,
+    store: &Store,
+    f: &FileRow,
+    dirs: &mut Dirs,
+) -> Result<(), PipelineError> {
     for o in store.outputs(f.id)? {
         if o.written {
             continue;
         }
         let path = cfg.outbox.join(&o.path);
-        fsutil::write_synced(&path, &o.content).map_err(io_err(f, &path))?;
+        // Made durable by the stage's file-system flush, before the state says so.
+        fsutil::write_replace(&path, &o.content).map_err(io_err(f, &path))?;
         dirs.add(&path);
         tracing::info!(id = f.id, output = %o.path, kind = %o.kind, "written to outbox");
     }
@@ -192,7 +214,11 @@ fn write_outputs(cfg: &Config, store: &Store, f: &FileRow, dirs: &mut Dirs) -> R
 /// the new location and whether it is quarantined.
 fn place(cfg: &Config, f: &FileRow, dirs: &mut Dirs) -> Result<(String, bool), PipelineError> {
     let quarantined = f.refusal.is_some();
-    let to = if quarantined { quarantine::path(cfg, f) } else { archive_path(cfg, f) };
+    let to = if quarantined {
+        quarantine::path(cfg, f)
+    } else {
+        archive_path(cfg, f)
+    };
     let from = cfg.resolve(&f.blob);
     if from != to {
         if from.exists() {
@@ -203,17 +229,26 @@ fn place(cfg: &Config, f: &FileRow, dirs: &mut Dirs) -> Result<(String, bool), P
             dirs.add(&from);
             dirs.add(&to);
         } else if !to.exists() {
-            return Err(PipelineError::Lost { id: f.id, name: f.name.clone(), path: from });
+            return Err(PipelineError::Lost {
+                id: f.id,
+                name: f.name.clone(),
+                path: from,
+            });
         }
     }
     // Sidecars can be derived again from the state row: replaced atomically, not synced.
     match &f.refusal {
         Some(refusal) => {
             let side = quarantine::sidecar_path(&to);
-            fsutil::write_replace(&side, &quarantine::sidecar(f, refusal)).map_err(io_err(f, &side))?;
+            fsutil::write_replace(&side, &quarantine::sidecar(f, refusal))
+                .map_err(io_err(f, &side))?;
         }
         None => {
-            let sum = format!("{}  {}\n", f.sha256, to.file_name().unwrap_or_default().to_string_lossy());
+            let sum = format!(
+                "{}  {}\n",
+                f.sha256,
+                to.file_name().unwrap_or_default().to_string_lossy()
+            );
             let side = PathBuf::from(format!("{}.sha256", to.display()));
             fsutil::write_replace(&side, sum.as_bytes()).map_err(io_err(f, &side))?;
         }

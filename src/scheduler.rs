@@ -235,6 +235,7 @@ impl Appliance {
                 .map(|r| r.unwrap_or_else(|| delivery::Response::Failed("not sent".into())))
                 .collect();
             let now = Utc::now();
+            let mut settled = Vec::with_capacity(due.len());
             for (row, resp) in due.iter().zip(&results) {
                 let attempt = delivery::classify(t, row, resp, now);
                 match &attempt {
@@ -251,14 +252,15 @@ impl Appliance {
                         tracing::error!(target = %t.name, key = %row.idem_key, error = %error, "delivery rejected by the target")
                     }
                 }
-                self.store.settle_delivery(row.id, &attempt)?;
+                settled.push((row.id, attempt));
             }
             let refs: Vec<&delivery::Response> = results.iter().collect();
             let next = delivery::after(t, &b, &refs, now);
             if next.state != b.state {
                 tracing::warn!(target = %t.name, from = %b.state, to = %next.state, "circuit breaker");
             }
-            self.store.set_breaker(&t.name, &next)?;
+            // Every outcome of the batch and the breaker in one transaction.
+            self.store.settle_deliveries(&settled, &t.name, &next)?;
         }
         Ok(())
     }

@@ -376,6 +376,29 @@ fn event(tx: &Connection, file_id: i64, state: State, detail: &str) -> Result<()
     Ok(())
 }
 
+/// Records the outcome of one attempt on `conn` (inside the caller's transaction).
+fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
+    let now = Utc::now_rfc3339_ms();
+    let (state, status, error, next_at): (&str, Option<u16>, Option<&str>, Option<String>) =
+        match attempt {
+            Attempt::Delivered { status } => ("delivered", Some(*status), None, None),
+            Attempt::Retry {
+                status,
+                error,
+                next_at,
+            } => ("pending", *status, Some(error), Some(next_at.rfc3339())),
+            Attempt::Dead { status, error } => ("dead", *status, Some(error), None),
+            Attempt::Rejected { status, error } => ("rejected", Some(*status), Some(error), None),
+        };
+    conn.execute(
+        "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_status = ?3, last_error = ?4,
+             next_at = COALESCE(?5, next_at), delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 ELSE delivered_at END
+         WHERE id = ?1 AND state = 'pending'",
+        params![id, state, status, error, next_at, now],
+    )?;
+    Ok(())
+}
+
 fn set_state(tx: &Connection, id: i64, from: &[State], to: State) -> Result<()> {
     let current: Option<String> = tx
         .query_row("SELECT state FROM files WHERE id = ?1", [id], |r| r.get(0))
@@ -446,7 +469,8 @@ impl Store {
     }
 
     pub fn end_batch(&mut self, commit: bool) -> Result<()> {
-        self.conn.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?;
+        self.conn
+            .execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?;
         Ok(())
     }
 
@@ -492,7 +516,11 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            let state = if duplicate_of.is_some() { State::Delivered } else { State::Received };
+            let state = if duplicate_of.is_some() {
+                State::Delivered
+            } else {
+                State::Received
+            };
             tx.execute(
                 "INSERT INTO files (channel, partner, name, source_key, sha256, size, state, duplicate_of, blob, received_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
@@ -500,7 +528,10 @@ impl Store {
             )?;
             let id = tx.last_insert_rowid();
             let detail = match duplicate_of {
-                Some(o) => format!("duplicate of file {o} ({} bytes, sha256 {})", f.size, f.sha256),
+                Some(o) => format!(
+                    "duplicate of file {o} ({} bytes, sha256 {})",
+                    f.size, f.sha256
+                ),
                 None => format!("{} bytes, sha256 {}", f.size, f.sha256),
             };
             event(&tx, id, state, &detail)?;
@@ -768,9 +799,16 @@ impl Store {
     pub fn mark_placed(&mut self, placed: &[(i64, String, bool)]) -> Result<()> {
         let tx = self.conn.savepoint()?;
         for (id, blob, quarantined) in placed {
-            let to = if *quarantined { State::Quarantined } else { State::Archived };
+            let to = if *quarantined {
+                State::Quarantined
+            } else {
+                State::Archived
+            };
             set_state(&tx, *id, &[State::Delivered], to)?;
-            tx.execute("UPDATE files SET blob = ?2 WHERE id = ?1", params![id, blob])?;
+            tx.execute(
+                "UPDATE files SET blob = ?2 WHERE id = ?1",
+                params![id, blob],
+            )?;
             event(&tx, *id, to, blob)?;
         }
         tx.commit()?;
@@ -911,29 +949,29 @@ impl Store {
         Ok(rows)
     }
 
-    /// Records the outcome of one attempt, in one transaction.
-    pub fn settle_delivery(&mut self, id: i64, attempt: &Attempt) -> Result<()> {
-        let now = Utc::now_rfc3339_ms();
-        let (state, status, error, next_at): (&str, Option<u16>, Option<&str>, Option<String>) =
-            match attempt {
-                Attempt::Delivered { status } => ("delivered", Some(*status), None, None),
-                Attempt::Retry {
-                    status,
-                    error,
-                    next_at,
-                } => ("pending", *status, Some(error), Some(next_at.rfc3339())),
-                Attempt::Dead { status, error } => ("dead", *status, Some(error), None),
-                Attempt::Rejected { status, error } => {
-                    ("rejected", Some(*status), Some(error), None)
-                }
-            };
-        self.conn.execute(
-            "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_status = ?3, last_error = ?4,
-                 next_at = COALESCE(?5, next_at), delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 ELSE delivered_at END
-             WHERE id = ?1 AND state = 'pending'",
-            params![id, state, status, error, next_at, now],
+    /// Records the outcomes of a batch of attempts and the target's breaker, in one transaction.
+    pub fn settle_deliveries(
+        &mut self,
+        settled: &[(i64, Attempt)],
+        target: &str,
+        breaker: &Breaker,
+    ) -> Result<()> {
+        let tx = self.conn.savepoint()?;
+        for (id, attempt) in settled {
+            settle_in(&tx, *id, attempt)?;
+        }
+        tx.execute(
+            "INSERT INTO breakers (target, state, failures, opened_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (target) DO UPDATE SET state = ?2, failures = ?3, opened_at = ?4",
+            params![target, breaker.state, breaker.failures, breaker.opened_at],
         )?;
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Records the outcome of one attempt.
+    pub fn settle_delivery(&mut self, id: i64, attempt: &Attempt) -> Result<()> {
+        settle_in(&self.conn, id, attempt)
     }
 
     /// Open exception items: (id, file id, file name, document, control, interchange, code, reason).
