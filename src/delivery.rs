@@ -46,13 +46,17 @@ pub fn request(target: &Target, row: &DeliveryRow) -> Request {
     }
 }
 
-/// Sends one request (blocking).
-pub fn send(req: &Request) -> Response {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(req.timeout))
+/// An HTTP client for one target, shared by its requests (connections are reused).
+pub fn agent(target: &Target) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(target.timeout_seconds.max(1))))
         .http_status_as_error(false)
         .build()
-        .into();
+        .into()
+}
+
+/// Sends one request (blocking).
+pub fn send(agent: &ureq::Agent, req: &Request) -> Response {
     let mut call = agent
         .post(&req.url)
         .header("Content-Type", "application/json")

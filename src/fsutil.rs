@@ -50,6 +50,15 @@ pub fn write_replace(path: &Path, data: &[u8]) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
+/// Appends to a file (created if needed), without syncing: for derivable listings.
+pub fn append(path: &Path, data: &[u8]) -> io::Result<()> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(data)
+}
+
 /// Moves `from` to `to` durably (same file system). Creates the target folder.
 pub fn move_durable(from: &Path, to: &Path) -> io::Result<()> {
     let dir = parent(to);

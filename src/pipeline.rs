@@ -244,13 +244,15 @@ fn place(cfg: &Config, f: &FileRow, dirs: &mut Dirs) -> Result<(String, bool), P
                 .map_err(io_err(f, &side))?;
         }
         None => {
+            // One `SHA256SUMS` per day folder (`sha256sum -c` checks it); a line repeated after
+            // a crash does no harm.
             let sum = format!(
                 "{}  {}\n",
                 f.sha256,
                 to.file_name().unwrap_or_default().to_string_lossy()
             );
-            let side = PathBuf::from(format!("{}.sha256", to.display()));
-            fsutil::write_replace(&side, sum.as_bytes()).map_err(io_err(f, &side))?;
+            let sums = to.with_file_name("SHA256SUMS");
+            fsutil::append(&sums, sum.as_bytes()).map_err(io_err(f, &sums))?;
         }
     }
     Ok((cfg.rel(&to), quarantined))

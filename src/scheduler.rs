@@ -44,6 +44,8 @@ pub struct PassReport {
     pub channel_errors: usize,
     /// Intake was paused because storage could not be written.
     pub paused: bool,
+    /// Deliveries were left due for the next pass (a full batch was sent).
+    pub more_deliveries: bool,
 }
 
 /// The health row that tracks whether storage can be written.
@@ -179,7 +181,7 @@ impl Appliance {
                 tracing::warn!(channel = %c.name, error = %e, "upload failed; it will be retried");
             }
         }
-        self.deliver()?;
+        let more_deliveries = self.deliver()?;
         let today = Utc::now().epoch.div_euclid(86_400);
         if self.retention_day != Some(today) {
             self.retention_day = Some(today);
@@ -198,24 +200,30 @@ impl Appliance {
             pipeline,
             channel_errors,
             paused: false,
+            more_deliveries,
         })
     }
 
     /// Sends the deliveries that are due to every target, at most `concurrency` at a time per
     /// target, and records each outcome and the target's circuit breaker.
-    fn deliver(&mut self) -> Result<(), ServiceError> {
+    /// Returns whether more deliveries are due than one pass sends.
+    fn deliver(&mut self) -> Result<bool, ServiceError> {
+        let mut more = false;
         for t in &self.cfg.targets {
             let now = Utc::now();
             let b = self.store.breaker(&t.name)?;
             let Some(limit) = delivery::allowed(t, &b, now) else {
                 continue;
             };
-            let due = self.store.due_deliveries(&t.name, now, limit.min(500))?;
+            let limit = limit.min(500);
+            let due = self.store.due_deliveries(&t.name, now, limit)?;
             if due.is_empty() {
                 continue;
             }
+            more |= due.len() == limit;
             let requests: Vec<delivery::Request> =
                 due.iter().map(|r| delivery::request(t, r)).collect();
+            let agent = delivery::agent(t);
             let queue = std::sync::Mutex::new(requests.iter().enumerate());
             let results = std::sync::Mutex::new(vec![None; requests.len()]);
             std::thread::scope(|s| {
@@ -223,7 +231,7 @@ impl Appliance {
                     s.spawn(|| loop {
                         let next = queue.lock().expect("queue").next();
                         let Some((i, req)) = next else { break };
-                        let resp = delivery::send(req);
+                        let resp = delivery::send(&agent, req);
                         results.lock().expect("results")[i] = Some(resp);
                     });
                 }
@@ -262,7 +270,7 @@ impl Appliance {
             // Every outcome of the batch and the breaker in one transaction.
             self.store.settle_deliveries(&settled, &t.name, &next)?;
         }
-        Ok(())
+        Ok(more)
     }
 
     /// Processes everything waiting on every channel, then returns (for `edigate once`).
@@ -277,6 +285,9 @@ impl Appliance {
             total.pipeline.add(r.pipeline);
             total.channel_errors = r.channel_errors;
             total.paused = r.paused;
+            if r.more_deliveries {
+                continue;
+            }
             if r.intake.waiting == 0 || r.channel_errors > 0 || r.paused {
                 break;
             }
@@ -347,6 +358,7 @@ pub async fn run(
         .expect("the pass does not panic");
         app = back;
         let next = match result {
+            Ok(r) if r.more_deliveries => Duration::ZERO,
             Ok(r) if r.intake.waiting > 0 => settle,
             Ok(_) => rescan,
             Err(e) => {
