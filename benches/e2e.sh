@@ -16,7 +16,7 @@ cd "$work"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$bin" sim-http --listen "127.0.0.1:$port" --fail-rate 0 2>/dev/null &
 sim=$!
-mkdir inbox stage
+mkdir inbox stage paced
 cat > edigate.toml <<CFG
 [service]
 rescan_seconds = 1
@@ -44,7 +44,7 @@ n, paced = int(sys.argv[1]), int(sys.argv[2])
 t = open("$here/tests/data/x12/ok/850-4010-acme.edi").read()
 for i in range(1, n + paced + 1):
     s = t.replace("4500001234", "PO%08d" % i).replace("000000905", "%09d" % (100000 + i))
-    open("stage/po%06d.edi" % i, "w").write(s)
+    open(("stage/po%06d.edi" if i <= n else "paced/po%06d.edi") % i, "w").write(s)
 PY
 EDIGATE_LOG=error "$bin" run 2>service.log &
 svc=$!
@@ -53,7 +53,7 @@ sleep 1
 delivered() { python3 -c "import sqlite3; print(sqlite3.connect('var/edigate.db').execute(\"select count(*) from deliveries where state='delivered'\").fetchone()[0])" 2>/dev/null || echo 0; }
 start=$(date +%s.%N)
 # The burst: every file renamed into inbox/ at once (one mv for all).
-(cd stage && ls | head -n "$N" | xargs mv -t ../inbox/)
+find stage -type f -print0 | xargs -0 mv -t inbox/
 while [ "$(delivered)" -lt "$N" ]; do sleep 0.2; done
 end=$(date +%s.%N)
 acks=$(ls outbox/ACME/acks | wc -l)
@@ -62,7 +62,7 @@ python3 -c "n=$N; d=$end-$start; print(f'burst: {n} files in {d:.1f} s = {n/d:.0
 : > drops.txt
 for i in $(seq -f '%06g' $((N + 1)) $((N + PACED))); do
   printf '%s %s\n' "po$i.edi" "$(date +%s.%N)" >> drops.txt
-  mv "stage/po$i.edi" inbox/
+  mv "paced/po$i.edi" inbox/
   sleep 0.1
 done
 while [ "$(delivered)" -lt $((N + PACED)) ]; do sleep 0.2; done
