@@ -6,20 +6,8 @@ use std::path::{Path, PathBuf};
 
 /// Writes `data` to `path` so that after a crash the file is either absent/old or complete.
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    let dir = parent(path);
-    fs::create_dir_all(&dir)?;
-    let tmp = tmp_name(path);
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    sync_dir(&dir)
+    write_synced(path, data)?;
+    sync_dir(&parent(path))
 }
 
 /// Like [`write_atomic`] but leaves syncing the folder to the caller (who syncs it once for a

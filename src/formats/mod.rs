@@ -100,6 +100,15 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Keeps a diagnostic, or only counts it once `limit` are kept.
+    pub fn note(&mut self, d: &Diagnostic, limit: usize) {
+        if self.diagnostics.len() < limit {
+            self.diagnostics.push(d.clone());
+        } else {
+            self.more_diagnostics += 1;
+        }
+    }
+
     pub fn rejected(&self) -> bool {
         self.rejected_interchanges + self.rejected_groups + self.rejected_transactions > 0
             || self

@@ -399,6 +399,43 @@ fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
     Ok(())
 }
 
+/// Inserts one new input (received, or a delivered duplicate of earlier content) with its
+/// audit event; `origin` prefixes the event's detail.
+fn insert_in(
+    tx: &Connection,
+    f: &NewFile<'_>,
+    now: &str,
+    origin: &str,
+) -> Result<(i64, Option<i64>)> {
+    let duplicate_of: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+            [f.sha256],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let state = if duplicate_of.is_some() {
+        State::Delivered
+    } else {
+        State::Received
+    };
+    tx.execute(
+        "INSERT INTO files (channel, partner, name, source_key, sha256, size, state, duplicate_of, blob, received_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+        params![f.channel, f.partner, f.name, f.source_key, f.sha256, f.size, state.as_str(), duplicate_of, f.blob, now],
+    )?;
+    let id = tx.last_insert_rowid();
+    let detail = match duplicate_of {
+        Some(o) => format!(
+            "{origin}duplicate of file {o} ({} bytes, sha256 {})",
+            f.size, f.sha256
+        ),
+        None => format!("{origin}{} bytes, sha256 {}", f.size, f.sha256),
+    };
+    event(tx, id, state, &detail)?;
+    Ok((id, duplicate_of))
+}
+
 fn set_state(tx: &Connection, id: i64, from: &[State], to: State) -> Result<()> {
     let current: Option<String> = tx
         .query_row("SELECT state FROM files WHERE id = ?1", [id], |r| r.get(0))
@@ -507,36 +544,10 @@ impl Store {
     pub fn insert_files(&mut self, files: &[NewFile<'_>]) -> Result<Vec<(i64, Option<i64>)>> {
         let tx = self.conn.savepoint()?;
         let now = Utc::now().rfc3339();
-        let mut out = Vec::with_capacity(files.len());
-        for f in files {
-            let duplicate_of: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
-                    [f.sha256],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let state = if duplicate_of.is_some() {
-                State::Delivered
-            } else {
-                State::Received
-            };
-            tx.execute(
-                "INSERT INTO files (channel, partner, name, source_key, sha256, size, state, duplicate_of, blob, received_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-                params![f.channel, f.partner, f.name, f.source_key, f.sha256, f.size, state.as_str(), duplicate_of, f.blob, now],
-            )?;
-            let id = tx.last_insert_rowid();
-            let detail = match duplicate_of {
-                Some(o) => format!(
-                    "duplicate of file {o} ({} bytes, sha256 {})",
-                    f.size, f.sha256
-                ),
-                None => format!("{} bytes, sha256 {}", f.size, f.sha256),
-            };
-            event(&tx, id, state, &detail)?;
-            out.push((id, duplicate_of));
-        }
+        let out = files
+            .iter()
+            .map(|f| insert_in(&tx, f, &now, ""))
+            .collect::<Result<Vec<_>>>()?;
         tx.commit()?;
         Ok(out)
     }
@@ -756,34 +767,11 @@ impl Store {
         let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Received, State::Parsed], State::Delivered)?;
         let now = Utc::now().rfc3339();
-        let mut ids = Vec::new();
-        for c in children {
-            let duplicate_of: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
-                    [c.sha256],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let state = if duplicate_of.is_some() {
-                State::Delivered
-            } else {
-                State::Received
-            };
-            tx.execute(
-                "INSERT INTO files (channel, partner, name, source_key, sha256, size, state, duplicate_of, blob, received_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
-                params![c.channel, c.partner, c.name, c.source_key, c.sha256, c.size, state.as_str(), duplicate_of, c.blob, now],
-            )?;
-            let child = tx.last_insert_rowid();
-            event(
-                &tx,
-                child,
-                state,
-                &format!("from bundle {id}, {} bytes, sha256 {}", c.size, c.sha256),
-            )?;
-            ids.push(child);
-        }
+        let origin = format!("from bundle {id}, ");
+        let ids = children
+            .iter()
+            .map(|c| insert_in(&tx, c, &now, &origin).map(|(child, _)| child))
+            .collect::<Result<Vec<_>>>()?;
         event(
             &tx,
             id,

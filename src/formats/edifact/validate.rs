@@ -466,11 +466,7 @@ pub fn summary(
     }
     impl V<'_> {
         fn note(&mut self, d: &Diagnostic) {
-            if self.s.diagnostics.len() < self.limit {
-                self.s.diagnostics.push(d.clone());
-            } else {
-                self.s.more_diagnostics += 1;
-            }
+            self.s.note(d, self.limit);
         }
     }
     impl Handler for V<'_> {
