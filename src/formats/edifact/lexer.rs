@@ -71,16 +71,19 @@ fn is_blank(b: u8) -> bool {
 
 /// Position of the first `sep` in `raw` not escaped by `release`.
 pub fn find_unescaped(raw: &[u8], sep: u8, release: Option<u8>) -> Option<usize> {
+    let Some(r) = release else {
+        return memchr(sep, raw);
+    };
+    // One forward pass: a release character escapes the byte after it.
     let mut from = 0;
-    while let Some(i) = memchr(sep, &raw[from..]).map(|i| i + from) {
-        let escaped = match release {
-            Some(r) => raw[..i].iter().rev().take_while(|b| **b == r).count() % 2 == 1,
-            None => false,
-        };
-        if !escaped {
+    while let Some(i) = memchr::memchr2(sep, r, &raw[from..]).map(|i| i + from) {
+        if raw[i] == sep {
             return Some(i);
         }
-        from = i + 1;
+        from = i + 2;
+        if from >= raw.len() {
+            return None;
+        }
     }
     None
 }
