@@ -498,6 +498,20 @@ impl Store {
         Ok(())
     }
 
+    /// Every row of a query, mapped.
+    fn all<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut st = self.conn.prepare(sql)?;
+        let rows = st
+            .query_map(params, map)?
+            .collect::<rusqlite::Result<Vec<T>>>()?;
+        Ok(rows)
+    }
+
     /// Opens a batch: every change until [`Store::end_batch`] commits (or rolls back) as one
     /// transaction. Each change still is its own savepoint inside it.
     pub fn begin_batch(&mut self) -> Result<()> {
@@ -565,23 +579,17 @@ impl Store {
 
     /// Files not yet in a final or waiting state, oldest first.
     pub fn unfinished(&self) -> Result<Vec<FileRow>> {
-        let mut st = self.conn.prepare(&format!(
+        self.all(&format!(
             "SELECT {FILE_COLUMNS} FROM files WHERE state IN ('received','parsed','translated','delivered') ORDER BY id"
-        ))?;
-        let rows = st
-            .query_map([], file_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        ), [], file_row)
     }
 
     pub fn files_in(&self, state: State) -> Result<Vec<FileRow>> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {FILE_COLUMNS} FROM files WHERE state = ?1 ORDER BY id"
-        ))?;
-        let rows = st
-            .query_map([state.as_str()], file_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.all(
+            &format!("SELECT {FILE_COLUMNS} FROM files WHERE state = ?1 ORDER BY id"),
+            [state.as_str()],
+            file_row,
+        )
     }
 
     /// Next interchange control number for acknowledgements and documents sent to `partner`.
@@ -718,11 +726,7 @@ impl Store {
     }
 
     pub fn outputs(&self, file_id: i64) -> Result<Vec<OutputRow>> {
-        let mut st = self.conn.prepare(
-            "SELECT id, file_id, kind, path, content, written_at IS NOT NULL FROM outputs WHERE file_id = ?1 ORDER BY id",
-        )?;
-        let rows = st
-            .query_map([file_id], |r| {
+        self.all("SELECT id, file_id, kind, path, content, written_at IS NOT NULL FROM outputs WHERE file_id = ?1 ORDER BY id", [file_id], |r| {
                 Ok(OutputRow {
                     id: r.get(0)?,
                     file_id: r.get(1)?,
@@ -731,9 +735,7 @@ impl Store {
                     content: r.get(4)?,
                     written: r.get(5)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
     }
 
     pub fn mark_written(&mut self, output_id: i64) -> Result<()> {
@@ -918,12 +920,8 @@ impl Store {
 
     /// Up to `limit` deliveries for `target` that are due now, oldest first.
     pub fn due_deliveries(&self, target: &str, now: Utc, limit: usize) -> Result<Vec<DeliveryRow>> {
-        let mut st = self.conn.prepare(
-            "SELECT id, target, idem_key, payload, attempts, created_at FROM deliveries
-             WHERE state = 'pending' AND target = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3",
-        )?;
-        let rows = st
-            .query_map(params![target, now.rfc3339(), limit as i64], |r| {
+        self.all("SELECT id, target, idem_key, payload, attempts, created_at FROM deliveries
+             WHERE state = 'pending' AND target = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3", params![target, now.rfc3339(), limit as i64], |r| {
                 Ok(DeliveryRow {
                     id: r.get(0)?,
                     target: r.get(1)?,
@@ -932,9 +930,7 @@ impl Store {
                     attempts: r.get(4)?,
                     created_at: r.get(5)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
     }
 
     /// Records the outcomes of a batch of attempts and the target's breaker, in one transaction.
@@ -967,12 +963,8 @@ impl Store {
     pub fn open_exceptions(
         &self,
     ) -> Result<Vec<(i64, i64, String, String, String, String, String, String)>> {
-        let mut st = self.conn.prepare(
-            "SELECT e.id, e.file_id, f.name, e.document, e.control, e.interchange, e.code, e.reason
-             FROM exceptions e JOIN files f ON f.id = e.file_id WHERE e.state = 'open' ORDER BY e.id",
-        )?;
-        let rows = st
-            .query_map([], |r| {
+        self.all("SELECT e.id, e.file_id, f.name, e.document, e.control, e.interchange, e.code, e.reason
+             FROM exceptions e JOIN files f ON f.id = e.file_id WHERE e.state = 'open' ORDER BY e.id", [], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -983,9 +975,7 @@ impl Store {
                     r.get(6)?,
                     r.get(7)?,
                 ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
     }
 
     /// Closes an exception item (the operator dealt with it, for example by a replay).
@@ -1027,13 +1017,7 @@ impl Store {
 
     /// (target, state, count) over all deliveries.
     pub fn delivery_counts(&self) -> Result<Vec<(String, String, i64)>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT target, state, COUNT(*) FROM deliveries GROUP BY target, state ORDER BY target, state")?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.all("SELECT target, state, COUNT(*) FROM deliveries GROUP BY target, state ORDER BY target, state", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
     }
 
     /// Deliveries that ended in the exception queue (`rejected`) or as dead letters (`dead`):
@@ -1052,12 +1036,11 @@ impl Store {
             Option<String>,
         )>,
     > {
-        let mut st = self.conn.prepare(
+        self.all(
             "SELECT id, target, record_id, state, attempts, last_status, last_error FROM deliveries
              WHERE state IN ('rejected', 'dead') ORDER BY id",
-        )?;
-        let rows = st
-            .query_map([], |r| {
+            [],
+            |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -1067,9 +1050,8 @@ impl Store {
                     r.get(5)?,
                     r.get(6)?,
                 ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            },
+        )
     }
 
     pub fn breaker(&self, target: &str) -> Result<Breaker> {
@@ -1105,21 +1087,15 @@ impl Store {
 
     /// Uploads for `channel` that are due now.
     pub fn due_uploads(&self, channel: &str, now: Utc) -> Result<Vec<UploadRow>> {
-        let mut st = self.conn.prepare(
-            "SELECT u.id, u.remote_name, o.content, u.attempts FROM uploads u JOIN outputs o ON o.id = u.output_id
-             WHERE u.state = 'pending' AND u.channel = ?1 AND u.next_at <= ?2 ORDER BY u.id",
-        )?;
-        let rows = st
-            .query_map(params![channel, now.rfc3339()], |r| {
+        self.all("SELECT u.id, u.remote_name, o.content, u.attempts FROM uploads u JOIN outputs o ON o.id = u.output_id
+             WHERE u.state = 'pending' AND u.channel = ?1 AND u.next_at <= ?2 ORDER BY u.id", params![channel, now.rfc3339()], |r| {
                 Ok(UploadRow {
                     id: r.get(0)?,
                     remote_name: r.get(1)?,
                     content: r.get(2)?,
                     attempts: r.get(3)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
     }
 
     pub fn upload_done(&mut self, id: i64) -> Result<()> {
@@ -1141,13 +1117,7 @@ impl Store {
 
     /// (pending, done) uploads per channel.
     pub fn upload_counts(&self) -> Result<Vec<(String, i64, i64)>> {
-        let mut st = self.conn.prepare(
-            "SELECT channel, SUM(state = 'pending'), SUM(state = 'done') FROM uploads GROUP BY channel ORDER BY channel",
-        )?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.all("SELECT channel, SUM(state = 'pending'), SUM(state = 'done') FROM uploads GROUP BY channel ORDER BY channel", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
     }
 
     /// Records the outcome of a poll of `channel`.
@@ -1169,11 +1139,7 @@ impl Store {
     }
 
     pub fn health(&self) -> Result<Vec<Health>> {
-        let mut st = self.conn.prepare(
-            "SELECT channel, last_poll_at, last_ok_at, last_error, failures FROM channel_health ORDER BY channel",
-        )?;
-        let rows = st
-            .query_map([], |r| {
+        self.all("SELECT channel, last_poll_at, last_ok_at, last_error, failures FROM channel_health ORDER BY channel", [], |r| {
                 Ok(Health {
                     channel: r.get(0)?,
                     last_poll_at: r.get(1)?,
@@ -1181,20 +1147,16 @@ impl Store {
                     last_error: r.get(3)?,
                     failures: r.get(4)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
     }
 
     /// Files whose content sits in an archive folder `prefix` (for packing).
     pub fn blobs_under(&self, prefix: &str) -> Result<Vec<(i64, String)>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, blob FROM files WHERE substr(blob, 1, length(?1)) = ?1")?;
-        let rows = st
-            .query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.all(
+            "SELECT id, blob FROM files WHERE substr(blob, 1, length(?1)) = ?1",
+            [prefix],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// Points files at their new content locations, in one transaction.
@@ -1258,24 +1220,20 @@ impl Store {
 
     /// The audit trail of one file.
     pub fn events(&self, file_id: i64) -> Result<Vec<(String, String, String)>> {
-        let mut st = self.conn.prepare(
+        self.all(
             "SELECT at, state, COALESCE(detail, '') FROM events WHERE file_id = ?1 ORDER BY id",
-        )?;
-        let rows = st
-            .query_map([file_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            [file_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
     }
 
     /// Record ids whose business key `key` equals `value` (for example a PO number).
     pub fn find_records(&self, key: &str, value: &str) -> Result<Vec<String>> {
-        let mut st = self.conn.prepare(
+        self.all(
             "SELECT record_id FROM record_keys WHERE key = ?1 AND value = ?2 ORDER BY record_id",
-        )?;
-        let rows = st
-            .query_map(params![key, value], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            params![key, value],
+            |r| r.get(0),
+        )
     }
 }
 
