@@ -90,6 +90,9 @@ enum Command {
     Check,
     /// Show what is waiting, in flight, quarantined and done.
     Status,
+    /// Print the same facts as Prometheus metrics (text exposition format), for a scraper or
+    /// a node-exporter textfile collector.
+    Metrics,
     /// Run archived files again through today's mappings and routes (no acknowledgements are
     /// sent again; idempotency keys keep targets from seeing doubles). Then run `once`.
     Replay {
@@ -279,6 +282,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
         },
         Command::Status => status(&load(&cli.config)?),
+        Command::Metrics => metrics(&load(&cli.config)?),
         Command::Retention { as_of } => {
             let cfg = load(&cli.config)?;
             let today = match as_of.as_deref() {
@@ -512,6 +516,73 @@ fn status(cfg: &Config) -> Result<u8> {
             println!("  {channel:<16} pending {pending}, done {done}");
         }
     }
+    Ok(OK)
+}
+
+/// A label value escaped for the Prometheus text format.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn metrics(cfg: &Config) -> Result<u8> {
+    let store = open_store(cfg)?;
+    let mut out = String::new();
+    let (counts, dups) = store.counts()?;
+    out.push_str("# HELP edigate_files Input files by state.\n# TYPE edigate_files gauge\n");
+    for s in State::ALL {
+        let n = counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
+        out.push_str(&format!("edigate_files{{state=\"{}\"}} {n}\n", s.as_str()));
+    }
+    out.push_str(&format!("# HELP edigate_duplicate_files Files received again with known content.\n# TYPE edigate_duplicate_files gauge\nedigate_duplicate_files {dups}\n"));
+    out.push_str("# HELP edigate_channel_up Whether the last poll of a scheduled channel (or the storage probe) succeeded.\n# TYPE edigate_channel_up gauge\n");
+    for h in store.health()? {
+        let up = u8::from(h.last_error.is_none());
+        out.push_str(&format!(
+            "edigate_channel_up{{channel=\"{}\"}} {up}\n",
+            label(&h.channel)
+        ));
+        out.push_str(&format!(
+            "edigate_channel_failures{{channel=\"{}\"}} {}\n",
+            label(&h.channel),
+            h.failures
+        ));
+        if let Some(e) = &h.last_error {
+            out.push_str(&format!(
+                "edigate_channel_error_info{{channel=\"{}\",error=\"{}\"}} 1\n",
+                label(&h.channel),
+                label(e)
+            ));
+        }
+    }
+    out.push_str("# HELP edigate_deliveries Deliveries to targets by state.\n# TYPE edigate_deliveries gauge\n");
+    for (target, state, n) in store.delivery_counts()? {
+        out.push_str(&format!(
+            "edigate_deliveries{{target=\"{}\",state=\"{state}\"}} {n}\n",
+            label(&target)
+        ));
+    }
+    out.push_str("# HELP edigate_breaker_open Whether a target's circuit breaker is open.\n# TYPE edigate_breaker_open gauge\n");
+    for t in &cfg.targets {
+        let open = u8::from(store.breaker(&t.name)?.state == "open");
+        out.push_str(&format!(
+            "edigate_breaker_open{{target=\"{}\"}} {open}\n",
+            label(&t.name)
+        ));
+    }
+    out.push_str("# HELP edigate_uploads Uploads to partners' SFTP folders by state.\n# TYPE edigate_uploads gauge\n");
+    for (channel, pending, done) in store.upload_counts()? {
+        out.push_str(&format!(
+            "edigate_uploads{{channel=\"{}\",state=\"pending\"}} {pending}\n",
+            label(&channel)
+        ));
+        out.push_str(&format!(
+            "edigate_uploads{{channel=\"{}\",state=\"done\"}} {done}\n",
+            label(&channel)
+        ));
+    }
+    print!("{out}");
     Ok(OK)
 }
 

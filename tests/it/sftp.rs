@@ -133,6 +133,16 @@ fn an_unknown_or_changed_host_key_is_refused_with_its_fingerprint() {
         "{status}"
     );
     assert_eq!(server.files("inbox"), ["po.edi"], "nothing was taken");
+    let metrics = String::from_utf8(sb.run(&["metrics"]).stdout).unwrap();
+    assert!(
+        metrics.contains("edigate_channel_up{channel=\"acme-sftp\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("edigate_channel_error_info{channel=\"acme-sftp\",error=\"")
+            && metrics.contains("HOST KEY CHANGED"),
+        "{metrics}"
+    );
     // A host that is not in known_hosts at all.
     fs::write(server.dir.path().join("known_hosts"), "").unwrap();
     let out = sb.run(&["once"]);
