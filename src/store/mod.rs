@@ -399,6 +399,17 @@ fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
     Ok(())
 }
 
+/// The first live file with this content (not discarded, not itself a duplicate).
+fn original(conn: &Connection, sha256: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+            [sha256],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 /// Inserts one new input (received, or a delivered duplicate of earlier content) with its
 /// audit event; `origin` prefixes the event's detail.
 fn insert_in(
@@ -407,13 +418,7 @@ fn insert_in(
     now: &str,
     origin: &str,
 ) -> Result<(i64, Option<i64>)> {
-    let duplicate_of: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
-            [f.sha256],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let duplicate_of = original(tx, f.sha256)?;
     let state = if duplicate_of.is_some() {
         State::Delivered
     } else {
@@ -541,14 +546,7 @@ impl Store {
 
     /// The first live file with this content (not discarded, not itself a duplicate).
     pub fn original_of(&self, sha256: &str) -> Result<Option<i64>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
-                [sha256],
-                |r| r.get(0),
-            )
-            .optional()?)
+        original(&self.conn, sha256)
     }
 
     /// Records a new input in state `received`, or as an already-delivered duplicate.
@@ -953,11 +951,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records the outcome of one attempt.
-    pub fn settle_delivery(&mut self, id: i64, attempt: &Attempt) -> Result<()> {
-        settle_in(&self.conn, id, attempt)
-    }
-
     /// Open exception items: (id, file id, file name, document, control, interchange, code, reason).
     #[allow(clippy::type_complexity)]
     pub fn open_exceptions(
@@ -1074,15 +1067,6 @@ impl Store {
                 failures: 0,
                 opened_at: None,
             }))
-    }
-
-    pub fn set_breaker(&mut self, target: &str, b: &Breaker) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO breakers (target, state, failures, opened_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (target) DO UPDATE SET state = ?2, failures = ?3, opened_at = ?4",
-            params![target, b.state, b.failures, b.opened_at],
-        )?;
-        Ok(())
     }
 
     /// Uploads for `channel` that are due now.
