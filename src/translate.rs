@@ -238,8 +238,76 @@ fn translate_edifact(
                 });
                 continue;
             }
-            // Syntax is fine; mapping EDIFACT messages to canonical records comes with the
-            // mappings work, so the message cannot flow yet.
+            if m.kind == "ORDERS" {
+                match mapping::edifact_orders::map(m) {
+                    Ok(business) => {
+                        let index = out.records.len();
+                        out.records.push(Record {
+                            schema: business.schema().to_string(),
+                            id: format!(
+                                "rec_{}",
+                                &sha256_hex(
+                                    format!("{}:{}:{index}", input.sha256, m.offset).as_bytes()
+                                )[..24]
+                            ),
+                            partner: partner.clone(),
+                            correlation: business.correlation(),
+                            source: Source {
+                                format: "edifact".into(),
+                                standard: m.directory(),
+                                document: m.kind.clone(),
+                                interchange_control: ic.control.clone(),
+                                group_control: m
+                                    .group
+                                    .and_then(|g| ic.groups.get(g))
+                                    .map(|g| g.reference.clone())
+                                    .unwrap_or_default(),
+                                transaction_control: m.reference.clone(),
+                                sender: sender.clone(),
+                                receiver: format!("{}:{}", ic.recipient, ic.recipient_qualifier),
+                                file: input.file.to_string(),
+                                sha256: input.sha256.to_string(),
+                            },
+                            record: business,
+                        });
+                        out.accepted += 1;
+                    }
+                    Err(problems) => {
+                        out.rejected += 1;
+                        for p in &problems {
+                            let seg = m.segment(p.index);
+                            out.diagnostics.push(Diagnostic {
+                                severity: Severity::Error,
+                                code: "edifact.mapping",
+                                message: p.reason.clone(),
+                                position: Position {
+                                    offset: seg.map_or(m.offset, |s| s.offset),
+                                    segment: Some(p.index + 1),
+                                    segment_id: seg
+                                        .map(|s| String::from_utf8_lossy(s.id()).into_owned())
+                                        .unwrap_or_default(),
+                                    element: (p.element > 0).then_some(p.element),
+                                    component: None,
+                                },
+                            });
+                        }
+                        out.rejected_items.push(RejectedItem {
+                            document: m.kind.clone(),
+                            control: m.reference.clone(),
+                            interchange: ic.control.clone(),
+                            code: "edifact.mapping",
+                            reason: problems
+                                .first()
+                                .map(|p| p.reason.clone())
+                                .unwrap_or_default(),
+                            offset: m.offset,
+                        });
+                    }
+                }
+                continue;
+            }
+            // Other messages are validated and acknowledged; their mappings come with the
+            // mappings work, so they cannot flow yet.
             out.rejected += 1;
             out.diagnostics.push(Diagnostic {
                 severity: Severity::Error,

@@ -1,5 +1,6 @@
 //! Mapping from parsed documents to canonical records. Pure: no IO, no clock.
 
+pub mod edifact_orders;
 pub mod x12_850;
 
 use crate::canonical::Business;

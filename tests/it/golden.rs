@@ -121,3 +121,8 @@ fn x12_err() {
 fn edifact_err() {
     check_dir("edifact", "err");
 }
+
+#[test]
+fn edifact_ok() {
+    check_dir("edifact", "ok");
+}

@@ -326,15 +326,56 @@ fn sigkill_at_any_instant_loses_nothing_and_doubles_nothing() {
 }
 
 #[test]
-fn an_edifact_interchange_is_answered_with_contrl_and_held_until_it_can_be_mapped() {
+fn an_edifact_orders_is_answered_with_contrl_and_becomes_a_purchase_order() {
     let sb = Sandbox::with_config(&format!(
         "{}edifact_ids = [\"5412345000013:14\"]\n",
         crate::support::CONFIG
     ));
     sb.drop_file(
         "orders.edi",
-        &fs::read(data("edifact/err/orders-d96a-ack-requested.edi")).unwrap(),
+        &fs::read(data("edifact/ok/orders-d96a-ack-requested.edi")).unwrap(),
     );
+    let out = sb.run(&["once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = sb.files("outbox");
+    assert!(
+        files.contains(&"ACME/acks/CONTRL-000000001.x12".to_string()),
+        "{files:?}"
+    );
+    let contrl = fs::read_to_string(sb.path("outbox/ACME/acks/CONTRL-000000001.x12")).unwrap();
+    assert!(
+        contrl.contains("UCI+000000123+5412345000013:14+5498765000016:14+7'"),
+        "{contrl}"
+    );
+    assert!(contrl.contains("UCM+1+ORDERS:D:96A:UN+7'"), "{contrl}");
+    let recs = records(&sb);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0]["schema"], "purchase_order/v1");
+    assert_eq!(recs[0]["record"]["po_number"], "PO4711");
+    assert_eq!(recs[0]["record"]["lines"][0]["unit_price"], "10.50");
+    assert_eq!(
+        recs[0]["record"]["lines"][0]["item"]["gtin"],
+        "4000862141404"
+    );
+    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    assert!(!list.contains("orders.edi"), "{list}");
+}
+
+#[test]
+fn an_edifact_message_without_a_mapping_is_acknowledged_and_held() {
+    let sb = Sandbox::with_config(&format!(
+        "{}edifact_ids = [\"5412345000013:14\"]\n",
+        crate::support::CONFIG
+    ));
+    let text = "UNA:+.? 'UNB+UNOC:3+5412345000013:14+5498765000016:14+260517:1015+000000123++++1'\
+                UNH+1+DESADV:D:96A:UN'BGM+351+ASN1+9'DTM+137:20260517:102'\
+                NAD+SU+5412345000013::9'UNT+5+1'UNZ+1+000000123'";
+    sb.drop_file("desadv.edi", text.as_bytes());
     let out = sb.run(&["once"]);
     assert_eq!(
         out.status.code(),
@@ -345,14 +386,10 @@ fn an_edifact_interchange_is_answered_with_contrl_and_held_until_it_can_be_mappe
     let files = sb.files("outbox");
     assert_eq!(files, ["ACME/acks/CONTRL-000000001.x12"]);
     let contrl = fs::read_to_string(sb.path("outbox/ACME/acks/CONTRL-000000001.x12")).unwrap();
-    assert!(
-        contrl.contains("UCI+000000123+5412345000013:14+5498765000016:14+7'"),
-        "{contrl}"
-    );
-    assert!(contrl.contains("UCM+1+ORDERS:D:96A:UN+7'"), "{contrl}");
+    assert!(contrl.contains("UCM+1+DESADV:D:96A:UN+7'"), "{contrl}");
     let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
     assert!(
-        list.contains("orders.edi") && list.contains("ACME") && list.contains("no mapping"),
+        list.contains("desadv.edi") && list.contains("ACME") && list.contains("no mapping"),
         "{list}"
     );
 }
