@@ -72,17 +72,18 @@ impl<'a> Segment<'a> {
         self.elements().nth(n.wrapping_sub(1)).unwrap_or(b"")
     }
 
-    /// Element `n` as text (lossy for bytes that are not UTF-8), trailing spaces trimmed.
     /// Element `n` as text: UTF-8 when it is valid UTF-8, otherwise Latin-1 (every byte is a
     /// character), so accented names never turn into replacement characters. Trailing spaces
-    /// are trimmed.
+    /// are trimmed. One allocation.
     pub fn text(&self, n: usize) -> String {
         let raw = self.el(n);
-        let text = match std::str::from_utf8(raw) {
-            Ok(t) => t.to_string(),
-            Err(_) => raw.iter().map(|b| char::from(*b)).collect(),
-        };
-        text.trim_end().to_string()
+        match std::str::from_utf8(raw) {
+            Ok(t) => t.trim_end().to_string(),
+            Err(_) => {
+                let text: String = raw.iter().map(|b| char::from(*b)).collect();
+                text.trim_end().to_string()
+            }
+        }
     }
 
     /// Number of elements after the tag, trailing empty ones included.
