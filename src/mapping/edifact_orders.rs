@@ -100,20 +100,7 @@ fn party(seg: &Segment<'_>) -> Option<Party> {
 pub fn map(m: &Message) -> Result<Business, Vec<MapProblem>> {
     let mark = m.delims.decimal;
     let mut problems = Vec::new();
-    let mut po = PurchaseOrder {
-        po_number: String::new(),
-        purpose: Purpose::Original,
-        order_date: String::new(),
-        parties: Vec::new(),
-        lines: Vec::new(),
-        po_type: None,
-        currency: None,
-        payment_terms: None,
-        requested_delivery_date: None,
-        notes: Vec::new(),
-        total_amount: None,
-        requisition_id: None,
-    };
+    let mut po = PurchaseOrder::default();
     let mut in_lines = false;
     // Segment index of each line's LIN, so line problems point at the line.
     let mut line_at = Vec::new();

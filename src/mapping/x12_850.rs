@@ -28,20 +28,7 @@ fn role(code: &str) -> Option<Role> {
 /// Maps one 850 transaction set (any version from 003010 on).
 pub fn map(tx: &Transaction, _version: &str) -> Mapped {
     let mut issues = Issues::new(tx);
-    let mut po = PurchaseOrder {
-        po_number: String::new(),
-        purpose: Purpose::Original,
-        order_date: String::new(),
-        parties: Vec::new(),
-        lines: Vec::new(),
-        po_type: None,
-        currency: None,
-        payment_terms: None,
-        requested_delivery_date: None,
-        notes: Vec::new(),
-        total_amount: None,
-        requisition_id: None,
-    };
+    let mut po = PurchaseOrder::default();
     let mut beg = false;
     // The party being filled by N2/N3/N4 (header level only).
     let mut party: Option<usize> = None;
