@@ -405,8 +405,7 @@ fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: b
         next += 1;
         next
     });
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if acks {
         for a in &outcome.acks {
             out.write_all(&a.doc.bytes)?;

@@ -4,6 +4,7 @@ use super::{x12_date, Issues, Mapped};
 use crate::canonical::{
     Address, Business, Decimal, Item, Party, PoLine, PurchaseOrder, Purpose, Role,
 };
+use crate::formats::x12::lexer::text_of;
 use crate::formats::x12::Transaction;
 
 fn opt(s: String) -> Option<String> {
@@ -212,17 +213,17 @@ fn po1(
     };
     let mut item = Item::default();
     let mut other = None;
-    let mut k = 6;
-    while k < 26 {
-        let (qual, id) = (seg.text(k), opt(seg.text(k + 1)));
-        match qual.as_str() {
+    // PO106..PO125: up to ten qualifier/id pairs, split once (not element by element).
+    let mut pairs = seg.elements().skip(5).take(20);
+    while let Some(qual) = pairs.next() {
+        let id = opt(text_of(pairs.next().unwrap_or(b"")));
+        match text_of(qual).as_str() {
             "BP" | "IN" => item.buyer_part = item.buyer_part.or(id),
             "VP" | "VN" | "VA" => item.supplier_part = item.supplier_part.or(id),
             "UP" | "EN" | "UK" | "UA" | "EN13" => item.gtin = item.gtin.or(id),
             "SK" => item.buyer_part = item.buyer_part.or(id),
             _ => other = other.or(id),
         }
-        k += 2;
     }
     if item.buyer_part.is_none() && item.supplier_part.is_none() && item.gtin.is_none() {
         // Any other product id (catalog, drug code, ...) is the buyer's way to name the item.

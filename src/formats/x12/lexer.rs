@@ -72,23 +72,27 @@ impl<'a> Segment<'a> {
         self.elements().nth(n.wrapping_sub(1)).unwrap_or(b"")
     }
 
-    /// Element `n` as text: UTF-8 when it is valid UTF-8, otherwise Latin-1 (every byte is a
-    /// character), so accented names never turn into replacement characters. Trailing spaces
-    /// are trimmed. One allocation.
+    /// Element `n` as text (see [`text_of`]).
     pub fn text(&self, n: usize) -> String {
-        let raw = self.el(n);
-        match std::str::from_utf8(raw) {
-            Ok(t) => t.trim_end().to_string(),
-            Err(_) => {
-                let text: String = raw.iter().map(|b| char::from(*b)).collect();
-                text.trim_end().to_string()
-            }
-        }
+        text_of(self.el(n))
     }
 
     /// Number of elements after the tag, trailing empty ones included.
     pub fn element_count(&self) -> usize {
         self.elements().count()
+    }
+}
+
+/// Element bytes as text: UTF-8 when they are valid UTF-8, otherwise Latin-1 (every byte is a
+/// character), so accented names never turn into replacement characters. Trailing spaces are
+/// trimmed. One allocation.
+pub fn text_of(raw: &[u8]) -> String {
+    match std::str::from_utf8(raw) {
+        Ok(t) => t.trim_end().to_string(),
+        Err(_) => {
+            let text: String = raw.iter().map(|b| char::from(*b)).collect();
+            text.trim_end().to_string()
+        }
     }
 }
 
