@@ -203,11 +203,14 @@ fn ucm(w: &mut Writer, m: &super::Message) {
         .or_else(|| first(&m.problems))
         .map_or("", |p| p.code);
     w.segment("UCM", &[&[&m.reference], &id, &["4"], &[code]]);
-    for p in m
+    // UCS lines in message order, whatever order the checks found them in.
+    let mut positioned: Vec<_> = m
         .problems
         .iter()
         .filter(|p| p.diagnostic.position.segment.is_some() && !matches!(p.code, "28" | "29"))
-    {
+        .collect();
+    positioned.sort_by_key(|p| p.diagnostic.position.segment);
+    for p in positioned {
         let at = &p.diagnostic.position;
         let pos = at.segment.unwrap_or(0).to_string();
         match at.element {
