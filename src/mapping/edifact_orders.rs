@@ -102,6 +102,8 @@ pub fn map(m: &Message) -> Result<Business, Vec<MapProblem>> {
     let mut problems = Vec::new();
     let mut po = PurchaseOrder::default();
     let mut in_lines = false;
+    // An unreadable document date is reported only when no other document date is readable.
+    let mut bad_date = Vec::new();
     // Segment index of each line's LIN, so line problems point at the line.
     let mut line_at = Vec::new();
     let last = m.len().saturating_sub(1);
@@ -131,7 +133,7 @@ pub fn map(m: &Message) -> Result<Business, Vec<MapProblem>> {
                 match q.as_str() {
                     "137" | "4" if !in_lines => match parsed {
                         Some(d) => po.order_date = d,
-                        None => problems.push(MapProblem {
+                        None => bad_date.push(MapProblem {
                             index: i,
                             element: 1,
                             reason: format!(
@@ -202,8 +204,13 @@ pub fn map(m: &Message) -> Result<Business, Vec<MapProblem>> {
                         line.item.description.take().or_else(|| opt(seg.get(3, 4)));
                 }
             }
-            b"QTY" if in_lines && matches!(seg.get(1, 1).as_str(), "21" | "113") => {
-                if let Some(line) = po.lines.last_mut() {
+            // Ordered quantity (21, 113); a discrete quantity (1) stands in when no 21 came.
+            b"QTY" if in_lines && matches!(seg.get(1, 1).as_str(), "21" | "113" | "1") => {
+                if let Some(line) = po
+                    .lines
+                    .last_mut()
+                    .filter(|l| seg.get(1, 1) != "1" || l.uom.is_empty())
+                {
                     let v = seg.get(1, 2);
                     match decimal(&v, mark) {
                         Some(q) => line.quantity = q,
@@ -241,7 +248,9 @@ pub fn map(m: &Message) -> Result<Business, Vec<MapProblem>> {
             _ => {}
         }
     }
-    if po.order_date.is_empty() {
+    if po.order_date.is_empty() && !bad_date.is_empty() {
+        problems.append(&mut bad_date);
+    } else if po.order_date.is_empty() {
         problems.push(MapProblem {
             index: 1,
             element: 1,
