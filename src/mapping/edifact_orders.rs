@@ -156,7 +156,6 @@ pub fn map(m: &Message) -> Result<Business, Vec<MapProblem>> {
                 .map(|c| seg.get(4, c))
                 .collect::<Vec<_>>()
                 .join(""))),
-            b"RFF" if !in_lines && seg.get(1, 1) == "AAN" => po.requisition_id = opt(seg.get(1, 2)),
             b"NAD" if !in_lines => po.parties.extend(party(&seg)),
             b"CUX" => po.currency = opt(seg.get(1, 2)),
             b"LIN" => {
