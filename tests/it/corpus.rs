@@ -79,3 +79,88 @@ fn every_corpus_file_is_translated_or_refused_without_panic() {
     );
     assert!(records > 20, "only {records} records from the corpus");
 }
+
+/// Segment tags of an EDIFACT file, split on its terminator (UNA or the default `'`), skipping
+/// released terminators: a reading independent of the engine's lexer.
+fn edifact_tags(data: &[u8]) -> Vec<String> {
+    let (term, release) = if data.starts_with(b"UNA") && data.len() > 8 {
+        (data[8], data[6])
+    } else {
+        (b'\'', b'?')
+    };
+    let mut tags = Vec::new();
+    let mut start = 0;
+    for i in 0..data.len() {
+        if data[i] == term && (i == 0 || data[i - 1] != release) {
+            let seg = String::from_utf8_lossy(&data[start..i]);
+            tags.push(seg.trim_start().chars().take(3).collect());
+            start = i + 1;
+        }
+    }
+    tags
+}
+
+#[test]
+fn corpus_orders_messages_become_one_purchase_order_each_with_every_line() {
+    let Some(root) = corpus() else {
+        eprintln!("../shared/corpus is not present; corpus test skipped");
+        return;
+    };
+    let cfg = edigate::config::Config::defaults(&root);
+    let mut all = Vec::new();
+    files(&root.join("edifact"), &mut all);
+    all.sort();
+    let mut mapped = 0;
+    for p in &all {
+        let data = std::fs::read(p).unwrap();
+        if !data.windows(8).any(|w| w == b"ORDERS:D") {
+            continue;
+        }
+        let shown = p.strip_prefix(&root).unwrap().display().to_string();
+        let mut n = 0;
+        let out = translate(
+            &Input {
+                data: &data,
+                file: &shown,
+                sha256: "0",
+                channel_partner: None,
+                seen: None,
+            },
+            &cfg,
+            Utc { epoch: 0 },
+            &mut |_| {
+                n += 1;
+                n
+            },
+        );
+        if out.refusal.is_some() || out.rejected > 0 {
+            continue;
+        }
+        let tags = edifact_tags(&data);
+        let messages = tags.iter().filter(|t| *t == "UNH").count();
+        let lins = tags.iter().filter(|t| *t == "LIN").count();
+        assert_eq!(
+            out.records.len(),
+            messages,
+            "{shown}: one record per message"
+        );
+        let lines: usize = out
+            .records
+            .iter()
+            .map(|r| {
+                let v = serde_json::to_value(r).unwrap();
+                assert_eq!(v["schema"], "purchase_order/v1", "{shown}");
+                let po = v["record"]["po_number"].as_str().unwrap().to_string();
+                assert!(
+                    !po.is_empty() && data.windows(po.len()).any(|w| w == po.as_bytes()),
+                    "{shown}: po_number {po:?} is not in the file"
+                );
+                v["record"]["lines"].as_array().unwrap().len()
+            })
+            .sum();
+        assert_eq!(lines, lins, "{shown}: one line per LIN");
+        mapped += 1;
+    }
+    eprintln!("corpus: {mapped} ORDERS files mapped");
+    assert!(mapped >= 10, "only {mapped} corpus ORDERS files mapped");
+}
