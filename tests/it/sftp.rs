@@ -174,8 +174,12 @@ fn a_server_that_goes_away_is_retried_and_uploads_wait_for_it() {
         sb.log()
     );
     server.resume();
+    // A finished upload only: `997-*.part` is still being written.
     let done = wait_for(20, || {
-        server.files("outbox").iter().any(|f| f.starts_with("997-"))
+        server
+            .files("outbox")
+            .iter()
+            .any(|f| f.starts_with("997-") && !f.ends_with(".part"))
     });
     // Now the upload target disappears: the next 997 waits and is retried.
     let outbound = server.remote("outbox");
@@ -195,7 +199,10 @@ fn a_server_that_goes_away_is_retried_and_uploads_wait_for_it() {
     std::thread::sleep(std::time::Duration::from_secs(1));
     let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
     fs::rename(server.remote("outbox-away"), &outbound).unwrap();
-    let uploaded = wait_for(20, || server.files("outbox").len() == 2);
+    let uploaded = wait_for(20, || {
+        let files = server.files("outbox");
+        files.len() == 2 && files.iter().all(|f| !f.ends_with(".part"))
+    });
     terminate(&mut child);
     assert!(done, "first file never delivered");
     assert!(status.contains("pending 1"), "{status}");
