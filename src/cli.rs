@@ -400,11 +400,7 @@ fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: b
         channel_partner: partner,
         seen: None,
     };
-    let mut next = 0;
-    let outcome = translate::translate(&input, &cfg, Utc::now(), &mut |_| {
-        next += 1;
-        next
-    });
+    let outcome = translate::dry_run(&input, &cfg, Utc::now());
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if acks {
         for a in &outcome.acks {

@@ -117,6 +117,16 @@ pub fn translate(
     out
 }
 
+/// [`translate`] without a store: control numbers for acknowledgements count from 1 within the
+/// file. For `edigate translate`, tests, benches and fuzzing, which must not touch state.
+pub fn dry_run(input: &Input<'_>, cfg: &Config, now: Utc) -> Outcome {
+    let mut next = 0;
+    translate(input, cfg, now, &mut |_| {
+        next += 1;
+        next
+    })
+}
+
 /// The partner a file speaks for. A channel bound to a partner accepts only that partner's
 /// sender ids (when it has any configured); anything else is a spoofing attempt.
 fn resolve_partner(

@@ -1,7 +1,7 @@
 //! Robustness over the shared third-party corpus (`../shared/corpus`): every file is either
 //! translated or refused with a positioned reason, and nothing panics.
 
-use edigate::translate::{translate, Input};
+use edigate::translate::{dry_run, Input, Outcome};
 use edigate::util::Utc;
 use std::path::{Path, PathBuf};
 
@@ -21,6 +21,18 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// One file through translation without state, at a fixed instant.
+fn dry(cfg: &edigate::config::Config, data: &[u8], shown: &str) -> Outcome {
+    let input = Input {
+        data,
+        file: shown,
+        sha256: "0",
+        channel_partner: None,
+        seen: None,
+    };
+    dry_run(&input, cfg, Utc { epoch: 0 })
+}
+
 #[test]
 fn every_corpus_file_is_translated_or_refused_without_panic() {
     let Some(root) = corpus() else {
@@ -36,25 +48,8 @@ fn every_corpus_file_is_translated_or_refused_without_panic() {
     for p in &all {
         let data = std::fs::read(p).unwrap();
         let shown = p.strip_prefix(&root).unwrap().display().to_string();
-        let out = std::panic::catch_unwind(|| {
-            let mut n = 0;
-            translate(
-                &Input {
-                    data: &data,
-                    file: &shown,
-                    sha256: "0",
-                    channel_partner: None,
-                    seen: None,
-                },
-                &cfg,
-                Utc { epoch: 0 },
-                &mut |_| {
-                    n += 1;
-                    n
-                },
-            )
-        })
-        .unwrap_or_else(|_| panic!("{shown}: translate panicked"));
+        let out = std::panic::catch_unwind(|| dry(&cfg, &data, &shown))
+            .unwrap_or_else(|_| panic!("{shown}: translate panicked"));
         records += out.records.len();
         if !out.interchanges.is_empty() {
             x12_read += 1;
@@ -117,22 +112,7 @@ fn corpus_orders_messages_become_one_purchase_order_each_with_every_line() {
             continue;
         }
         let shown = p.strip_prefix(&root).unwrap().display().to_string();
-        let mut n = 0;
-        let out = translate(
-            &Input {
-                data: &data,
-                file: &shown,
-                sha256: "0",
-                channel_partner: None,
-                seen: None,
-            },
-            &cfg,
-            Utc { epoch: 0 },
-            &mut |_| {
-                n += 1;
-                n
-            },
-        );
+        let out = dry(&cfg, &data, &shown);
         if out.refusal.is_some() || out.rejected > 0 {
             continue;
         }

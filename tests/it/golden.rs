@@ -4,7 +4,7 @@
 
 use crate::support::data;
 use edigate::config;
-use edigate::translate::{translate, Input};
+use edigate::translate::{dry_run, Input};
 use edigate::util::{sha256_hex, Utc};
 use std::fmt::Write;
 use std::fs;
@@ -35,11 +35,7 @@ pub fn render(rel: &str, bytes: &[u8]) -> [String; 3] {
         channel_partner: None,
         seen: None,
     };
-    let mut n = 0;
-    let out = translate(&input, &cfg(), FIXED_NOW, &mut |_| {
-        n += 1;
-        n
-    });
+    let out = dry_run(&input, &cfg(), FIXED_NOW);
     let mut jsonl = String::new();
     for r in &out.records {
         jsonl.push_str(&serde_json::to_string(r).unwrap());
