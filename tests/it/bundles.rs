@@ -63,7 +63,7 @@ fn zip_slip_and_zip_bombs_are_quarantined() {
     sb.drop_file("bomb.zip", &zip(&[("zeros.edi", vec![b'0'; 8 << 20])]));
     let out = sb.run(&["once"]);
     assert_eq!(out.status.code(), Some(1));
-    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let list = sb.stdout(&["quarantine", "list"]);
     assert!(
         list.contains("slip.zip") && list.contains("zip slip"),
         "{list}"

@@ -52,7 +52,7 @@ fn every_record_is_delivered_once_or_held_with_the_reason_despite_a_failing_targ
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+        status = sb.stdout(&["status"]);
         if status.contains("pending 0,") {
             break;
         }
@@ -81,7 +81,7 @@ fn every_record_is_delivered_once_or_held_with_the_reason_despite_a_failing_targ
         stats["posts"].as_u64().unwrap() > 40,
         "retries happened: {stats}"
     );
-    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let list = sb.stdout(&["quarantine", "list"]);
     assert!(
         list.contains("erp") && list.contains("rejected") && list.contains("HTTP 422"),
         "{list}"
@@ -105,7 +105,7 @@ fn every_record_is_delivered_once_or_held_with_the_reason_despite_a_failing_targ
             .code(),
         Some(0)
     );
-    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let list = sb.stdout(&["quarantine", "list"]);
     assert!(!list.contains("HTTP 422"), "{list}");
 }
 

@@ -87,7 +87,7 @@ fn once_exit_codes_quarantine_release_and_discard() {
     );
     let out = sb.run(&["once"]);
     assert_eq!(out.status.code(), Some(1));
-    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let list = sb.stdout(&["quarantine", "list"]);
     assert!(
         list.contains("junk.txt") && list.contains("not an EDI document"),
         "{list}"
@@ -123,7 +123,7 @@ fn once_exit_codes_quarantine_release_and_discard() {
     assert_eq!(sidecar["position"]["segment"], 4);
     assert!(sidecar["quarantined_at"].as_str().unwrap().ends_with('Z'));
 
-    let show = String::from_utf8(sb.run(&["quarantine", "show", "2"]).stdout).unwrap();
+    let show = sb.stdout(&["quarantine", "show", "2"]);
     assert!(
         show.contains("segment 4 SE") && show.contains("quarantined"),
         "{show}"
@@ -158,9 +158,9 @@ fn once_exit_codes_quarantine_release_and_discard() {
         "{:?}",
         sb.files("var/quarantine")
     );
-    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let list = sb.stdout(&["quarantine", "list"]);
     assert_eq!(list.lines().count(), 1, "{list}");
-    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    let status = sb.stdout(&["status"]);
     assert!(
         status.contains("done         2") && status.contains("discarded    1"),
         "{status}"
@@ -192,7 +192,7 @@ fn the_same_file_twice_is_processed_once_and_archived_as_duplicate() {
         3,
         "two inputs and the day's SHA256SUMS"
     );
-    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    let status = sb.stdout(&["status"]);
     assert!(status.contains("(of which 1 duplicate)"), "{status}");
 }
 
@@ -362,7 +362,7 @@ fn an_edifact_orders_is_answered_with_contrl_and_becomes_a_purchase_order() {
         recs[0]["record"]["lines"][0]["item"]["gtin"],
         "4000862141404"
     );
-    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let list = sb.stdout(&["quarantine", "list"]);
     assert!(!list.contains("orders.edi"), "{list}");
 }
 
@@ -387,7 +387,7 @@ fn an_edifact_message_without_a_mapping_is_acknowledged_and_held() {
     assert_eq!(files, ["ACME/acks/CONTRL-000000001.x12"]);
     let contrl = fs::read_to_string(sb.path("outbox/ACME/acks/CONTRL-000000001.x12")).unwrap();
     assert!(contrl.contains("UCM+1+DESADV:D:96A:UN+7'"), "{contrl}");
-    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let list = sb.stdout(&["quarantine", "list"]);
     assert!(
         list.contains("desadv.edi") && list.contains("ACME") && list.contains("no mapping"),
         "{list}"
@@ -453,7 +453,7 @@ fn a_resent_interchange_is_answered_with_ta1_025_and_not_processed_again() {
     sb.drop_file("again.edi", again.as_bytes());
     assert_eq!(sb.run(&["once"]).status.code(), Some(1));
     assert_eq!(records(&sb).len(), 1);
-    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let list = sb.stdout(&["quarantine", "list"]);
     assert!(
         list.contains("again.edi") && list.contains("already received"),
         "{list}"
@@ -484,7 +484,7 @@ fn quarantine_list_filters_by_partner_document_class_and_age() {
     let list = |args: &[&str]| {
         let mut a = vec!["quarantine", "list"];
         a.extend_from_slice(args);
-        let out = String::from_utf8(sb.run(&a).stdout).unwrap();
+        let out = sb.stdout(&a);
         let mut names: Vec<String> = out
             .lines()
             .skip(1)
@@ -520,16 +520,12 @@ fn an_unwritable_outbox_pauses_intake_until_it_is_writable_again() {
     fs::remove_dir_all(sb.path("outbox")).unwrap();
     fs::write(sb.path("outbox"), b"not a folder").unwrap();
     sb.drop_file("po.edi", &po(11));
-    let paused = wait_for(10, || {
-        String::from_utf8(sb.run(&["status"]).stdout)
-            .unwrap()
-            .contains("intake paused")
-    });
+    let paused = wait_for(10, || sb.stdout(&["status"]).contains("intake paused"));
     let still_waiting = sb.files("inbox") == ["po.edi"];
     fs::remove_file(sb.path("outbox")).unwrap();
     fs::create_dir(sb.path("outbox")).unwrap();
     let resumed = wait_for(15, || !records(&sb).is_empty());
-    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    let status = sb.stdout(&["status"]);
     terminate(&mut child);
     assert!(paused, "{}", sb.log());
     assert!(still_waiting, "nothing is taken while paused");
@@ -590,7 +586,7 @@ fn retention_packs_days_into_zips_forgets_old_state_and_shrinks_the_database() {
         "{:?}",
         sb.files("var/archive")
     );
-    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    let status = sb.stdout(&["status"]);
     assert!(status.contains("done         0"), "{status}");
 }
 
@@ -603,7 +599,7 @@ fn transactions_rejected_inside_a_file_that_flows_are_kept_as_exception_items() 
     );
     assert_eq!(sb.run(&["once"]).status.code(), Some(1));
     assert_eq!(records(&sb).len(), 1, "the good transaction flows");
-    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let list = sb.stdout(&["quarantine", "list"]);
     let items: Vec<&str> = list.lines().filter(|l| l.contains("1:mixed.edi")).collect();
     assert_eq!(items.len(), 3, "{list}");
     assert!(
@@ -621,7 +617,7 @@ fn transactions_rejected_inside_a_file_that_flows_are_kept_as_exception_items() 
             .code(),
         Some(0)
     );
-    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let list = sb.stdout(&["quarantine", "list"]);
     assert_eq!(
         list.lines().filter(|l| l.contains("1:mixed.edi")).count(),
         2

@@ -59,7 +59,7 @@ fn pulls_a_file_deletes_it_after_commit_and_uploads_the_997() {
     assert_eq!(up, ["997-000000001.x12"], "no .part left behind");
     let ack = fs::read_to_string(server.remote("outbox/997-000000001.x12")).unwrap();
     assert!(ack.contains("AK9*A*1*1*1~"), "{ack}");
-    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    let status = sb.stdout(&["status"]);
     assert!(status.contains("acme-sftp        ok"), "{status}");
     assert!(status.contains("pending 0, done 1"), "{status}");
 }
@@ -125,7 +125,7 @@ fn an_unknown_or_changed_host_key_is_refused_with_its_fingerprint() {
     .unwrap();
     let out = sb.run(&["once"]);
     assert_eq!(out.status.code(), Some(2));
-    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    let status = sb.stdout(&["status"]);
     assert!(
         status.contains("FAILING")
             && status.contains("HOST KEY CHANGED")
@@ -133,7 +133,7 @@ fn an_unknown_or_changed_host_key_is_refused_with_its_fingerprint() {
         "{status}"
     );
     assert_eq!(server.files("inbox"), ["po.edi"], "nothing was taken");
-    let metrics = String::from_utf8(sb.run(&["metrics"]).stdout).unwrap();
+    let metrics = sb.stdout(&["metrics"]);
     assert!(
         metrics.contains("edigate_channel_up{channel=\"acme-sftp\"} 0"),
         "{metrics}"
@@ -147,7 +147,7 @@ fn an_unknown_or_changed_host_key_is_refused_with_its_fingerprint() {
     fs::write(server.dir.path().join("known_hosts"), "").unwrap();
     let out = sb.run(&["once"]);
     assert_eq!(out.status.code(), Some(2));
-    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    let status = sb.stdout(&["status"]);
     assert!(
         status.contains("is not in") && status.contains("refusing to connect"),
         "{status}"
@@ -162,11 +162,7 @@ fn a_server_that_goes_away_is_retried_and_uploads_wait_for_it() {
     server.stop();
     fs::write(server.remote("inbox/po.edi"), po()).unwrap();
     let mut child = sb.spawn(&["run"]);
-    let failing = wait_for(10, || {
-        String::from_utf8(sb.run(&["status"]).stdout)
-            .unwrap()
-            .contains("FAILING")
-    });
+    let failing = wait_for(10, || sb.stdout(&["status"]).contains("FAILING"));
     assert!(
         failing,
         "{}\n{}",
@@ -197,7 +193,7 @@ fn a_server_that_goes_away_is_retried_and_uploads_wait_for_it() {
         records(&sb)
     );
     std::thread::sleep(std::time::Duration::from_secs(1));
-    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    let status = sb.stdout(&["status"]);
     fs::rename(server.remote("outbox-away"), &outbound).unwrap();
     let uploaded = wait_for(20, || {
         let files = server.files("outbox");
@@ -224,7 +220,7 @@ fn a_file_whose_sender_is_not_the_channel_partner_is_quarantined_as_spoofed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let list = String::from_utf8(sb.run(&["quarantine", "list"]).stdout).unwrap();
+    let list = sb.stdout(&["quarantine", "list"]);
     assert!(
         list.contains("spoof.edi") && list.contains("ZZ:EVILCORP is not one of partner ACME's ids"),
         "{list}"
@@ -265,7 +261,7 @@ fn a_file_committed_before_its_remote_move_failed_is_not_processed_twice() {
     assert_eq!(server.files("done"), ["po.edi"]);
     assert!(server.files("inbox").is_empty());
     assert_eq!(records(&sb).len(), 1, "processed exactly once");
-    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    let status = sb.stdout(&["status"]);
     assert!(
         status.contains("done         1 (of which 0 duplicate)"),
         "{status}"
@@ -294,7 +290,7 @@ fn an_authentication_failure_is_reported_and_leaves_the_drop_alone() {
     fs::write(server.remote("inbox/po.edi"), po()).unwrap();
     let out = sb.run(&["once"]);
     assert_eq!(out.status.code(), Some(2));
-    let status = String::from_utf8(sb.run(&["status"]).stdout).unwrap();
+    let status = sb.stdout(&["status"]);
     assert!(
         status.contains("FAILING") && status.contains("authentication as"),
         "{status}"

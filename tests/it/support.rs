@@ -63,6 +63,11 @@ impl Sandbox {
         self.cmd(args).output().unwrap()
     }
 
+    /// Runs `edigate ARGS` and returns what it printed on stdout.
+    pub fn stdout(&self, args: &[&str]) -> String {
+        String::from_utf8(self.run(args).stdout).unwrap()
+    }
+
     /// Starts the service in the background; its log goes to `service.log` in the sandbox.
     pub fn spawn(&self, args: &[&str]) -> Child {
         let log = fs::OpenOptions::new()
