@@ -58,6 +58,15 @@ fn decimal(value: &str, mark: u8) -> Option<Decimal> {
     Decimal::parse_with(value, char::from(mark)).or_else(|| Decimal::parse_with(value, other))
 }
 
+/// The non-empty components (up to five) of element `e`, joined by `sep`.
+fn joined(seg: &Segment<'_>, e: usize, sep: &str) -> String {
+    (1..=5)
+        .map(|c| seg.get(e, c))
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 fn party(seg: &Segment<'_>) -> Option<Party> {
     let r = role(&seg.get(1, 1))?;
     let qualifier = match seg.get(2, 3).as_str() {
@@ -66,18 +75,8 @@ fn party(seg: &Segment<'_>) -> Option<Party> {
         "" => None,
         other => Some(other.to_string()),
     };
-    let name = opt((1..=5)
-        .map(|c| seg.get(4, c))
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" "))
-    .or_else(|| {
-        opt((1..=5)
-            .map(|c| seg.get(3, c))
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(" "))
-    });
+    // C080 party name, else C058 name and address lines.
+    let name = opt(joined(seg, 4, " ")).or_else(|| opt(joined(seg, 3, " ")));
     Some(Party {
         role: r,
         id: opt(seg.get(2, 1)),
@@ -152,10 +151,7 @@ pub fn map(m: &Message) -> Result<Business, Vec<MapProblem>> {
                     _ => {}
                 }
             }
-            b"FTX" if !in_lines => po.notes.extend(opt((1..=5)
-                .map(|c| seg.get(4, c))
-                .collect::<Vec<_>>()
-                .join(""))),
+            b"FTX" if !in_lines => po.notes.extend(opt(joined(&seg, 4, ""))),
             b"NAD" if !in_lines => po.parties.extend(party(&seg)),
             b"CUX" => po.currency = opt(seg.get(1, 2)),
             b"LIN" => {
