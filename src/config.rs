@@ -336,6 +336,9 @@ pub struct Config {
     pub x12: Arc<Standards>,
     /// EDIFACT message structures: `mappings/standards/edifact/` when present, else built in.
     pub edifact: Arc<Messages>,
+    /// Mapping programs and code crosswalks: `mappings/**.jq` and `mappings/codes/*.csv`
+    /// over the built-in copies.
+    pub maps: Arc<crate::mapping::Mappings>,
 }
 
 impl Config {
@@ -522,6 +525,7 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
         base,
         x12: Arc::new(Standards::builtin()),
         edifact: Arc::new(Messages::builtin()),
+        maps: Arc::new(crate::mapping::Mappings::builtin()),
     }
 }
 
@@ -836,6 +840,14 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             Ok(m) => cfg.edifact = Arc::new(m),
             Err(es) => errors.extend(es),
         }
+    }
+    match crate::mapping::Mappings::load(Some(&cfg.mappings)) {
+        Ok(m) => cfg.maps = Arc::new(m),
+        Err(es) => errors.extend(es.into_iter().map(|e| ConfigError {
+            file: e.file,
+            line: e.line,
+            message: e.message,
+        })),
     }
     if errors.is_empty() {
         Ok(cfg)

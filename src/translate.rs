@@ -4,9 +4,9 @@
 use crate::acks::{self, AckDoc};
 use crate::canonical::{Record, Source};
 use crate::config::Config;
-use crate::formats::x12::envelope::Problem;
+use crate::formats::x12::envelope::{Issue, Problem};
 use crate::formats::{self, x12, Diagnostic, Format, Position, Severity};
-use crate::mapping::{self, Mapped};
+use crate::mapping;
 use crate::util::{sha256_hex, Utc};
 
 /// What the caller knows about the file.
@@ -248,93 +248,94 @@ fn translate_edifact(
                 });
                 continue;
             }
-            if m.kind == "ORDERS" {
-                match mapping::edifact_orders::map(m) {
-                    Ok(business) => {
-                        let index = out.records.len();
-                        out.records.push(Record {
-                            schema: business.schema().to_string(),
-                            id: format!(
-                                "rec_{}",
-                                &sha256_hex(
-                                    format!("{}:{}:{index}", input.sha256, m.offset).as_bytes()
-                                )[..24]
-                            ),
-                            partner: partner.clone(),
-                            correlation: business.correlation(),
-                            source: Source {
-                                format: "edifact".into(),
-                                standard: m.directory(),
-                                document: m.kind.clone(),
-                                interchange_control: ic.control.clone(),
-                                group_control: m
-                                    .group
-                                    .and_then(|g| ic.groups.get(g))
-                                    .map(|g| g.reference.clone())
-                                    .unwrap_or_default(),
-                                transaction_control: m.reference.clone(),
-                                sender: sender.clone(),
-                                receiver: format!("{}:{}", ic.recipient, ic.recipient_qualifier),
-                                file: input.file.to_string(),
-                                sha256: input.sha256.to_string(),
-                            },
-                            record: business,
-                        });
-                        out.accepted += 1;
-                    }
-                    Err(problems) => {
-                        out.rejected += 1;
-                        for p in &problems {
-                            let seg = m.segment(p.index);
-                            out.diagnostics.push(Diagnostic {
-                                severity: Severity::Error,
-                                code: "edifact.mapping",
-                                message: p.reason.clone(),
-                                position: Position {
-                                    offset: seg.map_or(m.offset, |s| s.offset),
-                                    segment: Some(p.index + 1),
-                                    segment_id: seg
-                                        .map(|s| String::from_utf8_lossy(s.id()).into_owned())
-                                        .unwrap_or_default(),
-                                    element: (p.element > 0).then_some(p.element),
-                                    component: None,
-                                },
-                            });
-                        }
-                        out.rejected_items.push(RejectedItem {
-                            document: m.kind.clone(),
-                            control: m.reference.clone(),
-                            interchange: ic.control.clone(),
-                            code: "edifact.mapping",
-                            reason: problems
-                                .first()
-                                .map(|p| p.reason.clone())
-                                .unwrap_or_default(),
-                            offset: m.offset,
-                        });
-                    }
-                }
+            let sender_key = sender.clone();
+            let make_source = |m: &edifact::Message| Source {
+                format: "edifact".into(),
+                standard: m.directory(),
+                document: m.kind.clone(),
+                interchange_control: ic.control.clone(),
+                group_control: m
+                    .group
+                    .and_then(|g| ic.groups.get(g))
+                    .map(|g| g.reference.clone())
+                    .unwrap_or_default(),
+                transaction_control: m.reference.clone(),
+                sender: sender_key.clone(),
+                receiver: format!("{}:{}", ic.recipient, ic.recipient_qualifier),
+                file: input.file.to_string(),
+                sha256: input.sha256.to_string(),
+            };
+            let Some(program) = cfg.maps.find(&partner, "inbound", "edifact", &m.kind) else {
+                // Validated and acknowledged, but nothing can take it: held as an exception.
+                out.rejected += 1;
+                out.diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    code: "edifact.unsupported_message",
+                    message: format!(
+                        "message {} {} has no mapping to a canonical record",
+                        m.identifier(),
+                        m.reference
+                    ),
+                    position: Position {
+                        offset: m.offset,
+                        segment: Some(1),
+                        segment_id: "UNH".into(),
+                        element: Some(2),
+                        component: None,
+                    },
+                });
                 continue;
+            };
+            match cfg
+                .maps
+                .inbound(program, &partner, mapping::doc::edifact(m, &partner))
+            {
+                Ok(businesses) => {
+                    for (k, business) in businesses.into_iter().enumerate() {
+                        let index = out.records.len();
+                        let key = if k == 0 {
+                            format!("{}:{}:{index}", input.sha256, m.offset)
+                        } else {
+                            format!("{}:{}:{index}:{k}", input.sha256, m.offset)
+                        };
+                        out.records
+                            .push(record(&key, &partner, make_source(m), business));
+                    }
+                    out.accepted += 1;
+                }
+                Err(e) => {
+                    out.rejected += 1;
+                    let index = e.segment.as_ref().and_then(|want| {
+                        mapping::doc::find_segment(
+                            m.segments().map(|g| mapping::doc::edifact_segment(&g)),
+                            want,
+                        )
+                    });
+                    let seg = index.and_then(|i| m.segment(i));
+                    out.diagnostics.push(Diagnostic {
+                        severity: Severity::Error,
+                        code: "edifact.mapping",
+                        message: e.message.clone(),
+                        position: Position {
+                            offset: seg.map_or(m.offset, |s| s.offset),
+                            segment: Some(index.unwrap_or(0) + 1),
+                            segment_id: seg
+                                .map(|s| String::from_utf8_lossy(s.id()).into_owned())
+                                .unwrap_or_else(|| "UNH".into()),
+                            element: e.element.filter(|n| *n > 0),
+                            component: None,
+                        },
+                    });
+                    out.rejected_items.push(RejectedItem {
+                        document: m.kind.clone(),
+                        control: m.reference.clone(),
+                        interchange: ic.control.clone(),
+                        code: "edifact.mapping",
+                        reason: e.message,
+                        offset: m.offset,
+                    });
+                }
             }
-            // Other messages are validated and acknowledged; their mappings come with the
-            // mappings work, so they cannot flow yet.
-            out.rejected += 1;
-            out.diagnostics.push(Diagnostic {
-                severity: Severity::Error,
-                code: "edifact.unsupported_message",
-                message: format!(
-                    "message {} {} has no mapping to a canonical record",
-                    m.identifier(),
-                    m.reference
-                ),
-                position: Position {
-                    offset: m.offset,
-                    segment: Some(1),
-                    segment_id: "UNH".into(),
-                    element: Some(2),
-                    component: None,
-                },
-            });
         }
         let wants = cfg
             .partner(&partner)
@@ -355,6 +356,97 @@ fn translate_edifact(
     out.diagnostics.sort_by_key(|d| d.position.offset);
     if out.accepted == 0 {
         refuse_nothing_accepted(out, file.interchanges.is_empty());
+    }
+}
+
+/// A record with its deterministic id (`key` names the input bytes and position).
+fn record(
+    key: &str,
+    partner: &str,
+    source: Source,
+    business: crate::canonical::Business,
+) -> Record {
+    Record {
+        schema: business.schema().to_string(),
+        id: format!("rec_{}", &sha256_hex(key.as_bytes())[..24]),
+        partner: partner.to_string(),
+        correlation: business.correlation(),
+        source,
+        record: business,
+    }
+}
+
+/// Turns a mapping failure into the AK3/AK4 (or AK5) entry that rejects the transaction.
+fn x12_mapping_problem(tx: &mut x12::Transaction, e: mapping::MapError) {
+    let index = e.segment.as_ref().and_then(|want| {
+        mapping::doc::find_segment(tx.segments().map(|g| mapping::doc::x12_segment(&g)), want)
+    });
+    let seg = index.and_then(|i| tx.segment(i));
+    let id = seg.map_or_else(
+        || "ST".to_string(),
+        |s| String::from_utf8_lossy(s.id()).into_owned(),
+    );
+    let missing = e.code == "3";
+    let element_code: Option<&'static str> = match (e.element, e.code.as_str()) {
+        (Some(n), code) if n > 0 && !missing => Some(match code {
+            "1" => "1",
+            "2" => "2",
+            "4" => "4",
+            "5" => "5",
+            "6" => "6",
+            "8" => "8",
+            _ => "7",
+        }),
+        _ => None,
+    };
+    let diag_code = match (missing, element_code) {
+        (true, _) => "x12.segment_missing",
+        (_, Some("1")) => "x12.element_missing",
+        (_, Some("2")) => "x12.conditional_missing",
+        (_, Some("6")) => "x12.invalid_character",
+        (_, Some("8")) => "x12.invalid_date",
+        (_, Some(_)) => "x12.invalid_code",
+        _ if e.code == "crosswalk" => "x12.crosswalk",
+        _ => "x12.mapping",
+    };
+    let element = element_code.and(e.element);
+    let diagnostic = Diagnostic {
+        severity: Severity::Error,
+        code: diag_code,
+        message: match element {
+            Some(n) => format!("{id}{n:02}: {}", e.message),
+            None => e.message.clone(),
+        },
+        position: Position {
+            offset: seg.map_or(tx.offset, |s| s.offset),
+            segment: Some(index.unwrap_or(if missing { 1 } else { 0 }) + 1),
+            segment_id: if missing && seg.is_none() {
+                "ST".into()
+            } else {
+                id
+            },
+            element,
+            component: None,
+        },
+    };
+    if seg.is_some() || missing {
+        tx.issues.push(Issue {
+            segment_code: if missing { "3" } else { "8" },
+            element_code,
+            element_ref: None,
+            bad_value: match (seg, element) {
+                (Some(s), Some(n)) => s.text(n),
+                _ => String::new(),
+            },
+            diagnostic,
+        });
+    } else {
+        // Nothing to point at inside the set (a crosswalk miss, a record that breaks its
+        // schema): the whole transaction set is in error.
+        tx.problems.push(Problem {
+            ack_code: "5",
+            diagnostic,
+        });
     }
 }
 
@@ -447,35 +539,20 @@ fn translate_x12(
                     x12::validate::transaction(tx, &cfg.x12, &g.version);
                 }
                 if g_ok && !tx.rejected() {
-                    match mapping::map_x12(tx, &g.version) {
-                        Mapped::Record(business) => {
-                            let id = format!(
-                                "rec_{}",
-                                &sha256_hex(
-                                    format!("{}:{}:{ti}", input.sha256, tx.offset).as_bytes()
-                                )[..24]
-                            );
-                            out.records.push(Record {
-                                schema: business.schema().to_string(),
-                                id,
-                                partner: partner.clone(),
-                                correlation: business.correlation(),
-                                source: Source {
-                                    format: "x12".into(),
-                                    standard: g.version.clone(),
-                                    document: tx.id.clone(),
-                                    interchange_control: ic_control.clone(),
-                                    group_control: g.control.clone(),
-                                    transaction_control: tx.control.clone(),
-                                    sender: sender.clone(),
-                                    receiver: receiver.clone(),
-                                    file: input.file.to_string(),
-                                    sha256: input.sha256.to_string(),
-                                },
-                                record: *business,
-                            });
-                        }
-                        Mapped::Unsupported => tx.problems.push(Problem {
+                    let source = || Source {
+                        format: "x12".into(),
+                        standard: g.version.clone(),
+                        document: tx.id.clone(),
+                        interchange_control: ic_control.clone(),
+                        group_control: g.control.clone(),
+                        transaction_control: tx.control.clone(),
+                        sender: sender.clone(),
+                        receiver: receiver.clone(),
+                        file: input.file.to_string(),
+                        sha256: input.sha256.to_string(),
+                    };
+                    match cfg.maps.find(&partner, "inbound", "x12", &tx.id) {
+                        None => tx.problems.push(Problem {
                             ack_code: "1",
                             diagnostic: Diagnostic {
                                 severity: Severity::Error,
@@ -493,7 +570,23 @@ fn translate_x12(
                                 },
                             },
                         }),
-                        Mapped::Rejected(issues) => tx.issues.extend(issues),
+                        Some(program) => match cfg.maps.inbound(
+                            program,
+                            &partner,
+                            mapping::doc::x12(tx, &g.version, &partner),
+                        ) {
+                            Ok(businesses) => {
+                                for (k, business) in businesses.into_iter().enumerate() {
+                                    let key = if k == 0 {
+                                        format!("{}:{}:{ti}", input.sha256, tx.offset)
+                                    } else {
+                                        format!("{}:{}:{ti}:{k}", input.sha256, tx.offset)
+                                    };
+                                    out.records.push(record(&key, &partner, source(), business));
+                                }
+                            }
+                            Err(e) => x12_mapping_problem(tx, e),
+                        },
                     }
                 }
                 if g_ok && !tx.rejected() {

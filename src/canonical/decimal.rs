@@ -1,4 +1,4 @@
-//! Exact decimal numbers kept as text with the sender's scale; never floats.
+//! Exact decimal numbers kept as text with the sender's scale (never floats), and ISO dates.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use std::fmt;
@@ -75,6 +75,100 @@ impl Decimal {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The X12 `Nn` form with `scale` implied places (`125.5`, 2 -> `12550`), or `None` when
+    /// the value has more significant decimals than `scale` allows (never rounded).
+    pub fn to_implied(&self, scale: usize) -> Option<String> {
+        let (neg, body) = match self.0.strip_prefix('-') {
+            Some(b) => (true, b),
+            None => (false, self.0.as_str()),
+        };
+        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+        let kept = frac.trim_end_matches('0');
+        if kept.len() > scale {
+            return None;
+        }
+        let mut digits = format!("{int}{kept:0<scale$}");
+        let trimmed = digits.trim_start_matches('0');
+        digits = if trimmed.is_empty() {
+            "0".into()
+        } else {
+            trimmed.to_string()
+        };
+        Some(if neg && digits != "0" {
+            format!("-{digits}")
+        } else {
+            digits
+        })
+    }
+}
+
+impl schemars::JsonSchema for Decimal {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Decimal".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "exact decimal number as text, in the sender's scale",
+            "pattern": "^-?(0|[1-9][0-9]*)(\\.[0-9]+)?$"
+        })
+    }
+}
+
+/// An ISO 8601 calendar date `YYYY-MM-DD` that exists.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Date(String);
+
+impl Date {
+    pub fn parse(s: &str) -> Option<Date> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let y = s[0..4].parse().ok()?;
+        let m = s[5..7].parse().ok()?;
+        let d = s[8..10].parse().ok()?;
+        let digits = s
+            .bytes()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        (digits && crate::util::valid_date(y, m, d)).then(|| Date(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Date {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Date::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not a date (YYYY-MM-DD)")))
+    }
+}
+
+impl schemars::JsonSchema for Date {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Date".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+        })
+    }
 }
 
 impl fmt::Display for Decimal {
@@ -122,6 +216,32 @@ mod tests {
         assert_eq!(n("-5", 2).as_deref(), Some("-0.05"));
         assert_eq!(n("42", 0).as_deref(), Some("42"));
         assert_eq!(n("4.2", 2), None);
+    }
+
+    #[test]
+    fn implied_form_is_exact_or_refused() {
+        let t = |s: &str, k| Decimal::parse(s).unwrap().to_implied(k);
+        assert_eq!(t("125.5", 2).as_deref(), Some("12550"));
+        assert_eq!(t("125.50", 2).as_deref(), Some("12550"));
+        assert_eq!(t("0.05", 2).as_deref(), Some("5"));
+        assert_eq!(t("-0.05", 2).as_deref(), Some("-5"));
+        assert_eq!(t("3", 0).as_deref(), Some("3"));
+        assert_eq!(t("0", 2).as_deref(), Some("0"));
+        assert_eq!(t("1.005", 2), None);
+    }
+
+    #[test]
+    fn dates_must_exist() {
+        assert!(Date::parse("2024-02-29").is_some());
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "20260101",
+            "2026-1-01",
+            "2026-01-0x",
+        ] {
+            assert!(Date::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

@@ -1,14 +1,19 @@
 //! Canonical business records (`../shared/docs/canonical-model.md`, version 1): the envelope
-//! and the business objects. Every connector and the outbox speak only these types.
+//! and the business objects. Every connector and the outbox speak only these types; their JSON
+//! Schemas are generated from them ([`schema`]).
 
 pub mod decimal;
+pub mod records;
 
-pub use decimal::Decimal;
+pub use decimal::{Date, Decimal};
+pub use records::*;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Where a record came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// `x12`, `edifact`, `cxml`, `xml`, `csv`, `api`
@@ -30,9 +35,9 @@ pub struct Source {
     pub sha256: String,
 }
 
-/// One canonical record with its envelope, as written to JSON Lines.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One canonical record with its envelope, as written to JSON Lines. `record` is read
+/// according to `schema`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Record {
     pub schema: String,
     pub id: String,
@@ -42,143 +47,182 @@ pub struct Record {
     pub record: Business,
 }
 
-/// The business object inside a record; the variant matches `schema`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Business {
-    PurchaseOrder(PurchaseOrder),
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            schema: String,
+            id: String,
+            partner: String,
+            #[serde(default)]
+            correlation: BTreeMap<String, String>,
+            source: Source,
+            record: Value,
+        }
+        let raw = Raw::deserialize(d)?;
+        let record =
+            Business::from_json(&raw.schema, raw.record).map_err(serde::de::Error::custom)?;
+        Ok(Record {
+            schema: raw.schema,
+            id: raw.id,
+            partner: raw.partner,
+            correlation: raw.correlation,
+            source: raw.source,
+            record,
+        })
+    }
+}
+
+macro_rules! businesses {
+    ($($variant:ident($ty:ty) = $schema:literal),* $(,)?) => {
+        /// The business object inside a record; the variant matches `schema`.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(untagged)]
+        pub enum Business {
+            $($variant($ty),)*
+        }
+
+        /// Every schema this version knows, in contract order.
+        pub const SCHEMAS: &[&str] = &[$($schema,)*];
+
+        impl Business {
+            /// The schema name of this object, such as `purchase_order/v1`.
+            pub fn schema(&self) -> &'static str {
+                match self {
+                    $(Business::$variant(_) => $schema,)*
+                }
+            }
+
+            /// Reads a business object of schema `schema`; the error says which field is wrong.
+            pub fn from_json(schema: &str, v: Value) -> Result<Business, String> {
+                match schema {
+                    $($schema => serde_json::from_value::<$ty>(v)
+                        .map(Business::$variant)
+                        .map_err(|e| e.to_string()),)*
+                    other => Err(format!("unknown schema {other:?} (known: {})", SCHEMAS.join(", "))),
+                }
+            }
+        }
+
+        /// The JSON Schema of one record schema (envelope included), or `None` when unknown.
+        pub fn schema(name: &str) -> Option<Value> {
+            match name {
+                $($schema => Some(envelope_schema::<$ty>($schema)),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+businesses! {
+    Supplier(Supplier) = "supplier/v1",
+    Requisition(Requisition) = "requisition/v1",
+    PurchaseOrder(PurchaseOrder) = "purchase_order/v1",
+    PoAcknowledgement(PoAcknowledgement) = "po_acknowledgement/v1",
+    ShipNotice(ShipNotice) = "ship_notice/v1",
+    GoodsReceipt(GoodsReceipt) = "goods_receipt/v1",
+    Invoice(Invoice) = "invoice/v1",
+    PaymentStatus(PaymentStatus) = "payment_status/v1",
+    FunctionalAck(FunctionalAck) = "functional_ack/v1",
+}
+
+/// The envelope of the contract around business object `T`, as one JSON Schema document.
+fn envelope_schema<T: JsonSchema>(name: &str) -> Value {
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    #[serde(deny_unknown_fields)]
+    struct Envelope<T> {
+        schema: String,
+        id: String,
+        partner: String,
+        correlation: BTreeMap<String, String>,
+        source: Source,
+        record: T,
+    }
+    let mut s = schemars::schema_for!(Envelope<T>);
+    let o = s.as_object_mut().expect("a schema object");
+    o.insert(
+        "$id".into(),
+        Value::String(format!("https://edigate.dev/schemas/{name}.json")),
+    );
+    o.insert("title".into(), Value::String(name.to_string()));
+    if let Some(Value::Object(props)) = o.get_mut("properties") {
+        props.insert("schema".into(), serde_json::json!({ "const": name }));
+        props.insert(
+            "id".into(),
+            serde_json::json!({ "type": "string", "pattern": "^rec_[0-9a-f]+$" }),
+        );
+    }
+    s.to_value()
 }
 
 impl Business {
-    /// The schema name of this object, such as `purchase_order/v1`.
-    pub fn schema(&self) -> &'static str {
-        match self {
-            Business::PurchaseOrder(_) => "purchase_order/v1",
-        }
-    }
-
     /// Business keys that let one document be followed across systems.
     pub fn correlation(&self) -> BTreeMap<String, String> {
         let mut c = BTreeMap::new();
+        let mut put = |k: &str, v: Option<&String>| {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                c.insert(k.to_string(), v.clone());
+            }
+        };
         match self {
+            Business::Supplier(s) => put("supplier_id", Some(&s.supplier_id)),
+            Business::Requisition(r) => put("requisition_id", Some(&r.requisition_id)),
             Business::PurchaseOrder(po) => {
-                c.insert("po_number".into(), po.po_number.clone());
-                if let Some(r) = &po.requisition_id {
-                    c.insert("requisition_id".into(), r.clone());
-                }
+                put("po_number", Some(&po.po_number));
+                put("requisition_id", po.requisition_id.as_ref());
+            }
+            Business::PoAcknowledgement(a) => put("po_number", Some(&a.po_number)),
+            Business::ShipNotice(s) => {
+                put("shipment_id", Some(&s.shipment_id));
+                put("po_number", s.po_numbers.first());
+            }
+            Business::GoodsReceipt(g) => {
+                put("receipt_id", Some(&g.receipt_id));
+                put("shipment_id", g.shipment_id.as_ref());
+                put("po_number", g.po_numbers.first());
+            }
+            Business::Invoice(i) => {
+                put("invoice_number", Some(&i.invoice_number));
+                put("po_number", i.po_number.as_ref());
+            }
+            Business::PaymentStatus(p) => {
+                put("payment_id", Some(&p.payment_id));
+                put(
+                    "invoice_number",
+                    p.invoices.first().map(|i| &i.invoice_number),
+                );
+            }
+            Business::FunctionalAck(f) => {
+                put("interchange_control", f.interchange_control.as_ref());
             }
         }
         c
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Address {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub lines: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Address {
-    pub fn is_empty(&self) -> bool {
-        *self == Address::default()
+    #[test]
+    fn every_schema_names_itself_and_closes_its_objects() {
+        for name in SCHEMAS {
+            let s = schema(name).unwrap();
+            assert_eq!(s["title"], *name);
+            assert_eq!(s["properties"]["schema"]["const"], *name);
+            assert_eq!(s["additionalProperties"], false, "{name}");
+        }
+        assert!(schema("purchase_order/v2").is_none());
     }
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Buyer,
-    Supplier,
-    ShipTo,
-    BillTo,
-    ShipFrom,
-    RemitTo,
-    Payer,
-    Payee,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Party {
-    pub role: Role,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_qualifier: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Address::is_empty")]
-    pub address: Address,
-}
-
-/// At least one of the part numbers or the GTIN.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Item {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub buyer_part: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supplier_part: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gtin: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Purpose {
-    #[default]
-    Original,
-    Change,
-    Cancel,
-    Replace,
-}
-
-/// `Default` is the empty order a mapping starts from (an original with no fields yet).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct PurchaseOrder {
-    pub po_number: String,
-    pub purpose: Purpose,
-    /// ISO `YYYY-MM-DD`.
-    pub order_date: String,
-    pub parties: Vec<Party>,
-    pub lines: Vec<PoLine>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub po_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_terms: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_delivery_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_amount: Option<Decimal>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requisition_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PoLine {
-    pub line_number: String,
-    pub item: Item,
-    pub quantity: Decimal,
-    pub uom: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unit_price: Option<Decimal>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_delivery_date: Option<String>,
+    #[test]
+    fn records_are_read_by_their_schema_name() {
+        let e = Business::from_json("invoice/v1", serde_json::json!({"invoice_number": "1"}))
+            .unwrap_err();
+        assert!(e.contains("missing field"), "{e}");
+        let e = Business::from_json("nope/v1", Value::Null).unwrap_err();
+        assert!(e.contains("unknown schema"), "{e}");
+    }
 }

@@ -1,106 +1,311 @@
-//! Mapping from parsed documents to canonical records. Pure: no IO, no clock.
+//! Mappings: jq programs in `mappings/` that turn parsed documents into canonical records and
+//! canonical records into documents, plus code crosswalks. Loaded once; no IO while mapping.
 
-pub mod edifact_orders;
-pub mod x12_850;
+pub mod doc;
+pub mod jq;
 
-use crate::canonical::Business;
-use crate::formats::x12::envelope::Issue;
-use crate::formats::x12::Transaction;
-use crate::formats::{Diagnostic, Position, Severity};
+use crate::canonical::{Business, Decimal};
+use jaq_json::Val;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// What mapping one transaction gave.
-#[derive(Debug)]
-pub enum Mapped {
-    Record(Box<Business>),
-    /// No mapping exists for this transaction set (AK5 code 1).
-    Unsupported,
-    /// The transaction breaks rules the mapping needs (AK3/AK4 entries).
-    Rejected(Vec<Issue>),
+macro_rules! builtin {
+    ($($name:literal),* $(,)?) => {
+        /// The mappings shipped inside the binary; files under the configured folder replace them.
+        pub const BUILTIN: &[(&str, &str)] = &[$(($name, include_str!(concat!("../../mappings/", $name))),)*];
+    };
 }
 
-/// Maps one X12 transaction set.
-pub fn map_x12(tx: &Transaction, version: &str) -> Mapped {
-    match tx.id.as_str() {
-        "850" => x12_850::map(tx, version),
-        _ => Mapped::Unsupported,
-    }
+builtin![
+    "lib/prelude.jq",
+    "inbound/x12/850.jq",
+    "inbound/edifact/ORDERS.jq",
+];
+
+/// A problem in a mapping file, with its line when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
 }
 
-/// Collects segment and element issues while a mapping walks a transaction.
-pub(crate) struct Issues<'t> {
-    tx: &'t Transaction,
-    pub list: Vec<Issue>,
+/// Every loaded mapping, by name (`inbound/x12/850`, `partners/ACME/inbound/x12/850`).
+#[derive(Debug, Default)]
+pub struct Mappings {
+    programs: HashMap<String, Arc<jq::Program>>,
+    /// `{table: {partner or "*": {value: mapped}}}`
+    codes: Value,
+    /// Where each program came from (a file, or `built-in`), for `edigate check`.
+    pub origins: BTreeMap<String, String>,
 }
 
-impl<'t> Issues<'t> {
-    pub fn new(tx: &'t Transaction) -> Self {
-        Issues {
-            tx,
-            list: Vec::new(),
+/// Why a document did not map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MapError {
+    pub message: String,
+    /// AK4/IK4 code (`1` missing, `7` invalid code, `8` invalid date), `3` for a missing
+    /// segment, `crosswalk`, or `schema` when the record breaks its contract.
+    pub code: String,
+    /// The segment the mapping pointed at, as it was given to the mapping.
+    pub segment: Option<Value>,
+    pub element: Option<usize>,
+}
+
+impl MapError {
+    fn from_run(e: jq::RunError) -> MapError {
+        let o = e.0.as_object();
+        let get = |k: &str| o.and_then(|o| o.get(k));
+        MapError {
+            message: e.message(),
+            code: get("code")
+                .and_then(Value::as_str)
+                .unwrap_or("7")
+                .to_string(),
+            segment: get("segment").filter(|v| v.is_array()).cloned(),
+            element: get("element").and_then(Value::as_u64).map(|n| n as usize),
         }
     }
 
-    fn position(&self, index: usize, id: &str, element: Option<usize>) -> Position {
-        let offset = self.tx.segment(index).map_or(self.tx.offset, |s| s.offset);
-        Position {
-            offset,
-            segment: Some(index + 1),
-            segment_id: id.to_string(),
-            element,
-            component: None,
+    fn plain(code: &str, message: String) -> MapError {
+        MapError {
+            message,
+            code: code.into(),
+            segment: None,
+            element: None,
+        }
+    }
+}
+
+impl Mappings {
+    /// The built-in mappings only.
+    pub fn builtin() -> Mappings {
+        Mappings::load(None).expect("built-in mappings compile")
+    }
+
+    /// Built-in mappings, replaced and extended by the `*.jq` and `codes/*.csv` files under
+    /// `dir`. Every problem is reported, not only the first.
+    pub fn load(dir: Option<&Path>) -> Result<Mappings, Vec<LoadError>> {
+        let mut sources: BTreeMap<String, (String, String)> = BUILTIN
+            .iter()
+            .map(|(n, t)| (n.to_string(), (t.to_string(), "built-in".to_string())))
+            .collect();
+        let mut errors = Vec::new();
+        if let Some(dir) = dir.filter(|d| d.is_dir()) {
+            for path in files_under(dir) {
+                let Ok(rel) = path.strip_prefix(dir) else {
+                    continue;
+                };
+                let rel = rel.to_string_lossy().replace('\\', "/");
+                if rel.starts_with("standards/") || !(rel.ends_with(".jq") || rel.ends_with(".csv"))
+                {
+                    continue;
+                }
+                match std::fs::read_to_string(&path) {
+                    Ok(t) => {
+                        sources.insert(rel, (t, path.display().to_string()));
+                    }
+                    Err(e) => errors.push(LoadError {
+                        file: path.clone(),
+                        line: None,
+                        message: format!("cannot read: {e}"),
+                    }),
+                }
+            }
+        }
+        let prelude = sources
+            .get("lib/prelude.jq")
+            .map(|(t, _)| t.clone())
+            .unwrap_or_default();
+        let mut m = Mappings::default();
+        let mut codes = serde_json::Map::new();
+        for (rel, (text, origin)) in &sources {
+            if let Some(table) = rel
+                .strip_prefix("codes/")
+                .and_then(|r| r.strip_suffix(".csv"))
+            {
+                match crosswalk(text) {
+                    Ok(t) => {
+                        codes.insert(table.to_string(), t);
+                    }
+                    Err((line, message)) => errors.push(LoadError {
+                        file: origin.into(),
+                        line: Some(line),
+                        message,
+                    }),
+                }
+                continue;
+            }
+            let Some(name) = rel.strip_suffix(".jq") else {
+                continue;
+            };
+            if name.starts_with("lib/") {
+                // The prelude itself: compiling it alone finds its own errors.
+                if let Err(es) = jq::compile("", &format!("{text}\n.")) {
+                    errors.extend(es.into_iter().map(|e| LoadError {
+                        file: origin.into(),
+                        line: Some(e.line),
+                        message: e.message,
+                    }));
+                }
+                continue;
+            }
+            match jq::compile(&prelude, text) {
+                Ok(p) => {
+                    m.programs.insert(name.to_string(), Arc::new(p));
+                    m.origins.insert(name.to_string(), origin.clone());
+                }
+                Err(es) => errors.extend(es.into_iter().map(|e| LoadError {
+                    file: origin.into(),
+                    line: Some(e.line),
+                    message: e.message,
+                })),
+            }
+        }
+        m.codes = Value::Object(codes);
+        if errors.is_empty() {
+            Ok(m)
+        } else {
+            Err(errors)
         }
     }
 
-    /// A mandatory segment is missing; `index` is where it was expected.
-    pub fn missing_segment(&mut self, index: usize, id: &str) {
-        self.list.push(Issue {
-            segment_code: "3",
-            element_code: None,
-            element_ref: None,
-            bad_value: String::new(),
-            diagnostic: Diagnostic {
-                severity: Severity::Error,
-                code: "x12.segment_missing",
-                message: format!("mandatory segment {id} is missing"),
-                position: self.position(index, id, None),
-            },
-        });
+    /// The program for `direction/format/document`, the partner's own when it has one.
+    pub fn find(
+        &self,
+        partner: &str,
+        direction: &str,
+        format: &str,
+        document: &str,
+    ) -> Option<&jq::Program> {
+        let own = format!("partners/{partner}/{direction}/{format}/{document}");
+        self.programs
+            .get(&own)
+            .or_else(|| {
+                self.programs
+                    .get(&format!("{direction}/{format}/{document}"))
+            })
+            .map(|p| p.as_ref())
     }
 
-    /// Element `element` of the segment at `index` is wrong: AK403 `code`.
-    pub fn element(
-        &mut self,
-        index: usize,
-        element: usize,
-        reference: u32,
-        code: &'static str,
-        message: String,
-    ) {
-        let Some(seg) = self.tx.segment(index) else {
-            return;
-        };
-        let id = String::from_utf8_lossy(seg.id()).into_owned();
-        let diag_code = match code {
-            "1" => "x12.element_missing",
-            "2" => "x12.conditional_missing",
-            "6" => "x12.invalid_character",
-            "7" => "x12.invalid_code",
-            "8" => "x12.invalid_date",
-            _ => "x12.element_error",
-        };
-        self.list.push(Issue {
-            segment_code: "8",
-            element_code: Some(code),
-            element_ref: Some(reference),
-            bad_value: seg.text(element),
-            diagnostic: Diagnostic {
-                severity: Severity::Error,
-                code: diag_code,
-                message: format!("{id}{element:02}: {message}"),
-                position: self.position(index, &id, Some(element)),
-            },
-        });
+    /// Names of every loaded program.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.origins.keys().map(String::as_str)
     }
+
+    fn globals(&self, partner: &str) -> [Val; 2] {
+        [jq::from_json(&self.codes), Val::from(partner.to_string())]
+    }
+
+    /// Runs an inbound program: each output must be `{schema, record}` with a record valid
+    /// for its schema.
+    pub fn inbound(
+        &self,
+        program: &jq::Program,
+        partner: &str,
+        input: Val,
+    ) -> Result<Vec<Business>, MapError> {
+        let outs = program
+            .run(input, self.globals(partner))
+            .map_err(MapError::from_run)?;
+        if outs.is_empty() {
+            return Err(MapError::plain("7", "the mapping gave no record".into()));
+        }
+        outs.iter()
+            .map(|v| {
+                let mut v = jq::to_json(v);
+                let schema = v
+                    .get("schema")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                let record = v.get_mut("record").map(Value::take).unwrap_or(Value::Null);
+                Business::from_json(&schema, record).map_err(|e| {
+                    MapError::plain(
+                        "schema",
+                        format!("the mapping made an invalid {schema} record: {e}"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Runs an outbound program on one canonical record (envelope included) and returns its
+    /// single output.
+    pub fn outbound(
+        &self,
+        program: &jq::Program,
+        partner: &str,
+        record: &Value,
+    ) -> Result<Value, MapError> {
+        let outs = program
+            .run(jq::from_json(record), self.globals(partner))
+            .map_err(MapError::from_run)?;
+        match outs.as_slice() {
+            [one] => Ok(jq::to_json(one)),
+            _ => Err(MapError::plain(
+                "7",
+                format!("the mapping gave {} outputs instead of one", outs.len()),
+            )),
+        }
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(t) if t.is_file() => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Reads a crosswalk table: a header `partner,value,mapped`, then one row per entry (`*` for
+/// every partner). `#` starts a comment line.
+fn crosswalk(text: &str) -> Result<Value, (usize, String)> {
+    let mut t: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut header = false;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+        if !header {
+            if cols != ["partner", "value", "mapped"] {
+                return Err((i + 1, "the header must be: partner,value,mapped".into()));
+            }
+            header = true;
+            continue;
+        }
+        let [p, v, m] = cols.as_slice() else {
+            return Err((i + 1, format!("expected 3 columns, found {}", cols.len())));
+        };
+        if p.is_empty() || v.is_empty() {
+            return Err((i + 1, "partner and value must not be empty".into()));
+        }
+        if t.entry(p.to_string())
+            .or_default()
+            .insert(v.to_string(), m.to_string())
+            .is_some()
+        {
+            return Err((i + 1, format!("{v:?} is listed twice for partner {p}")));
+        }
+    }
+    Ok(serde_json::to_value(t).unwrap_or(Value::Null))
 }
 
 /// Converts an X12 date (`CCYYMMDD`, or `YYMMDD` in old versions) to ISO `YYYY-MM-DD`.
@@ -117,16 +322,79 @@ pub fn x12_date(s: &str) -> Option<String> {
     }
 }
 
+/// An EDIFACT date in format 102 (CCYYMMDD, also when no format is given), 203
+/// (CCYYMMDDHHMM), 204 (CCYYMMDDHHMMSS) or 101 (YYMMDD) to ISO `YYYY-MM-DD`.
+pub fn edifact_date(value: &str, format: &str) -> Option<String> {
+    let digits = value.bytes().all(|b| b.is_ascii_digit());
+    let iso = match (format, value.len()) {
+        ("102" | "", 8) | ("203", 12) | ("204", 14) if digits => {
+            format!("{}-{}-{}", &value[0..4], &value[4..6], &value[6..8])
+        }
+        ("101", 6) if digits => format!("20{}-{}-{}", &value[0..2], &value[2..4], &value[4..6]),
+        _ => return None,
+    };
+    crate::canonical::Date::parse(&iso).map(|_| iso)
+}
+
+/// An EDIFACT number: ISO 9735 lets the sender choose the decimal mark, so either is read.
+pub fn edi_decimal(value: &str) -> Option<Decimal> {
+    Decimal::parse(value).or_else(|| Decimal::parse_with(value, ','))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn converts_x12_dates() {
+    fn converts_dates_exactly() {
         assert_eq!(x12_date("20260517").as_deref(), Some("2026-05-17"));
         assert_eq!(x12_date("990101").as_deref(), Some("1999-01-01"));
         assert_eq!(x12_date("260229"), None);
         assert_eq!(x12_date("20260230"), None);
         assert_eq!(x12_date(""), None);
+        assert_eq!(
+            edifact_date("20260517", "102").as_deref(),
+            Some("2026-05-17")
+        );
+        assert_eq!(
+            edifact_date("202605171015", "203").as_deref(),
+            Some("2026-05-17")
+        );
+        assert_eq!(edifact_date("260517", "101").as_deref(), Some("2026-05-17"));
+        assert_eq!(edifact_date("20260231", "102"), None);
+        assert_eq!(edifact_date("2026051", "102"), None);
+        assert_eq!(edifact_date("20260517", "718"), None);
+    }
+
+    #[test]
+    fn either_decimal_mark_is_read_but_not_both() {
+        assert_eq!(edi_decimal("10,50").unwrap().as_str(), "10.50");
+        assert_eq!(edi_decimal("10.50").unwrap().as_str(), "10.50");
+        assert_eq!(edi_decimal("1.000,50"), None);
+        assert_eq!(edi_decimal("ten"), None);
+    }
+
+    #[test]
+    fn crosswalk_tables_need_their_header_and_no_repeats() {
+        let t = crosswalk("# units\npartner,value,mapped\n*,CS,CA\nACME,BX,BOX\n").unwrap();
+        assert_eq!(t["*"]["CS"], "CA");
+        assert_eq!(t["ACME"]["BX"], "BOX");
+        assert_eq!(crosswalk("a,b\n").unwrap_err().0, 1);
+        assert_eq!(
+            crosswalk("partner,value,mapped\n*,A,1\n*,A,2\n")
+                .unwrap_err()
+                .0,
+            3
+        );
+    }
+
+    #[test]
+    fn a_broken_mapping_file_is_reported_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("inbound/x12")).unwrap();
+        std::fs::write(dir.path().join("inbound/x12/850.jq"), "{\n a: .x |\n}").unwrap();
+        let errs = Mappings::load(Some(dir.path())).unwrap_err();
+        assert!(errs[0].file.ends_with("inbound/x12/850.jq"), "{errs:?}");
+        assert_eq!(errs[0].line, Some(3), "{errs:?}");
     }
 }

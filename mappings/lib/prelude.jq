@@ -1,0 +1,117 @@
+# edigate mapping library, loaded before every mapping in this folder (inbound and outbound).
+# Mappings are jq programs (the jaq dialect). Natives written in Rust, exact and strict:
+#   x12_date          "20260517" or "260517" -> "2026-05-17"
+#   edi_date($fmt)    EDIFACT 2379 format 102 / 203 / 101 -> "YYYY-MM-DD"
+#   decimal           X12 R: ".5" -> "0.5" (a point only)
+#   edi_decimal       EDIFACT: either decimal mark, "1,25" -> "1.25"
+#   implied($n)       X12 Nn: "12550" | implied(2) -> "125.50"
+#   to_implied($n)    "125.5" | to_implied(2) -> "12550" (fails rather than round)
+#   loops($id; $stop) segments -> loops starting at tag $id, each ending before the next $id
+#                     or a tag in $stop
+#   loops_of($id; $members) loops starting at $id that go on while tags are in $members
+# Empty strings, nulls, [] and {} are dropped from records, so absent fields need no filtering.
+
+def IN(s): any(s == .; .);
+# The first output of f, or null when it has none (a field built from nothing is absent).
+def opt(f): first(f) // null;
+
+# ---- segments: [tag, element 1, element 2, ...]; composite elements are arrays ----
+def el($n): (.[$n] // "") | if type == "array" then (.[0] // "") else . end;
+def comp($n; $c): (.[$n] // "") | if type == "array" then (.[$c - 1] // "") elif $c == 1 then . else "" end;
+def comps($n): (.[$n] // "") | if type == "array" then . else [.] end;
+def first_seg($id): opt(.[] | select(.[0] == $id));
+def segs($id): .[] | select(.[0] == $id);
+# The segments before the first one tagged $id (a transaction's heading area).
+def head($id): (map(.[0]) | index($id)) as $i | if $i == null then . else .[:$i] end;
+def nonempty: select(. != null and . != "");
+
+# ---- failing with a position: the segment (as given), element, AK4/IK4 code, message ----
+def fail($seg; $n; $code; $msg): error({message: $msg, segment: $seg, element: $n, code: $code});
+def fail($seg; $n; $msg): fail($seg; $n; "7"; $msg);
+def need($seg; $n; $what):
+  if $seg == null then error({message: "\($what) is missing", code: "3"})
+  else ($seg | el($n)) as $v | if $v == "" then fail($seg; $n; "1"; "\($what) is missing") else $v end end;
+def need_seg($id; $what): first_seg($id) // error({message: "mandatory segment \($id) (\($what)) is missing", code: "3", missing: $id});
+# Converts element $n of $seg with filter f; a bad value fails at that element.
+def at($seg; $n; f; $what):
+  ($seg | el($n)) as $v | try ($v | f) catch fail($seg; $n; "8"; "\($what) \($v | tojson) is not valid");
+def at_comp($seg; $n; $c; f; $what):
+  ($seg | comp($n; $c)) as $v | try ($v | f) catch fail($seg; $n; "8"; "\($what) \($v | tojson) is not valid");
+
+# ---- code crosswalks (mappings/codes/<table>.csv: partner,value,mapped) ----
+# A table applies to a partner when it has rows for that partner or for "*"; then a value
+# without an entry fails the document with that reason (it is never passed through).
+def xwalk($table):
+  . as $v
+  | if $v == null or $v == "" then $v
+    else ($codes[$table] // {}) as $t
+    | (($t[$partner] // {}) + ($t["*"] // {})) as $map
+    | if ($t[$partner] == null and $t["*"] == null) then $v
+      else ($t[$partner][$v] // $t["*"][$v]
+            // error({message: "no \($table) crosswalk entry for \($v | tojson) (partner \($partner))", code: "crosswalk"}))
+      end
+    end;
+# The reverse direction, for outbound documents.
+def xwalk_back($table):
+  . as $v
+  | if $v == null or $v == "" then $v
+    else ($codes[$table] // {}) as $t
+    | if ($t[$partner] == null and $t["*"] == null) then $v
+      else ([($t[$partner] // {}), ($t["*"] // {}) | to_entries[] | select(.value == $v) | .key] | first)
+           // error({message: "no \($table) crosswalk entry maps to \($v | tojson) (partner \($partner))", code: "crosswalk"})
+      end
+    end;
+
+# ---- canonical helpers ----
+def record($schema): {schema: $schema, record: .};
+def item_ok: (.buyer_part // .supplier_part // .gtin // "") != "";
+
+# X12 party role codes (N101) and EDIFACT (3035) to contract roles; null for others.
+def x12_role: {"BY": "buyer", "SE": "supplier", "VN": "supplier", "SU": "supplier", "ST": "ship_to",
+  "BT": "bill_to", "SF": "ship_from", "RI": "remit_to", "RE": "remit_to", "PR": "payer", "PE": "payee"}[.];
+def edi_role: {"BY": "buyer", "SU": "supplier", "SE": "supplier", "DP": "ship_to", "ST": "ship_to",
+  "IV": "bill_to", "BT": "bill_to", "SF": "ship_from", "PE": "payee", "PR": "payer", "RE": "remit_to"}[.];
+def role_x12: {"buyer": "BY", "supplier": "SE", "ship_to": "ST", "bill_to": "BT", "ship_from": "SF",
+  "remit_to": "RI", "payer": "PR", "payee": "PE"}[.];
+def role_edi: {"buyer": "BY", "supplier": "SU", "ship_to": "DP", "bill_to": "IV", "ship_from": "SF",
+  "remit_to": "RE", "payer": "PR", "payee": "PE"}[.];
+
+# X12 party loop (N1, N2, N3, N4) -> party; null when the role is not one of the contract's.
+def x12_party:
+  first_seg("N1") as $n1
+  | ($n1 | el(1) | x12_role) as $role
+  | if $role == null then null else
+    {role: $role, id: ($n1 | el(4)), id_qualifier: ($n1 | el(3)), name: ($n1 | el(2)),
+     address: (first_seg("N4") as $n4
+       | {lines: [segs("N3") | el(1), el(2) | nonempty],
+          city: ($n4 // [] | el(1)), region: ($n4 // [] | el(2)),
+          postal_code: ($n4 // [] | el(3)), country: ($n4 // [] | el(4))})}
+    end;
+def x12_parties($stop): [loops("N1"; $stop)[] | x12_party | select(. != null)];
+
+# X12 product id pairs (qualifier, id) from element $from on -> item.
+def x12_item($from):
+  . as $s
+  | [range($from; $from + 20; 2) as $i | [($s | el($i)), ($s | el($i + 1))] | select(.[1] != "")] as $pairs
+  | def pick($quals): first($pairs[] | select(.[0] as $q | $quals | index($q)) | .[1]) // null;
+    {buyer_part: pick(["BP", "IN", "SK"]), supplier_part: pick(["VP", "VN", "VA"]),
+     gtin: pick(["UP", "EN", "UK", "UA", "EN13"])}
+  | if item_ok then . else .buyer_part = (first($pairs[] | .[1]) // null) end;
+def x12_item_pairs:
+  [(if .buyer_part then ["BP", .buyer_part] else empty end),
+   (if .supplier_part then ["VP", .supplier_part] else empty end),
+   (if .gtin then ["UP", .gtin] else empty end)] | add // [];
+
+# EDIFACT NAD -> party.
+def edi_party:
+  . as $s | (el(1) | edi_role) as $role
+  | if $role == null then null else
+    {role: $role, id: comp(2; 1),
+     id_qualifier: ({"9": "GLN", "16": "DUNS"}[comp(2; 3)] // comp(2; 3)),
+     name: (([comps(4)[] | nonempty] | join(" ")) as $n
+            | if $n != "" then $n else [comps(3)[] | nonempty] | join(" ") end),
+     address: {lines: [comps(5)[] | nonempty], city: el(6), region: el(7), postal_code: el(8), country: el(9)}}
+    end;
+def edi_item_kind: if . == "EN" or . == "UP" or . == "SRV" or . == "SRS" then "gtin"
+  elif . == "SA" or . == "VN" then "supplier_part"
+  elif . == "IN" or . == "BP" or . == "BY" then "buyer_part" else null end;

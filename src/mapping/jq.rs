@@ -1,0 +1,353 @@
+//! The mapping language: jq programs (through jaq) compiled once, run per document, with
+//! edigate's conversion functions (dates, exact decimals) written in Rust.
+
+use crate::canonical::Decimal;
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::native::{bome, v, Fun};
+use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};
+use jaq_json::{Map, Val};
+use serde_json::Value;
+
+type D = data::JustLut<Val>;
+
+/// A compiled mapping.
+pub struct Program {
+    filter: jaq_core::compile::Filter<jaq_core::Native<D>>,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Program")
+    }
+}
+
+/// Why a program did not compile: one message per problem, with its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// What a failing program said: the value given to `error`, or jaq's own message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunError(pub Value);
+
+impl RunError {
+    /// The text shown to an operator.
+    pub fn message(&self) -> String {
+        match &self.0 {
+            Value::String(s) => s.clone(),
+            Value::Object(o) => match o.get("message") {
+                Some(Value::String(s)) => s.clone(),
+                _ => self.0.to_string(),
+            },
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Names of the global variables every program sees.
+pub const GLOBALS: [&str; 2] = ["$codes", "$partner"];
+
+/// The line of `part` in `code`, or 0 when `part` is not a slice of `code` (jaq's own
+/// definitions).
+fn line_of(code: &str, part: &str) -> usize {
+    let (start, p) = (code.as_ptr() as usize, part.as_ptr() as usize);
+    if p < start || p > start + code.len() {
+        return 0;
+    }
+    let at = p - start;
+    code[..at].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+/// Compiles `prelude` followed by `code`; line numbers in errors count from `code`'s first
+/// line.
+pub fn compile(prelude: &str, code: &str) -> Result<Program, Vec<CompileError>> {
+    let whole = format!("{prelude}\n{code}");
+    let shift = prelude.bytes().filter(|b| *b == b'\n').count() + 1;
+    let arena = Arena::default();
+    let defs = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs());
+    let loader = Loader::new(defs);
+    let at = |part: &str| line_of(&whole, part).saturating_sub(shift).max(1);
+    let modules = loader
+        .load(
+            &arena,
+            File {
+                code: whole.as_str(),
+                path: (),
+            },
+        )
+        .map_err(|errs| {
+            let mut out = Vec::new();
+            for (_, e) in errs {
+                match e {
+                    jaq_core::load::Error::Io(v) => {
+                        out.extend(v.into_iter().map(|(p, m)| CompileError {
+                            line: at(p),
+                            message: format!("cannot load module {p}: {m}"),
+                        }))
+                    }
+                    jaq_core::load::Error::Lex(v) => {
+                        out.extend(v.into_iter().map(|(exp, part)| CompileError {
+                            line: at(part),
+                            message: format!("expected {}", exp.as_str()),
+                        }))
+                    }
+                    jaq_core::load::Error::Parse(v) => {
+                        out.extend(v.into_iter().map(|(exp, part)| CompileError {
+                            line: at(part),
+                            message: format!("expected {}", exp.as_str()),
+                        }))
+                    }
+                }
+            }
+            out
+        })?;
+    let funs = jaq_core::funs::<D>()
+        .chain(jaq_std::funs())
+        .chain(jaq_json::funs())
+        .chain(natives());
+    let filter = Compiler::default()
+        .with_funs(funs)
+        .with_global_vars(GLOBALS)
+        .compile(modules)
+        .map_err(|errs| {
+            errs.into_iter()
+                .flat_map(|(_, v)| v)
+                .map(|(name, undefined)| CompileError {
+                    line: at(name),
+                    message: format!("undefined {} {name}", undefined.as_str()),
+                })
+                .collect::<Vec<_>>()
+        })?;
+    Ok(Program { filter })
+}
+
+impl Program {
+    /// Runs the program on `input` with the global variables (in [`GLOBALS`] order) and
+    /// returns every output, or the first error.
+    pub fn run(&self, input: Val, globals: [Val; 2]) -> Result<Vec<Val>, RunError> {
+        let ctx = Ctx::<D>::new(&self.filter.lut, Vars::new(globals));
+        let mut out = Vec::new();
+        for v in self.filter.id.run((ctx, input)).map(unwrap_valr) {
+            match v {
+                Ok(v) => out.push(v),
+                Err(e) => return Err(RunError(to_json(&e.into_val()))),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn err(msg: String) -> jaq_core::Error<Val> {
+    jaq_core::Error::new(Val::from(msg))
+}
+
+fn text(v: &Val) -> Option<String> {
+    match v {
+        Val::TStr(b) | Val::BStr(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        Val::Null => Some(String::new()),
+        _ => None,
+    }
+}
+
+/// Applies a text conversion; empty text and `null` give `null` (an absent field).
+fn convert(
+    v: Val,
+    name: &str,
+    f: impl Fn(&str) -> Option<String>,
+) -> Result<Val, jaq_core::Error<Val>> {
+    let Some(t) = text(&v) else {
+        return Err(err(format!("{name}: {v} is not text")));
+    };
+    let t = t.trim();
+    if t.is_empty() {
+        return Ok(Val::Null);
+    }
+    f(t).map(Val::from)
+        .ok_or_else(|| err(format!("{name}: {t:?} is not valid")))
+}
+
+/// The conversions mapping authors need most, done exactly in Rust.
+fn natives() -> impl Iterator<Item = Fun<D>> {
+    let funs: [jaq_core::native::Filter<jaq_core::RunPtr<D>>; 8] = [
+        // X12 DT: CCYYMMDD or YYMMDD -> YYYY-MM-DD
+        ("x12_date", v(0), |cv| {
+            bome(convert(cv.1, "date", super::x12_date))
+        }),
+        // EDIFACT DTM format 102 (CCYYMMDD), 203 (CCYYMMDDHHMM), 101 (YYMMDD), 204, 718 (first day)
+        ("edi_date", v(1), |mut cv| {
+            let fmt = cv.0.pop_var();
+            let fmt = text(&fmt).unwrap_or_default();
+            bome(convert(cv.1, "date", |t| super::edifact_date(t, &fmt)))
+        }),
+        // X12 R and EDIFACT decimals with a point
+        ("decimal", v(0), |cv| {
+            bome(convert(cv.1, "decimal", |t| {
+                Decimal::parse(t).map(|d| d.to_string())
+            }))
+        }),
+        // EDIFACT decimals, either mark
+        ("edi_decimal", v(0), |cv| {
+            bome(convert(cv.1, "decimal", |t| {
+                super::edi_decimal(t).map(|d| d.to_string())
+            }))
+        }),
+        // X12 Nn: implied decimal places
+        ("implied", v(1), |mut cv| {
+            let scale = cv.0.pop_var();
+            let scale = match &scale {
+                Val::Num(n) => n.to_string().parse::<usize>().unwrap_or(0),
+                _ => 0,
+            };
+            bome(convert(cv.1, "number", |t| {
+                Decimal::implied(t, scale).map(|d| d.to_string())
+            }))
+        }),
+        // canonical decimal -> X12 N with `scale` implied places
+        ("to_implied", v(1), |mut cv| {
+            let scale = cv.0.pop_var();
+            let scale = match &scale {
+                Val::Num(n) => n.to_string().parse::<usize>().unwrap_or(0),
+                _ => 0,
+            };
+            bome(convert(cv.1, "decimal", |t| {
+                Decimal::parse(t).and_then(|d| d.to_implied(scale))
+            }))
+        }),
+        ("loops", v(2), |mut cv| {
+            let stop = cv.0.pop_var();
+            let id = cv.0.pop_var();
+            bome(loops(cv.1, &id, |tag| contains(&stop, tag)))
+        }),
+        ("loops_of", v(2), |mut cv| {
+            let members = cv.0.pop_var();
+            let id = cv.0.pop_var();
+            bome(loops(cv.1, &id, |tag| !contains(&members, tag)))
+        }),
+    ];
+    funs.into_iter().map(jaq_core::native::run::<D>)
+}
+
+fn contains(list: &Val, tag: &Val) -> bool {
+    match list {
+        Val::Arr(a) => a.iter().any(|v| v == tag),
+        _ => false,
+    }
+}
+
+/// Splits an array of segments into loops: each starts at a segment tagged `id` and ends
+/// before the next one or before a segment for which `ends` is true.
+fn loops(
+    segments: Val,
+    id: &Val,
+    ends: impl Fn(&Val) -> bool,
+) -> Result<Val, jaq_core::Error<Val>> {
+    let Val::Arr(segs) = segments else {
+        return Err(err("loops: the input must be an array of segments".into()));
+    };
+    let mut out: Vec<Val> = Vec::new();
+    let mut cur: Option<Vec<Val>> = None;
+    for s in segs.iter() {
+        let tag = match s {
+            Val::Arr(a) => a.first().cloned().unwrap_or(Val::Null),
+            _ => Val::Null,
+        };
+        if &tag == id {
+            out.extend(cur.take().map(|c| Val::Arr(c.into())));
+            cur = Some(vec![s.clone()]);
+        } else if ends(&tag) {
+            out.extend(cur.take().map(|c| Val::Arr(c.into())));
+        } else if let Some(c) = cur.as_mut() {
+            c.push(s.clone());
+        }
+    }
+    out.extend(cur.take().map(|c| Val::Arr(c.into())));
+    Ok(Val::Arr(out.into()))
+}
+
+/// Converts JSON to a jaq value.
+pub fn from_json(v: &Value) -> Val {
+    match v {
+        Value::Null => Val::Null,
+        Value::Bool(b) => Val::Bool(*b),
+        Value::Number(n) => <Val as jaq_core::ValT>::from_num(&n.to_string()).unwrap_or(Val::Null),
+        Value::String(s) => Val::from(s.clone()),
+        Value::Array(a) => Val::Arr(a.iter().map(from_json).collect::<Vec<_>>().into()),
+        Value::Object(o) => Val::obj(
+            o.iter()
+                .map(|(k, v)| (Val::from(k.clone()), from_json(v)))
+                .collect::<Map>(),
+        ),
+    }
+}
+
+/// Converts a jaq value to JSON. Object entries that are `null`, `""` or `{}` are dropped:
+/// the contract omits absent fields, so mappings need not filter them.
+pub fn to_json(v: &Val) -> Value {
+    match v {
+        Val::Null => Value::Null,
+        Val::Bool(b) => Value::Bool(*b),
+        Val::Num(n) => {
+            serde_json::from_str(&n.to_string()).unwrap_or_else(|_| Value::String(n.to_string()))
+        }
+        Val::TStr(b) | Val::BStr(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+        Val::Arr(a) => Value::Array(a.iter().map(to_json).collect()),
+        Val::Obj(o) => Value::Object(
+            o.iter()
+                .filter_map(|(k, v)| {
+                    let v = to_json(v);
+                    let empty = match &v {
+                        Value::Null => true,
+                        Value::String(s) => s.is_empty(),
+                        Value::Object(o) => o.is_empty(),
+                        _ => false,
+                    };
+                    let key = text(k).unwrap_or_else(|| k.to_string());
+                    (!empty).then_some((key, v))
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(code: &str, input: Value) -> Result<Vec<Value>, RunError> {
+        let p = compile("", code).unwrap();
+        p.run(from_json(&input), [Val::Null, Val::Null])
+            .map(|v| v.iter().map(to_json).collect())
+    }
+
+    #[test]
+    fn runs_programs_with_native_conversions() {
+        let out = run(
+            r#"{d: (.a | x12_date), e: (.b | edi_date("102")), n: (.c | implied(2)), r: (.r | decimal), k: (.k | edi_decimal), z: "", l: ([.s | loops("N1"; ["PO1"])[] | length]), m: ([.s | loops_of("N1"; ["N3"])[] | length])}"#,
+            serde_json::json!({"a": "20260517", "b": "20260518", "c": "12550", "r": ".5", "k": "1,25",
+                "s": [["BEG"], ["N1"], ["N3"], ["N4"], ["N1"], ["PO1"], ["N1"]]}),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            vec![
+                serde_json::json!({"d": "2026-05-17", "e": "2026-05-18", "n": "125.50", "r": "0.5", "k": "1.25", "l": [3, 1, 1], "m": [2, 1, 1]})
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_bad_values_and_compile_errors_with_lines() {
+        let e = run(".a | x12_date", serde_json::json!({"a": "20260230"})).unwrap_err();
+        assert_eq!(e.message(), "date: \"20260230\" is not valid");
+        let e = run(r#"error({message: "no PO", element: 3})"#, Value::Null).unwrap_err();
+        assert_eq!(e.message(), "no PO");
+        let errs = compile("def x: 1;", "\n\n.a | nosuch").unwrap_err();
+        assert_eq!(errs[0].line, 3, "{errs:?}");
+        assert!(errs[0].message.contains("nosuch"), "{errs:?}");
+        assert!(compile("", ".a | (").is_err());
+    }
+}
