@@ -9,6 +9,7 @@
 #   loops($id; $stop) segments -> loops starting at tag $id, each ending before the next $id
 #                     or a tag in $stop
 #   loops_of($id; $members) loops starting at $id that go on while tags are in $members
+#   el, comp, comps, first_seg, seg_list: segment access (below)
 # Empty strings, nulls, [] and {} are dropped from records, so absent fields need no filtering.
 
 def IN(s): any(s == .; .);
@@ -16,11 +17,10 @@ def IN(s): any(s == .; .);
 def opt(f): first(f) // null;
 
 # ---- segments: [tag, element 1, element 2, ...]; composite elements are arrays ----
-def el($n): (.[$n] // "") | if type == "array" then (.[0] // "") else . end;
-def comp($n; $c): (.[$n] // "") | if type == "array" then (.[$c - 1] // "") elif $c == 1 then . else "" end;
-def comps($n): (.[$n] // "") | if type == "array" then . else [.] end;
-def first_seg($id): opt(.[] | select(.[0] == $id));
-def segs($id): .[] | select(.[0] == $id);
+# Natives: el($n) element n as text ("" when absent; the first component of a composite),
+# comp($n; $c) component c of element n, comps($n) every component of element n,
+# first_seg($id) the first segment tagged $id (null when none), seg_list($id) all of them.
+def segs($id): seg_list($id)[];
 # The segments before the first one tagged $id (a transaction's heading area).
 def head($id): (map(.[0]) | index($id)) as $i | if $i == null then . else .[:$i] end;
 def nonempty: select(. != null and . != "");
@@ -67,8 +67,11 @@ def record($schema): {schema: $schema, record: .};
 def item_ok: (.buyer_part // .supplier_part // .gtin // "") != "";
 
 # X12 party role codes (N101) and EDIFACT (3035) to contract roles; null for others.
-def x12_role: {"BY": "buyer", "SE": "supplier", "VN": "supplier", "SU": "supplier", "ST": "ship_to",
-  "BT": "bill_to", "SF": "ship_from", "RI": "remit_to", "RE": "remit_to", "PR": "payer", "PE": "payee"}[.];
+def x12_role:
+  if . == "BY" then "buyer" elif . == "SE" or . == "VN" or . == "SU" then "supplier"
+  elif . == "ST" then "ship_to" elif . == "BT" then "bill_to" elif . == "SF" then "ship_from"
+  elif . == "RI" or . == "RE" then "remit_to" elif . == "PR" then "payer" elif . == "PE" then "payee"
+  else null end;
 def edi_role: {"BY": "buyer", "SU": "supplier", "SE": "supplier", "DP": "ship_to", "ST": "ship_to",
   "IV": "bill_to", "BT": "bill_to", "SF": "ship_from", "PE": "payee", "PR": "payer", "RE": "remit_to"}[.];
 def role_x12: {"buyer": "BY", "supplier": "SE", "ship_to": "ST", "bill_to": "BT", "ship_from": "SF",
@@ -89,14 +92,15 @@ def x12_party:
     end;
 def x12_parties($stop): [loops("N1"; $stop)[] | x12_party | select(. != null)];
 
-# X12 product id pairs (qualifier, id) from element $from on -> item.
+# X12 product id pairs (qualifier, id) from element $from on -> item (pairs: a native).
+def x12_id_kind:
+  if . == "BP" or . == "IN" or . == "SK" then "buyer_part"
+  elif . == "VP" or . == "VN" or . == "VA" then "supplier_part"
+  elif . == "UP" or . == "EN" or . == "UK" or . == "UA" or . == "EN13" then "gtin"
+  else "other" end;
 def x12_item($from):
-  . as $s
-  | [range($from; $from + 20; 2) as $i | [($s | el($i)), ($s | el($i + 1))] | select(.[1] != "")] as $pairs
-  | def pick($quals): first($pairs[] | select(.[0] as $q | $quals | index($q)) | .[1]) // null;
-    {buyer_part: pick(["BP", "IN", "SK"]), supplier_part: pick(["VP", "VN", "VA"]),
-     gtin: pick(["UP", "EN", "UK", "UA", "EN13"])}
-  | if item_ok then . else .buyer_part = (first($pairs[] | .[1]) // null) end;
+  reduce pairs($from)[] as [$q, $id] ({}; ($q | x12_id_kind) as $k | if .[$k] == null then .[$k] = $id else . end)
+  | if item_ok then del(.other) else {buyer_part: .other} end;
 def x12_item_pairs:
   [(if .buyer_part then ["BP", .buyer_part] else empty end),
    (if .supplier_part then ["VP", .supplier_part] else empty end),

@@ -172,7 +172,7 @@ fn convert(
 
 /// The conversions mapping authors need most, done exactly in Rust.
 fn natives() -> impl Iterator<Item = Fun<D>> {
-    let funs: [jaq_core::native::Filter<jaq_core::RunPtr<D>>; 8] = [
+    let funs: [jaq_core::native::Filter<jaq_core::RunPtr<D>>; 14] = [
         // X12 DT: CCYYMMDD or YYMMDD -> YYYY-MM-DD
         ("x12_date", v(0), |cv| {
             bome(convert(cv.1, "date", super::x12_date))
@@ -217,6 +217,48 @@ fn natives() -> impl Iterator<Item = Fun<D>> {
                 Decimal::parse(t).and_then(|d| d.to_implied(scale))
             }))
         }),
+        // segment access, the hot path of every EDI mapping
+        ("el", v(1), |mut cv| {
+            let n = cv.0.pop_var();
+            bome(Ok(component(&cv.1, &n, None)))
+        }),
+        ("comp", v(2), |mut cv| {
+            let c = cv.0.pop_var();
+            let n = cv.0.pop_var();
+            bome(Ok(component(&cv.1, &n, Some(&c))))
+        }),
+        ("comps", v(1), |mut cv| {
+            let n = cv.0.pop_var();
+            bome(Ok(match element(&cv.1, &n) {
+                Some(a @ Val::Arr(_)) => a.clone(),
+                Some(v) => Val::Arr(vec![v.clone()].into()),
+                None => Val::Arr(vec![Val::from(String::new())].into()),
+            }))
+        }),
+        // X12 qualifier/id pairs from element n on (PO106/PO107, LIN02/LIN03, ...)
+        ("pairs", v(1), |mut cv| {
+            let from = index_of(&cv.0.pop_var()).unwrap_or(1);
+            let Val::Arr(a) = &cv.1 else {
+                return bome(Err(err("pairs: the input must be a segment".into())));
+            };
+            let out: Vec<Val> = a
+                .iter()
+                .skip(from)
+                .collect::<Vec<_>>()
+                .chunks(2)
+                .filter(|p| p.len() == 2 && !matches!(p[1], Val::Null) && text(p[1]).is_some_and(|t| !t.is_empty()))
+                .map(|p| Val::Arr(vec![p[0].clone(), p[1].clone()].into()))
+                .collect();
+            bome(Ok(Val::Arr(out.into())))
+        }),
+        ("seg_list", v(1), |mut cv| {
+            let id = cv.0.pop_var();
+            bome(tagged(cv.1, &id).map(|v| Val::Arr(v.into())))
+        }),
+        ("first_seg", v(1), |mut cv| {
+            let id = cv.0.pop_var();
+            bome(tagged(cv.1, &id).map(|v| v.into_iter().next().unwrap_or(Val::Null)))
+        }),
         ("loops", v(2), |mut cv| {
             let stop = cv.0.pop_var();
             let id = cv.0.pop_var();
@@ -229,6 +271,45 @@ fn natives() -> impl Iterator<Item = Fun<D>> {
         }),
     ];
     funs.into_iter().map(jaq_core::native::run::<D>)
+}
+
+fn index_of(n: &Val) -> Option<usize> {
+    match n {
+        Val::Num(n) => n.to_string().parse().ok(),
+        _ => None,
+    }
+}
+
+fn element<'v>(seg: &'v Val, n: &Val) -> Option<&'v Val> {
+    match seg {
+        Val::Arr(a) => a.get(index_of(n)?),
+        _ => None,
+    }
+}
+
+/// Element `n` of a segment, or component `c` (1-based) of it: text, `""` when absent.
+fn component(seg: &Val, n: &Val, c: Option<&Val>) -> Val {
+    let empty = || Val::from(String::new());
+    let c = c.and_then(index_of).unwrap_or(1);
+    match element(seg, n) {
+        Some(Val::Arr(comps)) => comps.get(c.wrapping_sub(1)).cloned().unwrap_or_else(empty),
+        Some(Val::Null) | None => empty(),
+        Some(v) if c == 1 => v.clone(),
+        Some(_) => empty(),
+    }
+}
+
+/// The segments of an array whose tag is `id`.
+fn tagged(segments: Val, id: &Val) -> Result<Vec<Val>, jaq_core::Error<Val>> {
+    match segments {
+        Val::Arr(a) => Ok(a
+            .iter()
+            .filter(|s| matches!(s, Val::Arr(seg) if seg.first() == Some(id)))
+            .cloned()
+            .collect()),
+        Val::Null => Ok(Vec::new()),
+        other => Err(err(format!("expected an array of segments, got {other}"))),
+    }
 }
 
 fn contains(list: &Val, tag: &Val) -> bool {
