@@ -68,8 +68,8 @@ def item_ok: (.buyer_part // .supplier_part // .gtin // "") != "";
 
 # X12 party role codes (N101) and EDIFACT (3035) to contract roles; null for others.
 def x12_role:
-  if . == "BY" then "buyer" elif . == "SE" or . == "VN" or . == "SU" then "supplier"
-  elif . == "ST" then "ship_to" elif . == "BT" then "bill_to" elif . == "SF" then "ship_from"
+  if . == "BY" or . == "OB" then "buyer" elif . == "SE" or . == "VN" or . == "SU" then "supplier"
+  elif . == "ST" then "ship_to" elif . == "BT" then "bill_to" elif . == "SF" or . == "SH" then "ship_from"
   elif . == "RI" or . == "RE" then "remit_to" elif . == "PR" then "payer" elif . == "PE" then "payee"
   else null end;
 def edi_role: {"BY": "buyer", "SU": "supplier", "SE": "supplier", "DP": "ship_to", "ST": "ship_to",
@@ -119,3 +119,25 @@ def edi_party:
 def edi_item_kind: if . == "EN" or . == "UP" or . == "SRV" or . == "SRS" then "gtin"
   elif . == "SA" or . == "VN" then "supplier_part"
   elif . == "IN" or . == "BP" or . == "BY" then "buyer_part" else null end;
+
+# ---- dates, amounts and items ----
+# X12 date element $n of $seg -> ISO date (null when empty; fails at the element when bad).
+def x12d($seg; $n): at($seg; $n; x12_date; "date");
+# The first date among DTM segments (in the array given) whose qualifier is in $quals.
+def x12_dtm($quals): opt(.[] | select(.[0] == "DTM" and (el(1) as $q | $quals | index($q) != null)) as $d | x12d($d; 2));
+def edi_dtm($quals): opt(.[] | select(.[0] == "DTM" and (comp(1; 1) as $q | $quals | index($q) != null)) as $d
+  | at_comp($d; 1; 2; edi_date($d | comp(1; 3)); "date") | nonempty);
+# The first value of component $c of element $n among segments tagged $id whose first
+# component (qualifier) is in $quals.
+def edi_qual($id; $quals; $n; $c): opt(.[] | select(.[0] == $id and (comp(1; 1) as $q | $quals | index($q) != null)) | comp($n; $c) | nonempty);
+def edi_amount($quals): opt(.[] | select(.[0] == "MOA" and (comp(1; 1) as $q | $quals | index($q) != null)) as $m
+  | $m | comp(1; 2) | nonempty | at_comp($m; 1; 2; edi_decimal; "amount"));
+# EDIFACT LIN + PIA + IMD of one line loop -> item.
+def edi_item:
+  . as $loop | $loop[0] as $lin
+  | ([[$lin | comp(3; 1), (comp(3; 2) | edi_item_kind // "buyer_part")]]
+     + [$loop[] | select(.[0] == "PIA") as $p | range(2; 7) as $e
+        | [($p | comp($e; 1)), ($p | comp($e; 2) | edi_item_kind)] | select(.[1] != null)])
+  | reduce .[] as [$v, $k] ({}; if $v != "" and .[$k] == null then .[$k] = $v else . end)
+  | .description = opt($loop[] | select(.[0] == "IMD") | (comp(3; 4), comp(3; 5)) | nonempty);
+

@@ -246,7 +246,11 @@ fn natives() -> impl Iterator<Item = Fun<D>> {
                 .skip(from)
                 .collect::<Vec<_>>()
                 .chunks(2)
-                .filter(|p| p.len() == 2 && !matches!(p[1], Val::Null) && text(p[1]).is_some_and(|t| !t.is_empty()))
+                .filter(|p| {
+                    p.len() == 2
+                        && !matches!(p[1], Val::Null)
+                        && text(p[1]).is_some_and(|t| !t.is_empty())
+                })
                 .map(|p| Val::Arr(vec![p[0].clone(), p[1].clone()].into()))
                 .collect();
             bome(Ok(Val::Arr(out.into())))

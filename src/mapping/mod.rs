@@ -21,7 +21,20 @@ macro_rules! builtin {
 builtin![
     "lib/prelude.jq",
     "inbound/x12/850.jq",
+    "inbound/x12/855.jq",
+    "inbound/x12/856.jq",
+    "inbound/x12/810.jq",
+    "inbound/x12/820.jq",
+    "inbound/x12/860.jq",
+    "inbound/x12/997.jq",
+    "inbound/x12/999.jq",
     "inbound/edifact/ORDERS.jq",
+    "inbound/edifact/ORDRSP.jq",
+    "inbound/edifact/DESADV.jq",
+    "inbound/edifact/INVOIC.jq",
+    "inbound/edifact/REMADV.jq",
+    "inbound/edifact/CONTRL.jq",
+    "inbound/edifact/APERAK.jq",
 ];
 
 /// A problem in a mapping file, with its line when known.
@@ -90,7 +103,7 @@ impl Mappings {
     pub fn load(dir: Option<&Path>) -> Result<Mappings, Vec<LoadError>> {
         let mut sources: BTreeMap<String, (String, String)> = BUILTIN
             .iter()
-            .map(|(n, t)| (n.to_string(), (t.to_string(), "built-in".to_string())))
+            .map(|(n, t)| (n.to_string(), (t.to_string(), format!("built-in {n}"))))
             .collect();
         let mut errors = Vec::new();
         if let Some(dir) = dir.filter(|d| d.is_dir()) {

@@ -24,12 +24,7 @@
       | (($ordered + [$loop[] | select(.[0] == "QTY" and comp(1; 1) == "1")])[0]) as $qty
       | {
           line_number: ($lin | comp(1; 1) | if . == "" then "\($k + 1)" else . end),
-          item: (
-            ([[$lin | comp(3; 1), (comp(3; 2) | edi_item_kind // "buyer_part")]]
-             + [$loop[] | select(.[0] == "PIA") as $p | range(2; 7) as $e
-                | [($p | comp($e; 1)), ($p | comp($e; 2) | edi_item_kind)] | select(.[1] != null)])
-            | reduce .[] as [$v, $k] ({}; if $v != "" and .[$k] == null then .[$k] = $v else . end)
-            | .description = opt($loop[] | select(.[0] == "IMD") | comp(3; 4) | nonempty)
+          item: ($loop | edi_item
             | if item_ok then .buyer_part |= xwalk("item")
               else fail($lin; 3; "line \($k + 1) identifies no item") end),
           quantity: (if $qty == null then fail($lin; 0; "1"; "line \($k + 1) has no ordered quantity (QTY+21)")
