@@ -4,6 +4,7 @@ mod bundles;
 mod corpus;
 mod deliveries;
 mod golden;
+mod mappings;
 mod service;
 mod sftp;
 mod sshd;

@@ -367,13 +367,13 @@ fn an_edifact_orders_is_answered_with_contrl_and_becomes_a_purchase_order() {
 }
 
 #[test]
-fn an_edifact_message_without_a_mapping_is_acknowledged_and_held() {
+fn an_edifact_message_its_mapping_refuses_is_acknowledged_and_held() {
     let sb = Sandbox::with_config(&format!(
         "{}edifact_ids = [\"5412345000013:14\"]\n",
         crate::support::CONFIG
     ));
     let text = "UNA:+.? 'UNB+UNOC:3+5412345000013:14+5498765000016:14+260517:1015+000000123++++1'\
-                UNH+1+DESADV:D:96A:UN'BGM+351+ASN1+9'DTM+137:20260517:102'\
+                UNH+1+DESADV:D:96A:UN'BGM+351++9'DTM+137:20260517:102'\
                 NAD+SU+5412345000013::9'UNT+5+1'UNZ+1+000000123'";
     sb.drop_file("desadv.edi", text.as_bytes());
     let out = sb.run(&["once"]);
@@ -389,7 +389,9 @@ fn an_edifact_message_without_a_mapping_is_acknowledged_and_held() {
     assert!(contrl.contains("UCM+1+DESADV:D:96A:UN+7'"), "{contrl}");
     let list = sb.stdout(&["quarantine", "list"]);
     assert!(
-        list.contains("desadv.edi") && list.contains("ACME") && list.contains("no mapping"),
+        list.contains("desadv.edi")
+            && list.contains("ACME")
+            && list.contains("BGM holds no despatch advice number"),
         "{list}"
     );
 }
