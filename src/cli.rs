@@ -88,6 +88,9 @@ enum Command {
     },
     /// Validate the configuration and report every problem.
     Check,
+    /// List the canonical record schemas, or print one as JSON Schema
+    /// (`edigate schema purchase_order/v1`).
+    Schema { name: Option<String> },
     /// Show what is waiting, in flight, quarantined and done.
     Status,
     /// Print the same facts as Prometheus metrics (text exposition format), for a scraper or
@@ -281,6 +284,7 @@ fn run(cli: Cli) -> Result<u8> {
                 Ok(FAILED)
             }
         },
+        Command::Schema { name } => schema_cmd(name.as_deref()),
         Command::Status => status(&load(&cli.config)?),
         Command::Metrics => metrics(&load(&cli.config)?),
         Command::Retention { as_of } => {
@@ -430,6 +434,30 @@ fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: b
         outcome.rejected
     );
     Ok(if outcome.rejected > 0 { FLAGGED } else { OK })
+}
+
+fn schema_cmd(name: Option<&str>) -> Result<u8> {
+    match name {
+        None => {
+            for s in crate::canonical::SCHEMAS {
+                println!("{s}");
+            }
+            Ok(OK)
+        }
+        Some(n) => match crate::canonical::schema(n) {
+            Some(s) => {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+                Ok(OK)
+            }
+            None => {
+                eprintln!(
+                    "edigate: no schema {n:?}; known: {}",
+                    crate::canonical::SCHEMAS.join(", ")
+                );
+                Ok(FLAGGED)
+            }
+        },
+    }
 }
 
 fn open_store(cfg: &Config) -> Result<Store> {

@@ -154,7 +154,43 @@ fn envelope_schema<T: JsonSchema>(name: &str) -> Value {
             serde_json::json!({ "type": "string", "pattern": "^rec_[0-9a-f]+$" }),
         );
     }
-    s.to_value()
+    let mut v = s.to_value();
+    no_nulls(&mut v);
+    v
+}
+
+/// Absent optional fields are omitted, never `null`: removes the `null` that schemars allows
+/// for every `Option`.
+fn no_nulls(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::Array(types)) = o.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let one = types.remove(0);
+                    o.insert("type".into(), one);
+                }
+            }
+            if let Some(Value::Array(any)) = o.get("anyOf") {
+                let kept: Vec<Value> = any
+                    .iter()
+                    .filter(|s| s.get("type").is_none_or(|t| t != "null"))
+                    .cloned()
+                    .collect();
+                if kept.len() == 1 {
+                    o.remove("anyOf");
+                    if let Value::Object(inner) = &kept[0] {
+                        for (k, val) in inner {
+                            o.insert(k.clone(), val.clone());
+                        }
+                    }
+                }
+            }
+            o.values_mut().for_each(no_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(no_nulls),
+        _ => {}
+    }
 }
 
 impl Business {
@@ -213,6 +249,7 @@ mod tests {
             assert_eq!(s["title"], *name);
             assert_eq!(s["properties"]["schema"]["const"], *name);
             assert_eq!(s["additionalProperties"], false, "{name}");
+            assert!(!s.to_string().contains("\"null\""), "{name} allows null");
         }
         assert!(schema("purchase_order/v2").is_none());
     }

@@ -5,6 +5,7 @@ mod corpus;
 mod deliveries;
 mod golden;
 mod mappings;
+mod schemas;
 mod service;
 mod sftp;
 mod sshd;
