@@ -49,12 +49,20 @@ enum Command {
     Run,
     /// Process everything waiting, then exit.
     Once,
-    /// Print the canonical records of one file as JSON Lines; touches no state.
+    /// Print the canonical records of one file as JSON Lines; touches no state. With `--to`,
+    /// the file holds canonical records (JSON Lines) and the document for them is printed.
     Translate {
         file: PathBuf,
-        /// Treat the file as coming through a channel bound to this partner.
+        /// Treat the file as coming through a channel bound to this partner; with `--to`, the
+        /// partner the document is for (its separators, ids and mappings; default: each
+        /// record's own partner).
         #[arg(long)]
         partner: Option<String>,
+        /// Outbound: `x12:850`, `x12:860`, `x12:855`, `x12:856`, `x12:810`, `x12:820`,
+        /// `edifact:ORDERS`, `edifact:ORDRSP`, `edifact:DESADV`, `edifact:INVOIC`,
+        /// `cxml:OrderRequest`.
+        #[arg(long)]
+        to: Option<String>,
     },
     /// Validate one EDI file in full (streaming) and print a summary; exit 1 when anything
     /// was rejected.
@@ -236,7 +244,12 @@ fn run(cli: Cli) -> Result<u8> {
                 OK
             })
         }
-        Command::Translate { file, partner } => {
+        Command::Translate {
+            file,
+            partner,
+            to: Some(to),
+        } => outbound_cmd(&cli.config, &file, partner.as_deref(), &to),
+        Command::Translate { file, partner, .. } => {
             translate_cmd(&cli.config, &file, partner.as_deref(), false)
         }
         Command::Ack { file, partner } => {
@@ -434,6 +447,43 @@ fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: b
         outcome.rejected
     );
     Ok(if outcome.rejected > 0 { FLAGGED } else { OK })
+}
+
+/// `translate --to`: canonical records in, one document per partner out (stdout).
+fn outbound_cmd(config_path: &Path, file: &Path, partner: Option<&str>, to: &str) -> Result<u8> {
+    let cfg = config_or_defaults(config_path)?;
+    let target: crate::outbound::Target = to.parse()?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let mut by_partner: Vec<(String, Vec<serde_json::Value>)> = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not JSON", file.display(), n + 1))?;
+        let p = partner
+            .map(str::to_string)
+            .or_else(|| v["partner"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        match by_partner.iter_mut().find(|(q, _)| *q == p) {
+            Some((_, list)) => list.push(v),
+            None => by_partner.push((p, vec![v])),
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for (i, (p, records)) in by_partner.iter().enumerate() {
+        match crate::outbound::render(&cfg, p, &target, records, i as u64 + 1, Utc::now()) {
+            Ok(bytes) => out.write_all(&bytes)?,
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                return Ok(FLAGGED);
+            }
+        }
+    }
+    out.flush()?;
+    Ok(OK)
 }
 
 fn schema_cmd(name: Option<&str>) -> Result<u8> {

@@ -148,9 +148,63 @@ pub struct Partner {
     /// EDIFACT sender ids as `ID:QUALIFIER` (UNB S002), e.g. `5412345000013:14`.
     #[serde(default)]
     pub edifact_ids: Vec<String>,
+    /// cXML sender credentials as `domain:identity` (Header/From), e.g. `NetworkID:AN01000000001`.
+    #[serde(default)]
+    pub cxml_ids: Vec<String>,
     /// `997` (default), `999` or `none` (`none` also turns CONTRL off).
     #[serde(default)]
     pub ack: Functional,
+    /// How documents we send to this partner are enveloped.
+    #[serde(default)]
+    pub outbound: Outbound,
+}
+
+/// Envelope settings for documents sent to one partner (`[partners.outbound]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbound {
+    /// Our ISA05:ISA06 (and GS02).
+    pub x12_sender: String,
+    /// Their ISA07:ISA08 (and GS03); default: the partner's first `x12_ids`.
+    pub x12_receiver: Option<String>,
+    /// Element, component, repetition and segment separators, in that order.
+    pub x12_separators: String,
+    /// GS08 version: `004010` or `005010` (ISA12 follows).
+    pub x12_version: String,
+    /// `P` production or `T` test (ISA15).
+    pub usage: String,
+    /// Our UNB sender `ID:QUALIFIER`.
+    pub edifact_sender: String,
+    /// Their UNB recipient; default: the partner's first `edifact_ids`.
+    pub edifact_receiver: Option<String>,
+    /// The UNA service string advice: component, element, decimal mark, release, repetition,
+    /// segment terminator.
+    pub edifact_una: String,
+    /// Message directory (`D96A`, `D01B`).
+    pub edifact_directory: String,
+    /// cXML `From` and `To` credentials (`domain:identity`) and the shared secret's env name.
+    pub cxml_from: String,
+    pub cxml_to: Option<String>,
+    pub cxml_secret_env: Option<String>,
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        Outbound {
+            x12_sender: "ZZ:EDIGATE".into(),
+            x12_receiver: None,
+            x12_separators: "*>^~".into(),
+            x12_version: "004010".into(),
+            usage: "P".into(),
+            edifact_sender: "EDIGATE:ZZZ".into(),
+            edifact_receiver: None,
+            edifact_una: ":+.? '".into(),
+            edifact_directory: "D96A".into(),
+            cxml_from: "NetworkID:EDIGATE".into(),
+            cxml_to: None,
+            cxml_secret_env: None,
+        }
+    }
 }
 
 /// A system records are delivered to (an ERP API or any HTTP endpoint taking JSON).
@@ -375,6 +429,18 @@ impl Config {
         self.partners
             .iter()
             .find(|p| p.edifact_ids.iter().any(|s| s.trim() == sender))
+    }
+
+    /// The partner whose cXML credentials include `domain:identity` (domains compare without case).
+    pub fn partner_by_cxml(&self, sender: &str) -> Option<&Partner> {
+        let key = |s: &str| match s.trim().split_once(':') {
+            Some((d, i)) => format!("{}:{i}", d.to_ascii_lowercase()),
+            None => s.trim().to_string(),
+        };
+        let want = key(sender);
+        self.partners
+            .iter()
+            .find(|p| p.cxml_ids.iter().any(|s| key(s) == want))
     }
 
     pub fn partner(&self, id: &str) -> Option<&Partner> {

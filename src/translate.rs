@@ -103,11 +103,7 @@ pub fn translate(
     match formats::sniff(input.data) {
         Format::X12 => translate_x12(input, cfg, now, allocate, &mut out),
         Format::Edifact => translate_edifact(input, cfg, now, allocate, &mut out),
-        Format::Xml => out.refuse(
-            "format.unsupported",
-            "XML input is not supported yet".into(),
-            Position::default(),
-        ),
+        Format::Xml => translate_cxml(input, cfg, &mut out),
         Format::Unknown => out.refuse(
             "format.unknown",
             "not an EDI document: the file starts with neither ISA, UNA nor UNB".into(),
@@ -145,9 +141,9 @@ fn resolve_partner(
             ),
         )),
         (Some(cp), None)
-            if cfg
-                .partner(cp)
-                .is_some_and(|p| !p.x12_ids.is_empty() || !p.edifact_ids.is_empty()) =>
+            if cfg.partner(cp).is_some_and(|p| {
+                !p.x12_ids.is_empty() || !p.edifact_ids.is_empty() || !p.cxml_ids.is_empty()
+            }) =>
         {
             Err((
                 "partner.spoofed",
@@ -447,6 +443,128 @@ fn x12_mapping_problem(tx: &mut x12::Transaction, e: mapping::MapError) {
             ack_code: "5",
             diagnostic,
         });
+    }
+}
+
+/// A cXML document: one request, one or more records.
+fn translate_cxml(input: &Input<'_>, cfg: &Config, out: &mut Outcome) {
+    use crate::formats::xml;
+    let doc = match xml::parse(input.data) {
+        Ok(d) => d,
+        Err(e) => {
+            let position = Position {
+                offset: e.offset,
+                ..Position::default()
+            };
+            out.diagnostics.push(Diagnostic {
+                severity: Severity::Error,
+                code: "xml.syntax",
+                message: e.message.clone(),
+                position: position.clone(),
+            });
+            return out.refuse("xml.syntax", e.message, position);
+        }
+    };
+    let root = &doc.root;
+    if xml::name(root) != "cXML" {
+        return out.refuse(
+            "format.unsupported",
+            format!("XML root <{}> is not cXML", xml::name(root)),
+            Position::default(),
+        );
+    }
+    let credential = |who: &str| {
+        xml::child(root, "Header")
+            .and_then(|h| xml::child(h, who))
+            .and_then(|f| xml::child(f, "Credential"))
+            .map(|c| {
+                format!(
+                    "{}:{}",
+                    xml::attr(c, "domain").unwrap_or(""),
+                    xml::text(xml::child(c, "Identity").unwrap_or(&serde_json::Value::Null)).trim()
+                )
+            })
+            .unwrap_or_default()
+    };
+    let sender = credential("From");
+    let partner = match resolve_partner(
+        cfg,
+        input.channel_partner,
+        &sender,
+        cfg.partner_by_cxml(&sender),
+        sender.rsplit(':').next().unwrap_or(""),
+    ) {
+        Ok(p) => p,
+        Err((code, reason)) => return out.refuse(code, reason, Position::default()),
+    };
+    let Some(request) = xml::child(root, "Request")
+        .and_then(|r| r.as_array())
+        .and_then(|a| a.iter().skip(2).find(|c| c.is_array()))
+    else {
+        return out.refuse(
+            "cxml.no_request",
+            "the cXML document holds no Request (a Response or Message is not taken)".into(),
+            Position::default(),
+        );
+    };
+    let document = xml::name(request).to_string();
+    out.documents.push(document.clone());
+    let payload = xml::attr(root, "payloadID").unwrap_or("").to_string();
+    let version = doc
+        .doctype
+        .as_deref()
+        .and_then(|d| d.split("/cXML/").nth(1))
+        .and_then(|v| v.split('/').next())
+        .unwrap_or("")
+        .to_string();
+    let Some(program) = cfg.maps.find(&partner, "inbound", "cxml", &document) else {
+        out.rejected += 1;
+        return out.refuse(
+            "cxml.unsupported_request",
+            format!("cXML {document} has no mapping to a canonical record"),
+            Position::default(),
+        );
+    };
+    let fields = serde_json::json!({
+        "format": "cxml",
+        "standard": version,
+        "document": document,
+        "control": payload,
+        "partner": partner,
+        "xml": root,
+    });
+    match cfg
+        .maps
+        .inbound(program, &partner, mapping::jq::from_json(&fields))
+    {
+        Ok(businesses) => {
+            out.accepted += 1;
+            for (k, business) in businesses.into_iter().enumerate() {
+                let source = Source {
+                    format: "cxml".into(),
+                    standard: version.clone(),
+                    document: document.clone(),
+                    interchange_control: payload.clone(),
+                    sender: sender.clone(),
+                    receiver: credential("To"),
+                    file: input.file.to_string(),
+                    sha256: input.sha256.to_string(),
+                    ..Source::default()
+                };
+                let key = format!("{}:cxml:{k}", input.sha256);
+                out.records.push(record(&key, &partner, source, business));
+            }
+        }
+        Err(e) => {
+            out.rejected += 1;
+            out.diagnostics.push(Diagnostic {
+                severity: Severity::Error,
+                code: "cxml.mapping",
+                message: e.message.clone(),
+                position: Position::default(),
+            });
+            out.refuse("cxml.mapping", e.message, Position::default());
+        }
     }
 }
 

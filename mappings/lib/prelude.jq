@@ -16,6 +16,15 @@ def IN(s): any(s == .; .);
 # The first output of f, or null when it has none (a field built from nothing is absent).
 def opt(f): first(f) // null;
 
+# ---- XML (cXML) as JsonML: ["Tag", {attributes}, child, ...] ----
+def kids($name): .[2:][] | select(type == "array" and .[0] == $name);
+def kid($name): if . == null then null else opt(kids($name)) end;
+def path($names): reduce $names[] as $n (.; kid($n));
+def attr($n): if . == null then null else .[1][$n] end;
+def text: if . == null then null else [.[2:][] | select(type == "string")] | join("") end;
+# cXML dates are ISO 8601 date-times; the date part is the sender's calendar date.
+def iso_date: if . == null or . == "" then null else .[0:10] end;
+
 # ---- segments: [tag, element 1, element 2, ...]; composite elements are arrays ----
 # Natives: el($n) element n as text ("" when absent; the first component of a composite),
 # comp($n; $c) component c of element n, comps($n) every component of element n,
@@ -141,3 +150,59 @@ def edi_item:
   | reduce .[] as [$v, $k] ({}; if $v != "" and .[$k] == null then .[$k] = $v else . end)
   | .description = opt($loop[] | select(.[0] == "IMD") | (comp(3; 4), comp(3; 5)) | nonempty);
 
+
+# ---- outbound helpers (canonical -> segments) ----
+def when(c; f): if c then f else empty end;
+# "2026-05-17" -> "20260517"
+def to_x12_date: if . == null then "" else split("-") | join("") end;
+def to_edi_date: to_x12_date;
+def qual_x12: . // "";
+# party -> N1 loop
+def x12_party_out:
+  ["N1", (.role | role_x12), (.name // ""), (.id_qualifier // (if .id then "92" else "" end)), (.id // "")],
+  (.address.lines // [] | . as $l | range(0; length; 2) | ["N3"] + $l[.:. + 2]),
+  (.address // {} | when(.city or .region or .postal_code or .country;
+     ["N4", (.city // ""), (.region // ""), (.postal_code // ""), (.country // "")]));
+# item -> X12 qualifier/id pairs
+def x12_pairs_out: (.buyer_part | xwalk_back("item")) as $bp
+  | [when($bp; "BP", $bp), when(.supplier_part; "VP", .supplier_part), when(.gtin; "UP", .gtin)];
+def edi_qual_out: if . == "GLN" then "9" elif . == "DUNS" then "16" else (. // "") end;
+# party -> NAD
+def edi_party_out:
+  ["NAD", (.role | role_edi), [(.id // ""), "", (.id_qualifier | edi_qual_out)], "", [(.name // "")],
+   (.address.lines // []), (.address.city // ""), (.address.region // ""), (.address.postal_code // ""),
+   (.address.country // "")];
+# item -> LIN element 3 (the first of GTIN, supplier part, buyer part) and a PIA with the rest
+# ($action: LIN 1229, as ORDRSP uses it)
+def edi_item_out($n; $action):
+  (.buyer_part | xwalk_back("item")) as $bp
+  | [when(.gtin; [.gtin, "EN"]), when(.supplier_part; [.supplier_part, "SA"]), when($bp; [$bp, "IN"])] as $ids
+  | ["LIN", $n, $action, ($ids[0] // "")],
+    when(($ids | length) > 1; ["PIA", "1"] + $ids[1:]),
+    when(.description; ["IMD", "F", "", ["", "", "", .description]]);
+def edi_item_out($n): edi_item_out($n; "");
+
+# cXML Address (under ShipTo, BillTo, ...) -> party with $role
+def cxml_party($role):
+  kid("Address") as $a
+  | if $a == null then empty else
+    {role: $role, id: ($a | attr("addressID")), name: ($a | kid("Name") | text),
+     address: ($a | kid("PostalAddress") as $p
+       | if $p == null then {} else
+         {lines: [$p | kids("Street") | text], city: ($p | kid("City") | text), region: ($p | kid("State") | text),
+          postal_code: ($p | kid("PostalCode") | text), country: ($p | kid("Country") | attr("isoCountryCode"))} end)}
+    end;
+def cxml_party_out($tag):
+  [$tag, {}, ["Address", {addressID: .id},
+    ["Name", {"xml:lang": "en"}, (.name // "")],
+    (.address // {} | if length == 0 then null else
+      ["PostalAddress", {}] + [(.lines // [])[] | ["Street", {}, .]]
+      + [["City", {}, (.city // "")]]
+      + [when(.region; ["State", {}, .region])]
+      + [when(.postal_code; ["PostalCode", {}, .postal_code])]
+      + [["Country", {isoCountryCode: (.country // "")}, (.country // "")]] end)]];
+# cXML ItemID (+ Description, UnitOfMeasure found by the caller) -> item
+def cxml_item($detail):
+  {supplier_part: (kid("ItemID") | kid("SupplierPartID") | text),
+   buyer_part: (kid("ItemID") | kid("BuyerPartID") | text | xwalk("item")),
+   description: ($detail | kid("Description") | text)};

@@ -4,6 +4,7 @@ pub mod edifact;
 pub mod stream;
 pub mod structure;
 pub mod x12;
+pub mod xml;
 
 use serde::Serialize;
 use std::fmt;

@@ -35,6 +35,21 @@ builtin![
     "inbound/edifact/REMADV.jq",
     "inbound/edifact/CONTRL.jq",
     "inbound/edifact/APERAK.jq",
+    "inbound/cxml/OrderRequest.jq",
+    "inbound/cxml/ConfirmationRequest.jq",
+    "inbound/cxml/ShipNoticeRequest.jq",
+    "inbound/cxml/InvoiceDetailRequest.jq",
+    "outbound/x12/850.jq",
+    "outbound/x12/860.jq",
+    "outbound/x12/855.jq",
+    "outbound/x12/856.jq",
+    "outbound/x12/810.jq",
+    "outbound/x12/820.jq",
+    "outbound/edifact/ORDERS.jq",
+    "outbound/edifact/ORDRSP.jq",
+    "outbound/edifact/DESADV.jq",
+    "outbound/edifact/INVOIC.jq",
+    "outbound/cxml/OrderRequest.jq",
 ];
 
 /// A problem in a mapping file, with its line when known.
