@@ -156,7 +156,8 @@ def when(c; f): if c then f else empty end;
 # "2026-05-17" -> "20260517"
 def to_x12_date: if . == null then "" else split("-") | join("") end;
 def to_edi_date: to_x12_date;
-def qual_x12: . // "";
+# notes -> an N9 loop with one MSG per note (where 850 and 860 carry free text)
+def x12_notes_out: (. // []) as $n | when(($n | length) > 0; ["N9", "L1", "NOTES"], ($n[] | ["MSG", .]));
 # party -> N1 loop
 def x12_party_out:
   ["N1", (.role | role_x12), (.name // ""), (.id_qualifier // (if .id then "92" else "" end)), (.id // "")],

@@ -17,10 +17,16 @@ pub const FIXED_NOW: Utc = Utc {
 
 const EXPECTED: [&str; 3] = ["jsonl", "ack", "diag"];
 
-fn cfg() -> config::Config {
+/// The golden configuration, parsed (and its mappings compiled) once per test binary.
+pub fn cfg() -> &'static config::Config {
+    static CFG: std::sync::OnceLock<config::Config> = std::sync::OnceLock::new();
+    CFG.get_or_init(parse_cfg)
+}
+
+fn parse_cfg() -> config::Config {
     config::parse(
         Path::new("/golden/edigate.toml"),
-        "[[channels]]\nname = \"in\"\ntype = \"dir\"\npath = \"/\"\n\n[[partners]]\nid = \"ACME\"\nx12_ids = [\"ZZ:ACMESUPPLY\"]\nedifact_ids = [\"5412345000013:14\"]\n",
+        "[[channels]]\nname = \"in\"\ntype = \"dir\"\npath = \"/\"\n\n[[partners]]\nid = \"ACME\"\nx12_ids = [\"ZZ:ACMESUPPLY\"]\nedifact_ids = [\"5412345000013:14\"]\ncxml_ids = [\"NetworkID:AN01000000147\"]\n",
     )
     .unwrap()
 }
@@ -35,7 +41,7 @@ pub fn render(rel: &str, bytes: &[u8]) -> [String; 3] {
         channel_partner: None,
         seen: None,
     };
-    let out = dry_run(&input, &cfg(), FIXED_NOW);
+    let out = dry_run(&input, cfg(), FIXED_NOW);
     let mut jsonl = String::new();
     for r in &out.records {
         jsonl.push_str(&serde_json::to_string(r).unwrap());
@@ -101,6 +107,16 @@ fn check_dir(format: &str, kind: &str) {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn cxml_ok() {
+    check_dir("cxml", "ok");
+}
+
+#[test]
+fn cxml_err() {
+    check_dir("cxml", "err");
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod corpus;
 mod deliveries;
 mod golden;
 mod mappings;
+mod roundtrip;
 mod schemas;
 mod service;
 mod sftp;

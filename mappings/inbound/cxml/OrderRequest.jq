@@ -9,7 +9,7 @@
     order_date: ($h | attr("orderDate") | iso_date),
     po_type: ($h | attr("orderType")),
     requisition_id: ($h | attr("requisitionID")),
-    currency: ($total | attr("currency")),
+    currency: (($total | attr("currency")) // opt($or | kids("ItemOut") | path(["ItemDetail", "UnitPrice", "Money"]) | attr("currency") | nonempty)),
     total_amount: ($total | text | decimal),
     payment_terms: ($h | kid("PaymentTerm") | attr("payInNumberOfDays") | if . then "net \(.) days" else null end),
     notes: [$h | kids("Comments") | text | nonempty],

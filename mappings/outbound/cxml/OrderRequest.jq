@@ -1,6 +1,6 @@
 # purchase_order/v1 -> cXML OrderRequest (edigate writes the cXML envelope and Header)
 .record as $po
-| def money($v): ["Money", {currency: ($po.currency // "USD")}, $v];
+| def money($v): ["Money", {currency: ($po.currency // error({message: "cXML amounts need a currency and the order has none"}))}, $v];
   ["OrderRequest", {},
     (["OrderRequestHeader", {orderID: $po.po_number, orderDate: $po.order_date,
        type: ({"original": "new", "change": "update", "replace": "update", "cancel": "delete"}[$po.purpose]),
@@ -15,7 +15,7 @@
         (["ItemID", {}, ["SupplierPartID", {}, (.item.supplier_part // "")]]
          + [(.item.buyer_part | xwalk_back("item")) as $bp | when($bp; ["BuyerPartID", {}, $bp])]),
         ["ItemDetail", {},
-          ["UnitPrice", {}, money(.unit_price // "0")],
+          ["UnitPrice", {}, money(.unit_price // error({message: "line \(.line_number): cXML needs a unit price on every item"}))],
           ["Description", {"xml:lang": "en"}, (.item.description // "")],
           ["UnitOfMeasure", {}, (.uom | xwalk_back("uom"))]]])
   ]

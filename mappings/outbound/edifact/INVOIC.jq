@@ -7,7 +7,7 @@
     when($inv.po_number; ["RFF", ["ON", $inv.po_number]]),
     ($inv.parties // [] | .[] | edi_party_out),
     ["CUX", ["2", $inv.currency, "4"]],
-    when($inv.payment_terms; ["PAT", "1", [$inv.payment_terms]]),
+    when($inv.payment_terms; ["PAT", "1", ["", "", "", $inv.payment_terms]]),
     ($inv.allowances_charges // [] | .[] |
       ["ALC", (if .type == "allowance" then "A" else "C" end), "", "", "", ["", "", "", (.description // "")]],
       ["MOA", ["8", .amount]]),

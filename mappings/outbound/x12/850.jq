@@ -7,7 +7,7 @@
     when($po.requisition_id; ["REF", "RQ", $po.requisition_id]),
     when($po.payment_terms; ["ITD", "", "", "", "", "", "", "", "", "", "", "", $po.payment_terms]),
     when($po.requested_delivery_date; ["DTM", "002", ($po.requested_delivery_date | to_x12_date)]),
-    ($po.notes // [] | .[] | ["NTE", "GEN", .]),
+    ($po.notes | x12_notes_out),
     ($po.parties[] | x12_party_out),
     ($po.lines[] |
       ["PO1", .line_number, .quantity, (.uom | xwalk_back("uom")), (.unit_price // ""), ""] + (.item | x12_pairs_out),

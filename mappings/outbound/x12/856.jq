@@ -9,7 +9,7 @@
       | {level: "O", po: $po},
         ([$sn.lines[] | select(.po_number == $po)] as $mine
          | ($packs | to_entries[] | .key as $pk | [$mine[] | select(pack_of(.) == $pk)] as $in
-            | when(($in | length) > 0; {level: "P", sscc: $packs[$pk].sscc}, ($in[] | {level: "I", line: .}))),
+            | when(($in | length) > 0; {level: "P", sscc: $packs[$pk].sscc}, ($in[] | {level: "I", line: ., inpack: true}))),
            ($mine[] | select(pack_of(.) == null) | {level: "I", line: .}))]
    + [$sn.lines[] | select(.po_number == null) | {level: "I", line: ., loose: true}]) as $nodes
 | [
@@ -20,7 +20,8 @@
          elif $e.value.level == "O" then .o = $id | .p = null | .parent = .s
          elif $e.value.level == "P" then .p = $id | .parent = .o
          elif $e.value.loose then .parent = .s
-         else .parent = (.p // .o) end
+         elif $e.value.inpack then .parent = .p
+         else .parent = (.o // .s) end
        | .id = $id;
        . as $st | $e.value as $n
        | ["HL", $st.id, $st.parent, $n.level],
@@ -35,6 +36,7 @@
           else $n.line as $l
             | ["LIN", ($l.po_line_number // "")] + ($l.item // {} | x12_pairs_out),
               ["SN1", "", $l.quantity, ($l.uom // "" | xwalk_back("uom"))],
+              ($l.item.description | when(.; ["PID", "F", "", "", "", .])),
               when($l.lot; ["REF", "LT", $l.lot])
           end))),
     ["CTT", ([$nodes[] | select(.level == "I")] | length | tostring)]

@@ -6,7 +6,7 @@
      $po.po_number, "", "", ($po.order_date | to_x12_date)],
     when($po.currency; ["CUR", "BY", $po.currency]),
     when($po.requested_delivery_date; ["DTM", "002", ($po.requested_delivery_date | to_x12_date)]),
-    ($po.notes // [] | .[] | ["NTE", "GEN", .]),
+    ($po.notes | x12_notes_out),
     ($po.parties[] | x12_party_out),
     ($po.lines[] |
       ["POC", .line_number, (if .quantity == "0" then "DI" else "CA" end), (if .quantity == "0" then "" else .quantity end),
