@@ -104,11 +104,16 @@ pub fn translate(
         Format::X12 => translate_x12(input, cfg, now, allocate, &mut out),
         Format::Edifact => translate_edifact(input, cfg, now, allocate, &mut out),
         Format::Xml => translate_cxml(input, cfg, &mut out),
-        Format::Unknown => out.refuse(
-            "format.unknown",
-            "not an EDI document: the file starts with neither ISA, UNA nor UNB".into(),
-            Position::default(),
-        ),
+        Format::Unknown => match cfg.maps.csv_map(input.data) {
+            Some((name, map)) => translate_csv(input, cfg, name, map, &mut out),
+            None => out.refuse(
+                "format.unknown",
+                "not a document we read: the file starts with neither ISA, UNA, UNB nor <, and \
+                 no CSV column map in mappings/csv/ fits its first line"
+                    .into(),
+                Position::default(),
+            ),
+        },
     }
     out
 }
@@ -443,6 +448,88 @@ fn x12_mapping_problem(tx: &mut x12::Transaction, e: mapping::MapError) {
             ack_code: "5",
             diagnostic,
         });
+    }
+}
+
+/// A CSV file read through column map `name`: rows, then the map's mapping.
+fn translate_csv(
+    input: &Input<'_>,
+    cfg: &Config,
+    name: &str,
+    map: &crate::formats::csv::ColumnMap,
+    out: &mut Outcome,
+) {
+    let document = format!("csv:{name}");
+    out.documents.push(document.clone());
+    let Some(partner) = input
+        .channel_partner
+        .map(str::to_string)
+        .or_else(|| map.partner.clone())
+    else {
+        return out.refuse(
+            "csv.no_partner",
+            format!("a CSV file names no partner: bind its channel to a partner or set `partner` in mappings/csv/{name}.toml"),
+            Position::default(),
+        );
+    };
+    let rows = match crate::formats::csv::rows(input.data, map) {
+        Ok(r) => r,
+        Err(e) => {
+            let message = match &e.column {
+                Some(c) => format!("line {}, column {c:?}: {}", e.line, e.message),
+                None if e.line > 0 => format!("line {}: {}", e.line, e.message),
+                None => e.message,
+            };
+            out.diagnostics.push(Diagnostic {
+                severity: Severity::Error,
+                code: "csv.value",
+                message: message.clone(),
+                position: Position::default(),
+            });
+            return out.refuse("csv.value", message, Position::default());
+        }
+    };
+    let Some(program) = cfg.maps.find(&partner, "inbound", "csv", &map.document) else {
+        return out.refuse(
+            "csv.unsupported",
+            format!(
+                "no mapping inbound/csv/{}.jq for column map {name}",
+                map.document
+            ),
+            Position::default(),
+        );
+    };
+    let fields = serde_json::json!({
+        "format": "csv", "document": map.document, "partner": partner, "rows": rows,
+    });
+    match cfg
+        .maps
+        .inbound(program, &partner, mapping::jq::from_json(&fields))
+    {
+        Ok(businesses) => {
+            out.accepted += 1;
+            for (k, business) in businesses.into_iter().enumerate() {
+                let source = Source {
+                    format: "csv".into(),
+                    document: document.clone(),
+                    file: input.file.to_string(),
+                    sha256: input.sha256.to_string(),
+                    ..Source::default()
+                };
+                let key = format!("{}:csv:{k}", input.sha256);
+                out.records.push(record(&key, &partner, source, business));
+            }
+        }
+        Err(e) => {
+            out.rejected += 1;
+            out.diagnostics.push(Diagnostic {
+                severity: Severity::Error,
+                code: "csv.mapping",
+                message: e.message.clone(),
+                position: Position::default(),
+            });
+            out.refuse("csv.mapping", e.message, Position::default());
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Input formats: detection and parsing of bytes into documents plus diagnostics. No IO here.
 
+pub mod csv;
 pub mod edifact;
 pub mod stream;
 pub mod structure;

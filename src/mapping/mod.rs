@@ -50,6 +50,10 @@ builtin![
     "outbound/edifact/DESADV.jq",
     "outbound/edifact/INVOIC.jq",
     "outbound/cxml/OrderRequest.jq",
+    "inbound/csv/purchase_order.jq",
+    "inbound/csv/invoice.jq",
+    "csv/order-lines.toml",
+    "csv/invoice-lines-semicolon.toml",
 ];
 
 /// A problem in a mapping file, with its line when known.
@@ -68,6 +72,8 @@ pub struct Mappings {
     codes: Value,
     /// Where each program came from (a file, or `built-in`), for `edigate check`.
     pub origins: BTreeMap<String, String>,
+    /// CSV column maps by name (`mappings/csv/<name>.toml`).
+    pub csv: Vec<(String, crate::formats::csv::ColumnMap)>,
 }
 
 /// Why a document did not map.
@@ -166,6 +172,23 @@ impl Mappings {
                 }
                 continue;
             }
+            if let Some(name) = rel
+                .strip_prefix("csv/")
+                .and_then(|r| r.strip_suffix(".toml"))
+            {
+                let parsed = toml::from_str::<crate::formats::csv::ColumnMap>(text)
+                    .map_err(|e| e.to_string())
+                    .and_then(|m| m.check().map(|()| m));
+                match parsed {
+                    Ok(map) => m.csv.push((name.to_string(), map)),
+                    Err(message) => errors.push(LoadError {
+                        file: origin.into(),
+                        line: None,
+                        message,
+                    }),
+                }
+                continue;
+            }
             let Some(name) = rel.strip_suffix(".jq") else {
                 continue;
             };
@@ -216,6 +239,18 @@ impl Mappings {
                     .get(&format!("{direction}/{format}/{document}"))
             })
             .map(|p| p.as_ref())
+    }
+
+    /// The column map for a CSV file: the one whose columns all appear in its header (the
+    /// most specific when several do).
+    pub fn csv_map(&self, data: &[u8]) -> Option<(&str, &crate::formats::csv::ColumnMap)> {
+        self.csv
+            .iter()
+            .filter(|(_, m)| {
+                crate::formats::csv::header(data, m).is_some_and(|h| h.len() > 1 && m.fits(&h))
+            })
+            .max_by_key(|(_, m)| m.columns.len())
+            .map(|(n, m)| (n.as_str(), m))
     }
 
     /// Names of every loaded program.

@@ -89,7 +89,7 @@ fn once_exit_codes_quarantine_release_and_discard() {
     assert_eq!(out.status.code(), Some(1));
     let list = sb.stdout(&["quarantine", "list"]);
     assert!(
-        list.contains("junk.txt") && list.contains("not an EDI document"),
+        list.contains("junk.txt") && list.contains("not a document we read"),
         "{list}"
     );
     assert!(

@@ -1,0 +1,278 @@
+//! CSV files read through a column map (`mappings/csv/*.toml`): header names become canonical
+//! field names, numbers with either decimal mark become exact decimals, dates in the map's
+//! format become ISO dates. Every bad value is reported with its line and column.
+
+use crate::canonical::{Date, Decimal};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// One column map, as written in `mappings/csv/<name>.toml`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnMap {
+    /// The inbound mapping that turns the rows into records: `inbound/csv/<document>.jq`.
+    pub document: String,
+    /// The partner the rows speak for, when the channel is not bound to one.
+    #[serde(default)]
+    pub partner: Option<String>,
+    /// One character; `,` by default.
+    #[serde(default = "comma")]
+    pub delimiter: String,
+    /// One character; `"` by default.
+    #[serde(default = "dquote")]
+    pub quote: String,
+    /// `,` when numbers are written `1.234,50`; `.` by default.
+    #[serde(default = "point")]
+    pub decimal_mark: String,
+    /// `YYYY-MM-DD` (default), `YYYYMMDD`, `DD.MM.YYYY`, `DD/MM/YYYY`, `MM/DD/YYYY`, `DD-MM-YYYY`.
+    #[serde(default = "iso")]
+    pub date_format: String,
+    /// Canonical field name -> header name in the file. A file is read with this map when
+    /// its header has every one of these names.
+    pub columns: BTreeMap<String, String>,
+    /// Fields read as exact decimals.
+    #[serde(default)]
+    pub decimals: Vec<String>,
+    /// Fields read as dates.
+    #[serde(default)]
+    pub dates: Vec<String>,
+}
+
+fn comma() -> String {
+    ",".into()
+}
+fn dquote() -> String {
+    "\"".into()
+}
+fn point() -> String {
+    ".".into()
+}
+fn iso() -> String {
+    "YYYY-MM-DD".into()
+}
+
+/// A value that does not read, or a file that does not fit the map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvError {
+    /// 1-based line, 0 for the whole file.
+    pub line: u64,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+fn one_byte(s: &str, what: &str) -> Result<u8, String> {
+    match s.as_bytes() {
+        [b] => Ok(*b),
+        _ => Err(format!("{what} {s:?} must be one character")),
+    }
+}
+
+impl ColumnMap {
+    /// Problems in the map itself (reported by `edigate check`).
+    pub fn check(&self) -> Result<(), String> {
+        one_byte(&self.delimiter, "delimiter")?;
+        one_byte(&self.quote, "quote")?;
+        if !matches!(self.decimal_mark.as_str(), "." | ",") {
+            return Err(format!(
+                "decimal_mark {:?} must be . or ,",
+                self.decimal_mark
+            ));
+        }
+        if !FORMATS.contains(&self.date_format.as_str()) {
+            return Err(format!(
+                "date_format {:?} is not one of {}",
+                self.date_format,
+                FORMATS.join(", ")
+            ));
+        }
+        for f in self.decimals.iter().chain(&self.dates) {
+            if !self.columns.contains_key(f) {
+                return Err(format!(
+                    "{f:?} is listed as a decimal or date but has no column"
+                ));
+            }
+        }
+        if self.columns.is_empty() {
+            return Err("columns must name at least one column".into());
+        }
+        Ok(())
+    }
+
+    /// Whether a header line (already split) has every column of this map.
+    pub fn fits(&self, header: &[String]) -> bool {
+        self.columns
+            .values()
+            .all(|h| header.iter().any(|c| c.trim() == h))
+    }
+}
+
+const FORMATS: [&str; 6] = [
+    "YYYY-MM-DD",
+    "YYYYMMDD",
+    "DD.MM.YYYY",
+    "DD/MM/YYYY",
+    "MM/DD/YYYY",
+    "DD-MM-YYYY",
+];
+
+/// A date written in `format` as ISO `YYYY-MM-DD`, when it exists.
+pub fn to_iso(v: &str, format: &str) -> Option<String> {
+    let v = v.trim();
+    let (y, m, d) = match (format, v.len()) {
+        ("YYYY-MM-DD", 10) => (&v[0..4], &v[5..7], &v[8..10]),
+        ("YYYYMMDD", 8) => (&v[0..4], &v[4..6], &v[6..8]),
+        ("DD.MM.YYYY" | "DD/MM/YYYY" | "DD-MM-YYYY", 10) => (&v[6..10], &v[3..5], &v[0..2]),
+        ("MM/DD/YYYY", 10) => (&v[6..10], &v[0..2], &v[3..5]),
+        _ => return None,
+    };
+    let iso = format!("{y}-{m}-{d}");
+    Date::parse(&iso).map(|_| iso)
+}
+
+/// Reads the header line of `data` with the delimiter and quote of `map`.
+pub fn header(data: &[u8], map: &ColumnMap) -> Option<Vec<String>> {
+    let mut r = reader(data, map).ok()?;
+    r.headers()
+        .ok()
+        .map(|h| h.iter().map(|s| s.trim().to_string()).collect())
+}
+
+fn reader<'d>(data: &'d [u8], map: &ColumnMap) -> Result<csv::Reader<&'d [u8]>, String> {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    Ok(csv::ReaderBuilder::new()
+        .delimiter(one_byte(&map.delimiter, "delimiter")?)
+        .quote(one_byte(&map.quote, "quote")?)
+        .flexible(false)
+        .from_reader(data))
+}
+
+/// Every data row as an object of canonical field names (text, exact decimals, ISO dates).
+pub fn rows(data: &[u8], map: &ColumnMap) -> Result<Vec<Value>, CsvError> {
+    let whole = |message: String| CsvError {
+        line: 0,
+        column: None,
+        message,
+    };
+    let body = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let mut r = reader(data, map).map_err(whole)?;
+    let header: Vec<String> = r
+        .headers()
+        .map_err(|e| whole(e.to_string()))?
+        .iter()
+        .map(|s| s.trim().to_string())
+        .collect();
+    let mut at = Vec::new();
+    for (field, name) in &map.columns {
+        match header.iter().position(|h| h == name) {
+            Some(i) => at.push((field.clone(), name.clone(), i)),
+            None => {
+                return Err(whole(format!(
+                    "the header has no column {name:?} (for {field})"
+                )))
+            }
+        }
+    }
+    let mark = if map.decimal_mark == "," { ',' } else { '.' };
+    let mut out = Vec::new();
+    for rec in r.records() {
+        let rec = rec.map_err(|e| CsvError {
+            line: e.position().map_or(0, |p| p.line()),
+            column: None,
+            message: e.to_string(),
+        })?;
+        // The reader's own line count skips blank lines; count them from the byte offset.
+        let line = rec.position().map_or(0, |p| {
+            let mut at = (p.byte() as usize).min(body.len());
+            while at < body.len() && matches!(body[at], b'\r' | b'\n') {
+                at += 1;
+            }
+            body[..at].iter().filter(|b| **b == b'\n').count() as u64 + 1
+        });
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let mut row = Map::new();
+        for (field, name, i) in &at {
+            let raw = rec.get(*i).unwrap_or("").trim();
+            if raw.is_empty() {
+                continue;
+            }
+            let bad = |what: &str| CsvError {
+                line,
+                column: Some(name.clone()),
+                message: format!("{raw:?} is not {what}"),
+            };
+            let value = if map.decimals.contains(field) {
+                // Thousands separators are never guessed: "1.234,50" with a comma mark is
+                // refused rather than read wrong.
+                Decimal::parse_with(raw, mark)
+                    .ok_or_else(|| bad(&format!("a number with decimal mark {mark:?}")))?
+                    .to_string()
+            } else if map.dates.contains(field) {
+                to_iso(raw, &map.date_format)
+                    .ok_or_else(|| bad(&format!("a date in the form {}", map.date_format)))?
+            } else {
+                raw.to_string()
+            };
+            row.insert(field.clone(), Value::String(value));
+        }
+        row.insert("_line".into(), Value::from(line));
+        out.push(Value::Object(row));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map() -> ColumnMap {
+        toml::from_str(
+            r#"
+document = "purchase_order"
+delimiter = ";"
+decimal_mark = ","
+date_format = "DD.MM.YYYY"
+decimals = ["quantity"]
+dates = ["order_date"]
+[columns]
+po_number = "Bestellung"
+order_date = "Datum"
+quantity = "Menge"
+"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_rows_with_decimal_comma_and_local_dates() {
+        let m = map();
+        m.check().unwrap();
+        let data =
+            "Bestellung;Datum;Menge;Extra\nB-1;17.05.2026;\"1,50\";x\n\nB-1;17.05.2026;3;y\n";
+        let rows = rows(data.as_bytes(), &m).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["quantity"], "1.50");
+        assert_eq!(rows[0]["order_date"], "2026-05-17");
+        assert_eq!(rows[1]["_line"], 4, "the blank line counts");
+        assert!(m.fits(&header(data.as_bytes(), &m).unwrap()));
+    }
+
+    #[test]
+    fn bad_values_name_their_line_and_column() {
+        let m = map();
+        let e = rows("Bestellung;Datum;Menge\nB-1;31.02.2026;1\n".as_bytes(), &m).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (2, Some("Datum")));
+        let e = rows(
+            "Bestellung;Datum;Menge\nB-1;17.05.2026;1.234,5\n".as_bytes(),
+            &m,
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (2, Some("Menge")));
+        let e = rows("Bestellung;Menge\nB-1;1\n".as_bytes(), &m).unwrap_err();
+        assert!(e.message.contains("Datum"), "{e:?}");
+        let e = rows("Bestellung;Datum;Menge\nB-1;17.05.2026\n".as_bytes(), &m).unwrap_err();
+        assert_eq!(e.line, 2, "{e:?}");
+    }
+}
