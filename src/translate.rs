@@ -459,8 +459,8 @@ fn translate_csv(
     map: &crate::formats::csv::ColumnMap,
     out: &mut Outcome,
 ) {
-    let document = format!("csv:{name}");
-    out.documents.push(document.clone());
+    let document = name.to_string();
+    out.documents.push(format!("csv:{name}"));
     let Some(partner) = input
         .channel_partner
         .map(str::to_string)
