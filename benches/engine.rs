@@ -9,6 +9,10 @@ use edigate::translate::{dry_run, Input};
 use edigate::util::Utc;
 use std::time::Instant;
 
+// The allocator the binary uses (src/main.rs), so the bench measures what runs.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A small deterministic generator (64-bit LCG).
 struct Rng(u64);
 

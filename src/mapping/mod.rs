@@ -68,8 +68,8 @@ pub struct LoadError {
 #[derive(Debug, Default)]
 pub struct Mappings {
     programs: HashMap<String, Arc<jq::Program>>,
-    /// `{table: {partner or "*": {value: mapped}}}`
-    codes: Value,
+    /// `{table: {partner or "*": {value: mapped}}}`, converted once for every run.
+    codes: Val,
     /// Where each program came from (a file, or `built-in`), for `edigate check`.
     pub origins: BTreeMap<String, String>,
     /// CSV column maps by name (`mappings/csv/<name>.toml`).
@@ -215,7 +215,7 @@ impl Mappings {
                 })),
             }
         }
-        m.codes = Value::Object(codes);
+        m.codes = jq::from_json(&Value::Object(codes));
         if errors.is_empty() {
             Ok(m)
         } else {
@@ -259,7 +259,7 @@ impl Mappings {
     }
 
     fn globals(&self, partner: &str) -> [Val; 2] {
-        [jq::from_json(&self.codes), Val::from(partner.to_string())]
+        [self.codes.clone(), Val::from(partner.to_string())]
     }
 
     /// Runs an inbound program: each output must be `{schema, record}` with a record valid

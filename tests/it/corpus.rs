@@ -61,7 +61,11 @@ fn every_corpus_file_is_translated_or_refused_without_panic() {
                 jsonschema::validator_for(&edigate::canonical::schema(&r.schema).unwrap()).unwrap()
             });
             if let Some(e) = validator.iter_errors(&v).next() {
-                panic!("{shown}: {} record breaks its schema: {e} at {}", r.schema, e.instance_path());
+                panic!(
+                    "{shown}: {} record breaks its schema: {e} at {}",
+                    r.schema,
+                    e.instance_path()
+                );
             }
             *by_document
                 .entry(format!("{}:{}", r.source.format, r.source.document))
@@ -91,12 +95,27 @@ fn every_corpus_file_is_translated_or_refused_without_panic() {
     eprintln!("corpus records by document: {by_document:?}");
     // Third-party files of every kind the corpus has become records.
     for doc in [
-        "x12:850", "x12:855", "x12:856", "x12:810", "x12:820", "x12:997", "x12:999",
-        "edifact:ORDERS", "edifact:ORDRSP", "edifact:DESADV", "edifact:INVOIC",
-        "cxml:OrderRequest", "cxml:ConfirmationRequest", "cxml:ShipNoticeRequest",
-        "cxml:InvoiceDetailRequest", "csv:order-lines",
+        "x12:850",
+        "x12:855",
+        "x12:856",
+        "x12:810",
+        "x12:820",
+        "x12:997",
+        "x12:999",
+        "edifact:ORDERS",
+        "edifact:ORDRSP",
+        "edifact:DESADV",
+        "edifact:INVOIC",
+        "cxml:OrderRequest",
+        "cxml:ConfirmationRequest",
+        "cxml:ShipNoticeRequest",
+        "cxml:InvoiceDetailRequest",
+        "csv:order-lines",
     ] {
-        assert!(by_document.contains_key(doc), "no corpus file became a {doc} record: {by_document:?}");
+        assert!(
+            by_document.contains_key(doc),
+            "no corpus file became a {doc} record: {by_document:?}"
+        );
     }
     assert!(records > 20, "only {records} records from the corpus");
 }
