@@ -141,44 +141,28 @@ pub fn render(
         partner: partner.to_string(),
         message,
     };
+    // Their id: the configured receiver, else the first id they send as.
+    let receiver = |configured: &Option<String>,
+                    ids: fn(&crate::config::Partner) -> &Vec<String>,
+                    what: &str| {
+        configured
+            .clone()
+            .or_else(|| p.and_then(|p| ids(p).first().cloned()))
+            .ok_or_else(|| bad(format!("no {what}_receiver and no {what}_ids to send to")))
+    };
+    let envelope_errors = |e: OutboundError| match e {
+        OutboundError::Write(m) => bad(m),
+        other => other,
+    };
     match target.format.as_str() {
         "x12" => {
-            let receiver = settings
-                .x12_receiver
-                .clone()
-                .or_else(|| p.and_then(|p| p.x12_ids.first().cloned()))
-                .ok_or_else(|| bad("no x12_receiver and no x12_ids to send to".into()))?;
-            x12(
-                &settings,
-                &receiver,
-                &target.document,
-                &outputs,
-                control,
-                now,
-            )
-            .map_err(|e| match e {
-                OutboundError::Write(m) => bad(m),
-                other => other,
-            })
+            let to = receiver(&settings.x12_receiver, |p| &p.x12_ids, "x12")?;
+            x12(&settings, &to, &target.document, &outputs, control, now).map_err(envelope_errors)
         }
         "edifact" => {
-            let receiver = settings
-                .edifact_receiver
-                .clone()
-                .or_else(|| p.and_then(|p| p.edifact_ids.first().cloned()))
-                .ok_or_else(|| bad("no edifact_receiver and no edifact_ids to send to".into()))?;
-            edifact(
-                &settings,
-                &receiver,
-                &target.document,
-                &outputs,
-                control,
-                now,
-            )
-            .map_err(|e| match e {
-                OutboundError::Write(m) => bad(m),
-                other => other,
-            })
+            let to = receiver(&settings.edifact_receiver, |p| &p.edifact_ids, "edifact")?;
+            edifact(&settings, &to, &target.document, &outputs, control, now)
+                .map_err(envelope_errors)
         }
         _ => {
             let mut out = Vec::new();

@@ -502,33 +502,46 @@ fn translate_csv(
     let fields = serde_json::json!({
         "format": "csv", "document": map.document, "partner": partner, "rows": rows,
     });
-    match cfg
+    let source = Source {
+        format: "csv".into(),
+        document,
+        file: input.file.to_string(),
+        sha256: input.sha256.to_string(),
+        ..Source::default()
+    };
+    let result = cfg
         .maps
-        .inbound(program, &partner, mapping::jq::from_json(&fields))
-    {
+        .inbound(program, &partner, mapping::jq::from_json(&fields));
+    whole_document(input, &partner, source, result, "csv.mapping", out);
+}
+
+/// Records of a document mapped as a whole (cXML, CSV), or its refusal.
+fn whole_document(
+    input: &Input<'_>,
+    partner: &str,
+    source: Source,
+    result: Result<Vec<crate::canonical::Business>, mapping::MapError>,
+    code: &'static str,
+    out: &mut Outcome,
+) {
+    match result {
         Ok(businesses) => {
             out.accepted += 1;
             for (k, business) in businesses.into_iter().enumerate() {
-                let source = Source {
-                    format: "csv".into(),
-                    document: document.clone(),
-                    file: input.file.to_string(),
-                    sha256: input.sha256.to_string(),
-                    ..Source::default()
-                };
-                let key = format!("{}:csv:{k}", input.sha256);
-                out.records.push(record(&key, &partner, source, business));
+                let key = format!("{}:{}:{k}", input.sha256, source.format);
+                out.records
+                    .push(record(&key, partner, source.clone(), business));
             }
         }
         Err(e) => {
             out.rejected += 1;
             out.diagnostics.push(Diagnostic {
                 severity: Severity::Error,
-                code: "csv.mapping",
+                code,
                 message: e.message.clone(),
                 position: Position::default(),
             });
-            out.refuse("csv.mapping", e.message, Position::default());
+            out.refuse(code, e.message, Position::default());
         }
     }
 }
@@ -620,39 +633,21 @@ fn translate_cxml(input: &Input<'_>, cfg: &Config, out: &mut Outcome) {
         "partner": partner,
         "xml": root,
     });
-    match cfg
+    let source = Source {
+        format: "cxml".into(),
+        standard: version,
+        document,
+        interchange_control: payload,
+        sender,
+        receiver: credential("To"),
+        file: input.file.to_string(),
+        sha256: input.sha256.to_string(),
+        ..Source::default()
+    };
+    let result = cfg
         .maps
-        .inbound(program, &partner, mapping::jq::from_json(&fields))
-    {
-        Ok(businesses) => {
-            out.accepted += 1;
-            for (k, business) in businesses.into_iter().enumerate() {
-                let source = Source {
-                    format: "cxml".into(),
-                    standard: version.clone(),
-                    document: document.clone(),
-                    interchange_control: payload.clone(),
-                    sender: sender.clone(),
-                    receiver: credential("To"),
-                    file: input.file.to_string(),
-                    sha256: input.sha256.to_string(),
-                    ..Source::default()
-                };
-                let key = format!("{}:cxml:{k}", input.sha256);
-                out.records.push(record(&key, &partner, source, business));
-            }
-        }
-        Err(e) => {
-            out.rejected += 1;
-            out.diagnostics.push(Diagnostic {
-                severity: Severity::Error,
-                code: "cxml.mapping",
-                message: e.message.clone(),
-                position: Position::default(),
-            });
-            out.refuse("cxml.mapping", e.message, Position::default());
-        }
-    }
+        .inbound(program, &partner, mapping::jq::from_json(&fields));
+    whole_document(input, &partner, source, result, "cxml.mapping", out);
 }
 
 fn refuse_nothing_accepted(out: &mut Outcome, empty: bool) {

@@ -197,22 +197,14 @@ fn natives() -> impl Iterator<Item = Fun<D>> {
         }),
         // X12 Nn: implied decimal places
         ("implied", v(1), |mut cv| {
-            let scale = cv.0.pop_var();
-            let scale = match &scale {
-                Val::Num(n) => n.to_string().parse::<usize>().unwrap_or(0),
-                _ => 0,
-            };
+            let scale = index_of(&cv.0.pop_var()).unwrap_or(0);
             bome(convert(cv.1, "number", |t| {
                 Decimal::implied(t, scale).map(|d| d.to_string())
             }))
         }),
         // canonical decimal -> X12 N with `scale` implied places
         ("to_implied", v(1), |mut cv| {
-            let scale = cv.0.pop_var();
-            let scale = match &scale {
-                Val::Num(n) => n.to_string().parse::<usize>().unwrap_or(0),
-                _ => 0,
-            };
+            let scale = index_of(&cv.0.pop_var()).unwrap_or(0);
             bome(convert(cv.1, "decimal", |t| {
                 Decimal::parse(t).and_then(|d| d.to_implied(scale))
             }))

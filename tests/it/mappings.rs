@@ -10,20 +10,6 @@ fn write(sb: &Sandbox, rel: &str, text: &str) {
     fs::write(p, text).unwrap();
 }
 
-fn records(sb: &Sandbox) -> Vec<serde_json::Value> {
-    sb.files("outbox")
-        .iter()
-        .filter(|f| f.ends_with(".jsonl"))
-        .flat_map(|f| {
-            fs::read_to_string(sb.path("outbox").join(f))
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<serde_json::Value>>()
-        })
-        .collect()
-}
-
 #[test]
 fn a_partner_mapping_and_a_crosswalk_change_the_result_without_a_rebuild() {
     let sb = Sandbox::new();
@@ -80,7 +66,7 @@ fn a_partner_mapping_and_a_crosswalk_change_the_result_without_a_rebuild() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let recs = records(&sb);
+    let recs = sb.records();
     assert_eq!(recs.len(), 1);
     let r = &recs[0]["record"];
     assert_eq!(r["notes"][0], "mapped by ACME's own mapping");

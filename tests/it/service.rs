@@ -21,18 +21,7 @@ fn archived(sb: &Sandbox) -> usize {
 }
 
 fn records(sb: &Sandbox) -> Vec<serde_json::Value> {
-    let mut v = Vec::new();
-    for f in sb.files("outbox") {
-        if f.ends_with(".jsonl") {
-            for line in fs::read_to_string(sb.path("outbox").join(&f))
-                .unwrap()
-                .lines()
-            {
-                v.push(serde_json::from_str(line).unwrap());
-            }
-        }
-    }
-    v
+    sb.records()
 }
 
 #[test]

@@ -95,6 +95,22 @@ impl Sandbox {
     }
 
     /// Every file below `rel`, as paths relative to it, sorted.
+    /// Every canonical record written to the outbox.
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        let mut v = Vec::new();
+        for f in self.files("outbox") {
+            if f.ends_with(".jsonl") {
+                for line in fs::read_to_string(self.path("outbox").join(&f))
+                    .unwrap()
+                    .lines()
+                {
+                    v.push(serde_json::from_str(line).unwrap());
+                }
+            }
+        }
+        v
+    }
+
     pub fn files(&self, rel: &str) -> Vec<String> {
         let root = self.path(rel);
         let mut out = Vec::new();
