@@ -50,14 +50,16 @@ while [ "$kills" -lt "$K" ]; do
   done
   EDIGATE_LOG=error "$bin" run 2>>service.log &
   pid=$!
-  sleep "0.$(printf '%03d' $((RANDOM % 150 + 5)))"
+  # the service needs about 0.1 s to start (it compiles every mapping), so kills land from
+  # before it reads its configuration to well into its work
+  sleep "0.$(printf '%03d' $((RANDOM % 400 + 5)))"
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   kills=$((kills + 1))
-  archived=$(find var/archive -name '*.edi' 2>/dev/null | wc -l)
+  archived=$({ find var/archive -name '*.edi' 2>/dev/null || true; } | wc -l)
   [ "$archived" -lt "$made" ] && inflight=$((inflight + 1))
 done
-before=$(find var/archive -name '*.edi' 2>/dev/null | wc -l)
+before=$({ find var/archive -name '*.edi' 2>/dev/null || true; } | wc -l)
 EDIGATE_LOG=error "$bin" once 2>>service.log || { echo "final run failed"; cat service.log; exit 1; }
 
 records=$(cat outbox/ACME/purchase_order/*.jsonl | wc -l)
