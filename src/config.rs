@@ -5,6 +5,7 @@ use crate::acks::Functional;
 use crate::formats::edifact::validate::Messages;
 use crate::formats::x12::spec::Standards;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -186,6 +187,9 @@ pub struct Outbound {
     pub cxml_from: String,
     pub cxml_to: Option<String>,
     pub cxml_secret_env: Option<String>,
+    /// Canonical records dropped for this partner (JSON Lines from the ERP) go out as these
+    /// documents: schema -> target, e.g. `"purchase_order/v1" = "x12:850"`.
+    pub documents: BTreeMap<String, String>,
 }
 
 impl Default for Outbound {
@@ -203,6 +207,7 @@ impl Default for Outbound {
             cxml_from: "NetworkID:EDIGATE".into(),
             cxml_to: None,
             cxml_secret_env: None,
+            documents: BTreeMap::new(),
         }
     }
 }

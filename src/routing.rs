@@ -74,6 +74,26 @@ pub fn outputs(cfg: &Config, file: &FileRow, outcome: &Outcome) -> Vec<NewOutput
             uploads: upload_channels(cfg, &a.partner),
         });
     }
+    // Documents for partners; a replay does not send them again.
+    for d in outcome.outbound.iter().filter(|_| !file.replay) {
+        let (format, document) = d.target.split_once(':').unwrap_or(("", &d.target));
+        let ext = match format {
+            "x12" => "x12",
+            "edifact" => "edi",
+            _ => "xml",
+        };
+        out.push(NewOutput {
+            kind: format!("outbound:{}", d.target),
+            path: format!(
+                "{}/outbound/{}-{:09}.{ext}",
+                component(&d.partner),
+                component(document),
+                d.control
+            ),
+            content: d.bytes.clone(),
+            uploads: upload_channels(cfg, &d.partner),
+        });
+    }
     out
 }
 

@@ -74,6 +74,18 @@ pub struct Outcome {
     pub rejected_items: Vec<RejectedItem>,
     /// Set when nothing in the file can flow: the file goes to quarantine.
     pub refusal: Option<Refusal>,
+    /// Documents for partners made from canonical records (the ERP -> partner direction).
+    pub outbound: Vec<OutboundDoc>,
+}
+
+/// A document going to a partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundDoc {
+    pub partner: String,
+    /// `x12:850`, `edifact:INVOIC`, `cxml:OrderRequest`.
+    pub target: String,
+    pub control: u64,
+    pub bytes: Vec<u8>,
 }
 
 impl Outcome {
@@ -104,6 +116,7 @@ pub fn translate(
         Format::X12 => translate_x12(input, cfg, now, allocate, &mut out),
         Format::Edifact => translate_edifact(input, cfg, now, allocate, &mut out),
         Format::Xml => translate_cxml(input, cfg, &mut out),
+        Format::Records => translate_records(input, cfg, now, allocate, &mut out),
         Format::Unknown => match cfg.maps.csv_map(input.data) {
             Some((name, map)) => translate_csv(input, cfg, name, map, &mut out),
             None => out.refuse(
@@ -449,6 +462,116 @@ fn x12_mapping_problem(tx: &mut x12::Transaction, e: mapping::MapError) {
             diagnostic,
         });
     }
+}
+
+/// Canonical records (JSON Lines, typically from the ERP) -> one document per partner and
+/// target, as each partner's `[partners.outbound] documents` says. All or nothing: one record
+/// that cannot go out holds the file.
+fn translate_records(
+    input: &Input<'_>,
+    cfg: &Config,
+    now: Utc,
+    allocate: &mut dyn FnMut(&str) -> u64,
+    out: &mut Outcome,
+) {
+    let text = String::from_utf8_lossy(input.data);
+    let mut groups: Vec<((String, String), Vec<serde_json::Value>)> = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let at = |code: &'static str, reason: String, out: &mut Outcome| {
+            out.refuse(
+                code,
+                format!("line {}: {reason}", n + 1),
+                Position::default(),
+            )
+        };
+        let value: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => return at("records.json", format!("not JSON: {e}"), out),
+        };
+        let rec: Record = match serde_json::from_value(value.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                return at(
+                    "records.contract",
+                    format!("not a canonical record: {e}"),
+                    out,
+                )
+            }
+        };
+        if let Some(cp) = input.channel_partner.filter(|cp| *cp != rec.partner) {
+            return at(
+                "partner.spoofed",
+                format!(
+                    "record for partner {} in a channel of partner {cp}",
+                    rec.partner
+                ),
+                out,
+            );
+        }
+        let Some(target) = cfg
+            .partner(&rec.partner)
+            .and_then(|p| p.outbound.documents.get(&rec.schema))
+        else {
+            return at(
+                "records.no_target",
+                format!(
+                    "partner {} takes no {} documents (add it to [partners.outbound] documents)",
+                    rec.partner, rec.schema
+                ),
+                out,
+            );
+        };
+        let key = (rec.partner.clone(), target.clone());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) => list.push(value),
+            None => groups.push((key, vec![value])),
+        }
+        out.accepted += 1;
+    }
+    if groups.is_empty() {
+        return out.refuse(
+            "empty",
+            "the file holds no record".into(),
+            Position::default(),
+        );
+    }
+    let mut docs = Vec::new();
+    for ((partner, target), records) in groups {
+        let parsed: crate::outbound::Target = match target.parse() {
+            Ok(t) => t,
+            Err(e) => return out.refuse("records.outbound", e.to_string(), Position::default()),
+        };
+        let control = allocate(&partner);
+        match crate::outbound::render(cfg, &partner, &parsed, &records, control, now) {
+            Ok(bytes) => docs.push(OutboundDoc {
+                partner: partner.clone(),
+                target: target.clone(),
+                control,
+                bytes,
+            }),
+            Err(e) => {
+                return out.refuse(
+                    "records.outbound",
+                    format!("{target} for {partner}: {e}"),
+                    Position::default(),
+                )
+            }
+        }
+        if !out.documents.contains(&target) {
+            out.documents.push(target.clone());
+        }
+        out.interchanges.push(InterchangeInfo {
+            partner,
+            sender: "records".into(),
+            receiver: target,
+            control: control.to_string(),
+        });
+    }
+    out.outbound = docs;
 }
 
 /// A CSV file read through column map `name`: rows, then the map's mapping.

@@ -126,6 +126,8 @@ pub enum Format {
     X12,
     Edifact,
     Xml,
+    /// JSON Lines of canonical records (from an ERP, going out to partners).
+    Records,
     Unknown,
 }
 
@@ -143,6 +145,8 @@ pub fn sniff(data: &[u8]) -> Format {
         Format::Edifact
     } else if head.starts_with(b"<") {
         Format::Xml
+    } else if head.starts_with(b"{") {
+        Format::Records
     } else {
         Format::Unknown
     }

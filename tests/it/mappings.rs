@@ -101,3 +101,62 @@ fn check_reports_a_broken_mapping_with_its_file_and_line() {
         "{text}"
     );
 }
+
+#[test]
+fn canonical_records_dropped_by_the_erp_go_out_as_the_partners_documents() {
+    let config = format!(
+        "{}edifact_ids = [\"5412345000013:14\"]\n\n[partners.outbound]\nx12_sender = \"ZZ:BUYERCO\"\nx12_separators = \"|:^~\"\ndocuments = {{ \"purchase_order/v1\" = \"x12:850\", \"invoice/v1\" = \"edifact:INVOIC\" }}\n",
+        crate::support::CONFIG
+    );
+    let sb = Sandbox::with_config(&config);
+    let po = fs::read(data("outbound/x12-850/po.jsonl")).unwrap();
+    let inv = fs::read(data("outbound/edifact-INVOIC/invoic.jsonl")).unwrap();
+    sb.drop_file("from-erp.jsonl", &[po.clone(), inv].concat());
+    let out = sb.run(&["once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files = sb.files("outbox");
+    assert!(
+        files.contains(&"ACME/outbound/850-000000001.x12".to_string()),
+        "{files:?}"
+    );
+    assert!(
+        files.contains(&"ACME/outbound/INVOIC-000000002.edi".to_string()),
+        "{files:?}"
+    );
+    // The partner's separators, and the document reads back to the record sent.
+    let x12 = sb.path("outbox/ACME/outbound/850-000000001.x12");
+    let text = fs::read_to_string(&x12).unwrap();
+    assert!(
+        text.starts_with("ISA|00|") && text.contains("|ZZ|BUYERCO"),
+        "{text}"
+    );
+    let back = sb.stdout(&["translate", x12.to_str().unwrap()]);
+    let back: serde_json::Value = serde_json::from_str(back.lines().next().unwrap()).unwrap();
+    let sent: serde_json::Value =
+        serde_json::from_slice(po.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(back["record"], sent["record"]);
+
+    // A record the partner takes no document for holds the file, with the reason.
+    let mut ship: serde_json::Value = serde_json::from_str(
+        fs::read_to_string(data("outbound/x12-856/asn.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    ship["partner"] = serde_json::json!("ACME");
+    sb.drop_file("asn.jsonl", format!("{ship}\n").as_bytes());
+    let out = sb.run(&["once"]);
+    assert_eq!(out.status.code(), Some(1));
+    let list = sb.stdout(&["quarantine", "list"]);
+    assert!(
+        list.contains("asn.jsonl") && list.contains("takes no ship_notice/v1 documents"),
+        "{list}"
+    );
+}
