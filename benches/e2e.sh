@@ -48,7 +48,7 @@ for i in range(1, n + paced + 1):
 PY
 EDIGATE_LOG=error "$bin" run 2>service.log &
 svc=$!
-trap 'st=$?; kill $svc $sim 2>/dev/null; wait $svc $sim 2>/dev/null; rm -rf "$work"; exit $st' EXIT
+trap 'st=$?; kill $svc $sim 2>/dev/null || true; wait $svc $sim 2>/dev/null || true; rm -rf "$work"; exit $st' EXIT
 sleep 1
 delivered() { python3 -c "import sqlite3; print(sqlite3.connect('var/edigate.db').execute(\"select count(*) from deliveries where state='delivered'\").fetchone()[0])" 2>/dev/null || echo 0; }
 start=$(date +%s.%N)
