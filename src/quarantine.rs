@@ -119,14 +119,23 @@ pub fn replay(cfg: &Config, store: &mut Store, files: &[FileRow]) -> Result<usiz
 }
 
 /// The class of an exception, from the code of its reason: `syntax` (the input breaks its
-/// standard), `configuration` (no mapping, partner or channel setup), `security` (spoofing,
-/// unsafe archives), `business` (a target refused a record) or `transient` (retries exhausted).
+/// standard), `configuration` (no mapping, crosswalk entry, partner or channel setup),
+/// `security` (spoofing, unsafe archives), `business` (a mapping or target refused the content)
+/// or `transient` (retries exhausted).
 pub fn class(code: &str) -> &'static str {
     match code {
         "partner.spoofed" | "zip.slip" | "zip.link" | "zip.bomb" | "zip.too_deep" => "security",
-        "x12.unsupported_transaction" | "edifact.unsupported_message" => "configuration",
-        "rejected" => "business",
+        "x12.unsupported_transaction"
+        | "edifact.unsupported_message"
+        | "cxml.unsupported_request"
+        | "csv.unsupported"
+        | "csv.no_partner"
+        | "records.no_target"
+        | "x12.crosswalk" => "configuration",
+        "rejected" | "edifact.mapping" | "cxml.mapping" | "csv.mapping" | "x12.mapping"
+        | "records.outbound" => "business",
         "dead" => "transient",
+        c if c.ends_with(".crosswalk") => "configuration",
         _ => "syntax",
     }
 }
