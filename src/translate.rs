@@ -326,9 +326,14 @@ fn translate_edifact(
                         )
                     });
                     let seg = index.and_then(|i| m.segment(i));
+                    let code = if e.code == "crosswalk" {
+                        "edifact.crosswalk"
+                    } else {
+                        "edifact.mapping"
+                    };
                     out.diagnostics.push(Diagnostic {
                         severity: Severity::Error,
-                        code: "edifact.mapping",
+                        code,
                         message: e.message.clone(),
                         position: Position {
                             offset: seg.map_or(m.offset, |s| s.offset),
@@ -344,7 +349,7 @@ fn translate_edifact(
                         document: m.kind.clone(),
                         control: m.reference.clone(),
                         interchange: ic.control.clone(),
-                        code: "edifact.mapping",
+                        code,
                         reason: e.message,
                         offset: m.offset,
                     });
