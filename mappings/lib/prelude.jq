@@ -52,23 +52,20 @@ def at_comp($seg; $n; $c; f; $what):
 # without an entry fails the document with that reason (it is never passed through).
 def xwalk($table):
   . as $v
-  | if $v == null or $v == "" then $v
-    else ($codes[$table] // {}) as $t
-    | (($t[$partner] // {}) + ($t["*"] // {})) as $map
-    | if ($t[$partner] == null and $t["*"] == null) then $v
-      else ($t[$partner][$v] // $t["*"][$v]
-            // error({message: "no \($table) crosswalk entry for \($v | tojson) (partner \($partner))", code: "crosswalk"}))
-      end
+  | ($codes[$table]) as $t
+  | if $t == null or $v == null or $v == "" then $v
+    elif ($t[$partner] == null and $t["*"] == null) then $v
+    else ($t[$partner][$v] // $t["*"][$v]
+          // error({message: "no \($table) crosswalk entry for \($v | tojson) (partner \($partner))", code: "crosswalk"}))
     end;
 # The reverse direction, for outbound documents.
 def xwalk_back($table):
   . as $v
-  | if $v == null or $v == "" then $v
-    else ($codes[$table] // {}) as $t
-    | if ($t[$partner] == null and $t["*"] == null) then $v
-      else ([($t[$partner] // {}), ($t["*"] // {}) | to_entries[] | select(.value == $v) | .key] | first)
-           // error({message: "no \($table) crosswalk entry maps to \($v | tojson) (partner \($partner))", code: "crosswalk"})
-      end
+  | ($codes[$table]) as $t
+  | if $t == null or $v == null or $v == "" then $v
+    elif ($t[$partner] == null and $t["*"] == null) then $v
+    else ([($t[$partner] // {}), ($t["*"] // {}) | to_entries[] | select(.value == $v) | .key] | first)
+         // error({message: "no \($table) crosswalk entry maps to \($v | tojson) (partner \($partner))", code: "crosswalk"})
     end;
 
 # ---- canonical helpers ----

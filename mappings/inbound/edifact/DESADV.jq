@@ -9,7 +9,7 @@
        body: {
          po_number: ($loop | edi_qual("RFF"; ["ON"]; 1; 2)),
          po_line_number: (($loop | edi_qual("RFF"; ["ON", "LI"]; 1; 3)) // ($lin | comp(1; 1))),
-         item: ($loop | edi_item | .buyer_part |= xwalk("item")),
+         item: ($loop | edi_item | .buyer_part = (.buyer_part | xwalk("item"))),
          quantity: (if $qty == null then fail($lin; 0; "1"; "line \($k + 1) has no despatched quantity (QTY+12)")
                     else at_comp($qty; 1; 2; edi_decimal; "quantity") end),
          uom: ($qty | comp(1; 3) | if . == "" then "PCE" else . end | xwalk("uom")),

@@ -29,7 +29,7 @@
       | {
           line_number: ($lin | comp(1; 1) | if . == "" then "\($k + 1)" else . end),
           po_line_number: ($loop | edi_qual("RFF"; ["ON", "LI"]; 1; 3)),
-          item: ($loop | edi_item | .buyer_part |= xwalk("item")),
+          item: ($loop | edi_item | .buyer_part = (.buyer_part | xwalk("item"))),
           quantity: (if $qty == null then null else at_comp($qty; 1; 2; edi_decimal; "quantity") end),
           uom: (if $qty == null then null else $qty | comp(1; 3) | if . == "" then "PCE" else . end | xwalk("uom") end),
           unit_price: opt($loop[] | select(.[0] == "PRI" and (comp(1; 1) | IN("AAA", "AAB", "INV", "CAL"))) as $p

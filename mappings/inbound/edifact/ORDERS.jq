@@ -25,7 +25,7 @@
       | {
           line_number: ($lin | comp(1; 1) | if . == "" then "\($k + 1)" else . end),
           item: ($loop | edi_item
-            | if item_ok then .buyer_part |= xwalk("item")
+            | if item_ok then .buyer_part = (.buyer_part | xwalk("item"))
               else fail($lin; 3; "line \($k + 1) identifies no item") end),
           quantity: (if $qty == null then fail($lin; 0; "1"; "line \($k + 1) has no ordered quantity (QTY+21)")
                      else at_comp($qty; 1; 2; edi_decimal; "quantity") end),

@@ -16,7 +16,7 @@
           # 1229: 5 accepted without amendment, 3 changed, 7 not accepted, 1 added
           status: ($lin | comp(2; 1) | if . == "5" then "accepted" elif . == "7" then "rejected"
                    elif . == "3" or . == "1" then "changed" else null end),
-          item: ($loop | edi_item | .buyer_part |= xwalk("item")),
+          item: ($loop | edi_item | .buyer_part = (.buyer_part | xwalk("item"))),
           quantity: (if $qty == null then null else at_comp($qty; 1; 2; edi_decimal; "quantity") end),
           uom: (if $qty == null then null else $qty | comp(1; 3) | if . == "" then "PCE" else . end | xwalk("uom") end),
           unit_price: opt($loop[] | select(.[0] == "PRI") as $p | $p | comp(1; 2) | nonempty | at_comp($p; 1; 2; edi_decimal; "price")),

@@ -31,7 +31,7 @@
           unit_price: at($po1; 4; decimal; "unit price"),
           item: (($po1 | x12_item(6))
                  + ({description: opt($loop | segs("PID") | select(el(1) == "F") | el(5))})
-                 | if item_ok then .buyer_part |= xwalk("item")
+                 | if item_ok then .buyer_part = (.buyer_part | xwalk("item"))
                    else fail($po1; 7; "2"; "no buyer part, vendor part or GTIN identifies the item") end),
           requested_delivery_date: opt($loop | segs("DTM") | select(el(1) | IN("002", "010", "074")) as $d
                                      | at($d; 2; x12_date; "date"))
