@@ -161,3 +161,24 @@ fn canonical_records_dropped_by_the_erp_go_out_as_the_partners_documents() {
         "{list}"
     );
 }
+
+#[test]
+fn an_edifact_value_without_a_crosswalk_entry_holds_the_message_as_configuration() {
+    let sb = Sandbox::with_config(&format!(
+        "{}edifact_ids = [\"5412345000013:14\"]\n",
+        crate::support::CONFIG
+    ));
+    write(
+        &sb,
+        "mappings/codes/uom.csv",
+        "partner,value,mapped\nACME,EA,EACH\n",
+    );
+    let orders = fs::read(data("edifact/ok/orders-d96a-ack-requested.edi")).unwrap();
+    sb.drop_file("orders.edi", &orders);
+    assert_eq!(sb.run(&["once"]).status.code(), Some(1));
+    let list = sb.stdout(&["quarantine", "list", "--class", "configuration"]);
+    assert!(
+        list.contains("orders.edi") && list.contains("no uom crosswalk entry for \"PCE\""),
+        "{list}"
+    );
+}
