@@ -1,6 +1,6 @@
 //! `cargo bench`: throughput of the EDI engine on deterministic synthetic input, one core.
 //! Prints MB/s for X12 and EDIFACT parse + full validation, and for X12 850 -> canonical JSON.
-//! Sizes: EDIGATE_BENCH_MB (default 64).
+//! Sizes: EDIGATE_BENCH_MB (default 64); EDIGATE_BENCH_MAPPINGS=DIR to measure other mappings.
 
 use edigate::config::Config;
 use edigate::formats::edifact::validate::Messages;
@@ -200,7 +200,14 @@ fn main() {
         s.segments
     );
 
-    let cfg = Config::defaults(std::path::Path::new("/"));
+    // EDIGATE_BENCH_MAPPINGS=DIR measures the mappings in DIR (an operator's own) instead of
+    // the shipped ones.
+    let mut cfg = Config::defaults(std::path::Path::new("/"));
+    if let Some(dir) = std::env::var_os("EDIGATE_BENCH_MAPPINGS") {
+        let maps = edigate::mapping::Mappings::load(Some(std::path::Path::new(&dir)))
+            .unwrap_or_else(|e| panic!("mappings in {dir:?}: {e:?}"));
+        cfg.maps = std::sync::Arc::new(maps);
+    }
     let small = &x12[..x12.len().min(16 << 20)];
     let cut = small
         .windows(5)

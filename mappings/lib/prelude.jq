@@ -9,6 +9,7 @@
 #   loops($id; $stop) segments -> loops starting at tag $id, each ending before the next $id
 #                     or a tag in $stop
 #   loops_of($id; $members) loops starting at $id that go on while tags are in $members
+#   pairs($n), pair($n; $quals) X12 qualifier/id pairs from element n on
 #   el, comp, comps, first_seg, seg_list: segment access (below)
 # Empty strings, nulls, [] and {} are dropped from records, so absent fields need no filtering.
 
@@ -28,7 +29,8 @@ def iso_date: if . == null or . == "" then null else .[0:10] end;
 # ---- segments: [tag, element 1, element 2, ...]; composite elements are arrays ----
 # Natives: el($n) element n as text ("" when absent; the first component of a composite),
 # comp($n; $c) component c of element n, comps($n) every component of element n,
-# first_seg($id) the first segment tagged $id (null when none), seg_list($id) all of them.
+# first_seg($id) the first segment tagged $id (null when none), seg_list($id) all of them,
+# seg_with($id; $n; $values) the first tagged $id whose element $n is one of $values.
 def segs($id): seg_list($id)[];
 # The segments before the first one tagged $id (a transaction's heading area).
 def head($id): (map(.[0]) | index($id)) as $i | if $i == null then . else .[:$i] end;
@@ -51,13 +53,13 @@ def at_comp($seg; $n; $c; f; $what):
 # A table applies to a partner when it has rows for that partner or for "*"; then a value
 # without an entry fails the document with that reason (it is never passed through).
 def xwalk($table):
-  . as $v
-  | ($codes[$table]) as $t
-  | if $t == null or $v == null or $v == "" then $v
-    elif ($t[$partner] == null and $t["*"] == null) then $v
-    else ($t[$partner][$v] // $t["*"][$v]
-          // error({message: "no \($table) crosswalk entry for \($v | tojson) (partner \($partner))", code: "crosswalk"}))
-    end;
+  if $codes[$table] == null or . == null or . == "" then .
+  else . as $v | $codes[$table] as $t
+    | if ($t[$partner] == null and $t["*"] == null) then $v
+      else ($t[$partner][$v] // $t["*"][$v]
+            // error({message: "no \($table) crosswalk entry for \($v | tojson) (partner \($partner))", code: "crosswalk"}))
+      end
+  end;
 # The reverse direction, for outbound documents.
 def xwalk_back($table):
   . as $v
@@ -99,14 +101,11 @@ def x12_party:
 def x12_parties($stop): [loops("N1"; $stop)[] | x12_party | select(. != null)];
 
 # X12 product id pairs (qualifier, id) from element $from on -> item (pairs: a native).
-def x12_id_kind:
-  if . == "BP" or . == "IN" or . == "SK" then "buyer_part"
-  elif . == "VP" or . == "VN" or . == "VA" then "supplier_part"
-  elif . == "UP" or . == "EN" or . == "UK" or . == "UA" or . == "EN13" then "gtin"
-  else "other" end;
+# (pair($n; $quals): a native, the id of the first pair whose qualifier is in $quals)
 def x12_item($from):
-  reduce pairs($from)[] as [$q, $id] ({}; ($q | x12_id_kind) as $k | if .[$k] == null then .[$k] = $id else . end)
-  | if item_ok then del(.other) else {buyer_part: .other} end;
+  {buyer_part: pair($from; ["BP", "IN", "SK"]), supplier_part: pair($from; ["VP", "VN", "VA"]),
+   gtin: pair($from; ["UP", "EN", "UK", "UA", "EN13"])} as $known
+  | if ($known | item_ok) then $known else {buyer_part: pair($from; [])} end;
 def x12_item_pairs:
   [(if .buyer_part then ["BP", .buyer_part] else empty end),
    (if .supplier_part then ["VP", .supplier_part] else empty end),
@@ -130,9 +129,9 @@ def edi_item_kind: if . == "EN" or . == "UP" or . == "SRV" or . == "SRS" then "g
 # X12 date element $n of $seg -> ISO date (null when empty; fails at the element when bad).
 def x12d($seg; $n): at($seg; $n; x12_date; "date");
 # The first date among DTM segments (in the array given) whose qualifier is in $quals.
-def x12_dtm($quals): opt(.[] | select(.[0] == "DTM" and (el(1) as $q | $quals | index($q) != null)) as $d | x12d($d; 2));
-def edi_dtm($quals): opt(.[] | select(.[0] == "DTM" and (comp(1; 1) as $q | $quals | index($q) != null)) as $d
-  | at_comp($d; 1; 2; edi_date($d | comp(1; 3)); "date") | nonempty);
+def x12_dtm($quals): seg_with("DTM"; 1; $quals) as $d | if $d == null then null else x12d($d; 2) end;
+def edi_dtm($quals): seg_with("DTM"; 1; $quals) as $d
+  | if $d == null then null else at_comp($d; 1; 2; edi_date($d | comp(1; 3)); "date") end;
 # The first value of component $c of element $n among segments tagged $id whose first
 # component (qualifier) is in $quals.
 def edi_qual($id; $quals; $n; $c): opt(.[] | select(.[0] == $id and (comp(1; 1) as $q | $quals | index($q) != null)) | comp($n; $c) | nonempty);

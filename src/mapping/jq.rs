@@ -172,7 +172,7 @@ fn convert(
 
 /// The conversions mapping authors need most, done exactly in Rust.
 fn natives() -> impl Iterator<Item = Fun<D>> {
-    let funs: [jaq_core::native::Filter<jaq_core::RunPtr<D>>; 14] = [
+    let funs: [jaq_core::native::Filter<jaq_core::RunPtr<D>>; 16] = [
         // X12 DT: CCYYMMDD or YYMMDD -> YYYY-MM-DD
         ("x12_date", v(0), |cv| {
             bome(convert(cv.1, "date", super::x12_date))
@@ -246,6 +246,40 @@ fn natives() -> impl Iterator<Item = Fun<D>> {
                 .map(|p| Val::Arr(vec![p[0].clone(), p[1].clone()].into()))
                 .collect();
             bome(Ok(Val::Arr(out.into())))
+        }),
+        // the id of the first qualifier/id pair from element n on whose qualifier is in
+        // $quals (any qualifier when $quals is empty), or null
+        ("pair", v(2), |mut cv| {
+            let quals = cv.0.pop_var();
+            let from = index_of(&cv.0.pop_var()).unwrap_or(1);
+            let Val::Arr(a) = &cv.1 else {
+                return bome(Err(err("pair: the input must be a segment".into())));
+            };
+            let any = matches!(&quals, Val::Arr(q) if q.is_empty());
+            let found = a
+                .iter()
+                .skip(from)
+                .collect::<Vec<_>>()
+                .chunks(2)
+                .filter(|p| p.len() == 2 && text(p[1]).is_some_and(|t| !t.is_empty()))
+                .find(|p| any || contains(&quals, p[0]))
+                .map(|p| p[1].clone());
+            bome(Ok(found.unwrap_or(Val::Null)))
+        }),
+        // the first segment tagged $id whose element $n (its first component) is one of
+        // $values, or null: DTM by qualifier, REF by qualifier, PID by type
+        ("seg_with", v(3), |mut cv| {
+            let values = cv.0.pop_var();
+            let n = cv.0.pop_var();
+            let id = cv.0.pop_var();
+            let Val::Arr(segs) = &cv.1 else {
+                return bome(Ok(Val::Null));
+            };
+            let found = segs.iter().find(|s| {
+                matches!(s, Val::Arr(a) if a.first() == Some(&id))
+                    && contains(&values, &component(s, &n, None))
+            });
+            bome(Ok(found.cloned().unwrap_or(Val::Null)))
         }),
         ("seg_list", v(1), |mut cv| {
             let id = cv.0.pop_var();

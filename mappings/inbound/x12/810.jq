@@ -29,7 +29,7 @@
           quantity: at($it1; 2; decimal; "quantity"),
           uom: ($it1 | el(3) | xwalk("uom")),
           unit_price: at($it1; 4; decimal; "unit price"),
-          item: (($it1 | x12_item(6)) + {description: opt($loop[] | select(.[0] == "PID" and el(1) == "F") | el(5))}
+          item: (($it1 | x12_item(6)) + {description: ($loop | seg_with("PID"; 1; ["F"]) | el(5))}
                  | if item_ok then .buyer_part = (.buyer_part | xwalk("item"))
                    else fail($it1; 7; "2"; "no buyer part, vendor part or GTIN identifies the item") end)
         }]

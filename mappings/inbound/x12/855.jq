@@ -18,7 +18,7 @@
                    elif . == "IR" or . == "ID" or . == "R1" or . == "R2" or . == "R3" or . == "R4" then "rejected"
                    elif . == "IB" or . == "IW" then "backordered"
                    else "changed" end),
-          item: (($po1 | x12_item(6)) + {description: opt($loop[] | select(.[0] == "PID" and el(1) == "F") | el(5))}
+          item: (($po1 | x12_item(6)) + {description: ($loop | seg_with("PID"; 1; ["F"]) | el(5))}
                  | .buyer_part = (.buyer_part | xwalk("item"))),
           quantity: (if $ack != null and ($ack | el(2)) != "" then at($ack; 2; decimal; "quantity") else at($po1; 2; decimal; "quantity") end),
           uom: (if $ack != null and ($ack | el(3)) != "" then $ack | el(3) else $po1 | el(3) end | xwalk("uom")),

@@ -13,7 +13,7 @@
     | { po_number: ($order.segs // [] | first_seg("PRF") // [] | el(1)),
         po_line_number: ($g | first_seg("LIN") // [] | el(1)),
         item: (($g | first_seg("LIN") // ["LIN"] | x12_item(2) | .buyer_part = (.buyer_part | xwalk("item")))
-               + {description: opt($g[] | select(.[0] == "PID" and el(1) == "F") | el(5))}),
+               + {description: ($g | seg_with("PID"; 1; ["F"]) | el(5))}),
         quantity: (if $sn1 == null then fail($g[0]; 0; "3"; "item HL \($h.id) has no SN1 quantity") else at($sn1; 2; decimal; "quantity") end),
         uom: ($sn1 | el(3) | xwalk("uom")),
         lot: (opt($g[] | select(.[0] == "REF" and el(1) == "LT") | el(2))

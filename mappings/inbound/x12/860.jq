@@ -21,7 +21,7 @@
                      // fail($poc; 3; "2"; "quantity ordered is missing")),
           uom: (($poc | el(5) | nonempty) // ($poc | comp(5; 1)) | if . == "" then fail($poc; 5; "2"; "unit of measure is missing") else xwalk("uom") end),
           unit_price: at($poc; 6; decimal; "unit price"),
-          item: (($poc | x12_item(8)) + {description: opt($loop[] | select(.[0] == "PID" and el(1) == "F") | el(5))}
+          item: (($poc | x12_item(8)) + {description: ($loop | seg_with("PID"; 1; ["F"]) | el(5))}
                  | if item_ok then .buyer_part = (.buyer_part | xwalk("item"))
                    else fail($poc; 9; "2"; "no buyer part, vendor part or GTIN identifies the item") end),
           requested_delivery_date: ($loop | x12_dtm(["002", "010", "074"]))
