@@ -637,22 +637,25 @@ fn translate_csv(
         sha256: input.sha256.to_string(),
         ..Source::default()
     };
-    let result = cfg
-        .maps
-        .inbound(program, &partner, mapping::jq::from_json(&fields));
-    whole_document(input, &partner, source, result, "csv.mapping", out);
+    let program = (program, &fields);
+    whole_document(input, cfg, &partner, program, source, "csv.mapping", out);
 }
 
-/// Records of a document mapped as a whole (cXML, CSV), or its refusal.
+/// A document mapped as a whole (cXML, CSV): `program` run on `fields`, giving its records or
+/// its refusal.
 fn whole_document(
     input: &Input<'_>,
+    cfg: &Config,
     partner: &str,
+    (program, fields): (&mapping::jq::Program, &serde_json::Value),
     source: Source,
-    result: Result<Vec<crate::canonical::Business>, mapping::MapError>,
     code: &'static str,
     out: &mut Outcome,
 ) {
-    match result {
+    match cfg
+        .maps
+        .inbound(program, partner, mapping::jq::from_json(fields))
+    {
         Ok(businesses) => {
             out.accepted += 1;
             for (k, business) in businesses.into_iter().enumerate() {
@@ -772,10 +775,8 @@ fn translate_cxml(input: &Input<'_>, cfg: &Config, out: &mut Outcome) {
         sha256: input.sha256.to_string(),
         ..Source::default()
     };
-    let result = cfg
-        .maps
-        .inbound(program, &partner, mapping::jq::from_json(&fields));
-    whole_document(input, &partner, source, result, "cxml.mapping", out);
+    let program = (program, &fields);
+    whole_document(input, cfg, &partner, program, source, "cxml.mapping", out);
 }
 
 fn refuse_nothing_accepted(out: &mut Outcome, empty: bool) {

@@ -106,11 +106,6 @@ def x12_item($from):
   {buyer_part: pair($from; ["BP", "IN", "SK"]), supplier_part: pair($from; ["VP", "VN", "VA"]),
    gtin: pair($from; ["UP", "EN", "UK", "UA", "EN13"])} as $known
   | if ($known | item_ok) then $known else {buyer_part: pair($from; [])} end;
-def x12_item_pairs:
-  [(if .buyer_part then ["BP", .buyer_part] else empty end),
-   (if .supplier_part then ["VP", .supplier_part] else empty end),
-   (if .gtin then ["UP", .gtin] else empty end)] | add // [];
-
 # EDIFACT NAD -> party.
 def edi_party:
   . as $s | (el(1) | edi_role) as $role

@@ -69,8 +69,7 @@ pub fn parse(data: &[u8]) -> Result<Document, XmlError> {
             message: e.to_string(),
         })?;
         match ev {
-            Event::Start(e) | Event::Empty(e) if root.is_some() => {
-                let _ = e;
+            Event::Start(_) | Event::Empty(_) if root.is_some() => {
                 return Err(err(&reader, "content after the root element".into()));
             }
             Event::Start(ref e) | Event::Empty(ref e) => {

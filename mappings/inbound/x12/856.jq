@@ -17,7 +17,7 @@
         quantity: (if $sn1 == null then fail($g[0]; 0; "3"; "item HL \($h.id) has no SN1 quantity") else at($sn1; 2; decimal; "quantity") end),
         uom: ($sn1 | el(3) | xwalk("uom")),
         lot: (opt($g[] | select(.[0] == "REF" and el(1) == "LT") | el(2))
-              // opt($g | first_seg("LIN") | pairs(2)[] | select(.[0] == "LT") | .[1])),
+              // ($g | first_seg("LIN") | pair(2; ["LT"]))),
         pack: ($pack.id // null),
         sscc: ($pack.segs // [] | opt(.[] | select(.[0] == "MAN" and el(1) == "GM") | el(2))) }
   ] as $items
