@@ -5,6 +5,7 @@
 # from drop to delivery (p50/p99) for files dropped one by one while the queue is not backed up.
 #
 #   bash benches/e2e.sh            # N=10000, 200 paced files for latency
+#   EDIGATE_LOG=edigate::scheduler=debug KEEP_LOG=/tmp/e2e.log bash benches/e2e.sh   # per-pass stage times
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-10000}
@@ -46,9 +47,9 @@ for i in range(1, n + paced + 1):
     s = t.replace("4500001234", "PO%08d" % i).replace("000000905", "%09d" % (100000 + i))
     open(("stage/po%06d.edi" if i <= n else "paced/po%06d.edi") % i, "w").write(s)
 PY
-EDIGATE_LOG=error "$bin" run 2>service.log &
+EDIGATE_LOG=${EDIGATE_LOG:-error} "$bin" run 2>service.log &
 svc=$!
-trap 'st=$?; kill $svc $sim 2>/dev/null || true; wait $svc $sim 2>/dev/null || true; rm -rf "$work"; exit $st' EXIT
+trap 'st=$?; kill $svc $sim 2>/dev/null || true; wait $svc $sim 2>/dev/null || true; [ -z "${KEEP_LOG:-}" ] || cp service.log "$KEEP_LOG"; rm -rf "$work"; exit $st' EXIT
 sleep 1
 delivered() { python3 -c "import sqlite3; print(sqlite3.connect('var/edigate.db').execute(\"select count(*) from deliveries where state='delivered'\").fetchone()[0])" 2>/dev/null || echo 0; }
 start=$(date +%s.%N)

@@ -43,7 +43,13 @@ pub struct IntakeReport {
     pub duplicates: usize,
     /// Files seen but not yet stable (still being written, or seen only once).
     pub waiting: usize,
+    /// Stable files left for the next pass because this pass's batch was full.
+    pub deferred: usize,
 }
+
+/// The most files one pass takes in: bounds the length of the pipeline's transactions (so that
+/// deliveries and the CLI never wait long for the database) and the time to the first delivery.
+pub const MAX_BATCH: usize = 500;
 
 /// Remembers what each folder looked like, to take only files that stopped changing.
 #[derive(Default)]
@@ -93,7 +99,7 @@ impl Intake {
     ) -> Result<IntakeReport, IntakeError> {
         let settle = Duration::from_millis(cfg.settle_ms);
         let mut report = IntakeReport::default();
-        let mut present = Vec::new();
+        let mut present = std::collections::HashSet::new();
         let mut ready: Vec<Ready<'_>> = Vec::new();
         for channel in cfg.channels.iter().filter(|c| due(c)) {
             let Some(dir) = channel.dir() else { continue };
@@ -108,8 +114,13 @@ impl Intake {
                 let path = e.path();
                 let Ok(meta) = e.metadata() else { continue };
                 let now = stamp(&meta);
-                present.push(path.clone());
+                present.insert(path.clone());
                 match self.seen.get(&path) {
+                    Some((before, at))
+                        if *before == now && at.elapsed() >= settle && ready.len() >= MAX_BATCH =>
+                    {
+                        report.deferred += 1;
+                    }
                     Some((before, at)) if *before == now && at.elapsed() >= settle => {
                         self.seen.remove(&path);
                         let key = format!(
@@ -132,6 +143,7 @@ impl Intake {
                             name,
                             key,
                             data,
+                            stamp: now,
                         });
                     }
                     Some((before, _)) if *before == now => report.waiting += 1,
@@ -174,6 +186,27 @@ struct Ready<'c> {
     name: String,
     key: String,
     data: Vec<u8>,
+    stamp: Stamp,
+}
+
+/// Puts a settled inbox file into the spool. When the spool is on the same file system and the
+/// file has no other name, the spool entry is a second name for the same file (no data copied,
+/// and no file made now or freed when the inbox name goes, which keeps the file system's inode
+/// allocator fast under a steady stream); it is used only if it is still the very file that was
+/// read (same inode, size and mtime, exactly two names). Otherwise the bytes read are written.
+fn spool_in(r: &Ready<'_>, spool: &Path) -> io::Result<()> {
+    match fs::remove_file(spool) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    if fs::hard_link(&r.path, spool).is_ok() {
+        match fs::metadata(spool) {
+            Ok(m) if stamp(&m) == r.stamp && m.nlink() == 2 => return Ok(()),
+            _ => fs::remove_file(spool)?,
+        }
+    }
+    fsutil::write_replace(spool, &r.data)
 }
 
 fn spool_path(cfg: &Config, source_key: &str) -> PathBuf {
@@ -206,7 +239,7 @@ fn commit_batch(
     for r in ready {
         let sha = sha256_hex(&r.data);
         let spool = spool_path(cfg, &r.key);
-        fsutil::write_replace(&spool, &r.data).map_err(io_at(&spool))?;
+        spool_in(r, &spool).map_err(io_at(&spool))?;
         rows.push((sha, cfg.rel(&spool)));
     }
     // One flush makes every spool copy durable before any state row points at it.
@@ -299,5 +332,59 @@ mod tests {
             assert!(is_partial(n), "{n}");
         }
         assert!(!is_partial("po.edi"));
+    }
+
+    fn folder() -> (tempfile::TempDir, Config, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("inbox")).unwrap();
+        let text = "[service]\nsettle_ms = 1\n\n[[channels]]\nname = \"in\"\ntype = \"dir\"\npath = \"inbox\"\n";
+        let cfg = crate::config::parse(&dir.path().join("edigate.toml"), text).unwrap();
+        fs::create_dir_all(cfg.spool()).unwrap();
+        let store = Store::open(&cfg.database()).unwrap();
+        (dir, cfg, store)
+    }
+
+    /// Two passes, the settle time apart: the first sees the files, the second takes them.
+    fn settle(intake: &mut Intake, cfg: &Config, store: &mut Store) -> IntakeReport {
+        intake.pass(cfg, store, &|_| true).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        intake.pass(cfg, store, &|_| true).unwrap()
+    }
+
+    #[test]
+    fn the_spool_keeps_the_inbox_file_itself_unless_it_has_another_name() {
+        let (dir, cfg, mut store) = folder();
+        let inbox = dir.path().join("inbox");
+        fs::write(inbox.join("a.edi"), b"one").unwrap();
+        fs::write(inbox.join("b.edi"), b"two").unwrap();
+        // b.edi also has a name elsewhere: whoever holds it could change it later.
+        fs::hard_link(inbox.join("b.edi"), dir.path().join("b-elsewhere")).unwrap();
+        let inode = |p: &Path| fs::metadata(p).unwrap().ino();
+        let (a, b) = (inode(&inbox.join("a.edi")), inode(&inbox.join("b.edi")));
+        let mut intake = Intake::default();
+        assert_eq!(settle(&mut intake, &cfg, &mut store).ingested, 2);
+        assert!(fs::read_dir(&inbox).unwrap().next().is_none());
+        let spooled = |id| cfg.resolve(&store.file(id).unwrap().blob);
+        let (a_spool, b_spool) = (spooled(1), spooled(2));
+        assert_eq!(store.file(1).unwrap().name, "a.edi");
+        assert_eq!(inode(&a_spool), a, "a.edi kept, not copied");
+        assert_eq!(fs::metadata(&a_spool).unwrap().nlink(), 1);
+        assert_ne!(inode(&b_spool), b, "b.edi copied");
+        assert_eq!(fs::read(&b_spool).unwrap(), b"two");
+        fs::write(dir.path().join("b-elsewhere"), b"changed").unwrap();
+        assert_eq!(fs::read(&b_spool).unwrap(), b"two");
+    }
+
+    #[test]
+    fn a_pass_takes_at_most_one_batch_and_leaves_the_rest_for_the_next() {
+        let (dir, cfg, mut store) = folder();
+        for i in 0..MAX_BATCH + 3 {
+            fs::write(dir.path().join(format!("inbox/{i:04}.edi")), i.to_string()).unwrap();
+        }
+        let mut intake = Intake::default();
+        let first = settle(&mut intake, &cfg, &mut store);
+        assert_eq!((first.ingested, first.deferred), (MAX_BATCH, 3));
+        let next = intake.pass(&cfg, &mut store, &|_| true).unwrap();
+        assert_eq!((next.ingested, next.deferred, next.waiting), (3, 0, 0));
     }
 }

@@ -78,12 +78,14 @@ pub fn advance_all(cfg: &Config, store: &mut Store) -> Result<Report, StoreError
             tracing::error!(error = %e, "file could not advance; it will be retried");
             report.errors += 1;
         };
-        // Received -> translated: the whole batch in one transaction (each file's state changes
-        // are savepoints inside it); a store error rolls the batch back for the next pass.
+        // Received -> translated: a batch in one transaction (each file's state changes are
+        // savepoints inside it); a store error rolls the batch back for the next pass. A backlog
+        // (after a restart) goes in intake-sized batches, so no transaction holds the database
+        // for long.
         let received = files_in(store, &todo, &[State::Received, State::Parsed])?;
-        if !received.is_empty() {
+        for batch in received.chunks(crate::intake::MAX_BATCH) {
             store.begin_batch()?;
-            for f in &received {
+            for f in batch {
                 match translate_file(cfg, store, f) {
                     Ok(rejected) => report.rejected += rejected,
                     Err(PipelineError::Store(e)) => {

@@ -29,6 +29,8 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Intake(#[from] IntakeError),
+    #[error("starting the delivery thread: {0}")]
+    Thread(std::io::Error),
     #[error("watching folders: {0}")]
     Watch(#[from] notify::Error),
     #[error("schedules: {0}")]
@@ -69,6 +71,9 @@ pub struct Appliance {
     listings: Listings,
     /// The day retention last ran (days since 1970).
     retention_day: Option<i64>,
+    /// Whether a pass also sends due deliveries (`once`); the service sends them from its own
+    /// thread instead, beside the passes.
+    inline_deliveries: bool,
     _lock: File,
 }
 
@@ -116,6 +121,7 @@ impl Appliance {
             intake: Intake::default(),
             listings: Listings::default(),
             retention_day: None,
+            inline_deliveries: true,
             _lock: lock,
         })
     }
@@ -153,6 +159,7 @@ impl Appliance {
             self.store.record_poll(STORAGE, None)?;
         }
         let is_due = |c: &Channel| c.schedule.is_none() || due.contains(&c.name);
+        let started = std::time::Instant::now();
         let mut intake = self.intake.pass(&self.cfg, &mut self.store, &is_due)?;
         let mut channel_errors = 0;
         for c in self
@@ -175,13 +182,27 @@ impl Appliance {
                 }
             }
         }
+        let intake_at = started.elapsed();
         let pipeline = pipeline::advance_all(&self.cfg, &mut self.store)?;
+        let pipeline_at = started.elapsed();
         for c in self.cfg.channels.iter().filter(|c| c.sftp().is_some()) {
             if let Err(e) = sftp::deliver(&mut self.store, c) {
                 tracing::warn!(channel = %c.name, error = %e, "upload failed; it will be retried");
             }
         }
-        let more_deliveries = self.deliver()?;
+        let more_deliveries = if self.inline_deliveries {
+            deliver(&self.cfg, &mut self.store)?
+        } else {
+            false
+        };
+        tracing::debug!(
+            ingested = intake.ingested,
+            archived = pipeline.archived,
+            intake_ms = intake_at.as_millis() as u64,
+            pipeline_ms = (pipeline_at - intake_at).as_millis() as u64,
+            deliver_ms = (started.elapsed() - pipeline_at).as_millis() as u64,
+            "pass"
+        );
         let today = Utc::now().epoch.div_euclid(86_400);
         if self.retention_day != Some(today) {
             self.retention_day = Some(today);
@@ -207,72 +228,6 @@ impl Appliance {
     /// Sends the deliveries that are due to every target, at most `concurrency` at a time per
     /// target, and records each outcome and the target's circuit breaker.
     /// Returns whether more deliveries are due than one pass sends.
-    fn deliver(&mut self) -> Result<bool, ServiceError> {
-        let mut more = false;
-        for t in &self.cfg.targets {
-            let now = Utc::now();
-            let b = self.store.breaker(&t.name)?;
-            let Some(limit) = delivery::allowed(t, &b, now) else {
-                continue;
-            };
-            let limit = limit.min(500);
-            let due = self.store.due_deliveries(&t.name, now, limit)?;
-            if due.is_empty() {
-                continue;
-            }
-            more |= due.len() == limit;
-            let requests: Vec<delivery::Request> =
-                due.iter().map(|r| delivery::request(t, r)).collect();
-            let agent = delivery::agent(t);
-            let queue = std::sync::Mutex::new(requests.iter().enumerate());
-            let results = std::sync::Mutex::new(vec![None; requests.len()]);
-            std::thread::scope(|s| {
-                for _ in 0..t.concurrency.min(requests.len()) {
-                    s.spawn(|| loop {
-                        let next = queue.lock().expect("queue").next();
-                        let Some((i, req)) = next else { break };
-                        let resp = delivery::send(&agent, req);
-                        results.lock().expect("results")[i] = Some(resp);
-                    });
-                }
-            });
-            let results: Vec<delivery::Response> = results
-                .into_inner()
-                .expect("results")
-                .into_iter()
-                .map(|r| r.unwrap_or_else(|| delivery::Response::Failed("not sent".into())))
-                .collect();
-            let now = Utc::now();
-            let mut settled = Vec::with_capacity(due.len());
-            for (row, resp) in due.iter().zip(&results) {
-                let attempt = delivery::classify(t, row, resp, now);
-                match &attempt {
-                    Attempt::Delivered { .. } => {
-                        tracing::debug!(target = %t.name, key = %row.idem_key, "delivered")
-                    }
-                    Attempt::Retry { error, .. } => {
-                        tracing::warn!(target = %t.name, key = %row.idem_key, error = %error, "delivery failed; will retry")
-                    }
-                    Attempt::Dead { error, .. } => {
-                        tracing::error!(target = %t.name, key = %row.idem_key, error = %error, "delivery dead-lettered")
-                    }
-                    Attempt::Rejected { error, .. } => {
-                        tracing::error!(target = %t.name, key = %row.idem_key, error = %error, "delivery rejected by the target")
-                    }
-                }
-                settled.push((row.id, attempt));
-            }
-            let refs: Vec<&delivery::Response> = results.iter().collect();
-            let next = delivery::after(t, &b, &refs, now);
-            if next.state != b.state {
-                tracing::warn!(target = %t.name, from = %b.state, to = %next.state, "circuit breaker");
-            }
-            // Every outcome of the batch and the breaker in one transaction.
-            self.store.settle_deliveries(&settled, &t.name, &next)?;
-        }
-        Ok(more)
-    }
-
     /// Processes everything waiting on every channel, then returns (for `edigate once`).
     pub fn once(&mut self) -> Result<PassReport, ServiceError> {
         let all: Vec<String> = self.cfg.channels.iter().map(|c| c.name.clone()).collect();
@@ -285,7 +240,7 @@ impl Appliance {
             total.pipeline.add(r.pipeline);
             total.channel_errors = r.channel_errors;
             total.paused = r.paused;
-            if r.more_deliveries {
+            if r.more_deliveries || r.intake.deferred > 0 {
                 continue;
             }
             if r.intake.waiting == 0 || r.channel_errors > 0 || r.paused {
@@ -294,6 +249,116 @@ impl Appliance {
             std::thread::sleep(Duration::from_millis(self.cfg.settle_ms));
         }
         Ok(total)
+    }
+}
+
+/// Sends what is due to every target (at most `concurrency` requests at once per target) and
+/// settles the outcomes; true when a full batch was sent, so that more may be due now.
+fn deliver(cfg: &Config, store: &mut Store) -> Result<bool, ServiceError> {
+    let mut more = false;
+    for t in &cfg.targets {
+        let now = Utc::now();
+        let b = store.breaker(&t.name)?;
+        let Some(limit) = delivery::allowed(t, &b, now) else {
+            continue;
+        };
+        let limit = limit.min(500);
+        let due = store.due_deliveries(&t.name, now, limit)?;
+        if due.is_empty() {
+            continue;
+        }
+        more |= due.len() == limit;
+        let requests: Vec<delivery::Request> =
+            due.iter().map(|r| delivery::request(t, r)).collect();
+        let agent = delivery::agent(t);
+        let queue = std::sync::Mutex::new(requests.iter().enumerate());
+        let results = std::sync::Mutex::new(vec![None; requests.len()]);
+        std::thread::scope(|s| {
+            for _ in 0..t.concurrency.min(requests.len()) {
+                s.spawn(|| loop {
+                    let next = queue.lock().expect("queue").next();
+                    let Some((i, req)) = next else { break };
+                    let resp = delivery::send(&agent, req);
+                    results.lock().expect("results")[i] = Some(resp);
+                });
+            }
+        });
+        let results: Vec<delivery::Response> = results
+            .into_inner()
+            .expect("results")
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| delivery::Response::Failed("not sent".into())))
+            .collect();
+        let now = Utc::now();
+        let mut settled = Vec::with_capacity(due.len());
+        for (row, resp) in due.iter().zip(&results) {
+            let attempt = delivery::classify(t, row, resp, now);
+            match &attempt {
+                Attempt::Delivered { .. } => {
+                    tracing::debug!(target = %t.name, key = %row.idem_key, "delivered")
+                }
+                Attempt::Retry { error, .. } => {
+                    tracing::warn!(target = %t.name, key = %row.idem_key, error = %error, "delivery failed; will retry")
+                }
+                Attempt::Dead { error, .. } => {
+                    tracing::error!(target = %t.name, key = %row.idem_key, error = %error, "delivery dead-lettered")
+                }
+                Attempt::Rejected { error, .. } => {
+                    tracing::error!(target = %t.name, key = %row.idem_key, error = %error, "delivery rejected by the target")
+                }
+            }
+            settled.push((row.id, attempt));
+        }
+        let refs: Vec<&delivery::Response> = results.iter().collect();
+        let next = delivery::after(t, &b, &refs, now);
+        if next.state != b.state {
+            tracing::warn!(target = %t.name, from = %b.state, to = %next.state, "circuit breaker");
+        }
+        // Every outcome of the batch and the breaker in one transaction.
+        store.settle_deliveries(&settled, &t.name, &next)?;
+    }
+    Ok(more)
+}
+
+/// The service's delivery thread: sends due deliveries beside the passes (its own database
+/// connection), woken by each pass and every quarter second for retries that come due.
+struct Deliverer {
+    kick: std::sync::mpsc::SyncSender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Deliverer {
+    fn start(cfg: Config) -> Result<Deliverer, ServiceError> {
+        let mut store = Store::open(&cfg.database())?;
+        let (kick, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("deliveries".into())
+            .spawn(move || loop {
+                let more = deliver(&cfg, &mut store).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "deliveries failed; retrying shortly");
+                    false
+                });
+                if more {
+                    continue;
+                }
+                match woken.recv_timeout(Duration::from_millis(250)) {
+                    Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            })
+            .map_err(ServiceError::Thread)?;
+        Ok(Deliverer { kick, thread })
+    }
+
+    /// New deliveries may be due.
+    fn kick(&self) {
+        let _ = self.kick.try_send(());
+    }
+
+    /// Lets the batch in progress finish, then stops.
+    fn stop(self) {
+        drop(self.kick);
+        let _ = self.thread.join();
     }
 }
 
@@ -347,6 +412,12 @@ pub async fn run(
     let settle = Duration::from_millis(app.cfg.settle_ms);
     tracing::info!(channels = app.cfg.channels.len(), outbox = %app.cfg.outbox.display(), "edigate is running");
     tokio::pin!(shutdown);
+    let deliverer = if app.cfg.targets.is_empty() {
+        None
+    } else {
+        app.inline_deliveries = false;
+        Some(Deliverer::start(app.cfg.clone())?)
+    };
     let mut due: Vec<String> = Vec::new();
     loop {
         let names = std::mem::take(&mut due);
@@ -357,8 +428,11 @@ pub async fn run(
         .await
         .expect("the pass does not panic");
         app = back;
+        if let Some(d) = &deliverer {
+            d.kick();
+        }
         let next = match result {
-            Ok(r) if r.more_deliveries => Duration::ZERO,
+            Ok(r) if r.more_deliveries || r.intake.deferred > 0 => Duration::ZERO,
             Ok(r) if r.intake.waiting > 0 => settle,
             Ok(_) => rescan,
             Err(e) => {
@@ -381,6 +455,9 @@ pub async fn run(
             }
             _ = tokio::time::sleep(next) => {}
         }
+    }
+    if let Some(d) = deliverer {
+        let _ = tokio::task::spawn_blocking(move || d.stop()).await;
     }
     let _ = cron.shutdown().await;
     tracing::info!("edigate stopped");

@@ -338,6 +338,16 @@ CREATE TABLE exceptions (
     UNIQUE (file_id, offset)
 );
 "#,
+    // Lookups by owner: re-running a step deletes its earlier rows by file or record, and
+    // retention deletes by file; without these each was a scan of a table that only grows.
+    r#"
+CREATE INDEX interchanges_file ON interchanges(file_id);
+CREATE INDEX record_keys_record ON record_keys(record_id);
+CREATE INDEX records_file ON records(file_id);
+CREATE INDEX deliveries_file ON deliveries(file_id);
+CREATE INDEX uploads_output ON uploads(output_id);
+CREATE INDEX files_duplicate ON files(duplicate_of);
+"#,
 ];
 
 /// The open state database.
@@ -368,8 +378,15 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     })
 }
 
+/// Runs one statement through the connection's statement cache (the hot paths run the same
+/// few statements for every file).
+fn exec<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
 fn event(tx: &Connection, file_id: i64, state: State, detail: &str) -> Result<()> {
-    tx.execute(
+    exec(
+        tx,
         "INSERT INTO events (file_id, at, state, detail) VALUES (?1, ?2, ?3, ?4)",
         params![file_id, Utc::now().rfc3339(), state.as_str(), detail],
     )?;
@@ -390,7 +407,7 @@ fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
             Attempt::Dead { status, error } => ("dead", *status, Some(error), None),
             Attempt::Rejected { status, error } => ("rejected", Some(*status), Some(error), None),
         };
-    conn.execute(
+    exec(conn,
         "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_status = ?3, last_error = ?4,
              next_at = COALESCE(?5, next_at), delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 ELSE delivered_at END
          WHERE id = ?1 AND state = 'pending'",
@@ -402,8 +419,9 @@ fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
 /// The first live file with this content (not discarded, not itself a duplicate).
 fn original(conn: &Connection, sha256: &str) -> Result<Option<i64>> {
     Ok(conn
-        .query_row(
-            "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+        .prepare_cached(
+            "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1")?
+            .query_row(
             [sha256],
             |r| r.get(0),
         )
@@ -424,7 +442,7 @@ fn insert_in(
     } else {
         State::Received
     };
-    tx.execute(
+    exec(tx,
         "INSERT INTO files (channel, partner, name, source_key, sha256, size, state, duplicate_of, blob, received_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
         params![f.channel, f.partner, f.name, f.source_key, f.sha256, f.size, state.as_str(), duplicate_of, f.blob, now],
@@ -443,7 +461,8 @@ fn insert_in(
 
 fn set_state(tx: &Connection, id: i64, from: &[State], to: State) -> Result<()> {
     let current: Option<String> = tx
-        .query_row("SELECT state FROM files WHERE id = ?1", [id], |r| r.get(0))
+        .prepare_cached("SELECT state FROM files WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
         .optional()?;
     let current = current.ok_or(StoreError::NotFound(id))?;
     if !from.iter().any(|s| s.as_str() == current) {
@@ -453,7 +472,8 @@ fn set_state(tx: &Connection, id: i64, from: &[State], to: State) -> Result<()> 
             expected: from.first().map_or("", |s| s.as_str()),
         });
     }
-    tx.execute(
+    exec(
+        tx,
         "UPDATE files SET state = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, to.as_str(), Utc::now().rfc3339()],
     )?;
@@ -465,6 +485,13 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        // Plans do not depend on bound values, so cached statements are never prepared again
+        // when their parameters change.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         // Lets retention give space back to the file system (only effective on a new file).
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         // Switching a new file to WAL takes an exclusive lock that SQLite does not wait for
@@ -483,6 +510,8 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Savepoint journals (one per file inside a batch) and sorts stay in memory.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
@@ -510,7 +539,7 @@ impl Store {
         params: impl rusqlite::Params,
         map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>> {
-        let mut st = self.conn.prepare(sql)?;
+        let mut st = self.conn.prepare_cached(sql)?;
         let rows = st
             .query_map(params, map)?
             .collect::<rusqlite::Result<Vec<T>>>()?;
@@ -534,13 +563,10 @@ impl Store {
     pub fn file_by_source(&self, source_key: &str) -> Result<Option<FileRow>> {
         Ok(self
             .conn
-            .query_row(
-                &format!(
-                    "SELECT {FILE_COLUMNS} FROM files WHERE source_key = ?1 ORDER BY id LIMIT 1"
-                ),
-                [source_key],
-                file_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE source_key = ?1 ORDER BY id LIMIT 1"
+            ))?
+            .query_row([source_key], file_row)
             .optional()?)
     }
 
@@ -566,11 +592,8 @@ impl Store {
 
     pub fn file(&self, id: i64) -> Result<FileRow> {
         self.conn
-            .query_row(
-                &format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?1"),
-                [id],
-                file_row,
-            )
+            .prepare_cached(&format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?1"))?
+            .query_row([id], file_row)
             .optional()?
             .ok_or(StoreError::NotFound(id))
     }
@@ -593,16 +616,15 @@ impl Store {
     /// Next interchange control number for acknowledgements and documents sent to `partner`.
     pub fn allocate_control(&mut self, partner: &str, kind: &str) -> Result<u64> {
         let tx = self.conn.savepoint()?;
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO counters (partner, kind, value) VALUES (?1, ?2, 1)
              ON CONFLICT (partner, kind) DO UPDATE SET value = value + 1",
             params![partner, kind],
         )?;
-        let v: i64 = tx.query_row(
-            "SELECT value FROM counters WHERE partner = ?1 AND kind = ?2",
-            params![partner, kind],
-            |r| r.get(0),
-        )?;
+        let v: i64 = tx
+            .prepare_cached("SELECT value FROM counters WHERE partner = ?1 AND kind = ?2")?
+            .query_row(params![partner, kind], |r| r.get(0))?;
         tx.commit()?;
         Ok(v as u64)
     }
@@ -617,20 +639,22 @@ impl Store {
     ) -> Result<()> {
         let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Received], State::Parsed)?;
-        tx.execute("DELETE FROM interchanges WHERE file_id = ?1", [id])?;
+        exec(&tx, "DELETE FROM interchanges WHERE file_id = ?1", [id])?;
         for ic in interchanges {
-            tx.execute(
+            exec(&tx,
                 "INSERT INTO interchanges (file_id, partner, sender, control) VALUES (?1, ?2, ?3, ?4)",
                 params![id, ic.partner, ic.sender, ic.control],
             )?;
         }
         if let Some(p) = partner {
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE files SET partner = ?2 WHERE id = ?1",
                 params![id, p],
             )?;
         }
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE files SET documents = ?2 WHERE id = ?1",
             params![id, documents],
         )?;
@@ -673,14 +697,14 @@ impl Store {
         set_state(&tx, id, &[State::Parsed], State::Translated)?;
         let created = Utc::now().rfc3339();
         for e in exceptions {
-            tx.execute(
+            exec(&tx,
                 "INSERT OR IGNORE INTO exceptions (file_id, document, control, interchange, code, reason, offset, state, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)",
                 params![id, e.document, e.control, e.interchange, e.code, e.reason, e.offset as i64, created],
             )?;
         }
         for d in deliveries {
-            tx.execute(
+            exec(&tx,
                 "INSERT OR IGNORE INTO deliveries (record_id, file_id, target, idem_key, payload, state, next_at, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
                 params![d.record_id, id, d.target, d.idem_key, d.payload, created],
@@ -688,33 +712,36 @@ impl Store {
         }
         let now = Utc::now().rfc3339();
         for o in outputs {
-            tx.execute(
+            exec(
+                &tx,
                 "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4)",
                 params![id, o.kind, o.path, o.content],
             )?;
             let output_id = tx.last_insert_rowid();
             let remote = o.path.rsplit('/').next().unwrap_or(&o.path);
             for channel in &o.uploads {
-                tx.execute(
+                exec(&tx,
                     "INSERT INTO uploads (output_id, channel, remote_name, state, next_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
                     params![output_id, channel, remote, now],
                 )?;
             }
         }
         for r in records {
-            tx.execute(
+            exec(&tx,
                 "INSERT OR REPLACE INTO records (id, file_id, schema, partner) VALUES (?1, ?2, ?3, ?4)",
                 params![r.id, id, r.schema, r.partner],
             )?;
-            tx.execute("DELETE FROM record_keys WHERE record_id = ?1", [&r.id])?;
+            exec(&tx, "DELETE FROM record_keys WHERE record_id = ?1", [&r.id])?;
             for (k, v) in &r.keys {
-                tx.execute(
+                exec(
+                    &tx,
                     "INSERT INTO record_keys (record_id, key, value) VALUES (?1, ?2, ?3)",
                     params![r.id, k, v],
                 )?;
             }
         }
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE files SET refusal = ?2 WHERE id = ?1",
             params![id, refusal],
         )?;
@@ -737,7 +764,8 @@ impl Store {
     }
 
     pub fn mark_written(&mut self, output_id: i64) -> Result<()> {
-        self.conn.execute(
+        exec(
+            &self.conn,
             "UPDATE outputs SET written_at = ?2 WHERE id = ?1 AND written_at IS NULL",
             params![output_id, Utc::now().rfc3339()],
         )?;
@@ -751,7 +779,8 @@ impl Store {
         let now = Utc::now().rfc3339();
         for &id in ids {
             set_state(&tx, id, &[State::Translated], State::Delivered)?;
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE outputs SET written_at = ?2 WHERE file_id = ?1 AND written_at IS NULL",
                 params![id, now],
             )?;
@@ -793,7 +822,8 @@ impl Store {
                 State::Archived
             };
             set_state(&tx, *id, &[State::Delivered], to)?;
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE files SET blob = ?2 WHERE id = ?1",
                 params![id, blob],
             )?;
@@ -807,7 +837,7 @@ impl Store {
     pub fn release(&mut self, id: i64, blob: &str, sha256: &str, size: i64) -> Result<()> {
         let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Quarantined], State::Received)?;
-        tx.execute(
+        exec(&tx,
             "UPDATE files SET blob = ?2, sha256 = ?3, size = ?4, refusal = NULL, attempt = attempt + 1 WHERE id = ?1",
             params![id, blob, sha256, size],
         )?;
@@ -825,7 +855,7 @@ impl Store {
     pub fn replay(&mut self, id: i64, blob: &str) -> Result<()> {
         let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Archived], State::Received)?;
-        tx.execute(
+        exec(&tx,
             "UPDATE files SET blob = ?2, refusal = NULL, attempt = attempt + 1, replay = 1 WHERE id = ?1",
             params![id, blob],
         )?;
@@ -865,7 +895,8 @@ impl Store {
     pub fn discard(&mut self, id: i64, blob: &str) -> Result<()> {
         let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Quarantined], State::Discarded)?;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE files SET blob = ?2 WHERE id = ?1",
             params![id, blob],
         )?;
@@ -885,11 +916,10 @@ impl Store {
             .filter_map(|(s, n)| State::parse(&s).map(|s| (s, n)))
             .collect();
         v.sort_by_key(|(s, _)| State::ALL.iter().position(|x| x == s));
-        let dups = self.conn.query_row(
-            "SELECT COUNT(*) FROM files WHERE duplicate_of IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )?;
+        let dups = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM files WHERE duplicate_of IS NOT NULL")?
+            .query_row([], |r| r.get(0))?;
         Ok((v, dups))
     }
 
@@ -905,10 +935,12 @@ impl Store {
     ) -> Result<bool> {
         Ok(self
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT 1 FROM interchanges i JOIN files f ON f.id = i.file_id
                  WHERE i.sender = ?2 AND i.control = ?3 AND i.partner = ?1 AND i.file_id != ?4
                    AND f.received_at >= ?5 AND f.state NOT IN ('quarantined', 'discarded') LIMIT 1",
+            )?
+            .query_row(
                 params![partner, sender, control, except_file, since.rfc3339()],
                 |_| Ok(()),
             )
@@ -942,7 +974,8 @@ impl Store {
         for (id, attempt) in settled {
             settle_in(&tx, *id, attempt)?;
         }
-        tx.execute(
+        exec(
+            &tx,
             "INSERT INTO breakers (target, state, failures, opened_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (target) DO UPDATE SET state = ?2, failures = ?3, opened_at = ?4",
             params![target, breaker.state, breaker.failures, breaker.opened_at],
@@ -973,7 +1006,8 @@ impl Store {
 
     /// Closes an exception item (the operator dealt with it, for example by a replay).
     pub fn discard_exception(&mut self, id: i64) -> Result<()> {
-        if self.conn.execute(
+        if exec(
+            &self.conn,
             "UPDATE exceptions SET state = 'discarded' WHERE id = ?1 AND state = 'open'",
             [id],
         )? == 0
@@ -985,7 +1019,8 @@ impl Store {
 
     /// A held (rejected or dead) delivery goes back to pending, with its attempts reset.
     pub fn release_delivery(&mut self, id: i64) -> Result<()> {
-        let n = self.conn.execute(
+        let n = exec(
+            &self.conn,
             "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?2, created_at = ?2
              WHERE id = ?1 AND state IN ('rejected', 'dead')",
             params![id, Utc::now().rfc3339()],
@@ -998,7 +1033,7 @@ impl Store {
 
     /// A held delivery is dropped (kept as `discarded`, never sent).
     pub fn discard_delivery(&mut self, id: i64) -> Result<()> {
-        let n = self.conn.execute(
+        let n = exec(&self.conn,
             "UPDATE deliveries SET state = 'discarded' WHERE id = ?1 AND state IN ('rejected', 'dead')",
             [id],
         )?;
@@ -1050,17 +1085,14 @@ impl Store {
     pub fn breaker(&self, target: &str) -> Result<Breaker> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT state, failures, opened_at FROM breakers WHERE target = ?1",
-                [target],
-                |r| {
-                    Ok(Breaker {
-                        state: r.get(0)?,
-                        failures: r.get(1)?,
-                        opened_at: r.get(2)?,
-                    })
-                },
-            )
+            .prepare_cached("SELECT state, failures, opened_at FROM breakers WHERE target = ?1")?
+            .query_row([target], |r| {
+                Ok(Breaker {
+                    state: r.get(0)?,
+                    failures: r.get(1)?,
+                    opened_at: r.get(2)?,
+                })
+            })
             .optional()?
             .unwrap_or(Breaker {
                 state: "closed".into(),
@@ -1083,7 +1115,8 @@ impl Store {
     }
 
     pub fn upload_done(&mut self, id: i64) -> Result<()> {
-        self.conn.execute(
+        exec(
+            &self.conn,
             "UPDATE uploads SET state = 'done', done_at = ?2, last_error = NULL WHERE id = ?1",
             params![id, Utc::now().rfc3339()],
         )?;
@@ -1092,7 +1125,7 @@ impl Store {
 
     /// Records a failed attempt; the upload is tried again at `next_at`.
     pub fn upload_failed(&mut self, id: i64, error: &str, next_at: Utc) -> Result<()> {
-        self.conn.execute(
+        exec(&self.conn,
             "UPDATE uploads SET attempts = attempts + 1, last_error = ?2, next_at = ?3 WHERE id = ?1",
             params![id, error, next_at.rfc3339()],
         )?;
@@ -1108,12 +1141,12 @@ impl Store {
     pub fn record_poll(&mut self, channel: &str, error: Option<&str>) -> Result<()> {
         let now = Utc::now().rfc3339();
         match error {
-            None => self.conn.execute(
+            None => exec(&self.conn,
                 "INSERT INTO channel_health (channel, last_poll_at, last_ok_at, last_error, failures) VALUES (?1, ?2, ?2, NULL, 0)
                  ON CONFLICT (channel) DO UPDATE SET last_poll_at = ?2, last_ok_at = ?2, last_error = NULL, failures = 0",
                 params![channel, now],
             )?,
-            Some(e) => self.conn.execute(
+            Some(e) => exec(&self.conn,
                 "INSERT INTO channel_health (channel, last_poll_at, last_error, failures) VALUES (?1, ?2, ?3, 1)
                  ON CONFLICT (channel) DO UPDATE SET last_poll_at = ?2, last_error = ?3, failures = failures + 1",
                 params![channel, now, e],
@@ -1147,7 +1180,8 @@ impl Store {
     pub fn move_blobs(&mut self, moves: &[(i64, String)]) -> Result<()> {
         let tx = self.conn.savepoint()?;
         for (id, blob) in moves {
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE files SET blob = ?2 WHERE id = ?1",
                 params![id, blob],
             )?;
@@ -1188,7 +1222,7 @@ impl Store {
             &format!("DELETE FROM events WHERE file_id IN ({ids})"),
             [before],
         )?;
-        tx.execute("UPDATE files SET duplicate_of = NULL WHERE duplicate_of IN (SELECT id FROM files WHERE state IN ('archived', 'discarded') AND received_at < ?1)", [before])?;
+        exec(&tx, "UPDATE files SET duplicate_of = NULL WHERE duplicate_of IN (SELECT id FROM files WHERE state IN ('archived', 'discarded') AND received_at < ?1)", [before])?;
         let n = tx.execute(&format!("DELETE FROM files WHERE id IN ({ids})"), [before])?;
         tx.commit()?;
         // Each step of the pragma frees pages; run it to the end, then fold the WAL back in.
@@ -1198,7 +1232,8 @@ impl Store {
         drop(rows);
         drop(st);
         self.conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            .prepare_cached("PRAGMA wal_checkpoint(TRUNCATE)")?
+            .query_row([], |_| Ok(()))?;
         Ok(n)
     }
 
@@ -1234,6 +1269,29 @@ mod tests {
             sha256: sha,
             size: 3,
             blob: "spool/x",
+        }
+    }
+
+    #[test]
+    fn lookups_by_owner_use_an_index() {
+        // Run for every file (a step run again deletes its earlier rows) and by retention: a
+        // scan would make each file cost more as the database grows.
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("s.db")).unwrap();
+        for sql in [
+            "DELETE FROM interchanges WHERE file_id = ?1",
+            "DELETE FROM record_keys WHERE record_id = ?1",
+            "DELETE FROM records WHERE file_id = ?1",
+            "DELETE FROM deliveries WHERE file_id = ?1",
+            "DELETE FROM uploads WHERE output_id = ?1",
+            "DELETE FROM outputs WHERE file_id = ?1",
+            "DELETE FROM events WHERE file_id = ?1",
+            "UPDATE files SET duplicate_of = NULL WHERE duplicate_of = ?1",
+        ] {
+            let plan: Vec<String> = s
+                .all(&format!("EXPLAIN QUERY PLAN {sql}"), [1], |r| r.get(3))
+                .unwrap();
+            assert!(plan.iter().all(|p| !p.contains("SCAN")), "{sql}: {plan:?}");
         }
     }
 
