@@ -44,6 +44,8 @@ struct RawService {
     archive_days: u64,
     #[serde(default = "default_state_days")]
     state_days: u64,
+    #[serde(default = "default_max_file_mb")]
+    max_file_mb: u64,
 }
 
 impl Default for RawService {
@@ -59,6 +61,7 @@ impl Default for RawService {
             duplicate_window_days: default_duplicate_days(),
             archive_days: default_archive_days(),
             state_days: default_state_days(),
+            max_file_mb: default_max_file_mb(),
         }
     }
 }
@@ -77,6 +80,9 @@ fn default_archive_days() -> u64 {
 }
 fn default_state_days() -> u64 {
     400
+}
+fn default_max_file_mb() -> u64 {
+    256
 }
 fn default_duplicate_days() -> u64 {
     90
@@ -388,6 +394,10 @@ pub struct Config {
     pub archive_days: u64,
     /// State rows of finished files (and their audit trail) are deleted after this many days.
     pub state_days: u64,
+    /// Inputs larger than this are quarantined untranslated: translation holds a file and what
+    /// is made of it in memory (about 12 times its size for X12), so one huge file must not
+    /// take the service down, again at every restart.
+    pub max_file_bytes: u64,
     pub channels: Vec<Channel>,
     pub partners: Vec<Partner>,
     pub targets: Vec<Target>,
@@ -532,6 +542,7 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
         duplicate_window_days: raw.service.duplicate_window_days,
         archive_days: raw.service.archive_days,
         state_days: raw.service.state_days,
+        max_file_bytes: raw.service.max_file_mb.saturating_mul(1 << 20),
         channels: raw
             .channels
             .iter()
@@ -734,6 +745,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
         add(
             header_line(text, "[service]", 0),
             "settle_ms and rescan_seconds must be at least 1".into(),
+        );
+    }
+    if cfg.max_file_bytes == 0 {
+        add(
+            header_line(text, "[service]", 0),
+            "max_file_mb must be at least 1".into(),
         );
     }
     for (i, c) in cfg.channels.iter().enumerate() {

@@ -371,8 +371,12 @@ fn split_bundle(
 /// rejected transactions.
 fn translate_file(cfg: &Config, store: &mut Store, f: &FileRow) -> Result<usize, PipelineError> {
     let blob = cfg.resolve(&f.blob);
-    let data = crate::retention::read_blob(cfg, &f.blob).map_err(io_err(f, &blob))?;
-    if bundle::is_zip(&data) {
+    let oversized = translate::oversized(f.size.max(0) as u64, cfg);
+    let data = match oversized {
+        Some(_) => Vec::new(),
+        None => crate::retention::read_blob(cfg, &f.blob).map_err(io_err(f, &blob))?,
+    };
+    if oversized.is_none() && bundle::is_zip(&data) {
         return split_bundle(cfg, store, f, &data).map(|()| 0);
     }
     let channel = cfg.channels.iter().find(|c| c.name == f.channel);
@@ -397,13 +401,15 @@ fn translate_file(cfg: &Config, store: &mut Store, f: &FileRow) -> Result<usize,
         seen: Some(&seen),
     };
     let mut alloc_err = None;
-    let outcome = translate::translate(&input, cfg, Utc::now(), &mut |partner| {
-        cell.borrow_mut()
-            .allocate_control(partner, "x12")
-            .unwrap_or_else(|e| {
-                alloc_err = Some(e);
-                0
-            })
+    let outcome = oversized.unwrap_or_else(|| {
+        translate::translate(&input, cfg, Utc::now(), &mut |partner| {
+            cell.borrow_mut()
+                .allocate_control(partner, "x12")
+                .unwrap_or_else(|e| {
+                    alloc_err = Some(e);
+                    0
+                })
+        })
     });
     if let Some(e) = alloc_err {
         return Err(e.into());

@@ -131,7 +131,8 @@ pub fn class(code: &str) -> &'static str {
         | "csv.unsupported"
         | "csv.no_partner"
         | "records.no_target"
-        | "x12.crosswalk" => "configuration",
+        | "x12.crosswalk"
+        | "file.too_large" => "configuration",
         "rejected" | "edifact.mapping" | "cxml.mapping" | "csv.mapping" | "x12.mapping"
         | "records.outbound" => "business",
         "dead" => "transient",

@@ -107,6 +107,9 @@ pub fn translate(
     now: Utc,
     allocate: &mut dyn FnMut(&str) -> u64,
 ) -> Outcome {
+    if let Some(out) = oversized(input.data.len() as u64, cfg) {
+        return out;
+    }
     let mut out = Outcome::default();
     if let Some(why) = formats::refuse_encoding(input.data) {
         out.refuse("encoding", why.to_string(), Position::default());
@@ -129,6 +132,28 @@ pub fn translate(
         },
     }
     out
+}
+
+/// The outcome for an input over `max_file_mb`, which is not read at all (the pipeline asks
+/// before loading the file): quarantined with its size, for the operator to raise the limit
+/// or have the file split, then release it.
+pub fn oversized(len: u64, cfg: &Config) -> Option<Outcome> {
+    if len <= cfg.max_file_bytes {
+        return None;
+    }
+    let mut out = Outcome::default();
+    out.refuse(
+        "file.too_large",
+        format!(
+            "the file is {:.1} MB, over max_file_mb = {} ([service] in edigate.toml): raise \
+             the limit (translation needs about 12 times the file's size in memory) or have \
+             the partner split it, then release it",
+            len as f64 / 1_048_576.0,
+            cfg.max_file_bytes >> 20
+        ),
+        Position::default(),
+    );
+    Some(out)
 }
 
 /// [`translate`] without a store: control numbers for acknowledgements count from 1 within the

@@ -614,3 +614,42 @@ fn transactions_rejected_inside_a_file_that_flows_are_kept_as_exception_items() 
         2
     );
 }
+
+#[test]
+fn a_file_over_the_size_limit_is_held_untranslated_until_the_operator_raises_it() {
+    let small =
+        crate::support::CONFIG.replace("settle_ms = 100", "settle_ms = 100\nmax_file_mb = 1");
+    let sb = Sandbox::with_config(&small);
+    // About 1.3 MB: two thousand interchanges of one purchase order each.
+    let big: Vec<u8> = (1..=2000).flat_map(po).collect();
+    assert!(big.len() > 1 << 20, "{}", big.len());
+    sb.drop_file("big.edi", &big);
+    let out = sb.run(&["once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = sb.stdout(&["quarantine", "list", "--class", "configuration"]);
+    assert!(
+        list.contains("big.edi") && list.contains("over max_file_mb = 1"),
+        "{list}"
+    );
+    assert!(records(&sb).is_empty());
+    // The operator raises the limit and releases the file: every order flows.
+    fs::write(
+        sb.path("edigate.toml"),
+        small.replace("max_file_mb = 1", "max_file_mb = 2"),
+    )
+    .unwrap();
+    assert!(sb.run(&["quarantine", "release", "1"]).status.success());
+    let out = sb.run(&["once"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(records(&sb).len(), 2000);
+}
