@@ -333,17 +333,34 @@ impl Deliverer {
         let (kick, woken) = std::sync::mpsc::sync_channel::<()>(1);
         let thread = std::thread::Builder::new()
             .name("deliveries".into())
-            .spawn(move || loop {
-                let more = deliver(&cfg, &mut store).unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "deliveries failed; retrying shortly");
-                    false
-                });
-                if more {
-                    continue;
-                }
-                match woken.recv_timeout(Duration::from_millis(250)) {
-                    Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            .spawn(move || {
+                // Consecutive failures of the database (full disk, say): the wait doubles up to
+                // half a minute, and the log says so once, then once more when it works again.
+                let mut failures = 0u32;
+                loop {
+                    let wait = match deliver(&cfg, &mut store) {
+                        Ok(more) => {
+                            if failures > 0 {
+                                tracing::warn!(failures, "deliveries work again");
+                                failures = 0;
+                            }
+                            if more {
+                                continue;
+                            }
+                            Duration::from_millis(250)
+                        }
+                        Err(e) => {
+                            if failures == 0 {
+                                tracing::error!(error = %e, "deliveries failed; retrying with backoff");
+                            }
+                            failures += 1;
+                            Duration::from_millis(250 << failures.min(7))
+                        }
+                    };
+                    match woken.recv_timeout(wait) {
+                        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
                 }
             })
             .map_err(ServiceError::Thread)?;
