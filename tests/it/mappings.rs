@@ -31,13 +31,7 @@ fn a_partner_mapping_and_a_crosswalk_change_the_result_without_a_rebuild() {
     );
     let po = fs::read(data("x12/ok/850-4010-acme.edi")).unwrap();
     sb.drop_file("po.edi", &po);
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(1);
     // A missing crosswalk entry is a configuration matter for the operator.
     let list = sb.stdout(&["quarantine", "list", "--class", "configuration"]);
     assert!(
@@ -60,13 +54,7 @@ fn a_partner_mapping_and_a_crosswalk_change_the_result_without_a_rebuild() {
         "partner,value,mapped\nACME,EA,EACH\nACME,CS,CASE\n",
     );
     assert!(sb.run(&["quarantine", "release", "1"]).status.success());
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(0);
     let recs = sb.records();
     assert_eq!(recs.len(), 1);
     let r = &recs[0]["record"];
@@ -113,13 +101,7 @@ fn canonical_records_dropped_by_the_erp_go_out_as_the_partners_documents() {
     let po = fs::read(data("outbound/x12-850/po.jsonl")).unwrap();
     let inv = fs::read(data("outbound/edifact-INVOIC/invoic.jsonl")).unwrap();
     sb.drop_file("from-erp.jsonl", &[po.clone(), inv].concat());
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(0);
     let files = sb.files("outbox");
     assert!(
         files.contains(&"ACME/outbound/850-000000001.x12".to_string()),
@@ -153,8 +135,7 @@ fn canonical_records_dropped_by_the_erp_go_out_as_the_partners_documents() {
     .unwrap();
     ship["partner"] = serde_json::json!("ACME");
     sb.drop_file("asn.jsonl", format!("{ship}\n").as_bytes());
-    let out = sb.run(&["once"]);
-    assert_eq!(out.status.code(), Some(1));
+    sb.once(1);
     let list = sb.stdout(&["quarantine", "list"]);
     assert!(
         list.contains("asn.jsonl") && list.contains("takes no ship_notice/v1 documents"),

@@ -61,21 +61,14 @@ fn run_turns_a_dropped_850_into_records_and_a_997_then_stops_on_sigterm() {
 fn once_exit_codes_quarantine_release_and_discard() {
     let sb = Sandbox::new();
     sb.drop_file("po.edi", &po(1));
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(0);
 
     sb.drop_file("junk.txt", b"hello, not EDI");
     sb.drop_file(
         "bad.edi",
         &fs::read(data("x12/err/850-se-count-wrong.edi")).unwrap(),
     );
-    let out = sb.run(&["once"]);
-    assert_eq!(out.status.code(), Some(1));
+    sb.once(1);
     let list = sb.stdout(&["quarantine", "list"]);
     assert!(
         list.contains("junk.txt") && list.contains("not a document we read"),
@@ -127,13 +120,7 @@ fn once_exit_codes_quarantine_release_and_discard() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(0);
     let pos: Vec<_> = records(&sb)
         .iter()
         .map(|r| r["record"]["po_number"].as_str().unwrap().to_string())
@@ -279,13 +266,7 @@ fn sigkill_at_any_instant_loses_nothing_and_doubles_nothing() {
         interrupted >= 5,
         "only {interrupted} kills hit work in flight"
     );
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(0);
     let recs = records(&sb);
     let mut pos: Vec<_> = recs
         .iter()
@@ -324,13 +305,7 @@ fn an_edifact_orders_is_answered_with_contrl_and_becomes_a_purchase_order() {
         "orders.edi",
         &fs::read(data("edifact/ok/orders-d96a-ack-requested.edi")).unwrap(),
     );
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(0);
     let files = sb.files("outbox");
     assert!(
         files.contains(&"ACME/acks/CONTRL-000000001.x12".to_string()),
@@ -365,13 +340,7 @@ fn an_edifact_message_its_mapping_refuses_is_acknowledged_and_held() {
                 UNH+1+DESADV:D:96A:UN'BGM+351++9'DTM+137:20260517:102'\
                 NAD+SU+5412345000013::9'UNT+5+1'UNZ+1+000000123'";
     sb.drop_file("desadv.edi", text.as_bytes());
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(1);
     let files = sb.files("outbox");
     assert_eq!(files, ["ACME/acks/CONTRL-000000001.x12"]);
     let contrl = fs::read_to_string(sb.path("outbox/ACME/acks/CONTRL-000000001.x12")).unwrap();
@@ -624,13 +593,7 @@ fn a_file_over_the_size_limit_is_held_untranslated_until_the_operator_raises_it(
     let big: Vec<u8> = (1..=2000).flat_map(po).collect();
     assert!(big.len() > 1 << 20, "{}", big.len());
     sb.drop_file("big.edi", &big);
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(1);
     let list = sb.stdout(&["quarantine", "list", "--class", "configuration"]);
     assert!(
         list.contains("big.edi") && list.contains("over max_file_mb = 1"),
@@ -644,12 +607,6 @@ fn a_file_over_the_size_limit_is_held_untranslated_until_the_operator_raises_it(
     )
     .unwrap();
     assert!(sb.run(&["quarantine", "release", "1"]).status.success());
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(0);
     assert_eq!(records(&sb).len(), 2000);
 }

@@ -123,8 +123,7 @@ fn an_unknown_or_changed_host_key_is_refused_with_its_fingerprint() {
         format!("[127.0.0.1]:{} {} {}\n", server.port, key[0], key[1]),
     )
     .unwrap();
-    let out = sb.run(&["once"]);
-    assert_eq!(out.status.code(), Some(2));
+    sb.once(2);
     let status = sb.stdout(&["status"]);
     assert!(
         status.contains("FAILING")
@@ -145,8 +144,7 @@ fn an_unknown_or_changed_host_key_is_refused_with_its_fingerprint() {
     );
     // A host that is not in known_hosts at all.
     fs::write(server.dir.path().join("known_hosts"), "").unwrap();
-    let out = sb.run(&["once"]);
-    assert_eq!(out.status.code(), Some(2));
+    sb.once(2);
     let status = sb.stdout(&["status"]);
     assert!(
         status.contains("is not in") && status.contains("refusing to connect"),
@@ -242,22 +240,10 @@ fn a_file_committed_before_its_remote_move_failed_is_not_processed_twice() {
     );
     fs::write(server.remote("inbox/po.edi"), po()).unwrap();
     // The move target does not exist yet: the content is committed, then the move fails.
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(2);
     assert_eq!(server.files("inbox"), ["po.edi"]);
     fs::create_dir(&later).unwrap();
-    let out = sb.run(&["once"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sb.once(0);
     assert_eq!(server.files("done"), ["po.edi"]);
     assert!(server.files("inbox").is_empty());
     assert_eq!(records(&sb).len(), 1, "processed exactly once");
@@ -288,8 +274,7 @@ fn an_authentication_failure_is_reported_and_leaves_the_drop_alone() {
     );
     let sb = Sandbox::with_config(&format!("[service]\nsettle_ms = 100\n\n{cfg}\n{PARTNERS}"));
     fs::write(server.remote("inbox/po.edi"), po()).unwrap();
-    let out = sb.run(&["once"]);
-    assert_eq!(out.status.code(), Some(2));
+    sb.once(2);
     let status = sb.stdout(&["status"]);
     assert!(
         status.contains("FAILING") && status.contains("authentication as"),

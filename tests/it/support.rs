@@ -63,6 +63,19 @@ impl Sandbox {
         self.cmd(args).output().unwrap()
     }
 
+    /// Runs `edigate once`, checks its exit code (0 all flowed, 1 something quarantined) and
+    /// returns its output.
+    pub fn once(&self, code: i32) -> Output {
+        let out = self.run(&["once"]);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// Runs `edigate ARGS` and returns what it printed on stdout.
     pub fn stdout(&self, args: &[&str]) -> String {
         String::from_utf8(self.run(args).stdout).unwrap()
