@@ -20,6 +20,16 @@ fn po(n: usize) -> Vec<u8> {
 
 #[test]
 fn every_record_is_delivered_once_or_held_with_the_reason_despite_a_failing_target() {
+    failing_target(false);
+}
+
+/// The same through the service, whose deliveries run on their own thread beside the passes.
+#[test]
+fn the_service_delivers_every_record_once_or_holds_it_despite_a_failing_target() {
+    failing_target(true);
+}
+
+fn failing_target(service: bool) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let sim = Sim::new(SimConfig {
@@ -43,15 +53,21 @@ fn every_record_is_delivered_once_or_held_with_the_reason_despite_a_failing_targ
     for i in 1..=n {
         sb.drop_file(&format!("po{i:03}.edi"), &po(i));
     }
+    let mut child = service.then(|| sb.spawn(&["run"]));
     let end = Instant::now() + Duration::from_secs(90);
     let mut status = String::new();
     while Instant::now() < end {
-        sb.once(0);
+        if child.is_none() {
+            sb.once(0);
+        }
         status = sb.stdout(&["status"]);
-        if status.contains("pending 0,") {
+        if status.contains("pending 0,") && status.contains("delivered 39") {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+    if let Some(c) = &mut child {
+        assert!(crate::support::terminate(c).success());
     }
     stop.store(true, Ordering::Relaxed);
     server.join().unwrap().unwrap();
