@@ -87,3 +87,5 @@ lat.sort()
 p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
 print(f"latency drop -> delivered ({len(lat)} paced files): p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms, max {lat[-1]:.0f} ms")
 PY
+# The service's peak memory over the whole run (it must not grow with the number of files).
+awk '/VmHWM/ {printf "service peak RSS: %.0f MB\n", $2 / 1024}' "/proc/$svc/status"
