@@ -287,7 +287,14 @@ fn natives() -> impl Iterator<Item = Fun<D>> {
         }),
         ("first_seg", v(1), |mut cv| {
             let id = cv.0.pop_var();
-            bome(tagged(cv.1, &id).map(|v| v.into_iter().next().unwrap_or(Val::Null)))
+            bome(match cv.1 {
+                Val::Arr(a) => Ok(a
+                    .iter()
+                    .find(|s| matches!(s, Val::Arr(seg) if seg.first() == Some(&id)))
+                    .cloned()
+                    .unwrap_or(Val::Null)),
+                other => tagged(other, &id).map(|_| Val::Null),
+            })
         }),
         ("loops", v(2), |mut cv| {
             let stop = cv.0.pop_var();
@@ -305,7 +312,7 @@ fn natives() -> impl Iterator<Item = Fun<D>> {
 
 fn index_of(n: &Val) -> Option<usize> {
     match n {
-        Val::Num(n) => n.to_string().parse().ok(),
+        Val::Num(n) => n.as_isize().and_then(|i| usize::try_from(i).ok()),
         _ => None,
     }
 }
