@@ -189,3 +189,74 @@ fn corpus_orders_messages_become_one_purchase_order_each_with_every_line() {
     eprintln!("corpus: {mapped} ORDERS files mapped");
     assert!(mapped >= 10, "only {mapped} corpus ORDERS files mapped");
 }
+
+/// Every corpus file dropped at once into the running service, with a target failing 30% of
+/// requests: each file ends in exactly one place (done or quarantined), nothing is left in the
+/// inbox or the spool, and every record reaches the target once.
+#[test]
+fn the_service_routes_the_whole_corpus_to_one_place_per_file_despite_a_failing_target() {
+    let Some(root) = corpus() else {
+        eprintln!("../shared/corpus is not present; corpus test skipped");
+        return;
+    };
+    let target = crate::support::Target::start(edigate::sim::SimConfig {
+        fail_rate: 0.3,
+        seed: 7,
+        slow_ms: 1500,
+        reject_marker: None,
+    });
+    let sb = crate::support::Sandbox::with_config(&format!(
+        "{}{}",
+        crate::support::CONFIG,
+        target.config(
+            "timeout_seconds = 1\nbackoff_ms = 50\nbackoff_cap_seconds = 1\nmax_attempts = 60\n"
+        )
+    ));
+    let mut all = Vec::new();
+    files(&root, &mut all);
+    for (i, p) in all.iter().enumerate() {
+        let name = format!("{i:03}-{}", p.file_name().unwrap().to_string_lossy());
+        sb.drop_file(&name, &std::fs::read(p).unwrap());
+    }
+    let mut child = sb.spawn(&["run"]);
+    let count = |status: &str, label: &str| -> usize {
+        status
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    let mut status = String::new();
+    while std::time::Instant::now() < end {
+        status = sb.stdout(&["status"]);
+        let settled = count(&status, "quarantined") + count(&status, "done");
+        if settled == all.len() && status.contains("erp              pending 0,") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert!(crate::support::terminate(&mut child).success());
+    let (quarantined, done) = (count(&status, "quarantined"), count(&status, "done"));
+    assert_eq!(quarantined + done, all.len(), "{status}");
+    assert_eq!(count(&status, "in flight"), 0, "{status}");
+    assert!(done > 50 && quarantined > 50, "{status}");
+    assert!(sb.files("inbox").is_empty() && sb.files("var/spool").is_empty());
+    let delivered: usize = status
+        .split("delivered ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(status.contains("rejected 0, dead 0"), "{status}");
+    let stats = target.stats();
+    assert_eq!(
+        stats["stored"].as_array().unwrap().len(),
+        delivered,
+        "{status}"
+    );
+    assert!(delivered > 100, "{status}");
+    assert!(!sb.log().contains("panicked"), "{}", sb.log());
+    eprintln!("{} corpus files through the service:\n{status}", all.len());
+}

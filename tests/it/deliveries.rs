@@ -2,12 +2,9 @@
 //! storing, 429 with Retry-After, 503, answers slower than the timeout, dropped connections):
 //! every record ends delivered exactly once, or held with the target's reason.
 
-use crate::support::{data, Sandbox};
-use edigate::sim::{serve, Sim, SimConfig};
+use crate::support::{data, Sandbox, Target};
+use edigate::sim::SimConfig;
 use std::fs;
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn po(n: usize) -> Vec<u8> {
@@ -30,24 +27,19 @@ fn the_service_delivers_every_record_once_or_holds_it_despite_a_failing_target()
 }
 
 fn failing_target(service: bool) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let sim = Sim::new(SimConfig {
+    let target = Target::start(SimConfig {
         fail_rate: 0.3,
         seed: 42,
         slow_ms: 1500,
         reject_marker: Some("PO00000013".into()),
     });
-    let stop = Arc::new(AtomicBool::new(false));
-    let server = {
-        let (sim, stop) = (sim.clone(), stop.clone());
-        std::thread::spawn(move || serve(listener, sim, stop))
-    };
     let sb = Sandbox::with_config(&format!(
-        "{}\n[[targets]]\nname = \"erp\"\ntype = \"http\"\nurl = \"http://127.0.0.1:{port}/records\"\n\
-         timeout_seconds = 1\nbackoff_ms = 50\nbackoff_cap_seconds = 1\nmax_attempts = 40\n\
-         breaker_threshold = 4\nbreaker_cooldown_seconds = 1\nconcurrency = 4\n",
-        crate::support::CONFIG
+        "{}{}",
+        crate::support::CONFIG,
+        target.config(
+            "timeout_seconds = 1\nbackoff_ms = 50\nbackoff_cap_seconds = 1\nmax_attempts = 40\n\
+             breaker_threshold = 4\nbreaker_cooldown_seconds = 1\nconcurrency = 4\n"
+        )
     ));
     let n = 40;
     for i in 1..=n {
@@ -69,13 +61,11 @@ fn failing_target(service: bool) {
     if let Some(c) = &mut child {
         assert!(crate::support::terminate(c).success());
     }
-    stop.store(true, Ordering::Relaxed);
-    server.join().unwrap().unwrap();
     assert!(
         status.contains("erp              pending 0, delivered 39, rejected 1, dead 0"),
         "{status}"
     );
-    let stored = sim.stored_keys();
+    let stored = target.sim.stored_keys();
     let expected: Vec<String> = (1..=n)
         .filter(|i| *i != 13)
         .map(|i| format!("ACME:{:09}:0001:0", 3000 + i))
@@ -86,7 +76,7 @@ fn failing_target(service: bool) {
         stored, want,
         "each record stored once, under its idempotency key"
     );
-    let stats: serde_json::Value = serde_json::from_str(&sim.stats_json()).unwrap();
+    let stats = target.stats();
     assert!(stats["failures_injected"].as_u64().unwrap() >= 8, "{stats}");
     assert!(
         stats["posts"].as_u64().unwrap() > 40,
@@ -122,31 +112,18 @@ fn failing_target(service: bool) {
 
 #[test]
 fn replay_reprocesses_archived_files_without_doubles_at_the_target_or_new_acks() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let sim = Sim::new(SimConfig {
+    let target = Target::start(SimConfig {
         fail_rate: 0.0,
         seed: 1,
         slow_ms: 0,
         reject_marker: None,
     });
-    let stop = Arc::new(AtomicBool::new(false));
-    let server = {
-        let (sim, stop) = (sim.clone(), stop.clone());
-        std::thread::spawn(move || serve(listener, sim, stop))
-    };
-    let sb = Sandbox::with_config(&format!(
-        "{}\n[[targets]]\nname = \"erp\"\ntype = \"http\"\nurl = \"http://127.0.0.1:{port}/records\"\n",
-        crate::support::CONFIG
-    ));
+    let sb = Sandbox::with_config(&format!("{}{}", crate::support::CONFIG, target.config("")));
     for i in 1..=3 {
         sb.drop_file(&format!("po{i}.edi"), &po(i));
     }
     assert_eq!(sb.run(&["once"]).status.code(), Some(0));
-    let posts_before = serde_json::from_str::<serde_json::Value>(&sim.stats_json()).unwrap()
-        ["posts"]
-        .as_u64()
-        .unwrap();
+    let posts_before = target.stats()["posts"].as_u64().unwrap();
     assert_eq!(posts_before, 3);
     let acks_before = sb
         .files("outbox")
@@ -167,9 +144,7 @@ fn replay_reprocesses_archived_files_without_doubles_at_the_target_or_new_acks()
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("3 file(s) queued"));
     assert_eq!(sb.run(&["once"]).status.code(), Some(0));
-    stop.store(true, Ordering::Relaxed);
-    server.join().unwrap().unwrap();
-    let stats: serde_json::Value = serde_json::from_str(&sim.stats_json()).unwrap();
+    let stats = target.stats();
     assert_eq!(stats["posts"], 3, "no second request for the same records");
     assert_eq!(stats["stored"].as_array().unwrap().len(), 3);
     let files = sb.files("outbox");

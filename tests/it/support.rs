@@ -200,3 +200,51 @@ pub fn mask_x12(text: &str) -> String {
     }
     out
 }
+
+/// The HTTP target simulator on a loopback port, served from a thread until dropped.
+pub struct Target {
+    pub sim: std::sync::Arc<edigate::sim::Sim>,
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    server: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Target {
+    pub fn start(cfg: edigate::sim::SimConfig) -> Target {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sim = edigate::sim::Sim::new(cfg);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let server = {
+            let (sim, stop) = (sim.clone(), stop.clone());
+            std::thread::spawn(move || edigate::sim::serve(listener, sim, stop))
+        };
+        Target {
+            sim,
+            port,
+            stop,
+            server: Some(server),
+        }
+    }
+
+    /// A `[[targets]]` entry named `erp` for this simulator, with `extra` settings.
+    pub fn config(&self, extra: &str) -> String {
+        format!(
+            "\n[[targets]]\nname = \"erp\"\ntype = \"http\"\nurl = \"http://127.0.0.1:{}/records\"\n{extra}",
+            self.port
+        )
+    }
+
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::from_str(&self.sim.stats_json()).unwrap()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(s) = self.server.take() {
+            let _ = s.join();
+        }
+    }
+}
