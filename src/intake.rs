@@ -189,24 +189,24 @@ struct Ready<'c> {
     stamp: Stamp,
 }
 
-/// Puts a settled inbox file into the spool. When the spool is on the same file system and the
-/// file has no other name, the spool entry is a second name for the same file (no data copied,
-/// and no file made now or freed when the inbox name goes, which keeps the file system's inode
-/// allocator fast under a steady stream); it is used only if it is still the very file that was
-/// read (same inode, size and mtime, exactly two names). Otherwise the bytes read are written.
-fn spool_in(r: &Ready<'_>, spool: &Path) -> io::Result<()> {
-    match fs::remove_file(spool) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    if fs::hard_link(&r.path, spool).is_ok() {
-        match fs::metadata(spool) {
-            Ok(m) if stamp(&m) == r.stamp && m.nlink() == 2 => return Ok(()),
-            _ => fs::remove_file(spool)?,
+/// Removes a committed file from the inbox, unless the name now holds something else: a file
+/// the sender rewrote or replaced since it was read is a new drop, taken by a later pass.
+fn remove_taken(r: &Ready<'_>) -> Result<(), IntakeError> {
+    let gone = |e: io::Error| match e.kind() {
+        io::ErrorKind::NotFound => Ok(()),
+        _ => Err(IntakeError::Io {
+            path: r.path.clone(),
+            source: e,
+        }),
+    };
+    match fs::metadata(&r.path) {
+        Ok(m) if stamp(&m) == r.stamp => fs::remove_file(&r.path).or_else(gone),
+        Ok(_) => {
+            tracing::info!(file = %r.name, "changed since it was taken: left for the next pass as a new drop");
+            Ok(())
         }
+        Err(e) => gone(e),
     }
-    fsutil::write_replace(spool, &r.data)
 }
 
 fn spool_path(cfg: &Config, source_key: &str) -> PathBuf {
@@ -239,7 +239,9 @@ fn commit_batch(
     for r in ready {
         let sha = sha256_hex(&r.data);
         let spool = spool_path(cfg, &r.key);
-        spool_in(r, &spool).map_err(io_at(&spool))?;
+        // A copy, not a second name: a sender that rewrites the same name in place later
+        // (many reuse one file name) must not change what was committed.
+        fsutil::write_replace(&spool, &r.data).map_err(io_at(&spool))?;
         rows.push((sha, cfg.rel(&spool)));
     }
     // One flush makes every spool copy durable before any state row points at it.
@@ -267,16 +269,7 @@ fn commit_batch(
             Committed::New(id)
         };
         log_committed(c, r.channel, &r.name, r.data.len(), sha);
-        match fs::remove_file(&r.path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(IntakeError::Io {
-                    path: r.path.clone(),
-                    source: e,
-                })
-            }
-        }
+        remove_taken(r)?;
         if let Some(d) = r.path.parent() {
             if !dirs.iter().any(|x| x == d) {
                 dirs.push(d.to_path_buf());
@@ -352,27 +345,39 @@ mod tests {
     }
 
     #[test]
-    fn the_spool_keeps_the_inbox_file_itself_unless_it_has_another_name() {
+    fn a_file_rewritten_after_it_was_read_is_kept_as_a_new_drop_and_the_spool_keeps_what_was_read()
+    {
         let (dir, cfg, mut store) = folder();
-        let inbox = dir.path().join("inbox");
-        fs::write(inbox.join("a.edi"), b"one").unwrap();
-        fs::write(inbox.join("b.edi"), b"two").unwrap();
-        // b.edi also has a name elsewhere: whoever holds it could change it later.
-        fs::hard_link(inbox.join("b.edi"), dir.path().join("b-elsewhere")).unwrap();
-        let inode = |p: &Path| fs::metadata(p).unwrap().ino();
-        let (a, b) = (inode(&inbox.join("a.edi")), inode(&inbox.join("b.edi")));
+        let path = dir.path().join("inbox/orders.edi");
+        fs::write(&path, b"first").unwrap();
+        let meta = fs::metadata(&path).unwrap();
+        let channel = &cfg.channels[0];
+        let taken = Ready {
+            channel,
+            path: path.clone(),
+            name: "orders.edi".into(),
+            key: "k1".into(),
+            data: fs::read(&path).unwrap(),
+            stamp: stamp(&meta),
+        };
+        // The sender writes the same name again, in place, before the commit removes it.
+        std::thread::sleep(Duration::from_millis(10));
+        fs::write(&path, b"second, longer").unwrap();
+        commit_batch(&cfg, &mut store, &[taken]).unwrap();
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            b"second, longer",
+            "left in the inbox"
+        );
+        let spooled = cfg.resolve(&store.file(1).unwrap().blob);
+        assert_eq!(fs::read(&spooled).unwrap(), b"first");
+        // The next passes take it as a new file.
         let mut intake = Intake::default();
-        assert_eq!(settle(&mut intake, &cfg, &mut store).ingested, 2);
-        assert!(fs::read_dir(&inbox).unwrap().next().is_none());
-        let spooled = |id| cfg.resolve(&store.file(id).unwrap().blob);
-        let (a_spool, b_spool) = (spooled(1), spooled(2));
-        assert_eq!(store.file(1).unwrap().name, "a.edi");
-        assert_eq!(inode(&a_spool), a, "a.edi kept, not copied");
-        assert_eq!(fs::metadata(&a_spool).unwrap().nlink(), 1);
-        assert_ne!(inode(&b_spool), b, "b.edi copied");
-        assert_eq!(fs::read(&b_spool).unwrap(), b"two");
-        fs::write(dir.path().join("b-elsewhere"), b"changed").unwrap();
-        assert_eq!(fs::read(&b_spool).unwrap(), b"two");
+        assert_eq!(settle(&mut intake, &cfg, &mut store).ingested, 1);
+        assert!(!path.exists());
+        let again = cfg.resolve(&store.file(2).unwrap().blob);
+        assert_eq!(fs::read(&again).unwrap(), b"second, longer");
+        assert_eq!(fs::read(&spooled).unwrap(), b"first");
     }
 
     #[test]

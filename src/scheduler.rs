@@ -225,9 +225,6 @@ impl Appliance {
         })
     }
 
-    /// Sends the deliveries that are due to every target, at most `concurrency` at a time per
-    /// target, and records each outcome and the target's circuit breaker.
-    /// Returns whether more deliveries are due than one pass sends.
     /// Processes everything waiting on every channel, then returns (for `edigate once`).
     pub fn once(&mut self) -> Result<PassReport, ServiceError> {
         let all: Vec<String> = self.cfg.channels.iter().map(|c| c.name.clone()).collect();
@@ -253,7 +250,8 @@ impl Appliance {
 }
 
 /// Sends what is due to every target (at most `concurrency` requests at once per target) and
-/// settles the outcomes; true when a full batch was sent, so that more may be due now.
+/// records each outcome and the target's circuit breaker in one transaction; true when a full
+/// batch was sent, so that more may be due now.
 fn deliver(cfg: &Config, store: &mut Store) -> Result<bool, ServiceError> {
     let mut more = false;
     for t in &cfg.targets {
