@@ -221,6 +221,15 @@ impl Remote {
         Ok(data)
     }
 
+    /// (size, mtime) of a remote file, or `None` when it is not there.
+    pub fn stamp(&self, path: &str) -> Result<Option<(u64, u64)>, SftpError> {
+        match self.sftp.stat(Path::new(path)) {
+            Ok(st) => Ok(Some((st.size.unwrap_or(0), st.mtime.unwrap_or(0)))),
+            Err(e) if e.code() == ssh2::ErrorCode::SFTP(2) => Ok(None),
+            Err(e) => Err(self.err(format!("reading the attributes of {path}"))(e)),
+        }
+    }
+
     pub fn remove(&self, path: &str) -> Result<(), SftpError> {
         self.sftp
             .unlink(Path::new(path))
@@ -299,14 +308,37 @@ pub fn poll(
         } else {
             tracing::info!(channel = %channel.name, file = %name, "already received; finishing its removal");
         }
-        match &s.after {
-            After::Delete => remote.remove(&path)?,
-            After::Move(dir) => remote.rename(&path, &join(dir, &name))?,
+        if finish(&remote, s, &name, (size, mtime))? {
+            now.remove(&name);
+        } else {
+            tracing::info!(channel = %channel.name, file = %name, "changed since it was taken: left for a later poll as a new drop");
         }
-        now.remove(&name);
     }
     seen.0.insert(channel.name.clone(), now);
     Ok(report)
+}
+
+/// Deletes or moves a remote file whose content is committed, unless the name now holds
+/// something else (size or modification time changed since the listing: the partner wrote the
+/// same name again); returns whether the file is finished with. SFTP gives times in whole seconds, so a rewrite of
+/// the same size within the same second is not told apart.
+pub fn finish(
+    remote: &Remote,
+    s: &SftpChannel,
+    name: &str,
+    listed: (u64, u64),
+) -> Result<bool, SftpError> {
+    let path = join(&s.remote_dir, name);
+    match remote.stamp(&path)? {
+        None => return Ok(true), // already gone: nothing left to finish
+        Some(now) if now != listed => return Ok(false),
+        Some(_) => {}
+    }
+    match &s.after {
+        After::Delete => remote.remove(&path)?,
+        After::Move(dir) => remote.rename(&path, &join(dir, name))?,
+    }
+    Ok(true)
 }
 
 /// Uploads what is due for this channel's outbound folder; failures are retried with backoff.

@@ -282,3 +282,27 @@ fn an_authentication_failure_is_reported_and_leaves_the_drop_alone() {
     );
     assert_eq!(server.files("inbox"), ["po.edi"]);
 }
+
+#[test]
+fn a_remote_file_written_again_after_it_was_taken_is_left_for_the_next_poll() {
+    let server = Sshd::start();
+    let text = format!("{}\n{PARTNERS}", server.channel(""));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = edigate::config::parse(&dir.path().join("edigate.toml"), &text).unwrap();
+    let s = cfg.channels[0].sftp().unwrap();
+    fs::write(server.remote("inbox/orders.edi"), po()).unwrap();
+    let remote = edigate::sftp::connect(s).unwrap();
+    let listed = remote.list(&s.remote_dir).unwrap();
+    let (name, size, mtime) = listed[0].clone();
+    // The partner uploads the same name again after the poll read it.
+    fs::write(server.remote("inbox/orders.edi"), b"a newer order").unwrap();
+    assert!(!edigate::sftp::finish(&remote, s, &name, (size, mtime)).unwrap());
+    assert_eq!(
+        fs::read(server.remote("inbox/orders.edi")).unwrap(),
+        b"a newer order"
+    );
+    // What the poll now lists is what it takes and finishes.
+    let (_, size, mtime) = remote.list(&s.remote_dir).unwrap()[0].clone();
+    assert!(edigate::sftp::finish(&remote, s, &name, (size, mtime)).unwrap());
+    assert!(server.files("inbox").is_empty());
+}
