@@ -58,7 +58,11 @@ impl Report {
 /// Advances every unfinished file as far as it goes, stage by stage so that each stage costs
 /// one transaction and one sync per folder for the whole batch. One file's error never stops
 /// the others: it is logged, counted, and retried at the next pass.
-pub fn advance_all(cfg: &Config, store: &mut Store) -> Result<Report, StoreError> {
+pub fn advance_all(
+    cfg: &Config,
+    store: &mut Store,
+    parallel: Parallel<'_>,
+) -> Result<Report, StoreError> {
     let mut report = Report::default();
     let mut tried = std::collections::HashSet::new();
     // Files can appear while others advance (the documents of a bundle): go on until every
@@ -85,8 +89,9 @@ pub fn advance_all(cfg: &Config, store: &mut Store) -> Result<Report, StoreError
         let received = files_in(store, &todo, &[State::Received, State::Parsed])?;
         for batch in received.chunks(crate::intake::MAX_BATCH) {
             store.begin_batch()?;
-            for f in batch {
-                match translate_file(cfg, store, f) {
+            let ahead = translate_ahead(cfg, store, batch, parallel);
+            for (f, ahead) in batch.iter().zip(ahead) {
+                match translate_file(cfg, store, f, ahead) {
                     Ok(rejected) => report.rejected += rejected,
                     Err(PipelineError::Store(e)) => {
                         let _ = store.end_batch(false);
@@ -369,51 +374,171 @@ fn split_bundle(
 
 /// Parses and translates a received file, then commits its outputs. Returns the number of
 /// rejected transactions.
-fn translate_file(cfg: &Config, store: &mut Store, f: &FileRow) -> Result<usize, PipelineError> {
-    let blob = cfg.resolve(&f.blob);
-    let oversized = translate::oversized(f.size.max(0) as u64, cfg);
-    let data = match oversized {
-        Some(_) => Vec::new(),
-        None => crate::retention::read_blob(cfg, &f.blob).map_err(io_err(f, &blob))?,
-    };
-    if oversized.is_none() && bundle::is_zip(&data) {
-        return split_bundle(cfg, store, f, &data).map(|()| 0);
+/// Runs `job(i)` for every `i` in `0..n`, on several threads when the caller has them (the
+/// scheduler owns threads and passes its runner in; [`serial`] runs them one after another).
+pub type Parallel<'a> = &'a (dyn Fn(usize, &(dyn Fn(usize) + Sync)) + Sync);
+
+/// A [`Parallel`] runner on the calling thread.
+pub fn serial(n: usize, job: &(dyn Fn(usize) + Sync)) {
+    (0..n).for_each(job);
+}
+
+/// A file translated ahead of its commit, beside the others of its batch: its outcome and the
+/// duplicate checks it made, with the answers the batch's transaction gave then.
+struct Ahead {
+    outcome: translate::Outcome,
+    asked: Vec<(String, String, String, bool)>,
+}
+
+/// Translates the files of a batch side by side (the CPU-heavy part: parsing and mapping).
+/// They reach the store through one lock, only to check for duplicate interchanges and to take
+/// control numbers for acknowledgements. `None` for a file left to the commit step (a bundle).
+fn translate_ahead(
+    cfg: &Config,
+    store: &mut Store,
+    batch: &[FileRow],
+    parallel: Parallel<'_>,
+) -> Vec<Option<Result<Ahead, PipelineError>>> {
+    let shared = std::sync::Mutex::new(store);
+    let slots: Vec<std::sync::Mutex<Option<Result<Ahead, PipelineError>>>> =
+        batch.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    parallel(batch.len(), &|i| {
+        let f = &batch[i];
+        let result = read_input(cfg, f).and_then(|data| {
+            if bundle::is_zip(&data) {
+                return Ok(None);
+            }
+            let asked = std::cell::RefCell::new(Vec::new());
+            let seen = |partner: &str, sender: &str, control: &str| {
+                let store = shared.lock().expect("store lock");
+                let answer = seen_before(cfg, &store, f, partner, sender, control);
+                asked.borrow_mut().push((
+                    partner.to_string(),
+                    sender.to_string(),
+                    control.to_string(),
+                    answer,
+                ));
+                answer
+            };
+            let outcome = run_translation(cfg, f, &data, &seen, &mut |partner| {
+                shared
+                    .lock()
+                    .expect("store lock")
+                    .allocate_control(partner, "x12")
+            })?;
+            Ok(Some(Ahead {
+                outcome,
+                asked: asked.into_inner(),
+            }))
+        });
+        *slots[i].lock().expect("slot") = result.transpose();
+    });
+    slots
+        .into_iter()
+        .map(|s| s.into_inner().expect("slot"))
+        .collect()
+}
+
+/// A file's content, or nothing when it is over `max_file_mb` (it is not read at all).
+fn read_input(cfg: &Config, f: &FileRow) -> Result<Vec<u8>, PipelineError> {
+    if translate::oversized(f.size.max(0) as u64, cfg).is_some() {
+        return Ok(Vec::new());
     }
-    let channel = cfg.channels.iter().find(|c| c.name == f.channel);
-    let shown = match channel {
-        Some(c) => c.origin(cfg, &f.name),
-        None => f.name.clone(),
-    };
-    let cell = std::cell::RefCell::new(&mut *store);
+    crate::retention::read_blob(cfg, &f.blob).map_err(io_err(f, &cfg.resolve(&f.blob)))
+}
+
+fn seen_before(
+    cfg: &Config,
+    store: &Store,
+    f: &FileRow,
+    partner: &str,
+    sender: &str,
+    control: &str,
+) -> bool {
     let since = Utc {
         epoch: Utc::now().epoch - cfg.duplicate_window_days as i64 * 86_400,
     };
-    let seen = |partner: &str, sender: &str, control: &str| {
-        cell.borrow()
-            .interchange_seen(partner, sender, control, since, f.id)
-            .unwrap_or(false)
-    };
+    store
+        .interchange_seen(partner, sender, control, since, f.id)
+        .unwrap_or(false)
+}
+
+/// Translates one file's content with the given duplicate check and control-number source.
+fn run_translation(
+    cfg: &Config,
+    f: &FileRow,
+    data: &[u8],
+    seen: &dyn Fn(&str, &str, &str) -> bool,
+    allocate: &mut dyn FnMut(&str) -> Result<u64, StoreError>,
+) -> Result<translate::Outcome, PipelineError> {
+    if let Some(out) = translate::oversized(f.size.max(0) as u64, cfg) {
+        return Ok(out);
+    }
+    let channel = cfg.channels.iter().find(|c| c.name == f.channel);
+    let shown = shown(cfg, f);
     let input = Input {
-        data: &data,
+        data,
         file: &shown,
         sha256: &f.sha256,
         channel_partner: channel.and_then(|c| c.partner.as_deref()),
-        seen: Some(&seen),
+        seen: Some(seen),
     };
     let mut alloc_err = None;
-    let outcome = oversized.unwrap_or_else(|| {
-        translate::translate(&input, cfg, Utc::now(), &mut |partner| {
-            cell.borrow_mut()
-                .allocate_control(partner, "x12")
-                .unwrap_or_else(|e| {
-                    alloc_err = Some(e);
-                    0
-                })
+    let outcome = translate::translate(&input, cfg, Utc::now(), &mut |partner| {
+        allocate(partner).unwrap_or_else(|e| {
+            alloc_err = Some(e);
+            0
         })
     });
-    if let Some(e) = alloc_err {
-        return Err(e.into());
+    match alloc_err {
+        Some(e) => Err(e.into()),
+        None => Ok(outcome),
     }
+}
+
+/// The name a file is shown under in records and logs.
+fn shown(cfg: &Config, f: &FileRow) -> String {
+    match cfg.channels.iter().find(|c| c.name == f.channel) {
+        Some(c) => c.origin(cfg, &f.name),
+        None => f.name.clone(),
+    }
+}
+
+/// Commits a file's translation: the one translated ahead when every duplicate check it made
+/// still gets the same answer (an earlier file of the same batch may have brought the same
+/// interchange), else a translation made now.
+fn translate_file(
+    cfg: &Config,
+    store: &mut Store,
+    f: &FileRow,
+    ahead: Option<Result<Ahead, PipelineError>>,
+) -> Result<usize, PipelineError> {
+    let ahead = match ahead {
+        Some(Ok(a))
+            if a.asked
+                .iter()
+                .all(|(p, s, c, answer)| seen_before(cfg, store, f, p, s, c) == *answer) =>
+        {
+            Some(a.outcome)
+        }
+        Some(Err(e)) => return Err(e),
+        _ => None,
+    };
+    let outcome = match ahead {
+        Some(o) => o,
+        None => {
+            let data = read_input(cfg, f)?;
+            if !data.is_empty() && bundle::is_zip(&data) {
+                return split_bundle(cfg, store, f, &data).map(|()| 0);
+            }
+            let cell = std::cell::RefCell::new(&mut *store);
+            let seen = |p: &str, s: &str, c: &str| seen_before(cfg, &cell.borrow(), f, p, s, c);
+            run_translation(cfg, f, &data, &seen, &mut |partner| {
+                cell.borrow_mut().allocate_control(partner, "x12")
+            })?
+        }
+    };
+    let shown = shown(cfg, f);
     for d in &outcome.diagnostics {
         tracing::warn!(id = f.id, file = %shown, "{d}");
     }

@@ -183,7 +183,7 @@ impl Appliance {
             }
         }
         let intake_at = started.elapsed();
-        let pipeline = pipeline::advance_all(&self.cfg, &mut self.store)?;
+        let pipeline = pipeline::advance_all(&self.cfg, &mut self.store, &parallel)?;
         let pipeline_at = started.elapsed();
         for c in self.cfg.channels.iter().filter(|c| c.sftp().is_some()) {
             if let Err(e) = sftp::deliver(&mut self.store, c) {
@@ -316,6 +316,29 @@ fn deliver(cfg: &Config, store: &mut Store) -> Result<bool, ServiceError> {
         store.settle_deliveries(&settled, &t.name, &next)?;
     }
     Ok(more)
+}
+
+/// Runs `job(i)` for every `i` in `0..n` on one scoped thread per core (the pipeline's
+/// translation of a batch), each taking the next job as it finishes one.
+fn parallel(n: usize, job: &(dyn Fn(usize) + Sync)) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |c| c.get())
+        .min(n);
+    if threads <= 1 {
+        return pipeline::serial(n, job);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                job(i);
+            });
+        }
+    });
 }
 
 /// The service's delivery thread: sends due deliveries beside the passes (its own database

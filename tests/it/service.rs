@@ -428,6 +428,34 @@ fn a_resent_interchange_is_answered_with_ta1_025_and_not_processed_again() {
     assert!(ta1.contains("*R*025~"), "{ta1}");
 }
 
+/// Both copies arrive in one batch, whose files are translated side by side: the second is
+/// still recognised once the first is committed.
+#[test]
+fn a_resent_interchange_in_the_same_batch_is_processed_once() {
+    let sb = Sandbox::new();
+    let again = String::from_utf8(po(6))
+        .unwrap()
+        .replace("*260517*1015*", "*260518*0900*");
+    for i in 0..8 {
+        sb.drop_file(&format!("a{i}.edi"), &po(100 + i));
+    }
+    sb.drop_file("b-first.edi", &po(6));
+    sb.drop_file("b-second.edi", again.as_bytes());
+    sb.once(1);
+    assert_eq!(records(&sb).len(), 9);
+    let list = sb.stdout(&["quarantine", "list"]);
+    assert!(
+        list.contains("b-second.edi") && list.contains("already received"),
+        "{list}"
+    );
+    let ta1: Vec<_> = sb
+        .files("outbox")
+        .into_iter()
+        .filter(|f| f.contains("TA1-"))
+        .collect();
+    assert_eq!(ta1.len(), 1, "{:?}", sb.files("outbox"));
+}
+
 #[test]
 fn quarantine_list_filters_by_partner_document_class_and_age() {
     let sb = Sandbox::new();
