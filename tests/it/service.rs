@@ -405,26 +405,11 @@ fn validate_and_ack_commands_report_positions_and_exit_codes() {
 fn a_resent_interchange_is_answered_with_ta1_025_and_not_processed_again() {
     let sb = Sandbox::new();
     sb.drop_file("first.edi", &po(5));
-    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
-    // Same interchange control number from the same sender, different bytes (re-enveloped).
-    let again = String::from_utf8(po(5))
-        .unwrap()
-        .replace("*260517*1015*", "*260518*0900*");
-    sb.drop_file("again.edi", again.as_bytes());
-    assert_eq!(sb.run(&["once"]).status.code(), Some(1));
+    sb.once(0);
+    sb.drop_file("again.edi", &reenveloped(5));
+    sb.once(1);
     assert_eq!(records(&sb).len(), 1);
-    let list = sb.stdout(&["quarantine", "list"]);
-    assert!(
-        list.contains("again.edi") && list.contains("already received"),
-        "{list}"
-    );
-    let acks: Vec<_> = sb
-        .files("outbox")
-        .into_iter()
-        .filter(|f| f.contains("TA1-"))
-        .collect();
-    assert_eq!(acks.len(), 1, "{:?}", sb.files("outbox"));
-    let ta1 = fs::read_to_string(sb.path("outbox").join(&acks[0])).unwrap();
+    let ta1 = held_as_resent(&sb, "again.edi");
     assert!(ta1.contains("*R*025~"), "{ta1}");
 }
 
@@ -433,27 +418,39 @@ fn a_resent_interchange_is_answered_with_ta1_025_and_not_processed_again() {
 #[test]
 fn a_resent_interchange_in_the_same_batch_is_processed_once() {
     let sb = Sandbox::new();
-    let again = String::from_utf8(po(6))
-        .unwrap()
-        .replace("*260517*1015*", "*260518*0900*");
     for i in 0..8 {
         sb.drop_file(&format!("a{i}.edi"), &po(100 + i));
     }
     sb.drop_file("b-first.edi", &po(6));
-    sb.drop_file("b-second.edi", again.as_bytes());
+    sb.drop_file("b-second.edi", &reenveloped(6));
     sb.once(1);
     assert_eq!(records(&sb).len(), 9);
+    held_as_resent(&sb, "b-second.edi");
+}
+
+/// PO `n` with the same interchange control number from the same sender, other bytes (sent
+/// again, enveloped anew).
+fn reenveloped(n: usize) -> Vec<u8> {
+    String::from_utf8(po(n))
+        .unwrap()
+        .replace("*260517*1015*", "*260518*0900*")
+        .into_bytes()
+}
+
+/// Checks that `name` is held as already received and answered by the one TA1; returns it.
+fn held_as_resent(sb: &Sandbox, name: &str) -> String {
     let list = sb.stdout(&["quarantine", "list"]);
     assert!(
-        list.contains("b-second.edi") && list.contains("already received"),
+        list.contains(name) && list.contains("already received"),
         "{list}"
     );
-    let ta1: Vec<_> = sb
+    let acks: Vec<_> = sb
         .files("outbox")
         .into_iter()
         .filter(|f| f.contains("TA1-"))
         .collect();
-    assert_eq!(ta1.len(), 1, "{:?}", sb.files("outbox"));
+    assert_eq!(acks.len(), 1, "{:?}", sb.files("outbox"));
+    fs::read_to_string(sb.path("outbox").join(&acks[0])).unwrap()
 }
 
 #[test]
