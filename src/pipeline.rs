@@ -383,6 +383,10 @@ pub fn serial(n: usize, job: &(dyn Fn(usize) + Sync)) {
     (0..n).for_each(job);
 }
 
+/// The most input bytes of one batch translated ahead together (their outcomes, several times
+/// that size, are held until each file's commit).
+const AHEAD_BYTES: u64 = 32 << 20;
+
 /// A file translated ahead of its commit, beside the others of its batch: its outcome and the
 /// duplicate checks it made, with the answers the batch's transaction gave then.
 struct Ahead {
@@ -392,17 +396,30 @@ struct Ahead {
 
 /// Translates the files of a batch side by side (the CPU-heavy part: parsing and mapping).
 /// They reach the store through one lock, only to check for duplicate interchanges and to take
-/// control numbers for acknowledgements. `None` for a file left to the commit step (a bundle).
+/// control numbers for acknowledgements. `None` for a file left to the commit step (a bundle,
+/// or a file beyond the batch's memory budget).
 fn translate_ahead(
     cfg: &Config,
     store: &mut Store,
     batch: &[FileRow],
     parallel: Parallel<'_>,
 ) -> Vec<Option<Result<Ahead, PipelineError>>> {
+    // Outcomes wait in memory until their commit: only files that fit in this budget together
+    // go ahead; the others are translated at their commit, one at a time, as before.
+    let mut budget = AHEAD_BYTES;
+    let chosen: Vec<usize> = (0..batch.len())
+        .filter(|&i| {
+            let size = batch[i].size.max(0) as u64;
+            let fits = size <= budget;
+            budget -= if fits { size } else { 0 };
+            fits
+        })
+        .collect();
     let shared = std::sync::Mutex::new(store);
     let slots: Vec<std::sync::Mutex<Option<Result<Ahead, PipelineError>>>> =
         batch.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    parallel(batch.len(), &|i| {
+    parallel(chosen.len(), &|j| {
+        let i = chosen[j];
         let f = &batch[i];
         let result = read_input(cfg, f).and_then(|data| {
             if bundle::is_zip(&data) {
