@@ -87,9 +87,16 @@ pub fn advance_all(
         // (after a restart) goes in intake-sized batches, so no transaction holds the database
         // for long.
         let received = files_in(store, &todo, &[State::Received, State::Parsed])?;
-        for batch in received.chunks(crate::intake::MAX_BATCH) {
+        for batch in batches(&received, |f| f.size.max(0) as u64) {
+            // A file alone in its batch (one that came alone, or one too big to share) is
+            // translated before its transaction opens, its control numbers taken one by one,
+            // so that the database is not held for as long as a big file takes; several files
+            // are translated inside theirs, where taking the numbers costs no sync each.
+            let before =
+                (batch.len() == 1).then(|| translate_ahead(cfg, store, batch, parallel, true));
             store.begin_batch()?;
-            let ahead = translate_ahead(cfg, store, batch, parallel);
+            let ahead =
+                before.unwrap_or_else(|| translate_ahead(cfg, store, batch, parallel, false));
             for (f, ahead) in batch.iter().zip(ahead) {
                 match translate_file(cfg, store, f, ahead) {
                     Ok(rejected) => report.rejected += rejected,
@@ -383,9 +390,28 @@ pub fn serial(n: usize, job: &(dyn Fn(usize) + Sync)) {
     (0..n).for_each(job);
 }
 
-/// The most input bytes of one batch translated ahead together (their outcomes, several times
-/// that size, are held until each file's commit).
+/// The most input bytes in one translation batch (their outcomes, several times that size,
+/// wait in memory for their commits); a bigger file makes a batch of its own.
 const AHEAD_BYTES: u64 = 32 << 20;
+
+/// Splits files into translation batches of at most `MAX_BATCH` files and `AHEAD_BYTES` bytes;
+/// a file bigger than that is a batch of its own.
+fn batches<T>(files: &[T], size: impl Fn(&T) -> u64) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, f) in files.iter().enumerate() {
+        let n = size(f);
+        if i > start && (i - start == crate::intake::MAX_BATCH || bytes + n > AHEAD_BYTES) {
+            out.push(&files[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += n;
+    }
+    if start < files.len() {
+        out.push(&files[start..]);
+    }
+    out
+}
 
 /// A file translated ahead of its commit, beside the others of its batch: its outcome and the
 /// duplicate checks it made, with the answers the batch's transaction gave then.
@@ -396,30 +422,22 @@ struct Ahead {
 
 /// Translates the files of a batch side by side (the CPU-heavy part: parsing and mapping).
 /// They reach the store through one lock, only to check for duplicate interchanges and to take
-/// control numbers for acknowledgements. `None` for a file left to the commit step (a bundle,
-/// or a file beyond the batch's memory budget).
+/// control numbers for acknowledgements. `None` for a file left to the commit step (a bundle).
+///
+/// `outside`: no transaction is open, so each draw of control numbers commits (and syncs) on its
+/// own; numbers are then drawn in growing blocks (1, 2, 4, ... 1024) rather than one by one, so
+/// a file of many interchanges costs a few syncs, and a small file wastes none.
 fn translate_ahead(
     cfg: &Config,
     store: &mut Store,
     batch: &[FileRow],
     parallel: Parallel<'_>,
+    outside: bool,
 ) -> Vec<Option<Result<Ahead, PipelineError>>> {
-    // Outcomes wait in memory until their commit: only files that fit in this budget together
-    // go ahead; the others are translated at their commit, one at a time, as before.
-    let mut budget = AHEAD_BYTES;
-    let chosen: Vec<usize> = (0..batch.len())
-        .filter(|&i| {
-            let size = batch[i].size.max(0) as u64;
-            let fits = size <= budget;
-            budget -= if fits { size } else { 0 };
-            fits
-        })
-        .collect();
     let shared = std::sync::Mutex::new(store);
     let slots: Vec<std::sync::Mutex<Option<Result<Ahead, PipelineError>>>> =
         batch.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    parallel(chosen.len(), &|j| {
-        let i = chosen[j];
+    parallel(batch.len(), &|i| {
         let f = &batch[i];
         let result = read_input(cfg, f).and_then(|data| {
             if bundle::is_zip(&data) {
@@ -437,11 +455,21 @@ fn translate_ahead(
                 ));
                 answer
             };
+            let mut drawn: std::collections::HashMap<String, (u64, u64, u64)> = Default::default();
             let outcome = run_translation(cfg, f, &data, &seen, &mut |partner| {
-                shared
-                    .lock()
-                    .expect("store lock")
-                    .allocate_control(partner, "x12")
+                let mut store = shared.lock().expect("store lock");
+                if !outside {
+                    return store.allocate_control(partner, "x12");
+                }
+                // (next, last, size of the next block) for this partner
+                let (next, last, block) = drawn.entry(partner.to_string()).or_insert((1, 0, 1));
+                if *next > *last {
+                    *next = store.reserve_controls(partner, "x12", *block)?;
+                    *last = *next + *block - 1;
+                    *block = (*block * 2).min(1024);
+                }
+                *next += 1;
+                Ok(*next - 1)
             })?;
             Ok(Some(Ahead {
                 outcome,
@@ -628,4 +656,21 @@ fn translate_file(
     } else {
         outcome.rejected
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_bounded_by_count_and_bytes_and_a_big_file_goes_alone() {
+        const MB: u64 = 1 << 20;
+        let sizes =
+            |v: &[u64]| -> Vec<usize> { batches(v, |n| *n).iter().map(|b| b.len()).collect() };
+        assert_eq!(sizes(&[1; 1200]), [500, 500, 200]);
+        assert_eq!(sizes(&[10 * MB, 10 * MB, 10 * MB, 10 * MB]), [3, 1]);
+        assert_eq!(sizes(&[MB, 40 * MB, MB, MB]), [1, 1, 2]);
+        assert_eq!(sizes(&[40 * MB]), [1]);
+        assert!(sizes(&[]).is_empty());
+    }
 }

@@ -615,18 +615,23 @@ impl Store {
 
     /// Next interchange control number for acknowledgements and documents sent to `partner`.
     pub fn allocate_control(&mut self, partner: &str, kind: &str) -> Result<u64> {
+        self.reserve_controls(partner, kind, 1)
+    }
+
+    /// Takes `n` consecutive control numbers at once; returns the first.
+    pub fn reserve_controls(&mut self, partner: &str, kind: &str, n: u64) -> Result<u64> {
         let tx = self.conn.savepoint()?;
         exec(
             &tx,
-            "INSERT INTO counters (partner, kind, value) VALUES (?1, ?2, 1)
-             ON CONFLICT (partner, kind) DO UPDATE SET value = value + 1",
-            params![partner, kind],
+            "INSERT INTO counters (partner, kind, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (partner, kind) DO UPDATE SET value = value + ?3",
+            params![partner, kind, n as i64],
         )?;
         let v: i64 = tx
             .prepare_cached("SELECT value FROM counters WHERE partner = ?1 AND kind = ?2")?
             .query_row(params![partner, kind], |r| r.get(0))?;
         tx.commit()?;
-        Ok(v as u64)
+        Ok(v as u64 + 1 - n)
     }
 
     /// received -> parsed, with the interchanges found.
@@ -1378,5 +1383,10 @@ mod tests {
         drop(s);
         let mut s = Store::open(&path).unwrap();
         assert_eq!(s.allocate_control("A", "x12").unwrap(), 3);
+        // A block: 4, 5, 6 are taken at once; the next single number follows them.
+        assert_eq!(s.reserve_controls("A", "x12", 3).unwrap(), 4);
+        assert_eq!(s.allocate_control("A", "x12").unwrap(), 7);
+        assert_eq!(s.reserve_controls("C", "x12", 2).unwrap(), 1);
+        assert_eq!(s.allocate_control("C", "x12").unwrap(), 3);
     }
 }

@@ -634,4 +634,8 @@ fn a_file_over_the_size_limit_is_held_untranslated_until_the_operator_raises_it(
     assert!(sb.run(&["quarantine", "release", "1"]).status.success());
     sb.once(0);
     assert_eq!(records(&sb).len(), 2000);
+    // One 997 per interchange, each under its own control number (the file was translated
+    // alone, drawing its numbers in blocks).
+    let acks = sb.files("outbox");
+    assert_eq!(acks.iter().filter(|f| f.contains("/997-")).count(), 2000);
 }
