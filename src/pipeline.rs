@@ -426,7 +426,7 @@ struct Ahead {
 ///
 /// `outside`: no transaction is open, so each draw of control numbers commits (and syncs) on its
 /// own; numbers are then drawn in growing blocks (1, 2, 4, ... 1024) rather than one by one, so
-/// a file of many interchanges costs a few syncs, and a small file wastes none.
+/// a file of many interchanges costs a few syncs, and those not used are returned at the end.
 fn translate_ahead(
     cfg: &Config,
     store: &mut Store,
@@ -470,7 +470,16 @@ fn translate_ahead(
                 }
                 *next += 1;
                 Ok(*next - 1)
-            })?;
+            });
+            // Numbers drawn but not used go back, so that a partner sees no gap in them.
+            let mut store = shared.lock().expect("store lock");
+            for (partner, (next, last, _)) in &drawn {
+                if next <= last {
+                    store.return_controls(partner, "x12", *last, last - next + 1)?;
+                }
+            }
+            drop(store);
+            let outcome = outcome?;
             Ok(Some(Ahead {
                 outcome,
                 asked: asked.into_inner(),

@@ -618,6 +618,17 @@ impl Store {
         self.reserve_controls(partner, kind, 1)
     }
 
+    /// Gives back the last `n` numbers of a block ending at `last`, if none was taken since
+    /// (then the counter still stands at `last`); otherwise they stay unused.
+    pub fn return_controls(&mut self, partner: &str, kind: &str, last: u64, n: u64) -> Result<()> {
+        exec(
+            &self.conn,
+            "UPDATE counters SET value = value - ?4 WHERE partner = ?1 AND kind = ?2 AND value = ?3",
+            params![partner, kind, last as i64, n as i64],
+        )?;
+        Ok(())
+    }
+
     /// Takes `n` consecutive control numbers at once; returns the first.
     pub fn reserve_controls(&mut self, partner: &str, kind: &str, n: u64) -> Result<u64> {
         let tx = self.conn.savepoint()?;
@@ -1388,5 +1399,11 @@ mod tests {
         assert_eq!(s.allocate_control("A", "x12").unwrap(), 7);
         assert_eq!(s.reserve_controls("C", "x12", 2).unwrap(), 1);
         assert_eq!(s.allocate_control("C", "x12").unwrap(), 3);
+        // Unused numbers go back only while nothing was taken after them.
+        assert_eq!(s.reserve_controls("C", "x12", 4).unwrap(), 4);
+        s.return_controls("C", "x12", 7, 2).unwrap();
+        assert_eq!(s.allocate_control("C", "x12").unwrap(), 6);
+        s.return_controls("C", "x12", 7, 1).unwrap();
+        assert_eq!(s.allocate_control("C", "x12").unwrap(), 7);
     }
 }

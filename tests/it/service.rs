@@ -638,4 +638,13 @@ fn a_file_over_the_size_limit_is_held_untranslated_until_the_operator_raises_it(
     // alone, drawing its numbers in blocks).
     let acks = sb.files("outbox");
     assert_eq!(acks.iter().filter(|f| f.contains("/997-")).count(), 2000);
+    // Numbers drawn but not used went back: the next acknowledgement follows on.
+    sb.drop_file("next.edi", &po(3001));
+    sb.once(0);
+    let acks = sb.files("outbox");
+    assert!(
+        acks.iter().any(|f| f.ends_with("/997-000002001.x12")),
+        "{:?}",
+        acks.iter().filter(|f| !f.contains("/997-0000")).collect::<Vec<_>>()
+    );
 }
