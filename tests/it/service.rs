@@ -645,6 +645,8 @@ fn a_file_over_the_size_limit_is_held_untranslated_until_the_operator_raises_it(
     assert!(
         acks.iter().any(|f| f.ends_with("/997-000002001.x12")),
         "{:?}",
-        acks.iter().filter(|f| !f.contains("/997-0000")).collect::<Vec<_>>()
+        acks.iter()
+            .filter(|f| !f.contains("/997-0000"))
+            .collect::<Vec<_>>()
     );
 }
