@@ -122,7 +122,7 @@ fn replay_reprocesses_archived_files_without_doubles_at_the_target_or_new_acks()
     for i in 1..=3 {
         sb.drop_file(&format!("po{i}.edi"), &po(i));
     }
-    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    sb.once(0);
     let posts_before = target.stats()["posts"].as_u64().unwrap();
     assert_eq!(posts_before, 3);
     let acks_before = sb
@@ -143,7 +143,7 @@ fn replay_reprocesses_archived_files_without_doubles_at_the_target_or_new_acks()
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("3 file(s) queued"));
-    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    sb.once(0);
     let stats = target.stats();
     assert_eq!(stats["posts"], 3, "no second request for the same records");
     assert_eq!(stats["stored"].as_array().unwrap().len(), 3);

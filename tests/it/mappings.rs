@@ -156,7 +156,7 @@ fn an_edifact_value_without_a_crosswalk_entry_holds_the_message_as_configuration
     );
     let orders = fs::read(data("edifact/ok/orders-d96a-ack-requested.edi")).unwrap();
     sb.drop_file("orders.edi", &orders);
-    assert_eq!(sb.run(&["once"]).status.code(), Some(1));
+    sb.once(1);
     let list = sb.stdout(&["quarantine", "list", "--class", "configuration"]);
     assert!(
         list.contains("orders.edi") && list.contains("no uom crosswalk entry for \"PCE\""),

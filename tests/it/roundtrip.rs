@@ -127,31 +127,23 @@ fn outbound_goldens_and_their_round_trips() {
 
 #[test]
 fn a_value_the_target_cannot_carry_is_refused_not_rounded() {
-    let mut inv: Value = serde_json::from_str(
-        fs::read_to_string(data("outbound/x12-810/invoice.jsonl"))
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let mut inv = first_record("outbound/x12-810/invoice.jsonl");
     inv["record"]["total_amount"] = json!("391.005");
     let e = outbound("x12:810", &[inv]).unwrap_err();
     assert!(e.contains("391.005"), "{e}");
-    let mut po: Value = serde_json::from_str(
-        fs::read_to_string(data("outbound/x12-850/po.jsonl"))
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let mut po = first_record("outbound/x12-850/po.jsonl");
     po["record"]["lines"][0]["item"]["buyer_part"] = json!("A*B");
     let e = outbound("x12:850", &[po.clone()]).unwrap_err();
     assert!(e.contains("separator"), "{e}");
     po["record"]["po_number"] = json!(17);
     let e = outbound("x12:850", &[po]).unwrap_err();
     assert!(e.contains("not a canonical record"), "{e}");
+}
+
+/// The first record of a golden JSON Lines file.
+fn first_record(rel: &str) -> Value {
+    let text = fs::read_to_string(data(rel)).unwrap();
+    serde_json::from_str(text.lines().next().unwrap()).unwrap()
 }
 
 /// A small deterministic generator (64-bit LCG), so that a failure names its seed.

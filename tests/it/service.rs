@@ -152,9 +152,9 @@ fn once_exit_codes_quarantine_release_and_discard() {
 fn the_same_file_twice_is_processed_once_and_archived_as_duplicate() {
     let sb = Sandbox::new();
     sb.drop_file("a.edi", &po(7));
-    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    sb.once(0);
     sb.drop_file("a-again.edi", &po(7));
-    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    sb.once(0);
     assert_eq!(records(&sb).len(), 1);
     assert_eq!(
         sb.files("outbox")
@@ -465,7 +465,7 @@ fn quarantine_list_filters_by_partner_document_class_and_age() {
         .unwrap()
         .replace("ST*850", "ST*830");
     sb.drop_file("inv.edi", inv.as_bytes());
-    assert_eq!(sb.run(&["once"]).status.code(), Some(1));
+    sb.once(1);
     let list = |args: &[&str]| {
         let mut a = vec!["quarantine", "list"];
         a.extend_from_slice(args);
@@ -527,7 +527,7 @@ fn retention_packs_days_into_zips_forgets_old_state_and_shrinks_the_database() {
     for i in 0..120 {
         sb.drop_file(&format!("po{i:03}.edi"), &po(500 + i));
     }
-    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    sb.once(0);
     let now = edigate::util::Utc::now();
     let today = now.date();
     let tomorrow = edigate::util::Utc {
@@ -544,7 +544,7 @@ fn retention_packs_days_into_zips_forgets_old_state_and_shrinks_the_database() {
     assert_eq!(sb.files("var/archive"), [format!("{today}.zip")]);
     // Packed content is still readable: replay one file from the zip.
     assert!(sb.run(&["replay", "--id", "7"]).status.success());
-    assert_eq!(sb.run(&["once"]).status.code(), Some(0));
+    sb.once(0);
     assert!(
         sb.files("outbox")
             .iter()
@@ -582,7 +582,7 @@ fn transactions_rejected_inside_a_file_that_flows_are_kept_as_exception_items() 
         "mixed.edi",
         &fs::read(data("x12/err/850-partial-bad-date-missing-beg.edi")).unwrap(),
     );
-    assert_eq!(sb.run(&["once"]).status.code(), Some(1));
+    sb.once(1);
     assert_eq!(records(&sb).len(), 1, "the good transaction flows");
     let list = sb.stdout(&["quarantine", "list"]);
     let items: Vec<&str> = list.lines().filter(|l| l.contains("1:mixed.edi")).collect();
