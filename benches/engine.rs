@@ -1,6 +1,7 @@
 //! `cargo bench`: throughput of the EDI engine on deterministic synthetic input, one core.
 //! Prints MB/s for X12 and EDIFACT parse + full validation, and for X12 850 -> canonical JSON.
-//! Sizes: EDIGATE_BENCH_MB (default 64); EDIGATE_BENCH_MAPPINGS=DIR to measure other mappings.
+//! Sizes: EDIGATE_BENCH_MB (default 64); EDIGATE_BENCH_MAPPINGS=DIR to measure other mappings;
+//! EDIGATE_BENCH_ONLY=x12|edifact|translate runs one measure (to profile it).
 
 use edigate::config::Config;
 use edigate::formats::edifact::validate::Messages;
@@ -170,10 +171,24 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(64);
+    let only = std::env::var("EDIGATE_BENCH_ONLY").unwrap_or_default();
+    let run = |name: &str| only.is_empty() || only == name;
     let x12 = x12_850(mb << 20, 850);
+    if run("x12") {
+        x12_validate(&x12);
+    }
+    if run("edifact") {
+        edifact_validate(mb);
+    }
+    if run("translate") {
+        translate(&x12);
+    }
+}
+
+fn x12_validate(x12: &[u8]) {
     let st = Standards::builtin();
     let (secs, s) = best_of(3, || {
-        edigate::formats::x12::validate::summary(&x12[..], &st, 10).unwrap()
+        edigate::formats::x12::validate::summary(x12, &st, 10).unwrap()
     });
     assert!(!s.rejected(), "{:?}", s.diagnostics);
     println!(
@@ -184,7 +199,9 @@ fn main() {
         s.transactions,
         s.segments
     );
+}
 
+fn edifact_validate(mb: usize) {
     let ed = edifact_orders(mb << 20, 96);
     let defs = Messages::builtin();
     let (secs, s) = best_of(3, || {
@@ -199,7 +216,9 @@ fn main() {
         s.transactions,
         s.segments
     );
+}
 
+fn translate(x12: &[u8]) {
     // EDIGATE_BENCH_MAPPINGS=DIR measures the mappings in DIR (an operator's own) instead of
     // the shipped ones.
     let mut cfg = Config::defaults(std::path::Path::new("/"));

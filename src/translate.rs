@@ -672,7 +672,7 @@ fn whole_document(
     input: &Input<'_>,
     cfg: &Config,
     partner: &str,
-    (program, fields): (&mapping::jq::Program, &serde_json::Value),
+    (program, fields): (&mapping::Mapping, &serde_json::Value),
     source: Source,
     code: &'static str,
     out: &mut Outcome,
@@ -924,11 +924,10 @@ fn translate_x12(
                                 },
                             },
                         }),
-                        Some(program) => match cfg.maps.inbound(
-                            program,
-                            &partner,
-                            mapping::doc::x12(tx, &g.version, &partner),
-                        ) {
+                        Some(program) => match cfg
+                            .maps
+                            .inbound_x12(program, &partner, tx, &g.version)
+                        {
                             Ok(businesses) => {
                                 for (k, business) in businesses.into_iter().enumerate() {
                                     let key = if k == 0 {

@@ -3,6 +3,7 @@
 
 pub mod doc;
 pub mod jq;
+pub mod twin;
 
 use crate::canonical::{Business, Decimal};
 use jaq_json::Val;
@@ -64,12 +65,28 @@ pub struct LoadError {
     pub message: String,
 }
 
+/// One loaded mapping: its jq program, and its compiled twin while it is the shipped text.
+#[derive(Debug)]
+pub struct Mapping {
+    program: jq::Program,
+    twin: Option<twin::Twin>,
+}
+
+impl Mapping {
+    /// The compiled twin in force for this mapping, if any.
+    pub fn twin(&self) -> Option<twin::Twin> {
+        self.twin
+    }
+}
+
 /// Every loaded mapping, by name (`inbound/x12/850`, `partners/ACME/inbound/x12/850`).
 #[derive(Debug, Default)]
 pub struct Mappings {
-    programs: HashMap<String, Arc<jq::Program>>,
+    programs: HashMap<String, Arc<Mapping>>,
     /// `{table: {partner or "*": {value: mapped}}}`, converted once for every run.
     codes: Val,
+    /// The same tables as JSON, for the twins.
+    codes_json: Value,
     /// Where each program came from (a file, or `built-in`), for `edigate check`.
     pub origins: BTreeMap<String, String>,
     /// CSV column maps by name (`mappings/csv/<name>.toml`).
@@ -204,8 +221,10 @@ impl Mappings {
                 continue;
             }
             match jq::compile(&prelude, text) {
-                Ok(p) => {
-                    m.programs.insert(name.to_string(), Arc::new(p));
+                Ok(program) => {
+                    let twin = twin::Twin::of(name, text, &prelude);
+                    m.programs
+                        .insert(name.to_string(), Arc::new(Mapping { program, twin }));
                     m.origins.insert(name.to_string(), origin.clone());
                 }
                 Err(es) => errors.extend(es.into_iter().map(|e| LoadError {
@@ -215,7 +234,8 @@ impl Mappings {
                 })),
             }
         }
-        m.codes = jq::from_json(&Value::Object(codes));
+        m.codes_json = Value::Object(codes);
+        m.codes = jq::from_json(&m.codes_json);
         if errors.is_empty() {
             Ok(m)
         } else {
@@ -230,7 +250,7 @@ impl Mappings {
         direction: &str,
         format: &str,
         document: &str,
-    ) -> Option<&jq::Program> {
+    ) -> Option<&Mapping> {
         let own = format!("partners/{partner}/{direction}/{format}/{document}");
         self.programs
             .get(&own)
@@ -266,11 +286,12 @@ impl Mappings {
     /// for its schema.
     pub fn inbound(
         &self,
-        program: &jq::Program,
+        mapping: &Mapping,
         partner: &str,
         input: Val,
     ) -> Result<Vec<Business>, MapError> {
-        let outs = program
+        let outs = mapping
+            .program
             .run(input, self.globals(partner))
             .map_err(MapError::from_run)?;
         if outs.is_empty() {
@@ -295,15 +316,41 @@ impl Mappings {
             .collect()
     }
 
+    /// Maps one X12 transaction set: through the mapping's twin when it has one that answers,
+    /// through the interpreter otherwise.
+    pub fn inbound_x12(
+        &self,
+        mapping: &Mapping,
+        partner: &str,
+        tx: &crate::formats::x12::Transaction,
+        version: &str,
+    ) -> Result<Vec<Business>, MapError> {
+        if let Some(records) = self.twin_x12(mapping, partner, tx) {
+            return Ok(records);
+        }
+        self.inbound(mapping, partner, doc::x12(tx, version, partner))
+    }
+
+    /// The records of the mapping's twin, when it has one and that twin answers.
+    pub fn twin_x12(
+        &self,
+        mapping: &Mapping,
+        partner: &str,
+        tx: &crate::formats::x12::Transaction,
+    ) -> Option<Vec<Business>> {
+        mapping.twin?.x12(tx, &self.codes_json, partner)
+    }
+
     /// Runs an outbound program on one canonical record (envelope included) and returns its
     /// single output.
     pub fn outbound(
         &self,
-        program: &jq::Program,
+        mapping: &Mapping,
         partner: &str,
         record: &Value,
     ) -> Result<Value, MapError> {
-        let outs = program
+        let outs = mapping
+            .program
             .run(jq::from_json(record), self.globals(partner))
             .map_err(MapError::from_run)?;
         match outs.as_slice() {

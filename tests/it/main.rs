@@ -11,3 +11,4 @@ mod service;
 mod sftp;
 mod sshd;
 mod support;
+mod twin;

@@ -3,7 +3,7 @@
 //! document -> record keeps every mapped field, for the fixtures and for random records.
 
 use crate::golden::{cfg, FIXED_NOW};
-use crate::support::data;
+use crate::support::{data, Rng};
 use edigate::outbound::{render, Target};
 use edigate::translate::{dry_run, Input};
 use edigate::util::sha256_hex;
@@ -144,69 +144,6 @@ fn a_value_the_target_cannot_carry_is_refused_not_rounded() {
 fn first_record(rel: &str) -> Value {
     let text = fs::read_to_string(data(rel)).unwrap();
     serde_json::from_str(text.lines().next().unwrap()).unwrap()
-}
-
-/// A small deterministic generator (64-bit LCG), so that a failure names its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-    fn word(&mut self, max: u64) -> String {
-        let n = 2 + self.below(max.max(2) - 1);
-        (0..n)
-            .map(|i| {
-                let c = self.below(36) as u8;
-                let c = if i == 0 || c < 26 {
-                    b'A' + c % 26
-                } else {
-                    b'0' + (c - 26)
-                };
-                char::from(c)
-            })
-            .collect()
-    }
-    fn text(&mut self, words: u64) -> String {
-        (0..1 + self.below(words))
-            .map(|_| self.word(8))
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-    fn digits(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| char::from(b'0' + self.below(10) as u8))
-            .collect()
-    }
-    fn decimal(&mut self, scale: u64) -> String {
-        let int = 1 + self.below(9999);
-        match self.below(scale + 1) {
-            0 => int.to_string(),
-            k => format!("{int}.{}", self.digits(k as usize)),
-        }
-    }
-    /// Money as X12 N2 carries it: always two decimals.
-    fn cents(&mut self) -> String {
-        format!("{}.{}", 1 + self.below(9999), self.digits(2))
-    }
-    fn date(&mut self) -> String {
-        format!(
-            "{}-{:02}-{:02}",
-            2020 + self.below(10),
-            1 + self.below(12),
-            1 + self.below(28)
-        )
-    }
 }
 
 /// What a target can carry; the generator stays inside it.

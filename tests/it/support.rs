@@ -248,3 +248,66 @@ impl Drop for Target {
         }
     }
 }
+
+/// A small deterministic generator (64-bit LCG), so that a failure names its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    pub fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+    pub fn word(&mut self, max: u64) -> String {
+        let n = 2 + self.below(max.max(2) - 1);
+        (0..n)
+            .map(|i| {
+                let c = self.below(36) as u8;
+                let c = if i == 0 || c < 26 {
+                    b'A' + c % 26
+                } else {
+                    b'0' + (c - 26)
+                };
+                char::from(c)
+            })
+            .collect()
+    }
+    pub fn text(&mut self, words: u64) -> String {
+        (0..1 + self.below(words))
+            .map(|_| self.word(8))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+    pub fn digits(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
+    }
+    pub fn decimal(&mut self, scale: u64) -> String {
+        let int = 1 + self.below(9999);
+        match self.below(scale + 1) {
+            0 => int.to_string(),
+            k => format!("{int}.{}", self.digits(k as usize)),
+        }
+    }
+    /// Money as X12 N2 carries it: always two decimals.
+    pub fn cents(&mut self) -> String {
+        format!("{}.{}", 1 + self.below(9999), self.digits(2))
+    }
+    pub fn date(&mut self) -> String {
+        format!(
+            "{}-{:02}-{:02}",
+            2020 + self.below(10),
+            1 + self.below(12),
+            1 + self.below(28)
+        )
+    }
+}

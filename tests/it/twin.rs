@@ -1,0 +1,327 @@
+//! The compiled twins against the interpreter: every record a twin gives is the one its jq
+//! mapping gives, over generated documents (clean and broken), the project's fixtures and the
+//! shared corpus.
+
+use crate::support::{data, Rng};
+use edigate::formats::x12;
+use edigate::mapping::{doc, Mappings};
+use std::path::Path;
+
+/// The shipped mappings plus crosswalk tables: units for every partner (one mapped to
+/// nothing), items for ACME only.
+fn mappings() -> (tempfile::TempDir, Mappings) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("codes")).unwrap();
+    std::fs::write(
+        dir.path().join("codes/uom.csv"),
+        "partner,value,mapped\n*,EA,EA\n*,CS,CA\n*,EMPTY,\nACME,BX,BOX\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("codes/item.csv"),
+        "partner,value,mapped\nACME,WIDGET-1,W-1\nACME,BLANK,\n",
+    )
+    .unwrap();
+    let maps = Mappings::load(Some(dir.path())).unwrap();
+    (dir, maps)
+}
+
+/// Maps every 850 of `data` both ways; returns (transactions, twin answers, interpreter
+/// errors). Panics, naming `what`, when the twin gives a record the interpreter does not.
+fn compare(maps: &Mappings, data: &[u8], partner: &str, what: &str) -> (usize, usize, usize) {
+    let mapping = maps.find(partner, "inbound", "x12", "850").unwrap();
+    assert!(
+        mapping.twin().is_some(),
+        "the shipped 850 mapping has a twin"
+    );
+    let file = x12::parse(data);
+    let mut counts = (0, 0, 0);
+    for ic in &file.interchanges {
+        for g in &ic.groups {
+            for tx in g.transactions.iter().filter(|t| t.id == "850") {
+                counts.0 += 1;
+                let interpreted = maps.inbound(mapping, partner, doc::x12(tx, &g.version, partner));
+                counts.2 += usize::from(interpreted.is_err());
+                if let Some(twin) = maps.twin_x12(mapping, partner, tx) {
+                    counts.1 += 1;
+                    assert_eq!(
+                        Ok(&twin),
+                        interpreted.as_ref(),
+                        "{what}: transaction {} ({partner})",
+                        tx.control
+                    );
+                }
+            }
+        }
+    }
+    counts
+}
+
+/// One 850 transaction set; with `odd` > 0, each part has that percent chance of being odd
+/// (empty, invalid, composite, Latin-1, unknown code, missing).
+fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
+    let mut segs: Vec<Vec<u8>> = vec![b"ST*850*0001".to_vec()];
+    let date = |r: &mut Rng, odd: u64| {
+        if r.chance(odd) {
+            r.pick(&[
+                "",
+                "2026013",
+                "20260230",
+                "260517",
+                " 20260517",
+                "    ",
+                "2026-05-17",
+            ])
+            .to_string()
+        } else {
+            r.date().replace('-', "")
+        }
+    };
+    if !r.chance(odd / 3) {
+        let purpose = if r.chance(odd) {
+            r.pick(&["", "99", "01", "03", "04", "05", "06", "07", " 00", "00 "])
+        } else {
+            "00"
+        };
+        let kind = if r.chance(odd) {
+            r.pick(&["", "SA  "])
+        } else {
+            "SA"
+        };
+        let po = if r.chance(odd) {
+            r.pick(&["", "  "]).to_string()
+        } else {
+            r.word(10)
+        };
+        let d = date(r, odd);
+        segs.push((format!("BEG*{purpose}*{kind}*{po}**{d}")).into_bytes());
+    }
+    if r.chance(50) {
+        segs.push((format!("CUR*BY*{}", if r.chance(odd) { "" } else { "USD" })).into_bytes());
+    }
+    if r.chance(50) {
+        let q = if r.chance(odd) {
+            r.pick(&["DP", "RQ "])
+        } else {
+            "RQ"
+        };
+        let v = if r.chance(odd) {
+            String::new()
+        } else {
+            r.word(8)
+        };
+        segs.push((format!("REF*{q}*{v}")).into_bytes());
+    }
+    if r.chance(50) {
+        let days = r.pick(&["", "30"]);
+        let text = r.pick(&["", "2% 10 NET 30", " "]);
+        segs.push((format!("ITD*01*3*2**10**{days}*****{text}")).into_bytes());
+    }
+    for _ in 0..r.below(3) {
+        let q = r.pick(&["002", "010", "074", "999"]);
+        let d = date(r, odd);
+        segs.push((format!("DTM*{q}*{d}")).into_bytes());
+    }
+    for _ in 0..r.below(3) {
+        let t = if r.chance(odd) {
+            String::new()
+        } else {
+            r.text(4)
+        };
+        segs.push(
+            (if r.chance(50) {
+                format!("NTE*GEN*{t}")
+            } else {
+                format!("MSG*{t}")
+            })
+            .into_bytes(),
+        );
+    }
+    for _ in 0..r.below(5) {
+        let role = if r.chance(odd * 2) {
+            r.pick(&["ZZ", "OB", "SH", "RI", "PE", "PR", "SU", "RE", "SF", ""])
+        } else {
+            r.pick(&["BY", "ST", "BT", "SE", "VN"])
+        };
+        let name = if r.chance(odd) {
+            String::new()
+        } else {
+            r.text(3)
+        };
+        let (q, id) = if r.chance(30) {
+            ("", String::new())
+        } else {
+            ("92", r.digits(5))
+        };
+        segs.push(if r.chance(odd) {
+            format!("N1*{role}*Caf\u{e9}*{q}*{id}").into_bytes()
+        } else if r.chance(odd) {
+            [b"N1*".as_slice(), role.as_bytes(), b"*Caf\xe9 ", b"*92*1"].concat()
+        } else {
+            format!("N1*{role}*{name}*{q}*{id}").into_bytes()
+        });
+        if r.chance(20) {
+            segs.push((format!("N2*{}", r.text(2))).into_bytes());
+        }
+        for _ in 0..r.below(3) {
+            let second = if r.chance(50) {
+                String::new()
+            } else {
+                r.text(2)
+            };
+            segs.push((format!("N3*{}*{second}", r.text(3))).into_bytes());
+        }
+        if r.chance(70) {
+            let region = if r.chance(odd) { "" } else { "IL" };
+            segs.push((format!("N4*{}*{region}*{}*US", r.word(9), r.digits(5))).into_bytes());
+        }
+        if r.chance(20) {
+            segs.push((format!("PER*IC*{}", r.text(2))).into_bytes());
+        }
+    }
+    let lines = if r.chance(odd) {
+        r.below(2)
+    } else {
+        1 + r.below(5)
+    };
+    for l in 1..=lines {
+        let n = if r.chance(odd) {
+            String::new()
+        } else {
+            l.to_string()
+        };
+        let qty = if r.chance(odd) {
+            r.pick(&["", "x", " 5", "-1", ".5", "1,5", "  "])
+                .to_string()
+        } else {
+            r.decimal(2)
+        };
+        let uom = if r.chance(odd) {
+            r.pick(&["", "CS", "BX", "EMPTY", "ZZ", "EA "])
+        } else {
+            r.pick(&["EA", "CS"])
+        };
+        let price = if r.chance(odd) {
+            r.pick(&["", "abc", "10.", "+3", "1>2"]).to_string()
+        } else {
+            r.cents()
+        };
+        let mut po1 = format!("PO1*{n}*{qty}*{uom}*{price}*");
+        for _ in 0..1 + r.below(4) {
+            let q = if r.chance(odd * 2) {
+                r.pick(&["ZZ", "", "IN", "SK", "VN", "VA", "EN", "UK", "UA", "EN13"])
+            } else {
+                r.pick(&["BP", "VP", "UP"])
+            };
+            let id = if r.chance(odd) {
+                r.pick(&["", " ", "WIDGET-1", "BLANK", "A>B"]).to_string()
+            } else if partner == "ACME" && q == "BP" {
+                "WIDGET-1".to_string()
+            } else {
+                r.word(10)
+            };
+            po1.push_str(&format!("*{q}*{id}"));
+        }
+        if r.chance(odd) {
+            po1.push_str("*BP");
+        }
+        segs.push((po1).into_bytes());
+        if r.chance(70) {
+            let kind = if r.chance(odd * 2) { "X" } else { "F" };
+            let desc = if r.chance(odd) {
+                String::new()
+            } else {
+                r.text(4)
+            };
+            segs.push((format!("PID*{kind}****{desc}")).into_bytes());
+        }
+        if r.chance(30) {
+            let d = date(r, odd);
+            segs.push((format!("DTM*{}*{d}", r.pick(&["002", "010", "999"]))).into_bytes());
+        }
+    }
+    segs.push((format!("CTT*{lines}")).into_bytes());
+    if r.chance(60) {
+        let amount = if r.chance(odd) {
+            r.pick(&["", "x", "1.2.3"]).to_string()
+        } else {
+            r.cents()
+        };
+        segs.push(
+            (format!("AMT*{}*{amount}", if r.chance(odd) { "1" } else { "TT" })).into_bytes(),
+        );
+    }
+    let count = segs.len() + 1;
+    segs.push(format!("SE*{count}*0001").into_bytes());
+    segs
+}
+
+fn interchange(segs: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = b"ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *260517*1015*U*00401*000000001*0*P*>~\nGS*PO*SENDER*RECEIVER*20260517*1015*1*X*004010~\n".to_vec();
+    for s in segs {
+        out.extend_from_slice(s);
+        out.extend_from_slice(b"~\n");
+    }
+    out.extend_from_slice(b"GE*1*1~\nIEA*1*000000001~\n");
+    out
+}
+
+#[test]
+fn the_850_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to_it() {
+    let (_dir, maps) = mappings();
+    let mut r = Rng(850);
+    // Clean documents: the twin answers every one.
+    for i in 0..400 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let doc = interchange(&purchase_order(&mut r, 0, partner));
+        let (txs, answered, errors) = compare(&maps, &doc, partner, &format!("clean #{i}"));
+        assert_eq!((txs, answered, errors), (1, 1, 0), "clean #{i}");
+    }
+    // Broken ones: the twin answers only where it agrees; both outcomes must occur.
+    let (mut answered, mut refused, mut errors) = (0, 0, 0);
+    for i in 0..3000 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let odd = [3, 10, 30][i % 3];
+        let doc = interchange(&purchase_order(&mut r, odd, partner));
+        let (txs, a, e) = compare(&maps, &doc, partner, &format!("odd {odd} #{i}"));
+        answered += a;
+        refused += txs - a;
+        errors += e;
+    }
+    assert!(
+        answered > 800 && refused > 800 && errors > 500,
+        "{answered} {refused} {errors}"
+    );
+}
+
+#[test]
+fn the_850_twin_agrees_with_the_interpreter_on_every_fixture_and_corpus_file() {
+    let (_dir, maps) = mappings();
+    let mut files = Vec::new();
+    for dir in ["x12/ok", "x12/err"] {
+        for e in std::fs::read_dir(data(dir)).unwrap().flatten() {
+            files.push(e.path());
+        }
+    }
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/x12");
+    let mut stack = vec![corpus];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                files.push(e.path());
+            }
+        }
+    }
+    let mut total = (0, 0);
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        for partner in ["ACME", "OTHER"] {
+            let (txs, answered, _) = compare(&maps, &bytes, partner, &f.display().to_string());
+            total = (total.0 + txs, total.1 + answered);
+        }
+    }
+    // The project's own fixtures alone hold 850s the twin maps.
+    assert!(total.1 >= 2, "{total:?}");
+}
