@@ -1,7 +1,8 @@
 //! `cargo bench`: throughput of the EDI engine on deterministic synthetic input, one core.
 //! Prints MB/s for X12 and EDIFACT parse + full validation, and for X12 850 -> canonical JSON.
 //! Sizes: EDIGATE_BENCH_MB (default 64); EDIGATE_BENCH_MAPPINGS=DIR to measure other mappings;
-//! EDIGATE_BENCH_ONLY=x12|edifact|translate runs one measure (to profile it).
+//! EDIGATE_BENCH_ONLY=x12|edifact|translate runs one measure (to profile it);
+//! EDIGATE_BENCH_RUNS=N (default 3) runs each measure N times and reports the best.
 
 use edigate::config::Config;
 use edigate::formats::edifact::validate::Messages;
@@ -151,6 +152,14 @@ pub fn edifact_orders(bytes: usize, seed: u64) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Runs per measure (EDIGATE_BENCH_RUNS, default 3); the best is reported.
+fn runs() -> usize {
+    std::env::var("EDIGATE_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
+
 fn best_of<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, T) {
     let mut best = f64::MAX;
     let mut last = None;
@@ -187,7 +196,7 @@ fn main() {
 
 fn x12_validate(x12: &[u8]) {
     let st = Standards::builtin();
-    let (secs, s) = best_of(3, || {
+    let (secs, s) = best_of(runs(), || {
         edigate::formats::x12::validate::summary(x12, &st, 10).unwrap()
     });
     assert!(!s.rejected(), "{:?}", s.diagnostics);
@@ -204,7 +213,7 @@ fn x12_validate(x12: &[u8]) {
 fn edifact_validate(mb: usize) {
     let ed = edifact_orders(mb << 20, 96);
     let defs = Messages::builtin();
-    let (secs, s) = best_of(3, || {
+    let (secs, s) = best_of(runs(), || {
         edigate::formats::edifact::validate::summary(&ed[..], &defs, 10).unwrap()
     });
     assert!(!s.rejected(), "{:?}", s.diagnostics);
@@ -234,7 +243,7 @@ fn translate(x12: &[u8]) {
         .unwrap_or(0);
     let end = cut + small[cut..].iter().position(|b| *b == b'\n').unwrap_or(0) + 1;
     let chunk = &x12[..end];
-    let (secs, bytes) = best_of(3, || {
+    let (secs, bytes) = best_of(runs(), || {
         let out = dry_run(
             &Input {
                 data: chunk,

@@ -969,6 +969,9 @@ fn translate_x12(
                     .extend(tx.problems.iter().map(|p| p.diagnostic.clone()));
                 out.diagnostics
                     .extend(tx.issues.iter().map(|i| i.diagnostic.clone()));
+                // Acknowledgements need only the header facts and problems: the memory of
+                // the segments goes to the next transaction's records.
+                tx.drop_body();
             }
         }
         if acks::wants_ta1(ic) {

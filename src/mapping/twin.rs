@@ -10,7 +10,6 @@ use crate::canonical::records::{Address, Item, Party, PoLine, PurchaseOrder, Pur
 use crate::canonical::{Business, Date, Decimal};
 use crate::formats::x12::Transaction;
 use serde_json::{Map, Value};
-use std::borrow::Cow;
 
 /// The mappings that have a twin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,80 +54,136 @@ impl Twin {
     }
 }
 
-/// Element text as the mapping input holds it (`doc::x12_segment`): UTF-8, or Latin-1 when
-/// the bytes are not UTF-8, trailing white space trimmed.
-fn text(raw: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(raw) {
-        Ok(t) => Cow::Borrowed(t.trim_end()),
-        Err(_) => Cow::Owned(
-            raw.iter()
-                .map(|b| char::from(*b))
-                .collect::<String>()
-                .trim_end()
-                .to_string(),
-        ),
+/// A segment tag packed into an integer (tags are two or three letters), so that finding
+/// segments compares numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tag(u32);
+
+impl Tag {
+    const fn of(tag: &str) -> Tag {
+        let b = tag.as_bytes();
+        if b.len() > 4 {
+            // No tag the twins look for is this long.
+            return Tag(u32::MAX);
+        }
+        let mut v = 0u32;
+        let mut i = 0;
+        while i < b.len() {
+            v = v << 8 | b[i] as u32;
+            i += 1;
+        }
+        Tag(v)
     }
 }
 
-/// A transaction's segments as tags and element slices, in one flat list.
+const BEG: Tag = Tag::of("BEG");
+const PO1: Tag = Tag::of("PO1");
+const N1: Tag = Tag::of("N1");
+const N3: Tag = Tag::of("N3");
+const N4: Tag = Tag::of("N4");
+const CUR: Tag = Tag::of("CUR");
+const REF: Tag = Tag::of("REF");
+const ITD: Tag = Tag::of("ITD");
+const DTM: Tag = Tag::of("DTM");
+const NTE: Tag = Tag::of("NTE");
+const MSG: Tag = Tag::of("MSG");
+const PID: Tag = Tag::of("PID");
+const AMT: Tag = Tag::of("AMT");
+const CTT: Tag = Tag::of("CTT");
+const SE: Tag = Tag::of("SE");
+
+/// A transaction's segments as tags and element texts, in one flat list. Element text is as
+/// the mapping input holds it (`doc::x12_segment`) before its trailing white space is trimmed.
 struct Doc<'a> {
     /// Per segment: its tag and the range of its elements in `els`.
-    segs: Vec<(&'a str, u32, u32)>,
-    els: Vec<&'a [u8]>,
+    segs: Vec<(Tag, u32, u32)>,
+    els: Vec<&'a str>,
 }
 
 /// One segment of a [`Doc`].
 #[derive(Clone, Copy)]
 struct Seg<'d, 'a> {
-    tag: &'a str,
-    els: &'d [&'a [u8]],
+    tag: Tag,
+    els: &'d [&'a str],
 }
 
 impl<'d, 'a> Seg<'d, 'a> {
     /// Element `n` (1-based) as text, `""` when absent: the prelude's `el($n)`.
-    fn el(&self, n: usize) -> Cow<'a, str> {
+    fn el(&self, n: usize) -> &'a str {
         match n.checked_sub(1).and_then(|i| self.els.get(i)) {
-            Some(raw) => text(raw),
-            None => Cow::Borrowed(""),
+            Some(t) => t.trim_end(),
+            None => "",
         }
     }
 
     /// `el(n)` when it is not empty.
     fn some(&self, n: usize) -> Option<String> {
         let t = self.el(n);
-        (!t.is_empty()).then(|| t.into_owned())
+        (!t.is_empty()).then(|| t.to_string())
     }
 
-    /// The native `pair($from; $quals)`: the id of the first qualifier/id pair from element
-    /// `from` on with a non-empty id and a qualifier in `quals` (any when empty).
-    fn pair(&self, from: usize, quals: &[&str]) -> Option<String> {
-        self.els
-            .get(from.saturating_sub(1)..)?
-            .chunks_exact(2)
-            .map(|p| (text(p[0]), text(p[1])))
-            .find(|(q, id)| !id.is_empty() && (quals.is_empty() || quals.contains(&q.as_ref())))
-            .map(|(_, id)| id.into_owned())
+    /// The prelude's `x12_item($from)` before its description and crosswalk: the natives
+    /// `pair($from; ...)` for buyer part, supplier part and GTIN, or the first pair of any
+    /// qualifier as the buyer part when none of those is there; in one pass.
+    fn item_ids(&self, from: usize) -> Option<[Option<String>; 3]> {
+        const QUALS: [&[&str]; 3] = [
+            &["BP", "IN", "SK"],
+            &["VP", "VN", "VA"],
+            &["UP", "EN", "UK", "UA", "EN13"],
+        ];
+        let mut found: [Option<String>; 3] = Default::default();
+        let mut any = None;
+        for p in self.els.get(from.saturating_sub(1)..)?.chunks_exact(2) {
+            let id = p[1].trim_end();
+            if id.is_empty() {
+                continue;
+            }
+            let q = p[0].trim_end();
+            match QUALS.iter().position(|qs| qs.contains(&q)) {
+                Some(k) if found[k].is_none() => found[k] = Some(id.to_string()),
+                Some(_) => {}
+                None if any.is_none() => any = Some(id.to_string()),
+                None => {}
+            }
+        }
+        if found.iter().all(Option::is_none) {
+            found[0] = Some(any?);
+        }
+        Some(found)
     }
 }
 
 impl<'a> Doc<'a> {
-    /// `None` when a segment has a composite element or a tag that is not UTF-8 (the twins
-    /// leave those to the interpreter).
+    /// `None` when a segment is not UTF-8 (Latin-1 text), has a composite element or uses a
+    /// separator outside ASCII: the twins leave those to the interpreter.
     fn of(tx: &'a Transaction) -> Option<Doc<'a>> {
         let mut doc = Doc {
             segs: Vec::with_capacity(tx.len()),
-            els: Vec::with_capacity(tx.len() * 6),
+            els: Vec::with_capacity(tx.len() * 12),
         };
         for seg in tx.segments() {
-            let id = seg.id();
-            let rest = &seg.raw[id.len()..];
-            if memchr::memchr(seg.seps.component, rest).is_some() {
+            let (sep, comp) = (seg.seps.element, seg.seps.component);
+            if !sep.is_ascii() {
                 return None;
             }
-            let tag = std::str::from_utf8(id).ok()?.trim_end();
+            let text = std::str::from_utf8(seg.raw).ok()?;
+            let id = seg.id().len();
             let start = doc.els.len() as u32;
-            doc.els.extend(seg.elements());
-            doc.segs.push((tag, start, doc.els.len() as u32));
+            if id < text.len() {
+                let rest = &text[id + 1..];
+                let mut from = 0;
+                for (i, b) in rest.bytes().enumerate() {
+                    if b == sep {
+                        doc.els.push(&rest[from..i]);
+                        from = i + 1;
+                    } else if b == comp {
+                        return None;
+                    }
+                }
+                doc.els.push(&rest[from..]);
+            }
+            doc.segs
+                .push((Tag::of(text[..id].trim_end()), start, doc.els.len() as u32));
         }
         Some(doc)
     }
@@ -163,23 +218,22 @@ impl<'d, 'a> Span<'d, 'a> {
         (self.from..self.to).map(move |i| self.doc.seg(i))
     }
 
-    fn tagged(self, tag: &'static str) -> impl Iterator<Item = Seg<'d, 'a>> {
+    fn tagged(self, tag: Tag) -> impl Iterator<Item = Seg<'d, 'a>> {
         self.iter().filter(move |s| s.tag == tag)
     }
 
     /// `first_seg($tag)`
-    fn first(self, tag: &'static str) -> Option<Seg<'d, 'a>> {
+    fn first(self, tag: Tag) -> Option<Seg<'d, 'a>> {
         self.tagged(tag).next()
     }
 
     /// `seg_with($tag; $n; $values)`
-    fn with(self, tag: &'static str, n: usize, values: &[&str]) -> Option<Seg<'d, 'a>> {
-        self.tagged(tag)
-            .find(|s| values.contains(&s.el(n).as_ref()))
+    fn with(self, tag: Tag, n: usize, values: &[&str]) -> Option<Seg<'d, 'a>> {
+        self.tagged(tag).find(|s| values.contains(&s.el(n)))
     }
 
     /// `head($tag)`: the segments before the first one tagged `tag`.
-    fn head(self, tag: &str) -> Span<'d, 'a> {
+    fn head(self, tag: Tag) -> Span<'d, 'a> {
         let to = (self.from..self.to)
             .find(|i| self.doc.segs[*i].0 == tag)
             .unwrap_or(self.to);
@@ -187,7 +241,7 @@ impl<'d, 'a> Span<'d, 'a> {
     }
 
     /// The native `loops($tag; $stop)`.
-    fn loops(self, tag: &str, stop: &[&str]) -> Vec<Span<'d, 'a>> {
+    fn loops(self, tag: Tag, stop: &[Tag]) -> Vec<Span<'d, 'a>> {
         let mut out = Vec::new();
         let mut open: Option<usize> = None;
         for i in self.from..self.to {
@@ -274,8 +328,8 @@ fn date(v: &str) -> Option<Option<Date>> {
 
 /// The prelude's `x12_dtm($quals)`.
 fn dtm(span: Span<'_, '_>) -> Option<Option<Date>> {
-    match span.with("DTM", 1, &["002", "010", "074"]) {
-        Some(d) => date(&d.el(2)),
+    match span.with(DTM, 1, &["002", "010", "074"]) {
+        Some(d) => date(d.el(2)),
         None => Some(None),
     }
 }
@@ -297,12 +351,12 @@ fn role(code: &str) -> Option<Role> {
 
 /// The prelude's `x12_parties($stop)` over a heading area.
 fn parties(head: Span<'_, '_>) -> Vec<Party> {
-    head.loops("N1", &["PO1"])
+    head.loops(N1, &[PO1])
         .into_iter()
         .filter_map(|l| {
-            let n1 = l.first("N1")?;
-            let role = role(&n1.el(1))?;
-            let n4 = l.first("N4");
+            let n1 = l.first(N1)?;
+            let role = role(n1.el(1))?;
+            let n4 = l.first(N4);
             let part = |n: usize| n4.and_then(|s| s.some(n));
             Some(Party {
                 role,
@@ -311,7 +365,7 @@ fn parties(head: Span<'_, '_>) -> Vec<Party> {
                 name: n1.some(2),
                 address: Address {
                     lines: l
-                        .tagged("N3")
+                        .tagged(N3)
                         .flat_map(|s| [s.some(1), s.some(2)])
                         .flatten()
                         .collect(),
@@ -328,10 +382,10 @@ fn parties(head: Span<'_, '_>) -> Vec<Party> {
 /// `mappings/inbound/x12/850.jq`.
 fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<PurchaseOrder> {
     let all = doc.all();
-    let beg = all.first("BEG")?;
-    let head = all.head("PO1");
+    let beg = all.first(BEG)?;
+    let head = all.head(PO1);
     let po_number = beg.some(3)?;
-    let purpose = match beg.el(1).as_ref() {
+    let purpose = match beg.el(1) {
         "00" | "06" | "07" => Purpose::Original,
         "01" | "03" => Purpose::Cancel,
         "04" => Purpose::Change,
@@ -339,31 +393,19 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<PurchaseOrder> {
         _ => return None,
     };
     let order_date = date(&beg.some(5)?)??;
-    let payment_terms = match head.first("ITD") {
+    let payment_terms = match head.first(ITD) {
         None => None,
         Some(itd) if !itd.el(12).is_empty() => itd.some(12),
         Some(itd) if !itd.el(7).is_empty() => Some(format!("net {} days", itd.el(7))),
         Some(_) => None,
     };
     let mut lines = Vec::new();
-    for (k, l) in all
-        .loops("PO1", &["CTT", "AMT", "SE"])
-        .into_iter()
-        .enumerate()
-    {
+    for (k, l) in all.loops(PO1, &[CTT, AMT, SE]).into_iter().enumerate() {
         let po1 = doc.seg(l.from);
         let quantity = decimal(&po1.some(2)?)??;
         let uom = walk(&walks.uom, po1.some(3)?)?;
-        let unit_price = decimal(&po1.el(4))?;
-        let known = (
-            po1.pair(6, &["BP", "IN", "SK"]),
-            po1.pair(6, &["VP", "VN", "VA"]),
-            po1.pair(6, &["UP", "EN", "UK", "UA", "EN13"]),
-        );
-        let (buyer_part, supplier_part, gtin) = match known {
-            (None, None, None) => (Some(po1.pair(6, &[])?), None, None),
-            some => some,
-        };
+        let unit_price = decimal(po1.el(4))?;
+        let [buyer_part, supplier_part, gtin] = po1.item_ids(6)?;
         let buyer_part = match buyer_part {
             Some(b) => Some(walk(&walks.item, b)?),
             None => None,
@@ -374,7 +416,7 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<PurchaseOrder> {
                 buyer_part,
                 supplier_part,
                 gtin,
-                description: l.with("PID", 1, &["F"]).and_then(|p| p.some(5)),
+                description: l.with(PID, 1, &["F"]).and_then(|p| p.some(5)),
             },
             quantity,
             uom,
@@ -382,8 +424,8 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<PurchaseOrder> {
             requested_delivery_date: dtm(l)?,
         });
     }
-    let total_amount = match all.with("AMT", 1, &["TT"]) {
-        Some(a) => decimal(&a.el(2))?,
+    let total_amount = match all.with(AMT, 1, &["TT"]) {
+        Some(a) => decimal(a.el(2))?,
         None => None,
     };
     Some(PurchaseOrder {
@@ -393,15 +435,15 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<PurchaseOrder> {
         parties: parties(head),
         lines,
         po_type: beg.some(2),
-        currency: head.first("CUR").and_then(|c| c.some(2)),
+        currency: head.first(CUR).and_then(|c| c.some(2)),
         payment_terms,
         requested_delivery_date: dtm(head)?,
         notes: head
-            .tagged("NTE")
+            .tagged(NTE)
             .filter_map(|s| s.some(2))
-            .chain(head.tagged("MSG").filter_map(|s| s.some(1)))
+            .chain(head.tagged(MSG).filter_map(|s| s.some(1)))
             .collect(),
         total_amount,
-        requisition_id: head.with("REF", 1, &["RQ"]).and_then(|r| r.some(2)),
+        requisition_id: head.with(REF, 1, &["RQ"]).and_then(|r| r.some(2)),
     })
 }

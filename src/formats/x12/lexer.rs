@@ -51,7 +51,8 @@ impl PartialEq for Segment<'_> {
 impl<'a> Segment<'a> {
     /// The segment tag (`ISA`, `BEG`, ...).
     pub fn id(&self) -> &'a [u8] {
-        match memchr(self.seps.element, self.raw) {
+        // A tag is two or three bytes: a plain scan is quicker than memchr.
+        match self.raw.iter().position(|b| *b == self.seps.element) {
             Some(i) => &self.raw[..i],
             None => self.raw,
         }
@@ -59,11 +60,12 @@ impl<'a> Segment<'a> {
 
     /// Elements after the tag: the first item is element 01.
     pub fn elements(&self) -> Elements<'a> {
-        let start = memchr(self.seps.element, self.raw).map_or(self.raw.len(), |i| i + 1);
+        let id = self.id().len();
         Elements {
-            rest: &self.raw[start..],
+            rest: &self.raw[(id + 1).min(self.raw.len())..],
             sep: self.seps.element,
-            done: start >= self.raw.len() && memchr(self.seps.element, self.raw).is_none(),
+            // No separator at all: a tag without elements.
+            done: id == self.raw.len(),
         }
     }
 
@@ -96,7 +98,8 @@ pub fn text_of(raw: &[u8]) -> String {
     }
 }
 
-/// Iterator over the elements of a segment (memchr-based).
+/// Iterator over the elements of a segment. Elements are a few bytes long, so a plain scan
+/// beats `memchr` (whose set-up costs more than the search).
 pub struct Elements<'a> {
     rest: &'a [u8],
     sep: u8,
@@ -110,7 +113,7 @@ impl<'a> Iterator for Elements<'a> {
         if self.done {
             return None;
         }
-        match memchr(self.sep, self.rest) {
+        match self.rest.iter().position(|b| *b == self.sep) {
             Some(i) => {
                 let v = &self.rest[..i];
                 self.rest = &self.rest[i + 1..];
