@@ -256,10 +256,13 @@ fn translate(x12: &[u8]) {
             Utc { epoch: 0 },
         );
         assert!(out.refusal.is_none() && out.rejected == 0);
-        out.records
-            .iter()
-            .map(|r| serde_json::to_vec(r).map_or(0, |v| v.len()))
-            .sum::<usize>()
+        // JSON Lines in one buffer, as the service writes a file's records (routing::outputs).
+        let mut jsonl = Vec::new();
+        for r in &out.records {
+            serde_json::to_writer(&mut jsonl, r).expect("records serialise");
+            jsonl.push(b'\n');
+        }
+        jsonl.len()
     });
     println!(
         "x12 850 -> canonical JSON: {:.1} MB in {:.3} s = {:.1} MB/s ({:.1} MB of JSON)",

@@ -287,6 +287,16 @@ fn run(cli: Cli) -> Result<u8> {
                     cfg.channels.len(),
                     cfg.partners.len()
                 );
+                let (compiled, interpreted) = cfg.maps.twins();
+                if !compiled.is_empty() {
+                    println!("compiled mappings: {}", compiled.join(", "));
+                }
+                for name in interpreted {
+                    println!(
+                        "{name}: edited, so it runs in the jq interpreter (correct, but about \
+                         20 times slower than the compiled shipped mapping)"
+                    );
+                }
                 Ok(OK)
             }
             Err(errors) => {

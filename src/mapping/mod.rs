@@ -278,6 +278,23 @@ impl Mappings {
         self.origins.keys().map(String::as_str)
     }
 
+    /// Programs that run as compiled twins, and programs whose shipped text has a twin but
+    /// which were edited (or see an edited prelude), so they run in the interpreter.
+    pub fn twins(&self) -> (Vec<&str>, Vec<&str>) {
+        let mut compiled = Vec::new();
+        let mut interpreted = Vec::new();
+        for (name, m) in &self.programs {
+            if m.twin.is_some() {
+                compiled.push(name.as_str());
+            } else if twin::Twin::shipped(name).is_some() {
+                interpreted.push(name.as_str());
+            }
+        }
+        compiled.sort_unstable();
+        interpreted.sort_unstable();
+        (compiled, interpreted)
+    }
+
     fn globals(&self, partner: &str) -> [Val; 2] {
         [self.codes.clone(), Val::from(partner.to_string())]
     }

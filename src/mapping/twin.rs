@@ -22,21 +22,25 @@ impl Twin {
     /// The twin of mapping `name` (`inbound/x12/850`, or a partner's copy of it) when its text
     /// and the prelude's are the shipped ones.
     pub fn of(name: &str, text: &str, prelude: &str) -> Option<Twin> {
+        let (twin, file) = Twin::named(name)?;
+        (shipped(file) == Some(text) && shipped("lib/prelude.jq") == Some(prelude)).then_some(twin)
+    }
+
+    /// The twin of the shipped text of mapping `name`, edited or not.
+    pub fn shipped(name: &str) -> Option<Twin> {
+        Twin::named(name).map(|(twin, _)| twin)
+    }
+
+    /// The twin for a mapping name and the shipped file it mirrors.
+    fn named(name: &str) -> Option<(Twin, &'static str)> {
         let generic = match name.strip_prefix("partners/") {
             Some(rest) => rest.split_once('/')?.1,
             None => name,
         };
-        let (twin, file) = match generic {
-            "inbound/x12/850" => (Twin::X12PurchaseOrder, "inbound/x12/850.jq"),
-            _ => return None,
-        };
-        let shipped = |f: &str| {
-            super::BUILTIN
-                .iter()
-                .find(|(n, _)| *n == f)
-                .map(|(_, t)| *t)
-        };
-        (shipped(file) == Some(text) && shipped("lib/prelude.jq") == Some(prelude)).then_some(twin)
+        match generic {
+            "inbound/x12/850" => Some((Twin::X12PurchaseOrder, "inbound/x12/850.jq")),
+            _ => None,
+        }
     }
 
     /// The records of one X12 transaction set, or `None` to let the interpreter decide.
@@ -52,6 +56,14 @@ impl Twin {
             }
         }
     }
+}
+
+/// The shipped text of mapping file `file`.
+fn shipped(file: &str) -> Option<&'static str> {
+    super::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == file)
+        .map(|(_, t)| *t)
 }
 
 /// A segment tag packed into an integer (tags are two or three letters), so that finding
@@ -446,4 +458,30 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<PurchaseOrder> {
         total_amount,
         requisition_id: head.with(REF, 1, &["RQ"]).and_then(|r| r.some(2)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_twin_runs_only_for_the_shipped_text_of_its_mapping_and_prelude() {
+        let text = shipped("inbound/x12/850.jq").unwrap();
+        let prelude = shipped("lib/prelude.jq").unwrap();
+        let twin = Some(Twin::X12PurchaseOrder);
+        assert_eq!(Twin::of("inbound/x12/850", text, prelude), twin);
+        assert_eq!(
+            Twin::of("partners/ACME/inbound/x12/850", text, prelude),
+            twin
+        );
+        let edited = format!("{text}\n| .record.notes += [\"x\"]");
+        assert_eq!(Twin::of("inbound/x12/850", &edited, prelude), None);
+        assert_eq!(
+            Twin::of("inbound/x12/850", text, &format!("{prelude}\n")),
+            None
+        );
+        assert_eq!(Twin::of("inbound/x12/810", text, prelude), None);
+        assert_eq!(Twin::shipped("partners/ACME/inbound/x12/850"), twin);
+        assert_eq!(Twin::shipped("inbound/x12/855"), None);
+    }
 }

@@ -64,6 +64,45 @@ fn a_partner_mapping_and_a_crosswalk_change_the_result_without_a_rebuild() {
 }
 
 #[test]
+fn an_edited_shared_850_mapping_leaves_the_compiled_one_and_takes_effect() {
+    let sb = Sandbox::new();
+    let check = sb.stdout(&["check"]);
+    assert!(
+        check.contains("compiled mappings: inbound/x12/850"),
+        "{check}"
+    );
+    // The operator edits the shared 850 mapping (not a partner's copy).
+    let shipped = fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/inbound/x12/850.jq"),
+    )
+    .unwrap();
+    write(
+        &sb,
+        "mappings/inbound/x12/850.jq",
+        &shipped.replace(
+            "po_type: ($beg | el(2)),",
+            "po_type: ($beg | el(2) | ascii_downcase),",
+        ),
+    );
+    let check = sb.stdout(&["check"]);
+    assert!(
+        !check.contains("compiled mappings: inbound/x12/850"),
+        "{check}"
+    );
+    assert!(
+        check.contains("inbound/x12/850: edited, so it runs in the jq interpreter"),
+        "{check}"
+    );
+    sb.drop_file(
+        "po.edi",
+        &fs::read(data("x12/ok/850-4010-acme.edi")).unwrap(),
+    );
+    sb.once(0);
+    let recs = sb.records();
+    assert_eq!(recs[0]["record"]["po_type"], "sa", "{recs:?}");
+}
+
+#[test]
 fn check_reports_a_broken_mapping_with_its_file_and_line() {
     let sb = Sandbox::new();
     write(
