@@ -435,7 +435,7 @@ fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: b
         }
     } else {
         for r in &outcome.records {
-            serde_json::to_writer(&mut out, r)?;
+            out.write_all(r.json.as_bytes())?;
             out.write_all(b"\n")?;
         }
     }

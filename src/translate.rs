@@ -25,6 +25,51 @@ pub struct Input<'a> {
 /// `(partner, sender, control number) -> already received?`
 pub type Seen<'a> = &'a dyn Fn(&str, &str, &str) -> bool;
 
+/// A record as translation hands it on: what routing and the store read, and the record's JSON
+/// Lines text, serialised once when it is made. A file's records wait for their commit in this
+/// form, a fraction of the typed tree's memory, and every consumer (outputs, deliveries,
+/// `edigate translate`) writes the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emitted {
+    pub id: String,
+    pub schema: String,
+    pub partner: String,
+    pub correlation: std::collections::BTreeMap<String, String>,
+    pub interchange_control: String,
+    pub transaction_control: String,
+    /// The whole record, envelope included, as one line of JSON (no newline).
+    pub json: String,
+}
+
+impl Emitted {
+    /// Serialises `r` (into a reused buffer, so the kept text has its exact size).
+    pub fn of(r: Record) -> Emitted {
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let json = BUF.with_borrow_mut(|buf| {
+            buf.clear();
+            // Serialising our own types cannot fail, and serde_json writes UTF-8.
+            serde_json::to_writer(&mut *buf, &r).expect("records serialise");
+            String::from_utf8(buf.clone()).expect("JSON is UTF-8")
+        });
+        Emitted {
+            id: r.id,
+            schema: r.schema,
+            partner: r.partner,
+            correlation: r.correlation,
+            interchange_control: r.source.interchange_control,
+            transaction_control: r.source.transaction_control,
+            json,
+        }
+    }
+
+    /// The record as a JSON value (for tests and tools).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.json).expect("an emitted record is JSON")
+    }
+}
+
 /// An acknowledgement with the partner it goes to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
@@ -62,7 +107,7 @@ pub struct InterchangeInfo {
 
 #[derive(Debug, Default)]
 pub struct Outcome {
-    pub records: Vec<Record>,
+    pub records: Vec<Emitted>,
     pub acks: Vec<Ack>,
     pub diagnostics: Vec<Diagnostic>,
     pub interchanges: Vec<InterchangeInfo>,
@@ -409,15 +454,15 @@ fn record(
     partner: &str,
     source: Source,
     business: crate::canonical::Business,
-) -> Record {
-    Record {
+) -> Emitted {
+    Emitted::of(Record {
         schema: business.schema().to_string(),
         id: format!("rec_{}", &sha256_hex(key.as_bytes())[..24]),
         partner: partner.to_string(),
         correlation: business.correlation(),
         source,
         record: business,
-    }
+    })
 }
 
 /// Turns a mapping failure into the AK3/AK4 (or AK5) entry that rejects the transaction.

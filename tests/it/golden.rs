@@ -45,7 +45,7 @@ pub fn render(rel: &str, bytes: &[u8]) -> [String; 3] {
     let out = dry_run(&input, cfg(), FIXED_NOW);
     let mut jsonl = String::new();
     for r in &out.records {
-        jsonl.push_str(&serde_json::to_string(r).unwrap());
+        jsonl.push_str(&r.json);
         jsonl.push('\n');
     }
     let mut ack = String::new();

@@ -36,7 +36,7 @@ fn inbound(doc: &[u8]) -> Result<Vec<Value>, String> {
     Ok(out
         .records
         .iter()
-        .map(|r| serde_json::to_value(&r.record).unwrap())
+        .map(|r| r.value()["record"].take())
         .collect())
 }
 
