@@ -870,6 +870,12 @@ fn first_error(ds: &[Diagnostic]) -> Option<&Diagnostic> {
     ds.iter().find(|d| d.severity == Severity::Error)
 }
 
+/// X12 in one streaming pass: each transaction set is validated and mapped as soon as the
+/// parser closes it, then its segments are freed (`KeepMode::Summary`), so a file's parsed
+/// body is never held whole. A group or interchange can still turn out rejected after its sets
+/// were mapped (a stray segment, an unreadable ISA further on): then the file is read a second
+/// time, knowing those verdicts from the start, and gives exactly what one pass over a complete
+/// parse would.
 fn translate_x12(
     input: &Input<'_>,
     cfg: &Config,
@@ -877,118 +883,322 @@ fn translate_x12(
     allocate: &mut dyn FnMut(&str) -> u64,
     out: &mut Outcome,
 ) {
-    let mut file = x12::parse(input.data);
-    out.diagnostics.extend(file.problems.iter().cloned());
-    for ic in &mut file.interchanges {
-        let sender = ic.sender();
-        let here = Position {
-            offset: ic.offset,
-            segment_id: "ISA".into(),
-            element: Some(6),
-            ..Position::default()
-        };
-        let partner = match resolve_partner(
+    let mut run = X12Run::new(input, cfg, now, allocate, None);
+    x12::stream::parse_slice(input.data, &mut run);
+    if run.late {
+        let verdicts = std::mem::take(&mut run.verdicts);
+        run = X12Run::new(input, cfg, now, allocate, Some(verdicts));
+        x12::stream::parse_slice(input.data, &mut run);
+    }
+    run.acknowledge();
+    let X12Run {
+        outcome,
+        strays,
+        interchanges,
+        refused,
+        ..
+    } = run;
+    *out = outcome;
+    let ordered = std::mem::take(&mut out.diagnostics);
+    out.diagnostics = strays;
+    out.diagnostics.extend(ordered);
+    if refused {
+        return;
+    }
+    out.diagnostics.sort_by_key(|d| d.position.offset);
+    if out.accepted == 0 {
+        refuse_nothing_accepted(out, interchanges == 0);
+    }
+}
+
+/// Whether each interchange, and each of its groups, was rejected in the end.
+type Verdicts = Vec<(bool, Vec<bool>)>;
+
+/// The partner of the interchange being read, found at its first transaction set.
+struct Sender {
+    partner: String,
+    sender: String,
+    duplicate: bool,
+}
+
+/// The state of one streaming pass of [`translate_x12`].
+struct X12Run<'r, 'i> {
+    input: &'r Input<'i>,
+    cfg: &'r Config,
+    now: Utc,
+    allocate: &'r mut dyn FnMut(&str) -> u64,
+    outcome: Outcome,
+    /// Problems outside any interchange (they come first, as in the file's own order).
+    strays: Vec<Diagnostic>,
+    interchanges: usize,
+    /// The current interchange's partner (`None` until its first transaction set).
+    sender: Option<Sender>,
+    /// Records of the current interchange's transaction sets, in order, and whether each was
+    /// mapped (validated) as part of a group and interchange not rejected so far.
+    pending: Vec<(Vec<Emitted>, bool)>,
+    /// Verdicts learnt in this pass; in a second pass, the verdicts of the first.
+    verdicts: Verdicts,
+    known: Option<Verdicts>,
+    /// A set was mapped in a group or interchange that was rejected afterwards.
+    late: bool,
+    /// Interchanges read (their headers, groups and sets without segments), with their partner,
+    /// awaiting acknowledgements.
+    finished: Vec<(x12::Interchange, String, acks::Functional, bool)>,
+    refused: bool,
+}
+
+impl<'r, 'i> X12Run<'r, 'i> {
+    fn new(
+        input: &'r Input<'i>,
+        cfg: &'r Config,
+        now: Utc,
+        allocate: &'r mut dyn FnMut(&str) -> u64,
+        known: Option<Verdicts>,
+    ) -> Self {
+        X12Run {
+            input,
             cfg,
-            input.channel_partner,
+            now,
+            allocate,
+            outcome: Outcome::default(),
+            strays: Vec::new(),
+            interchanges: 0,
+            sender: None,
+            pending: Vec::new(),
+            verdicts: Vec::new(),
+            known,
+            late: false,
+            finished: Vec::new(),
+            refused: false,
+        }
+    }
+
+    /// TA1 and 997/999 for every interchange read, in order.
+    fn acknowledge(&mut self) {
+        for (ic, partner, kind, ic_ok) in std::mem::take(&mut self.finished) {
+            let out = &mut self.outcome;
+            if acks::wants_ta1(&ic) {
+                if let Ok(doc) = acks::ta1(&ic, self.now, (self.allocate)(&partner)) {
+                    out.acks.push(Ack {
+                        partner: partner.clone(),
+                        doc,
+                    });
+                }
+            }
+            if ic_ok
+                && kind != acks::Functional::None
+                && ic.groups.iter().any(|g| g.functional_id != "FA")
+            {
+                if let Ok(Some(doc)) =
+                    acks::functional(&ic, kind, self.now, (self.allocate)(&partner))
+                {
+                    out.acks.push(Ack { partner, doc });
+                }
+            }
+        }
+    }
+
+    /// Resolves the interchange's partner and checks for a duplicate (once per interchange);
+    /// `false` when the file is refused.
+    fn sender_of(&mut self, ic: &x12::Interchange) -> bool {
+        if self.refused {
+            return false;
+        }
+        if self.sender.is_some() {
+            return true;
+        }
+        let sender = ic.sender();
+        match resolve_partner(
+            self.cfg,
+            self.input.channel_partner,
             &sender,
-            cfg.partner_by_x12(&sender),
+            self.cfg.partner_by_x12(&sender),
             &ic.sender_id,
         ) {
-            Ok(p) => p,
-            Err((code, reason)) => return out.refuse(code, reason, here),
+            Ok(partner) => {
+                let duplicate = self
+                    .input
+                    .seen
+                    .is_some_and(|seen| seen(&partner, &sender, &ic.control));
+                self.sender = Some(Sender {
+                    partner,
+                    sender,
+                    duplicate,
+                });
+                true
+            }
+            Err((code, reason)) => {
+                self.refused = true;
+                let here = Position {
+                    offset: ic.offset,
+                    segment_id: "ISA".into(),
+                    element: Some(6),
+                    ..Position::default()
+                };
+                self.outcome.refuse(code, reason, here);
+                false
+            }
+        }
+    }
+
+    /// Maps one transaction set of a group and interchange not rejected (so far): validation,
+    /// then the mapping; its problems go into `tx`.
+    fn map(
+        &mut self,
+        ic: &x12::Interchange,
+        g: &x12::Group,
+        tx: &mut x12::Transaction,
+        ti: usize,
+    ) -> Vec<Emitted> {
+        let (cfg, input) = (self.cfg, self.input);
+        let Some(from) = self.sender.as_ref() else {
+            return Vec::new();
         };
-        if input
-            .seen
-            .is_some_and(|seen| seen(&partner, &sender, &ic.control))
-        {
+        x12::validate::transaction(tx, &cfg.x12, &g.version);
+        if tx.rejected() {
+            return Vec::new();
+        }
+        let Some(program) = cfg.maps.find(&from.partner, "inbound", "x12", &tx.id) else {
+            tx.problems.push(Problem {
+                ack_code: "1",
+                diagnostic: Diagnostic {
+                    severity: Severity::Error,
+                    code: "x12.unsupported_transaction",
+                    message: format!("transaction set {} is not supported (no mapping)", tx.id),
+                    position: Position {
+                        offset: tx.offset,
+                        segment: Some(1),
+                        segment_id: "ST".into(),
+                        element: Some(1),
+                        component: None,
+                    },
+                },
+            });
+            return Vec::new();
+        };
+        match cfg.maps.inbound_x12(program, &from.partner, tx, &g.version) {
+            Ok(businesses) => {
+                let source = || Source {
+                    format: "x12".into(),
+                    standard: g.version.clone(),
+                    document: tx.id.clone(),
+                    interchange_control: ic.control.clone(),
+                    group_control: g.control.clone(),
+                    transaction_control: tx.control.clone(),
+                    sender: from.sender.clone(),
+                    receiver: ic.receiver(),
+                    file: input.file.to_string(),
+                    sha256: input.sha256.to_string(),
+                };
+                businesses
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, business)| {
+                        let key = if k == 0 {
+                            format!("{}:{}:{ti}", input.sha256, tx.offset)
+                        } else {
+                            format!("{}:{}:{ti}:{k}", input.sha256, tx.offset)
+                        };
+                        record(&key, &from.partner, source(), business)
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                x12_mapping_problem(tx, e);
+                Vec::new()
+            }
+        }
+    }
+
+    /// The verdicts known before this interchange ended: from the first pass, or what its
+    /// problems say so far.
+    fn ok_so_far(&self, ic: &x12::Interchange, g: &x12::Group) -> bool {
+        let groups = ic.groups.len();
+        match self.known.as_ref().and_then(|k| k.get(self.interchanges)) {
+            Some((ic_rejected, gs)) => !ic_rejected && !gs.get(groups).copied().unwrap_or(true),
+            None => {
+                !ic.rejected()
+                    && !g.rejected()
+                    && !self.sender.as_ref().is_some_and(|s| s.duplicate)
+            }
+        }
+    }
+}
+
+impl x12::envelope::Handler for X12Run<'_, '_> {
+    fn transaction(&mut self, ic: &x12::Interchange, g: &x12::Group, tx: &mut x12::Transaction) {
+        if !self.sender_of(ic) {
+            return;
+        }
+        let ok = self.ok_so_far(ic, g) && !tx.rejected();
+        let records = if ok {
+            self.map(ic, g, tx, g.transactions.len())
+        } else {
+            Vec::new()
+        };
+        self.pending.push((records, ok));
+    }
+
+    fn keep(&self) -> x12::envelope::KeepMode {
+        x12::envelope::KeepMode::Summary
+    }
+
+    fn interchange(&mut self, mut ic: x12::Interchange) {
+        self.interchanges += 1;
+        let mut pending = std::mem::take(&mut self.pending).into_iter();
+        if !self.sender_of(&ic) {
+            return;
+        }
+        let Some(from) = self.sender.take() else {
+            return;
+        };
+        let out = &mut self.outcome;
+        if from.duplicate {
             ic.problems.push(Problem {
                 ack_code: "025",
                 diagnostic: Diagnostic {
                     severity: Severity::Error,
                     code: "x12.duplicate_interchange",
                     message: format!(
-                        "interchange {} from {sender} was already received: a duplicate is not processed again",
-                        ic.control
+                        "interchange {} from {} was already received: a duplicate is not processed again",
+                        ic.control, from.sender
                     ),
                     position: Position { offset: ic.offset, segment_id: "ISA".into(), element: Some(13), ..Position::default() },
                 },
             });
         }
-        let receiver = ic.receiver();
-        let ic_control = ic.control.clone();
-        let ack_kind = cfg.partner(&partner).map(|p| p.ack).unwrap_or_default();
+        let partner = from.partner;
+        let ack_kind = self
+            .cfg
+            .partner(&partner)
+            .map(|p| p.ack)
+            .unwrap_or_default();
         out.interchanges.push(InterchangeInfo {
             partner: partner.clone(),
-            sender: sender.clone(),
-            receiver: receiver.clone(),
-            control: ic_control.clone(),
+            sender: from.sender.clone(),
+            receiver: ic.receiver(),
+            control: ic.control.clone(),
         });
         let ic_ok = !ic.rejected();
+        self.verdicts
+            .push((!ic_ok, ic.groups.iter().map(x12::Group::rejected).collect()));
         out.diagnostics
             .extend(ic.problems.iter().map(|p| p.diagnostic.clone()));
-        for g in &mut ic.groups {
+        for g in &ic.groups {
             let g_ok = ic_ok && !g.rejected();
             out.diagnostics
                 .extend(g.problems.iter().map(|p| p.diagnostic.clone()));
-            for (ti, tx) in g.transactions.iter_mut().enumerate() {
+            for tx in &g.transactions {
+                let (records, mapped) = pending.next().unwrap_or_default();
+                // Mapped, but its group or interchange was rejected afterwards: the first pass
+                // is wrong; the second knows the verdicts.
+                self.late |= mapped && !g_ok;
                 if !out.documents.contains(&tx.id) {
                     out.documents.push(tx.id.clone());
                 }
                 if g_ok && !tx.rejected() {
-                    x12::validate::transaction(tx, &cfg.x12, &g.version);
-                }
-                if g_ok && !tx.rejected() {
-                    let source = || Source {
-                        format: "x12".into(),
-                        standard: g.version.clone(),
-                        document: tx.id.clone(),
-                        interchange_control: ic_control.clone(),
-                        group_control: g.control.clone(),
-                        transaction_control: tx.control.clone(),
-                        sender: sender.clone(),
-                        receiver: receiver.clone(),
-                        file: input.file.to_string(),
-                        sha256: input.sha256.to_string(),
-                    };
-                    match cfg.maps.find(&partner, "inbound", "x12", &tx.id) {
-                        None => tx.problems.push(Problem {
-                            ack_code: "1",
-                            diagnostic: Diagnostic {
-                                severity: Severity::Error,
-                                code: "x12.unsupported_transaction",
-                                message: format!(
-                                    "transaction set {} is not supported (no mapping)",
-                                    tx.id
-                                ),
-                                position: Position {
-                                    offset: tx.offset,
-                                    segment: Some(1),
-                                    segment_id: "ST".into(),
-                                    element: Some(1),
-                                    component: None,
-                                },
-                            },
-                        }),
-                        Some(program) => match cfg
-                            .maps
-                            .inbound_x12(program, &partner, tx, &g.version)
-                        {
-                            Ok(businesses) => {
-                                for (k, business) in businesses.into_iter().enumerate() {
-                                    let key = if k == 0 {
-                                        format!("{}:{}:{ti}", input.sha256, tx.offset)
-                                    } else {
-                                        format!("{}:{}:{ti}:{k}", input.sha256, tx.offset)
-                                    };
-                                    out.records.push(record(&key, &partner, source(), business));
-                                }
-                            }
-                            Err(e) => x12_mapping_problem(tx, e),
-                        },
-                    }
-                }
-                if g_ok && !tx.rejected() {
                     out.accepted += 1;
+                    out.records.extend(records);
                 } else {
                     out.rejected += 1;
                     let first = tx
@@ -1001,7 +1211,7 @@ fn translate_x12(
                     out.rejected_items.push(RejectedItem {
                         document: tx.id.clone(),
                         control: tx.control.clone(),
-                        interchange: ic_control.clone(),
+                        interchange: ic.control.clone(),
                         code: first.map_or("x12.rejected", |d| d.code),
                         reason: first.map_or_else(
                             || "rejected".to_string(),
@@ -1014,33 +1224,14 @@ fn translate_x12(
                     .extend(tx.problems.iter().map(|p| p.diagnostic.clone()));
                 out.diagnostics
                     .extend(tx.issues.iter().map(|i| i.diagnostic.clone()));
-                // Acknowledgements need only the header facts and problems: the memory of
-                // the segments goes to the next transaction's records.
-                tx.drop_body();
             }
         }
-        if acks::wants_ta1(ic) {
-            if let Ok(doc) = acks::ta1(ic, now, allocate(&partner)) {
-                out.acks.push(Ack {
-                    partner: partner.clone(),
-                    doc,
-                });
-            }
-        }
-        if ic_ok
-            && ack_kind != acks::Functional::None
-            && ic.groups.iter().any(|g| g.functional_id != "FA")
-        {
-            if let Ok(Some(doc)) = acks::functional(ic, ack_kind, now, allocate(&partner)) {
-                out.acks.push(Ack {
-                    partner: partner.clone(),
-                    doc,
-                });
-            }
-        }
+        // Acknowledgements draw control numbers: they are made once the pass is known to be
+        // the last (`X12Run::acknowledge`).
+        self.finished.push((ic, partner, ack_kind, ic_ok));
     }
-    out.diagnostics.sort_by_key(|d| d.position.offset);
-    if out.accepted == 0 {
-        refuse_nothing_accepted(out, file.interchanges.is_empty());
+
+    fn stray(&mut self, d: Diagnostic) {
+        self.strays.push(d);
     }
 }
