@@ -871,11 +871,12 @@ fn first_error(ds: &[Diagnostic]) -> Option<&Diagnostic> {
 }
 
 /// X12 in one streaming pass: each transaction set is validated and mapped as soon as the
-/// parser closes it, then its segments are freed (`KeepMode::Summary`), so a file's parsed
-/// body is never held whole. A group or interchange can still turn out rejected after its sets
-/// were mapped (a stray segment, an unreadable ISA further on): then the file is read a second
-/// time, knowing those verdicts from the start, and gives exactly what one pass over a complete
-/// parse would.
+/// parser closes it, then its segments are freed (`KeepMode::Summary`), and each interchange is
+/// acknowledged and dropped when it ends, so a file's parsed body is never held whole. A group
+/// or interchange can still turn out rejected after its sets were mapped (a stray segment, an
+/// unreadable ISA further on): then the file is read a second time, knowing those verdicts from
+/// the start and reusing the control numbers drawn, and gives exactly what one pass over a
+/// complete parse would.
 fn translate_x12(
     input: &Input<'_>,
     cfg: &Config,
@@ -887,10 +888,11 @@ fn translate_x12(
     x12::stream::parse_slice(input.data, &mut run);
     if run.late {
         let verdicts = std::mem::take(&mut run.verdicts);
+        let numbers = std::mem::take(&mut run.numbers);
         run = X12Run::new(input, cfg, now, allocate, Some(verdicts));
+        run.replay = Some(numbers.into_iter());
         x12::stream::parse_slice(input.data, &mut run);
     }
-    run.acknowledge();
     let X12Run {
         outcome,
         strays,
@@ -941,9 +943,9 @@ struct X12Run<'r, 'i> {
     known: Option<Verdicts>,
     /// A set was mapped in a group or interchange that was rejected afterwards.
     late: bool,
-    /// Interchanges read (their headers, groups and sets without segments), with their partner,
-    /// awaiting acknowledgements.
-    finished: Vec<(x12::Interchange, String, acks::Functional, bool)>,
+    /// Control numbers drawn for acknowledgements, in order; a second pass uses the same.
+    numbers: Vec<u64>,
+    replay: Option<std::vec::IntoIter<u64>>,
     refused: bool,
 }
 
@@ -968,34 +970,22 @@ impl<'r, 'i> X12Run<'r, 'i> {
             verdicts: Vec::new(),
             known,
             late: false,
-            finished: Vec::new(),
+            numbers: Vec::new(),
+            replay: None,
             refused: false,
         }
     }
 
-    /// TA1 and 997/999 for every interchange read, in order.
-    fn acknowledge(&mut self) {
-        for (ic, partner, kind, ic_ok) in std::mem::take(&mut self.finished) {
-            let out = &mut self.outcome;
-            if acks::wants_ta1(&ic) {
-                if let Ok(doc) = acks::ta1(&ic, self.now, (self.allocate)(&partner)) {
-                    out.acks.push(Ack {
-                        partner: partner.clone(),
-                        doc,
-                    });
-                }
-            }
-            if ic_ok
-                && kind != acks::Functional::None
-                && ic.groups.iter().any(|g| g.functional_id != "FA")
-            {
-                if let Ok(Some(doc)) =
-                    acks::functional(&ic, kind, self.now, (self.allocate)(&partner))
-                {
-                    out.acks.push(Ack { partner, doc });
-                }
-            }
+    /// A control number for an acknowledgement to `partner`: drawn, or in a second pass the
+    /// one the first pass drew at the same place (both passes acknowledge the same
+    /// interchanges in the same order), so a second reading leaves no gap.
+    fn number(&mut self, partner: &str) -> u64 {
+        if let Some(n) = self.replay.as_mut().and_then(Iterator::next) {
+            return n;
         }
+        let n = (self.allocate)(partner);
+        self.numbers.push(n);
+        n
     }
 
     /// Resolves the interchange's partner and checks for a duplicate (once per interchange);
@@ -1226,9 +1216,24 @@ impl x12::envelope::Handler for X12Run<'_, '_> {
                     .extend(tx.issues.iter().map(|i| i.diagnostic.clone()));
             }
         }
-        // Acknowledgements draw control numbers: they are made once the pass is known to be
-        // the last (`X12Run::acknowledge`).
-        self.finished.push((ic, partner, ack_kind, ic_ok));
+        if acks::wants_ta1(&ic) {
+            let n = self.number(&partner);
+            if let Ok(doc) = acks::ta1(&ic, self.now, n) {
+                self.outcome.acks.push(Ack {
+                    partner: partner.clone(),
+                    doc,
+                });
+            }
+        }
+        if ic_ok
+            && ack_kind != acks::Functional::None
+            && ic.groups.iter().any(|g| g.functional_id != "FA")
+        {
+            let n = self.number(&partner);
+            if let Ok(Some(doc)) = acks::functional(&ic, ack_kind, self.now, n) {
+                self.outcome.acks.push(Ack { partner, doc });
+            }
+        }
     }
 
     fn stray(&mut self, d: Diagnostic) {
