@@ -10,14 +10,19 @@ fn write(sb: &Sandbox, rel: &str, text: &str) {
     fs::write(p, text).unwrap();
 }
 
+/// The shipped X12 850 mapping, as an operator would copy it.
+fn shipped_850() -> String {
+    fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/inbound/x12/850.jq"),
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_partner_mapping_and_a_crosswalk_change_the_result_without_a_rebuild() {
     let sb = Sandbox::new();
     // ACME's own 850 mapping: the shipped one, plus a note.
-    let shipped = fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/inbound/x12/850.jq"),
-    )
-    .unwrap();
+    let shipped = shipped_850();
     write(
         &sb,
         "mappings/partners/ACME/inbound/x12/850.jq",
@@ -72,10 +77,7 @@ fn an_edited_shared_850_mapping_leaves_the_compiled_one_and_takes_effect() {
         "{check}"
     );
     // The operator edits the shared 850 mapping (not a partner's copy).
-    let shipped = fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/inbound/x12/850.jq"),
-    )
-    .unwrap();
+    let shipped = shipped_850();
     write(
         &sb,
         "mappings/inbound/x12/850.jq",

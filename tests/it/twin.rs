@@ -94,10 +94,10 @@ fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
             r.word(10)
         };
         let d = date(r, odd);
-        segs.push((format!("BEG*{purpose}*{kind}*{po}**{d}")).into_bytes());
+        segs.push(format!("BEG*{purpose}*{kind}*{po}**{d}").into_bytes());
     }
     if r.chance(50) {
-        segs.push((format!("CUR*BY*{}", if r.chance(odd) { "" } else { "USD" })).into_bytes());
+        segs.push(format!("CUR*BY*{}", if r.chance(odd) { "" } else { "USD" }).into_bytes());
     }
     if r.chance(50) {
         let q = if r.chance(odd) {
@@ -105,29 +105,21 @@ fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
         } else {
             "RQ"
         };
-        let v = if r.chance(odd) {
-            String::new()
-        } else {
-            r.word(8)
-        };
-        segs.push((format!("REF*{q}*{v}")).into_bytes());
+        let v = or_empty(r, odd, |r| r.word(8));
+        segs.push(format!("REF*{q}*{v}").into_bytes());
     }
     if r.chance(50) {
         let days = r.pick(&["", "30"]);
         let text = r.pick(&["", "2% 10 NET 30", " "]);
-        segs.push((format!("ITD*01*3*2**10**{days}*****{text}")).into_bytes());
+        segs.push(format!("ITD*01*3*2**10**{days}*****{text}").into_bytes());
     }
     for _ in 0..r.below(3) {
         let q = r.pick(&["002", "010", "074", "999"]);
         let d = date(r, odd);
-        segs.push((format!("DTM*{q}*{d}")).into_bytes());
+        segs.push(format!("DTM*{q}*{d}").into_bytes());
     }
     for _ in 0..r.below(3) {
-        let t = if r.chance(odd) {
-            String::new()
-        } else {
-            r.text(4)
-        };
+        let t = or_empty(r, odd, |r| r.text(4));
         segs.push(
             (if r.chance(50) {
                 format!("NTE*GEN*{t}")
@@ -143,11 +135,7 @@ fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
         } else {
             r.pick(&["BY", "ST", "BT", "SE", "VN"])
         };
-        let name = if r.chance(odd) {
-            String::new()
-        } else {
-            r.text(3)
-        };
+        let name = or_empty(r, odd, |r| r.text(3));
         let (q, id) = if r.chance(30) {
             ("", String::new())
         } else {
@@ -161,22 +149,18 @@ fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
             format!("N1*{role}*{name}*{q}*{id}").into_bytes()
         });
         if r.chance(20) {
-            segs.push((format!("N2*{}", r.text(2))).into_bytes());
+            segs.push(format!("N2*{}", r.text(2)).into_bytes());
         }
         for _ in 0..r.below(3) {
-            let second = if r.chance(50) {
-                String::new()
-            } else {
-                r.text(2)
-            };
-            segs.push((format!("N3*{}*{second}", r.text(3))).into_bytes());
+            let second = or_empty(r, 50, |r| r.text(2));
+            segs.push(format!("N3*{}*{second}", r.text(3)).into_bytes());
         }
         if r.chance(70) {
             let region = if r.chance(odd) { "" } else { "IL" };
-            segs.push((format!("N4*{}*{region}*{}*US", r.word(9), r.digits(5))).into_bytes());
+            segs.push(format!("N4*{}*{region}*{}*US", r.word(9), r.digits(5)).into_bytes());
         }
         if r.chance(20) {
-            segs.push((format!("PER*IC*{}", r.text(2))).into_bytes());
+            segs.push(format!("PER*IC*{}", r.text(2)).into_bytes());
         }
     }
     let lines = if r.chance(odd) {
@@ -185,11 +169,7 @@ fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
         1 + r.below(5)
     };
     for l in 1..=lines {
-        let n = if r.chance(odd) {
-            String::new()
-        } else {
-            l.to_string()
-        };
+        let n = or_empty(r, odd, |_| l.to_string());
         let qty = if r.chance(odd) {
             r.pick(&["", "x", " 5", "-1", ".5", "1,5", "  "])
                 .to_string()
@@ -225,22 +205,18 @@ fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
         if r.chance(odd) {
             po1.push_str("*BP");
         }
-        segs.push((po1).into_bytes());
+        segs.push(po1.into_bytes());
         if r.chance(70) {
             let kind = if r.chance(odd * 2) { "X" } else { "F" };
-            let desc = if r.chance(odd) {
-                String::new()
-            } else {
-                r.text(4)
-            };
-            segs.push((format!("PID*{kind}****{desc}")).into_bytes());
+            let desc = or_empty(r, odd, |r| r.text(4));
+            segs.push(format!("PID*{kind}****{desc}").into_bytes());
         }
         if r.chance(30) {
             let d = date(r, odd);
-            segs.push((format!("DTM*{}*{d}", r.pick(&["002", "010", "999"]))).into_bytes());
+            segs.push(format!("DTM*{}*{d}", r.pick(&["002", "010", "999"])).into_bytes());
         }
     }
-    segs.push((format!("CTT*{lines}")).into_bytes());
+    segs.push(format!("CTT*{lines}").into_bytes());
     if r.chance(60) {
         let amount = if r.chance(odd) {
             r.pick(&["", "x", "1.2.3"]).to_string()
@@ -254,6 +230,15 @@ fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
     let count = segs.len() + 1;
     segs.push(format!("SE*{count}*0001").into_bytes());
     segs
+}
+
+/// `""` with `odd` percent chance, else `f()`.
+fn or_empty(r: &mut Rng, odd: u64, f: impl FnOnce(&mut Rng) -> String) -> String {
+    if r.chance(odd) {
+        String::new()
+    } else {
+        f(r)
+    }
 }
 
 fn interchange(segs: &[Vec<u8>]) -> Vec<u8> {
