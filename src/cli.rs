@@ -294,7 +294,7 @@ fn run(cli: Cli) -> Result<u8> {
                 for name in interpreted {
                     println!(
                         "{name}: edited, so it runs in the jq interpreter (correct, but about \
-                         20 times slower than the compiled shipped mapping)"
+                         25 times slower than the compiled shipped mapping)"
                     );
                 }
                 Ok(OK)
