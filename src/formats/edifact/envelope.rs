@@ -706,10 +706,15 @@ fn tokenizer(handler: &mut dyn Handler) -> Edifact<'_> {
 /// Parses a whole buffer, keeping everything.
 pub fn parse(buf: &[u8]) -> EdifactFile {
     let mut c = Collect::default();
-    let mut t = tokenizer(&mut c);
+    parse_slice(buf, &mut c);
+    c.0
+}
+
+/// Parses a whole buffer into `handler`.
+pub fn parse_slice(buf: &[u8], handler: &mut dyn Handler) {
+    let mut t = tokenizer(handler);
     let end = drive_slice(buf, &mut t);
     t.parser.close_interchange(end);
-    c.0
 }
 
 /// Parses everything `src` yields in bounded memory. Returns the bytes read.

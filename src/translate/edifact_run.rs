@@ -1,0 +1,305 @@
+//! EDIFACT translation in one streaming pass (see `pass`): each message is validated and
+//! mapped when the parser closes it, each interchange acknowledged (CONTRL) when it ends.
+
+use super::pass::{streamed, Pass};
+use super::{record, Ack, Emitted, Input, InterchangeInfo, Outcome, RejectedItem};
+use crate::acks::{self, AckDoc};
+use crate::canonical::Source;
+use crate::config::Config;
+use crate::formats::edifact::envelope::{Handler, Problem};
+use crate::formats::edifact::{self, contrl, validate, Interchange, Message};
+use crate::formats::{Diagnostic, Position, Severity};
+use crate::mapping;
+use crate::util::Utc;
+
+pub fn translate_edifact(
+    input: &Input<'_>,
+    cfg: &Config,
+    now: Utc,
+    allocate: &mut dyn FnMut(&str) -> u64,
+    out: &mut Outcome,
+) {
+    streamed(
+        Pass::new(input, cfg, now, allocate),
+        |pass| {
+            let mut run = EdifactRun {
+                pass,
+                pending: Vec::new(),
+            };
+            edifact::envelope::parse_slice(input.data, &mut run);
+            run.pass
+        },
+        out,
+    );
+}
+
+/// What became of one message when it was read.
+enum Mapped {
+    /// Not mapped: rejected, or in an interchange rejected so far.
+    Skipped,
+    Records(Vec<Emitted>),
+    /// Validated, but no mapping takes it.
+    NoMapping(Diagnostic),
+    /// The mapping refused it.
+    Failed(Diagnostic, RejectedItem),
+}
+
+struct EdifactRun<'r, 'i> {
+    pass: Pass<'r, 'i>,
+    /// The current interchange's messages, in order, and whether each was validated.
+    pending: Vec<(Mapped, bool)>,
+}
+
+impl EdifactRun<'_, '_> {
+    fn sender_of(&mut self, ic: &Interchange) -> bool {
+        self.pass.sender_of(
+            || ic.sender_key(),
+            |cfg, sender| cfg.partner_by_edifact(sender),
+            &ic.sender,
+            &ic.control,
+            || Position {
+                offset: ic.offset,
+                segment_id: "UNB".into(),
+                element: Some(2),
+                ..Position::default()
+            },
+        )
+    }
+
+    /// Maps one validated message.
+    fn map(&mut self, ic: &Interchange, m: &Message) -> Mapped {
+        let (cfg, input) = (self.pass.cfg, self.pass.input);
+        let Some(from) = self.pass.sender.as_ref() else {
+            return Mapped::Skipped;
+        };
+        let partner = &from.partner;
+        let Some(program) = cfg.maps.find(partner, "inbound", "edifact", &m.kind) else {
+            // Validated and acknowledged, but nothing can take it: held as an exception.
+            return Mapped::NoMapping(Diagnostic {
+                severity: Severity::Error,
+                code: "edifact.unsupported_message",
+                message: format!(
+                    "message {} {} has no mapping to a canonical record",
+                    m.identifier(),
+                    m.reference
+                ),
+                position: Position {
+                    offset: m.offset,
+                    segment: Some(1),
+                    segment_id: "UNH".into(),
+                    element: Some(2),
+                    component: None,
+                },
+            });
+        };
+        match cfg
+            .maps
+            .inbound(program, partner, mapping::doc::edifact(m, partner))
+        {
+            Ok(businesses) => {
+                let source = || Source {
+                    format: "edifact".into(),
+                    standard: m.directory(),
+                    document: m.kind.clone(),
+                    interchange_control: ic.control.clone(),
+                    group_control: m
+                        .group
+                        .and_then(|g| ic.groups.get(g))
+                        .map(|g| g.reference.clone())
+                        .unwrap_or_default(),
+                    transaction_control: m.reference.clone(),
+                    sender: from.sender.clone(),
+                    receiver: format!("{}:{}", ic.recipient, ic.recipient_qualifier),
+                    file: input.file.to_string(),
+                    sha256: input.sha256.to_string(),
+                };
+                let mut records = Vec::new();
+                for (k, business) in businesses.into_iter().enumerate() {
+                    // The record's index in the file (the pass is not late when it counts).
+                    let index = self.pass.records_made;
+                    self.pass.records_made += 1;
+                    let key = if k == 0 {
+                        format!("{}:{}:{index}", input.sha256, m.offset)
+                    } else {
+                        format!("{}:{}:{index}:{k}", input.sha256, m.offset)
+                    };
+                    records.push(record(&key, partner, source(), business));
+                }
+                Mapped::Records(records)
+            }
+            Err(e) => {
+                let index = e.segment.as_ref().and_then(|want| {
+                    mapping::doc::find_segment(
+                        m.segments().map(|g| mapping::doc::edifact_segment(&g)),
+                        want,
+                    )
+                });
+                let seg = index.and_then(|i| m.segment(i));
+                let code = if e.code == "crosswalk" {
+                    "edifact.crosswalk"
+                } else {
+                    "edifact.mapping"
+                };
+                let diagnostic = Diagnostic {
+                    severity: Severity::Error,
+                    code,
+                    message: e.message.clone(),
+                    position: Position {
+                        offset: seg.map_or(m.offset, |s| s.offset),
+                        segment: Some(index.unwrap_or(0) + 1),
+                        segment_id: seg
+                            .map(|s| String::from_utf8_lossy(s.id()).into_owned())
+                            .unwrap_or_else(|| "UNH".into()),
+                        element: e.element.filter(|n| *n > 0),
+                        component: None,
+                    },
+                };
+                Mapped::Failed(
+                    diagnostic,
+                    RejectedItem {
+                        document: m.kind.clone(),
+                        control: m.reference.clone(),
+                        interchange: ic.control.clone(),
+                        code,
+                        reason: e.message,
+                        offset: m.offset,
+                    },
+                )
+            }
+        }
+    }
+}
+
+impl Handler for EdifactRun<'_, '_> {
+    fn message(&mut self, ic: &Interchange, m: &mut Message) {
+        if !self.sender_of(ic) {
+            m.drop_body();
+            return;
+        }
+        let validated = self.pass.ok_so_far(ic.rejected(), None) && !m.rejected();
+        let mut mapped = Mapped::Skipped;
+        if validated {
+            validate::message(m, &self.pass.cfg.edifact);
+            if !m.rejected() {
+                mapped = self.map(ic, m);
+            }
+        }
+        // The interchange keeps the message's header and problems (for CONTRL), not its body.
+        m.drop_body();
+        self.pending.push((mapped, validated));
+    }
+
+    fn interchange(&mut self, mut ic: Interchange) {
+        let mut pending = std::mem::take(&mut self.pending).into_iter();
+        let ok = self.sender_of(&ic);
+        self.pass.interchanges += 1;
+        if !ok {
+            return;
+        }
+        let Some(from) = self.pass.sender.take() else {
+            return;
+        };
+        let sender = from.sender;
+        if from.duplicate {
+            ic.problems.push(Problem {
+                code: "26",
+                diagnostic: Diagnostic {
+                    severity: Severity::Error,
+                    code: "edifact.duplicate_interchange",
+                    message: format!(
+                        "interchange {} from {sender} was already received: a duplicate is not processed again",
+                        ic.control
+                    ),
+                    position: Position { offset: ic.offset, segment_id: "UNB".into(), element: Some(5), ..Position::default() },
+                },
+            });
+        }
+        let partner = from.partner;
+        let ic_ok = !ic.rejected();
+        self.pass.verdicts.push((!ic_ok, Vec::new()));
+        let mut late = false;
+        let out = &mut self.pass.outcome;
+        out.interchanges.push(InterchangeInfo {
+            partner: partner.clone(),
+            sender: sender.clone(),
+            receiver: format!("{}:{}", ic.recipient, ic.recipient_qualifier),
+            control: ic.control.clone(),
+        });
+        out.diagnostics
+            .extend(ic.problems.iter().map(|p| p.diagnostic.clone()));
+        out.diagnostics.extend(
+            ic.groups
+                .iter()
+                .flat_map(|g| g.problems.iter().map(|p| p.diagnostic.clone())),
+        );
+        for m in &ic.messages {
+            let (mapped, validated) = pending.next().unwrap_or((Mapped::Skipped, false));
+            // Validated in an interchange rejected afterwards (or, which cannot happen, left
+            // out of one accepted): the second pass knows the verdicts.
+            late |= validated != (ic_ok && (validated || !m.rejected()));
+            if !out.documents.contains(&m.kind) {
+                out.documents.push(m.kind.clone());
+            }
+            out.diagnostics
+                .extend(m.problems.iter().map(|p| p.diagnostic.clone()));
+            if !ic_ok || m.rejected() {
+                out.rejected += 1;
+                let first = m
+                    .problems
+                    .iter()
+                    .map(|p| &p.diagnostic)
+                    .find(|d| d.severity == Severity::Error);
+                out.rejected_items.push(RejectedItem {
+                    document: m.kind.clone(),
+                    control: m.reference.clone(),
+                    interchange: ic.control.clone(),
+                    code: first.map_or("edifact.rejected", |d| d.code),
+                    reason: first.map_or_else(
+                        || "rejected".to_string(),
+                        |d| format!("{}: {}", d.position, d.message),
+                    ),
+                    offset: m.offset,
+                });
+                continue;
+            }
+            match mapped {
+                Mapped::Records(records) => {
+                    out.records.extend(records);
+                    out.accepted += 1;
+                }
+                Mapped::NoMapping(d) => {
+                    out.rejected += 1;
+                    out.diagnostics.push(d);
+                }
+                Mapped::Failed(d, item) => {
+                    out.rejected += 1;
+                    out.diagnostics.push(d);
+                    out.rejected_items.push(item);
+                }
+                Mapped::Skipped => late = true,
+            }
+        }
+        self.pass.late |= late;
+        let wants = self
+            .pass
+            .cfg
+            .partner(&partner)
+            .is_none_or(|p| p.ack != acks::Functional::None);
+        if wants && contrl::wanted(&ic) {
+            let control = self.pass.number(&partner);
+            self.pass.outcome.acks.push(Ack {
+                partner,
+                doc: AckDoc {
+                    kind: "CONTRL",
+                    control,
+                    answers: ic.control.clone(),
+                    bytes: contrl::contrl(&ic, self.pass.now, control),
+                },
+            });
+        }
+    }
+
+    fn stray(&mut self, d: Diagnostic) {
+        self.pass.stray(d);
+    }
+}

@@ -1,0 +1,186 @@
+//! One streaming pass over an EDI file, shared by X12 and EDIFACT: partner and duplicate check
+//! per interchange, verdicts, acknowledgement numbers, and the second pass when needed.
+//!
+//! Each message is validated and mapped as soon as the parser closes it and its segments are
+//! freed; each interchange is assembled, acknowledged and dropped when it ends. An interchange
+//! (or an X12 group) can turn out rejected after some of its messages were mapped (a stray
+//! segment, an unreadable header further on): the pass then says `late`, and [`streamed`] reads
+//! the file again knowing every verdict from the start and reusing the acknowledgement numbers
+//! drawn, so the outcome is exactly that of mapping after a complete parse.
+
+use super::{refuse_nothing_accepted, resolve_partner, Input, Outcome};
+use crate::config::{Config, Partner};
+use crate::formats::{Diagnostic, Position};
+use crate::util::Utc;
+
+/// Whether each interchange, and each of its groups (X12), was rejected in the end.
+pub type Verdicts = Vec<(bool, Vec<bool>)>;
+
+/// The partner of the interchange being read, found at its first message.
+pub struct Sender {
+    pub partner: String,
+    pub sender: String,
+    pub duplicate: bool,
+}
+
+/// The state of one pass.
+pub struct Pass<'r, 'i> {
+    pub input: &'r Input<'i>,
+    pub cfg: &'r Config,
+    pub now: Utc,
+    allocate: &'r mut dyn FnMut(&str) -> u64,
+    pub outcome: Outcome,
+    /// Problems outside any interchange (they come first, as in a complete parse).
+    strays: Vec<Diagnostic>,
+    /// Interchanges ended so far (the index of the one being read).
+    pub interchanges: usize,
+    /// The current interchange's partner (`None` until its first message).
+    pub sender: Option<Sender>,
+    /// Records made so far in this pass, in order.
+    pub records_made: usize,
+    /// Verdicts learnt in this pass; `known`: in a second pass, those of the first.
+    pub verdicts: Verdicts,
+    known: Option<Verdicts>,
+    /// A message was mapped in an interchange or group that was rejected afterwards.
+    pub late: bool,
+    /// Control numbers drawn for acknowledgements, in order; a second pass uses the same.
+    numbers: Vec<u64>,
+    replay: Option<std::vec::IntoIter<u64>>,
+    pub refused: bool,
+}
+
+/// Reads a file with `read` (which runs one pass of a format's handler and gives the pass
+/// back), a second time when the first was late, and completes `out`.
+pub fn streamed<'r, 'i>(
+    first: Pass<'r, 'i>,
+    read: impl Fn(Pass<'r, 'i>) -> Pass<'r, 'i>,
+    out: &mut Outcome,
+) {
+    let mut pass = read(first);
+    if pass.late {
+        let again = Pass {
+            known: Some(std::mem::take(&mut pass.verdicts)),
+            replay: Some(std::mem::take(&mut pass.numbers).into_iter()),
+            ..Pass::new(pass.input, pass.cfg, pass.now, pass.allocate)
+        };
+        pass = read(again);
+    }
+    let Pass {
+        outcome,
+        strays,
+        interchanges,
+        refused,
+        ..
+    } = pass;
+    *out = outcome;
+    let ordered = std::mem::take(&mut out.diagnostics);
+    out.diagnostics = strays;
+    out.diagnostics.extend(ordered);
+    if refused {
+        return;
+    }
+    out.diagnostics.sort_by_key(|d| d.position.offset);
+    if out.accepted == 0 {
+        refuse_nothing_accepted(out, interchanges == 0);
+    }
+}
+
+impl<'r, 'i> Pass<'r, 'i> {
+    pub fn new(
+        input: &'r Input<'i>,
+        cfg: &'r Config,
+        now: Utc,
+        allocate: &'r mut dyn FnMut(&str) -> u64,
+    ) -> Self {
+        Pass {
+            input,
+            cfg,
+            now,
+            allocate,
+            outcome: Outcome::default(),
+            strays: Vec::new(),
+            interchanges: 0,
+            sender: None,
+            records_made: 0,
+            verdicts: Vec::new(),
+            known: None,
+            late: false,
+            numbers: Vec::new(),
+            replay: None,
+            refused: false,
+        }
+    }
+
+    /// A control number for an acknowledgement to `partner`: drawn, or in a second pass the
+    /// one the first pass drew at the same place (both passes acknowledge the same
+    /// interchanges in the same order), so a second reading leaves no gap.
+    pub fn number(&mut self, partner: &str) -> u64 {
+        if let Some(n) = self.replay.as_mut().and_then(Iterator::next) {
+            return n;
+        }
+        let n = (self.allocate)(partner);
+        self.numbers.push(n);
+        n
+    }
+
+    /// Resolves the current interchange's partner from its `sender` (`known`: the partner
+    /// configured for it; `fallback`: the partner name when none is) and asks whether
+    /// interchange `control` was already received; once per interchange. `false` when the
+    /// file is refused (at `here`).
+    pub fn sender_of(
+        &mut self,
+        sender: impl FnOnce() -> String,
+        known: impl FnOnce(&'r Config, &str) -> Option<&'r Partner>,
+        fallback: &str,
+        control: &str,
+        here: impl FnOnce() -> Position,
+    ) -> bool {
+        if self.refused {
+            return false;
+        }
+        if self.sender.is_some() {
+            return true;
+        }
+        let sender = sender();
+        let (cfg, input) = (self.cfg, self.input);
+        match resolve_partner(
+            cfg,
+            input.channel_partner,
+            &sender,
+            known(cfg, &sender),
+            fallback,
+        ) {
+            Ok(partner) => {
+                let duplicate = input
+                    .seen
+                    .is_some_and(|seen| seen(&partner, &sender, control));
+                self.sender = Some(Sender {
+                    partner,
+                    sender,
+                    duplicate,
+                });
+                true
+            }
+            Err((code, reason)) => {
+                self.refused = true;
+                self.outcome.refuse(code, reason, here());
+                false
+            }
+        }
+    }
+
+    /// Whether the interchange being read (and its X12 group `group`) can still be accepted:
+    /// the first pass's verdicts in a second pass, otherwise what its problems say so far.
+    pub fn ok_so_far(&self, rejected_so_far: bool, group: Option<usize>) -> bool {
+        match self.known.as_ref().and_then(|k| k.get(self.interchanges)) {
+            Some((ic, groups)) => {
+                !ic && group.is_none_or(|g| !groups.get(g).copied().unwrap_or(true))
+            }
+            None => !rejected_so_far && !self.sender.as_ref().is_some_and(|s| s.duplicate),
+        }
+    }
+
+    pub fn stray(&mut self, d: Diagnostic) {
+        self.strays.push(d);
+    }
+}

@@ -1,0 +1,260 @@
+//! X12 translation in one streaming pass (see `pass`): each transaction set is validated and
+//! mapped when the parser closes it, each interchange acknowledged when it ends.
+
+use super::pass::{streamed, Pass};
+use super::{
+    record, x12_mapping_problem, Ack, Emitted, Input, InterchangeInfo, Outcome, RejectedItem,
+};
+use crate::acks;
+use crate::canonical::Source;
+use crate::config::Config;
+use crate::formats::x12::envelope::{Handler, Problem};
+use crate::formats::x12::{self, Group, Interchange, Transaction};
+use crate::formats::{Diagnostic, Position, Severity};
+use crate::util::Utc;
+
+pub fn translate_x12(
+    input: &Input<'_>,
+    cfg: &Config,
+    now: Utc,
+    allocate: &mut dyn FnMut(&str) -> u64,
+    out: &mut Outcome,
+) {
+    let first = Pass::new(input, cfg, now, allocate);
+    streamed(
+        first,
+        |pass| {
+            let mut run = X12Run {
+                pass,
+                pending: Vec::new(),
+            };
+            x12::stream::parse_slice(input.data, &mut run);
+            run.pass
+        },
+        out,
+    );
+}
+
+struct X12Run<'r, 'i> {
+    pass: Pass<'r, 'i>,
+    /// Records of the current interchange's transaction sets, in order, and whether each was
+    /// validated and mapped (as part of a group and interchange not rejected so far).
+    pending: Vec<(Vec<Emitted>, bool)>,
+}
+
+impl X12Run<'_, '_> {
+    fn sender_of(&mut self, ic: &Interchange) -> bool {
+        self.pass.sender_of(
+            || ic.sender(),
+            |cfg, sender| cfg.partner_by_x12(sender),
+            &ic.sender_id,
+            &ic.control,
+            || Position {
+                offset: ic.offset,
+                segment_id: "ISA".into(),
+                element: Some(6),
+                ..Position::default()
+            },
+        )
+    }
+
+    /// Validates and maps one transaction set; its problems go into `tx`.
+    fn map(
+        &mut self,
+        ic: &Interchange,
+        g: &Group,
+        tx: &mut Transaction,
+        ti: usize,
+    ) -> Vec<Emitted> {
+        let (cfg, input) = (self.pass.cfg, self.pass.input);
+        let Some(from) = self.pass.sender.as_ref() else {
+            return Vec::new();
+        };
+        x12::validate::transaction(tx, &cfg.x12, &g.version);
+        if tx.rejected() {
+            return Vec::new();
+        }
+        let Some(program) = cfg.maps.find(&from.partner, "inbound", "x12", &tx.id) else {
+            tx.problems.push(Problem {
+                ack_code: "1",
+                diagnostic: Diagnostic {
+                    severity: Severity::Error,
+                    code: "x12.unsupported_transaction",
+                    message: format!("transaction set {} is not supported (no mapping)", tx.id),
+                    position: Position {
+                        offset: tx.offset,
+                        segment: Some(1),
+                        segment_id: "ST".into(),
+                        element: Some(1),
+                        component: None,
+                    },
+                },
+            });
+            return Vec::new();
+        };
+        match cfg.maps.inbound_x12(program, &from.partner, tx, &g.version) {
+            Ok(businesses) => {
+                let source = || Source {
+                    format: "x12".into(),
+                    standard: g.version.clone(),
+                    document: tx.id.clone(),
+                    interchange_control: ic.control.clone(),
+                    group_control: g.control.clone(),
+                    transaction_control: tx.control.clone(),
+                    sender: from.sender.clone(),
+                    receiver: ic.receiver(),
+                    file: input.file.to_string(),
+                    sha256: input.sha256.to_string(),
+                };
+                businesses
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, business)| {
+                        let key = if k == 0 {
+                            format!("{}:{}:{ti}", input.sha256, tx.offset)
+                        } else {
+                            format!("{}:{}:{ti}:{k}", input.sha256, tx.offset)
+                        };
+                        record(&key, &from.partner, source(), business)
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                x12_mapping_problem(tx, e);
+                Vec::new()
+            }
+        }
+    }
+}
+
+impl Handler for X12Run<'_, '_> {
+    fn transaction(&mut self, ic: &Interchange, g: &Group, tx: &mut Transaction) {
+        if !self.sender_of(ic) {
+            return;
+        }
+        let so_far = ic.rejected() || g.rejected();
+        let ok = self.pass.ok_so_far(so_far, Some(ic.groups.len())) && !tx.rejected();
+        let records = if ok {
+            self.map(ic, g, tx, g.transactions.len())
+        } else {
+            Vec::new()
+        };
+        self.pending.push((records, ok));
+    }
+
+    fn keep(&self) -> x12::envelope::KeepMode {
+        x12::envelope::KeepMode::Summary
+    }
+
+    fn interchange(&mut self, mut ic: Interchange) {
+        let mut pending = std::mem::take(&mut self.pending).into_iter();
+        let ok = self.sender_of(&ic);
+        self.pass.interchanges += 1;
+        if !ok {
+            return;
+        }
+        let Some(from) = self.pass.sender.take() else {
+            return;
+        };
+        if from.duplicate {
+            ic.problems.push(Problem {
+                ack_code: "025",
+                diagnostic: Diagnostic {
+                    severity: Severity::Error,
+                    code: "x12.duplicate_interchange",
+                    message: format!(
+                        "interchange {} from {} was already received: a duplicate is not processed again",
+                        ic.control, from.sender
+                    ),
+                    position: Position { offset: ic.offset, segment_id: "ISA".into(), element: Some(13), ..Position::default() },
+                },
+            });
+        }
+        let partner = from.partner;
+        let ack_kind = self
+            .pass
+            .cfg
+            .partner(&partner)
+            .map(|p| p.ack)
+            .unwrap_or_default();
+        let ic_ok = !ic.rejected();
+        self.pass
+            .verdicts
+            .push((!ic_ok, ic.groups.iter().map(Group::rejected).collect()));
+        let mut late = false;
+        let out = &mut self.pass.outcome;
+        out.interchanges.push(InterchangeInfo {
+            partner: partner.clone(),
+            sender: from.sender.clone(),
+            receiver: ic.receiver(),
+            control: ic.control.clone(),
+        });
+        out.diagnostics
+            .extend(ic.problems.iter().map(|p| p.diagnostic.clone()));
+        for g in &ic.groups {
+            let g_ok = ic_ok && !g.rejected();
+            out.diagnostics
+                .extend(g.problems.iter().map(|p| p.diagnostic.clone()));
+            for tx in &g.transactions {
+                let (records, mapped) = pending.next().unwrap_or_default();
+                // Mapped in a group or interchange rejected afterwards (or, which cannot
+                // happen, left out of one accepted): the second pass knows the verdicts.
+                late |= mapped != (g_ok && (mapped || !tx.rejected()));
+                if !out.documents.contains(&tx.id) {
+                    out.documents.push(tx.id.clone());
+                }
+                if g_ok && !tx.rejected() {
+                    out.accepted += 1;
+                    out.records.extend(records);
+                } else {
+                    out.rejected += 1;
+                    let first = tx
+                        .problems
+                        .iter()
+                        .map(|p| &p.diagnostic)
+                        .chain(tx.issues.iter().map(|i| &i.diagnostic))
+                        .find(|d| d.severity == Severity::Error)
+                        .or_else(|| g.problems.first().map(|p| &p.diagnostic));
+                    out.rejected_items.push(RejectedItem {
+                        document: tx.id.clone(),
+                        control: tx.control.clone(),
+                        interchange: ic.control.clone(),
+                        code: first.map_or("x12.rejected", |d| d.code),
+                        reason: first.map_or_else(
+                            || "rejected".to_string(),
+                            |d| format!("{}: {}", d.position, d.message),
+                        ),
+                        offset: tx.offset,
+                    });
+                }
+                out.diagnostics
+                    .extend(tx.problems.iter().map(|p| p.diagnostic.clone()));
+                out.diagnostics
+                    .extend(tx.issues.iter().map(|i| i.diagnostic.clone()));
+            }
+        }
+        self.pass.late |= late;
+        if acks::wants_ta1(&ic) {
+            let n = self.pass.number(&partner);
+            if let Ok(doc) = acks::ta1(&ic, self.pass.now, n) {
+                self.pass.outcome.acks.push(Ack {
+                    partner: partner.clone(),
+                    doc,
+                });
+            }
+        }
+        if ic_ok
+            && ack_kind != acks::Functional::None
+            && ic.groups.iter().any(|g| g.functional_id != "FA")
+        {
+            let n = self.pass.number(&partner);
+            if let Ok(Some(doc)) = acks::functional(&ic, ack_kind, self.pass.now, n) {
+                self.pass.outcome.acks.push(Ack { partner, doc });
+            }
+        }
+    }
+
+    fn stray(&mut self, d: Diagnostic) {
+        self.pass.stray(d);
+    }
+}
