@@ -192,28 +192,22 @@ impl Handler for EdifactRun<'_, '_> {
     fn interchange(&mut self, mut ic: Interchange) {
         let mut pending = std::mem::take(&mut self.pending).into_iter();
         let ok = self.sender_of(&ic);
-        self.pass.interchanges += 1;
-        if !ok {
-            return;
-        }
-        let Some(from) = self.pass.sender.take() else {
+        let Some(from) = self.pass.close(ok) else {
             return;
         };
-        let sender = from.sender;
-        if from.duplicate {
+        if let Some(diagnostic) = from.duplicate_error(
+            "edifact.duplicate_interchange",
+            &ic.control,
+            ic.offset,
+            "UNB",
+            5,
+        ) {
             ic.problems.push(Problem {
                 code: "26",
-                diagnostic: Diagnostic {
-                    severity: Severity::Error,
-                    code: "edifact.duplicate_interchange",
-                    message: format!(
-                        "interchange {} from {sender} was already received: a duplicate is not processed again",
-                        ic.control
-                    ),
-                    position: Position { offset: ic.offset, segment_id: "UNB".into(), element: Some(5), ..Position::default() },
-                },
+                diagnostic,
             });
         }
+        let sender = from.sender;
         let partner = from.partner;
         let ic_ok = !ic.rejected();
         self.pass.verdicts.push((!ic_ok, Vec::new()));
@@ -249,17 +243,14 @@ impl Handler for EdifactRun<'_, '_> {
                     .iter()
                     .map(|p| &p.diagnostic)
                     .find(|d| d.severity == Severity::Error);
-                out.rejected_items.push(RejectedItem {
-                    document: m.kind.clone(),
-                    control: m.reference.clone(),
-                    interchange: ic.control.clone(),
-                    code: first.map_or("edifact.rejected", |d| d.code),
-                    reason: first.map_or_else(
-                        || "rejected".to_string(),
-                        |d| format!("{}: {}", d.position, d.message),
-                    ),
-                    offset: m.offset,
-                });
+                out.rejected_items.push(RejectedItem::of(
+                    &m.kind,
+                    &m.reference,
+                    &ic.control,
+                    first,
+                    "edifact.rejected",
+                    m.offset,
+                ));
                 continue;
             }
             match mapped {

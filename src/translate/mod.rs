@@ -95,6 +95,30 @@ pub struct RejectedItem {
     pub offset: usize,
 }
 
+impl RejectedItem {
+    /// An item whose reason is its `first` error (`fallback` as the code when there is none).
+    fn of(
+        document: &str,
+        control: &str,
+        interchange: &str,
+        first: Option<&Diagnostic>,
+        fallback: &'static str,
+        offset: usize,
+    ) -> RejectedItem {
+        RejectedItem {
+            document: document.to_string(),
+            control: control.to_string(),
+            interchange: interchange.to_string(),
+            code: first.map_or(fallback, |d| d.code),
+            reason: first.map_or_else(
+                || "rejected".to_string(),
+                |d| format!("{}: {}", d.position, d.message),
+            ),
+            offset,
+        }
+    }
+}
+
 /// Why a whole file cannot be processed.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Refusal {

@@ -10,7 +10,7 @@
 
 use super::{refuse_nothing_accepted, resolve_partner, Input, Outcome};
 use crate::config::{Config, Partner};
-use crate::formats::{Diagnostic, Position};
+use crate::formats::{Diagnostic, Position, Severity};
 use crate::util::Utc;
 
 /// Whether each interchange, and each of its groups (X12), was rejected in the end.
@@ -21,6 +21,34 @@ pub struct Sender {
     pub partner: String,
     pub sender: String,
     pub duplicate: bool,
+}
+
+impl Sender {
+    /// The error that rejects interchange `control` when it is a duplicate, at the header
+    /// element (`segment_id`, `element`) that holds its control number.
+    pub fn duplicate_error(
+        &self,
+        code: &'static str,
+        control: &str,
+        offset: usize,
+        segment_id: &str,
+        element: usize,
+    ) -> Option<Diagnostic> {
+        self.duplicate.then(|| Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: format!(
+                "interchange {control} from {} was already received: a duplicate is not processed again",
+                self.sender
+            ),
+            position: Position {
+                offset,
+                segment_id: segment_id.into(),
+                element: Some(element),
+                ..Position::default()
+            },
+        })
+    }
 }
 
 /// The state of one pass.
@@ -178,6 +206,13 @@ impl<'r, 'i> Pass<'r, 'i> {
             }
             None => !rejected_so_far && !self.sender.as_ref().is_some_and(|s| s.duplicate),
         }
+    }
+
+    /// The interchange being read has ended (`ok`: its partner was resolved): its sender, to
+    /// assemble it, unless the file is refused.
+    pub fn close(&mut self, ok: bool) -> Option<Sender> {
+        self.interchanges += 1;
+        self.sender.take().filter(|_| ok)
     }
 
     pub fn stray(&mut self, d: Diagnostic) {

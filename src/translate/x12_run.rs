@@ -149,25 +149,19 @@ impl Handler for X12Run<'_, '_> {
     fn interchange(&mut self, mut ic: Interchange) {
         let mut pending = std::mem::take(&mut self.pending).into_iter();
         let ok = self.sender_of(&ic);
-        self.pass.interchanges += 1;
-        if !ok {
-            return;
-        }
-        let Some(from) = self.pass.sender.take() else {
+        let Some(from) = self.pass.close(ok) else {
             return;
         };
-        if from.duplicate {
+        if let Some(diagnostic) = from.duplicate_error(
+            "x12.duplicate_interchange",
+            &ic.control,
+            ic.offset,
+            "ISA",
+            13,
+        ) {
             ic.problems.push(Problem {
                 ack_code: "025",
-                diagnostic: Diagnostic {
-                    severity: Severity::Error,
-                    code: "x12.duplicate_interchange",
-                    message: format!(
-                        "interchange {} from {} was already received: a duplicate is not processed again",
-                        ic.control, from.sender
-                    ),
-                    position: Position { offset: ic.offset, segment_id: "ISA".into(), element: Some(13), ..Position::default() },
-                },
+                diagnostic,
             });
         }
         let partner = from.partner;
@@ -215,17 +209,14 @@ impl Handler for X12Run<'_, '_> {
                         .chain(tx.issues.iter().map(|i| &i.diagnostic))
                         .find(|d| d.severity == Severity::Error)
                         .or_else(|| g.problems.first().map(|p| &p.diagnostic));
-                    out.rejected_items.push(RejectedItem {
-                        document: tx.id.clone(),
-                        control: tx.control.clone(),
-                        interchange: ic.control.clone(),
-                        code: first.map_or("x12.rejected", |d| d.code),
-                        reason: first.map_or_else(
-                            || "rejected".to_string(),
-                            |d| format!("{}: {}", d.position, d.message),
-                        ),
-                        offset: tx.offset,
-                    });
+                    out.rejected_items.push(RejectedItem::of(
+                        &tx.id,
+                        &tx.control,
+                        &ic.control,
+                        first,
+                        "x12.rejected",
+                        tx.offset,
+                    ));
                 }
                 out.diagnostics
                     .extend(tx.problems.iter().map(|p| p.diagnostic.clone()));
