@@ -258,7 +258,8 @@ fn translate(x12: &[u8]) {
         assert!(out.refusal.is_none() && out.rejected == 0);
         // JSON Lines in one buffer, as the service writes a file's records (routing::outputs);
         // each record was serialised when translation made it.
-        let mut jsonl = Vec::new();
+        let size = out.records.iter().map(|r| r.json.len() + 1).sum();
+        let mut jsonl = Vec::with_capacity(size);
         for r in &out.records {
             jsonl.extend_from_slice(r.json.as_bytes());
             jsonl.push(b'\n');

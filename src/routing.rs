@@ -39,10 +39,21 @@ pub fn outputs(cfg: &Config, file: &FileRow, outcome: &Outcome) -> Vec<NewOutput
     } else {
         String::new()
     };
-    let mut by_target: BTreeMap<(String, String), Vec<u8>> = BTreeMap::new();
+    // Two passes: sizes first, so that each output is written once into its own buffer.
+    let target = |r: &crate::translate::Emitted| {
+        let schema = r.schema.split('/').next().unwrap_or("record");
+        (r.partner.clone(), schema.to_string())
+    };
+    let mut sizes: BTreeMap<(String, String), usize> = BTreeMap::new();
     for r in &outcome.records {
-        let schema = r.schema.split('/').next().unwrap_or("record").to_string();
-        let buf = by_target.entry((r.partner.clone(), schema)).or_default();
+        *sizes.entry(target(r)).or_default() += r.json.len() + 1;
+    }
+    let mut by_target: BTreeMap<(String, String), Vec<u8>> = sizes
+        .into_iter()
+        .map(|(t, size)| (t, Vec::with_capacity(size)))
+        .collect();
+    for r in &outcome.records {
+        let buf = by_target.entry(target(r)).or_default();
         buf.extend_from_slice(r.json.as_bytes());
         buf.push(b'\n');
     }

@@ -13,11 +13,19 @@ impl Decimal {
     /// Parses an X12 `R` (or EDIFACT with `decimal_mark`) value: optional sign, digits, one
     /// decimal mark. `".5"` becomes `"0.5"`, `"+3"` becomes `"3"`.
     pub fn parse_with(text: &str, decimal_mark: char) -> Option<Decimal> {
+        let mut s = String::with_capacity(text.len() + 2);
+        Decimal::append(text, decimal_mark, &mut s).then_some(Decimal(s))
+    }
+
+    /// Appends the text [`Decimal::parse_with`] would give to `out` (for writers that build
+    /// JSON directly); `false`, with nothing appended, when `text` is not a number.
+    pub fn append(text: &str, decimal_mark: char, out: &mut String) -> bool {
         let t = text.trim();
-        let (neg, body) = match t.as_bytes().first()? {
-            b'-' => (true, &t[1..]),
-            b'+' => (false, &t[1..]),
-            _ => (false, t),
+        let (neg, body) = match t.as_bytes().first() {
+            None => return false,
+            Some(b'-') => (true, &t[1..]),
+            Some(b'+') => (false, &t[1..]),
+            Some(_) => (false, t),
         };
         let (int, frac) = match body.split_once(decimal_mark) {
             Some((i, f)) => (i, Some(f)),
@@ -28,23 +36,22 @@ impl Decimal {
             || !frac.is_none_or(all_digits)
             || (int.is_empty() && frac.is_none_or(str::is_empty))
         {
-            return None;
+            return false;
         }
         let mut int = int.trim_start_matches('0');
         if int.is_empty() {
             int = "0";
         }
-        let mut s = String::with_capacity(t.len() + 2);
         let zero = int == "0" && frac.is_none_or(|f| f.bytes().all(|b| b == b'0'));
         if neg && !zero {
-            s.push('-');
+            out.push('-');
         }
-        s.push_str(int);
+        out.push_str(int);
         if let Some(f) = frac.filter(|f| !f.is_empty()) {
-            s.push('.');
-            s.push_str(f);
+            out.push('.');
+            out.push_str(f);
         }
-        Some(Decimal(s))
+        true
     }
 
     /// `R` with a point.

@@ -3,6 +3,7 @@
 //! Schemas are generated from them ([`schema`]).
 
 pub mod decimal;
+pub mod json;
 pub mod records;
 
 pub use decimal::{Date, Decimal};
@@ -206,8 +207,7 @@ impl Business {
             Business::Supplier(s) => put("supplier_id", Some(&s.supplier_id)),
             Business::Requisition(r) => put("requisition_id", Some(&r.requisition_id)),
             Business::PurchaseOrder(po) => {
-                put("po_number", Some(&po.po_number));
-                put("requisition_id", po.requisition_id.as_ref());
+                return purchase_order_correlation(&po.po_number, po.requisition_id.as_deref());
             }
             Business::PoAcknowledgement(a) => put("po_number", Some(&a.po_number)),
             Business::ShipNotice(s) => {
@@ -238,6 +238,73 @@ impl Business {
     }
 }
 
+/// The correlation keys of a purchase order (for writers that have no typed record).
+pub fn purchase_order_correlation(
+    po_number: &str,
+    requisition_id: Option<&str>,
+) -> BTreeMap<String, String> {
+    [
+        ("po_number", Some(po_number)),
+        ("requisition_id", requisition_id),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k.to_string(), v.filter(|v| !v.is_empty())?.to_string())))
+    .collect()
+}
+
+/// A business object serialised once: its schema, its correlation keys and its JSON text
+/// (what serde writes for the [`Business`]). Mappings give these; a compiled twin writes them
+/// straight from segments, without the typed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub schema: &'static str,
+    pub correlation: BTreeMap<String, String>,
+    pub json: String,
+}
+
+/// Room the envelope takes before an object's JSON (its source names a file and a hash), so
+/// that [`Written::record`] rarely has to move the object to a bigger buffer.
+pub const ENVELOPE_ROOM: usize = 768;
+
+impl From<&Business> for Written {
+    fn from(b: &Business) -> Written {
+        let mut json = Vec::with_capacity(ENVELOPE_ROOM + 1024);
+        // Serialising our own types cannot fail, and serde_json writes UTF-8.
+        serde_json::to_writer(&mut json, b).expect("records serialise");
+        Written {
+            schema: b.schema(),
+            correlation: b.correlation(),
+            json: String::from_utf8(json).expect("JSON is UTF-8"),
+        }
+    }
+}
+
+impl Written {
+    /// The whole record, envelope included, as one line of JSON: what serde writes for the
+    /// [`Record`] of this object. The object's text stays in its buffer.
+    pub fn record(self, id: &str, partner: &str, source: &Source) -> String {
+        let mut head = String::with_capacity(ENVELOPE_ROOM);
+        head.push('{');
+        for (key, value) in [("schema", self.schema), ("id", id), ("partner", partner)] {
+            json::string(&mut head, key);
+            head.push(':');
+            json::string(&mut head, value);
+            head.push(',');
+        }
+        head.push_str("\"correlation\":");
+        json::object(&mut head, &self.correlation);
+        head.push_str(",\"source\":");
+        // Serialising our own types cannot fail.
+        head.push_str(&serde_json::to_string(source).expect("sources serialise"));
+        head.push_str(",\"record\":");
+        let mut out = self.json;
+        out.reserve(head.len() + 1);
+        out.insert_str(0, &head);
+        out.push('}');
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +319,36 @@ mod tests {
             assert!(!s.to_string().contains("\"null\""), "{name} allows null");
         }
         assert!(schema("purchase_order/v2").is_none());
+    }
+
+    #[test]
+    fn a_written_record_is_what_serde_writes_for_the_record() {
+        let po: PurchaseOrder = serde_json::from_value(serde_json::json!({
+            "po_number": "PO\"1", "purpose": "original", "order_date": "2026-05-17",
+            "parties": [], "lines": [], "requisition_id": "R\n7"
+        }))
+        .unwrap();
+        let record = Record {
+            schema: "purchase_order/v1".into(),
+            id: "rec_0a".into(),
+            partner: "AC\\ME".into(),
+            correlation: Business::PurchaseOrder(po.clone()).correlation(),
+            source: Source {
+                format: "x12".into(),
+                document: "850".into(),
+                file: "in/é.edi".into(),
+                ..Source::default()
+            },
+            record: Business::PurchaseOrder(po),
+        };
+        let written = Written::from(&record.record);
+        assert_eq!(written.correlation.len(), 2);
+        assert_eq!(
+            written
+                .clone()
+                .record(&record.id, &record.partner, &record.source),
+            serde_json::to_string(&record).unwrap()
+        );
     }
 
     #[test]

@@ -39,6 +39,22 @@ pub enum Role {
     Payee,
 }
 
+impl Role {
+    /// The name serde writes (for writers that build JSON directly).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Buyer => "buyer",
+            Role::Supplier => "supplier",
+            Role::ShipTo => "ship_to",
+            Role::BillTo => "bill_to",
+            Role::ShipFrom => "ship_from",
+            Role::RemitTo => "remit_to",
+            Role::Payer => "payer",
+            Role::Payee => "payee",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Party {
@@ -145,6 +161,18 @@ pub enum Purpose {
     Change,
     Cancel,
     Replace,
+}
+
+impl Purpose {
+    /// The name serde writes (for writers that build JSON directly).
+    pub fn name(self) -> &'static str {
+        match self {
+            Purpose::Original => "original",
+            Purpose::Change => "change",
+            Purpose::Cancel => "cancel",
+            Purpose::Replace => "replace",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -437,4 +465,27 @@ pub struct AckError {
     pub code: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_names_are_the_ones_serde_writes() {
+        use Role::*;
+        for r in [
+            Buyer, Supplier, ShipTo, BillTo, ShipFrom, RemitTo, Payer, Payee,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.name());
+        }
+        for p in [
+            Purpose::Original,
+            Purpose::Change,
+            Purpose::Cancel,
+            Purpose::Replace,
+        ] {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.name());
+        }
+    }
 }

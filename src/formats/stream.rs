@@ -137,6 +137,16 @@ impl SegBuf {
             .map(|&(s, e, o)| (&self.data[s as usize..e as usize], o))
     }
 
+    /// All segments' bytes, one after the other (no terminators).
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Start and end in [`SegBuf::data`] and absolute offset in the input, per segment.
+    pub fn ranges(&self) -> &[(u32, u32, usize)] {
+        &self.segs
+    }
+
     /// Empties the buffer but keeps its memory for reuse.
     pub fn reset(&mut self) {
         self.data.clear();

@@ -5,7 +5,7 @@ pub mod doc;
 pub mod jq;
 pub mod twin;
 
-use crate::canonical::{Business, Decimal};
+use crate::canonical::{Business, Decimal, Written};
 use jaq_json::Val;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -341,11 +341,12 @@ impl Mappings {
         partner: &str,
         tx: &crate::formats::x12::Transaction,
         version: &str,
-    ) -> Result<Vec<Business>, MapError> {
+    ) -> Result<Vec<Written>, MapError> {
         if let Some(records) = self.twin_x12(mapping, partner, tx) {
             return Ok(records);
         }
-        self.inbound(mapping, partner, doc::x12(tx, version, partner))
+        let businesses = self.inbound(mapping, partner, doc::x12(tx, version, partner))?;
+        Ok(businesses.iter().map(Written::from).collect())
     }
 
     /// The records of the mapping's twin, when it has one and that twin answers.
@@ -354,7 +355,7 @@ impl Mappings {
         mapping: &Mapping,
         partner: &str,
         tx: &crate::formats::x12::Transaction,
-    ) -> Option<Vec<Business>> {
+    ) -> Option<Vec<Written>> {
         mapping.twin?.x12(tx, &self.codes_json, partner)
     }
 

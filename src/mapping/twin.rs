@@ -6,8 +6,9 @@
 //! fail or be dropped), it answers `None` and the interpreter maps the document, errors and
 //! all. A differential test holds every answer a twin gives to the interpreter's.
 
-use crate::canonical::records::{Address, Item, Party, PoLine, PurchaseOrder, Purpose, Role};
-use crate::canonical::{Business, Date, Decimal};
+use crate::canonical::json::{self, Obj};
+use crate::canonical::records::{Purpose, Role};
+use crate::canonical::{purchase_order_correlation, Date, Decimal, Written};
 use crate::formats::x12::Transaction;
 use serde_json::{Map, Value};
 
@@ -44,7 +45,7 @@ impl Twin {
     }
 
     /// The records of one X12 transaction set, or `None` to let the interpreter decide.
-    pub fn x12(self, tx: &Transaction, codes: &Value, partner: &str) -> Option<Vec<Business>> {
+    pub fn x12(self, tx: &Transaction, codes: &Value, partner: &str) -> Option<Vec<Written>> {
         let doc = Doc::of(tx)?;
         match self {
             Twin::X12PurchaseOrder => {
@@ -52,7 +53,7 @@ impl Twin {
                     uom: Table::of(codes, "uom", partner),
                     item: Table::of(codes, "item", partner),
                 };
-                purchase_order(&doc, &walks).map(|po| vec![Business::PurchaseOrder(po)])
+                purchase_order(&doc, &walks).map(|po| vec![po])
             }
         }
     }
@@ -104,57 +105,70 @@ const AMT: Tag = Tag::of("AMT");
 const CTT: Tag = Tag::of("CTT");
 const SE: Tag = Tag::of("SE");
 
-/// A transaction's segments as tags and element texts, in one flat list. Element text is as
-/// the mapping input holds it (`doc::x12_segment`) before its trailing white space is trimmed.
+/// A transaction's segments as tags and element texts, read through the transaction's split
+/// (the one validation made). Element text is as the mapping input holds it
+/// (`doc::x12_segment`) before its trailing white space is trimmed.
 struct Doc<'a> {
-    /// Per segment: its tag and the range of its elements in `els`.
-    segs: Vec<(Tag, u32, u32)>,
-    els: Vec<&'a str>,
+    /// All segments' text.
+    text: &'a str,
+    /// Per segment: its tag and its elements' ranges in `text`.
+    segs: Vec<(Tag, &'a [(u32, u32)])>,
 }
 
 /// One segment of a [`Doc`].
 #[derive(Clone, Copy)]
-struct Seg<'d, 'a> {
+struct Seg<'a> {
     tag: Tag,
-    els: &'d [&'a str],
+    text: &'a str,
+    els: &'a [(u32, u32)],
 }
 
-impl<'d, 'a> Seg<'d, 'a> {
+/// `str::trim_end`, quicker when the text ends in a printable ASCII character (as nearly
+/// every element does).
+fn trim_end(t: &str) -> &str {
+    match t.as_bytes().last() {
+        Some(b) if b.is_ascii_graphic() => t,
+        _ => t.trim_end(),
+    }
+}
+
+impl<'a> Seg<'a> {
     /// Element `n` (1-based) as text, `""` when absent: the prelude's `el($n)`.
     fn el(&self, n: usize) -> &'a str {
         match n.checked_sub(1).and_then(|i| self.els.get(i)) {
-            Some(t) => t.trim_end(),
+            Some(&(a, b)) => trim_end(&self.text[a as usize..b as usize]),
             None => "",
         }
     }
 
     /// `el(n)` when it is not empty.
-    fn some(&self, n: usize) -> Option<String> {
+    fn some(&self, n: usize) -> Option<&'a str> {
         let t = self.el(n);
-        (!t.is_empty()).then(|| t.to_string())
+        (!t.is_empty()).then_some(t)
     }
 
     /// The prelude's `x12_item($from)` before its description and crosswalk: the natives
     /// `pair($from; ...)` for buyer part, supplier part and GTIN, or the first pair of any
     /// qualifier as the buyer part when none of those is there; in one pass.
-    fn item_ids(&self, from: usize) -> Option<[Option<String>; 3]> {
+    fn item_ids(&self, from: usize) -> Option<[Option<&'a str>; 3]> {
         const QUALS: [&[&str]; 3] = [
             &["BP", "IN", "SK"],
             &["VP", "VN", "VA"],
             &["UP", "EN", "UK", "UA", "EN13"],
         ];
-        let mut found: [Option<String>; 3] = Default::default();
+        let mut found: [Option<&'a str>; 3] = Default::default();
         let mut any = None;
+        let text = |&(a, b): &(u32, u32)| trim_end(&self.text[a as usize..b as usize]);
         for p in self.els.get(from.saturating_sub(1)..)?.chunks_exact(2) {
-            let id = p[1].trim_end();
+            let id = text(&p[1]);
             if id.is_empty() {
                 continue;
             }
-            let q = p[0].trim_end();
+            let q = text(&p[0]);
             match QUALS.iter().position(|qs| qs.contains(&q)) {
-                Some(k) if found[k].is_none() => found[k] = Some(id.to_string()),
+                Some(k) if found[k].is_none() => found[k] = Some(id),
                 Some(_) => {}
-                None if any.is_none() => any = Some(id.to_string()),
+                None if any.is_none() => any = Some(id),
                 None => {}
             }
         }
@@ -166,45 +180,32 @@ impl<'d, 'a> Seg<'d, 'a> {
 }
 
 impl<'a> Doc<'a> {
-    /// `None` when a segment is not UTF-8 (Latin-1 text), has a composite element or uses a
-    /// separator outside ASCII: the twins leave those to the interpreter.
+    /// `None` when the text is not UTF-8 (Latin-1 text), an element may be a composite or the
+    /// element separator is not ASCII: the twins leave those to the interpreter.
     fn of(tx: &'a Transaction) -> Option<Doc<'a>> {
-        let mut doc = Doc {
-            segs: Vec::with_capacity(tx.len()),
-            els: Vec::with_capacity(tx.len() * 12),
-        };
-        for seg in tx.segments() {
-            let (sep, comp) = (seg.seps.element, seg.seps.component);
-            if !sep.is_ascii() {
+        if !tx.separators.element.is_ascii() || tx.has_composites() {
+            return None;
+        }
+        let text = std::str::from_utf8(tx.data()).ok()?;
+        let mut segs = Vec::with_capacity(tx.len());
+        for seg in tx.split() {
+            // Each segment must be text on its own: no character may straddle two.
+            let (start, end) = seg.span;
+            if !text.is_char_boundary(start as usize) || !text.is_char_boundary(end as usize) {
                 return None;
             }
-            let text = std::str::from_utf8(seg.raw).ok()?;
-            let id = seg.id().len();
-            let start = doc.els.len() as u32;
-            if id < text.len() {
-                let rest = &text[id + 1..];
-                let mut from = 0;
-                for (i, b) in rest.bytes().enumerate() {
-                    if b == sep {
-                        doc.els.push(&rest[from..i]);
-                        from = i + 1;
-                    } else if b == comp {
-                        return None;
-                    }
-                }
-                doc.els.push(&rest[from..]);
-            }
-            doc.segs
-                .push((Tag::of(text[..id].trim_end()), start, doc.els.len() as u32));
+            let id = std::str::from_utf8(seg.id).ok()?;
+            segs.push((Tag::of(id.trim_end()), seg.ranges()));
         }
-        Some(doc)
+        Some(Doc { text, segs })
     }
 
-    fn seg(&self, i: usize) -> Seg<'_, 'a> {
-        let (tag, a, b) = self.segs[i];
+    fn seg(&self, i: usize) -> Seg<'a> {
+        let (tag, els) = self.segs[i];
         Seg {
             tag,
-            els: &self.els[a as usize..b as usize],
+            text: self.text,
+            els,
         }
     }
 
@@ -226,21 +227,21 @@ struct Span<'d, 'a> {
 }
 
 impl<'d, 'a> Span<'d, 'a> {
-    fn iter(self) -> impl Iterator<Item = Seg<'d, 'a>> {
+    fn iter(self) -> impl Iterator<Item = Seg<'a>> + 'd {
         (self.from..self.to).map(move |i| self.doc.seg(i))
     }
 
-    fn tagged(self, tag: Tag) -> impl Iterator<Item = Seg<'d, 'a>> {
+    fn tagged(self, tag: Tag) -> impl Iterator<Item = Seg<'a>> + 'd {
         self.iter().filter(move |s| s.tag == tag)
     }
 
     /// `first_seg($tag)`
-    fn first(self, tag: Tag) -> Option<Seg<'d, 'a>> {
+    fn first(self, tag: Tag) -> Option<Seg<'a>> {
         self.tagged(tag).next()
     }
 
     /// `seg_with($tag; $n; $values)`
-    fn with(self, tag: Tag, n: usize, values: &[&str]) -> Option<Seg<'d, 'a>> {
+    fn with(self, tag: Tag, n: usize, values: &[&str]) -> Option<Seg<'a>> {
         self.tagged(tag).find(|s| values.contains(&s.el(n)))
     }
 
@@ -305,29 +306,35 @@ struct Walks<'c> {
 
 /// `xwalk`: the mapped value; `None` (the interpreter decides) for a value without an entry
 /// or one mapped to nothing.
-fn walk(table: &Option<Table<'_>>, v: String) -> Option<String> {
+fn walk<'v>(table: &Option<Table<'v>>, v: &'v str) -> Option<&'v str> {
     let Some(t) = table else {
         return Some(v);
     };
     let mapped = t
         .own
-        .and_then(|m| m.get(&v))
-        .or_else(|| t.all.and_then(|m| m.get(&v)))?
+        .and_then(|m| m.get(v))
+        .or_else(|| t.all.and_then(|m| m.get(v)))?
         .as_str()?;
-    (!mapped.is_empty()).then(|| mapped.to_string())
+    (!mapped.is_empty()).then_some(mapped)
 }
 
-/// The native `decimal` on an element: `Some(None)` when blank (the field is absent), `None`
-/// when it is not a number.
-fn decimal(v: &str) -> Option<Option<Decimal>> {
+/// The native `decimal` on an element, written as the optional field `key`: absent when
+/// blank, `None` when it is not a number.
+fn decimal(o: &mut Obj<'_>, key: &str, v: &str) -> Option<()> {
     let t = v.trim();
-    if t.is_empty() {
-        return Some(None);
+    if !t.is_empty() {
+        let out = o.key(key);
+        out.push('"');
+        if !Decimal::append(t, '.', out) {
+            return None;
+        }
+        out.push('"');
     }
-    Decimal::parse(t).map(Some)
+    Some(())
 }
 
-/// The prelude's `x12d`: like [`decimal`], for X12 dates.
+/// The prelude's `x12d`: an X12 date as ISO, `Some(None)` when blank, `None` when it is not
+/// a date.
 fn date(v: &str) -> Option<Option<Date>> {
     let t = v.trim();
     if t.is_empty() {
@@ -361,38 +368,76 @@ fn role(code: &str) -> Option<Role> {
     })
 }
 
-/// The prelude's `x12_parties($stop)` over a heading area.
-fn parties(head: Span<'_, '_>) -> Vec<Party> {
-    head.loops(N1, &[PO1])
-        .into_iter()
-        .filter_map(|l| {
-            let n1 = l.first(N1)?;
-            let role = role(n1.el(1))?;
-            let n4 = l.first(N4);
-            let part = |n: usize| n4.and_then(|s| s.some(n));
-            Some(Party {
-                role,
-                id: n1.some(4),
-                id_qualifier: n1.some(3),
-                name: n1.some(2),
-                address: Address {
-                    lines: l
-                        .tagged(N3)
-                        .flat_map(|s| [s.some(1), s.some(2)])
-                        .flatten()
-                        .collect(),
-                    city: part(1),
-                    region: part(2),
-                    postal_code: part(3),
-                    country: part(4),
-                },
-            })
-        })
-        .collect()
+/// The prelude's `x12_parties($stop)` over a heading area, written as a JSON array.
+fn parties(head: Span<'_, '_>, out: &mut String) {
+    let loops = head.loops(N1, &[PO1]);
+    let found = loops
+        .iter()
+        .filter_map(|l| Some((l, l.first(N1)?)))
+        .filter_map(|(l, n1)| Some((l, n1, role(n1.el(1))?)));
+    json::array(out, found, |out, (l, n1, role)| {
+        let mut o = Obj::open(out);
+        o.plain("role", role.name());
+        o.opt("id", n1.some(4));
+        o.opt("id_qualifier", n1.some(3));
+        o.opt("name", n1.some(2));
+        let n4 = l.first(N4);
+        let parts = [1, 2, 3, 4].map(|n| n4.and_then(|s| s.some(n)));
+        let mut lines = l
+            .tagged(N3)
+            .flat_map(|s| [s.some(1), s.some(2)])
+            .flatten()
+            .peekable();
+        if lines.peek().is_some() || parts.iter().any(Option::is_some) {
+            let mut a = Obj::open(o.key("address"));
+            if lines.peek().is_some() {
+                json::array(a.key("lines"), lines, json::string);
+            }
+            for (key, part) in ["city", "region", "postal_code", "country"]
+                .iter()
+                .zip(parts)
+            {
+                a.opt(key, part);
+            }
+            a.close();
+        }
+        o.close();
+    });
 }
 
-/// `mappings/inbound/x12/850.jq`.
-fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<PurchaseOrder> {
+/// One line of `mappings/inbound/x12/850.jq`: the `k`th PO1 loop `l`.
+fn po_line(o: &mut Obj<'_>, k: usize, l: Span<'_, '_>, walks: &Walks<'_>) -> Option<()> {
+    let po1 = l.doc.seg(l.from);
+    match po1.some(1) {
+        Some(n) => o.str("line_number", n),
+        None => o.plain("line_number", &(k + 1).to_string()),
+    }
+    let [buyer_part, supplier_part, gtin] = po1.item_ids(6)?;
+    let buyer_part = match buyer_part {
+        Some(b) => Some(walk(&walks.item, b)?),
+        None => None,
+    };
+    let mut item = Obj::open(o.key("item"));
+    item.opt("buyer_part", buyer_part);
+    item.opt("supplier_part", supplier_part);
+    item.opt("gtin", gtin);
+    item.opt(
+        "description",
+        l.with(PID, 1, &["F"]).and_then(|p| p.some(5)),
+    );
+    item.close();
+    decimal(o, "quantity", po1.some(2)?)?;
+    o.str("uom", walk(&walks.uom, po1.some(3)?)?);
+    decimal(o, "unit_price", po1.el(4))?;
+    if let Some(d) = dtm(l)? {
+        o.plain("requested_delivery_date", d.as_str());
+    }
+    Some(())
+}
+
+/// `mappings/inbound/x12/850.jq`, written as the JSON of its purchase order.
+fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
+    let mut json = String::with_capacity(crate::canonical::ENVELOPE_ROOM + doc.text.len() * 5 / 2);
     let all = doc.all();
     let beg = all.first(BEG)?;
     let head = all.head(PO1);
@@ -404,59 +449,53 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<PurchaseOrder> {
         "05" => Purpose::Replace,
         _ => return None,
     };
-    let order_date = date(&beg.some(5)?)??;
-    let payment_terms = match head.first(ITD) {
-        None => None,
-        Some(itd) if !itd.el(12).is_empty() => itd.some(12),
-        Some(itd) if !itd.el(7).is_empty() => Some(format!("net {} days", itd.el(7))),
-        Some(_) => None,
-    };
-    let mut lines = Vec::new();
+    let order_date = date(beg.some(5)?)??;
+    let requisition_id = head.with(REF, 1, &["RQ"]).and_then(|r| r.some(2));
+    let mut o = Obj::open(&mut json);
+    o.str("po_number", po_number);
+    o.plain("purpose", purpose.name());
+    o.plain("order_date", order_date.as_str());
+    parties(head, o.key("parties"));
+    let out = o.key("lines");
+    out.push('[');
     for (k, l) in all.loops(PO1, &[CTT, AMT, SE]).into_iter().enumerate() {
-        let po1 = doc.seg(l.from);
-        let quantity = decimal(&po1.some(2)?)??;
-        let uom = walk(&walks.uom, po1.some(3)?)?;
-        let unit_price = decimal(po1.el(4))?;
-        let [buyer_part, supplier_part, gtin] = po1.item_ids(6)?;
-        let buyer_part = match buyer_part {
-            Some(b) => Some(walk(&walks.item, b)?),
-            None => None,
-        };
-        lines.push(PoLine {
-            line_number: po1.some(1).unwrap_or_else(|| (k + 1).to_string()),
-            item: Item {
-                buyer_part,
-                supplier_part,
-                gtin,
-                description: l.with(PID, 1, &["F"]).and_then(|p| p.some(5)),
-            },
-            quantity,
-            uom,
-            unit_price,
-            requested_delivery_date: dtm(l)?,
-        });
+        if k > 0 {
+            out.push(',');
+        }
+        let mut line = Obj::open(out);
+        po_line(&mut line, k, l, walks)?;
+        line.close();
     }
-    let total_amount = match all.with(AMT, 1, &["TT"]) {
-        Some(a) => decimal(a.el(2))?,
-        None => None,
-    };
-    Some(PurchaseOrder {
-        po_number,
-        purpose,
-        order_date,
-        parties: parties(head),
-        lines,
-        po_type: beg.some(2),
-        currency: head.first(CUR).and_then(|c| c.some(2)),
-        payment_terms,
-        requested_delivery_date: dtm(head)?,
-        notes: head
-            .tagged(NTE)
-            .filter_map(|s| s.some(2))
-            .chain(head.tagged(MSG).filter_map(|s| s.some(1)))
-            .collect(),
-        total_amount,
-        requisition_id: head.with(REF, 1, &["RQ"]).and_then(|r| r.some(2)),
+    out.push(']');
+    o.opt("po_type", beg.some(2));
+    o.opt("currency", head.first(CUR).and_then(|c| c.some(2)));
+    match head.first(ITD) {
+        Some(itd) if !itd.el(12).is_empty() => o.opt("payment_terms", itd.some(12)),
+        Some(itd) if !itd.el(7).is_empty() => {
+            o.str("payment_terms", &format!("net {} days", itd.el(7)))
+        }
+        _ => {}
+    }
+    if let Some(d) = dtm(head)? {
+        o.plain("requested_delivery_date", d.as_str());
+    }
+    let mut notes = head
+        .tagged(NTE)
+        .filter_map(|s| s.some(2))
+        .chain(head.tagged(MSG).filter_map(|s| s.some(1)))
+        .peekable();
+    if notes.peek().is_some() {
+        json::array(o.key("notes"), notes, json::string);
+    }
+    if let Some(a) = all.with(AMT, 1, &["TT"]) {
+        decimal(&mut o, "total_amount", a.el(2))?;
+    }
+    o.opt("requisition_id", requisition_id);
+    o.close();
+    Some(Written {
+        schema: "purchase_order/v1",
+        correlation: purchase_order_correlation(po_number, requisition_id),
+        json,
     })
 }
 

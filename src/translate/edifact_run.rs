@@ -123,7 +123,7 @@ impl EdifactRun<'_, '_> {
                     } else {
                         format!("{}:{}:{index}:{k}", input.sha256, m.offset)
                     };
-                    records.push(record(&key, partner, source(), business));
+                    records.push(record(&key, partner, source(), (&business).into()));
                 }
                 Mapped::Records(records)
             }

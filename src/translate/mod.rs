@@ -2,7 +2,7 @@
 //! supplies the bytes, the clock and a control-number allocator.
 
 use crate::acks::AckDoc;
-use crate::canonical::{Record, Source};
+use crate::canonical::{Record, Source, Written};
 use crate::config::Config;
 use crate::formats::x12::envelope::{Issue, Problem};
 use crate::formats::{self, x12, Diagnostic, Format, Position, Severity};
@@ -49,28 +49,6 @@ pub struct Emitted {
 }
 
 impl Emitted {
-    /// Serialises `r` (into a reused buffer, so the kept text has its exact size).
-    pub fn of(r: Record) -> Emitted {
-        thread_local! {
-            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        let json = BUF.with_borrow_mut(|buf| {
-            buf.clear();
-            // Serialising our own types cannot fail, and serde_json writes UTF-8.
-            serde_json::to_writer(&mut *buf, &r).expect("records serialise");
-            String::from_utf8(buf.clone()).expect("JSON is UTF-8")
-        });
-        Emitted {
-            id: r.id,
-            schema: r.schema,
-            partner: r.partner,
-            correlation: r.correlation,
-            interchange_control: r.source.interchange_control,
-            transaction_control: r.source.transaction_control,
-            json,
-        }
-    }
-
     /// The record as a JSON value (for tests and tools).
     pub fn value(&self) -> serde_json::Value {
         serde_json::from_str(&self.json).expect("an emitted record is JSON")
@@ -276,20 +254,18 @@ fn resolve_partner(
 }
 
 /// A record with its deterministic id (`key` names the input bytes and position).
-fn record(
-    key: &str,
-    partner: &str,
-    source: Source,
-    business: crate::canonical::Business,
-) -> Emitted {
-    Emitted::of(Record {
-        schema: business.schema().to_string(),
-        id: format!("rec_{}", &sha256_hex(key.as_bytes())[..24]),
+fn record(key: &str, partner: &str, source: Source, object: Written) -> Emitted {
+    let id = format!("rec_{}", &sha256_hex(key.as_bytes())[..24]);
+    let (schema, correlation) = (object.schema, object.correlation.clone());
+    Emitted {
+        json: object.record(&id, partner, &source),
+        id,
+        schema: schema.to_string(),
         partner: partner.to_string(),
-        correlation: business.correlation(),
-        source,
-        record: business,
-    })
+        correlation,
+        interchange_control: source.interchange_control,
+        transaction_control: source.transaction_control,
+    }
 }
 
 /// Turns a mapping failure into the AK3/AK4 (or AK5) entry that rejects the transaction.
@@ -558,7 +534,7 @@ fn whole_document(
             for (k, business) in businesses.into_iter().enumerate() {
                 let key = format!("{}:{}:{k}", input.sha256, source.format);
                 out.records
-                    .push(record(&key, partner, source.clone(), business));
+                    .push(record(&key, partner, source.clone(), (&business).into()));
             }
         }
         Err(e) => {

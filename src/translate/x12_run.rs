@@ -93,7 +93,7 @@ impl X12Run<'_, '_> {
             return Vec::new();
         };
         match cfg.maps.inbound_x12(program, &from.partner, tx, &g.version) {
-            Ok(businesses) => {
+            Ok(objects) => {
                 let source = || Source {
                     format: "x12".into(),
                     standard: g.version.clone(),
@@ -106,16 +106,16 @@ impl X12Run<'_, '_> {
                     file: input.file.to_string(),
                     sha256: input.sha256.to_string(),
                 };
-                businesses
+                objects
                     .into_iter()
                     .enumerate()
-                    .map(|(k, business)| {
+                    .map(|(k, object)| {
                         let key = if k == 0 {
                             format!("{}:{}:{ti}", input.sha256, tx.offset)
                         } else {
                             format!("{}:{}:{ti}:{k}", input.sha256, tx.offset)
                         };
-                        record(&key, &from.partner, source(), business)
+                        record(&key, &from.partner, source(), object)
                     })
                     .collect()
             }

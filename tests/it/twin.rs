@@ -3,6 +3,7 @@
 //! shared corpus.
 
 use crate::support::{data, Rng};
+use edigate::canonical::Written;
 use edigate::formats::x12;
 use edigate::mapping::{doc, Mappings};
 use std::path::Path;
@@ -40,7 +41,9 @@ fn compare(maps: &Mappings, data: &[u8], partner: &str, what: &str) -> (usize, u
         for g in &ic.groups {
             for tx in g.transactions.iter().filter(|t| t.id == "850") {
                 counts.0 += 1;
-                let interpreted = maps.inbound(mapping, partner, doc::x12(tx, &g.version, partner));
+                let interpreted = maps
+                    .inbound(mapping, partner, doc::x12(tx, &g.version, partner))
+                    .map(|bs| bs.iter().map(Written::from).collect::<Vec<_>>());
                 counts.2 += usize::from(interpreted.is_err());
                 if let Some(twin) = maps.twin_x12(mapping, partner, tx) {
                     counts.1 += 1;

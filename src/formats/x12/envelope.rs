@@ -2,6 +2,7 @@
 //! `stream`) that records every envelope problem as a diagnostic with its acknowledgement
 //! code and hands each transaction set to a `Handler`. Never fails, never panics.
 
+use super::fields::{Fields, Split};
 use super::lexer::{LexError, Segment, Separators};
 use crate::formats::stream::SegBuf;
 use crate::formats::{Diagnostic, Position, Severity};
@@ -99,6 +100,8 @@ pub struct Transaction {
     pub implementation: String,
     pub separators: Separators,
     body: SegBuf,
+    /// `body` split into tags and elements, on first use.
+    fields: std::cell::OnceCell<Fields>,
     pub closed: bool,
     pub problems: Vec<Problem>,
     pub issues: Vec<Issue>,
@@ -165,11 +168,42 @@ impl Transaction {
 
     fn push(&mut self, seg: &Segment<'_>) {
         self.body.push(seg.raw, seg.offset);
+        self.fields.take();
+    }
+
+    /// The split of the segments, made on first use.
+    fn fields(&self) -> &Fields {
+        self.fields.get_or_init(|| {
+            let ranges = self.body.ranges().iter().map(|&(a, b, _)| (a, b));
+            Fields::of(self.body.data(), ranges, self.separators)
+        })
+    }
+
+    /// The segments split into tags and elements (split once, on first use), in order.
+    pub fn split(&self) -> impl ExactSizeIterator<Item = Split<'_>> + '_ {
+        let (data, fields) = (self.body.data(), self.fields());
+        self.body
+            .ranges()
+            .iter()
+            .enumerate()
+            .map(move |(i, &r)| Split::new(data, r, fields.seg(i)))
+    }
+
+    /// Whether an element of some segment holds the component separator.
+    pub fn has_composites(&self) -> bool {
+        self.fields().composite()
+    }
+
+    /// All segments' bytes, one after the other without terminators (what
+    /// [`Split::ranges`] points into).
+    pub fn data(&self) -> &[u8] {
+        self.body.data()
     }
 
     /// Frees the segments, keeping header facts and problems (enough for acknowledgements).
     pub fn drop_body(&mut self) {
         self.body.clear();
+        self.fields.take();
     }
 
     /// Builds a transaction from segments, for tests and tools that make documents.
@@ -405,16 +439,15 @@ impl<'h> Parser<'h> {
         }
         g.transaction_count += 1;
         self.handler.transaction(ic, g, &mut tx);
-        match self.handler.keep() {
-            KeepMode::Whole => g.transactions.push(tx),
-            KeepMode::Summary => {
-                tx.drop_body();
-                g.transactions.push(tx);
-            }
-            KeepMode::Nothing => {
-                self.spare = std::mem::take(&mut tx.body);
-                self.spare.reset();
-            }
+        let keep = self.handler.keep();
+        if keep != KeepMode::Whole {
+            // The next transaction reuses the buffer.
+            self.spare = std::mem::take(&mut tx.body);
+            self.spare.reset();
+            tx.drop_body();
+        }
+        if keep != KeepMode::Nothing {
+            g.transactions.push(tx);
         }
     }
 

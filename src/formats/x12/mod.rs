@@ -1,6 +1,7 @@
 //! X12: tokenizer, streaming envelope parser and validator, and writer.
 
 pub mod envelope;
+pub mod fields;
 pub mod lexer;
 pub mod spec;
 pub mod stream;

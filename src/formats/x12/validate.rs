@@ -3,6 +3,7 @@
 //! becomes an `Issue` with its AK3/AK4 codes; nothing stops at the first error.
 
 use super::envelope::{Issue, Transaction};
+use super::fields::Split;
 use super::spec::{Element, Kind, Req, SetSpec, Standards};
 use crate::formats::structure::{walk_message, Misfit};
 pub use crate::formats::Summary;
@@ -15,8 +16,9 @@ pub fn transaction(tx: &mut Transaction, st: &Standards, version: &str) -> bool 
     };
     let mut issues = Vec::new();
     structure(set, tx, st, &mut issues);
-    for (i, seg) in tx.segments().enumerate() {
-        elements(&seg, i, st, &mut issues);
+    let repetition = tx.separators.repetition;
+    for (i, seg) in tx.split().enumerate() {
+        elements(&seg, repetition, i, st, &mut issues);
     }
     issues.sort_by_key(|i: &Issue| (i.diagnostic.position.segment, i.diagnostic.position.element));
     tx.issues.extend(issues);
@@ -53,8 +55,8 @@ fn issue(
 
 fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Vec<Issue>) {
     let segments = tx
-        .segments()
-        .map(|s| (std::str::from_utf8(s.id()).unwrap_or("?"), s.offset));
+        .split()
+        .map(|s| (std::str::from_utf8(s.id).unwrap_or("?"), s.offset));
     for m in walk_message(set, segments, tx.closed, |id| st.segments.contains_key(id)) {
         let (seg_code, code) = match m.kind {
             Misfit::Missing => ("3", "x12.segment_missing"),
@@ -75,8 +77,14 @@ fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Vec<Issu
     }
 }
 
-fn elements(seg: &super::Segment<'_>, index: usize, st: &Standards, out: &mut Vec<Issue>) {
-    let Ok(id) = std::str::from_utf8(seg.id()) else {
+fn elements(
+    seg: &Split<'_>,
+    repetition: Option<u8>,
+    index: usize,
+    st: &Standards,
+    out: &mut Vec<Issue>,
+) {
+    let Ok(id) = std::str::from_utf8(seg.id) else {
         return;
     };
     let Some(spec) = st.segments.get(id) else {
@@ -129,7 +137,7 @@ fn elements(seg: &super::Segment<'_>, index: usize, st: &Standards, out: &mut Ve
         let Some(el) = &slot.element else {
             continue;
         };
-        if let Some((code, dcode, why)) = check(el, value, seg.seps.repetition) {
+        if let Some((code, dcode, why)) = check(el, value, repetition) {
             push(
                 k,
                 &slot.reference,

@@ -1,0 +1,164 @@
+//! Canonical JSON written by hand, byte for byte as serde_json writes the derived types (for
+//! the compiled twins, which write records straight from segments).
+
+/// Appends `s` as a JSON string, escaped as serde_json escapes it: `"` and `\`, the short
+/// escapes `\b \t \n \f \r`, other control characters as `\u00xx`; everything else as is.
+pub fn string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            b'\t' => "\\t",
+            b'\n' => "\\n",
+            0x0C => "\\f",
+            b'\r' => "\\r",
+            0..=0x1F => "",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        from = i + 1;
+        if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 0xF)] as char);
+        } else {
+            out.push_str(short);
+        }
+    }
+    out.push_str(&s[from..]);
+    out.push('"');
+}
+
+/// A JSON object being written: fields in the order they are given, as a derived
+/// `Serialize` writes a struct's fields in declaration order.
+pub struct Obj<'o> {
+    out: &'o mut String,
+    empty: bool,
+}
+
+impl<'o> Obj<'o> {
+    pub fn open(out: &'o mut String) -> Obj<'o> {
+        out.push('{');
+        Obj { out, empty: true }
+    }
+
+    /// Starts field `key` (plain ASCII, nothing to escape); its value is written next into
+    /// the returned buffer.
+    pub fn key(&mut self, key: &str) -> &mut String {
+        if !self.empty {
+            self.out.push(',');
+        }
+        self.empty = false;
+        self.out.push('"');
+        self.out.push_str(key);
+        self.out.push_str("\":");
+        self.out
+    }
+
+    /// A string field.
+    pub fn str(&mut self, key: &str, value: &str) {
+        string(self.key(key), value);
+    }
+
+    /// An optional string field, left out when absent.
+    pub fn opt(&mut self, key: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.str(key, v);
+        }
+    }
+
+    /// A string field whose text needs no escaping (decimals, dates, enum names).
+    pub fn plain(&mut self, key: &str, value: &str) {
+        let out = self.key(key);
+        out.push('"');
+        out.push_str(value);
+        out.push('"');
+    }
+
+    pub fn close(self) {
+        self.out.push('}');
+    }
+}
+
+/// Appends a map of strings as a JSON object, in the map's order.
+pub fn object(out: &mut String, map: &std::collections::BTreeMap<String, String>) {
+    out.push('{');
+    for (k, (key, value)) in map.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        string(out, key);
+        out.push(':');
+        string(out, value);
+    }
+    out.push('}');
+}
+
+/// Appends a JSON array, one element per item written by `each`.
+pub fn array<T>(
+    out: &mut String,
+    items: impl IntoIterator<Item = T>,
+    mut each: impl FnMut(&mut String, T),
+) {
+    out.push('[');
+    for (k, item) in items.into_iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        each(out, item);
+    }
+    out.push(']');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_escaped_exactly_as_serde_json_escapes_them() {
+        let mut every: String = (0u8..0x80).map(char::from).collect();
+        every.push_str("é€😀\u{2028}\u{85}");
+        let mut cases = vec![
+            every,
+            String::new(),
+            "plain".into(),
+            "\"".into(),
+            "a\\".into(),
+        ];
+        cases.extend((0u8..0x80).map(|b| format!("x{}y", char::from(b))));
+        for s in cases {
+            let mut out = String::new();
+            string(&mut out, &s);
+            assert_eq!(out, serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn objects_and_arrays_are_written_as_serde_json_writes_them() {
+        let mut out = String::new();
+        let mut o = Obj::open(&mut out);
+        o.str("a", "x\"y");
+        o.opt("skipped", None);
+        o.opt("b", Some("z"));
+        o.plain("n", "1.50");
+        array(o.key("list"), ["p", "q"], string);
+        array(o.key("none"), Vec::<&str>::new(), string);
+        Obj::open(o.key("inner")).close();
+        o.close();
+        let want = serde_json::json!({
+            "a": "x\"y", "b": "z", "n": "1.50", "list": ["p", "q"], "none": [], "inner": {}
+        });
+        assert_eq!(
+            out,
+            r#"{"a":"x\"y","b":"z","n":"1.50","list":["p","q"],"none":[],"inner":{}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+            want
+        );
+    }
+}
