@@ -194,6 +194,13 @@ impl Transaction {
         self.fields().composite()
     }
 
+    /// The repetition separator, when an element of some segment may hold it.
+    pub fn repetition(&self) -> Option<u8> {
+        self.separators
+            .repetition
+            .filter(|_| self.fields().repeats())
+    }
+
     /// All segments' bytes, one after the other without terminators (what
     /// [`Split::ranges`] points into).
     pub fn data(&self) -> &[u8] {

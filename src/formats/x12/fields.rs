@@ -12,6 +12,8 @@ pub struct Fields {
     els: Vec<(u32, u32)>,
     /// Whether an element holds the component separator.
     composite: bool,
+    /// Whether an element holds the repetition separator.
+    repeats: bool,
 }
 
 impl Fields {
@@ -23,6 +25,9 @@ impl Fields {
             // Also true for the separator inside a tag, which only sends a document to the
             // slower, exact path.
             composite: memchr::memchr(seps.component, data).is_some(),
+            repeats: seps
+                .repetition
+                .is_some_and(|r| memchr::memchr(r, data).is_some()),
         };
         let sep = seps.element;
         for (start, end) in ranges {
@@ -66,6 +71,11 @@ impl Fields {
     /// Whether an element of some segment holds the component separator.
     pub fn composite(&self) -> bool {
         self.composite
+    }
+
+    /// Whether an element of some segment may hold the repetition separator.
+    pub fn repeats(&self) -> bool {
+        self.repeats
     }
 
     /// The tag of segment `i` as a range of the buffer, and its elements.

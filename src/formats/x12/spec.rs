@@ -2,7 +2,7 @@
 //! dictionary, the segment dictionary and one structure file per transaction set. Parsing
 //! them is pure; the caller reads the files.
 
-use crate::formats::structure::req;
+use crate::formats::structure::{req, tag};
 pub use crate::formats::structure::{lines, parse_set, Node, Req, SetSpec};
 use crate::util::FastMap;
 use std::collections::HashMap;
@@ -30,6 +30,34 @@ pub struct Element {
     pub max: usize,
     /// Allowed codes for ID elements, when the list is small enough to matter.
     pub codes: Vec<String>,
+    /// `codes` packed by [`tag`] when every one is at most eight bytes (compared as numbers).
+    packed: Option<Vec<u64>>,
+}
+
+impl Element {
+    pub fn new(kind: Kind, min: usize, max: usize, codes: Vec<String>) -> Element {
+        let packed = codes
+            .iter()
+            .all(|c| c.len() <= 8)
+            .then(|| codes.iter().map(|c| tag(c.as_bytes())).collect());
+        Element {
+            kind,
+            min,
+            max,
+            codes,
+            packed,
+        }
+    }
+
+    /// Whether `value` is one of `codes`.
+    pub fn has_code(&self, value: &[u8]) -> bool {
+        match &self.packed {
+            // Packing keeps every byte and the length of values this short.
+            Some(p) if value.len() <= 8 => p.contains(&tag(value)),
+            Some(_) => false,
+            None => self.codes.iter().any(|c| c.as_bytes() == value),
+        }
+    }
 }
 
 /// One element position in a segment.
@@ -56,6 +84,8 @@ pub struct Standards {
     pub elements: HashMap<String, Element>,
     pub segments: FastMap<String, SegSpec>,
     pub sets: HashMap<String, SetSpec>,
+    /// `segments` by packed tag, made by [`Standards::resolve`].
+    by_tag: FastMap<u64, SegSpec>,
 }
 
 /// A problem in a definition file.
@@ -92,6 +122,17 @@ impl Standards {
                 slot.element = self.elements.get(&slot.reference).cloned();
             }
         }
+        self.by_tag = self
+            .segments
+            .iter()
+            .map(|(id, spec)| (tag(id.as_bytes()), spec.clone()))
+            .collect();
+    }
+
+    /// The definition of segment `id` (after [`Standards::resolve`]).
+    pub fn segment(&self, id: &[u8]) -> Option<&SegSpec> {
+        // Packing is exact for tags of up to eight bytes; no longer one is defined.
+        self.by_tag.get(&tag(id)).filter(|_| id.len() <= 8)
     }
 
     /// Adds one definition file, by its name: `elements.txt`, `segments.txt`, or a set.
@@ -138,15 +179,8 @@ impl Standards {
                         err(n, format!("MIN {min} is greater than MAX {max}"));
                     }
                     let codes = f[4..].iter().map(|c| c.to_string()).collect();
-                    self.elements.insert(
-                        f[0].to_string(),
-                        Element {
-                            kind,
-                            min,
-                            max,
-                            codes,
-                        },
-                    );
+                    self.elements
+                        .insert(f[0].to_string(), Element::new(kind, min, max, codes));
                 }
             }
             "segments.txt" => {

@@ -16,7 +16,7 @@ pub fn transaction(tx: &mut Transaction, st: &Standards, version: &str) -> bool 
     };
     let mut issues = Vec::new();
     structure(set, tx, st, &mut issues);
-    let repetition = tx.separators.repetition;
+    let repetition = tx.repetition();
     for (i, seg) in tx.split().enumerate() {
         elements(&seg, repetition, i, st, &mut issues);
     }
@@ -84,12 +84,11 @@ fn elements(
     st: &Standards,
     out: &mut Vec<Issue>,
 ) {
-    let Ok(id) = std::str::from_utf8(seg.id) else {
+    let Some(spec) = st.segment(seg.id) else {
         return;
     };
-    let Some(spec) = st.segments.get(id) else {
-        return;
-    };
+    // Every defined tag is ASCII.
+    let id = std::str::from_utf8(seg.id).unwrap_or("?");
     if spec.slots.is_empty() {
         return;
     }
@@ -218,7 +217,7 @@ pub fn check(
                 let trimmed = value.trim_ascii_end();
                 (el.kind == Kind::Id
                     && !el.codes.is_empty()
-                    && !el.codes.iter().any(|c| c.as_bytes() == trimmed))
+                    && !el.has_code(trimmed))
                 .then(|| {
                     (
                         "7",
@@ -409,12 +408,7 @@ mod tests {
 
     #[test]
     fn element_types() {
-        let el = |k, min, max| Element {
-            kind: k,
-            min,
-            max,
-            codes: vec![],
-        };
+        let el = |k, min, max| Element::new(k, min, max, vec![]);
         assert!(check(&el(Kind::R, 1, 5), b"-1.25", None).is_none());
         assert_eq!(check(&el(Kind::R, 1, 5), b"1.2.3", None).unwrap().0, "6");
         assert_eq!(check(&el(Kind::R, 1, 3), b"1234", None).unwrap().0, "5");
@@ -422,12 +416,7 @@ mod tests {
         assert_eq!(check(&el(Kind::An, 2, 5), b"a", None).unwrap().0, "4");
         assert_eq!(check(&el(Kind::Tm, 4, 8), b"2460", None).unwrap().0, "9");
         assert!(check(&el(Kind::Tm, 4, 8), b"235959", None).is_none());
-        let id = Element {
-            kind: Kind::Id,
-            min: 1,
-            max: 1,
-            codes: vec!["A".into(), "R".into()],
-        };
+        let id = Element::new(Kind::Id, 1, 1, vec!["A".into(), "R".into()]);
         assert_eq!(check(&id, b"Q", None).unwrap().0, "7");
         assert!(check(&id, b"A^R", Some(b'^')).is_none());
     }
