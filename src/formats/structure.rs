@@ -288,7 +288,7 @@ impl StructError {
 /// trailer (SE, UNT; absent when `closed` is false), against `set`.
 pub fn walk_message<'b>(
     set: &SetSpec,
-    segments: impl ExactSizeIterator<Item = (&'b str, usize)>,
+    segments: impl ExactSizeIterator<Item = (&'b [u8], usize)>,
     closed: bool,
     known: impl Fn(&str) -> bool,
 ) -> Vec<StructError> {
@@ -381,12 +381,17 @@ fn find(stack: &[Frame<'_>], id: u64) -> Option<(usize, usize, bool)> {
     fallback
 }
 
+/// A tag as text for a report (`?` when it is not UTF-8).
+fn text(id: &[u8]) -> &str {
+    std::str::from_utf8(id).unwrap_or("?")
+}
+
 /// Walks the body segments of one message, `(index, tag, offset)` in order, against `set`.
 /// `end` holds the index and offset of the trailer (where missing segments are reported at the
 /// end) once `body` is consumed; `known` says whether a tag exists in the segment dictionary.
 pub fn walk<'b>(
     set: &SetSpec,
-    body: impl Iterator<Item = (usize, &'b str, usize)>,
+    body: impl Iterator<Item = (usize, &'b [u8], usize)>,
     end: &std::cell::Cell<(usize, usize)>,
     known: impl Fn(&str) -> bool,
 ) -> Vec<StructError> {
@@ -405,7 +410,8 @@ pub fn walk<'b>(
     };
     for (i, id, offset) in body {
         let at = (i, offset);
-        let Some((level, j, over)) = find(&stack, tag(id.as_bytes())) else {
+        let Some((level, j, over)) = find(&stack, tag(id)) else {
+            let id = text(id);
             let kind = if set.uses(id) {
                 Misfit::Unexpected
             } else if known(id) {
@@ -439,7 +445,7 @@ pub fn walk<'b>(
                     out.push(StructError {
                         index: i,
                         offset,
-                        segment_id: id.to_string(),
+                        segment_id: text(id).to_string(),
                         kind: Misfit::Repeats,
                         is_loop: false,
                         max: *max,
@@ -456,7 +462,7 @@ pub fn walk<'b>(
                     out.push(StructError {
                         index: i,
                         offset,
-                        segment_id: id.to_string(),
+                        segment_id: text(id).to_string(),
                         kind: Misfit::LoopRepeats,
                         is_loop: true,
                         max: *max,

@@ -228,9 +228,7 @@ pub fn message(m: &mut Message, defs: &Messages) -> bool {
         return false;
     };
     elements(m, defs);
-    let segments = m
-        .segments()
-        .map(|s| (std::str::from_utf8(s.id()).unwrap_or("?"), s.offset));
+    let segments = m.segments().map(|s| (s.id(), s.offset));
     for e in walk_message(set, segments, m.closed, |t| defs.tags.contains(t)) {
         let id = &e.segment_id;
         let (code, dcode) = match e.kind {

@@ -2,8 +2,8 @@
 //! dictionary, the segment dictionary and one structure file per transaction set. Parsing
 //! them is pure; the caller reads the files.
 
-use crate::formats::structure::{req, tag};
 pub use crate::formats::structure::{lines, parse_set, Node, Req, SetSpec};
+use crate::formats::structure::{req, tag};
 use crate::util::FastMap;
 use std::collections::HashMap;
 use std::fmt;
@@ -84,9 +84,29 @@ pub struct Standards {
     pub elements: HashMap<String, Element>,
     pub segments: FastMap<String, SegSpec>,
     pub sets: HashMap<String, SetSpec>,
-    /// `segments` by packed tag, made by [`Standards::resolve`].
-    by_tag: FastMap<u64, SegSpec>,
+    /// `segments` in one list, made by [`Standards::resolve`].
+    specs: Vec<SegSpec>,
+    /// For each tag of two or three characters `A-Z0-9` (see [`dense`]), one more than the
+    /// index of its definition in `specs`, or 0: a lookup is one read.
+    by_tag: Vec<u16>,
 }
+
+/// The dense index of a tag of two or three characters `A-Z0-9`.
+fn dense(id: &[u8]) -> Option<usize> {
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(usize::from(b - b'0')),
+        b'A'..=b'Z' => Some(usize::from(b - b'A') + 10),
+        _ => None,
+    };
+    match *id {
+        [a, b] => Some((digit(a)? * 36 + digit(b)?) * 37),
+        [a, b, c] => Some((digit(a)? * 36 + digit(b)?) * 37 + digit(c)? + 1),
+        _ => None,
+    }
+}
+
+/// Size of the [`dense`] index.
+const DENSE: usize = 36 * 36 * 37;
 
 /// A problem in a definition file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,17 +142,28 @@ impl Standards {
                 slot.element = self.elements.get(&slot.reference).cloned();
             }
         }
-        self.by_tag = self
-            .segments
-            .iter()
-            .map(|(id, spec)| (tag(id.as_bytes()), spec.clone()))
-            .collect();
+        self.specs.clear();
+        self.by_tag = vec![0; DENSE];
+        for (id, spec) in &self.segments {
+            if let Some(k) = dense(id.as_bytes()) {
+                self.specs.push(spec.clone());
+                self.by_tag[k] = u16::try_from(self.specs.len()).unwrap_or(0);
+            }
+        }
     }
 
     /// The definition of segment `id` (after [`Standards::resolve`]).
     pub fn segment(&self, id: &[u8]) -> Option<&SegSpec> {
-        // Packing is exact for tags of up to eight bytes; no longer one is defined.
-        self.by_tag.get(&tag(id)).filter(|_| id.len() <= 8)
+        match dense(id) {
+            Some(k) => match self.by_tag.get(k).copied().unwrap_or(0) {
+                0 => None,
+                n => self.specs.get(usize::from(n) - 1),
+            },
+            // A tag of another shape, defined by an operator's file.
+            None => std::str::from_utf8(id)
+                .ok()
+                .and_then(|t| self.segments.get(t)),
+        }
     }
 
     /// Adds one definition file, by its name: `elements.txt`, `segments.txt`, or a set.
@@ -293,6 +324,22 @@ pub const BUILTIN: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_segment_definition_is_found_by_its_tag_and_no_other_is() {
+        let st = Standards::builtin();
+        assert!(st.segments.len() > 50);
+        for (id, spec) in &st.segments {
+            assert_eq!(st.segment(id.as_bytes()), Some(spec), "{id}");
+        }
+        for id in ["", "B", "ZZZ", "BEGX", "beg", "BE ", "\u{e9}G", "99"] {
+            assert_eq!(st.segment(id.as_bytes()), None, "{id:?}");
+        }
+        let mut own = Standards::default();
+        own.add_file("segments.txt", "ZZ_LONG 353:M\n", &mut Vec::new());
+        own.resolve();
+        assert!(own.segment(b"ZZ_LONG").is_some());
+    }
 
     #[test]
     fn builtin_definitions_are_complete_and_consistent() {

@@ -54,9 +54,7 @@ fn issue(
 }
 
 fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Vec<Issue>) {
-    let segments = tx
-        .split()
-        .map(|s| (std::str::from_utf8(s.id).unwrap_or("?"), s.offset));
+    let segments = tx.split().map(|s| (s.id, s.offset));
     for m in walk_message(set, segments, tx.closed, |id| st.segments.contains_key(id)) {
         let (seg_code, code) = match m.kind {
             Misfit::Missing => ("3", "x12.segment_missing"),
@@ -163,123 +161,157 @@ fn elements(
 }
 
 /// The AK403 code, diagnostic code and reason when `value` does not fit `el`.
+#[inline]
 pub fn check(
     el: &Element,
     value: &[u8],
     repetition: Option<u8>,
 ) -> Option<(&'static str, &'static str, String)> {
+    fault(el, value, repetition).map(|(f, v)| describe(f, el, v))
+}
+
+/// How a value does not fit its element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    NotPrintable,
+    NotWhole,
+    NotDecimal,
+    Short,
+    Long,
+    NotACode,
+    NotADate,
+    NotATime,
+}
+
+/// The first fault of `value` (or of one of its repeats) and the text it was found in:
+/// the checks alone, kept quick for the values that pass.
+#[inline]
+fn fault<'v>(el: &Element, value: &'v [u8], repetition: Option<u8>) -> Option<(Fault, &'v [u8])> {
     if let Some(r) = repetition {
-        if value.contains(&r) && el.kind != Kind::Composite {
-            return value.split(|b| *b == r).find_map(|v| check(el, v, None));
+        if el.kind != Kind::Composite && value.contains(&r) {
+            return value.split(|b| *b == r).find_map(|v| fault(el, v, None));
         }
     }
-    let shown = || format!("{:?}", String::from_utf8_lossy(value));
-    let len_check = |n: usize| -> Option<(&'static str, &'static str, String)> {
+    let length = |n: usize| {
         if n < el.min {
-            Some((
-                "4",
-                "x12.too_short",
-                format!("{} is shorter than {} characters", shown(), el.min),
-            ))
+            Some(Fault::Short)
         } else if n > el.max {
-            Some((
-                "5",
-                "x12.too_long",
-                format!("{} is longer than {} characters", shown(), el.max),
-            ))
+            Some(Fault::Long)
         } else {
             None
         }
     };
-    let invalid = |what: &str| {
-        Some((
-            "6",
-            "x12.invalid_character",
-            format!("{} is not {what}", shown()),
-        ))
-    };
-    match el.kind {
+    let found = match el.kind {
         Kind::Composite | Kind::B => None,
         Kind::An | Kind::Id => {
             let mut high = false;
+            let mut control = false;
             for &b in value {
-                if b < 0x20 || b == 0x7F {
-                    return invalid("printable text");
-                }
+                control |= (b < 0x20) | (b == 0x7F);
                 high |= b >= 0x80;
+            }
+            if control {
+                return Some((Fault::NotPrintable, value));
             }
             let n = if high {
                 String::from_utf8_lossy(value).chars().count()
             } else {
                 value.len()
             };
-            len_check(n).or_else(|| {
-                let trimmed = value.trim_ascii_end();
+            length(n).or_else(|| {
                 (el.kind == Kind::Id
                     && !el.codes.is_empty()
-                    && !el.has_code(trimmed))
-                .then(|| {
-                    (
-                        "7",
-                        "x12.invalid_code",
-                        format!("{} is not one of {}", shown(), el.codes.join(", ")),
-                    )
-                })
+                    && !el.has_code(value.trim_ascii_end()))
+                .then_some(Fault::NotACode)
             })
         }
         Kind::N(_) => {
             let digits = value.strip_prefix(b"-").unwrap_or(value);
             if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-                return invalid("a whole number");
+                Some(Fault::NotWhole)
+            } else {
+                length(digits.len())
             }
-            len_check(digits.len())
         }
         Kind::R => {
             let body = value.strip_prefix(b"-").unwrap_or(value);
-            let (mut points, mut digits) = (0usize, 0usize);
+            let (mut points, mut digits, mut other) = (0usize, 0usize, false);
             for &b in body {
-                match b {
-                    b'0'..=b'9' => digits += 1,
-                    b'.' => points += 1,
-                    _ => return invalid("a decimal number"),
-                }
+                digits += usize::from(b.is_ascii_digit());
+                points += usize::from(b == b'.');
+                other |= !b.is_ascii_digit() && b != b'.';
             }
-            if points > 1 || digits == 0 {
-                return invalid("a decimal number");
+            if other || points > 1 || digits == 0 {
+                Some(Fault::NotDecimal)
+            } else {
+                length(digits)
             }
-            len_check(digits)
         }
         Kind::Dt => {
+            let text = std::str::from_utf8(value).unwrap_or("");
             let ok = value.iter().all(u8::is_ascii_digit)
                 && match value.len() {
-                    8 => crate::formats::x12::envelope::ccyymmdd(
-                        std::str::from_utf8(value).unwrap_or(""),
-                    ),
-                    6 => crate::formats::x12::envelope::yymmdd(
-                        std::str::from_utf8(value).unwrap_or(""),
-                    ),
+                    8 => crate::formats::x12::envelope::ccyymmdd(text),
+                    6 => crate::formats::x12::envelope::yymmdd(text),
                     _ => false,
                 };
-            (!ok || value.len() < el.min).then(|| {
-                (
-                    "8",
-                    "x12.invalid_date",
-                    format!("{} is not a valid date", shown()),
-                )
-            })
+            (!ok || value.len() < el.min).then_some(Fault::NotADate)
         }
         Kind::Tm => {
             let ok = (4..=8).contains(&value.len())
                 && value.iter().all(u8::is_ascii_digit)
                 && crate::formats::x12::envelope::hhmm(std::str::from_utf8(value).unwrap_or(""));
-            (!ok).then(|| {
-                (
-                    "9",
-                    "x12.invalid_time",
-                    format!("{} is not a valid time", shown()),
-                )
-            })
+            (!ok).then_some(Fault::NotATime)
         }
+    };
+    found.map(|f| (f, value))
+}
+
+/// The AK403 code, diagnostic code and reason of a fault found in `value`.
+#[cold]
+fn describe(fault: Fault, el: &Element, value: &[u8]) -> (&'static str, &'static str, String) {
+    let shown = format!("{:?}", String::from_utf8_lossy(value));
+    match fault {
+        Fault::NotPrintable => (
+            "6",
+            "x12.invalid_character",
+            format!("{shown} is not printable text"),
+        ),
+        Fault::NotWhole => (
+            "6",
+            "x12.invalid_character",
+            format!("{shown} is not a whole number"),
+        ),
+        Fault::NotDecimal => (
+            "6",
+            "x12.invalid_character",
+            format!("{shown} is not a decimal number"),
+        ),
+        Fault::Short => (
+            "4",
+            "x12.too_short",
+            format!("{shown} is shorter than {} characters", el.min),
+        ),
+        Fault::Long => (
+            "5",
+            "x12.too_long",
+            format!("{shown} is longer than {} characters", el.max),
+        ),
+        Fault::NotACode => (
+            "7",
+            "x12.invalid_code",
+            format!("{shown} is not one of {}", el.codes.join(", ")),
+        ),
+        Fault::NotADate => (
+            "8",
+            "x12.invalid_date",
+            format!("{shown} is not a valid date"),
+        ),
+        Fault::NotATime => (
+            "9",
+            "x12.invalid_time",
+            format!("{shown} is not a valid time"),
+        ),
     }
 }
 
