@@ -2,7 +2,7 @@
 //! outbox folder under a deterministic name; connectors will add targets here.
 
 use crate::config::Config;
-use crate::store::{FileRow, NewDelivery, NewOutput};
+use crate::store::{Content, FileRow, NewDelivery, NewOutput};
 use crate::translate::Outcome;
 use std::collections::BTreeMap;
 
@@ -26,7 +26,7 @@ pub fn component(s: &str) -> String {
 
 /// The outputs of one translated file, with outbox-relative names that depend only on the
 /// file's id, attempt and content, so that rewriting after a crash writes the same names.
-pub fn outputs(cfg: &Config, file: &FileRow, outcome: &Outcome) -> Vec<NewOutput> {
+pub fn outputs<'o>(cfg: &Config, file: &FileRow, outcome: &'o Outcome) -> Vec<NewOutput<'o>> {
     let stem = component(
         std::path::Path::new(&file.name)
             .file_stem()
@@ -39,34 +39,24 @@ pub fn outputs(cfg: &Config, file: &FileRow, outcome: &Outcome) -> Vec<NewOutput
     } else {
         String::new()
     };
-    // Two passes: sizes first, so that each output is written once into its own buffer.
-    let target = |r: &crate::translate::Emitted| {
+    let mut by_target: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
+    for r in &outcome.records {
         let schema = r.schema.split('/').next().unwrap_or("record");
-        (r.partner.clone(), schema.to_string())
-    };
-    let mut sizes: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for r in &outcome.records {
-        *sizes.entry(target(r)).or_default() += r.json.len() + 1;
+        by_target
+            .entry((r.partner.clone(), schema.to_string()))
+            .or_default()
+            .push(&r.json);
     }
-    let mut by_target: BTreeMap<(String, String), Vec<u8>> = sizes
+    let mut out: Vec<NewOutput<'o>> = by_target
         .into_iter()
-        .map(|(t, size)| (t, Vec::with_capacity(size)))
-        .collect();
-    for r in &outcome.records {
-        let buf = by_target.entry(target(r)).or_default();
-        buf.extend_from_slice(r.json.as_bytes());
-        buf.push(b'\n');
-    }
-    let mut out: Vec<NewOutput> = by_target
-        .into_iter()
-        .map(|((partner, schema), content)| NewOutput {
+        .map(|((partner, schema), lines)| NewOutput {
             kind: "records".into(),
             path: format!(
                 "{}/{schema}/{:08}{attempt}-{stem}.jsonl",
                 component(&partner),
                 file.id
             ),
-            content,
+            content: Content::Lines(lines),
             uploads: Vec::new(),
         })
         .collect();
@@ -80,7 +70,7 @@ pub fn outputs(cfg: &Config, file: &FileRow, outcome: &Outcome) -> Vec<NewOutput
                 a.doc.kind,
                 a.doc.control
             ),
-            content: a.doc.bytes.clone(),
+            content: Content::Bytes(a.doc.bytes.clone()),
             uploads: upload_channels(cfg, &a.partner),
         });
     }
@@ -100,7 +90,7 @@ pub fn outputs(cfg: &Config, file: &FileRow, outcome: &Outcome) -> Vec<NewOutput
                 component(document),
                 d.control
             ),
-            content: d.bytes.clone(),
+            content: Content::Bytes(d.bytes.clone()),
             uploads: upload_channels(cfg, &d.partner),
         });
     }
@@ -120,7 +110,7 @@ pub fn upload_channels(cfg: &Config, partner: &str) -> Vec<String> {
 /// The deliveries of a file's records: one per record and target that takes it, keyed by
 /// partner, interchange control, transaction control and the record's index in the file, so
 /// that translating the same input again never adds a second delivery.
-pub fn deliveries(cfg: &Config, outcome: &Outcome) -> Vec<NewDelivery> {
+pub fn deliveries<'o>(cfg: &Config, outcome: &'o Outcome) -> Vec<NewDelivery<'o>> {
     let mut out = Vec::new();
     for (index, r) in outcome.records.iter().enumerate() {
         for t in cfg
@@ -135,7 +125,7 @@ pub fn deliveries(cfg: &Config, outcome: &Outcome) -> Vec<NewDelivery> {
                     "{}:{}:{}:{index}",
                     r.partner, r.interchange_control, r.transaction_control
                 ),
-                payload: r.json.as_bytes().to_vec(),
+                payload: r.json.as_bytes(),
             });
         }
     }

@@ -116,21 +116,42 @@ pub struct OutputRow {
 }
 
 /// An output to commit with a translation.
-pub struct NewOutput {
+pub struct NewOutput<'r> {
     pub kind: String,
     pub path: String,
-    pub content: Vec<u8>,
+    pub content: Content<'r>,
     /// SFTP channels this output is also uploaded to (their `outbound_dir`).
     pub uploads: Vec<String>,
 }
 
+/// What an output holds.
+pub enum Content<'r> {
+    Bytes(Vec<u8>),
+    /// JSON Lines: each line is written into the stored output followed by a newline, with
+    /// no copy of the whole made first.
+    Lines(Vec<&'r str>),
+}
+
+impl Content<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Content::Bytes(b) => b.len(),
+            Content::Lines(lines) => lines.iter().map(|l| l.len() + 1).sum(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A delivery of one record to one target, committed with the record.
-pub struct NewDelivery {
+pub struct NewDelivery<'r> {
     pub record_id: String,
     pub target: String,
     /// partner + interchange control + transaction control + record index.
     pub idem_key: String,
-    pub payload: Vec<u8>,
+    pub payload: &'r [u8],
 }
 
 /// A delivery due for sending.
@@ -688,7 +709,7 @@ impl Store {
     pub fn commit_translation(
         &mut self,
         id: i64,
-        outputs: &[NewOutput],
+        outputs: &[NewOutput<'_>],
         records: &[RecordKeys],
         refusal: Option<&str>,
         detail: &str,
@@ -702,9 +723,9 @@ impl Store {
     pub fn commit_translation_with(
         &mut self,
         id: i64,
-        outputs: &[NewOutput],
+        outputs: &[NewOutput<'_>],
         records: &[RecordKeys],
-        deliveries: &[NewDelivery],
+        deliveries: &[NewDelivery<'_>],
         exceptions: &[crate::translate::RejectedItem],
         refusal: Option<&str>,
         detail: &str,
@@ -728,12 +749,33 @@ impl Store {
         }
         let now = Utc::now().rfc3339();
         for o in outputs {
-            exec(
-                &tx,
-                "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4)",
-                params![id, o.kind, o.path, o.content],
-            )?;
-            let output_id = tx.last_insert_rowid();
+            let output_id = match &o.content {
+                Content::Bytes(b) => {
+                    exec(
+                        &tx,
+                        "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4)",
+                        params![id, o.kind, o.path, b],
+                    )?;
+                    tx.last_insert_rowid()
+                }
+                Content::Lines(lines) => {
+                    exec(
+                        &tx,
+                        "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, zeroblob(?4))",
+                        params![id, o.kind, o.path, o.content.len() as i64],
+                    )?;
+                    let output_id = tx.last_insert_rowid();
+                    let mut blob =
+                        tx.blob_open(rusqlite::MAIN_DB, "outputs", "content", output_id, false)?;
+                    let mut at = 0;
+                    for line in lines {
+                        blob.write_at(line.as_bytes(), at)?;
+                        blob.write_at(b"\n", at + line.len())?;
+                        at += line.len() + 1;
+                    }
+                    output_id
+                }
+            };
             let remote = o.path.rsplit('/').next().unwrap_or(&o.path);
             for channel in &o.uploads {
                 exec(&tx,
@@ -1336,7 +1378,7 @@ mod tests {
             &[NewOutput {
                 kind: "records".into(),
                 path: "p/a.jsonl".into(),
-                content: b"{}".to_vec(),
+                content: Content::Lines(vec!["{}", "[1]"]),
                 uploads: vec![],
             }],
             &[RecordKeys {
@@ -1351,6 +1393,10 @@ mod tests {
         .unwrap();
         let outs = s.outputs(id).unwrap();
         assert_eq!(outs.len(), 1);
+        assert_eq!(
+            outs[0].content, b"{}\n[1]\n",
+            "JSON Lines written line by line"
+        );
         s.mark_written(outs[0].id).unwrap();
         assert!(s.outputs(id).unwrap()[0].written);
         s.mark_delivered(&[id]).unwrap();
