@@ -309,21 +309,18 @@ pub fn walk_message<'b>(
 pub struct Shape {
     /// Indexes of the mandatory nodes.
     pub mandatory: Vec<usize>,
-    /// For each trigger tag, the indexes of the nodes it starts, in order.
-    pub index: crate::util::FastMap<u64, Vec<usize>>,
+    /// The trigger tag of each node, in order (scanned from the cursor: in a message in order
+    /// the next segment's node is a few steps ahead).
+    pub tags: Vec<u64>,
 }
 
 impl Shape {
     pub fn of(nodes: &[Node]) -> Shape {
-        let mut index: crate::util::FastMap<u64, Vec<usize>> = Default::default();
-        for (k, n) in nodes.iter().enumerate() {
-            index.entry(n.tag()).or_default().push(k);
-        }
         Shape {
             mandatory: (0..nodes.len())
                 .filter(|&k| nodes[k].req() == Req::Mandatory)
                 .collect(),
-            index,
+            tags: nodes.iter().map(Node::tag).collect(),
         }
     }
 }
@@ -364,10 +361,8 @@ fn find(stack: &[Frame<'_>], id: u64) -> Option<(usize, usize, bool)> {
     let mut fallback = None;
     for level in (0..stack.len()).rev() {
         let f = &stack[level];
-        let Some(candidates) = f.shape.index.get(&id) else {
-            continue;
-        };
-        for &j in candidates.iter().filter(|&&j| j >= f.cursor) {
+        let tags = f.shape.tags.iter().enumerate().skip(f.cursor);
+        for j in tags.filter(|(_, t)| **t == id).map(|(j, _)| j) {
             let node = &f.nodes[j];
             // A node already used up lets an enclosing loop start a new iteration instead.
             let trigger_again = j == 0 && level > 0 && matches!(node, Node::Segment { .. });

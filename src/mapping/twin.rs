@@ -67,25 +67,25 @@ fn shipped(file: &str) -> Option<&'static str> {
         .map(|(_, t)| *t)
 }
 
-/// A segment tag packed into an integer (tags are two or three letters), so that finding
-/// segments compares numbers.
+/// A segment tag or qualifier packed into an integer with its length (so that packing keeps
+/// every distinction, NUL bytes included), so that finding segments compares numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Tag(u32);
+struct Tag(u64);
 
 impl Tag {
     const fn of(tag: &str) -> Tag {
         let b = tag.as_bytes();
         if b.len() > 4 {
-            // No tag the twins look for is this long.
-            return Tag(u32::MAX);
+            // No tag or qualifier the twins look for is this long.
+            return Tag(u64::MAX);
         }
-        let mut v = 0u32;
+        let mut v = 0u64;
         let mut i = 0;
         while i < b.len() {
-            v = v << 8 | b[i] as u32;
+            v = v << 8 | b[i] as u64;
             i += 1;
         }
-        Tag(v)
+        Tag(v | (b.len() as u64) << 32)
     }
 }
 
@@ -151,10 +151,16 @@ impl<'a> Seg<'a> {
     /// `pair($from; ...)` for buyer part, supplier part and GTIN, or the first pair of any
     /// qualifier as the buyer part when none of those is there; in one pass.
     fn item_ids(&self, from: usize) -> Option<[Option<&'a str>; 3]> {
-        const QUALS: [&[&str]; 3] = [
-            &["BP", "IN", "SK"],
-            &["VP", "VN", "VA"],
-            &["UP", "EN", "UK", "UA", "EN13"],
+        const QUALS: [&[Tag]; 3] = [
+            &[Tag::of("BP"), Tag::of("IN"), Tag::of("SK")],
+            &[Tag::of("VP"), Tag::of("VN"), Tag::of("VA")],
+            &[
+                Tag::of("UP"),
+                Tag::of("EN"),
+                Tag::of("UK"),
+                Tag::of("UA"),
+                Tag::of("EN13"),
+            ],
         ];
         let mut found: [Option<&'a str>; 3] = Default::default();
         let mut any = None;
@@ -164,7 +170,7 @@ impl<'a> Seg<'a> {
             if id.is_empty() {
                 continue;
             }
-            let q = text(&p[0]);
+            let q = Tag::of(text(&p[0]));
             match QUALS.iter().position(|qs| qs.contains(&q)) {
                 Some(k) if found[k].is_none() => found[k] = Some(id),
                 Some(_) => {}
@@ -502,6 +508,18 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_tags_keep_every_distinction() {
+        let tags = [
+            "", "A", "\0A", "A\0", "BP", "\0BP", "EN13", "EN1", "PO1", "PO1 ",
+        ];
+        for a in tags {
+            for b in tags {
+                assert_eq!(Tag::of(a) == Tag::of(b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn a_twin_runs_only_for_the_shipped_text_of_its_mapping_and_prelude() {
