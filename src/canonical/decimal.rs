@@ -27,8 +27,12 @@ impl Decimal {
             Some(b'+') => (false, &t[1..]),
             Some(_) => (false, t),
         };
-        let (int, frac) = match body.split_once(decimal_mark) {
-            Some((i, f)) => (i, Some(f)),
+        let mark = match u8::try_from(decimal_mark) {
+            Ok(m) if m.is_ascii() => body.bytes().position(|b| b == m).map(|i| (i, 1)),
+            _ => body.find(decimal_mark).map(|i| (i, decimal_mark.len_utf8())),
+        };
+        let (int, frac) = match mark {
+            Some((i, n)) => (&body[..i], Some(&body[i + n..])),
             None => (body, None),
         };
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());

@@ -1,6 +1,7 @@
 //! Canonical JSON written by hand, byte for byte as serde_json writes the derived types (for
 //! the compiled twins, which write records straight from segments).
 
+#[inline]
 /// Appends `s` as a JSON string, escaped as serde_json escapes it: `"` and `\`, the short
 /// escapes `\b \t \n \f \r`, other control characters as `\u00xx`; everything else as is.
 pub fn string(out: &mut String, s: &str) {

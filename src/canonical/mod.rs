@@ -36,6 +36,29 @@ pub struct Source {
     pub sha256: String,
 }
 
+/// `Some(v)` unless `v` is empty (a field serde leaves out).
+fn nonempty(v: &str) -> Option<&str> {
+    Some(v).filter(|v| !v.is_empty())
+}
+
+impl Source {
+    /// Appends this source as JSON, as serde writes it (empty optional fields left out).
+    pub fn write_json(&self, out: &mut String) {
+        let mut o = json::Obj::open(out);
+        o.str("format", &self.format);
+        o.opt("standard", nonempty(&self.standard));
+        o.str("document", &self.document);
+        o.opt("interchange_control", nonempty(&self.interchange_control));
+        o.opt("group_control", nonempty(&self.group_control));
+        o.opt("transaction_control", nonempty(&self.transaction_control));
+        o.opt("sender", nonempty(&self.sender));
+        o.opt("receiver", nonempty(&self.receiver));
+        o.str("file", &self.file);
+        o.str("sha256", &self.sha256);
+        o.close();
+    }
+}
+
 /// One canonical record with its envelope, as written to JSON Lines. `record` is read
 /// according to `schema`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -281,8 +304,8 @@ impl From<&Business> for Written {
 
 impl Written {
     /// The whole record, envelope included, as one line of JSON: what serde writes for the
-    /// [`Record`] of this object. The object's text stays in its buffer.
-    pub fn record(self, id: &str, partner: &str, source: &Source) -> String {
+    /// [`Record`] of this object. The object's text stays in its buffer, taken from `self`.
+    pub fn record(&mut self, id: &str, partner: &str, source: &Source) -> String {
         let mut head = String::with_capacity(ENVELOPE_ROOM);
         head.push('{');
         for (key, value) in [("schema", self.schema), ("id", id), ("partner", partner)] {
@@ -294,10 +317,9 @@ impl Written {
         head.push_str("\"correlation\":");
         json::object(&mut head, &self.correlation);
         head.push_str(",\"source\":");
-        // Serialising our own types cannot fail.
-        head.push_str(&serde_json::to_string(source).expect("sources serialise"));
+        source.write_json(&mut head);
         head.push_str(",\"record\":");
-        let mut out = self.json;
+        let mut out = std::mem::take(&mut self.json);
         out.reserve(head.len() + 1);
         out.insert_str(0, &head);
         out.push('}');
@@ -341,6 +363,25 @@ mod tests {
             },
             record: Business::PurchaseOrder(po),
         };
+        for source in [
+            Source::default(),
+            Source {
+                format: "x12".into(),
+                standard: "004010".into(),
+                document: "850".into(),
+                interchange_control: "1".into(),
+                group_control: "2".into(),
+                transaction_control: "3".into(),
+                sender: "ZZ:A\"B".into(),
+                receiver: "ZZ:C".into(),
+                file: "f".into(),
+                sha256: "0a".into(),
+            },
+        ] {
+            let mut mine = String::new();
+            source.write_json(&mut mine);
+            assert_eq!(mine, serde_json::to_string(&source).unwrap());
+        }
         let written = Written::from(&record.record);
         assert_eq!(written.correlation.len(), 2);
         assert_eq!(

@@ -439,15 +439,23 @@ fn crosswalk(text: &str) -> Result<Value, (usize, String)> {
 /// Converts an X12 date (`CCYYMMDD`, or `YYMMDD` in old versions) to ISO `YYYY-MM-DD`.
 pub fn x12_date(s: &str) -> Option<String> {
     use crate::formats::x12::envelope::{ccyymmdd, yymmdd};
-    if ccyymmdd(s) {
-        Some(format!("{}-{}-{}", &s[0..4], &s[4..6], &s[6..8]))
+    let century = if ccyymmdd(s) {
+        ""
     } else if yymmdd(s) {
-        let yy: u32 = s[0..2].parse().ok()?;
-        let century = if yy < 50 { 20 } else { 19 };
-        Some(format!("{century}{}-{}-{}", &s[0..2], &s[2..4], &s[4..6]))
+        if s < "50" {
+            "20"
+        } else {
+            "19"
+        }
     } else {
-        None
+        return None;
+    };
+    let n = s.len();
+    let mut iso = String::with_capacity(10);
+    for part in [century, &s[..n - 4], "-", &s[n - 4..n - 2], "-", &s[n - 2..]] {
+        iso.push_str(part);
     }
+    Some(iso)
 }
 
 /// An EDIFACT date in format 102 (CCYYMMDD, also when no format is given), 203

@@ -254,15 +254,14 @@ fn resolve_partner(
 }
 
 /// A record with its deterministic id (`key` names the input bytes and position).
-fn record(key: &str, partner: &str, source: Source, object: Written) -> Emitted {
+fn record(key: &str, partner: &str, source: Source, mut object: Written) -> Emitted {
     let id = format!("rec_{}", &sha256_hex(key.as_bytes())[..24]);
-    let (schema, correlation) = (object.schema, object.correlation.clone());
     Emitted {
         json: object.record(&id, partner, &source),
         id,
-        schema: schema.to_string(),
+        schema: object.schema.to_string(),
         partner: partner.to_string(),
-        correlation,
+        correlation: object.correlation,
         interchange_control: source.interchange_control,
         transaction_control: source.transaction_control,
     }

@@ -27,6 +27,7 @@ pub fn translate_x12(
             let mut run = X12Run {
                 pass,
                 pending: Vec::new(),
+                program: None,
             };
             x12::stream::parse_slice(input.data, &mut run);
             run.pass
@@ -40,6 +41,9 @@ struct X12Run<'r, 'i> {
     /// Records of the current interchange's transaction sets, in order, and whether each was
     /// validated and mapped (as part of a group and interchange not rejected so far).
     pending: Vec<(Vec<Emitted>, bool)>,
+    /// The mapping found last, with its partner and transaction set (most files hold one
+    /// kind of document from one partner).
+    program: Option<(String, String, &'r crate::mapping::Mapping)>,
 }
 
 impl X12Run<'_, '_> {
@@ -74,7 +78,15 @@ impl X12Run<'_, '_> {
         if tx.rejected() {
             return Vec::new();
         }
-        let Some(program) = cfg.maps.find(&from.partner, "inbound", "x12", &tx.id) else {
+        let known = matches!(&self.program,
+            Some((partner, id, _)) if *partner == from.partner && *id == tx.id);
+        if !known {
+            self.program = cfg
+                .maps
+                .find(&from.partner, "inbound", "x12", &tx.id)
+                .map(|m| (from.partner.clone(), tx.id.clone(), m));
+        }
+        let Some(program) = self.program.as_ref().map(|(_, _, m)| *m) else {
             tx.problems.push(Problem {
                 ack_code: "1",
                 diagnostic: Diagnostic {
