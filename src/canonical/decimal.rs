@@ -19,6 +19,7 @@ impl Decimal {
 
     /// Appends the text [`Decimal::parse_with`] would give to `out` (for writers that build
     /// JSON directly); `false`, with nothing appended, when `text` is not a number.
+    #[inline]
     pub fn append(text: &str, decimal_mark: char, out: &mut String) -> bool {
         let t = text.trim();
         let (neg, body) = match t.as_bytes().first() {
@@ -29,7 +30,9 @@ impl Decimal {
         };
         let mark = match u8::try_from(decimal_mark) {
             Ok(m) if m.is_ascii() => body.bytes().position(|b| b == m).map(|i| (i, 1)),
-            _ => body.find(decimal_mark).map(|i| (i, decimal_mark.len_utf8())),
+            _ => body
+                .find(decimal_mark)
+                .map(|i| (i, decimal_mark.len_utf8())),
         };
         let (int, frac) = match mark {
             Some((i, n)) => (&body[..i], Some(&body[i + n..])),

@@ -52,6 +52,7 @@ pub struct Obj<'o> {
 }
 
 impl<'o> Obj<'o> {
+    #[inline]
     pub fn open(out: &'o mut String) -> Obj<'o> {
         out.push('{');
         Obj { out, empty: true }
@@ -59,6 +60,7 @@ impl<'o> Obj<'o> {
 
     /// Starts field `key` (plain ASCII, nothing to escape); its value is written next into
     /// the returned buffer.
+    #[inline]
     pub fn key(&mut self, key: &str) -> &mut String {
         if !self.empty {
             self.out.push(',');
@@ -71,11 +73,13 @@ impl<'o> Obj<'o> {
     }
 
     /// A string field.
+    #[inline]
     pub fn str(&mut self, key: &str, value: &str) {
         string(self.key(key), value);
     }
 
     /// An optional string field, left out when absent.
+    #[inline]
     pub fn opt(&mut self, key: &str, value: Option<&str>) {
         if let Some(v) = value {
             self.str(key, v);
@@ -83,6 +87,7 @@ impl<'o> Obj<'o> {
     }
 
     /// A string field whose text needs no escaping (decimals, dates, enum names).
+    #[inline]
     pub fn plain(&mut self, key: &str, value: &str) {
         let out = self.key(key);
         out.push('"');
@@ -90,6 +95,7 @@ impl<'o> Obj<'o> {
         out.push('"');
     }
 
+    #[inline]
     pub fn close(self) {
         self.out.push('}');
     }
@@ -110,6 +116,7 @@ pub fn object(out: &mut String, map: &std::collections::BTreeMap<String, String>
 }
 
 /// Appends a JSON array, one element per item written by `each`.
+#[inline]
 pub fn array<T>(
     out: &mut String,
     items: impl IntoIterator<Item = T>,

@@ -452,7 +452,14 @@ pub fn x12_date(s: &str) -> Option<String> {
     };
     let n = s.len();
     let mut iso = String::with_capacity(10);
-    for part in [century, &s[..n - 4], "-", &s[n - 4..n - 2], "-", &s[n - 2..]] {
+    for part in [
+        century,
+        &s[..n - 4],
+        "-",
+        &s[n - 4..n - 2],
+        "-",
+        &s[n - 2..],
+    ] {
         iso.push_str(part);
     }
     Some(iso)

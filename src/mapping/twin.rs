@@ -200,7 +200,7 @@ impl<'a> Doc<'a> {
             if !text.is_char_boundary(start as usize) || !text.is_char_boundary(end as usize) {
                 return None;
             }
-            let id = std::str::from_utf8(seg.id).ok()?;
+            let id = &text[start as usize..start as usize + seg.id.len()];
             segs.push((Tag::of(id.trim_end()), seg.ranges()));
         }
         Some(Doc { text, segs })
@@ -247,6 +247,7 @@ impl<'d, 'a> Span<'d, 'a> {
     }
 
     /// `seg_with($tag; $n; $values)`
+    #[inline]
     fn with(self, tag: Tag, n: usize, values: &[&str]) -> Option<Seg<'a>> {
         self.tagged(tag).find(|s| values.contains(&s.el(n)))
     }

@@ -85,8 +85,7 @@ fn elements(
     let Some(spec) = st.segment(seg.id) else {
         return;
     };
-    // Every defined tag is ASCII.
-    let id = std::str::from_utf8(seg.id).unwrap_or("?");
+
     if spec.slots.is_empty() {
         return;
     }
@@ -96,6 +95,8 @@ fn elements(
                     dcode: &'static str,
                     value: &[u8],
                     message: String| {
+        // Every defined tag is ASCII.
+        let id = std::str::from_utf8(seg.id).unwrap_or("?");
         out.push(Issue {
             segment_code: "8",
             element_code: Some(code),
@@ -189,9 +190,17 @@ enum Fault {
 fn fault<'v>(el: &Element, value: &'v [u8], repetition: Option<u8>) -> Option<(Fault, &'v [u8])> {
     if let Some(r) = repetition {
         if el.kind != Kind::Composite && value.contains(&r) {
-            return value.split(|b| *b == r).find_map(|v| fault(el, v, None));
+            return value
+                .split(|b| *b == r)
+                .find_map(|v| fault_of(el, v).map(|f| (f, v)));
         }
     }
+    fault_of(el, value).map(|f| (f, value))
+}
+
+/// The fault of one value (not a list of repeats).
+#[inline(always)]
+fn fault_of(el: &Element, value: &[u8]) -> Option<Fault> {
     let length = |n: usize| {
         if n < el.min {
             Some(Fault::Short)
@@ -201,7 +210,7 @@ fn fault<'v>(el: &Element, value: &'v [u8], repetition: Option<u8>) -> Option<(F
             None
         }
     };
-    let found = match el.kind {
+    match el.kind {
         Kind::Composite | Kind::B => None,
         Kind::An | Kind::Id => {
             let mut high = false;
@@ -211,7 +220,7 @@ fn fault<'v>(el: &Element, value: &'v [u8], repetition: Option<u8>) -> Option<(F
                 high |= b >= 0x80;
             }
             if control {
-                return Some((Fault::NotPrintable, value));
+                return Some(Fault::NotPrintable);
             }
             let n = if high {
                 String::from_utf8_lossy(value).chars().count()
@@ -263,8 +272,7 @@ fn fault<'v>(el: &Element, value: &'v [u8], repetition: Option<u8>) -> Option<(F
                 && crate::formats::x12::envelope::hhmm(std::str::from_utf8(value).unwrap_or(""));
             (!ok).then_some(Fault::NotATime)
         }
-    };
-    found.map(|f| (f, value))
+    }
 }
 
 /// The AK403 code, diagnostic code and reason of a fault found in `value`.
