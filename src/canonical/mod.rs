@@ -266,13 +266,16 @@ pub fn purchase_order_correlation(
     po_number: &str,
     requisition_id: Option<&str>,
 ) -> BTreeMap<String, String> {
-    [
+    let mut keys = BTreeMap::new();
+    for (k, v) in [
         ("po_number", Some(po_number)),
         ("requisition_id", requisition_id),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| Some((k.to_string(), v.filter(|v| !v.is_empty())?.to_string())))
-    .collect()
+    ] {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            keys.insert(k.to_string(), v.to_string());
+        }
+    }
+    keys
 }
 
 /// A business object serialised once: its schema, its correlation keys and its JSON text

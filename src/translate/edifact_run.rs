@@ -113,6 +113,7 @@ impl EdifactRun<'_, '_> {
                     file: input.file.to_string(),
                     sha256: input.sha256.to_string(),
                 };
+                let source = source();
                 let mut records = Vec::new();
                 for (k, business) in businesses.into_iter().enumerate() {
                     // The record's index in the file (the pass is not late when it counts).
@@ -123,7 +124,7 @@ impl EdifactRun<'_, '_> {
                     } else {
                         format!("{}:{}:{index}:{k}", input.sha256, m.offset)
                     };
-                    records.push(record(&key, partner, source(), (&business).into()));
+                    records.push(record(&key, partner, &source, (&business).into()));
                 }
                 Mapped::Records(records)
             }

@@ -254,16 +254,16 @@ fn resolve_partner(
 }
 
 /// A record with its deterministic id (`key` names the input bytes and position).
-fn record(key: &str, partner: &str, source: Source, mut object: Written) -> Emitted {
+fn record(key: &str, partner: &str, source: &Source, mut object: Written) -> Emitted {
     let id = format!("rec_{}", &sha256_hex(key.as_bytes())[..24]);
     Emitted {
-        json: object.record(&id, partner, &source),
+        json: object.record(&id, partner, source),
         id,
         schema: object.schema.to_string(),
         partner: partner.to_string(),
         correlation: object.correlation,
-        interchange_control: source.interchange_control,
-        transaction_control: source.transaction_control,
+        interchange_control: source.interchange_control.clone(),
+        transaction_control: source.transaction_control.clone(),
     }
 }
 
@@ -533,7 +533,7 @@ fn whole_document(
             for (k, business) in businesses.into_iter().enumerate() {
                 let key = format!("{}:{}:{k}", input.sha256, source.format);
                 out.records
-                    .push(record(&key, partner, source.clone(), (&business).into()));
+                    .push(record(&key, partner, &source, (&business).into()));
             }
         }
         Err(e) => {

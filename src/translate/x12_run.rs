@@ -28,6 +28,7 @@ pub fn translate_x12(
                 pass,
                 pending: Vec::new(),
                 program: None,
+                source: None,
             };
             x12::stream::parse_slice(input.data, &mut run);
             run.pass
@@ -44,6 +45,9 @@ struct X12Run<'r, 'i> {
     /// The mapping found last, with its partner and transaction set (most files hold one
     /// kind of document from one partner).
     program: Option<(String, String, &'r crate::mapping::Mapping)>,
+    /// The source of the records of the group being read, by interchange offset and group
+    /// index.
+    source: Option<((usize, usize), Source)>,
 }
 
 impl X12Run<'_, '_> {
@@ -106,18 +110,28 @@ impl X12Run<'_, '_> {
         };
         match cfg.maps.inbound_x12(program, &from.partner, tx, &g.version) {
             Ok(objects) => {
-                let source = || Source {
-                    format: "x12".into(),
-                    standard: g.version.clone(),
-                    document: tx.id.clone(),
-                    interchange_control: ic.control.clone(),
-                    group_control: g.control.clone(),
-                    transaction_control: tx.control.clone(),
-                    sender: from.sender.clone(),
-                    receiver: ic.receiver(),
-                    file: input.file.to_string(),
-                    sha256: input.sha256.to_string(),
+                // One source per group; only the transaction set's own facts change.
+                let group = (ic.offset, ic.groups.len());
+                let (_, source) = match &mut self.source {
+                    Some(s) if s.0 == group => s,
+                    slot => slot.insert((
+                        group,
+                        Source {
+                            format: "x12".into(),
+                            standard: g.version.clone(),
+                            interchange_control: ic.control.clone(),
+                            group_control: g.control.clone(),
+                            sender: from.sender.clone(),
+                            receiver: ic.receiver(),
+                            file: input.file.to_string(),
+                            sha256: input.sha256.to_string(),
+                            ..Source::default()
+                        },
+                    )),
                 };
+                source.document.clone_from(&tx.id);
+                source.transaction_control.clone_from(&tx.control);
+                let source = &*source;
                 objects
                     .into_iter()
                     .enumerate()
@@ -127,7 +141,7 @@ impl X12Run<'_, '_> {
                         } else {
                             format!("{}:{}:{ti}:{k}", input.sha256, tx.offset)
                         };
-                        record(&key, &from.partner, source(), object)
+                        record(&key, &from.partner, source, object)
                     })
                     .collect()
             }

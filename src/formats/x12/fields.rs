@@ -78,6 +78,11 @@ impl Fields {
         self.repeats
     }
 
+    /// Where each segment's tag ends in the buffer, in order.
+    pub(super) fn tag_ends(&self) -> impl ExactSizeIterator<Item = u32> + '_ {
+        self.segs.iter().map(|s| s.0)
+    }
+
     /// The tag of segment `i` as a range of the buffer, and its elements.
     pub(super) fn seg(&self, i: usize) -> (u32, &[(u32, u32)]) {
         let (id_end, a, b) = self.segs[i];

@@ -54,7 +54,7 @@ fn issue(
 }
 
 fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Vec<Issue>) {
-    let segments = tx.split().map(|s| (s.id, s.offset));
+    let segments = tx.tags();
     for m in walk_message(set, segments, tx.closed, |id| st.segments.contains_key(id)) {
         let (seg_code, code) = match m.kind {
             Misfit::Missing => ("3", "x12.segment_missing"),
@@ -213,19 +213,13 @@ fn fault_of(el: &Element, value: &[u8]) -> Option<Fault> {
     match el.kind {
         Kind::Composite | Kind::B => None,
         Kind::An | Kind::Id => {
-            let mut high = false;
-            let mut control = false;
-            for &b in value {
-                control |= (b < 0x20) | (b == 0x7F);
-                high |= b >= 0x80;
-            }
-            if control {
-                return Some(Fault::NotPrintable);
-            }
-            let n = if high {
-                String::from_utf8_lossy(value).chars().count()
-            } else {
+            // Printable ASCII, the common case, in one test per byte.
+            let n = if value.iter().all(|b| (0x20..0x7F).contains(b)) {
                 value.len()
+            } else if value.iter().any(|&b| b < 0x20 || b == 0x7F) {
+                return Some(Fault::NotPrintable);
+            } else {
+                String::from_utf8_lossy(value).chars().count()
             };
             length(n).or_else(|| {
                 (el.kind == Kind::Id
