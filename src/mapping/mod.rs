@@ -494,6 +494,14 @@ mod tests {
         assert_eq!(x12_date("990101").as_deref(), Some("1999-01-01"));
         assert_eq!(x12_date("260229"), None);
         assert_eq!(x12_date("20260230"), None);
+        // Every date given is one `Date` takes (the twin relies on it).
+        for d in [
+            "20240229", "000229", "491231", "500101", "991231", "20261301", "20260431",
+        ] {
+            if let Some(iso) = x12_date(d) {
+                assert!(crate::canonical::Date::parse(&iso).is_some(), "{d}");
+            }
+        }
         assert_eq!(x12_date(""), None);
         assert_eq!(
             edifact_date("20260517", "102").as_deref(),

@@ -8,7 +8,7 @@
 
 use crate::canonical::json::{self, Obj};
 use crate::canonical::records::{Purpose, Role};
-use crate::canonical::{purchase_order_correlation, Date, Decimal, Written};
+use crate::canonical::{purchase_order_correlation, Decimal, Written};
 use crate::formats::x12::Transaction;
 use serde_json::{Map, Value};
 
@@ -118,7 +118,6 @@ struct Doc<'a> {
 /// One segment of a [`Doc`].
 #[derive(Clone, Copy)]
 struct Seg<'a> {
-    tag: Tag,
     text: &'a str,
     els: &'a [(u32, u32)],
 }
@@ -207,11 +206,9 @@ impl<'a> Doc<'a> {
     }
 
     fn seg(&self, i: usize) -> Seg<'a> {
-        let (tag, els) = self.segs[i];
         Seg {
-            tag,
             text: self.text,
-            els,
+            els: self.segs[i].1,
         }
     }
 
@@ -233,12 +230,12 @@ struct Span<'d, 'a> {
 }
 
 impl<'d, 'a> Span<'d, 'a> {
-    fn iter(self) -> impl Iterator<Item = Seg<'a>> + 'd {
-        (self.from..self.to).map(move |i| self.doc.seg(i))
-    }
-
     fn tagged(self, tag: Tag) -> impl Iterator<Item = Seg<'a>> + 'd {
-        self.iter().filter(move |s| s.tag == tag)
+        let text = self.doc.text;
+        self.doc.segs[self.from..self.to]
+            .iter()
+            .filter(move |s| s.0 == tag)
+            .map(move |&(_, els)| Seg { text, els })
     }
 
     /// `first_seg($tag)`
@@ -254,9 +251,10 @@ impl<'d, 'a> Span<'d, 'a> {
 
     /// `head($tag)`: the segments before the first one tagged `tag`.
     fn head(self, tag: Tag) -> Span<'d, 'a> {
-        let to = (self.from..self.to)
-            .find(|i| self.doc.segs[*i].0 == tag)
-            .unwrap_or(self.to);
+        let to = self.doc.segs[self.from..self.to]
+            .iter()
+            .position(|s| s.0 == tag)
+            .map_or(self.to, |k| self.from + k);
         Span { to, ..self }
     }
 
@@ -342,18 +340,17 @@ fn decimal(o: &mut Obj<'_>, key: &str, v: &str) -> Option<()> {
 
 /// The prelude's `x12d`: an X12 date as ISO, `Some(None)` when blank, `None` when it is not
 /// a date.
-fn date(v: &str) -> Option<Option<Date>> {
+fn date(v: &str) -> Option<Option<String>> {
     let t = v.trim();
     if t.is_empty() {
         return Some(None);
     }
-    super::x12_date(t)
-        .and_then(|iso| Date::parse(&iso))
-        .map(Some)
+    // `x12_date` gives only dates that exist, as `Date` requires.
+    super::x12_date(t).map(Some)
 }
 
 /// The prelude's `x12_dtm($quals)`.
-fn dtm(span: Span<'_, '_>) -> Option<Option<Date>> {
+fn dtm(span: Span<'_, '_>) -> Option<Option<String>> {
     match span.with(DTM, 1, &["002", "010", "074"]) {
         Some(d) => date(d.el(2)),
         None => Some(None),
@@ -437,7 +434,7 @@ fn po_line(o: &mut Obj<'_>, k: usize, l: Span<'_, '_>, walks: &Walks<'_>) -> Opt
     o.str("uom", walk(&walks.uom, po1.some(3)?)?);
     decimal(o, "unit_price", po1.el(4))?;
     if let Some(d) = dtm(l)? {
-        o.plain("requested_delivery_date", d.as_str());
+        o.plain("requested_delivery_date", &d);
     }
     Some(())
 }
@@ -461,7 +458,7 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     let mut o = Obj::open(&mut json);
     o.str("po_number", po_number);
     o.plain("purpose", purpose.name());
-    o.plain("order_date", order_date.as_str());
+    o.plain("order_date", &order_date);
     parties(head, o.key("parties"));
     let out = o.key("lines");
     out.push('[');
@@ -484,7 +481,7 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
         _ => {}
     }
     if let Some(d) = dtm(head)? {
-        o.plain("requested_delivery_date", d.as_str());
+        o.plain("requested_delivery_date", &d);
     }
     let mut notes = head
         .tagged(NTE)
