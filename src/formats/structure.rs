@@ -329,11 +329,12 @@ struct Frame<'s> {
     nodes: &'s [Node],
     shape: &'s Shape,
     cursor: usize,
-    counts: Vec<usize>,
+    /// Occurrences of each node so far (saturating; maxima beyond `u32` mean unbounded).
+    counts: Vec<u32>,
 }
 
 impl<'s> Frame<'s> {
-    fn new(nodes: &'s [Node], shape: &'s Shape, pool: &mut Vec<Vec<usize>>) -> Self {
+    fn new(nodes: &'s [Node], shape: &'s Shape, pool: &mut Vec<Vec<u32>>) -> Self {
         let mut counts = pool.pop().unwrap_or_default();
         counts.clear();
         counts.resize(nodes.len(), 0);
@@ -366,7 +367,7 @@ fn find(stack: &[Frame<'_>], id: u64) -> Option<(usize, usize, bool)> {
             let node = &f.nodes[j];
             // A node already used up lets an enclosing loop start a new iteration instead.
             let trigger_again = j == 0 && level > 0 && matches!(node, Node::Segment { .. });
-            if f.counts[j] >= node.max() || trigger_again {
+            if f.counts[j] as usize >= node.max() || trigger_again {
                 fallback.get_or_insert((level, j, true));
                 continue;
             }
@@ -433,7 +434,7 @@ pub fn walk<'b>(
         let f = stack.last_mut().expect("frame");
         f.missing(j).for_each(|n| missing(n, at, &mut out));
         f.cursor = j;
-        f.counts[j] += 1;
+        f.counts[j] = f.counts[j].saturating_add(1);
         match &f.nodes[j] {
             Node::Segment { max, .. } => {
                 if over {

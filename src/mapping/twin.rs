@@ -200,7 +200,7 @@ impl<'a> Doc<'a> {
                 return None;
             }
             let id = &text[start as usize..start as usize + seg.id.len()];
-            segs.push((Tag::of(id.trim_end()), seg.ranges()));
+            segs.push((Tag::of(trim_end(id)), seg.ranges()));
         }
         Some(Doc { text, segs })
     }
