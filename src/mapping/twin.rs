@@ -326,7 +326,7 @@ fn walk<'v>(table: &Option<Table<'v>>, v: &'v str) -> Option<&'v str> {
 /// The native `decimal` on an element, written as the optional field `key`: absent when
 /// blank, `None` when it is not a number.
 fn decimal(o: &mut Obj<'_>, key: &str, v: &str) -> Option<()> {
-    let t = v.trim();
+    let t = crate::canonical::decimal::trim(v);
     if !t.is_empty() {
         let out = o.key(key);
         out.push('"');
