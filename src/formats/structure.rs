@@ -394,8 +394,13 @@ pub fn walk<'b>(
     known: impl Fn(&str) -> bool,
 ) -> Vec<StructError> {
     let mut out = Vec::new();
-    let mut pool = Vec::new();
-    let mut stack = vec![Frame::new(&set.body, &set.shape, &mut pool)];
+    thread_local! {
+        /// Frame counters left by earlier walks on this thread, for reuse.
+        static POOL: std::cell::RefCell<Vec<Vec<u32>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let mut pool = POOL.with_borrow_mut(std::mem::take);
+    let mut stack = Vec::with_capacity(8);
+    stack.push(Frame::new(&set.body, &set.shape, &mut pool));
     let missing = |node: &Node, at: (usize, usize), out: &mut Vec<StructError>| {
         out.push(StructError {
             index: at.0,
@@ -477,6 +482,8 @@ pub fn walk<'b>(
     while let Some(f) = stack.pop() {
         f.missing(f.nodes.len())
             .for_each(|n| missing(n, end, &mut out));
+        pool.push(f.counts);
     }
+    POOL.with_borrow_mut(|p| *p = pool);
     out
 }
