@@ -288,19 +288,17 @@ pub struct Written {
     pub json: String,
 }
 
-/// Room the envelope takes before an object's JSON (its source names a file and a hash), so
-/// that [`Written::record`] rarely has to move the object to a bigger buffer.
+/// Room the envelope takes before an object's JSON (its source names a file and a hash): a
+/// twin reserves it, so that [`Written::record`] rarely has to move the object.
 pub const ENVELOPE_ROOM: usize = 768;
 
 impl From<&Business> for Written {
     fn from(b: &Business) -> Written {
-        let mut json = Vec::with_capacity(ENVELOPE_ROOM + 1024);
-        // Serialising our own types cannot fail, and serde_json writes UTF-8.
-        serde_json::to_writer(&mut json, b).expect("records serialise");
         Written {
             schema: b.schema(),
             correlation: b.correlation(),
-            json: String::from_utf8(json).expect("JSON is UTF-8"),
+            // Serialising our own types cannot fail.
+            json: serde_json::to_string(b).expect("records serialise"),
         }
     }
 }
@@ -322,9 +320,21 @@ impl Written {
         head.push_str(",\"source\":");
         source.write_json(&mut head);
         head.push_str(",\"record\":");
-        let mut out = std::mem::take(&mut self.json);
-        out.reserve(head.len() + 1);
-        out.insert_str(0, &head);
+        let body = std::mem::take(&mut self.json);
+        let need = head.len() + body.len() + 1;
+        // A file's records are held until it is committed: each keeps at most a quarter more
+        // memory than its text. The twins reserve room for the envelope; other objects are
+        // copied into a buffer of the exact size.
+        let mut out = if body.capacity() >= need && body.capacity() - need <= need / 4 {
+            let mut out = body;
+            out.insert_str(0, &head);
+            out
+        } else {
+            let mut out = String::with_capacity(need);
+            out.push_str(&head);
+            out.push_str(&body);
+            out
+        };
         out.push('}');
         out
     }
