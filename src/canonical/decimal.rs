@@ -26,6 +26,11 @@ impl Decimal {
             out.push_str(t);
             return true;
         }
+        Decimal::append_any(t, decimal_mark, out)
+    }
+
+    /// [`Decimal::append`] for any trimmed text, without the quick path.
+    fn append_any(t: &str, decimal_mark: char, out: &mut String) -> bool {
         let (neg, body) = match t.as_bytes().first() {
             None => return false,
             Some(b'-') => (true, &t[1..]),
@@ -246,48 +251,12 @@ mod tests {
                 .map(|k| alphabet[((x >> (8 + 4 * k)) % alphabet.len() as u64) as usize] as char)
                 .collect();
             for mark in ['.', ','] {
-                let mut quick = String::new();
+                let (mut quick, mut full) = (String::new(), String::new());
                 let ok = Decimal::append(&text, mark, &mut quick);
-                let full = full_parse(&text, mark);
-                assert_eq!(ok.then_some(quick), full, "{text:?} {mark}");
+                let full_ok = Decimal::append_any(text.trim(), mark, &mut full);
+                assert_eq!((ok, quick), (full_ok, full), "{text:?} {mark}");
             }
         }
-    }
-
-    /// The normal form written out by hand, without the quick path.
-    fn full_parse(text: &str, mark: char) -> Option<String> {
-        let t = text.trim();
-        let (neg, body) = match t.chars().next()? {
-            '-' => (true, &t[1..]),
-            '+' => (false, &t[1..]),
-            _ => (false, t),
-        };
-        let (int, frac) = match body.split_once(mark) {
-            Some((i, f)) => (i, Some(f)),
-            None => (body, None),
-        };
-        let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-        if !digits(int)
-            || !frac.is_none_or(digits)
-            || (int.is_empty() && frac.is_none_or(str::is_empty))
-        {
-            return None;
-        }
-        let int = match int.trim_start_matches('0') {
-            "" => "0",
-            i => i,
-        };
-        let zero = int == "0" && frac.is_none_or(|f| f.chars().all(|c| c == '0'));
-        let mut s = String::new();
-        if neg && !zero {
-            s.push('-');
-        }
-        s.push_str(int);
-        if let Some(f) = frac.filter(|f| !f.is_empty()) {
-            s.push('.');
-            s.push_str(f);
-        }
-        Some(s)
     }
 
     #[test]
