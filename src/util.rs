@@ -23,12 +23,6 @@ impl std::hash::Hasher for Fnv {
         }
         self.0 = h;
     }
-    /// Packed segment tags: one folded multiply instead of eight rounds (the bucket index
-    /// and the control byte both take their bits from a full 128-bit product).
-    fn write_u64(&mut self, n: u64) {
-        let p = u128::from(n ^ self.0) * 0x9E37_79B9_7F4A_7C15;
-        self.0 = (p as u64) ^ ((p >> 64) as u64);
-    }
 }
 
 /// A map keyed by short definition names, hashed with [`Fnv`].
