@@ -39,11 +39,11 @@ pub fn outputs<'o>(cfg: &Config, file: &FileRow, outcome: &'o Outcome) -> Vec<Ne
     } else {
         String::new()
     };
-    let mut by_target: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
+    let mut by_target: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
     for r in &outcome.records {
         let schema = r.schema.split('/').next().unwrap_or("record");
         by_target
-            .entry((r.partner.clone(), schema.to_string()))
+            .entry((&r.partner, schema))
             .or_default()
             .push(&r.json);
     }
@@ -53,7 +53,7 @@ pub fn outputs<'o>(cfg: &Config, file: &FileRow, outcome: &'o Outcome) -> Vec<Ne
             kind: "records".into(),
             path: format!(
                 "{}/{schema}/{:08}{attempt}-{stem}.jsonl",
-                component(&partner),
+                component(partner),
                 file.id
             ),
             content: Content::Lines(lines),

@@ -104,8 +104,6 @@ pub struct Split<'t> {
     pub offset: usize,
     /// Where the segment lies in the buffer of its transaction.
     pub span: (u32, u32),
-    /// The segment's bytes, tag included.
-    pub raw: &'t [u8],
     /// The tag.
     pub id: &'t [u8],
     data: &'t [u8],
@@ -121,7 +119,6 @@ impl<'t> Split<'t> {
         Split {
             offset,
             span: (start, end),
-            raw: &data[start as usize..end as usize],
             id: &data[start as usize..id_end as usize],
             data,
             els,
@@ -175,7 +172,7 @@ mod tests {
                 raw: s,
                 seps,
             };
-            assert_eq!(split.raw, *s);
+            assert_eq!(&data[split.span.0 as usize..split.span.1 as usize], *s);
             assert_eq!(split.id, seg.id(), "{s:?}");
             assert_eq!(
                 split.elements().collect::<Vec<_>>(),
@@ -212,13 +209,15 @@ mod tests {
             assert_eq!(f.composite(), data.contains(&b'>'));
             for (i, r) in ranges.iter().enumerate() {
                 let split = Split::new(&data, *r, f.seg(i));
+                let raw = &data[r.0 as usize..r.1 as usize];
+                assert_eq!(split.span, (r.0, r.1));
                 let seg = Segment {
                     offset: 0,
-                    raw: split.raw,
+                    raw,
                     seps,
                 };
                 assert_eq!(split.id, seg.id());
-                assert!(split.elements().eq(seg.elements()), "{:?}", split.raw);
+                assert!(split.elements().eq(seg.elements()), "{raw:?}");
             }
         }
     }
