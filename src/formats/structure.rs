@@ -314,17 +314,31 @@ pub struct Shape {
     /// The trigger tag of each node, in order (scanned from the cursor: in a message in order
     /// the next segment's node is a few steps ahead).
     pub tags: Vec<u64>,
+    /// Per position `k` (and one past the end): the [`bit`]s of the tags from `k` on, so that
+    /// a level without the segment is passed over without a scan.
+    pub after: Vec<u64>,
 }
 
 impl Shape {
     pub fn of(nodes: &[Node]) -> Shape {
+        let tags: Vec<u64> = nodes.iter().map(Node::tag).collect();
+        let mut after = vec![0; tags.len() + 1];
+        for k in (0..tags.len()).rev() {
+            after[k] = after[k + 1] | bit(tags[k]);
+        }
         Shape {
             mandatory: (0..nodes.len())
                 .filter(|&k| nodes[k].req() == Req::Mandatory)
                 .collect(),
-            tags: nodes.iter().map(Node::tag).collect(),
+            tags,
+            after,
         }
     }
+}
+
+/// One bit of 64 chosen by a packed tag (a one-word Bloom filter).
+fn bit(tag: u64) -> u64 {
+    1 << (tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
 }
 
 struct Frame<'s> {
@@ -362,8 +376,12 @@ impl<'s> Frame<'s> {
 /// Where segment `id` fits: (frame level, node index, over its maximum).
 fn find(stack: &[Frame<'_>], id: u64) -> Option<(usize, usize, bool)> {
     let mut fallback = None;
+    let b = bit(id);
     for level in (0..stack.len()).rev() {
         let f = &stack[level];
+        if f.shape.after[f.cursor] & b == 0 {
+            continue;
+        }
         let tags = f.shape.tags.iter().enumerate().skip(f.cursor);
         for j in tags.filter(|(_, t)| **t == id).map(|(j, _)| j) {
             let node = &f.nodes[j];

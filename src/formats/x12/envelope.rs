@@ -204,6 +204,11 @@ impl Transaction {
         self.fields().composite()
     }
 
+    /// Whether every byte of the segments is printable ASCII (so every element is).
+    pub fn printable(&self) -> bool {
+        self.fields().printable()
+    }
+
     /// The repetition separator, when an element of some segment may hold it.
     pub fn repetition(&self) -> Option<u8> {
         self.separators

@@ -14,6 +14,8 @@ pub struct Fields {
     composite: bool,
     /// Whether an element holds the repetition separator.
     repeats: bool,
+    /// Whether every byte is printable ASCII (so is every element).
+    printable: bool,
 }
 
 impl Fields {
@@ -28,6 +30,10 @@ impl Fields {
             repeats: seps
                 .repetition
                 .is_some_and(|r| memchr::memchr(r, data).is_some()),
+            // Without a branch per byte, so that it runs many bytes at a time.
+            printable: data
+                .iter()
+                .fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x5F)),
         };
         let sep = seps.element;
         for (start, end) in ranges {
@@ -76,6 +82,11 @@ impl Fields {
     /// Whether an element of some segment may hold the repetition separator.
     pub fn repeats(&self) -> bool {
         self.repeats
+    }
+
+    /// Whether every byte of every segment (separators included) is printable ASCII.
+    pub fn printable(&self) -> bool {
+        self.printable
     }
 
     /// Where each segment's tag ends in the buffer, in order.
@@ -194,8 +205,12 @@ mod tests {
             x ^= x << 17;
             x % n
         };
-        let alphabet = b"**A1 >\x00\xff\xaa*";
         for _ in 0..2000 {
+            let alphabet: &[u8] = if next(2) == 0 {
+                b"**A1 >\x00\xff\xaa*\x7f\x1f~"
+            } else {
+                b"**A1 >~"
+            };
             let mut data = Vec::new();
             let mut ranges = Vec::new();
             for _ in 0..next(6) {
@@ -207,6 +222,10 @@ mod tests {
             }
             let f = Fields::of(&data, ranges.iter().map(|&(a, b, _)| (a, b)), seps);
             assert_eq!(f.composite(), data.contains(&b'>'));
+            assert_eq!(
+                f.printable(),
+                data.iter().all(|b| (b' '..=b'~').contains(b))
+            );
             for (i, r) in ranges.iter().enumerate() {
                 let split = Split::new(&data, *r, f.seg(i));
                 let raw = &data[r.0 as usize..r.1 as usize];

@@ -16,9 +16,12 @@ pub fn transaction(tx: &mut Transaction, st: &Standards, version: &str) -> bool 
     };
     let mut issues = Vec::new();
     structure(set, tx, st, &mut issues);
-    let repetition = tx.repetition();
+    let text = Text {
+        repetition: tx.repetition(),
+        printable: tx.printable(),
+    };
     for (i, seg) in tx.split().enumerate() {
-        elements(&seg, repetition, i, st, &mut issues);
+        elements(&seg, text, i, st, &mut issues);
     }
     issues.sort_by_key(|i: &Issue| (i.diagnostic.position.segment, i.diagnostic.position.element));
     tx.issues.extend(issues);
@@ -75,9 +78,18 @@ fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Vec<Issu
     }
 }
 
+/// What holds for the text of a whole transaction set.
+#[derive(Debug, Clone, Copy)]
+struct Text {
+    /// The repetition separator, when an element may hold it.
+    repetition: Option<u8>,
+    /// Whether every byte is printable ASCII.
+    printable: bool,
+}
+
 fn elements(
     seg: &Split<'_>,
-    repetition: Option<u8>,
+    text: Text,
     index: usize,
     st: &Standards,
     out: &mut Vec<Issue>,
@@ -135,7 +147,9 @@ fn elements(
         let Some(el) = &slot.element else {
             continue;
         };
-        if let Some((code, dcode, why)) = check(el, value, repetition) {
+        if let Some((code, dcode, why)) =
+            fault(el, value, text).map(|(f, v)| describe(f, el, v))
+        {
             push(
                 k,
                 &slot.reference,
@@ -168,7 +182,11 @@ pub fn check(
     value: &[u8],
     repetition: Option<u8>,
 ) -> Option<(&'static str, &'static str, String)> {
-    fault(el, value, repetition).map(|(f, v)| describe(f, el, v))
+    let text = Text {
+        repetition,
+        printable: false,
+    };
+    fault(el, value, text).map(|(f, v)| describe(f, el, v))
 }
 
 /// How a value does not fit its element.
@@ -187,20 +205,21 @@ enum Fault {
 /// The first fault of `value` (or of one of its repeats) and the text it was found in:
 /// the checks alone, kept quick for the values that pass.
 #[inline]
-fn fault<'v>(el: &Element, value: &'v [u8], repetition: Option<u8>) -> Option<(Fault, &'v [u8])> {
-    if let Some(r) = repetition {
+fn fault<'v>(el: &Element, value: &'v [u8], text: Text) -> Option<(Fault, &'v [u8])> {
+    if let Some(r) = text.repetition {
         if el.kind != Kind::Composite && value.contains(&r) {
             return value
                 .split(|b| *b == r)
-                .find_map(|v| fault_of(el, v).map(|f| (f, v)));
+                .find_map(|v| fault_of(el, v, text.printable).map(|f| (f, v)));
         }
     }
-    fault_of(el, value).map(|f| (f, value))
+    fault_of(el, value, text.printable).map(|f| (f, value))
 }
 
-/// The fault of one value (not a list of repeats).
+/// The fault of one value (not a list of repeats); `printable` when every byte of it is
+/// known to be printable ASCII.
 #[inline(always)]
-fn fault_of(el: &Element, value: &[u8]) -> Option<Fault> {
+fn fault_of(el: &Element, value: &[u8], printable: bool) -> Option<Fault> {
     let length = |n: usize| {
         if n < el.min {
             Some(Fault::Short)
@@ -213,8 +232,9 @@ fn fault_of(el: &Element, value: &[u8]) -> Option<Fault> {
     match el.kind {
         Kind::Composite | Kind::B => None,
         Kind::An | Kind::Id => {
-            // Printable ASCII, the common case, in one test per byte.
-            let n = if value.iter().all(|b| (0x20..0x7F).contains(b)) {
+            // Printable ASCII, the common case: known for the whole transaction, or found in
+            // one test per byte.
+            let n = if printable || value.iter().all(|b| (0x20..0x7F).contains(b)) {
                 value.len()
             } else if value.iter().any(|&b| b < 0x20 || b == 0x7F) {
                 return Some(Fault::NotPrintable);
