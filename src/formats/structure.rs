@@ -309,8 +309,9 @@ pub fn walk_message<'b>(
 /// Facts about one list of nodes, computed once when definitions are read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Shape {
-    /// Indexes of the mandatory nodes.
-    pub mandatory: Vec<usize>,
+    /// Per position `k` (and one past the end): the first mandatory node at `k` or after it
+    /// (the number of nodes when there is none).
+    pub next_mandatory: Vec<u32>,
     /// The trigger tag of each node, in order (scanned from the cursor: in a message in order
     /// the next segment's node is a few steps ahead).
     pub tags: Vec<u64>,
@@ -326,10 +327,16 @@ impl Shape {
         for k in (0..tags.len()).rev() {
             after[k] = after[k + 1] | bit(tags[k]);
         }
+        let mut next_mandatory = vec![nodes.len() as u32; nodes.len() + 1];
+        for k in (0..nodes.len()).rev() {
+            next_mandatory[k] = if nodes[k].req() == Req::Mandatory {
+                k as u32
+            } else {
+                next_mandatory[k + 1]
+            };
+        }
         Shape {
-            mandatory: (0..nodes.len())
-                .filter(|&k| nodes[k].req() == Req::Mandatory)
-                .collect(),
+            next_mandatory,
             tags,
             after,
         }
@@ -364,12 +371,14 @@ impl<'s> Frame<'s> {
 
     /// Mandatory nodes from the cursor up to `to` that never occurred.
     fn missing(&self, to: usize) -> impl Iterator<Item = &'s Node> + '_ {
-        self.shape
-            .mandatory
-            .iter()
-            .copied()
-            .filter(move |&k| k >= self.cursor && k < to && self.counts[k] == 0)
-            .map(|k| &self.nodes[k])
+        let next = &self.shape.next_mandatory;
+        // `next` ends with the number of nodes, past which there is no successor.
+        std::iter::successors(Some(next[self.cursor] as usize), move |&k| {
+            next.get(k + 1).map(|&m| m as usize)
+        })
+        .take_while(move |&k| k < to)
+        .filter(|&k| self.counts[k] == 0)
+        .map(|k| &self.nodes[k])
     }
 }
 

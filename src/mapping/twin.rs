@@ -113,6 +113,9 @@ struct Doc<'a> {
     text: &'a str,
     /// Per segment: its tag and its elements' ranges in `text`.
     segs: Vec<(Tag, &'a [(u32, u32)])>,
+    /// Whether `text` is printable ASCII without `"` or `\`, so that none of its values
+    /// needs an escape in JSON.
+    plain: bool,
 }
 
 /// One segment of a [`Doc`].
@@ -202,7 +205,8 @@ impl<'a> Doc<'a> {
             let id = &text[start as usize..start as usize + seg.id.len()];
             segs.push((Tag::of(trim_end(id)), seg.ranges()));
         }
-        Some(Doc { text, segs })
+        let plain = tx.printable() && memchr::memchr2(b'"', b'\\', text.as_bytes()).is_none();
+        Some(Doc { text, segs, plain })
     }
 
     fn seg(&self, i: usize) -> Seg<'a> {
@@ -374,13 +378,14 @@ fn role(code: &str) -> Option<Role> {
 
 /// The prelude's `x12_parties($stop)` over a heading area, written as a JSON array.
 fn parties(head: Span<'_, '_>, out: &mut String) {
+    let plain = head.doc.plain;
     let loops = head.loops(N1, &[PO1]);
     let found = loops
         .iter()
         .filter_map(|l| Some((l, l.first(N1)?)))
         .filter_map(|(l, n1)| Some((l, n1, role(n1.el(1))?)));
     json::array(out, found, |out, (l, n1, role)| {
-        let mut o = Obj::open(out);
+        let mut o = Obj::open_text(out, plain);
         o.plain("role", role.name());
         o.opt("id", n1.some(4));
         o.opt("id_qualifier", n1.some(3));
@@ -393,9 +398,9 @@ fn parties(head: Span<'_, '_>, out: &mut String) {
             .flatten()
             .peekable();
         if lines.peek().is_some() || parts.iter().any(Option::is_some) {
-            let mut a = Obj::open(o.key("address"));
+            let mut a = o.object("address");
             if lines.peek().is_some() {
-                json::array(a.key("lines"), lines, json::string);
+                json::array(a.key("lines"), lines, |out, s| json::text(out, s, plain));
             }
             for (key, part) in ["city", "region", "postal_code", "country"]
                 .iter()
@@ -421,8 +426,12 @@ fn po_line(o: &mut Obj<'_>, k: usize, l: Span<'_, '_>, walks: &Walks<'_>) -> Opt
         Some(b) => Some(walk(&walks.item, b)?),
         None => None,
     };
-    let mut item = Obj::open(o.key("item"));
-    item.opt("buyer_part", buyer_part);
+    let mut item = o.object("item");
+    // A crosswalk's value comes from its table, not from the document.
+    match buyer_part {
+        Some(b) if walks.item.is_some() => item.any("buyer_part", b),
+        b => item.opt("buyer_part", b),
+    }
     item.opt("supplier_part", supplier_part);
     item.opt("gtin", gtin);
     item.opt(
@@ -431,7 +440,11 @@ fn po_line(o: &mut Obj<'_>, k: usize, l: Span<'_, '_>, walks: &Walks<'_>) -> Opt
     );
     item.close();
     decimal(o, "quantity", po1.some(2)?)?;
-    o.str("uom", walk(&walks.uom, po1.some(3)?)?);
+    let uom = walk(&walks.uom, po1.some(3)?)?;
+    match walks.uom {
+        Some(_) => o.any("uom", uom),
+        None => o.str("uom", uom),
+    }
     decimal(o, "unit_price", po1.el(4))?;
     if let Some(d) = dtm(l)? {
         o.plain("requested_delivery_date", &d);
@@ -455,7 +468,7 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     };
     let order_date = date(beg.some(5)?)??;
     let requisition_id = head.with(REF, 1, &["RQ"]).and_then(|r| r.some(2));
-    let mut o = Obj::open(&mut json);
+    let mut o = Obj::open_text(&mut json, doc.plain);
     o.str("po_number", po_number);
     o.plain("purpose", purpose.name());
     o.plain("order_date", &order_date);
@@ -466,7 +479,7 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
         if k > 0 {
             out.push(',');
         }
-        let mut line = Obj::open(out);
+        let mut line = Obj::open_text(out, doc.plain);
         po_line(&mut line, k, l, walks)?;
         line.close();
     }
@@ -489,7 +502,8 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
         .chain(head.tagged(MSG).filter_map(|s| s.some(1)))
         .peekable();
     if notes.peek().is_some() {
-        json::array(o.key("notes"), notes, json::string);
+        let plain = o.plain_text();
+        json::array(o.key("notes"), notes, |out, s| json::text(out, s, plain));
     }
     if let Some(a) = all.with(AMT, 1, &["TT"]) {
         decimal(&mut o, "total_amount", a.el(2))?;

@@ -9,18 +9,18 @@ use edigate::mapping::{doc, Mappings};
 use std::path::Path;
 
 /// The shipped mappings plus crosswalk tables: units for every partner (one mapped to
-/// nothing), items for ACME only.
+/// nothing, one to text JSON must escape), items for ACME only.
 fn mappings() -> (tempfile::TempDir, Mappings) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("codes")).unwrap();
     std::fs::write(
         dir.path().join("codes/uom.csv"),
-        "partner,value,mapped\n*,EA,EA\n*,CS,CA\n*,EMPTY,\nACME,BX,BOX\n",
+        "partner,value,mapped\n*,EA,EA\n*,CS,CA\n*,EMPTY,\n*,DZ,\"D\"\"Z\\\\\"\nACME,BX,BOX\n",
     )
     .unwrap();
     std::fs::write(
         dir.path().join("codes/item.csv"),
-        "partner,value,mapped\nACME,WIDGET-1,W-1\nACME,BLANK,\n",
+        "partner,value,mapped\nACME,WIDGET-1,W-1\nACME,BLANK,\nACME,QUOTED,\"W\"\"1\"\n",
     )
     .unwrap();
     let maps = Mappings::load(Some(dir.path())).unwrap();
@@ -182,7 +182,7 @@ fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
         let uom = if r.chance(odd) {
             r.pick(&["", "CS", "BX", "EMPTY", "ZZ", "EA "])
         } else {
-            r.pick(&["EA", "CS"])
+            r.pick(&["EA", "CS", "DZ"])
         };
         let price = if r.chance(odd) {
             r.pick(&["", "abc", "10.", "+3", "1>2"]).to_string()
@@ -199,7 +199,7 @@ fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
             let id = if r.chance(odd) {
                 r.pick(&["", " ", "WIDGET-1", "BLANK", "A>B"]).to_string()
             } else if partner == "ACME" && q == "BP" {
-                "WIDGET-1".to_string()
+                r.pick(&["WIDGET-1", "QUOTED"]).to_string()
             } else {
                 r.word(10)
             };
