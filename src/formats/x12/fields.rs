@@ -47,21 +47,33 @@ impl Fields {
                 }
                 from = at + 1;
             };
-            let raw = &data[start as usize..end as usize];
-            let mut words = raw.chunks_exact(8);
             let mut base = start;
-            for w in &mut words {
-                let mut m = matches(u64::from_le_bytes(w.try_into().expect("eight bytes")), sep);
+            while base < end {
+                let left = end - base;
+                let at = base as usize;
+                let mut m = match data.get(at..at + 8) {
+                    Some(w) => {
+                        let m = matches(u64::from_le_bytes(w.try_into().expect("eight bytes")), sep);
+                        // The last word of a segment reads on into the next: keep the
+                        // matches of this segment's bytes only.
+                        if left < 8 {
+                            m & ((1u64 << (8 * left)) - 1)
+                        } else {
+                            m
+                        }
+                    }
+                    // The end of the buffer: byte by byte.
+                    None => data[at..end as usize]
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &b)| b == sep)
+                        .fold(0, |m, (k, _)| m | 0x80 << (8 * k)),
+                };
                 while m != 0 {
                     cut(base + m.trailing_zeros() / 8);
                     m &= m - 1;
                 }
                 base += 8;
-            }
-            for (k, &b) in words.remainder().iter().enumerate() {
-                if b == sep {
-                    cut(base + k as u32);
-                }
             }
             match id_end {
                 None => f.segs.push((end, first, first)),
