@@ -53,7 +53,8 @@ impl Fields {
                 let at = base as usize;
                 let mut m = match data.get(at..at + 8) {
                     Some(w) => {
-                        let m = matches(u64::from_le_bytes(w.try_into().expect("eight bytes")), sep);
+                        let m =
+                            matches(u64::from_le_bytes(w.try_into().expect("eight bytes")), sep);
                         // The last word of a segment reads on into the next: keep the
                         // matches of this segment's bytes only.
                         if left < 8 {

@@ -87,13 +87,7 @@ struct Text {
     printable: bool,
 }
 
-fn elements(
-    seg: &Split<'_>,
-    text: Text,
-    index: usize,
-    st: &Standards,
-    out: &mut Vec<Issue>,
-) {
+fn elements(seg: &Split<'_>, text: Text, index: usize, st: &Standards, out: &mut Vec<Issue>) {
     let Some(spec) = st.segment(seg.id) else {
         return;
     };
@@ -147,9 +141,7 @@ fn elements(
         let Some(el) = &slot.element else {
             continue;
         };
-        if let Some((code, dcode, why)) =
-            fault(el, value, text).map(|(f, v)| describe(f, el, v))
-        {
+        if let Some((code, dcode, why)) = fault(el, value, text).map(|(f, v)| describe(f, el, v)) {
             push(
                 k,
                 &slot.reference,
