@@ -453,6 +453,19 @@ mod tests {
     }
 
     #[test]
+    fn text_that_is_not_printable_is_found_in_a_whole_transaction() {
+        // N102 (AN 1-60) with a control character; N301 (AN 1-55) with 55 characters, one of
+        // them two bytes long (counted as one); N401 (AN 2-30) with a DEL.
+        let wide = format!("{}é", "A".repeat(54));
+        let body = format!(
+            "ST*850*0001~BEG*00*SA*PO1**20260517~N1*ST*X\u{7}Y*92*0001~N3*{wide}~N4*\u{7f}B~PO1*1*2*EA*1.5**BP*X~SE*7*0001~"
+        );
+        assert_eq!(issues(&body), ["N1@3.2 8/6", "N4@5.1 8/6"]);
+        let clean = body.replace('\u{7}', " ").replace('\u{7f}', "A");
+        assert_eq!(issues(&clean), Vec::<String>::new());
+    }
+
+    #[test]
     fn element_types() {
         let el = |k, min, max| Element::new(k, min, max, vec![]);
         assert!(check(&el(Kind::R, 1, 5), b"-1.25", None).is_none());
