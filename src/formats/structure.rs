@@ -514,3 +514,59 @@ pub fn walk<'b>(
     POOL.with_borrow_mut(|p| *p = pool);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shape of `nodes` and of the loops inside them.
+    fn shapes<'n>(nodes: &'n [Node], shape: &'n Shape, out: &mut Vec<(&'n [Node], &'n Shape)>) {
+        out.push((nodes, shape));
+        for n in nodes {
+            if let Node::Loop {
+                children, shape, ..
+            } = n
+            {
+                shapes(children, shape, out);
+            }
+        }
+    }
+
+    #[test]
+    fn the_shortcuts_of_every_shipped_structure_skip_nothing_a_scan_would_find() {
+        let x12 = crate::formats::x12::spec::Standards::builtin();
+        let edifact = crate::formats::edifact::validate::Messages::builtin();
+        let sets: Vec<&SetSpec> = x12.sets.values().chain(edifact.sets.values()).collect();
+        assert!(sets.len() > 10, "{} sets", sets.len());
+        let mut all = Vec::new();
+        for set in sets {
+            shapes(&set.body, &set.shape, &mut all);
+        }
+        for (nodes, shape) in all {
+            for k in 0..=nodes.len() {
+                // The Bloom word at `k` holds the bit of every tag from `k` on, so a level it
+                // rules out has no such tag.
+                for n in &nodes[k..] {
+                    assert_ne!(shape.after[k] & bit(n.tag()), 0, "{}", n.trigger());
+                }
+                let first = (k..nodes.len())
+                    .find(|&j| nodes[j].req() == Req::Mandatory)
+                    .unwrap_or(nodes.len());
+                assert_eq!(shape.next_mandatory[k] as usize, first);
+            }
+        }
+    }
+
+    #[test]
+    fn a_tag_absent_from_a_level_is_mostly_ruled_out_by_its_bloom_word() {
+        let x12 = crate::formats::x12::spec::Standards::builtin();
+        let set = &x12.sets["850"];
+        // At the top level, from the PO1 loop on, only the PO1 and CTT loops remain.
+        let po1 = set.body.iter().position(|n| n.trigger() == "PO1").unwrap();
+        let ruled_out = ["PID", "N1", "REF", "DTM", "SE", "MEA", "N9"]
+            .iter()
+            .filter(|t| set.shape.after[po1] & bit(tag(t.as_bytes())) == 0)
+            .count();
+        assert!(ruled_out >= 5, "{ruled_out}");
+    }
+}
