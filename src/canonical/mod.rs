@@ -308,18 +308,14 @@ impl Written {
     /// [`Record`] of this object. The object's text stays in its buffer, taken from `self`.
     pub fn record(&mut self, id: &str, partner: &str, source: &Source) -> String {
         let mut head = String::with_capacity(ENVELOPE_ROOM);
-        head.push('{');
-        for (key, value) in [("schema", self.schema), ("id", id), ("partner", partner)] {
-            json::string(&mut head, key);
-            head.push(':');
-            json::string(&mut head, value);
-            head.push(',');
-        }
-        head.push_str("\"correlation\":");
-        json::object(&mut head, &self.correlation);
-        head.push_str(",\"source\":");
-        source.write_json(&mut head);
-        head.push_str(",\"record\":");
+        // The envelope stays open: the object's text follows `"record":`, then the brace.
+        let mut o = json::Obj::open(&mut head);
+        o.str("schema", self.schema);
+        o.str("id", id);
+        o.str("partner", partner);
+        json::object(o.key("correlation"), &self.correlation);
+        source.write_json(o.key("source"));
+        o.key("record");
         let body = std::mem::take(&mut self.json);
         let need = head.len() + body.len() + 1;
         // A file's records are held until it is committed: each keeps at most a quarter more

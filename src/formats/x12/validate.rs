@@ -141,7 +141,7 @@ fn elements(seg: &Split<'_>, text: Text, index: usize, st: &Standards, out: &mut
         let Some(el) = &slot.element else {
             continue;
         };
-        if let Some((code, dcode, why)) = fault(el, value, text).map(|(f, v)| describe(f, el, v)) {
+        if let Some((code, dcode, why)) = check_in(el, value, text) {
             push(
                 k,
                 &slot.reference,
@@ -178,6 +178,16 @@ pub fn check(
         repetition,
         printable: false,
     };
+    check_in(el, value, text)
+}
+
+/// [`check`] for a value of a transaction whose text is `text`.
+#[inline]
+fn check_in(
+    el: &Element,
+    value: &[u8],
+    text: Text,
+) -> Option<(&'static str, &'static str, String)> {
     fault(el, value, text).map(|(f, v)| describe(f, el, v))
 }
 
