@@ -32,14 +32,25 @@ pub enum Node {
     },
 }
 
-/// A segment tag packed into an integer (tags are at most eight bytes).
-pub fn tag(id: &[u8]) -> u64 {
+/// A segment tag (or a short code) packed into an integer: its first eight bytes, with its
+/// length mixed into the top byte. Two tags of up to seven bytes share a packing only when
+/// they are equal; a longer tag never shares one with a shorter (its top bit is set), only,
+/// perhaps, with another long one.
+pub const fn tag(id: &[u8]) -> u64 {
     // Byte by byte in registers: copying into a buffer to load it whole stalls the load.
     let mut v = 0u64;
-    for (k, &b) in id.iter().take(8).enumerate() {
-        v |= u64::from(b) << (8 * k);
+    let mut k = 0;
+    while k < id.len() && k < 8 {
+        v |= (id[k] as u64) << (8 * k);
+        k += 1;
     }
-    v ^ ((id.len() as u64) << 59)
+    // A short tag's length lands in bits 59 to 61, above its bytes.
+    let v = v ^ (id.len() as u64) << 59;
+    if id.len() > 7 {
+        v | 1 << 63
+    } else {
+        v
+    }
 }
 
 impl Node {
@@ -553,6 +564,36 @@ mod tests {
                     .find(|&j| nodes[j].req() == Req::Mandatory)
                     .unwrap_or(nodes.len());
                 assert_eq!(shape.next_mandatory[k] as usize, first);
+            }
+        }
+    }
+
+    #[test]
+    fn packed_tags_keep_every_distinction_up_to_seven_bytes() {
+        let ids: [&[u8]; 14] = [
+            b"",
+            b"A",
+            b"\0A",
+            b"A\0",
+            b"BEG",
+            b"BEG\0",
+            b"BEGX",
+            b"ABCDEFG",
+            b"ABCDEFGx",
+            b"ABCDEFGy",
+            b"ABCDEFG\0",
+            b"\0\0\0\0\0\0\0",
+            b"\xff\xff\xff\xff\xff\xff\xff",
+            b"\xff\xff\xff\xff\xff\xff\xff\xff",
+        ];
+        for a in ids {
+            for b in ids {
+                // Tags of eight bytes or more may share a packing with each other, never
+                // with a shorter one.
+                let long = a.len() > 7 && b.len() > 7;
+                if !long {
+                    assert_eq!(tag(a) == tag(b), a == b, "{a:?} {b:?}");
+                }
             }
         }
     }

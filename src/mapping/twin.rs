@@ -67,25 +67,14 @@ fn shipped(file: &str) -> Option<&'static str> {
         .map(|(_, t)| *t)
 }
 
-/// A segment tag or qualifier packed into an integer with its length (so that packing keeps
-/// every distinction, NUL bytes included), so that finding segments compares numbers.
+/// A segment tag or qualifier packed by [`crate::formats::structure::tag`] (exact for the
+/// short tags and qualifiers the twins look for), so that finding segments compares numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Tag(u64);
 
 impl Tag {
     const fn of(tag: &str) -> Tag {
-        let b = tag.as_bytes();
-        if b.len() > 4 {
-            // No tag or qualifier the twins look for is this long.
-            return Tag(u64::MAX);
-        }
-        let mut v = 0u64;
-        let mut i = 0;
-        while i < b.len() {
-            v = v << 8 | b[i] as u64;
-            i += 1;
-        }
-        Tag(v | (b.len() as u64) << 32)
+        Tag(crate::formats::structure::tag(tag.as_bytes()))
     }
 }
 

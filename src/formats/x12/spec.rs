@@ -30,7 +30,7 @@ pub struct Element {
     pub max: usize,
     /// Allowed codes for ID elements, when the list is small enough to matter.
     pub codes: Vec<String>,
-    /// `codes` packed by [`tag`] when every one is at most eight bytes (compared as numbers).
+    /// `codes` packed by [`tag`] when every one is at most seven bytes (compared as numbers).
     packed: Option<Vec<u64>>,
 }
 
@@ -38,7 +38,7 @@ impl Element {
     pub fn new(kind: Kind, min: usize, max: usize, codes: Vec<String>) -> Element {
         let packed = codes
             .iter()
-            .all(|c| c.len() <= 8)
+            .all(|c| c.len() <= 7)
             .then(|| codes.iter().map(|c| tag(c.as_bytes())).collect());
         Element {
             kind,
@@ -53,7 +53,7 @@ impl Element {
     pub fn has_code(&self, value: &[u8]) -> bool {
         match &self.packed {
             // Packing keeps every byte and the length of values this short.
-            Some(p) if value.len() <= 8 => p.contains(&tag(value)),
+            Some(p) if value.len() <= 7 => p.contains(&tag(value)),
             Some(_) => false,
             None => self.codes.iter().any(|c| c.as_bytes() == value),
         }
@@ -324,6 +324,26 @@ pub const BUILTIN: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_are_matched_exactly_whatever_their_length() {
+        let codes = ["A", "ABCDEFG", "ABCDEFGH"].map(String::from).to_vec();
+        let el = Element::new(Kind::Id, 1, 10, codes);
+        for (value, known) in [
+            ("A", true),
+            ("ABCDEFG", true),
+            ("ABCDEFGH", true),
+            ("ABCDEFGx", false),
+            ("ABCDEFGHx", false),
+            ("A\0", false),
+            ("", false),
+        ] {
+            assert_eq!(el.has_code(value.as_bytes()), known, "{value:?}");
+        }
+        let short = Element::new(Kind::Id, 1, 10, vec!["ABCDEFG".into()]);
+        assert!(short.has_code(b"ABCDEFG"));
+        assert!(!short.has_code(b"ABCDEFGx"));
+    }
 
     #[test]
     fn every_segment_definition_is_found_by_its_tag_and_no_other_is() {
