@@ -50,6 +50,8 @@ pub enum BundleError {
     TooDeep(usize),
     #[error("entry {0:?} is encrypted")]
     Encrypted(String),
+    #[error("the archive holds {count} entries named {name:?}: each would hide the one before it, so the bundle is refused whole")]
+    RepeatedName { name: String, count: usize },
 }
 
 impl BundleError {
@@ -62,6 +64,7 @@ impl BundleError {
             BundleError::Ratio { .. } | BundleError::TooLarge(_) => "zip.bomb",
             BundleError::TooDeep(_) => "zip.too_deep",
             BundleError::Encrypted(_) => "zip.encrypted",
+            BundleError::RepeatedName { .. } => "zip.repeated_name",
         }
     }
 }
@@ -86,6 +89,48 @@ fn unsafe_name(name: &str) -> bool {
         || n.split('/').any(|c| c == "..")
 }
 
+fn u16_at(d: &[u8], at: usize) -> Option<usize> {
+    Some(u16::from_le_bytes(d.get(at..at + 2)?.try_into().ok()?) as usize)
+}
+
+fn u32_at(d: &[u8], at: usize) -> Option<usize> {
+    Some(u32::from_le_bytes(d.get(at..at + 4)?.try_into().ok()?) as usize)
+}
+
+/// The entry names of the archive's central directory, every one of them, repeats included
+/// (the zip reader keeps only the last entry of a name). `None` when the directory cannot be
+/// walked here (ZIP64, data before the archive): the reader's own checks then apply.
+fn central_names(d: &[u8]) -> Option<Vec<Vec<u8>>> {
+    const EOCD: &[u8] = b"PK\x05\x06";
+    let from = d.len().saturating_sub(22 + 65_535);
+    let at = from + memchr::memmem::rfind(&d[from..], EOCD)?;
+    let (count, offset) = (u16_at(d, at + 10)?, u32_at(d, at + 16)?);
+    if count == 0xFFFF || offset == 0xFFFF_FFFF {
+        return None;
+    }
+    let mut names = Vec::with_capacity(count.min(4096));
+    let mut p = offset;
+    for _ in 0..count {
+        if d.get(p..p + 4)? != b"PK\x01\x02" {
+            return None;
+        }
+        let (n, extra, comment) = (u16_at(d, p + 28)?, u16_at(d, p + 30)?, u16_at(d, p + 32)?);
+        names.push(d.get(p + 46..p + 46 + n)?.to_vec());
+        p += 46 + n + extra + comment;
+    }
+    Some(names)
+}
+
+/// The first entry name that the archive holds more than once, with its count.
+fn repeated_name(d: &[u8]) -> Option<(String, usize)> {
+    let mut names = central_names(d)?;
+    names.sort();
+    names
+        .chunk_by(|a, b| a == b)
+        .find(|run| run.len() > 1)
+        .map(|run| (String::from_utf8_lossy(&run[0]).into_owned(), run.len()))
+}
+
 /// Unpacks `data` (a bundle at nesting `depth`, 0 for a file as dropped). Directories are
 /// skipped; anything unsafe refuses the whole bundle.
 pub fn unpack(data: &[u8], depth: usize, limits: &Limits) -> Result<Vec<Entry>, BundleError> {
@@ -96,6 +141,9 @@ pub fn unpack(data: &[u8], depth: usize, limits: &Limits) -> Result<Vec<Entry>, 
         .map_err(|e| BundleError::Unreadable(e.to_string()))?;
     if zip.len() > limits.max_entries {
         return Err(BundleError::TooManyEntries(zip.len(), limits.max_entries));
+    }
+    if let Some((name, count)) = repeated_name(data) {
+        return Err(BundleError::RepeatedName { name, count });
     }
     let mut total = 0u64;
     let mut out = Vec::new();

@@ -198,14 +198,30 @@ pub fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("EDIGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Json => builder.json().with_writer(std::io::stderr).init(),
+        // One event is one write: its control characters are escaped there, so that no value
+        // (a file name with a newline or a terminal escape) can forge or hide a line. Colours
+        // are off, as their escapes would be too.
         LogFormat::Human => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_ansi(false)
+            .with_writer(|| EscapedStderr)
             .init(),
+    }
+}
+
+/// Standard error, with each log line's control characters escaped.
+struct EscapedStderr;
+
+impl std::io::Write for EscapedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stderr().write_all(&crate::util::escape_log_line(buf))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
     }
 }
 
@@ -216,7 +232,11 @@ fn load(path: &Path) -> Result<Config> {
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run => {
-            let app = Appliance::open(load(&cli.config)?)?;
+            let cfg = load(&cli.config)?;
+            for note in cfg.mapping_notes() {
+                tracing::warn!("{note}");
+            }
+            let app = Appliance::open(cfg)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -287,6 +307,9 @@ fn run(cli: Cli) -> Result<u8> {
                     cfg.channels.len(),
                     cfg.partners.len()
                 );
+                for note in cfg.mapping_notes() {
+                    println!("{note}");
+                }
                 let (compiled, interpreted) = cfg.maps.twins();
                 if !compiled.is_empty() {
                     println!("compiled mappings: {}", compiled.join(", "));
@@ -529,14 +552,22 @@ fn status(cfg: &Config) -> Result<u8> {
     let store = open_store(cfg)?;
     println!("channels:");
     for c in &cfg.channels {
+        let count = crate::intake::folder_count(c);
         println!(
-            "  {:<16} {:<40} waiting {}",
+            "  {:<16} {:<40} waiting {}{}",
             c.name,
             match c.dir() {
                 Some(d) => cfg.rel(d),
                 None => c.origin(cfg, ""),
             },
-            crate::intake::waiting(c).map_or("-".to_string(), |n| n.to_string())
+            count.map_or("-".to_string(), |n| n.waiting.to_string()),
+            match count {
+                Some(n) if n.not_files > 0 => format!(
+                    ", not taken {} (links, folders or FIFOs: only plain files are)",
+                    n.not_files
+                ),
+                _ => String::new(),
+            }
         );
     }
     let (counts, dups) = store.counts()?;
@@ -599,7 +630,30 @@ fn status(cfg: &Config) -> Result<u8> {
             println!("  {channel:<16} pending {pending}, done {done}");
         }
     }
+    let failing = store.failing_files()?;
+    if !failing.is_empty() {
+        println!("steps failing (retried with backoff; after {} failed writes a file goes to the quarantine):", crate::pipeline::MAX_WRITE_ATTEMPTS);
+        for (id, name, state, failures, retry_at, error) in failing {
+            println!(
+                "  file {id} {} ({state}): {failures} failure(s), next try {retry_at}: {}",
+                escape(&name),
+                escape(&error)
+            );
+        }
+    }
+    let anomalies = store.anomaly_counts()?;
+    if !anomalies.is_empty() {
+        println!("anomalies (kept in the state database; each was logged):");
+        for (kind, n, latest) in anomalies {
+            println!("  {kind:<24} {n}, latest: {}", escape(&latest));
+        }
+    }
     Ok(OK)
+}
+
+/// A value from an input, printed on one line with its control characters escaped.
+fn escape(v: &str) -> String {
+    String::from_utf8_lossy(&crate::util::escape_log_line(v.as_bytes())).into_owned()
 }
 
 /// A label value escaped for the Prometheus text format.
@@ -663,6 +717,18 @@ fn metrics(cfg: &Config) -> Result<u8> {
         out.push_str(&format!(
             "edigate_uploads{{channel=\"{}\",state=\"done\"}} {done}\n",
             label(&channel)
+        ));
+    }
+    out.push_str("# HELP edigate_files_failing Files whose current step failed and waits for its retry.\n# TYPE edigate_files_failing gauge\n");
+    out.push_str(&format!(
+        "edigate_files_failing {}\n",
+        store.failing_files()?.len()
+    ));
+    out.push_str("# HELP edigate_anomalies_total Things that must not pass silently (key conflicts, worker restarts, panics), by kind.\n# TYPE edigate_anomalies_total counter\n");
+    for (kind, n, _) in store.anomaly_counts()? {
+        out.push_str(&format!(
+            "edigate_anomalies_total{{kind=\"{}\"}} {n}\n",
+            label(&kind)
         ));
     }
     print!("{out}");

@@ -36,8 +36,9 @@ struct RawService {
     rescan_seconds: u64,
     #[serde(default = "default_settle")]
     settle_ms: u64,
-    #[serde(default = "default_mappings")]
-    mappings: PathBuf,
+    /// `None`: the default `mappings` folder, which may be absent (the built-in set is used
+    /// then, and said); a folder named here must exist.
+    mappings: Option<PathBuf>,
     #[serde(default = "default_duplicate_days")]
     duplicate_window_days: u64,
     #[serde(default = "default_archive_days")]
@@ -57,7 +58,7 @@ impl Default for RawService {
             archive: None,
             rescan_seconds: default_rescan(),
             settle_ms: default_settle(),
-            mappings: default_mappings(),
+            mappings: None,
             duplicate_window_days: default_duplicate_days(),
             archive_days: default_archive_days(),
             state_days: default_state_days(),
@@ -411,6 +412,29 @@ pub struct Config {
 }
 
 impl Config {
+    /// Where the mappings come from, when that is not simply the configured folder: said by
+    /// `edigate check` and logged at start, so that an operator's mappings are never skipped
+    /// without a word.
+    pub fn mapping_notes(&self) -> Vec<String> {
+        if !self.mappings.is_dir() {
+            return vec![format!(
+                "mappings: no folder at {}, so the built-in set runs (copy the shipped mappings/ \
+                 there to change them)",
+                self.mappings.display()
+            )];
+        }
+        self.maps
+            .builtin_in_use()
+            .into_iter()
+            .map(|name| {
+                format!(
+                    "{name}.jq is not in {}, so its built-in copy runs",
+                    self.mappings.display()
+                )
+            })
+            .collect()
+    }
+
     pub fn spool(&self) -> PathBuf {
         self.data_dir.join("spool")
     }
@@ -536,7 +560,11 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
             .archive
             .as_deref()
             .map_or_else(|| data_dir.join("archive"), abs),
-        mappings: abs(&raw.service.mappings),
+        mappings: abs(raw
+            .service
+            .mappings
+            .as_deref()
+            .unwrap_or(&default_mappings())),
         rescan_seconds: raw.service.rescan_seconds,
         settle_ms: raw.service.settle_ms,
         duplicate_window_days: raw.service.duplicate_window_days,
@@ -612,6 +640,17 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
 }
 
 /// Line (1-based) of the `n`-th occurrence of a table header such as `[[channels]]`.
+/// The line of the first `key = ...` in the text.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
 fn header_line(text: &str, header: &str, n: usize) -> Option<usize> {
     text.lines()
         .enumerate()
@@ -915,6 +954,16 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
         }
     }
     let mut cfg = cfg;
+    if raw.service.mappings.is_some() && !cfg.mappings.is_dir() {
+        add(
+            key_line(text, "mappings"),
+            format!(
+                "mappings folder {} does not exist ([service] mappings): create it (a copy of \
+                 the shipped mappings/ is a good start) or remove the key to use the built-in set",
+                cfg.mappings.display()
+            ),
+        );
+    }
     let dir = cfg.mappings.join("standards/x12");
     if dir.is_dir() {
         match load_standards(&dir) {

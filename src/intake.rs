@@ -51,10 +51,12 @@ pub struct IntakeReport {
 /// deliveries and the CLI never wait long for the database) and the time to the first delivery.
 pub const MAX_BATCH: usize = 500;
 
-/// Remembers what each folder looked like, to take only files that stopped changing.
+/// Remembers what each folder looked like, to take only files that stopped changing, and
+/// what was already said about entries it cannot take (said once, not at every pass).
 #[derive(Default)]
 pub struct Intake {
     seen: HashMap<PathBuf, (Stamp, Instant)>,
+    noticed: std::collections::HashSet<(PathBuf, &'static str)>,
 }
 
 /// Names that writers use while a file is incomplete, and our own temporary names.
@@ -73,23 +75,56 @@ fn stamp(meta: &fs::Metadata) -> Stamp {
     }
 }
 
-/// Files waiting in a channel folder (for status); `None` for remote channels.
-pub fn waiting(channel: &Channel) -> Option<usize> {
+/// What a channel folder holds now (for status): files waiting, and entries that are not
+/// taken because they are not plain files (links, folders, FIFOs, devices).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FolderCount {
+    pub waiting: usize,
+    pub not_files: usize,
+}
+
+/// Files waiting and entries ignored in a channel folder; `None` for remote channels.
+pub fn folder_count(channel: &Channel) -> Option<FolderCount> {
     let dir = channel.dir()?;
-    Some(
-        fs::read_dir(dir)
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                    .filter(|e| !is_partial(&e.file_name().to_string_lossy()))
-                    .count()
-            })
-            .unwrap_or(0),
-    )
+    let mut c = FolderCount::default();
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if is_partial(&e.file_name().to_string_lossy()) {
+            continue;
+        }
+        match e.file_type() {
+            Ok(t) if t.is_file() => c.waiting += 1,
+            Ok(_) => c.not_files += 1,
+            Err(_) => {}
+        }
+    }
+    Some(c)
+}
+
+/// What kind of entry a folder entry that is not a plain file is, for the log.
+fn kind_of(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a device"
+    }
 }
 
 impl Intake {
-    /// Takes every stable file of the folder channels `due` selects. A file is stable when two
+    /// Says something about an entry once while it stays as it is.
+    fn once(&mut self, path: &Path, what: &'static str) -> bool {
+        self.noticed.insert((path.to_path_buf(), what))
+    }
+
+    /// Takes every complete file of the folder channels `due` selects. A file is complete when
+    /// no process holds it open for writing (asked of the kernel, see
+    /// [`fsutil::held_for_writing`]); where that cannot be asked (network mounts), when two
     /// observations at least `settle` apart saw the same size, modification time and inode.
     pub fn pass(
         &mut self,
@@ -108,56 +143,104 @@ impl Intake {
             entries.sort_by_key(|e| e.file_name());
             for e in entries {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if is_partial(&name) || !e.file_type().is_ok_and(|t| t.is_file()) {
+                if is_partial(&name) {
                     continue;
                 }
                 let path = e.path();
+                let Ok(kind) = e.file_type() else { continue };
+                if !kind.is_file() {
+                    present.insert(path.clone());
+                    if self.once(&path, "not a file") {
+                        tracing::warn!(channel = %channel.name, entry = %name, "{} in the channel folder is not taken (only plain files are); `edigate status` counts it", kind_of(kind));
+                    }
+                    continue;
+                }
+                // Not followed: a plain file, as the entry itself says (no link).
                 let Ok(meta) = e.metadata() else { continue };
                 let now = stamp(&meta);
                 present.insert(path.clone());
-                match self.seen.get(&path) {
-                    Some((before, at))
-                        if *before == now && at.elapsed() >= settle && ready.len() >= MAX_BATCH =>
-                    {
-                        report.deferred += 1;
-                    }
-                    Some((before, at)) if *before == now && at.elapsed() >= settle => {
-                        self.seen.remove(&path);
-                        let key = format!(
-                            "{}:{}:{}:{}:{}",
-                            channel.name, name, now.size, now.mtime_ns, now.inode
-                        );
-                        if let Some(done) = store.file_by_source(&key)? {
-                            // Committed before a crash that came before the inbox removal.
-                            tracing::info!(file = %name, id = done.id, "already received; removing it from the inbox");
-                            fsutil::remove_durable(&path).map_err(io_at(&path))?;
-                            continue;
+                let complete = match fsutil::held_for_writing(&path) {
+                    Some(true) => {
+                        if self.once(&path, "open") {
+                            tracing::info!(file = %name, bytes = now.size, "still open for writing: taken once its writer closes it");
                         }
-                        let data = fs::read(&path).map_err(io_at(&path))?;
-                        if data.len() as u64 != now.size {
-                            continue; // Changed under us: the next pass sees it again.
-                        }
-                        ready.push(Ready {
-                            channel,
-                            path,
-                            name,
-                            key,
-                            data,
-                            stamp: now,
-                        });
-                    }
-                    Some((before, _)) if *before == now => report.waiting += 1,
-                    _ => {
                         self.seen.insert(path, (now, Instant::now()));
                         report.waiting += 1;
+                        continue;
                     }
+                    Some(false) => true,
+                    None => {
+                        matches!(self.seen.get(&path), Some((before, at)) if *before == now && at.elapsed() >= settle)
+                    }
+                };
+                if !complete {
+                    match self.seen.get(&path) {
+                        Some((before, _)) if *before == now => {}
+                        _ => {
+                            self.seen.insert(path, (now, Instant::now()));
+                        }
+                    }
+                    report.waiting += 1;
+                    continue;
                 }
+                if ready.len() >= MAX_BATCH {
+                    report.deferred += 1;
+                    continue;
+                }
+                self.seen.remove(&path);
+                self.noticed.remove(&(path.clone(), "open"));
+                let key = format!(
+                    "{}:{}:{}:{}:{}",
+                    channel.name, name, now.size, now.mtime_ns, now.inode
+                );
+                if let Some(done) = store.file_by_source(&key)? {
+                    // Committed before a crash that came before the inbox removal.
+                    tracing::info!(file = %name, id = done.id, "already received; removing it from the inbox");
+                    if fsutil::held_for_writing(&path) != Some(true) {
+                        fsutil::remove_durable(&path).map_err(io_at(&path))?;
+                    }
+                    continue;
+                }
+                let spool = spool_path(cfg, &key);
+                let taken = if now.size > cfg.max_file_bytes {
+                    // Refused for its size: never read into memory nor copied. A second name
+                    // in the spool keeps it (sparse files stay sparse) until it is quarantined.
+                    let _ = fs::remove_file(&spool);
+                    match fs::hard_link(&path, &spool) {
+                        Ok(()) => fsutil::hash_file(&spool),
+                        Err(e) => {
+                            if self.once(&path, "too large") {
+                                tracing::error!(file = %name, bytes = now.size, error = %e, "over max_file_mb and on another file system than the spool: left where it is (raise max_file_mb or move it by hand)");
+                            }
+                            report.waiting += 1;
+                            continue;
+                        }
+                    }
+                } else {
+                    fsutil::copy_hashed(&path, &spool)
+                };
+                let (sha, size) = taken.map_err(io_at(&path))?;
+                if size != now.size {
+                    let _ = fs::remove_file(&spool);
+                    continue; // Changed under us: the next pass sees it again.
+                }
+                ready.push(Ready {
+                    channel,
+                    path,
+                    name,
+                    key,
+                    sha,
+                    size,
+                    spool,
+                    stamp: now,
+                });
             }
         }
         for c in commit_batch(cfg, store, &ready)? {
             report.add(c);
         }
         self.seen.retain(|p, _| present.contains(p));
+        self.noticed.retain(|(p, _)| present.contains(p));
         Ok(report)
     }
 }
@@ -179,13 +262,15 @@ impl IntakeReport {
     }
 }
 
-/// A stable input read into memory, waiting to be committed.
+/// A complete input copied into the spool, waiting to be committed.
 struct Ready<'c> {
     channel: &'c Channel,
     path: PathBuf,
     name: String,
     key: String,
-    data: Vec<u8>,
+    sha: String,
+    size: u64,
+    spool: PathBuf,
     stamp: Stamp,
 }
 
@@ -200,6 +285,12 @@ fn remove_taken(r: &Ready<'_>) -> Result<(), IntakeError> {
         }),
     };
     match fs::metadata(&r.path) {
+        // Never unlinked while a writer holds it: what it writes next would be lost with the
+        // name. It stays, and is taken again (as a new drop) once it changed and was closed.
+        Ok(_) if fsutil::held_for_writing(&r.path) == Some(true) => {
+            tracing::warn!(file = %r.name, "opened for writing again after it was taken: left for the next pass");
+            Ok(())
+        }
         Ok(m) if stamp(&m) == r.stamp => fs::remove_file(&r.path).or_else(gone),
         Ok(_) => {
             tracing::info!(file = %r.name, "changed since it was taken: left for the next pass as a new drop");
@@ -213,7 +304,7 @@ fn spool_path(cfg: &Config, source_key: &str) -> PathBuf {
     cfg.spool().join(&sha256_hex(source_key.as_bytes())[..32])
 }
 
-fn log_committed(c: Committed, channel: &Channel, name: &str, size: usize, sha: &str) {
+fn log_committed(c: Committed, channel: &Channel, name: &str, size: u64, sha: &str) {
     match c {
         Committed::Duplicate(id) => {
             tracing::warn!(file = name, id, sha256 = %sha, "duplicate file received; it will be archived, not processed")
@@ -235,15 +326,13 @@ fn commit_batch(
     if ready.is_empty() {
         return Ok(Vec::new());
     }
-    let mut rows = Vec::with_capacity(ready.len());
-    for r in ready {
-        let sha = sha256_hex(&r.data);
-        let spool = spool_path(cfg, &r.key);
-        // A copy, not a second name: a sender that rewrites the same name in place later
-        // (many reuse one file name) must not change what was committed.
-        fsutil::write_replace(&spool, &r.data).map_err(io_at(&spool))?;
-        rows.push((sha, cfg.rel(&spool)));
-    }
+    // The spool holds a copy of each (not a second name: a sender that rewrites the same name
+    // in place later, as many reuse one file name, must not change what was committed), but
+    // for files refused for their size, which are never translated.
+    let rows: Vec<(&str, String)> = ready
+        .iter()
+        .map(|r| (r.sha.as_str(), cfg.rel(&r.spool)))
+        .collect();
     // One flush makes every spool copy durable before any state row points at it.
     fsutil::sync_fs(&cfg.spool()).map_err(io_at(&cfg.spool()))?;
     let new: Vec<NewFile<'_>> = ready
@@ -255,7 +344,7 @@ fn commit_batch(
             name: &r.name,
             source_key: &r.key,
             sha256: sha,
-            size: r.data.len() as i64,
+            size: r.size as i64,
             blob,
         })
         .collect();
@@ -268,7 +357,7 @@ fn commit_batch(
         } else {
             Committed::New(id)
         };
-        log_committed(c, r.channel, &r.name, r.data.len(), sha);
+        log_committed(c, r.channel, &r.name, r.size, sha);
         remove_taken(r)?;
         if let Some(d) = r.path.parent() {
             if !dirs.iter().any(|x| x == d) {
@@ -311,7 +400,7 @@ pub fn commit(
     } else {
         Committed::New(id)
     };
-    log_committed(c, channel, name, data.len(), &sha);
+    log_committed(c, channel, name, data.len() as u64, &sha);
     Ok(c)
 }
 
@@ -337,13 +426,6 @@ mod tests {
         (dir, cfg, store)
     }
 
-    /// Two passes, the settle time apart: the first sees the files, the second takes them.
-    fn settle(intake: &mut Intake, cfg: &Config, store: &mut Store) -> IntakeReport {
-        intake.pass(cfg, store, &|_| true).unwrap();
-        std::thread::sleep(Duration::from_millis(5));
-        intake.pass(cfg, store, &|_| true).unwrap()
-    }
-
     #[test]
     fn a_file_rewritten_after_it_was_read_is_kept_as_a_new_drop_and_the_spool_keeps_what_was_read()
     {
@@ -352,12 +434,16 @@ mod tests {
         fs::write(&path, b"first").unwrap();
         let meta = fs::metadata(&path).unwrap();
         let channel = &cfg.channels[0];
+        let spool = spool_path(&cfg, "k1");
+        let (sha, size) = fsutil::copy_hashed(&path, &spool).unwrap();
         let taken = Ready {
             channel,
             path: path.clone(),
             name: "orders.edi".into(),
             key: "k1".into(),
-            data: fs::read(&path).unwrap(),
+            sha,
+            size,
+            spool,
             stamp: stamp(&meta),
         };
         // The sender writes the same name again, in place, before the commit removes it.
@@ -371,9 +457,12 @@ mod tests {
         );
         let spooled = cfg.resolve(&store.file(1).unwrap().blob);
         assert_eq!(fs::read(&spooled).unwrap(), b"first");
-        // The next passes take it as a new file.
+        // The next pass takes it as a new file.
         let mut intake = Intake::default();
-        assert_eq!(settle(&mut intake, &cfg, &mut store).ingested, 1);
+        assert_eq!(
+            intake.pass(&cfg, &mut store, &|_| true).unwrap().ingested,
+            1
+        );
         assert!(!path.exists());
         let again = cfg.resolve(&store.file(2).unwrap().blob);
         assert_eq!(fs::read(&again).unwrap(), b"second, longer");
@@ -387,9 +476,60 @@ mod tests {
             fs::write(dir.path().join(format!("inbox/{i:04}.edi")), i.to_string()).unwrap();
         }
         let mut intake = Intake::default();
-        let first = settle(&mut intake, &cfg, &mut store);
+        let first = intake.pass(&cfg, &mut store, &|_| true).unwrap();
         assert_eq!((first.ingested, first.deferred), (MAX_BATCH, 3));
         let next = intake.pass(&cfg, &mut store, &|_| true).unwrap();
         assert_eq!((next.ingested, next.deferred, next.waiting), (3, 0, 0));
+    }
+
+    #[test]
+    fn a_file_half_written_is_not_taken_while_its_writer_holds_it() {
+        use std::io::Write;
+        let (dir, cfg, mut store) = folder();
+        let path = dir.path().join("inbox/s.edi");
+        let mut w = fs::File::create(&path).unwrap();
+        w.write_all(b"ISA*00*half").unwrap();
+        let mut intake = Intake::default();
+        for _ in 0..3 {
+            let r = intake.pass(&cfg, &mut store, &|_| true).unwrap();
+            assert_eq!((r.ingested, r.waiting), (0, 1));
+        }
+        w.write_all(b" and the rest").unwrap();
+        drop(w);
+        let r = intake.pass(&cfg, &mut store, &|_| true).unwrap();
+        assert_eq!(r.ingested, 1);
+        let spooled = cfg.resolve(&store.file(1).unwrap().blob);
+        assert_eq!(fs::read(spooled).unwrap(), b"ISA*00*half and the rest");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn links_folders_and_fifos_are_not_taken_and_are_counted() {
+        let (dir, cfg, mut store) = folder();
+        let inbox = dir.path().join("inbox");
+        fs::write(dir.path().join("secret"), b"not for partners").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("secret"), inbox.join("link.edi")).unwrap();
+        fs::create_dir(inbox.join("sub")).unwrap();
+        let fifo = std::ffi::CString::new(inbox.join("pipe.edi").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let mut intake = Intake::default();
+        let r = intake.pass(&cfg, &mut store, &|_| true).unwrap();
+        assert_eq!(r.ingested, 0);
+        assert!(
+            intake.noticed.len() == 3,
+            "each said once: {:?}",
+            intake.noticed
+        );
+        intake.pass(&cfg, &mut store, &|_| true).unwrap();
+        assert_eq!(intake.noticed.len(), 3);
+        assert_eq!(
+            folder_count(&cfg.channels[0]),
+            Some(FolderCount {
+                waiting: 0,
+                not_files: 3
+            })
+        );
+        assert!(dir.path().join("secret").exists());
     }
 }

@@ -68,9 +68,13 @@ pub fn advance_all(
     // Files can appear while others advance (the documents of a bundle): go on until every
     // unfinished file was tried once in this pass.
     loop {
+        let now = Utc::now().rfc3339();
         let todo: Vec<i64> = store
             .unfinished()?
             .into_iter()
+            // A file whose step failed waits for its retry time (backoff), so one bad folder
+            // cannot spin the service.
+            .filter(|f| f.retry_at.as_deref().is_none_or(|t| t <= now.as_str()))
             .map(|f| f.id)
             .filter(|id| !tried.contains(id))
             .collect();
@@ -115,7 +119,10 @@ pub fn advance_all(
         for f in files_in(store, &todo, &[State::Translated])? {
             match write_outputs(cfg, store, &f, &mut dirs) {
                 Ok(()) => written.push(f.id),
-                Err(e) => failed(&mut report, &e),
+                Err(e) => {
+                    failed(&mut report, &e);
+                    step_failed(store, &f, &e, true)?;
+                }
             }
         }
         match dirs.sync() {
@@ -133,7 +140,10 @@ pub fn advance_all(
         for f in files_in(store, &todo, &[State::Delivered])? {
             match place(cfg, &f, &mut dirs) {
                 Ok((blob, quarantined)) => placed.push((f, blob, quarantined)),
-                Err(e) => failed(&mut report, &e),
+                Err(e) => {
+                    failed(&mut report, &e);
+                    step_failed(store, &f, &e, false)?;
+                }
             }
         }
         match dirs.sync() {
@@ -171,6 +181,45 @@ fn files_in(store: &Store, ids: &[i64], states: &[State]) -> Result<Vec<FileRow>
         }
     }
     Ok(out)
+}
+
+/// How many times writing a file's outputs is tried before the file goes to the quarantine.
+pub const MAX_WRITE_ATTEMPTS: i64 = 10;
+
+/// Records a failed step: the file waits (backoff) before it is tried again. Writing outputs
+/// is given up after [`MAX_WRITE_ATTEMPTS`], or at once when the error cannot pass (a name the
+/// file system refuses): the file then goes to the quarantine with the reason, where an
+/// operator can act on it. Placing content is retried until it works (there is no other place
+/// for it to go).
+fn step_failed(
+    store: &mut Store,
+    f: &FileRow,
+    e: &PipelineError,
+    writing: bool,
+) -> Result<(), StoreError> {
+    let failures = f.failures + 1;
+    let permanent = matches!(e, PipelineError::Io { source, .. } if source.raw_os_error() == Some(libc::ENAMETOOLONG));
+    if writing && (permanent || failures >= MAX_WRITE_ATTEMPTS) {
+        let reason = format!(
+            "its outputs could not be written after {failures} attempt(s): {e}; fix the cause, then release it"
+        );
+        tracing::error!(id = f.id, file = %f.name, "{reason}");
+        let refusal = serde_json::json!({
+            "code": "file.unwritable",
+            "reason": reason,
+            "position": { "offset": 0 },
+            "diagnostics": [],
+        });
+        return store.give_up_writing(f.id, &refusal.to_string(), &reason);
+    }
+    let wait = (1i64 << (failures - 1).clamp(0, 30)).min(300);
+    store.step_failed(
+        f.id,
+        &e.to_string(),
+        Utc {
+            epoch: Utc::now().epoch + wait,
+        },
+    )
 }
 
 /// Folders written to in a stage, synced once at its end.
@@ -234,6 +283,9 @@ fn place(cfg: &Config, f: &FileRow, dirs: &mut Dirs) -> Result<(String, bool), P
         archive_path(cfg, f)
     };
     let from = cfg.resolve(&f.blob);
+    // Whether this call puts the content in a place where it never was: only then can its
+    // checksum line be new; a repeated step (after a crash, a replay to the same name) looks.
+    let fresh = from != to && from.exists() && !to.exists();
     if from != to {
         if from.exists() {
             if let Some(d) = to.parent() {
@@ -258,15 +310,19 @@ fn place(cfg: &Config, f: &FileRow, dirs: &mut Dirs) -> Result<(String, bool), P
                 .map_err(io_err(f, &side))?;
         }
         None => {
-            // One `SHA256SUMS` per day folder (`sha256sum -c` checks it); a line repeated after
-            // a crash does no harm.
+            // One `SHA256SUMS` per day folder (`sha256sum -c` checks it), each line once.
             let sum = format!(
                 "{}  {}\n",
                 f.sha256,
                 to.file_name().unwrap_or_default().to_string_lossy()
             );
             let sums = to.with_file_name("SHA256SUMS");
-            fsutil::append(&sums, sum.as_bytes()).map_err(io_err(f, &sums))?;
+            let listed = !fresh
+                && fs::read_to_string(&sums)
+                    .is_ok_and(|t| t.lines().any(|l| l.as_bytes() == sum.trim_end().as_bytes()));
+            if !listed {
+                fsutil::append(&sums, sum.as_bytes()).map_err(io_err(f, &sums))?;
+            }
         }
     }
     Ok((cfg.rel(&to), quarantined))
@@ -437,6 +493,8 @@ fn translate_ahead(
     let shared = std::sync::Mutex::new(store);
     let slots: Vec<std::sync::Mutex<Option<Result<Ahead, PipelineError>>>> =
         batch.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    // A panic while one file is translated (a bug) must not poison the store for the others.
+    let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
     parallel(batch.len(), &|i| {
         let f = &batch[i];
         let result = read_input(cfg, f).and_then(|data| {
@@ -444,9 +502,16 @@ fn translate_ahead(
                 return Ok(None);
             }
             let asked = std::cell::RefCell::new(Vec::new());
+            let failure = std::cell::RefCell::new(None);
             let seen = |partner: &str, sender: &str, control: &str| {
-                let store = shared.lock().expect("store lock");
-                let answer = seen_before(cfg, &store, f, partner, sender, control);
+                let store = lock();
+                let answer = match seen_before(cfg, &store, f, partner, sender, control) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        failure.borrow_mut().get_or_insert(e);
+                        false
+                    }
+                };
                 asked.borrow_mut().push((
                     partner.to_string(),
                     sender.to_string(),
@@ -456,29 +521,35 @@ fn translate_ahead(
                 answer
             };
             let mut drawn: std::collections::HashMap<String, (u64, u64, u64)> = Default::default();
-            let outcome = run_translation(cfg, f, &data, &seen, &mut |partner| {
-                let mut store = shared.lock().expect("store lock");
-                if !outside {
-                    return store.allocate_control(partner, "x12");
-                }
-                // (next, last, size of the next block) for this partner
-                let (next, last, block) = drawn.entry(partner.to_string()).or_insert((1, 0, 1));
-                if *next > *last {
-                    *next = store.reserve_controls(partner, "x12", *block)?;
-                    *last = *next + *block - 1;
-                    *block = (*block * 2).min(1024);
-                }
-                *next += 1;
-                Ok(*next - 1)
+            let outcome = guarded(f, || {
+                run_translation(cfg, f, &data, &seen, &mut |partner| {
+                    let mut store = lock();
+                    if !outside {
+                        return store.allocate_control(partner, "x12");
+                    }
+                    // (next, last, size of the next block) for this partner
+                    let (next, last, block) = drawn.entry(partner.to_string()).or_insert((1, 0, 1));
+                    if *next > *last {
+                        *next = store.reserve_controls(partner, "x12", *block)?;
+                        *last = *next + *block - 1;
+                        *block = (*block * 2).min(1024);
+                    }
+                    *next += 1;
+                    Ok(*next - 1)
+                })
             });
             // Numbers drawn but not used go back, so that a partner sees no gap in them.
-            let mut store = shared.lock().expect("store lock");
+            let mut store = lock();
             for (partner, (next, last, _)) in &drawn {
                 if next <= last {
                     store.return_controls(partner, "x12", *last, last - next + 1)?;
                 }
             }
             drop(store);
+            // A duplicate check that failed decided nothing: the step is retried.
+            if let Some(e) = failure.into_inner() {
+                return Err(e.into());
+            }
             let outcome = outcome?;
             Ok(Some(Ahead {
                 outcome,
@@ -501,6 +572,8 @@ fn read_input(cfg: &Config, f: &FileRow) -> Result<Vec<u8>, PipelineError> {
     crate::retention::read_blob(cfg, &f.blob).map_err(io_err(f, &cfg.resolve(&f.blob)))
 }
 
+/// Whether interchange `control` from `sender` was received before, within the duplicate
+/// window. An error is an error: it never counts as "not a duplicate".
 fn seen_before(
     cfg: &Config,
     store: &Store,
@@ -508,13 +581,30 @@ fn seen_before(
     partner: &str,
     sender: &str,
     control: &str,
-) -> bool {
+) -> Result<bool, StoreError> {
     let since = Utc {
         epoch: Utc::now().epoch - cfg.duplicate_window_days as i64 * 86_400,
     };
-    store
-        .interchange_seen(partner, sender, control, since, f.id)
-        .unwrap_or(false)
+    store.interchange_seen(partner, sender, control, since, f.id)
+}
+
+/// Runs a file's translation so that a panic in it (a bug) quarantines that file with class
+/// `internal` instead of stopping the service.
+fn guarded(
+    f: &FileRow,
+    translation: impl FnOnce() -> Result<translate::Outcome, PipelineError>,
+) -> Result<translate::Outcome, PipelineError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        if crate::util::fault("panic:translate", &f.name) {
+            panic!("injected fault (EDIGATE_FAULT) for {}", f.name);
+        }
+        translation()
+    }))
+    .unwrap_or_else(|p| {
+        let text = translate::panic_text(&*p);
+        tracing::error!(id = f.id, file = %f.name, panic = %text, "translation panicked; the file is quarantined");
+        Ok(translate::internal_failure(&text))
+    })
 }
 
 /// Translates one file's content with the given duplicate check and control-number source.
@@ -568,15 +658,15 @@ fn translate_file(
     ahead: Option<Result<Ahead, PipelineError>>,
 ) -> Result<usize, PipelineError> {
     let ahead = match ahead {
-        Some(Ok(a))
-            if a.asked
-                .iter()
-                .all(|(p, s, c, answer)| seen_before(cfg, store, f, p, s, c) == *answer) =>
-        {
-            Some(a.outcome)
+        Some(Ok(a)) => {
+            let mut same = true;
+            for (p, s, c, answer) in &a.asked {
+                same &= seen_before(cfg, store, f, p, s, c)? == *answer;
+            }
+            same.then_some(a.outcome)
         }
         Some(Err(e)) => return Err(e),
-        _ => None,
+        None => None,
     };
     let outcome = match ahead {
         Some(o) => o,
@@ -586,10 +676,22 @@ fn translate_file(
                 return split_bundle(cfg, store, f, &data).map(|()| 0);
             }
             let cell = std::cell::RefCell::new(&mut *store);
-            let seen = |p: &str, s: &str, c: &str| seen_before(cfg, &cell.borrow(), f, p, s, c);
-            run_translation(cfg, f, &data, &seen, &mut |partner| {
-                cell.borrow_mut().allocate_control(partner, "x12")
-            })?
+            let failure = std::cell::RefCell::new(None);
+            let seen = |p: &str, s: &str, c: &str| {
+                seen_before(cfg, &cell.borrow(), f, p, s, c).unwrap_or_else(|e| {
+                    failure.borrow_mut().get_or_insert(e);
+                    false
+                })
+            };
+            let outcome = guarded(f, || {
+                run_translation(cfg, f, &data, &seen, &mut |partner| {
+                    cell.borrow_mut().allocate_control(partner, "x12")
+                })
+            });
+            if let Some(e) = failure.into_inner() {
+                return Err(e.into());
+            }
+            outcome?
         }
     };
     let shown = shown(cfg, f);
@@ -650,7 +752,7 @@ fn translate_file(
     } else {
         &[]
     };
-    store.commit_translation_with(
+    let conflicts = store.commit_translation_with(
         f.id,
         &outputs,
         &keys,
@@ -659,6 +761,9 @@ fn translate_file(
         refusal.as_deref(),
         &detail,
     )?;
+    for c in &conflicts {
+        tracing::error!(id = f.id, file = %shown, "delivery refused: {c}");
+    }
     tracing::info!(id = f.id, file = %shown, "{detail}");
     Ok(if outcome.refusal.is_some() {
         0

@@ -120,8 +120,8 @@ pub fn replay(cfg: &Config, store: &mut Store, files: &[FileRow]) -> Result<usiz
 
 /// The class of an exception, from the code of its reason: `syntax` (the input breaks its
 /// standard), `configuration` (no mapping, crosswalk entry, partner or channel setup),
-/// `security` (spoofing, unsafe archives), `business` (a mapping or target refused the content)
-/// or `transient` (retries exhausted).
+/// `security` (spoofing, unsafe archives), `business` (a mapping or target refused the content),
+/// `transient` (retries exhausted) or `internal` (edigate itself failed on the file).
 pub fn class(code: &str) -> &'static str {
     match code {
         "partner.spoofed" | "zip.slip" | "zip.link" | "zip.bomb" | "zip.too_deep" => "security",
@@ -135,7 +135,8 @@ pub fn class(code: &str) -> &'static str {
         | "file.too_large" => "configuration",
         "rejected" | "edifact.mapping" | "cxml.mapping" | "csv.mapping" | "x12.mapping"
         | "records.outbound" => "business",
-        "dead" => "transient",
+        "dead" | "file.unwritable" => "transient",
+        c if c.starts_with("internal.") => "internal",
         c if c.ends_with(".crosswalk") => "configuration",
         _ => "syntax",
     }

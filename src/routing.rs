@@ -6,7 +6,14 @@ use crate::store::{Content, FileRow, NewDelivery, NewOutput};
 use crate::translate::Outcome;
 use std::collections::BTreeMap;
 
-/// Makes a value safe as one path component.
+/// The longest path component made from an input's name: with room for an id prefix and
+/// suffixes such as `.reason.json` and `.edigate-tmp`, it stays under the 255 bytes that
+/// common file systems allow.
+pub const MAX_COMPONENT: usize = 120;
+
+/// Makes a value safe as one path component: ASCII letters, digits, `.`, `_` and `-` only,
+/// no leading dot, and at most [`MAX_COMPONENT`] bytes (a longer one keeps its start and its
+/// extension, with a hash of the whole in between, so that two long names stay apart).
 pub fn component(s: &str) -> String {
     let c: String = s
         .chars()
@@ -18,10 +25,21 @@ pub fn component(s: &str) -> String {
             }
         })
         .collect();
-    match c.trim_start_matches('.') {
+    let c = match c.trim_start_matches('.') {
         "" => "_".to_string(),
         t => t.to_string(),
+    };
+    if c.len() <= MAX_COMPONENT {
+        return c;
     }
+    let hash = &crate::util::sha256_hex(s.as_bytes())[..16];
+    // The extension, when it is short: `.edi`, `.xml`.
+    let ext = match c.rfind('.') {
+        Some(i) if c.len() - i <= 12 => &c[i..],
+        _ => "",
+    };
+    let keep = MAX_COMPONENT - ext.len() - hash.len() - 1;
+    format!("{}~{hash}{ext}", &c[..keep])
 }
 
 /// The outputs of one translated file, with outbox-relative names that depend only on the
@@ -107,12 +125,13 @@ pub fn upload_channels(cfg: &Config, partner: &str) -> Vec<String> {
         .collect()
 }
 
-/// The deliveries of a file's records: one per record and target that takes it, keyed by
-/// partner, interchange control, transaction control and the record's index in the file, so
-/// that translating the same input again never adds a second delivery.
+/// The deliveries of a file's records: one per record and target that takes it, keyed by the
+/// record's id (a hash of the input's content and the record's position in it) and the
+/// target, so that translating the same input again never adds a second delivery and no two
+/// records ever share a key (files without control numbers, such as CSV, included).
 pub fn deliveries<'o>(cfg: &Config, outcome: &'o Outcome) -> Vec<NewDelivery<'o>> {
     let mut out = Vec::new();
-    for (index, r) in outcome.records.iter().enumerate() {
+    for r in &outcome.records {
         for t in cfg
             .targets
             .iter()
@@ -121,13 +140,34 @@ pub fn deliveries<'o>(cfg: &Config, outcome: &'o Outcome) -> Vec<NewDelivery<'o>
             out.push(NewDelivery {
                 record_id: r.id.clone(),
                 target: t.name.clone(),
-                idem_key: format!(
-                    "{}:{}:{}:{index}",
-                    r.partner, r.interchange_control, r.transaction_control
-                ),
+                idem_key: idem_key(&r.id, &t.name),
                 payload: r.json.as_bytes(),
             });
         }
     }
     out
+}
+
+/// The idempotency key of a record's delivery to a target.
+pub fn idem_key(record_id: &str, target: &str) -> String {
+    format!("{record_id}@{target}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn components_are_bounded_and_long_names_stay_apart() {
+        assert_eq!(component("po 1.edi"), "po_1.edi");
+        assert_eq!(component("..hidden"), "hidden");
+        assert_eq!(component(""), "_");
+        let a = format!("{}a.edi", "x".repeat(245));
+        let b = format!("{}b.edi", "x".repeat(245));
+        let (ca, cb) = (component(&a), component(&b));
+        assert_eq!(ca.len(), MAX_COMPONENT);
+        assert!(ca.ends_with(".edi") && ca.starts_with("xxx"), "{ca}");
+        assert_ne!(ca, cb);
+        assert_eq!(component(&"é".repeat(200)).len(), MAX_COMPONENT);
+    }
 }

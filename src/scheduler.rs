@@ -53,12 +53,10 @@ pub struct PassReport {
 /// The health row that tracks whether storage can be written.
 pub const STORAGE: &str = "(storage)";
 
-/// Writes, syncs and removes a small probe file in each folder.
+/// Writes and syncs a small probe in each folder (see [`crate::fsutil::probe_write`]).
 fn writable(dirs: &[&std::path::Path]) -> std::io::Result<()> {
     for d in dirs {
-        let probe = d.join(".edigate-probe");
-        crate::fsutil::write_atomic(&probe, b"probe")?;
-        crate::fsutil::remove_durable(&probe)?;
+        crate::fsutil::probe_write(d)?;
     }
     Ok(())
 }
@@ -249,73 +247,138 @@ impl Appliance {
     }
 }
 
-/// Sends what is due to every target (at most `concurrency` requests at once per target) and
-/// records each outcome and the target's circuit breaker in one transaction; true when a full
-/// batch was sent, so that more may be due now.
-fn deliver(cfg: &Config, store: &mut Store) -> Result<bool, ServiceError> {
-    let mut more = false;
-    for t in &cfg.targets {
-        let now = Utc::now();
-        let b = store.breaker(&t.name)?;
-        let Some(limit) = delivery::allowed(t, &b, now) else {
-            continue;
-        };
-        let limit = limit.min(500);
-        let due = store.due_deliveries(&t.name, now, limit)?;
-        if due.is_empty() {
-            continue;
-        }
-        more |= due.len() == limit;
-        let requests: Vec<delivery::Request> =
-            due.iter().map(|r| delivery::request(t, r)).collect();
-        let agent = delivery::agent(t);
-        let queue = std::sync::Mutex::new(requests.iter().enumerate());
-        let results = std::sync::Mutex::new(vec![None; requests.len()]);
-        std::thread::scope(|s| {
-            for _ in 0..t.concurrency.min(requests.len()) {
-                s.spawn(|| loop {
-                    let next = queue.lock().expect("queue").next();
-                    let Some((i, req)) = next else { break };
-                    let resp = delivery::send(&agent, req);
-                    results.lock().expect("results")[i] = Some(resp);
-                });
-            }
-        });
-        let results: Vec<delivery::Response> = results
-            .into_inner()
-            .expect("results")
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| delivery::Response::Failed("not sent".into())))
+/// Sends what is due to every target, each target on its own thread with its own database
+/// connection, so that a slow or silent target never holds up another (for `edigate once`;
+/// the service runs one long-lived worker per target instead, see [`Deliverer`]). True when
+/// a target may have more due now.
+fn deliver(cfg: &Config, _store: &mut Store) -> Result<bool, ServiceError> {
+    let results: Vec<Result<bool, StoreError>> = std::thread::scope(|s| {
+        let workers: Vec<_> = cfg
+            .targets
+            .iter()
+            .map(|t| {
+                s.spawn(move || {
+                    let mut store = Store::open(&cfg.database())?;
+                    deliver_target(cfg, t, &mut store)
+                })
+            })
             .collect();
-        let now = Utc::now();
-        let mut settled = Vec::with_capacity(due.len());
-        for (row, resp) in due.iter().zip(&results) {
-            let attempt = delivery::classify(t, row, resp, now);
-            match &attempt {
-                Attempt::Delivered { .. } => {
-                    tracing::debug!(target = %t.name, key = %row.idem_key, "delivered")
-                }
-                Attempt::Retry { error, .. } => {
-                    tracing::warn!(target = %t.name, key = %row.idem_key, error = %error, "delivery failed; will retry")
-                }
-                Attempt::Dead { error, .. } => {
-                    tracing::error!(target = %t.name, key = %row.idem_key, error = %error, "delivery dead-lettered")
-                }
-                Attempt::Rejected { error, .. } => {
-                    tracing::error!(target = %t.name, key = %row.idem_key, error = %error, "delivery rejected by the target")
-                }
-            }
-            settled.push((row.id, attempt));
-        }
-        let refs: Vec<&delivery::Response> = results.iter().collect();
-        let next = delivery::after(t, &b, &refs, now);
-        if next.state != b.state {
-            tracing::warn!(target = %t.name, from = %b.state, to = %next.state, "circuit breaker");
-        }
-        // Every outcome of the batch and the breaker in one transaction.
-        store.settle_deliveries(&settled, &t.name, &next)?;
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|p| {
+                    tracing::error!(panic = %crate::translate::panic_text(&*p), "a delivery worker panicked; its deliveries stay pending");
+                    Ok(false)
+                })
+            })
+            .collect()
+    });
+    let mut more = false;
+    for r in results {
+        more |= r?;
     }
     Ok(more)
+}
+
+/// The most deliveries one round takes for a target.
+const ROUND: usize = 500;
+
+/// One round for one target: takes what is due (as many as the breaker lets through), sends
+/// it at most `concurrency` requests at once, and records each outcome with the breaker as
+/// its response comes, so that a breaker that opens stops the rest of the round. True when a
+/// full round was taken, so that more may be due now.
+fn deliver_target(
+    cfg: &Config,
+    t: &crate::config::Target,
+    store: &mut Store,
+) -> Result<bool, StoreError> {
+    let _ = cfg;
+    let now = Utc::now();
+    let mut b = store.breaker(&t.name)?;
+    let Some(limit) = delivery::allowed(t, &b, now) else {
+        return Ok(false);
+    };
+    let limit = limit.min(ROUND);
+    let due = store.due_deliveries(&t.name, now, limit)?;
+    if due.is_empty() {
+        return Ok(false);
+    }
+    if crate::util::fault("panic:deliver", &t.name)
+        && !INJECTED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        panic!(
+            "injected fault (EDIGATE_FAULT) in the worker of target {}",
+            t.name
+        );
+    }
+    let full = due.len() == limit;
+    let requests: Vec<delivery::Request> = due.iter().map(|r| delivery::request(t, r)).collect();
+    let agent = delivery::agent(t);
+    let queue = std::sync::Mutex::new(requests.iter().enumerate());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, delivery::Response)>();
+    let mut outcome: Result<(), StoreError> = Ok(());
+    std::thread::scope(|s| {
+        for _ in 0..t.concurrency.min(requests.len()) {
+            let tx = tx.clone();
+            let (queue, stop, agent) = (&queue, &stop, &agent);
+            s.spawn(move || loop {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                let Some((i, req)) = next else { break };
+                if tx.send((i, delivery::send(agent, req))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, resp) in rx {
+            let row = &due[i];
+            let now = Utc::now();
+            let attempt = delivery::classify(t, row, &resp, now);
+            log_attempt(t, row, &attempt);
+            let next = delivery::after(t, &b, &[&resp], now);
+            if next.state != b.state {
+                tracing::warn!(target = %t.name, from = %b.state, to = %next.state, "circuit breaker");
+            }
+            if next.state == "open" {
+                // Nothing more is sent to a target whose breaker opened; what is in flight
+                // still settles.
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            b = next;
+            if outcome.is_ok() {
+                outcome = store.settle_deliveries(&[(row.id, attempt)], &t.name, &b);
+            }
+            if outcome.is_err() {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    outcome?;
+    Ok(full && b.state != "open")
+}
+
+/// Set once the injected delivery fault has fired (it fires once per process).
+static INJECTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn log_attempt(t: &crate::config::Target, row: &crate::store::DeliveryRow, attempt: &Attempt) {
+    match attempt {
+        Attempt::Delivered { .. } => {
+            tracing::debug!(target = %t.name, key = %row.idem_key, "delivered")
+        }
+        Attempt::Retry { error, .. } => {
+            tracing::warn!(target = %t.name, key = %row.idem_key, error = %error, "delivery failed; will retry")
+        }
+        Attempt::Dead { error, .. } => {
+            tracing::error!(target = %t.name, key = %row.idem_key, error = %error, "delivery dead-lettered")
+        }
+        Attempt::Rejected { error, .. } => {
+            tracing::error!(target = %t.name, key = %row.idem_key, error = %error, "delivery rejected by the target")
+        }
+    }
 }
 
 /// Runs `job(i)` for every `i` in `0..n` on one scoped thread per core (the pipeline's
@@ -341,62 +404,105 @@ fn parallel(n: usize, job: &(dyn Fn(usize) + Sync)) {
     });
 }
 
-/// The service's delivery thread: sends due deliveries beside the passes (its own database
-/// connection), woken by each pass and every quarter second for retries that come due.
+/// The service's delivery workers: one thread per target, each with its own database
+/// connection, woken by each pass and every quarter second for retries that come due. Each
+/// is supervised: a panic in a round is caught, logged, counted (`edigate status` shows it
+/// under anomalies) and the worker goes on with a fresh connection after a pause.
 struct Deliverer {
-    kick: std::sync::mpsc::SyncSender<()>,
-    thread: std::thread::JoinHandle<()>,
+    kicks: Vec<std::sync::mpsc::SyncSender<()>>,
+    threads: Vec<(String, std::thread::JoinHandle<()>)>,
 }
 
 impl Deliverer {
     fn start(cfg: Config) -> Result<Deliverer, ServiceError> {
-        let mut store = Store::open(&cfg.database())?;
-        let (kick, woken) = std::sync::mpsc::sync_channel::<()>(1);
-        let thread = std::thread::Builder::new()
-            .name("deliveries".into())
-            .spawn(move || {
-                // Consecutive failures of the database (full disk, say): the wait doubles up to
-                // half a minute, and the log says so once, then once more when it works again.
-                let mut failures = 0u32;
-                loop {
-                    let wait = match deliver(&cfg, &mut store) {
-                        Ok(more) => {
-                            if failures > 0 {
-                                tracing::warn!(failures, "deliveries work again");
-                                failures = 0;
-                            }
-                            if more {
-                                continue;
-                            }
-                            Duration::from_millis(250)
-                        }
-                        Err(e) => {
-                            if failures == 0 {
-                                tracing::error!(error = %e, "deliveries failed; retrying with backoff");
-                            }
-                            failures += 1;
-                            Duration::from_millis(250 << failures.min(7))
-                        }
-                    };
-                    match woken.recv_timeout(wait) {
-                        Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-                    }
-                }
-            })
-            .map_err(ServiceError::Thread)?;
-        Ok(Deliverer { kick, thread })
+        let mut kicks = Vec::new();
+        let mut threads = Vec::new();
+        for index in 0..cfg.targets.len() {
+            let name = cfg.targets[index].name.clone();
+            let mut store = Store::open(&cfg.database())?;
+            let (kick, woken) = std::sync::mpsc::sync_channel::<()>(1);
+            let cfg = cfg.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("deliver:{name}"))
+                .spawn(move || worker(&cfg, index, &mut store, &woken))
+                .map_err(ServiceError::Thread)?;
+            kicks.push(kick);
+            threads.push((name, thread));
+        }
+        Ok(Deliverer { kicks, threads })
     }
 
     /// New deliveries may be due.
     fn kick(&self) {
-        let _ = self.kick.try_send(());
+        for k in &self.kicks {
+            let _ = k.try_send(());
+        }
     }
 
-    /// Lets the batch in progress finish, then stops.
+    /// Lets the rounds in progress finish, then stops.
     fn stop(self) {
-        drop(self.kick);
-        let _ = self.thread.join();
+        drop(self.kicks);
+        for (name, t) in self.threads {
+            if t.join().is_err() {
+                tracing::error!(target = %name, "the delivery worker had stopped on a panic");
+            }
+        }
+    }
+}
+
+/// One target's delivery loop (see [`Deliverer`]).
+fn worker(cfg: &Config, index: usize, store: &mut Store, woken: &std::sync::mpsc::Receiver<()>) {
+    let t = &cfg.targets[index];
+    // Consecutive failures of the database (full disk, say) or panics: the wait doubles up to
+    // half a minute, and the log says so once, then once more when it works again.
+    let mut failures = 0u32;
+    loop {
+        let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            deliver_target(cfg, t, store)
+        }));
+        let wait = match round {
+            Ok(Ok(more)) => {
+                if failures > 0 {
+                    tracing::warn!(target = %t.name, failures, "deliveries work again");
+                    failures = 0;
+                }
+                if more {
+                    continue;
+                }
+                Duration::from_millis(250)
+            }
+            Ok(Err(e)) => {
+                if failures == 0 {
+                    tracing::error!(target = %t.name, error = %e, "deliveries failed; retrying with backoff");
+                }
+                failures += 1;
+                Duration::from_millis(250 << failures.min(7))
+            }
+            Err(p) => {
+                let text = crate::translate::panic_text(&*p);
+                tracing::error!(target = %t.name, panic = %text, "the delivery worker panicked; it is restarted");
+                failures += 1;
+                // The connection may have been left inside a transaction: start afresh.
+                match Store::open(&cfg.database()) {
+                    Ok(fresh) => *store = fresh,
+                    Err(e) => {
+                        tracing::error!(target = %t.name, error = %e, "reopening the state database")
+                    }
+                }
+                let detail = format!(
+                    "delivery worker of target {} restarted after a panic: {text}",
+                    t.name
+                );
+                if let Err(e) = store.anomaly("worker.restart", None, &detail) {
+                    tracing::error!(error = %e, "recording the restart");
+                }
+                Duration::from_millis(250 << failures.min(7))
+            }
+        };
+        match woken.recv_timeout(wait) {
+            Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
     }
 }
 
@@ -460,18 +566,33 @@ pub async fn run(
     loop {
         let names = std::mem::take(&mut due);
         let (back, result) = tokio::task::spawn_blocking(move || {
-            let r = app.pass(&names);
+            // A panic anywhere in a pass (a file's translation has its own guard) ends that
+            // pass only: it is logged and counted, the store is opened afresh (a transaction
+            // may have been left open), and the next pass goes on.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.pass(&names)));
+            let r = match r {
+                Ok(r) => r.map(Some),
+                Err(p) => {
+                    let text = crate::translate::panic_text(&*p);
+                    tracing::error!(panic = %text, "a pass panicked; the service goes on");
+                    let reopened = Store::open(&app.cfg.database()).map(|s| app.store = s);
+                    reopened
+                        .and_then(|()| app.store.anomaly("pass.panic", None, &text))
+                        .map(|()| None)
+                        .map_err(ServiceError::from)
+                }
+            };
             (app, r)
         })
         .await
-        .expect("the pass does not panic");
+        .map_err(|e| ServiceError::Thread(std::io::Error::other(e.to_string())))?;
         app = back;
         if let Some(d) = &deliverer {
             d.kick();
         }
         let next = match result {
-            Ok(r) if r.more_deliveries || r.intake.deferred > 0 => Duration::ZERO,
-            Ok(r) if r.intake.waiting > 0 => settle,
+            Ok(Some(r)) if r.more_deliveries || r.intake.deferred > 0 => Duration::ZERO,
+            Ok(Some(r)) if r.intake.waiting > 0 => settle,
             Ok(_) => rescan,
             Err(e) => {
                 tracing::error!(error = %e, "pass failed; retrying at the next rescan");

@@ -176,9 +176,60 @@ pub fn valid_date(y: i64, m: u32, d: u32) -> bool {
     d <= max
 }
 
+/// Fault injection for the integration tests, in debug builds only (a release binary never
+/// reads it): `EDIGATE_FAULT=panic:translate:NAME` panics while translating a file whose name
+/// contains NAME; `panic:deliver:TARGET` panics once in TARGET's delivery worker.
+pub fn fault(kind: &str, subject: &str) -> bool {
+    if !cfg!(debug_assertions) {
+        return false;
+    }
+    let Ok(spec) = std::env::var("EDIGATE_FAULT") else {
+        return false;
+    };
+    spec.split(',').any(|f| {
+        f.strip_prefix(kind)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .is_some_and(|needle| !needle.is_empty() && subject.contains(needle))
+    })
+}
+
+/// Escapes the control characters of one formatted log line (all but its final newline), so
+/// that a value taken from an input (a file name, a sender id) can neither forge a line nor
+/// hide one with terminal escapes: a newline shows as `\n`, ESC as `\x1b`.
+pub fn escape_log_line(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    let bad = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
+    if !body.iter().any(|&b| bad(b)) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = Vec::with_capacity(line.len() + 16);
+    for &b in body {
+        match b {
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b if bad(b) => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
+            b => out.push(b),
+        }
+    }
+    if body.len() < line.len() {
+        out.push(b'\n');
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_lines_keep_their_newline_and_escape_every_other_control() {
+        assert_eq!(&*escape_log_line(b"plain line\n"), b"plain line\n");
+        assert_eq!(
+            &*escape_log_line(b"file=a\nFAKE ERROR \x1b[2Kb\r\n"),
+            b"file=a\\nFAKE ERROR \\x1b[2Kb\\r\n"
+        );
+        assert_eq!(&*escape_log_line(b"no newline\x07"), b"no newline\\x07");
+    }
 
     #[test]
     fn calendar_round_trips() {

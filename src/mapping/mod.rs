@@ -150,7 +150,9 @@ impl Mappings {
                     continue;
                 };
                 let rel = rel.to_string_lossy().replace('\\', "/");
-                if rel.starts_with("standards/") || !(rel.ends_with(".jq") || rel.ends_with(".csv"))
+                let csv_map = rel.starts_with("csv/") && rel.ends_with(".toml");
+                if rel.starts_with("standards/")
+                    || !(rel.ends_with(".jq") || rel.ends_with(".csv") || csv_map)
                 {
                     continue;
                 }
@@ -276,6 +278,15 @@ impl Mappings {
     /// Names of every loaded program.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.origins.keys().map(String::as_str)
+    }
+
+    /// Shipped programs that no file of the mappings folder replaced.
+    pub fn builtin_in_use(&self) -> Vec<&str> {
+        self.origins
+            .iter()
+            .filter(|(_, o)| o.starts_with("built-in "))
+            .map(|(n, _)| n.as_str())
+            .collect()
     }
 
     /// Programs that run as compiled twins, and programs whose shipped text has a twin but

@@ -91,6 +91,12 @@ pub struct FileRow {
     pub replay: bool,
     /// Document types found when parsing (`850,810`, `ORDERS`), comma separated.
     pub documents: String,
+    /// Failed attempts at the current step (writing outputs, placing the content).
+    pub failures: i64,
+    /// When the current step may be tried again after a failure (RFC 3339).
+    pub retry_at: Option<String>,
+    /// The last failure of the current step.
+    pub last_error: Option<String>,
 }
 
 /// A new file to record at intake.
@@ -149,7 +155,8 @@ impl Content<'_> {
 pub struct NewDelivery<'r> {
     pub record_id: String,
     pub target: String,
-    /// partner + interchange control + transaction control + record index.
+    /// The record's id and the target's name: the record's identity, so that no two records
+    /// share a key and the same record (replayed, retranslated) always gets the same one.
     pub idem_key: String,
     pub payload: &'r [u8],
 }
@@ -369,6 +376,23 @@ CREATE INDEX deliveries_file ON deliveries(file_id);
 CREATE INDEX uploads_output ON uploads(output_id);
 CREATE INDEX files_duplicate ON files(duplicate_of);
 "#,
+    // Things that must never pass silently (a delivery key that collides with another
+    // record's, entries a channel cannot take), counted for status; files whose outputs could
+    // not be written wait for `retry_at`; a record reaches each target at most once.
+    r#"
+CREATE TABLE anomalies (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    file_id INTEGER,
+    detail TEXT NOT NULL
+);
+CREATE INDEX anomalies_kind ON anomalies(kind);
+ALTER TABLE files ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE files ADD COLUMN retry_at TEXT;
+ALTER TABLE files ADD COLUMN last_error TEXT;
+CREATE UNIQUE INDEX deliveries_record ON deliveries(target, record_id);
+"#,
 ];
 
 /// The open state database.
@@ -376,7 +400,7 @@ pub struct Store {
     conn: Connection,
 }
 
-const FILE_COLUMNS: &str = "id, channel, partner, name, sha256, size, state, attempt, duplicate_of, blob, refusal, received_at, updated_at, replay, documents";
+const FILE_COLUMNS: &str = "id, channel, partner, name, sha256, size, state, attempt, duplicate_of, blob, refusal, received_at, updated_at, replay, documents, failures, retry_at, last_error";
 
 fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
     let state: String = r.get(6)?;
@@ -396,6 +420,9 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
         updated_at: r.get(12)?,
         replay: r.get(13)?,
         documents: r.get(14)?,
+        failures: r.get(15)?,
+        retry_at: r.get(16)?,
+        last_error: r.get(17)?,
     })
 }
 
@@ -414,6 +441,26 @@ fn event(tx: &Connection, file_id: i64, state: State, detail: &str) -> Result<()
     Ok(())
 }
 
+fn anomaly_in(conn: &Connection, kind: &str, file_id: Option<i64>, detail: &str) -> Result<()> {
+    exec(
+        conn,
+        "INSERT INTO anomalies (at, kind, file_id, detail) VALUES (?1, ?2, ?3, ?4)",
+        params![Utc::now().rfc3339(), kind, file_id, detail],
+    )?;
+    Ok(())
+}
+
+/// An audit event of a delivery, under the file its record came from.
+fn delivery_event(conn: &Connection, delivery: i64, what: &str) -> Result<()> {
+    exec(
+        conn,
+        "INSERT INTO events (file_id, at, state, detail)
+         SELECT file_id, ?2, 'delivery', ?3 || ' (delivery ' || id || ', target ' || target || ', record ' || record_id || ')' FROM deliveries WHERE id = ?1",
+        params![delivery, Utc::now().rfc3339(), what],
+    )?;
+    Ok(())
+}
+
 /// Records the outcome of one attempt on `conn` (inside the caller's transaction).
 fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
     let now = Utc::now_rfc3339_ms();
@@ -428,12 +475,20 @@ fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
             Attempt::Dead { status, error } => ("dead", *status, Some(error), None),
             Attempt::Rejected { status, error } => ("rejected", Some(*status), Some(error), None),
         };
-    exec(conn,
+    let changed = exec(conn,
         "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_status = ?3, last_error = ?4,
              next_at = COALESCE(?5, next_at), delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 ELSE delivered_at END
          WHERE id = ?1 AND state = 'pending'",
         params![id, state, status, error, next_at, now],
     )?;
+    if changed == 1 {
+        let what = match (attempt, status) {
+            (Attempt::Retry { .. }, _) => "delivery attempt failed; retry due".to_string(),
+            (_, Some(s)) => format!("{state}, HTTP {s}"),
+            (_, None) => state.to_string(),
+        };
+        delivery_event(conn, id, &what)?;
+    }
     Ok(())
 }
 
@@ -495,7 +550,7 @@ fn set_state(tx: &Connection, id: i64, from: &[State], to: State) -> Result<()> 
     }
     exec(
         tx,
-        "UPDATE files SET state = ?2, updated_at = ?3 WHERE id = ?1",
+        "UPDATE files SET state = ?2, updated_at = ?3, failures = 0, retry_at = NULL, last_error = NULL WHERE id = ?1",
         params![id, to.as_str(), Utc::now().rfc3339()],
     )?;
     Ok(())
@@ -539,6 +594,14 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
+        // A database already up to date is only read: `edigate status` must work on a full
+        // disk, when no write can succeed.
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == MIGRATIONS.len() as i64 {
+            return Ok(());
+        }
         // Another process (the service and a CLI command) may open the same file at the same
         // moment: the version is read and the migrations applied under one write lock.
         let tx = self
@@ -715,10 +778,13 @@ impl Store {
         detail: &str,
     ) -> Result<()> {
         self.commit_translation_with(id, outputs, records, &[], &[], refusal, detail)
+            .map(|_| ())
     }
 
     /// Like [`Store::commit_translation`], with the records' deliveries in the same transaction
-    /// (a delivery already known by target and idempotency key is not added again).
+    /// (the same record already queued for a target is not added again). Returns the
+    /// deliveries refused because their key is held by another record (each also kept as an
+    /// anomaly), for the caller to log.
     #[allow(clippy::too_many_arguments)]
     pub fn commit_translation_with(
         &mut self,
@@ -729,7 +795,7 @@ impl Store {
         exceptions: &[crate::translate::RejectedItem],
         refusal: Option<&str>,
         detail: &str,
-    ) -> Result<()> {
+    ) -> Result<Vec<String>> {
         let tx = self.conn.savepoint()?;
         set_state(&tx, id, &[State::Parsed], State::Translated)?;
         let created = Utc::now().rfc3339();
@@ -740,12 +806,40 @@ impl Store {
                 params![id, e.document, e.control, e.interchange, e.code, e.reason, e.offset as i64, created],
             )?;
         }
+        let mut conflicts = Vec::new();
         for d in deliveries {
-            exec(&tx,
-                "INSERT OR IGNORE INTO deliveries (record_id, file_id, target, idem_key, payload, state, next_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+            let added = exec(&tx,
+                "INSERT INTO deliveries (record_id, file_id, target, idem_key, payload, state, next_at, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) ON CONFLICT DO NOTHING",
                 params![d.record_id, id, d.target, d.idem_key, d.payload, created],
             )?;
+            if added == 1 {
+                continue;
+            }
+            // Already known: the same record for the same target (a replay, a repeated step)
+            // is expected and is not sent again; anything else is a key that collides with
+            // another record's, which must never pass silently.
+            let holder: Option<(String, i64)> = tx
+                .prepare_cached(
+                    "SELECT record_id, file_id FROM deliveries WHERE target = ?1 AND (idem_key = ?2 OR record_id = ?3) LIMIT 1",
+                )?
+                .query_row(params![d.target, d.idem_key, d.record_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            match holder {
+                Some((record, _)) if record == d.record_id => {}
+                other => {
+                    let detail = format!(
+                        "record {} for target {}: key {:?} is already held by record {} (file {}); not queued",
+                        d.record_id,
+                        d.target,
+                        d.idem_key,
+                        other.as_ref().map_or("?", |o| o.0.as_str()),
+                        other.as_ref().map_or(0, |o| o.1),
+                    );
+                    anomaly_in(&tx, "delivery.key_conflict", Some(id), &detail)?;
+                    conflicts.push(detail);
+                }
+            }
         }
         let now = Utc::now().rfc3339();
         for o in outputs {
@@ -805,7 +899,7 @@ impl Store {
         )?;
         event(&tx, id, State::Translated, detail)?;
         tx.commit()?;
-        Ok(())
+        Ok(conflicts)
     }
 
     pub fn outputs(&self, file_id: i64) -> Result<Vec<OutputRow>> {
@@ -822,11 +916,22 @@ impl Store {
     }
 
     pub fn mark_written(&mut self, output_id: i64) -> Result<()> {
-        exec(
-            &self.conn,
+        let tx = self.conn.savepoint()?;
+        let now = Utc::now().rfc3339();
+        if exec(
+            &tx,
             "UPDATE outputs SET written_at = ?2 WHERE id = ?1 AND written_at IS NULL",
-            params![output_id, Utc::now().rfc3339()],
-        )?;
+            params![output_id, now],
+        )? == 1
+        {
+            exec(
+                &tx,
+                "INSERT INTO events (file_id, at, state, detail)
+                 SELECT file_id, ?2, 'output', 'written ' || path FROM outputs WHERE id = ?1",
+                params![output_id, now],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -1064,21 +1169,30 @@ impl Store {
 
     /// Closes an exception item (the operator dealt with it, for example by a replay).
     pub fn discard_exception(&mut self, id: i64) -> Result<()> {
+        let tx = self.conn.savepoint()?;
         if exec(
-            &self.conn,
+            &tx,
             "UPDATE exceptions SET state = 'discarded' WHERE id = ?1 AND state = 'open'",
             [id],
         )? == 0
         {
             return Err(StoreError::NotFound(id));
         }
+        exec(
+            &tx,
+            "INSERT INTO events (file_id, at, state, detail)
+             SELECT file_id, ?2, 'exception', 'exception ' || id || ' (' || document || ' ' || control || ') discarded by operator' FROM exceptions WHERE id = ?1",
+            params![id, Utc::now().rfc3339()],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 
     /// A held (rejected or dead) delivery goes back to pending, with its attempts reset.
     pub fn release_delivery(&mut self, id: i64) -> Result<()> {
+        let tx = self.conn.savepoint()?;
         let n = exec(
-            &self.conn,
+            &tx,
             "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?2, created_at = ?2
              WHERE id = ?1 AND state IN ('rejected', 'dead')",
             params![id, Utc::now().rfc3339()],
@@ -1086,18 +1200,23 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound(id));
         }
+        delivery_event(&tx, id, "released by operator")?;
+        tx.commit()?;
         Ok(())
     }
 
     /// A held delivery is dropped (kept as `discarded`, never sent).
     pub fn discard_delivery(&mut self, id: i64) -> Result<()> {
-        let n = exec(&self.conn,
+        let tx = self.conn.savepoint()?;
+        let n = exec(&tx,
             "UPDATE deliveries SET state = 'discarded' WHERE id = ?1 AND state IN ('rejected', 'dead')",
             [id],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound(id));
         }
+        delivery_event(&tx, id, "discarded by operator")?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -1173,11 +1292,23 @@ impl Store {
     }
 
     pub fn upload_done(&mut self, id: i64) -> Result<()> {
-        exec(
-            &self.conn,
-            "UPDATE uploads SET state = 'done', done_at = ?2, last_error = NULL WHERE id = ?1",
-            params![id, Utc::now().rfc3339()],
-        )?;
+        let tx = self.conn.savepoint()?;
+        let now = Utc::now().rfc3339();
+        if exec(
+            &tx,
+            "UPDATE uploads SET state = 'done', done_at = ?2, last_error = NULL WHERE id = ?1 AND state != 'done'",
+            params![id, now],
+        )? == 1
+        {
+            exec(
+                &tx,
+                "INSERT INTO events (file_id, at, state, detail)
+                 SELECT o.file_id, ?2, 'upload', 'uploaded ' || u.remote_name || ' to channel ' || u.channel
+                 FROM uploads u JOIN outputs o ON o.id = u.output_id WHERE u.id = ?1",
+                params![id, now],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -1295,6 +1426,72 @@ impl Store {
         Ok(n)
     }
 
+    /// Keeps something that must not pass silently, for `edigate status` and the log.
+    pub fn anomaly(&mut self, kind: &str, file_id: Option<i64>, detail: &str) -> Result<()> {
+        anomaly_in(&self.conn, kind, file_id, detail)
+    }
+
+    /// (kind, count, latest detail) of every anomaly kept.
+    pub fn anomaly_counts(&self) -> Result<Vec<(String, i64, String)>> {
+        self.all(
+            "SELECT kind, COUNT(*), (SELECT detail FROM anomalies b WHERE b.kind = a.kind ORDER BY id DESC LIMIT 1)
+             FROM anomalies a GROUP BY kind ORDER BY kind",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+    }
+
+    /// Records a failed attempt at a file's current step (it stays in its state) and when it
+    /// may be tried again, with its audit event.
+    pub fn step_failed(&mut self, id: i64, error: &str, retry_at: Utc) -> Result<()> {
+        let tx = self.conn.savepoint()?;
+        exec(
+            &tx,
+            "UPDATE files SET failures = failures + 1, retry_at = ?2, last_error = ?3 WHERE id = ?1",
+            params![id, retry_at.rfc3339(), error],
+        )?;
+        exec(
+            &tx,
+            "INSERT INTO events (file_id, at, state, detail)
+             SELECT id, ?2, state, 'attempt ' || failures || ' failed: ' || ?3 || '; next at ' || ?4 FROM files WHERE id = ?1",
+            params![id, Utc::now().rfc3339(), error, retry_at.rfc3339()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Gives up on a file's outputs after repeated failures: it goes on to the quarantine with
+    /// `refusal` (its content is placed there with the reason); nothing unwritten is written.
+    pub fn give_up_writing(&mut self, id: i64, refusal: &str, detail: &str) -> Result<()> {
+        let tx = self.conn.savepoint()?;
+        set_state(&tx, id, &[State::Translated], State::Delivered)?;
+        exec(
+            &tx,
+            "UPDATE files SET refusal = ?2, failures = 0, retry_at = NULL WHERE id = ?1",
+            params![id, refusal],
+        )?;
+        exec(&tx, "DELETE FROM uploads WHERE state = 'pending' AND output_id IN (SELECT id FROM outputs WHERE file_id = ?1 AND written_at IS NULL)", [id])?;
+        exec(
+            &tx,
+            "DELETE FROM outputs WHERE file_id = ?1 AND written_at IS NULL",
+            [id],
+        )?;
+        event(&tx, id, State::Delivered, detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Files waiting to retry a step that failed: (id, name, state, failures, retry at, error).
+    #[allow(clippy::type_complexity)]
+    pub fn failing_files(&self) -> Result<Vec<(i64, String, String, i64, String, String)>> {
+        self.all(
+            "SELECT id, name, state, failures, COALESCE(retry_at, ''), COALESCE(last_error, '') FROM files
+             WHERE failures > 0 AND state IN ('received','parsed','translated','delivered') ORDER BY id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+    }
+
     /// The audit trail of one file.
     pub fn events(&self, file_id: i64) -> Result<Vec<(String, String, String)>> {
         self.all(
@@ -1403,7 +1600,14 @@ mod tests {
         s.mark_placed(&[(id, "archive/a".into(), false)]).unwrap();
         assert_eq!(s.file(id).unwrap().state, State::Archived);
         assert_eq!(s.find_records("po_number", "PO1").unwrap(), ["rec_1"]);
-        assert_eq!(s.events(id).unwrap().len(), 5);
+        let events = s.events(id).unwrap();
+        assert_eq!(events.len(), 6, "{events:?}");
+        assert!(
+            events
+                .iter()
+                .any(|(_, state, detail)| state == "output" && detail.contains("written")),
+            "writing an output is an audit event: {events:?}"
+        );
         assert_eq!(s.original_of("abc").unwrap(), Some(id));
         let (dup, of) = s.insert_files(&[new_file("k2", "abc")]).unwrap()[0];
         assert_eq!(of, Some(id));

@@ -210,6 +210,28 @@ pub fn oversized(len: u64, cfg: &Config) -> Option<Outcome> {
     Some(out)
 }
 
+/// The outcome for a file whose translation panicked (a bug in edigate, never the sender's
+/// fault): the file is quarantined with class `internal` and everything else goes on.
+pub fn internal_failure(panic: &str) -> Outcome {
+    let mut out = Outcome::default();
+    out.refuse(
+        "internal.panic",
+        format!(
+            "edigate failed while translating this file (an internal error, please report it):              {panic}; the file is held here and the service goes on"
+        ),
+        Position::default(),
+    );
+    out
+}
+
+/// The text of a caught panic.
+pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into())
+}
+
 /// [`translate`] without a store: control numbers for acknowledgements count from 1 within the
 /// file. For `edigate translate`, tests, benches and fuzzing, which must not touch state.
 pub fn dry_run(input: &Input<'_>, cfg: &Config, now: Utc) -> Outcome {

@@ -179,9 +179,12 @@ impl<'r, 'i> Pass<'r, 'i> {
             fallback,
         ) {
             Ok(partner) => {
-                let duplicate = input
-                    .seen
-                    .is_some_and(|seen| seen(&partner, &sender, control));
+                // Only an interchange reference can be compared: messages without an envelope
+                // (no UNB) have none, and are never duplicates of each other.
+                let duplicate = !control.trim().is_empty()
+                    && input
+                        .seen
+                        .is_some_and(|seen| seen(&partner, &sender, control));
                 self.sender = Some(Sender {
                     partner,
                     sender,

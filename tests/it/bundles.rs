@@ -70,3 +70,41 @@ fn zip_slip_and_zip_bombs_are_quarantined() {
         "nothing from a refused bundle flows"
     );
 }
+
+/// A zip whose entries are all named `name` (written under distinct names of the same length,
+/// then renamed in every header, as some zip tools produce them).
+fn zip_same_name(name: &str, contents: &[Vec<u8>]) -> Vec<u8> {
+    let names: Vec<String> = (0..contents.len())
+        .map(|i| format!("{}{i}", &name[..name.len() - 1]))
+        .collect();
+    let entries: Vec<(&str, Vec<u8>)> = names
+        .iter()
+        .zip(contents)
+        .map(|(n, c)| (n.as_str(), c.clone()))
+        .collect();
+    let mut z = zip(&entries);
+    for n in &names {
+        let mut at = 0;
+        while let Some(i) = z[at..].windows(n.len()).position(|w| w == n.as_bytes()) {
+            z[at + i..at + i + n.len()].copy_from_slice(name.as_bytes());
+            at += i + n.len();
+        }
+    }
+    z
+}
+
+#[test]
+fn a_zip_with_two_entries_of_the_same_name_is_quarantined_with_the_reason() {
+    let sb = Sandbox::new();
+    sb.drop_file("twice.zip", &zip_same_name("po.edi", &[po(1), po(2)]));
+    sb.once(1);
+    let list = sb.stdout(&["quarantine", "list"]);
+    assert!(
+        list.contains("twice.zip") && list.contains("2 entries named \"po.edi\""),
+        "{list}"
+    );
+    // Neither entry flows on its own: the bundle is held whole, with both inside it.
+    assert!(sb.records().is_empty(), "{:?}", sb.files("outbox"));
+    let status = sb.stdout(&["status"]);
+    assert!(status.contains("quarantined  1"), "{status}");
+}

@@ -289,6 +289,9 @@ pub fn parse(buf: &[u8]) -> X12File {
     c.0
 }
 
+/// The fixed widths of ISA01 to ISA16.
+const ISA_WIDTHS: [usize; 16] = [2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1];
+
 fn diag(severity: Severity, code: &'static str, message: String, seg: &Segment<'_>) -> Diagnostic {
     Diagnostic {
         severity,
@@ -621,6 +624,27 @@ impl<'h> Parser<'h> {
                 "x12.isa_count",
                 format!("ISA has {} elements, expected 16", seg.element_count()),
             );
+        }
+        // Every ISA field has a fixed width (the segment is 106 bytes): a field padded wrong is
+        // read (its value is clear) but said, since many partners' translators refuse it.
+        for (n, width) in ISA_WIDTHS.iter().enumerate().take(seg.element_count()) {
+            let len = seg.el(n + 1).len();
+            if len != *width {
+                let mut d = diag(
+                    Severity::Warning,
+                    "x12.isa_width",
+                    format!(
+                        "ISA{:02} is {len} character(s) wide; ISA fields are fixed width and this one takes {width}",
+                        n + 1
+                    ),
+                    &seg,
+                );
+                d.position.element = Some(n + 1);
+                ic.problems.push(Problem {
+                    ack_code: "",
+                    diagnostic: d,
+                });
+            }
         }
         self.ic = Some(ic);
     }
