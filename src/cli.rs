@@ -256,13 +256,21 @@ fn run(cli: Cli) -> Result<u8> {
             if r.paused {
                 eprintln!("intake paused: storage is not writable (see edigate status)");
             }
-            Ok(if p.errors > 0 || r.channel_errors > 0 || r.paused {
-                FAILED
-            } else if p.quarantined > 0 || p.rejected > 0 {
-                FLAGGED
-            } else {
-                OK
-            })
+            let failing = app.store.failing_files()?.len();
+            if failing > 0 {
+                eprintln!(
+                    "{failing} file(s) wait to retry a step that failed (see edigate status)"
+                );
+            }
+            Ok(
+                if p.errors > 0 || r.channel_errors > 0 || r.paused || failing > 0 {
+                    FAILED
+                } else if p.quarantined > 0 || p.rejected > 0 {
+                    FLAGGED
+                } else {
+                    OK
+                },
+            )
         }
         Command::Translate {
             file,
@@ -548,8 +556,26 @@ fn open_store(cfg: &Config) -> Result<Store> {
     Ok(Store::open(&cfg.database())?)
 }
 
+/// The store for a command that only reads, told on stderr when it had to be read unlocked.
+fn read_store(cfg: &Config) -> Result<Store> {
+    let db = cfg.database();
+    if !db.exists() {
+        return open_store(cfg);
+    }
+    let (store, unlocked) = Store::open_read_only(&db)?;
+    if unlocked {
+        eprintln!(
+            "warning: {} read without locks (its folder cannot be written): figures may lag the service",
+            String::from_utf8_lossy(&crate::util::escape_log_line(
+                db.to_string_lossy().as_bytes()
+            ))
+        );
+    }
+    Ok(store)
+}
+
 fn status(cfg: &Config) -> Result<u8> {
-    let store = open_store(cfg)?;
+    let store = read_store(cfg)?;
     println!("channels:");
     for c in &cfg.channels {
         let count = crate::intake::folder_count(c);
@@ -664,7 +690,7 @@ fn label(v: &str) -> String {
 }
 
 fn metrics(cfg: &Config) -> Result<u8> {
-    let store = open_store(cfg)?;
+    let store = read_store(cfg)?;
     let mut out = String::new();
     let (counts, dups) = store.counts()?;
     out.push_str("# HELP edigate_files Input files by state.\n# TYPE edigate_files gauge\n");

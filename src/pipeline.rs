@@ -787,4 +787,74 @@ mod tests {
         assert_eq!(sizes(&[40 * MB]), [1]);
         assert!(sizes(&[]).is_empty());
     }
+
+    /// A folder channel with the ACME partner and the 850 fixture taken into the spool.
+    fn taken() -> (tempfile::TempDir, Config, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("inbox")).unwrap();
+        let text = "[service]\nsettle_ms = 1\n\n[[channels]]\nname = \"in\"\ntype = \"dir\"\npath = \"inbox\"\n\n\
+                    [[partners]]\nid = \"ACME\"\nx12_ids = [\"ZZ:ACMESUPPLY\"]\n";
+        let cfg = crate::config::parse(&dir.path().join("edigate.toml"), text).unwrap();
+        std::fs::create_dir_all(cfg.spool()).unwrap();
+        std::fs::create_dir_all(&cfg.outbox).unwrap();
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/x12/ok/850-4010-acme.edi");
+        std::fs::copy(fixture, dir.path().join("inbox/po.edi")).unwrap();
+        let mut store = Store::open(&cfg.database()).unwrap();
+        let report = crate::intake::Intake::default()
+            .pass(&cfg, &mut store, &|_| true)
+            .unwrap();
+        assert_eq!(report.ingested, 1);
+        (dir, cfg, store)
+    }
+
+    fn advance(cfg: &Config, store: &mut Store) -> Result<Report, StoreError> {
+        advance_all(cfg, store, &serial)
+    }
+
+    #[test]
+    fn a_failing_duplicate_check_stops_the_step_and_never_counts_as_new() {
+        let (_dir, cfg, mut store) = taken();
+        store.execute_for_test("ALTER TABLE interchanges RENAME TO interchanges_away");
+        assert!(advance(&cfg, &mut store).is_err());
+        let f = store.file(1).unwrap();
+        assert!(
+            matches!(f.state, State::Received | State::Parsed),
+            "{:?}",
+            f.state
+        );
+        assert!(store.file(1).unwrap().refusal.is_none());
+        // Once the check can be made again the file flows.
+        store.execute_for_test("ALTER TABLE interchanges_away RENAME TO interchanges");
+        advance(&cfg, &mut store).unwrap();
+        assert_eq!(store.file(1).unwrap().state, State::Archived);
+    }
+
+    #[test]
+    fn outputs_that_cannot_be_written_back_off_then_go_to_the_quarantine() {
+        let (dir, cfg, mut store) = taken();
+        // The outbox is a plain file: nothing can be written under it.
+        std::fs::remove_dir(&cfg.outbox).unwrap();
+        std::fs::write(&cfg.outbox, b"not a folder").unwrap();
+        let mut waits = Vec::new();
+        for attempt in 1..MAX_WRITE_ATTEMPTS {
+            let report = advance(&cfg, &mut store).unwrap();
+            assert_eq!(report.errors, 1, "attempt {attempt}");
+            let f = store.file(1).unwrap();
+            assert_eq!((f.state, f.failures), (State::Translated, attempt));
+            let at = f.retry_at.unwrap();
+            waits.push(at.clone());
+            // Not tried again before its time.
+            assert_eq!(advance(&cfg, &mut store).unwrap().errors, 0);
+            store.execute_for_test("UPDATE files SET retry_at = '2000-01-01T00:00:00Z'");
+        }
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "{waits:?}");
+        advance(&cfg, &mut store).unwrap();
+        let f = store.file(1).unwrap();
+        assert_eq!(f.state, State::Quarantined, "{:?}", f.last_error);
+        let refusal: serde_json::Value = serde_json::from_str(&f.refusal.unwrap()).unwrap();
+        assert_eq!(refusal["code"], "file.unwritable");
+        assert!(store.failing_files().unwrap().is_empty());
+        assert!(dir.path().join(&f.blob).exists() || cfg.resolve(&f.blob).exists());
+    }
 }

@@ -439,10 +439,21 @@ impl Deliverer {
         }
     }
 
-    /// Lets the rounds in progress finish, then stops.
+    /// Lets the rounds in progress finish, then stops. A worker still waiting on a target after
+    /// `STOP_WAIT` is left behind: the process ends, and what it was sending stays pending, to
+    /// be sent again (under the same idempotency key) after the restart.
     fn stop(self) {
+        const STOP_WAIT: Duration = Duration::from_secs(5);
         drop(self.kicks);
+        let end = std::time::Instant::now() + STOP_WAIT;
         for (name, t) in self.threads {
+            while !t.is_finished() && std::time::Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if !t.is_finished() {
+                tracing::warn!(target = %name, "still waiting on the target: its deliveries in flight stay pending and are sent again after the restart");
+                continue;
+            }
             if t.join().is_err() {
                 tracing::error!(target = %name, "the delivery worker had stopped on a panic");
             }

@@ -18,6 +18,8 @@ pub enum StoreError {
         state: String,
         expected: &'static str,
     },
+    #[error("state database is at version {found}, this binary expects {expected}: a newer database needs the edigate that wrote it, an older one is migrated by running edigate once")]
+    Outdated { found: i64, expected: usize },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -593,6 +595,56 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the file for reading only (`status`, `metrics`): nothing is migrated or written.
+    /// When SQLite cannot even make its shared-memory index (a full or read-only disk), the
+    /// file is read as immutable, without locks, and the caller is told it may be behind the
+    /// write-ahead log.
+    pub fn open_read_only(path: &Path) -> Result<(Store, bool)> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let check = |conn: Connection| -> Result<Store> {
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if version != MIGRATIONS.len() as i64 {
+                return Err(StoreError::Outdated {
+                    found: version,
+                    expected: MIGRATIONS.len(),
+                });
+            }
+            Ok(Store { conn })
+        };
+        match Connection::open_with_flags(path, flags)
+            .map_err(StoreError::from)
+            .and_then(check)
+        {
+            Ok(store) => Ok((store, false)),
+            Err(StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::SystemIoFailure
+                        | rusqlite::ErrorCode::DiskFull
+                        | rusqlite::ErrorCode::CannotOpen
+                        | rusqlite::ErrorCode::ReadOnly
+                ) && path.exists() =>
+            {
+                // URI reserved characters in the path are percent-encoded.
+                let mut uri = String::from("file:");
+                for b in path.to_string_lossy().bytes() {
+                    match b {
+                        b'?' | b'#' | b'%' => uri.push_str(&format!("%{b:02X}")),
+                        _ => uri.push(b as char),
+                    }
+                }
+                uri.push_str("?immutable=1");
+                let conn = Connection::open_with_flags(uri, flags)?;
+                Ok((check(conn)?, true))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn migrate(&mut self) -> Result<()> {
         // A database already up to date is only read: `edigate status` must work on a full
         // disk, when no write can succeed.
@@ -601,6 +653,13 @@ impl Store {
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version == MIGRATIONS.len() as i64 {
             return Ok(());
+        }
+        if version > MIGRATIONS.len() as i64 {
+            // Written by a newer edigate: running on it would mark it older than it is.
+            return Err(StoreError::Outdated {
+                found: version,
+                expected: MIGRATIONS.len(),
+            });
         }
         // Another process (the service and a CLI command) may open the same file at the same
         // moment: the version is read and the migrations applied under one write lock.
@@ -1328,7 +1387,8 @@ impl Store {
 
     /// Records the outcome of a poll of `channel`.
     pub fn record_poll(&mut self, channel: &str, error: Option<&str>) -> Result<()> {
-        let now = Utc::now().rfc3339();
+        // Milliseconds: two polls within one second are still told apart.
+        let now = Utc::now_rfc3339_ms();
         match error {
             None => exec(&self.conn,
                 "INSERT INTO channel_health (channel, last_poll_at, last_ok_at, last_error, failures) VALUES (?1, ?2, ?2, NULL, 0)
@@ -1508,6 +1568,14 @@ impl Store {
             params![key, value],
             |r| r.get(0),
         )
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// Runs raw SQL, for tests that break the database on purpose.
+    pub(crate) fn execute_for_test(&self, sql: &str) {
+        self.conn.execute_batch(sql).unwrap();
     }
 }
 

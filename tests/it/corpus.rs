@@ -5,9 +5,15 @@ use edigate::translate::{dry_run, Input, Outcome};
 use edigate::util::Utc;
 use std::path::{Path, PathBuf};
 
-fn corpus() -> Option<PathBuf> {
+/// The corpus folder; a missing one fails the test, never skips it.
+pub fn corpus() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    p.is_dir().then_some(p)
+    assert!(
+        p.is_dir(),
+        "{} is missing: the corpus tests need the shared corpus next to the project",
+        p.display()
+    );
+    p
 }
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -36,10 +42,7 @@ fn dry(cfg: &edigate::config::Config, data: &[u8], shown: &str) -> Outcome {
 
 #[test]
 fn every_corpus_file_is_translated_or_refused_without_panic() {
-    let Some(root) = corpus() else {
-        eprintln!("../shared/corpus is not present; corpus test skipped");
-        return;
-    };
+    let root = corpus();
     let cfg = edigate::config::Config::defaults(&root);
     let mut all = Vec::new();
     files(&root, &mut all);
@@ -146,10 +149,7 @@ fn edifact_tags(data: &[u8]) -> Vec<String> {
 
 #[test]
 fn corpus_orders_messages_become_one_purchase_order_each_with_every_line() {
-    let Some(root) = corpus() else {
-        eprintln!("../shared/corpus is not present; corpus test skipped");
-        return;
-    };
+    let root = corpus();
     let cfg = edigate::config::Config::defaults(&root);
     let mut all = Vec::new();
     files(&root.join("edifact"), &mut all);
@@ -199,10 +199,7 @@ fn corpus_orders_messages_become_one_purchase_order_each_with_every_line() {
 /// inbox or the spool, and every record reaches the target once.
 #[test]
 fn the_service_routes_the_whole_corpus_to_one_place_per_file_despite_a_failing_target() {
-    let Some(root) = corpus() else {
-        eprintln!("../shared/corpus is not present; corpus test skipped");
-        return;
-    };
+    let root = corpus();
     let target = crate::support::Target::start(edigate::sim::SimConfig {
         fail_rate: 0.3,
         seed: 7,

@@ -111,6 +111,14 @@ fn failing_target(service: bool) {
     );
     let list = sb.stdout(&["quarantine", "list"]);
     assert!(!list.contains("HTTP 422"), "{list}");
+    // The operator's action is in the history of the file the record came from.
+    let said = format!("discarded by operator (delivery {id}, target erp");
+    assert!(
+        (1..=n).any(|f| sb
+            .stdout(&["quarantine", "show", &f.to_string()])
+            .contains(&said)),
+        "no file's history says {said}"
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@ mod bundles;
 mod corpus;
 mod deliveries;
 mod golden;
+mod hardening;
 mod mappings;
 mod roundtrip;
 mod schemas;

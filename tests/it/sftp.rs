@@ -33,6 +33,21 @@ fn records(sb: &Sandbox) -> Vec<String> {
         .collect()
 }
 
+/// When the SFTP channel was last polled, read from the state database (quicker than
+/// `status`, so the next part is written well before the next poll).
+fn last_poll(sb: &Sandbox) -> String {
+    let Ok((store, _)) = edigate::store::Store::open_read_only(&sb.path("var/edigate.db")) else {
+        return String::new();
+    };
+    store
+        .health()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|h| h.channel == "acme-sftp")
+        .and_then(|h| h.last_poll_at)
+        .unwrap_or_default()
+}
+
 #[test]
 fn pulls_a_file_deletes_it_after_commit_and_uploads_the_997() {
     let server = Sshd::start();
@@ -72,7 +87,7 @@ fn a_slowly_uploaded_file_is_taken_only_once_complete_and_then_moved() {
     let mut child = sb.spawn(&["run"]);
     let content = po();
     let path = server.remote("inbox/slow.edi");
-    let chunk = content.len() / 6 + 1;
+    let chunk = content.len() / 3 + 1;
     for part in content.chunks(chunk) {
         let mut f = fs::OpenOptions::new()
             .create(true)
@@ -81,7 +96,11 @@ fn a_slowly_uploaded_file_is_taken_only_once_complete_and_then_moved() {
             .unwrap();
         std::io::Write::write_all(&mut f, part).unwrap();
         drop(f);
-        std::thread::sleep(std::time::Duration::from_millis(700));
+        // The next part comes once a poll has ended since this one was written (its time
+        // moved): every listing sees the file grown since the one before, as with a slow
+        // upload. (A writer that pauses for two whole polls looks complete over SFTP.)
+        let seen = last_poll(&sb);
+        assert!(wait_for(15, || last_poll(&sb) != seen), "{}", sb.log());
         assert!(
             sb.files("var/quarantine").is_empty(),
             "a partial file was taken"
@@ -190,8 +209,11 @@ fn a_server_that_goes_away_is_retried_and_uploads_wait_for_it() {
         "{:?}",
         records(&sb)
     );
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    let status = sb.stdout(&["status"]);
+    let mut status = String::new();
+    wait_for(15, || {
+        status = sb.stdout(&["status"]);
+        status.contains("pending 1")
+    });
     fs::rename(server.remote("outbox-away"), &outbound).unwrap();
     let uploaded = wait_for(20, || {
         let files = server.files("outbox");

@@ -7,6 +7,12 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_edigate");
 
+/// The binary under test: this build's, or `EDIGATE_TEST_BIN` (to show that a regression test
+/// fails on an older build).
+pub fn bin() -> String {
+    std::env::var("EDIGATE_TEST_BIN").unwrap_or_else(|_| BIN.to_string())
+}
+
 /// Our own fixtures folder.
 pub fn data(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -51,7 +57,7 @@ impl Sandbox {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
+        let mut c = Command::new(bin());
         c.current_dir(self.dir.path())
             .env("EDIGATE_LOG", "warn")
             .env_remove("EDIGATE_CONFIG")
@@ -90,6 +96,24 @@ impl Sandbox {
             .unwrap();
         self.cmd(args)
             .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    /// Like [`Sandbox::spawn`], with extra environment (a log level, an injected fault).
+    pub fn spawn_with(&self, args: &[&str], env: &[(&str, &str)]) -> Child {
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("service.log"))
+            .unwrap();
+        let mut c = self.cmd(args);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
