@@ -94,6 +94,20 @@ enum Command {
         #[arg(long)]
         reject: Option<String>,
     },
+    /// Simulators of SAP S/4HANA and Dynamics 365 on one loopback port, for tests, demos and
+    /// dry runs. Credentials: SAP user `edigate`/`sandbox`, OAuth2 client `edigate`/`sandbox`
+    /// (or EDIGATE_SANDBOX_SAP_USER, EDIGATE_SANDBOX_SAP_PASSWORD, EDIGATE_SANDBOX_CLIENT_ID,
+    /// EDIGATE_SANDBOX_CLIENT_SECRET). Faults: POST /_sandbox/faults
+    /// {"rate":0.3,"kinds":[...]}; contents: GET /_sandbox/records.
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Lifetime of the OAuth2 tokens handed out, in seconds.
+        #[arg(long, default_value_t = 3599)]
+        token_seconds: u64,
+    },
     /// Validate the configuration and report every problem.
     Check,
     /// List the canonical record schemas, or print one as JSON Schema
@@ -305,6 +319,31 @@ fn run(cli: Cli) -> Result<u8> {
             });
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             crate::sim::serve(listener, sim, stop)?;
+            Ok(OK)
+        }
+        Command::Sandbox {
+            listen,
+            seed,
+            token_seconds,
+        } => {
+            let listener = std::net::TcpListener::bind(&listen)
+                .with_context(|| format!("binding {listen}"))?;
+            let env = |k: &str, d: String| std::env::var(k).unwrap_or(d);
+            let d = crate::sandbox::Accounts::default();
+            let accounts = crate::sandbox::Accounts {
+                sap_user: env("EDIGATE_SANDBOX_SAP_USER", d.sap_user),
+                sap_password: env("EDIGATE_SANDBOX_SAP_PASSWORD", d.sap_password),
+                client_id: env("EDIGATE_SANDBOX_CLIENT_ID", d.client_id),
+                client_secret: env("EDIGATE_SANDBOX_CLIENT_SECRET", d.client_secret),
+                token_seconds,
+            };
+            // The first line of standard output says where it listens (a test reads it).
+            println!("sandbox listening on http://{}", listener.local_addr()?);
+            use std::io::Write as _;
+            std::io::stdout().flush()?;
+            let sb = crate::sandbox::Sandbox::new(accounts, seed);
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            crate::sandbox::serve(listener, sb, stop)?;
             Ok(OK)
         }
         Command::Check => match config::load(&cli.config) {

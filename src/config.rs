@@ -165,6 +165,10 @@ pub struct Partner {
     /// How documents we send to this partner are enveloped.
     #[serde(default)]
     pub outbound: Outbound,
+    /// The partner's account in each ERP, by target name (`[partners.erp_ids]`, `s4 =
+    /// "17300001"`): the supplier or vendor number the payload mappings send.
+    #[serde(default)]
+    pub erp_ids: BTreeMap<String, String>,
 }
 
 /// Envelope settings for documents sent to one partner (`[partners.outbound]`).
@@ -224,11 +228,45 @@ impl Default for Outbound {
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub name: String,
-    /// Only `http` today.
     #[serde(rename = "type")]
-    pub kind: String,
-    /// Records are POSTed here as JSON, one per request, with an `Idempotency-Key` header.
+    pub kind: TargetKind,
+    /// `http` and `rest`: records are POSTed here as JSON, one per request, with an
+    /// `Idempotency-Key` header.
+    #[serde(default)]
     pub url: String,
+    /// ERP kinds: the system's root; its standard service paths are appended.
+    #[serde(default)]
+    pub base_url: String,
+    /// OAuth2 client-credentials token endpoint (`dynamics365`; `sap_s4hana` instead of basic
+    /// authentication).
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// OAuth2 scope asked for (default for `dynamics365`: `BASE_URL/.default`).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Secrets: each from an environment variable (`*_env`) or a file (`*_file`), never from
+    /// this file itself.
+    #[serde(default)]
+    pub username_env: Option<String>,
+    #[serde(default)]
+    pub username_file: Option<PathBuf>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub client_id_env: Option<String>,
+    #[serde(default)]
+    pub client_id_file: Option<PathBuf>,
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Constants the payload mappings read as `.target.values` (`company_code`, `data_area`).
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
     /// Schemas delivered (`purchase_order/v1`); empty means every record.
     #[serde(default)]
     pub documents: Vec<String>,
@@ -259,6 +297,60 @@ pub struct Target {
     pub breaker_threshold: i64,
     #[serde(default = "default_cooldown")]
     pub breaker_cooldown_seconds: i64,
+}
+
+/// The systems a target can be: a closed set, one connector module each (`src/targets/`).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    /// Canonical records as JSON to any endpoint.
+    Http,
+    /// The same, named as the generic REST connector.
+    Rest,
+    SapS4hana,
+    OracleFusion,
+    Dynamics365,
+    CoupaCxml,
+    LegacyFiles,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Http => "http",
+            TargetKind::Rest => "rest",
+            TargetKind::SapS4hana => "sap_s4hana",
+            TargetKind::OracleFusion => "oracle_fusion",
+            TargetKind::Dynamics365 => "dynamics365",
+            TargetKind::CoupaCxml => "coupa_cxml",
+            TargetKind::LegacyFiles => "legacy_files",
+        }
+    }
+
+    /// Whether this build has the connector (the others are refused by `check`).
+    pub fn available(self) -> bool {
+        matches!(
+            self,
+            TargetKind::Http | TargetKind::Rest | TargetKind::SapS4hana | TargetKind::Dynamics365
+        )
+    }
+}
+
+/// A secret from an environment variable or a file (its content, trimmed). The error names
+/// where it was looked for, never a value.
+pub fn secret(env: &Option<String>, file: &Option<PathBuf>) -> Result<Option<String>, String> {
+    if let Some(v) = env {
+        return match std::env::var(v) {
+            Ok(s) if !s.is_empty() => Ok(Some(s)),
+            _ => Err(format!("environment variable {v} is not set")),
+        };
+    }
+    if let Some(f) = file {
+        return std::fs::read_to_string(f)
+            .map(|s| Some(s.trim().to_string()))
+            .map_err(|e| format!("secret file {}: {e}", f.display()));
+    }
+    Ok(None)
 }
 
 fn default_target_timeout() -> u64 {
@@ -928,23 +1020,61 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     }
     for (i, t) in cfg.targets.iter().enumerate() {
         let line = header_line(text, "[[targets]]", i);
-        if t.kind != "http" {
+        if !t.kind.available() {
             add(
                 line,
                 format!(
-                    "target {:?}: type {:?} is not supported (http)",
-                    t.name, t.kind
+                    "target {:?}: type {:?} has no connector in this version yet (available: http, rest, sap_s4hana, dynamics365)",
+                    t.name,
+                    t.kind.as_str()
                 ),
             );
         }
-        if !(t.url.starts_with("http://") || t.url.starts_with("https://")) {
-            add(
+        let is_url = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+        match t.kind {
+            TargetKind::Http | TargetKind::Rest if !is_url(&t.url) => add(
                 line,
                 format!(
                     "target {:?}: url {:?} must start with http:// or https://",
                     t.name, t.url
                 ),
-            );
+            ),
+            TargetKind::SapS4hana | TargetKind::Dynamics365 | TargetKind::OracleFusion
+                if !is_url(&t.base_url) =>
+            {
+                add(
+                    line,
+                    format!(
+                        "target {:?}: base_url {:?} must start with http:// or https://",
+                        t.name, t.base_url
+                    ),
+                )
+            }
+            TargetKind::Dynamics365 if t.token_url.as_deref().is_none_or(|u| !is_url(u)) => add(
+                line,
+                format!(
+                    "target {:?}: dynamics365 needs token_url (the Entra token endpoint)",
+                    t.name
+                ),
+            ),
+            _ => {}
+        }
+        let pairs = [
+            ("username", &t.username_env, &t.username_file),
+            ("password", &t.password_env, &t.password_file),
+            ("client_id", &t.client_id_env, &t.client_id_file),
+            ("client_secret", &t.client_secret_env, &t.client_secret_file),
+        ];
+        for (what, env, file) in pairs {
+            if env.is_some() && file.is_some() {
+                add(
+                    line,
+                    format!(
+                        "target {:?}: {what}_env and {what}_file are both set; keep one",
+                        t.name
+                    ),
+                );
+            }
         }
         if cfg.targets[..i].iter().any(|o| o.name == t.name) {
             add(line, format!("target name {:?} is used twice", t.name));

@@ -1,23 +1,12 @@
-//! Deliveries of canonical records to targets over HTTP: one request per record with an
-//! `Idempotency-Key`, a retry policy (transient vs business failures, exponential backoff with
-//! full jitter, `Retry-After`), dead letters, and a circuit breaker per target. Deciding is pure;
-//! `send` does the one HTTP call. The scheduler runs the sends with bounded concurrency.
+//! The delivery model every target shares: what a response means (transient vs business
+//! failures, exponential backoff with full jitter, `Retry-After`, dead letters) and the circuit
+//! breaker per target. Deciding is pure; the connectors (`targets`) make the calls and the
+//! scheduler runs them with bounded concurrency.
 
 use crate::config::Target;
 use crate::store::{Attempt, Breaker, DeliveryRow};
 use crate::util::Utc;
 use std::time::Duration;
-
-/// One HTTP attempt to make.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub id: i64,
-    pub url: String,
-    pub idem_key: String,
-    pub token: Option<String>,
-    pub payload: Vec<u8>,
-    pub timeout: Duration,
-}
 
 /// What came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,23 +16,20 @@ pub enum Response {
         retry_after: Option<u64>,
         body: String,
     },
-    /// No response: refused, reset, timed out.
+    /// No response: refused, reset, timed out (or an answer that is no answer, such as a login
+    /// page where JSON was due).
     Failed(String),
+    /// Not sent: what the system would get cannot be built (no payload mapping, the mapping
+    /// refused the record, no account for the partner). Held for the operator.
+    Refused(String),
 }
 
-/// The request for a due delivery (the token is read from the environment, never logged).
-pub fn request(target: &Target, row: &DeliveryRow) -> Request {
-    Request {
-        id: row.id,
-        url: target.url.clone(),
-        idem_key: row.idem_key.clone(),
-        token: target
-            .token_env
-            .as_ref()
-            .and_then(|v| std::env::var(v).ok()),
-        payload: row.payload.clone(),
-        timeout: Duration::from_secs(target.timeout_seconds.max(1)),
-    }
+/// Bodies kept from an answer are at most this many characters.
+pub const EXCERPT: usize = 2000;
+
+/// The first [`EXCERPT`] characters of a body.
+pub fn excerpt(body: &str) -> String {
+    body.chars().take(EXCERPT).collect()
 }
 
 /// An HTTP client for one target, shared by its requests (connections are reused).
@@ -55,38 +41,11 @@ pub fn agent(target: &Target) -> ureq::Agent {
         .into()
 }
 
-/// Sends one request (blocking).
-pub fn send(agent: &ureq::Agent, req: &Request) -> Response {
-    let mut call = agent
-        .post(&req.url)
-        .header("Content-Type", "application/json")
-        .header("Idempotency-Key", &req.idem_key);
-    if let Some(t) = &req.token {
-        call = call.header("Authorization", &format!("Bearer {t}"));
-    }
-    match call.send(&req.payload[..]) {
-        Ok(mut r) => {
-            let status = r.status().as_u16();
-            let retry_after = r
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            let body = r.body_mut().read_to_string().unwrap_or_default();
-            Response::Status {
-                status,
-                retry_after,
-                body: body.chars().take(2000).collect(),
-            }
-        }
-        Err(e) => Response::Failed(e.to_string()),
-    }
-}
-
 /// Whether a response is worth retrying.
 pub fn transient(resp: &Response) -> bool {
     match resp {
         Response::Failed(_) => true,
+        Response::Refused(_) => false,
         Response::Status { status, .. } => matches!(status, 408 | 425 | 429 | 500..=599),
     }
 }
@@ -117,17 +76,30 @@ pub fn backoff(target: &Target, attempts: i64, seed: u64) -> Duration {
     })
 }
 
-/// What an attempt means for the delivery.
-pub fn classify(target: &Target, row: &DeliveryRow, resp: &Response, now: Utc) -> Attempt {
+/// What an attempt means for the delivery; `system_id` is the system's id for what a
+/// successful attempt created.
+pub fn classify(
+    target: &Target,
+    row: &DeliveryRow,
+    resp: &Response,
+    system_id: Option<String>,
+    now: Utc,
+) -> Attempt {
     let (status, error) = match resp {
         Response::Status { status, body, .. } => (Some(*status), format!("HTTP {status}: {body}")),
         Response::Failed(e) => (None, e.clone()),
+        Response::Refused(e) => (None, format!("not sent: {e}")),
     };
     match resp {
         Response::Status {
             status: s @ 200..=299,
+            body,
             ..
-        } => Attempt::Delivered { status: *s },
+        } => Attempt::Delivered {
+            status: *s,
+            system_id,
+            response: excerpt(body),
+        },
         r if !transient(r) => Attempt::Rejected {
             status: status.unwrap_or(0),
             error,
@@ -230,31 +202,35 @@ mod tests {
         let t = target();
         let now = Utc::now();
         assert_eq!(
-            classify(&t, &row(0), &status(201, None), now),
-            Attempt::Delivered { status: 201 }
+            classify(&t, &row(0), &status(201, None), None, now),
+            Attempt::Delivered {
+                status: 201,
+                system_id: None,
+                response: "why".into()
+            }
         );
         assert!(matches!(
-            classify(&t, &row(0), &status(422, None), now),
+            classify(&t, &row(0), &status(422, None), None, now),
             Attempt::Rejected { status: 422, .. }
         ));
         for s in [408, 425, 429, 500, 503] {
             assert!(
                 matches!(
-                    classify(&t, &row(0), &status(s, None), now),
+                    classify(&t, &row(0), &status(s, None), None, now),
                     Attempt::Retry { .. }
                 ),
                 "{s}"
             );
         }
         assert!(matches!(
-            classify(&t, &row(0), &Response::Failed("reset".into()), now),
+            classify(&t, &row(0), &Response::Failed("reset".into()), None, now),
             Attempt::Retry { status: None, .. }
         ));
         assert!(matches!(
-            classify(&t, &row(2), &status(503, None), now),
+            classify(&t, &row(2), &status(503, None), None, now),
             Attempt::Dead { .. }
         ));
-        match classify(&t, &row(0), &status(429, Some(120)), now) {
+        match classify(&t, &row(0), &status(429, Some(120)), None, now) {
             Attempt::Retry { next_at, .. } => assert!(next_at.epoch >= now.epoch + 120),
             other => panic!("{other:?}"),
         }

@@ -292,7 +292,6 @@ fn deliver_target(
     t: &crate::config::Target,
     store: &mut Store,
 ) -> Result<bool, StoreError> {
-    let _ = cfg;
     let now = Utc::now();
     let mut b = store.breaker(&t.name)?;
     let Some(limit) = delivery::allowed(t, &b, now) else {
@@ -312,32 +311,33 @@ fn deliver_target(
         );
     }
     let full = due.len() == limit;
-    let requests: Vec<delivery::Request> = due.iter().map(|r| delivery::request(t, r)).collect();
+    let connector = crate::targets::connector(t);
     let agent = delivery::agent(t);
-    let queue = std::sync::Mutex::new(requests.iter().enumerate());
+    let queue = std::sync::Mutex::new(due.iter().enumerate());
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, delivery::Response)>();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, crate::targets::Reply)>();
     let mut outcome: Result<(), StoreError> = Ok(());
     std::thread::scope(|s| {
-        for _ in 0..t.concurrency.min(requests.len()) {
+        for _ in 0..t.concurrency.min(due.len()) {
             let tx = tx.clone();
-            let (queue, stop, agent) = (&queue, &stop, &agent);
+            let (queue, stop, agent, connector) = (&queue, &stop, &agent, &connector);
             s.spawn(move || loop {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                let Some((i, req)) = next else { break };
-                if tx.send((i, delivery::send(agent, req))).is_err() {
+                let Some((i, row)) = next else { break };
+                if tx.send((i, connector.send(cfg, t, agent, row))).is_err() {
                     break;
                 }
             });
         }
         drop(tx);
-        for (i, resp) in rx {
+        for (i, reply) in rx {
             let row = &due[i];
             let now = Utc::now();
-            let attempt = delivery::classify(t, row, &resp, now);
+            let resp = reply.response;
+            let attempt = delivery::classify(t, row, &resp, reply.system_id, now);
             log_attempt(t, row, &attempt);
             let next = delivery::after(t, &b, &[&resp], now);
             if next.state != b.state {

@@ -62,6 +62,15 @@ pub fn base64_nopad(bytes: &[u8]) -> String {
     out
 }
 
+/// Standard base64 with padding (HTTP Basic credentials).
+pub fn base64(bytes: &[u8]) -> String {
+    let mut s = base64_nopad(bytes);
+    while !s.len().is_multiple_of(4) {
+        s.push('=');
+    }
+    s
+}
+
 /// A UTC instant with second precision, enough for envelopes, logs and state rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Utc {
@@ -116,6 +125,35 @@ impl Utc {
     pub fn date(self) -> String {
         let (y, mo, d, ..) = self.parts();
         format!("{y:04}-{mo:02}-{d:02}")
+    }
+
+    /// Parses an HTTP date (IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`).
+    pub fn parse_http_date(s: &str) -> Option<Utc> {
+        let mut it = s.split_whitespace();
+        let (_, d, mon, y, t, z) = (
+            it.next()?,
+            it.next()?,
+            it.next()?,
+            it.next()?,
+            it.next()?,
+            it.next()?,
+        );
+        if z != "GMT" || it.next().is_some() {
+            return None;
+        }
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let mo = MONTHS.iter().position(|m| *m == mon)? as u32 + 1;
+        let (d, y) = (d.parse::<u32>().ok()?, y.parse::<i64>().ok()?);
+        let mut hms = t.split(':').map(|p| p.parse::<i64>().ok());
+        let (h, mi, se) = (hms.next()??, hms.next()??, hms.next()??);
+        if !valid_date(y, mo, d) || h > 23 || mi > 59 || se > 60 {
+            return None;
+        }
+        Some(Utc {
+            epoch: days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se,
+        })
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SSZ` (the form `rfc3339` writes).

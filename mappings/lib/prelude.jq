@@ -198,3 +198,16 @@ def cxml_item($detail):
   {supplier_part: (kid("ItemID") | kid("SupplierPartID") | text),
    buyer_part: (kid("ItemID") | kid("BuyerPartID") | text | xwalk("item")),
    description: ($detail | kid("Description") | text)};
+
+# Dates for ERP payloads: days since 1970-01-01 of a canonical date, and OData V2's
+# `/Date(milliseconds)/` of it.
+def days_since_epoch:
+  split("-") | map(tonumber) as $p
+  | ($p[0] - (if $p[1] <= 2 then 1 else 0 end)) as $y
+  | ($y / 400 | floor) as $era | ($y - $era * 400) as $yoe
+  | (((153 * ($p[1] + (if $p[1] > 2 then -3 else 9 end)) + 2) / 5 | floor) + $p[2] - 1) as $doy
+  | ($yoe * 365 + ($yoe / 4 | floor) - ($yoe / 100 | floor) + $doy) as $doe
+  | $era * 146097 + $doe - 719468;
+def to_odata_v2_date: if . == null then null else "/Date(\(days_since_epoch * 86400000))/" end;
+# Left-pads text to $n characters with zeros (SAP item numbers `0001`).
+def zpad($n): tostring | ("0" * ($n - length)) + .;

@@ -99,6 +99,27 @@ impl Decimal {
         &self.0
     }
 
+    /// The exact product (a line's quantity times its price), or `None` past 38 digits.
+    pub fn mul(&self, other: &Decimal) -> Option<Decimal> {
+        let parts = |d: &Decimal| -> Option<(i128, usize)> {
+            let t = d.as_str();
+            let (i, f) = t.split_once('.').unwrap_or((t, ""));
+            Some((format!("{i}{f}").parse::<i128>().ok()?, f.len()))
+        };
+        let ((a, sa), (b, sb)) = (parts(self)?, parts(other)?);
+        let p = a.checked_mul(b)?;
+        let scale = sa + sb;
+        let (neg, digits) = (p < 0, p.unsigned_abs().to_string());
+        let padded = format!("{digits:0>width$}", width = scale + 1);
+        let (i, f) = padded.split_at(padded.len() - scale);
+        let text = format!(
+            "{}{i}{}{f}",
+            if neg { "-" } else { "" },
+            if scale > 0 { "." } else { "" }
+        );
+        Decimal::parse(&text)
+    }
+
     /// The X12 `Nn` form with `scale` implied places (`125.5`, 2 -> `12550`), or `None` when
     /// the value has more significant decimals than `scale` allows (never rounded).
     pub fn to_implied(&self, scale: usize) -> Option<String> {

@@ -172,7 +172,7 @@ fn convert(
 
 /// The conversions mapping authors need most, done exactly in Rust.
 fn natives() -> impl Iterator<Item = Fun<D>> {
-    let funs: [jaq_core::native::Filter<jaq_core::RunPtr<D>>; 16] = [
+    let funs: [jaq_core::native::Filter<jaq_core::RunPtr<D>>; 17] = [
         // X12 DT: CCYYMMDD or YYMMDD -> YYYY-MM-DD
         ("x12_date", v(0), |cv| {
             bome(convert(cv.1, "date", super::x12_date))
@@ -200,6 +200,15 @@ fn natives() -> impl Iterator<Item = Fun<D>> {
             let scale = index_of(&cv.0.pop_var()).unwrap_or(0);
             bome(convert(cv.1, "number", |t| {
                 Decimal::implied(t, scale).map(|d| d.to_string())
+            }))
+        }),
+        // exact product of two canonical decimals
+        ("dec_mul", v(1), |mut cv| {
+            let other = text(&cv.0.pop_var()).and_then(|t| Decimal::parse(&t));
+            bome(convert(cv.1, "decimal", |t| {
+                Decimal::parse(t)?
+                    .mul(other.as_ref()?)
+                    .map(|d| d.to_string())
             }))
         }),
         // canonical decimal -> X12 N with `scale` implied places

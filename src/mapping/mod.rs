@@ -21,6 +21,8 @@ macro_rules! builtin {
 
 builtin![
     "lib/prelude.jq",
+    "targets/sap_s4hana/invoice.jq",
+    "targets/dynamics365/invoice.jq",
     "inbound/x12/850.jq",
     "inbound/x12/855.jq",
     "inbound/x12/856.jq",

@@ -179,6 +179,10 @@ pub struct DeliveryRow {
 pub enum Attempt {
     Delivered {
         status: u16,
+        /// The system's own id for what it created (or found by business key).
+        system_id: Option<String>,
+        /// A bounded excerpt of its answer.
+        response: String,
     },
     /// Try again at `next_at`.
     Retry {
@@ -187,15 +191,9 @@ pub enum Attempt {
         next_at: Utc,
     },
     /// Transient failures exhausted: dead letter.
-    Dead {
-        status: Option<u16>,
-        error: String,
-    },
+    Dead { status: Option<u16>, error: String },
     /// The target refused the record for a business reason: exception queue.
-    Rejected {
-        status: u16,
-        error: String,
-    },
+    Rejected { status: u16, error: String },
 }
 
 /// A circuit breaker's persisted state.
@@ -395,6 +393,12 @@ ALTER TABLE files ADD COLUMN retry_at TEXT;
 ALTER TABLE files ADD COLUMN last_error TEXT;
 CREATE UNIQUE INDEX deliveries_record ON deliveries(target, record_id);
 "#,
+    // What the target system answered: its own id for the document (SAP
+    // `SupplierInvoice/FiscalYear`, D365 `HeaderReference`) and a bounded excerpt of its body.
+    r#"
+ALTER TABLE deliveries ADD COLUMN system_id TEXT;
+ALTER TABLE deliveries ADD COLUMN response TEXT;
+"#,
 ];
 
 /// The open state database.
@@ -468,7 +472,7 @@ fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
     let now = Utc::now_rfc3339_ms();
     let (state, status, error, next_at): (&str, Option<u16>, Option<&str>, Option<String>) =
         match attempt {
-            Attempt::Delivered { status } => ("delivered", Some(*status), None, None),
+            Attempt::Delivered { status, .. } => ("delivered", Some(*status), None, None),
             Attempt::Retry {
                 status,
                 error,
@@ -483,9 +487,40 @@ fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
          WHERE id = ?1 AND state = 'pending'",
         params![id, state, status, error, next_at, now],
     )?;
+    if let (
+        1,
+        Attempt::Delivered {
+            system_id,
+            response,
+            ..
+        },
+    ) = (changed, attempt)
+    {
+        exec(
+            conn,
+            "UPDATE deliveries SET system_id = ?2, response = ?3 WHERE id = ?1",
+            params![id, system_id, response],
+        )?;
+        // The system's id is a correlation key of the record: "where is invoice INV-1?" can
+        // answer with it (key: the target's name).
+        if let Some(sid) = system_id {
+            exec(
+                conn,
+                "INSERT INTO record_keys (record_id, key, value) SELECT record_id, target, ?2 FROM deliveries WHERE id = ?1",
+                params![id, sid],
+            )?;
+        }
+    }
     if changed == 1 {
         let what = match (attempt, status) {
             (Attempt::Retry { .. }, _) => "delivery attempt failed; retry due".to_string(),
+            (
+                Attempt::Delivered {
+                    system_id: Some(sid),
+                    ..
+                },
+                Some(s),
+            ) => format!("{state}, HTTP {s}, system id {sid}"),
             (_, Some(s)) => format!("{state}, HTTP {s}"),
             (_, None) => state.to_string(),
         };

@@ -1,0 +1,197 @@
+//! `dynamics365`: Finance & Operations OData V4 entities under `/data/`, with an Entra
+//! client-credentials token (cached, refreshed before it expires and once on 401). A vendor
+//! invoice is a header, then its lines (each only once the header exists). Nothing there
+//! honours an idempotency key: a retry first looks the header up by invoice number and account,
+//! then creates only the lines not yet there (each line's key is the header and its number).
+
+use super::{need, odata_str, Answer, Call, Reply, TokenCache};
+use crate::config::Target;
+use crate::store::DeliveryRow;
+use serde_json::Value;
+
+pub struct D365 {
+    target: Target,
+    tokens: TokenCache,
+}
+
+impl D365 {
+    pub fn new(t: &Target) -> D365 {
+        D365 {
+            target: t.clone(),
+            tokens: TokenCache::new(),
+        }
+    }
+
+    fn data(&self) -> String {
+        format!("{}/data", self.target.base_url.trim_end_matches('/'))
+    }
+
+    fn token(&self, agent: &ureq::Agent) -> Result<String, Reply> {
+        let t = &self.target;
+        let id = need("client_id", t, &t.client_id_env, &t.client_id_file)?;
+        let secret = need(
+            "client_secret",
+            t,
+            &t.client_secret_env,
+            &t.client_secret_file,
+        )?;
+        let scope = t
+            .scope
+            .clone()
+            .unwrap_or_else(|| format!("{}/.default", t.base_url.trim_end_matches('/')));
+        let url = t.token_url.clone().unwrap_or_default();
+        self.tokens.get(agent, &url, &id, &secret, &scope)
+    }
+
+    /// One call with the bearer token, fetched again once when it was refused (401).
+    fn call(&self, agent: &ureq::Agent, make: &dyn Fn() -> Call<'static>) -> Result<Answer, Reply> {
+        for second in [false, true] {
+            let token = self.token(agent)?;
+            let a = make()
+                .header("Authorization", format!("Bearer {token}"))
+                .header("Accept", "application/json")
+                .header("OData-Version", "4.0")
+                .send(agent)
+                .map_err(Reply::failed)?;
+            if a.status == 401 && !second {
+                self.tokens.clear();
+                continue;
+            }
+            return Ok(a);
+        }
+        unreachable!("the loop returns on its second turn")
+    }
+
+    pub fn send(&self, agent: &ureq::Agent, row: &DeliveryRow, body: &Value) -> Reply {
+        match self.attempt(agent, row, body) {
+            Ok(r) | Err(r) => r,
+        }
+    }
+
+    fn attempt(
+        &self,
+        agent: &ureq::Agent,
+        row: &DeliveryRow,
+        body: &Value,
+    ) -> Result<Reply, Reply> {
+        let env: Value = serde_json::from_slice(&row.payload).unwrap_or_default();
+        let schema = env["schema"].as_str().unwrap_or("");
+        if !schema.starts_with("invoice/") {
+            return Err(Reply::refused(format!(
+                "dynamics365 does not take {schema} records"
+            )));
+        }
+        let (header, lines) = (&body["header"], body["lines"].as_array());
+        let field = |k: &str| -> Result<String, Reply> {
+            header[k]
+                .as_str()
+                .filter(|v| !v.is_empty())
+                .map(String::from)
+                .ok_or_else(|| Reply::refused(format!("the payload's header has no {k}")))
+        };
+        let (area, number, account) = (
+            field("dataAreaId")?,
+            field("InvoiceNumber")?,
+            field("InvoiceAccount")?,
+        );
+        let data = self.data();
+        // A retry may follow a header (and some lines) already created.
+        let mut found = None;
+        if row.attempts > 0 {
+            let filter = format!(
+                "dataAreaId eq {} and InvoiceNumber eq {} and InvoiceAccount eq {}",
+                odata_str(&area),
+                odata_str(&number),
+                odata_str(&account)
+            );
+            let url = format!("{data}/VendorInvoiceHeaders");
+            let a = self.call(agent, &|| {
+                Call::new("GET", url.clone())
+                    .query("$filter", filter.clone())
+                    .query("cross-company", "true")
+            })?;
+            if a.status != 200 {
+                let text = format!("lookup before retry: {}", error_text(&a.body));
+                return Err(Reply::of(a.response(text)));
+            }
+            found = a.json().unwrap_or_default()["value"]
+                .as_array()
+                .and_then(|v| v.first())
+                .and_then(|h| h["HeaderReference"].as_str())
+                .map(String::from);
+        }
+        let reference = match found.clone() {
+            Some(r) => r,
+            None => {
+                let url = format!("{data}/VendorInvoiceHeaders");
+                let a = self.call(agent, &|| Call::new("POST", url.clone()).json(header))?;
+                if !(200..300).contains(&a.status) {
+                    let text = error_text(&a.body);
+                    return Err(Reply::of(a.response(text)));
+                }
+                match a.json().unwrap_or_default()["HeaderReference"].as_str() {
+                    Some(r) => r.to_string(),
+                    None => {
+                        return Err(Reply::failed(format!(
+                            "HTTP {} without HeaderReference in the answer",
+                            a.status
+                        )))
+                    }
+                }
+            }
+        };
+        for line in lines.into_iter().flatten() {
+            let mut line = line.clone();
+            line["dataAreaId"] = Value::from(area.clone());
+            line["HeaderReference"] = Value::from(reference.clone());
+            let n = line["InvoiceLineNumber"].clone();
+            if found.is_some() {
+                let key = format!(
+                    "{data}/VendorInvoiceLines(dataAreaId={},HeaderReference={},InvoiceLineNumber={})",
+                    odata_str(&area),
+                    odata_str(&reference),
+                    n
+                );
+                let a = self.call(agent, &|| Call::new("GET", key.clone()))?;
+                match a.status {
+                    200 => continue,
+                    404 => {}
+                    _ => {
+                        let text = format!("line lookup: {}", error_text(&a.body));
+                        return Err(Reply::of(a.response(text)));
+                    }
+                }
+            }
+            let url = format!("{data}/VendorInvoiceLines");
+            let a = self.call(agent, &|| Call::new("POST", url.clone()).json(&line))?;
+            if !(200..300).contains(&a.status) {
+                // The header stays; the retry looks it up and adds what is missing. A business
+                // refusal of a line holds the whole invoice for the operator.
+                let text = format!("line {n} of header {reference}: {}", error_text(&a.body));
+                return Err(Reply::of(a.response(text)));
+            }
+        }
+        let how = if found.is_some() {
+            "header found by invoice number and account"
+        } else {
+            "created"
+        };
+        Ok(Reply::done(
+            201,
+            &format!("{how}: {reference}"),
+            Some(reference),
+        ))
+    }
+}
+
+/// The system's message from an F&O error body: the code is often empty, the infolog sits in
+/// `innererror.message`.
+fn error_text(body: &str) -> String {
+    let v: Value = serde_json::from_str(body).unwrap_or_default();
+    let e = &v["error"];
+    match (e["message"].as_str(), e["innererror"]["message"].as_str()) {
+        (_, Some(inner)) => inner.to_string(),
+        (Some(m), None) => m.to_string(),
+        _ => body.to_string(),
+    }
+}

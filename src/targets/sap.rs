@@ -1,0 +1,269 @@
+//! `sap_s4hana`: OData V2 A2X services. Each change fetches a CSRF token first (bound to the
+//! session cookies it came with) and fetches it again once on `403 x-csrf-token: Required`;
+//! answers must be JSON (`Accept: application/json`): an HTML page (a login page) is a failure.
+//! The A2X services honour no idempotency key, so every retry first looks the document up by
+//! its business key and, when it is there, takes the found id instead of creating another.
+
+use super::{basic, need, odata_str, Call, Reply, TokenCache};
+use crate::config::Target;
+use crate::store::DeliveryRow;
+use serde_json::Value;
+use std::sync::Mutex;
+
+/// Where a document kind goes: service, entity set, the fields of its business key, and how
+/// the system's id is read from an entity.
+struct Service {
+    path: &'static str,
+    set: &'static str,
+    key: &'static [&'static str],
+    id: fn(&Value) -> Option<String>,
+}
+
+const INVOICE: Service = Service {
+    path: "/sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV",
+    set: "A_SupplierInvoice",
+    key: &["InvoicingParty", "SupplierInvoiceIDByInvcgParty"],
+    id: |e| {
+        Some(format!(
+            "{}/{}",
+            e["SupplierInvoice"].as_str()?,
+            e["FiscalYear"].as_str()?
+        ))
+    },
+};
+
+fn service(schema: &str) -> Option<&'static Service> {
+    match schema.split('/').next()? {
+        "invoice" => Some(&INVOICE),
+        _ => None,
+    }
+}
+
+/// A CSRF token with the session cookies it belongs to.
+#[derive(Clone)]
+struct Csrf {
+    token: String,
+    cookies: String,
+}
+
+pub struct Sap {
+    target: Target,
+    csrf: Mutex<Option<Csrf>>,
+    tokens: TokenCache,
+}
+
+impl Sap {
+    pub fn new(t: &Target) -> Sap {
+        Sap {
+            target: t.clone(),
+            csrf: Mutex::new(None),
+            tokens: TokenCache::new(),
+        }
+    }
+
+    /// The `Authorization` header: OAuth2 client credentials when a token URL is set, else
+    /// basic authentication of the communication user.
+    fn auth(&self, agent: &ureq::Agent) -> Result<String, Reply> {
+        let t = &self.target;
+        match &t.token_url {
+            Some(url) => {
+                let id = need("client_id", t, &t.client_id_env, &t.client_id_file)?;
+                let secret = need(
+                    "client_secret",
+                    t,
+                    &t.client_secret_env,
+                    &t.client_secret_file,
+                )?;
+                let scope = t.scope.clone().unwrap_or_default();
+                Ok(format!(
+                    "Bearer {}",
+                    self.tokens.get(agent, url, &id, &secret, &scope)?
+                ))
+            }
+            None => {
+                let user = need("username", t, &t.username_env, &t.username_file)?;
+                let password = need("password", t, &t.password_env, &t.password_file)?;
+                Ok(basic(&user, &password))
+            }
+        }
+    }
+
+    fn root(&self, svc: &Service) -> String {
+        format!("{}{}", self.target.base_url.trim_end_matches('/'), svc.path)
+    }
+
+    /// Fetches a CSRF token and its session cookies.
+    fn fetch_csrf(&self, agent: &ureq::Agent, auth: &str, svc: &Service) -> Result<Csrf, Reply> {
+        let a = Call::new("GET", format!("{}/", self.root(svc)))
+            .header("Authorization", auth)
+            .header("X-CSRF-Token", "Fetch")
+            .header("Accept", "application/json")
+            .send(agent)
+            .map_err(|e| Reply::failed(format!("CSRF token fetch: {e}")))?;
+        if a.is_html() {
+            return Err(Reply::failed(format!(
+                "CSRF token fetch answered HTTP {} with an HTML page (a login page: is the user a communication user?)",
+                a.status
+            )));
+        }
+        let token = a.header("x-csrf-token").unwrap_or("");
+        if a.status != 200 || token.is_empty() || token.eq_ignore_ascii_case("required") {
+            let body = format!("CSRF token fetch: {}", a.body);
+            return Err(Reply::of(a.response(body)));
+        }
+        let cookies = a
+            .all("set-cookie")
+            .iter()
+            .filter_map(|c| c.split(';').next())
+            .collect::<Vec<_>>()
+            .join("; ");
+        Ok(Csrf {
+            token: token.to_string(),
+            cookies,
+        })
+    }
+
+    /// Looks the document up by its business key: its id when it exists.
+    fn lookup(
+        &self,
+        agent: &ureq::Agent,
+        auth: &str,
+        svc: &Service,
+        body: &Value,
+    ) -> Result<Option<String>, Reply> {
+        let mut filter = Vec::new();
+        for k in svc.key {
+            let Some(v) = body[*k].as_str().filter(|v| !v.is_empty()) else {
+                return Err(Reply::refused(format!(
+                    "the payload has no {k}: the document cannot be looked up, so it is not sent"
+                )));
+            };
+            filter.push(format!("{k} eq {}", odata_str(v)));
+        }
+        let a = Call::new("GET", format!("{}/{}", self.root(svc), svc.set))
+            .query("$filter", filter.join(" and "))
+            .query("$format", "json")
+            .header("Authorization", auth)
+            .header("Accept", "application/json")
+            .send(agent)
+            .map_err(|e| Reply::failed(format!("lookup before retry: {e}")))?;
+        if a.is_html() {
+            return Err(Reply::failed("lookup answered with an HTML page"));
+        }
+        if a.status != 200 {
+            let text = format!("lookup before retry: {}", error_text(&a.body));
+            return Err(Reply::of(a.response(text)));
+        }
+        let v = a.json().unwrap_or_default();
+        Ok(v["d"]["results"]
+            .as_array()
+            .and_then(|r| r.first())
+            .and_then(svc.id))
+    }
+
+    pub fn send(&self, agent: &ureq::Agent, row: &DeliveryRow, body: &Value) -> Reply {
+        match self.attempt(agent, row, body) {
+            Ok(r) | Err(r) => r,
+        }
+    }
+
+    fn attempt(
+        &self,
+        agent: &ureq::Agent,
+        row: &DeliveryRow,
+        body: &Value,
+    ) -> Result<Reply, Reply> {
+        let env: Value = serde_json::from_slice(&row.payload).unwrap_or_default();
+        let schema = env["schema"].as_str().unwrap_or("");
+        let svc = service(schema)
+            .ok_or_else(|| Reply::refused(format!("sap_s4hana does not take {schema} records")))?;
+        let auth = self.auth(agent)?;
+        // An earlier attempt may have created it (a timeout, a reset, a 5xx after the body
+        // was sent): never create a second document.
+        if row.attempts > 0 {
+            if let Some(id) = self.lookup(agent, &auth, svc, body)? {
+                return Ok(Reply::done(
+                    200,
+                    &format!("found by business key: {id}"),
+                    Some(id),
+                ));
+            }
+        }
+        let mut refetched = false;
+        loop {
+            let cached = self.csrf.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let csrf = match cached {
+                Some(c) => c,
+                None => {
+                    let c = self.fetch_csrf(agent, &auth, svc)?;
+                    *self.csrf.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+                    c
+                }
+            };
+            let a = Call::new("POST", format!("{}/{}", self.root(svc), svc.set))
+                .header("Authorization", auth.clone())
+                .header("X-CSRF-Token", csrf.token.clone())
+                .header("Cookie", csrf.cookies.clone())
+                .header("Accept", "application/json")
+                .json(body)
+                .send(agent)
+                .map_err(Reply::failed)?;
+            if a.status == 403
+                && a.header("x-csrf-token")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("required"))
+            {
+                *self.csrf.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                if !refetched {
+                    refetched = true;
+                    continue;
+                }
+            }
+            if a.is_html() {
+                return Err(Reply::failed(format!(
+                    "answered HTTP {} with an HTML page instead of JSON (a login page?)",
+                    a.status
+                )));
+            }
+            if (200..300).contains(&a.status) {
+                let v = a.json().unwrap_or_default();
+                let id = (svc.id)(&v["d"]);
+                if id.is_none() {
+                    return Err(Reply::failed(format!(
+                        "HTTP {} without the document's id in the answer",
+                        a.status
+                    )));
+                }
+                return Ok(Reply::done(a.status, &a.body, id));
+            }
+            let text = error_text(&a.body);
+            return Ok(Reply::of(a.response(text)));
+        }
+    }
+}
+
+/// The system's message from an OData V2 error body (`code: message`), else the body.
+pub(super) fn error_text(body: &str) -> String {
+    let v: Value = serde_json::from_str(body).unwrap_or_default();
+    let e = &v["error"];
+    let message = e["message"]["value"]
+        .as_str()
+        .or_else(|| e["message"].as_str());
+    match message {
+        Some(m) => {
+            let details: Vec<String> = e["innererror"]["errordetails"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["message"].as_str())
+                .filter(|d| *d != m)
+                .map(String::from)
+                .collect();
+            let mut text = format!("{}: {m}", e["code"].as_str().unwrap_or(""));
+            if !details.is_empty() {
+                text.push_str(&format!(" ({})", details.join("; ")));
+            }
+            text
+        }
+        None => body.to_string(),
+    }
+}
