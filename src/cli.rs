@@ -108,6 +108,9 @@ enum Command {
         #[arg(long, default_value_t = 3599)]
         token_seconds: u64,
     },
+    /// Where is a document? Every record with this business key or system id (an invoice or
+    /// PO number, an ERP's document id), with all its keys, its file and each target's id.
+    Find { value: String },
     /// Validate the configuration and report every problem.
     Check,
     /// List the canonical record schemas, or print one as JSON Schema
@@ -344,6 +347,22 @@ fn run(cli: Cli) -> Result<u8> {
             let sb = crate::sandbox::Sandbox::new(accounts, seed);
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             crate::sandbox::serve(listener, sb, stop)?;
+            Ok(OK)
+        }
+        Command::Find { value } => {
+            let cfg = config::load(&cli.config)?;
+            let store = read_store(&cfg)?;
+            let found = store.where_is(&value)?;
+            if found.is_empty() {
+                println!("no record has a key {}", escape(&value));
+                return Ok(2);
+            }
+            for (id, schema, partner, file, keys) in found {
+                println!("{id} {schema} from {} (file {file})", escape(&partner));
+                for (k, v) in keys {
+                    println!("  {} = {}", escape(&k), escape(&v));
+                }
+            }
             Ok(OK)
         }
         Command::Check => match config::load(&cli.config) {

@@ -398,6 +398,7 @@ CREATE UNIQUE INDEX deliveries_record ON deliveries(target, record_id);
     r#"
 ALTER TABLE deliveries ADD COLUMN system_id TEXT;
 ALTER TABLE deliveries ADD COLUMN response TEXT;
+CREATE INDEX record_keys_value ON record_keys(value);
 "#,
 ];
 
@@ -1597,6 +1598,32 @@ impl Store {
     }
 
     /// Record ids whose business key `key` equals `value` (for example a PO number).
+    /// Every record one of whose keys (business or system id) is `value`, with all its keys
+    /// and where it came from: (record id, schema, partner, file id, [(key, value)]).
+    #[allow(clippy::type_complexity)]
+    pub fn where_is(
+        &self,
+        value: &str,
+    ) -> Result<Vec<(String, String, String, i64, Vec<(String, String)>)>> {
+        let found: Vec<(String, String, String, i64)> = self.all(
+            "SELECT DISTINCT r.id, r.schema, r.partner, r.file_id FROM record_keys k JOIN records r ON r.id = k.record_id
+             WHERE k.value = ?1 ORDER BY r.id",
+            [value],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        found
+            .into_iter()
+            .map(|(id, schema, partner, file)| {
+                let keys = self.all(
+                    "SELECT key, value FROM record_keys WHERE record_id = ?1 ORDER BY rowid",
+                    [&id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                Ok((id, schema, partner, file, keys))
+            })
+            .collect()
+    }
+
     pub fn find_records(&self, key: &str, value: &str) -> Result<Vec<String>> {
         self.all(
             "SELECT record_id FROM record_keys WHERE key = ?1 AND value = ?2 ORDER BY record_id",

@@ -1,6 +1,7 @@
 //! The one integration-test binary: golden translations and the real service driven with files.
 
 mod bundles;
+mod connectors;
 mod corpus;
 mod deliveries;
 mod golden;

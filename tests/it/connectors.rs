@@ -1,0 +1,264 @@
+//! ERP connectors against the sandbox's simulators over loopback HTTP: every invoice created
+//! exactly once in SAP S/4HANA and Dynamics 365 while every fault kind strikes 30% of the
+//! changes, business rejections held with the system's own message, tokens and CSRF sessions
+//! refreshed, lookups by business key used after ambiguous failures.
+
+use crate::support::{data, wait_for, Sandbox};
+use edigate::sandbox::{Accounts, Faults, FAULT_KINDS};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// The sandbox on a loopback port, served from a thread until dropped.
+struct Erp {
+    sb: Arc<edigate::sandbox::Sandbox>,
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl Erp {
+    fn start(token_seconds: u64) -> Erp {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sb = edigate::sandbox::Sandbox::new(
+            Accounts {
+                token_seconds,
+                ..Accounts::default()
+            },
+            7,
+        );
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (sb.clone(), stop.clone());
+        std::thread::spawn(move || edigate::sandbox::serve(listener, s, st));
+        Erp { sb, port, stop }
+    }
+
+    fn records(&self) -> Value {
+        self.sb.records_json()
+    }
+}
+
+impl Drop for Erp {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The configuration contract of the issue, with a second partner unknown to both systems.
+fn config(port: u16) -> String {
+    format!(
+        r#"
+[service]
+rescan_seconds = 1
+settle_ms = 50
+
+[[channels]]
+name = "inbox"
+type = "dir"
+path = "inbox"
+
+[[partners]]
+id = "ACME"
+x12_ids = ["ZZ:ACMESUPPLY"]
+[partners.erp_ids]
+s4 = "17300001"
+d365 = "1001"
+
+[[partners]]
+id = "OTHER"
+x12_ids = ["ZZ:OTHERCO"]
+[partners.erp_ids]
+s4 = "99999999"
+d365 = "9999"
+
+[[targets]]
+name = "s4"
+type = "sap_s4hana"
+base_url = "http://127.0.0.1:{port}"
+username_env = "S4_USER"
+password_env = "S4_PASSWORD"
+documents = ["invoice/v1"]
+values = {{ company_code = "1710" }}
+backoff_ms = 200
+backoff_cap_seconds = 2
+timeout_seconds = 1
+max_attempts = 60
+breaker_threshold = 50
+concurrency = 4
+
+[[targets]]
+name = "d365"
+type = "dynamics365"
+base_url = "http://127.0.0.1:{port}"
+token_url = "http://127.0.0.1:{port}/TENANT/oauth2/v2.0/token"
+client_id_env = "D365_CLIENT_ID"
+client_secret_env = "D365_CLIENT_SECRET"
+documents = ["invoice/v1"]
+values = {{ data_area = "usmf" }}
+backoff_ms = 200
+backoff_cap_seconds = 2
+timeout_seconds = 1
+max_attempts = 60
+breaker_threshold = 50
+concurrency = 4
+"#
+    )
+}
+
+const SECRETS: [(&str, &str); 4] = [
+    ("S4_USER", "edigate"),
+    ("S4_PASSWORD", "sandbox"),
+    ("D365_CLIENT_ID", "edigate"),
+    ("D365_CLIENT_SECRET", "sandbox"),
+];
+
+/// Invoice `n` of the fixture, from ACME or (with `other`) from a partner neither ERP knows.
+fn invoice(n: usize, other: bool) -> Vec<u8> {
+    let text = std::fs::read_to_string(data("x12/ok/810-4010-invoice-with-charges.edi")).unwrap();
+    let mut t = text
+        .replace("INV-9001", &format!("INV-{n:05}"))
+        .replace("000000910", &format!("{n:09}"))
+        .replace("*142*X*", &format!("*{n}*X*"))
+        .replace("GE*1*142~", &format!("GE*1*{n}~"));
+    if other {
+        t = t
+            .replace("ACMESUPPLY     ", "OTHERCO        ")
+            .replace("*ACMESUPPLY*", "*OTHERCO*");
+    }
+    t.into_bytes()
+}
+
+/// How often each value of `field` occurs among `items`.
+fn counts(items: &Value, field: &str) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for i in items.as_array().unwrap() {
+        *m.entry(i[field].as_str().unwrap_or("").to_string())
+            .or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn every_invoice_lands_once_in_sap_and_dynamics_despite_every_fault_kind() {
+    let erp = Erp::start(3);
+    erp.sb.set_faults(Faults {
+        rate: 0.3,
+        kinds: FAULT_KINDS.iter().map(|k| k.to_string()).collect(),
+        slow_ms: 1500,
+    });
+    let sb = Sandbox::with_config(&config(erp.port));
+    let (good, bad) = (40, 3);
+    for n in 1..=good {
+        sb.drop_file(&format!("inv{n:03}.edi"), &invoice(n, false));
+    }
+    for n in 1..=bad {
+        sb.drop_file(&format!("other{n}.edi"), &invoice(900 + n, true));
+    }
+    let mut child = sb.spawn_with(&["run"], &SECRETS);
+    let want = format!("delivered {good}, rejected {bad}, dead 0");
+    let mut status = String::new();
+    let settled = wait_for(240, || {
+        status = sb.stdout(&["status"]);
+        status.contains(&format!("s4               pending 0, {want}"))
+            && status.contains(&format!("d365             pending 0, {want}"))
+    });
+    crate::support::terminate(&mut child);
+    assert!(settled, "{status}\n{}", sb.log());
+    let rec = erp.records();
+    assert!(rec["faults_injected"].as_u64().unwrap() >= 20, "{rec}");
+    // SAP: one supplier invoice per invoice number, each with both PO-referenced items.
+    let sap = &rec["sap_s4hana"]["A_SupplierInvoice"];
+    let by_ref = counts(sap, "SupplierInvoiceIDByInvcgParty");
+    assert_eq!(by_ref.len(), good, "{by_ref:?}");
+    assert!(by_ref.values().all(|c| *c == 1), "{by_ref:?}");
+    // D365: one header per invoice, and exactly its two lines.
+    let heads = &rec["dynamics365"]["VendorInvoiceHeaders"];
+    let by_number = counts(heads, "InvoiceNumber");
+    assert_eq!(by_number.len(), good, "{by_number:?}");
+    assert!(by_number.values().all(|c| *c == 1), "{by_number:?}");
+    let lines = counts(&rec["dynamics365"]["VendorInvoiceLines"], "HeaderReference");
+    assert_eq!(lines.len(), good, "{lines:?}");
+    assert!(lines.values().all(|c| *c == 2), "{lines:?}");
+    // The rejections carry each system's own message.
+    let list = sb.stdout(&["quarantine", "list"]);
+    assert!(
+        list.contains("Supplier 99999999 is not defined in company code 1710"),
+        "{list}"
+    );
+    assert!(
+        list.contains("Vendor account 9999 does not exist"),
+        "{list}"
+    );
+    // The system's ids answer "where is invoice INV-00007?".
+    let found = sb.stdout(&["find", "INV-00007"]);
+    let sap_id = sap
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["SupplierInvoiceIDByInvcgParty"] == "INV-00007")
+        .map(|i| {
+            format!(
+                "{}/{}",
+                i["SupplierInvoice"].as_str().unwrap(),
+                i["FiscalYear"].as_str().unwrap()
+            )
+        })
+        .unwrap();
+    assert!(found.contains(&format!("s4 = {sap_id}")), "{found}");
+    assert!(found.contains("d365 = VI"), "{found}");
+    // No secret reaches the log, the status or the database.
+    let db = std::fs::read(sb.path("var/edigate.db")).unwrap();
+    for text in [sb.log().into_bytes(), status.into_bytes(), db] {
+        let text = String::from_utf8_lossy(&text);
+        assert!(!text.contains("sandbox:") && !text.contains("client_secret=sandbox"));
+    }
+}
+
+#[test]
+fn wrong_credentials_hold_deliveries_with_the_systems_answer_and_nothing_is_created() {
+    let erp = Erp::start(3599);
+    let sb = Sandbox::with_config(&config(erp.port));
+    sb.drop_file("inv.edi", &invoice(1, false));
+    let out = sb
+        .cmd(&["once"])
+        .envs([
+            ("S4_USER", "edigate"),
+            ("S4_PASSWORD", "wrong-password"),
+            ("D365_CLIENT_ID", "edigate"),
+            ("D365_CLIENT_SECRET", "wrong-secret"),
+        ])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !log.contains("wrong-password") && !log.contains("wrong-secret"),
+        "{log}"
+    );
+    let status = sb.stdout(&["status"]);
+    assert!(
+        status.contains("d365             pending 0, delivered 0, rejected 1"),
+        "{status}"
+    );
+    assert!(
+        status.contains("s4               pending 0, delivered 0, rejected 1"),
+        "{status}"
+    );
+    let list = sb.stdout(&["quarantine", "list"]);
+    assert!(list.contains("AADSTS7000215"), "{list}");
+    let rec = erp.records();
+    assert_eq!(
+        rec["sap_s4hana"]["A_SupplierInvoice"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        rec["dynamics365"]["VendorInvoiceHeaders"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
