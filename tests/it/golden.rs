@@ -149,3 +149,71 @@ fn edifact_err() {
 fn edifact_ok() {
     check_dir("edifact", "ok");
 }
+
+/// Every invoice among the golden records becomes each ERP's payload through its shipped
+/// mapping (`mappings/targets/KIND/invoice.jq`); the payloads are compared with
+/// `tests/data/targets/KIND/SOURCE.N.json`.
+#[test]
+fn target_payloads_match_their_goldens() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut invoices = Vec::new();
+    for format in ["x12", "edifact", "cxml", "csv"] {
+        let dir = data(&format!("{format}/ok"));
+        let mut files: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+            .collect();
+        files.sort();
+        for f in files {
+            let stem = f.file_name().unwrap().to_string_lossy().replace(".jsonl", "");
+            let text = fs::read_to_string(&f).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                if v["schema"] == "invoice/v1" {
+                    invoices.push((format!("{format}-{stem}.{i}"), v));
+                }
+            }
+        }
+    }
+    assert!(invoices.len() >= 3, "{} invoices", invoices.len());
+    let mut failures = Vec::new();
+    for (kind, values) in [
+        ("sap_s4hana", serde_json::json!({"company_code": "1710"})),
+        ("dynamics365", serde_json::json!({"data_area": "usmf"})),
+    ] {
+        let dir = data(&format!("targets/{kind}"));
+        for (name, record) in &invoices {
+            let mut input = record.clone();
+            input["target"] =
+                serde_json::json!({"name": "erp", "erp_id": "17300001", "values": values});
+            let partner = record["partner"].as_str().unwrap();
+            let mapping = cfg()
+                .maps
+                .find(partner, "targets", kind, "invoice")
+                .unwrap_or_else(|| panic!("no shipped mapping targets/{kind}/invoice.jq"));
+            let got = match cfg().maps.outbound(mapping, partner, &input) {
+                Ok(v) => serde_json::to_string_pretty(&v).unwrap() + "\n",
+                Err(e) => format!("refused: {}\n", e.message),
+            };
+            let path = dir.join(format!("{name}.json"));
+            if update {
+                fs::create_dir_all(&dir).unwrap();
+                fs::write(&path, &got).unwrap();
+                continue;
+            }
+            match fs::read_to_string(&path) {
+                Ok(want) if want == got => {}
+                Ok(want) => failures.push(format!(
+                    "{}: differs (UPDATE_GOLDEN=1 to accept)\n--- want\n{want}\n--- got\n{got}",
+                    path.display()
+                )),
+                Err(_) => failures.push(format!(
+                    "{}: missing (UPDATE_GOLDEN=1 creates it)",
+                    path.display()
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
