@@ -327,6 +327,15 @@ impl TargetKind {
         }
     }
 
+    /// Whether the system honours no idempotency key, so that a delivery that may have been
+    /// sent is looked up by business key before it is sent again.
+    pub fn needs_lookup(self) -> bool {
+        matches!(
+            self,
+            TargetKind::SapS4hana | TargetKind::Dynamics365 | TargetKind::OracleFusion
+        )
+    }
+
     /// Whether this build has the connector (the others are refused by `check`).
     pub fn available(self) -> bool {
         matches!(

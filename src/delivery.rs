@@ -186,6 +186,7 @@ mod tests {
             payload: vec![],
             attempts,
             created_at: Utc::now().rfc3339(),
+            maybe_sent: attempts > 0,
         }
     }
 

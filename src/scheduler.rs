@@ -312,6 +312,12 @@ fn deliver_target(
     }
     let full = due.len() == limit;
     let connector = crate::targets::connector(t);
+    if t.kind.needs_lookup() {
+        let fresh: Vec<i64> = due.iter().filter(|r| !r.maybe_sent).map(|r| r.id).collect();
+        if !fresh.is_empty() {
+            store.mark_tried(&fresh)?;
+        }
+    }
     let agent = delivery::agent(t);
     let queue = std::sync::Mutex::new(due.iter().enumerate());
     let stop = std::sync::atomic::AtomicBool::new(false);

@@ -172,6 +172,10 @@ pub struct DeliveryRow {
     pub payload: Vec<u8>,
     pub attempts: i64,
     pub created_at: String,
+    /// A request may have reached the target before (an attempt was settled, or one was
+    /// started and its outcome never recorded: a crash): connectors without idempotency
+    /// keys look the document up before creating it.
+    pub maybe_sent: bool,
 }
 
 /// How one delivery attempt ended.
@@ -399,6 +403,7 @@ CREATE UNIQUE INDEX deliveries_record ON deliveries(target, record_id);
 ALTER TABLE deliveries ADD COLUMN system_id TEXT;
 ALTER TABLE deliveries ADD COLUMN response TEXT;
 CREATE INDEX record_keys_value ON record_keys(value);
+ALTER TABLE deliveries ADD COLUMN tried INTEGER NOT NULL DEFAULT 0;
 "#,
 ];
 
@@ -1208,7 +1213,7 @@ impl Store {
 
     /// Up to `limit` deliveries for `target` that are due now, oldest first.
     pub fn due_deliveries(&self, target: &str, now: Utc, limit: usize) -> Result<Vec<DeliveryRow>> {
-        self.all("SELECT id, target, idem_key, payload, attempts, created_at FROM deliveries
+        self.all("SELECT id, target, idem_key, payload, attempts, created_at, attempts > 0 OR tried = 1 FROM deliveries
              WHERE state = 'pending' AND target = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3", params![target, now.rfc3339(), limit as i64], |r| {
                 Ok(DeliveryRow {
                     id: r.get(0)?,
@@ -1217,8 +1222,25 @@ impl Store {
                     payload: r.get(3)?,
                     attempts: r.get(4)?,
                     created_at: r.get(5)?,
+                    maybe_sent: r.get(6)?,
                 })
             })
+    }
+
+    /// Notes, before their requests go out, that these deliveries may reach their target, so
+    /// that a crash before their outcome is recorded still leads to a lookup, never a second
+    /// document.
+    pub fn mark_tried(&mut self, ids: &[i64]) -> Result<()> {
+        let tx = self.conn.savepoint()?;
+        for id in ids {
+            exec(
+                &tx,
+                "UPDATE deliveries SET tried = 1 WHERE id = ?1 AND tried = 0",
+                [id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Records the outcomes of a batch of attempts and the target's breaker, in one transaction.

@@ -97,7 +97,7 @@ impl D365 {
         let data = self.data();
         // A retry may follow a header (and some lines) already created.
         let mut found = None;
-        if row.attempts > 0 {
+        if row.maybe_sent {
             let filter = format!(
                 "dataAreaId eq {} and InvoiceNumber eq {} and InvoiceAccount eq {}",
                 odata_str(&area),

@@ -180,7 +180,7 @@ impl Sap {
         let auth = self.auth(agent)?;
         // An earlier attempt may have created it (a timeout, a reset, a 5xx after the body
         // was sent): never create a second document.
-        if row.attempts > 0 {
+        if row.maybe_sent {
             if let Some(id) = self.lookup(agent, &auth, svc, body)? {
                 return Ok(Reply::done(
                     200,

@@ -166,7 +166,11 @@ fn target_payloads_match_their_goldens() {
             .collect();
         files.sort();
         for f in files {
-            let stem = f.file_name().unwrap().to_string_lossy().replace(".jsonl", "");
+            let stem = f
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".jsonl", "");
             let text = fs::read_to_string(&f).unwrap();
             for (i, line) in text.lines().enumerate() {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap();
