@@ -264,6 +264,12 @@ pub struct Target {
     pub client_secret_file: Option<PathBuf>,
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+    /// `legacy_files`: the legacy ERP's import folder.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// `legacy_files`: how records are written there (`csv`).
+    #[serde(default)]
+    pub format: Option<String>,
     /// Constants the payload mappings read as `.target.values` (`company_code`, `data_area`).
     #[serde(default)]
     pub values: BTreeMap<String, String>,
@@ -340,7 +346,11 @@ impl TargetKind {
     pub fn available(self) -> bool {
         matches!(
             self,
-            TargetKind::Http | TargetKind::Rest | TargetKind::SapS4hana | TargetKind::Dynamics365
+            TargetKind::Http
+                | TargetKind::Rest
+                | TargetKind::SapS4hana
+                | TargetKind::Dynamics365
+                | TargetKind::LegacyFiles
         )
     }
 }
@@ -730,7 +740,27 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
             })
             .collect(),
         partners: raw.partners,
-        targets: raw.targets,
+        targets: raw
+            .targets
+            .into_iter()
+            .map(|mut t| {
+                // Secret files and the legacy import folder, like every path, are relative to
+                // this file.
+                for p in [
+                    &mut t.path,
+                    &mut t.username_file,
+                    &mut t.password_file,
+                    &mut t.client_id_file,
+                    &mut t.client_secret_file,
+                    &mut t.token_file,
+                ] {
+                    if let Some(v) = p.as_mut() {
+                        *v = abs(v);
+                    }
+                }
+                t
+            })
+            .collect(),
         data_dir,
         file,
         base,
@@ -1033,7 +1063,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             add(
                 line,
                 format!(
-                    "target {:?}: type {:?} has no connector in this version yet (available: http, rest, sap_s4hana, dynamics365)",
+                    "target {:?}: type {:?} has no connector in this version yet (available: http, rest, sap_s4hana, dynamics365, legacy_files)",
                     t.name,
                     t.kind.as_str()
                 ),
@@ -1059,6 +1089,21 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
                     ),
                 )
             }
+            TargetKind::LegacyFiles if t.path.is_none() => add(
+                line,
+                format!(
+                    "target {:?}: legacy_files needs path (the import folder)",
+                    t.name
+                ),
+            ),
+            TargetKind::LegacyFiles if t.format.as_deref().unwrap_or("csv") != "csv" => add(
+                line,
+                format!(
+                    "target {:?}: format {:?} is not available in this version (csv)",
+                    t.name,
+                    t.format.as_deref().unwrap_or("")
+                ),
+            ),
             TargetKind::Dynamics365 if t.token_url.as_deref().is_none_or(|u| !is_url(u)) => add(
                 line,
                 format!(

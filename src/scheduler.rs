@@ -259,7 +259,10 @@ fn deliver(cfg: &Config, _store: &mut Store) -> Result<bool, ServiceError> {
             .map(|t| {
                 s.spawn(move || {
                     let mut store = Store::open(&cfg.database())?;
-                    deliver_target(cfg, t, &mut store)
+                    // Round after round while full ones come back, so that a fast target is
+                    // not held to the pace of the slowest.
+                    while deliver_target(cfg, t, &mut store)? {}
+                    Ok(false)
                 })
             })
             .collect();
@@ -339,24 +342,38 @@ fn deliver_target(
             });
         }
         drop(tx);
-        for (i, reply) in rx {
-            let row = &due[i];
-            let now = Utc::now();
-            let resp = reply.response;
-            let attempt = delivery::classify(t, row, &resp, reply.system_id, now);
-            log_attempt(t, row, &attempt);
-            let next = delivery::after(t, &b, &[&resp], now);
-            if next.state != b.state {
-                tracing::warn!(target = %t.name, from = %b.state, to = %next.state, "circuit breaker");
+        // Each response is settled as it comes; responses that arrive while one commit syncs
+        // are settled together in the next (group commit), so the database's sync does not
+        // bound the delivery rate.
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < 256 {
+                match rx.try_recv() {
+                    Ok(more) => batch.push(more),
+                    Err(_) => break,
+                }
             }
-            if next.state == "open" {
-                // Nothing more is sent to a target whose breaker opened; what is in flight
-                // still settles.
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let mut settled = Vec::with_capacity(batch.len());
+            for (i, reply) in batch {
+                let row = &due[i];
+                let now = Utc::now();
+                let resp = reply.response;
+                let attempt = delivery::classify(t, row, &resp, reply.system_id, now);
+                log_attempt(t, row, &attempt);
+                let next = delivery::after(t, &b, &[&resp], now);
+                if next.state != b.state {
+                    tracing::warn!(target = %t.name, from = %b.state, to = %next.state, "circuit breaker");
+                }
+                if next.state == "open" {
+                    // Nothing more is sent to a target whose breaker opened; what is in flight
+                    // still settles.
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                b = next;
+                settled.push((row.id, attempt));
             }
-            b = next;
             if outcome.is_ok() {
-                outcome = store.settle_deliveries(&[(row.id, attempt)], &t.name, &b);
+                outcome = store.settle_deliveries(&settled, &t.name, &b);
             }
             if outcome.is_err() {
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -86,7 +86,7 @@ pub fn serve(listener: TcpListener, sim: Arc<Sim>, stop: Arc<AtomicBool>) -> io:
                 });
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(5))
+                std::thread::sleep(Duration::from_micros(200))
             }
             Err(e) => return Err(e),
         }

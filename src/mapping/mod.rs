@@ -23,6 +23,8 @@ builtin![
     "lib/prelude.jq",
     "targets/sap_s4hana/invoice.jq",
     "targets/dynamics365/invoice.jq",
+    "targets/legacy_files/invoice.jq",
+    "targets/legacy_files/purchase_order.jq",
     "inbound/x12/850.jq",
     "inbound/x12/855.jq",
     "inbound/x12/856.jq",

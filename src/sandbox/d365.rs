@@ -15,6 +15,10 @@ pub struct State {
     tokens: HashMap<String, Instant>,
     headers: Vec<Value>,
     lines: Vec<Value>,
+    /// (dataAreaId, HeaderReference) of every header, and the same with the line number of
+    /// every line: the keys the entities are unique by.
+    header_keys: std::collections::HashSet<(String, String)>,
+    line_keys: std::collections::HashSet<(String, String, String)>,
     next: u64,
     serial: u64,
 }
@@ -231,8 +235,11 @@ fn create_header(sb: &Sandbox, req: &Req) -> Resp {
     let mut st = lock(&sb.d365);
     st.next += 1;
     let mut e = body.clone();
-    e["HeaderReference"] = Value::from(format!("VI{:06}", st.next));
+    let reference = format!("VI{:06}", st.next);
+    e["HeaderReference"] = Value::from(reference.clone());
     e["@odata.etag"] = Value::from(format!("W/\"{}\"", st.next));
+    let area = e["dataAreaId"].as_str().unwrap_or("").to_string();
+    st.header_keys.insert((area, reference));
     st.headers.push(e.clone());
     drop(st);
     after(sb, f, e)
@@ -250,20 +257,14 @@ fn create_line(sb: &Sandbox, req: &Req) -> Resp {
     if body["Currency"].as_str().is_none_or(str::is_empty) {
         return error(400, ENTITY, "Field 'Currency' must be filled in.");
     }
-    let key = |e: &Value| {
-        (
-            e["dataAreaId"].clone(),
-            e["HeaderReference"].clone(),
-            e["InvoiceLineNumber"].as_f64(),
-        )
+    let text = |k: &str| match &body[k] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_f64().map_or(n.to_string(), |f| f.to_string()),
+        _ => String::new(),
     };
+    let header = (text("dataAreaId"), text("HeaderReference"));
     let mut st = lock(&sb.d365);
-    let header = (body["dataAreaId"].clone(), body["HeaderReference"].clone());
-    if !st
-        .headers
-        .iter()
-        .any(|h| (h["dataAreaId"].clone(), h["HeaderReference"].clone()) == header)
-    {
+    if !st.header_keys.contains(&header) {
         return error(
             400,
             ENTITY,
@@ -273,7 +274,8 @@ fn create_line(sb: &Sandbox, req: &Req) -> Resp {
             ),
         );
     }
-    if st.lines.iter().any(|l| key(l) == key(&body)) {
+    let key = (header.0, header.1, text("InvoiceLineNumber"));
+    if !st.line_keys.insert(key) {
         return error(400, ENTITY, "Cannot create a record in Vendor invoice lines (VendInvoiceInfoLine). The record already exists.");
     }
     let mut e = body.clone();

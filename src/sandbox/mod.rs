@@ -274,7 +274,7 @@ pub fn serve(listener: TcpListener, sb: Arc<Sandbox>, stop: Arc<AtomicBool>) -> 
                 });
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(2))
+                std::thread::sleep(Duration::from_micros(200))
             }
             Err(e) => return Err(e),
         }
@@ -285,6 +285,7 @@ pub fn serve(listener: TcpListener, sb: Arc<Sandbox>, stop: Arc<AtomicBool>) -> 
 /// Requests on one connection (kept alive) until the client closes it.
 fn connection(stream: TcpStream, sb: &Sandbox) -> io::Result<()> {
     stream.set_nonblocking(false)?;
+    stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut out = stream;
@@ -305,8 +306,10 @@ fn connection(stream: TcpStream, sb: &Sandbox) -> io::Result<()> {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", resp.body.len()));
-        out.write_all(head.as_bytes())?;
-        out.write_all(resp.body.as_bytes())?;
+        // One write: a head and a body in two segments would wait for a delayed ACK.
+        let mut all = head.into_bytes();
+        all.extend_from_slice(resp.body.as_bytes());
+        out.write_all(&all)?;
         out.flush()?;
     }
 }

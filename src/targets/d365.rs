@@ -43,9 +43,12 @@ impl D365 {
         self.tokens.get(agent, &url, &id, &secret, &scope)
     }
 
-    /// One call with the bearer token, fetched again once when it was refused (401).
+    /// One call with the bearer token, fetched again when it was refused (401). A 401 that
+    /// persists with fresh tokens is a failure to retry (tokens revoked meanwhile, an app not yet
+    /// registered in F&O), ending as a dead letter if it lasts; a client the token endpoint
+    /// refuses is a rejection (see [`TokenCache::get`]).
     fn call(&self, agent: &ureq::Agent, make: &dyn Fn() -> Call<'static>) -> Result<Answer, Reply> {
-        for second in [false, true] {
+        for _ in 0..3 {
             let token = self.token(agent)?;
             let a = make()
                 .header("Authorization", format!("Bearer {token}"))
@@ -53,13 +56,14 @@ impl D365 {
                 .header("OData-Version", "4.0")
                 .send(agent)
                 .map_err(Reply::failed)?;
-            if a.status == 401 && !second {
-                self.tokens.clear();
-                continue;
+            if a.status != 401 {
+                return Ok(a);
             }
-            return Ok(a);
+            self.tokens.clear();
         }
-        unreachable!("the loop returns on its second turn")
+        Err(Reply::failed(
+            "HTTP 401 with three fresh tokens: is the application registered in F&O?",
+        ))
     }
 
     pub fn send(&self, agent: &ureq::Agent, row: &DeliveryRow, body: &Value) -> Reply {

@@ -4,6 +4,7 @@
 
 mod d365;
 mod http;
+mod legacy;
 mod sap;
 
 use crate::config::{Config, Target, TargetKind};
@@ -56,6 +57,7 @@ pub enum Connector {
     Http(http::Http),
     Sap(sap::Sap),
     D365(d365::D365),
+    Legacy(legacy::Legacy),
 }
 
 impl Connector {
@@ -63,6 +65,7 @@ impl Connector {
         match t.kind {
             TargetKind::SapS4hana => Connector::Sap(sap::Sap::new(t)),
             TargetKind::Dynamics365 => Connector::D365(d365::D365::new(t)),
+            TargetKind::LegacyFiles => Connector::Legacy(legacy::Legacy::new(t)),
             // `check` refuses the kinds without a connector; what remains posts JSON.
             _ => Connector::Http(http::Http::new(t)),
         }
@@ -78,6 +81,10 @@ impl Connector {
             },
             Connector::D365(c) => match payload(cfg, t, row) {
                 Ok(p) => c.send(agent, row, &p),
+                Err(why) => Reply::refused(why),
+            },
+            Connector::Legacy(c) => match payload(cfg, t, row) {
+                Ok(p) => c.send(cfg, t, row, &p),
                 Err(why) => Reply::refused(why),
             },
         }

@@ -217,6 +217,11 @@ impl Sap {
                     refetched = true;
                     continue;
                 }
+                // Refused again with a fresh token (sessions dropped meanwhile): retried
+                // later, never a rejection of the document.
+                return Err(Reply::failed(
+                    "CSRF token refused twice (x-csrf-token: Required)",
+                ));
             }
             if a.is_html() {
                 return Err(Reply::failed(format!(

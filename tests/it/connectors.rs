@@ -262,3 +262,42 @@ fn wrong_credentials_hold_deliveries_with_the_systems_answer_and_nothing_is_crea
         0
     );
 }
+
+#[test]
+fn the_legacy_import_folder_gets_one_csv_per_invoice_and_never_a_second() {
+    let sb = Sandbox::with_config(&format!(
+        "{}\n[[targets]]\nname = \"legacy\"\ntype = \"legacy_files\"\npath = \"legacy-import\"\nformat = \"csv\"\ndocuments = [\"invoice/v1\"]\n",
+        crate::support::CONFIG
+    ));
+    for n in 1..=3 {
+        sb.drop_file(&format!("inv{n}.edi"), &invoice(n, false));
+    }
+    sb.once(0);
+    let files = sb.files("legacy-import");
+    assert_eq!(files.len(), 3, "{files:?}");
+    let first = std::fs::read_to_string(sb.path("legacy-import").join(&files[0])).unwrap();
+    let lines: Vec<&str> = first.lines().collect();
+    assert_eq!(lines.len(), 3, "{first}");
+    assert!(
+        lines[0].starts_with("vendor,invoice_number,invoice_date"),
+        "{first}"
+    );
+    assert!(lines[1].starts_with("ACME,INV-0000"), "{first}");
+    assert!(lines[1].ends_with(",12,EA,10.50,126.00"), "{first}");
+    // The legacy ERP takes its files away; replaying the archive publishes none again.
+    for f in &files {
+        std::fs::remove_file(sb.path("legacy-import").join(f)).unwrap();
+    }
+    assert!(sb.run(&["replay", "--partner", "ACME"]).status.success());
+    sb.once(0);
+    assert!(
+        sb.files("legacy-import").is_empty(),
+        "{:?}",
+        sb.files("legacy-import")
+    );
+    let status = sb.stdout(&["status"]);
+    assert!(
+        status.contains("legacy           pending 0, delivered 3"),
+        "{status}"
+    );
+}
