@@ -264,6 +264,11 @@ pub struct Target {
     pub client_secret_file: Option<PathBuf>,
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+    /// `http`/`rest`: the secret that signs each request (`Edigate-Signature`).
+    #[serde(default)]
+    pub signing_secret_env: Option<String>,
+    #[serde(default)]
+    pub signing_secret_file: Option<PathBuf>,
     /// `legacy_files`: the legacy ERP's import folder.
     #[serde(default)]
     pub path: Option<PathBuf>,
@@ -351,6 +356,7 @@ impl TargetKind {
                 | TargetKind::SapS4hana
                 | TargetKind::Dynamics365
                 | TargetKind::LegacyFiles
+                | TargetKind::OracleFusion
         )
     }
 }
@@ -753,6 +759,7 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
                     &mut t.client_id_file,
                     &mut t.client_secret_file,
                     &mut t.token_file,
+                    &mut t.signing_secret_file,
                 ] {
                     if let Some(v) = p.as_mut() {
                         *v = abs(v);
@@ -1063,7 +1070,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             add(
                 line,
                 format!(
-                    "target {:?}: type {:?} has no connector in this version yet (available: http, rest, sap_s4hana, dynamics365, legacy_files)",
+                    "target {:?}: type {:?} has no connector in this version yet (available: http, rest, sap_s4hana, oracle_fusion, dynamics365, legacy_files)",
                     t.name,
                     t.kind.as_str()
                 ),

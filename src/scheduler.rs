@@ -590,6 +590,13 @@ pub async fn run(
     let settle = Duration::from_millis(app.cfg.settle_ms);
     tracing::info!(channels = app.cfg.channels.len(), outbox = %app.cfg.outbox.display(), "edigate is running");
     tokio::pin!(shutdown);
+    // Polled once now, so that its signal handlers are in place before the first pass: a
+    // SIGTERM during that pass stops the service cleanly after it instead of killing it.
+    tokio::select! {
+        biased;
+        _ = &mut shutdown => return Ok(()),
+        _ = std::future::ready(()) => {}
+    }
     let deliverer = if app.cfg.targets.is_empty() {
         None
     } else {

@@ -23,6 +23,7 @@ builtin![
     "lib/prelude.jq",
     "targets/sap_s4hana/invoice.jq",
     "targets/dynamics365/invoice.jq",
+    "targets/oracle_fusion/invoice.jq",
     "targets/legacy_files/invoice.jq",
     "targets/legacy_files/purchase_order.jq",
     "inbound/x12/850.jq",

@@ -5,6 +5,7 @@
 //! the service.
 
 mod d365;
+mod oracle;
 mod sap;
 
 use serde_json::{json, Value};
@@ -15,7 +16,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Credentials the simulated systems accept.
+/// Credentials the simulated systems accept (the SAP user also for Oracle's basic
+/// authentication).
 #[derive(Debug, Clone)]
 pub struct Accounts {
     pub sap_user: String,
@@ -85,6 +87,7 @@ pub struct Sandbox {
     rng: Mutex<u64>,
     pub(crate) sap: Mutex<sap::State>,
     pub(crate) d365: Mutex<d365::State>,
+    pub(crate) oracle: Mutex<oracle::State>,
     changes: AtomicUsize,
     injected: AtomicUsize,
 }
@@ -97,6 +100,7 @@ impl Sandbox {
             rng: Mutex::new(seed.max(1)),
             sap: Mutex::new(sap::State::default()),
             d365: Mutex::new(d365::State::default()),
+            oracle: Mutex::new(oracle::State::default()),
             changes: AtomicUsize::new(0),
             injected: AtomicUsize::new(0),
         })
@@ -148,6 +152,7 @@ impl Sandbox {
         json!({
             "sap_s4hana": lock(&self.sap).records(),
             "dynamics365": lock(&self.d365).records(),
+            "oracle_fusion": lock(&self.oracle).records(),
             "changes": self.changes.load(Ordering::Relaxed),
             "faults_injected": self.injected.load(Ordering::Relaxed),
         })
@@ -459,6 +464,7 @@ fn route(sb: &Sandbox, req: &Req) -> Resp {
             Resp::json(200, &json!({"ok": true}))
         }
         (_, p) if p.starts_with("/sap/") => sap::route(sb, req),
+        (_, p) if p.starts_with("/fscmRestApi/") => oracle::route(sb, req),
         (_, p) if p.starts_with("/data/") || p.contains("/oauth2/") => d365::route(sb, req),
         _ => Resp::json(404, &json!({"error": "no such service in the sandbox"})),
     }

@@ -5,6 +5,7 @@
 mod d365;
 mod http;
 mod legacy;
+mod oracle;
 mod sap;
 
 use crate::config::{Config, Target, TargetKind};
@@ -58,6 +59,7 @@ pub enum Connector {
     Sap(sap::Sap),
     D365(d365::D365),
     Legacy(legacy::Legacy),
+    Oracle(oracle::Oracle),
 }
 
 impl Connector {
@@ -66,6 +68,7 @@ impl Connector {
             TargetKind::SapS4hana => Connector::Sap(sap::Sap::new(t)),
             TargetKind::Dynamics365 => Connector::D365(d365::D365::new(t)),
             TargetKind::LegacyFiles => Connector::Legacy(legacy::Legacy::new(t)),
+            TargetKind::OracleFusion => Connector::Oracle(oracle::Oracle::new(t)),
             // `check` refuses the kinds without a connector; what remains posts JSON.
             _ => Connector::Http(http::Http::new(t)),
         }
@@ -80,6 +83,10 @@ impl Connector {
                 Err(why) => Reply::refused(why),
             },
             Connector::D365(c) => match payload(cfg, t, row) {
+                Ok(p) => c.send(agent, row, &p),
+                Err(why) => Reply::refused(why),
+            },
+            Connector::Oracle(c) => match payload(cfg, t, row) {
                 Ok(p) => c.send(agent, row, &p),
                 Err(why) => Reply::refused(why),
             },

@@ -64,6 +64,7 @@ x12_ids = ["ZZ:ACMESUPPLY"]
 [partners.erp_ids]
 s4 = "17300001"
 d365 = "1001"
+ora = "Acme Supply"
 
 [[partners]]
 id = "OTHER"
@@ -71,6 +72,7 @@ x12_ids = ["ZZ:OTHERCO"]
 [partners.erp_ids]
 s4 = "99999999"
 d365 = "9999"
+ora = "Unknown Supplier Inc"
 
 [[targets]]
 name = "s4"
@@ -80,6 +82,21 @@ username_env = "S4_USER"
 password_env = "S4_PASSWORD"
 documents = ["invoice/v1"]
 values = {{ company_code = "1710" }}
+backoff_ms = 200
+backoff_cap_seconds = 2
+timeout_seconds = 1
+max_attempts = 60
+breaker_threshold = 50
+concurrency = 4
+
+[[targets]]
+name = "ora"
+type = "oracle_fusion"
+base_url = "http://127.0.0.1:{port}"
+username_env = "S4_USER"
+password_env = "S4_PASSWORD"
+documents = ["invoice/v1"]
+values = {{ business_unit = "Vision Operations" }}
 backoff_ms = 200
 backoff_cap_seconds = 2
 timeout_seconds = 1
@@ -162,6 +179,7 @@ fn every_invoice_lands_once_in_sap_and_dynamics_despite_every_fault_kind() {
         status = sb.stdout(&["status"]);
         status.contains(&format!("s4               pending 0, {want}"))
             && status.contains(&format!("d365             pending 0, {want}"))
+            && status.contains(&format!("ora              pending 0, {want}"))
     });
     crate::support::terminate(&mut child);
     assert!(settled, "{status}\n{}", sb.log());
@@ -180,6 +198,10 @@ fn every_invoice_lands_once_in_sap_and_dynamics_despite_every_fault_kind() {
     let lines = counts(&rec["dynamics365"]["VendorInvoiceLines"], "HeaderReference");
     assert_eq!(lines.len(), good, "{lines:?}");
     assert!(lines.values().all(|c| *c == 2), "{lines:?}");
+    // Oracle: one payables invoice per invoice number.
+    let ora = counts(&rec["oracle_fusion"]["invoices"], "InvoiceNumber");
+    assert_eq!(ora.len(), good, "{ora:?}");
+    assert!(ora.values().all(|c| *c == 1), "{ora:?}");
     // The rejections carry each system's own message.
     let list = sb.stdout(&["quarantine", "list"]);
     assert!(
@@ -188,6 +210,12 @@ fn every_invoice_lands_once_in_sap_and_dynamics_despite_every_fault_kind() {
     );
     assert!(
         list.contains("Vendor account 9999 does not exist"),
+        "{list}"
+    );
+    assert!(
+        list.contains(
+            "SBX-SUPPLIER: The value of the attribute Supplier isn't valid: Unknown Supplier Inc."
+        ),
         "{list}"
     );
     // The system's ids answer "where is invoice INV-00007?".
@@ -207,6 +235,7 @@ fn every_invoice_lands_once_in_sap_and_dynamics_despite_every_fault_kind() {
         .unwrap();
     assert!(found.contains(&format!("s4 = {sap_id}")), "{found}");
     assert!(found.contains("d365 = VI"), "{found}");
+    assert!(found.contains("ora = 3001001870"), "{found}");
     // No secret reaches the log, the status or the database.
     let db = std::fs::read(sb.path("var/edigate.db")).unwrap();
     for text in [sb.log().into_bytes(), status.into_bytes(), db] {

@@ -185,6 +185,11 @@ fn target_payloads_match_their_goldens() {
     for (kind, values) in [
         ("sap_s4hana", serde_json::json!({"company_code": "1710"})),
         ("dynamics365", serde_json::json!({"data_area": "usmf"})),
+        (
+            "oracle_fusion",
+            serde_json::json!({"business_unit": "Vision Operations"}),
+        ),
+        ("legacy_files", serde_json::json!({})),
     ] {
         let dir = data(&format!("targets/{kind}"));
         for (name, record) in &invoices {

@@ -1,0 +1,184 @@
+//! The Oracle Fusion simulator: payables `invoices` under `/fscmRestApi/resources/11.13.18.05/`
+//! with basic authentication (401 with an empty body otherwise), `REST-Framework-Version`
+//! choosing the error form (`o:errorDetails` JSON from 4, plain text below), `q=` with `=` and
+//! `and`, `InvoiceId` numbers, the duplicate check on invoice number, supplier and business unit,
+//! suppliers of a demo list only, and `items`/`links` collections.
+
+use super::{lock, Fault, Req, Resp, Sandbox};
+use serde_json::{json, Value};
+
+const ROOT: &str = "/fscmRestApi/resources/11.13.18.05";
+
+/// Suppliers the simulated tenant knows.
+pub const SUPPLIERS: [&str; 3] = ["Acme Supply", "Advanced Network Devices", "Vision Supplies"];
+
+#[derive(Default)]
+pub struct State {
+    invoices: Vec<Value>,
+    next: u64,
+}
+
+impl State {
+    pub fn records(&self) -> Value {
+        json!({ "invoices": self.invoices })
+    }
+}
+
+fn error(req: &Req, status: u16, code: &str, detail: &str) -> Resp {
+    let v4 = req
+        .header("rest-framework-version")
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .is_some_and(|v| v >= 4);
+    if v4 {
+        let mut r = Resp::json(
+            status,
+            &json!({
+                "title": if status == 400 { "Bad Request" } else { "Error" },
+                "status": status.to_string(),
+                "o:errorDetails": [{"detail": detail, "o:errorCode": code, "o:errorPath": "/invoices"}]
+            }),
+        );
+        r.headers = vec![(
+            "Content-Type".into(),
+            "application/vnd.oracle.adf.error+json".into(),
+        )];
+        r
+    } else {
+        Resp::text(status, "text/plain", detail)
+    }
+}
+
+/// `A='x' and B='y'` (the framework 2+ grammar, equalities only).
+fn q_equalities(q: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for part in q.split(" and ") {
+        let (k, v) = part.trim().split_once('=')?;
+        let v = v
+            .trim()
+            .strip_prefix('\'')?
+            .strip_suffix('\'')?
+            .replace("''", "'");
+        out.push((k.trim().to_string(), v));
+    }
+    Some(out)
+}
+
+pub fn route(sb: &Sandbox, req: &Req) -> Resp {
+    let authorized = req
+        .basic()
+        .is_some_and(|(u, p)| u == sb.accounts.sap_user && p == sb.accounts.sap_password);
+    if !authorized {
+        return Resp::text(401, "text/plain", "")
+            .with("WWW-Authenticate", "Basic realm=\"fusion\"");
+    }
+    let Some(rest) = req.path.strip_prefix(ROOT) else {
+        return Resp::text(404, "text/plain", "");
+    };
+    match (req.method.as_str(), rest) {
+        ("GET", "/invoices") => {
+            let st = lock(&sb.oracle);
+            let eqs = match req.query.get("q") {
+                Some(q) => match q_equalities(q) {
+                    Some(e) => e,
+                    None => return error(req, 400, "SBX-Q", "The query expression is not valid."),
+                },
+                None => Vec::new(),
+            };
+            let items: Vec<&Value> = st
+                .invoices
+                .iter()
+                .filter(|i| eqs.iter().all(|(k, v)| i[k].as_str() == Some(v.as_str())))
+                .collect();
+            Resp::json(
+                200,
+                &json!({"items": items, "count": items.len(), "hasMore": false, "limit": 25, "offset": 0,
+                "links": [{"rel": "self", "href": format!("{ROOT}/invoices"), "name": "invoices", "kind": "collection"}]}),
+            )
+        }
+        ("POST", "/invoices") => create(sb, req),
+        _ => Resp::text(404, "text/plain", ""),
+    }
+}
+
+fn create(sb: &Sandbox, req: &Req) -> Resp {
+    let fault = sb.fault(&[
+        "500",
+        "429",
+        "timeout",
+        "reset",
+        "commit_then_fail",
+        "html_login",
+    ]);
+    match fault {
+        // Fusion's 500s often come with no body at all.
+        Fault::Before => return Resp::text(500, "text/plain", ""),
+        Fault::TooMany => {
+            return Resp::text(429, "text/plain", "Too Many Requests").with("Retry-After", "1")
+        }
+        Fault::Reset => return Resp::dropped(),
+        Fault::LoginPage => return Resp::login_page(),
+        _ => {}
+    }
+    let Some(body) = req.json() else {
+        return error(req, 400, "SBX-JSON", "The request body is not valid JSON.");
+    };
+    for k in [
+        "InvoiceNumber",
+        "InvoiceCurrency",
+        "InvoiceAmount",
+        "InvoiceDate",
+        "BusinessUnit",
+        "Supplier",
+        "SupplierSite",
+    ] {
+        if body[k].as_str().is_none_or(str::is_empty) {
+            return error(
+                req,
+                400,
+                "SBX-REQ",
+                &format!("The attribute {k} is required."),
+            );
+        }
+    }
+    let supplier = body["Supplier"].as_str().unwrap_or("");
+    if !SUPPLIERS.contains(&supplier) {
+        return error(
+            req,
+            400,
+            "SBX-SUPPLIER",
+            &format!("The value of the attribute Supplier isn't valid: {supplier}."),
+        );
+    }
+    let mut st = lock(&sb.oracle);
+    let same = |i: &&Value| {
+        ["InvoiceNumber", "Supplier", "BusinessUnit"]
+            .iter()
+            .all(|k| i[*k] == body[*k])
+    };
+    if st.invoices.iter().any(|i| same(&i)) {
+        return error(
+            req,
+            400,
+            "SBX-DUPLICATE",
+            &format!(
+                "The invoice number {} already exists for supplier {supplier}.",
+                body["InvoiceNumber"].as_str().unwrap_or("")
+            ),
+        );
+    }
+    st.next += 1;
+    let id = 300_100_187_000_000u64 + st.next;
+    let mut e = body.clone();
+    e["InvoiceId"] = Value::from(id);
+    e["ValidationStatus"] = Value::from("Not validated");
+    e["ApprovalStatus"] = Value::from("Required");
+    e["PaidStatus"] = Value::from("Unpaid");
+    e["links"] = json!([{"rel": "self", "href": format!("{ROOT}/invoices/{id}"), "name": "invoices", "kind": "item"}]);
+    st.invoices.push(e.clone());
+    drop(st);
+    match fault {
+        Fault::AfterCommit => Resp::text(500, "text/plain", ""),
+        Fault::Late => Resp::json(201, &e).late(sb.slow()),
+        _ => Resp::json(201, &e),
+    }
+}
