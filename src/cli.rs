@@ -94,8 +94,9 @@ enum Command {
         #[arg(long)]
         reject: Option<String>,
     },
-    /// Simulators of SAP S/4HANA and Dynamics 365 on one loopback port, for tests, demos and
-    /// dry runs. Credentials: SAP user `edigate`/`sandbox`, OAuth2 client `edigate`/`sandbox`
+    /// Simulators of SAP S/4HANA, Oracle Fusion, Dynamics 365 and Coupa cXML on one loopback
+    /// port, for tests, demos and dry runs. Credentials: SAP and Oracle user
+    /// `edigate`/`sandbox`, OAuth2 client (and Coupa shared secret) `edigate`/`sandbox`
     /// (or EDIGATE_SANDBOX_SAP_USER, EDIGATE_SANDBOX_SAP_PASSWORD, EDIGATE_SANDBOX_CLIENT_ID,
     /// EDIGATE_SANDBOX_CLIENT_SECRET). Faults: POST /_sandbox/faults
     /// {"rate":0.3,"kinds":[...]}; contents: GET /_sandbox/records.

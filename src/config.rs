@@ -264,6 +264,11 @@ pub struct Target {
     pub client_secret_file: Option<PathBuf>,
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+    /// `coupa_cxml`: the `SharedSecret` of the cXML `Sender`.
+    #[serde(default)]
+    pub shared_secret_env: Option<String>,
+    #[serde(default)]
+    pub shared_secret_file: Option<PathBuf>,
     /// `http`/`rest`: the secret that signs each request (`Edigate-Signature`).
     #[serde(default)]
     pub signing_secret_env: Option<String>,
@@ -338,25 +343,16 @@ impl TargetKind {
         }
     }
 
-    /// Whether the system honours no idempotency key, so that a delivery that may have been
-    /// sent is looked up by business key before it is sent again.
+    /// Whether a delivery that may have been sent needs to be known as such before it is sent
+    /// again: the systems that honour no idempotency key (looked up by business key first) and
+    /// Coupa (whose duplicate-invoice answer then means "ours").
     pub fn needs_lookup(self) -> bool {
         matches!(
             self,
-            TargetKind::SapS4hana | TargetKind::Dynamics365 | TargetKind::OracleFusion
-        )
-    }
-
-    /// Whether this build has the connector (the others are refused by `check`).
-    pub fn available(self) -> bool {
-        matches!(
-            self,
-            TargetKind::Http
-                | TargetKind::Rest
-                | TargetKind::SapS4hana
+            TargetKind::SapS4hana
                 | TargetKind::Dynamics365
-                | TargetKind::LegacyFiles
                 | TargetKind::OracleFusion
+                | TargetKind::CoupaCxml
         )
     }
 }
@@ -760,6 +756,7 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
                     &mut t.client_secret_file,
                     &mut t.token_file,
                     &mut t.signing_secret_file,
+                    &mut t.shared_secret_file,
                 ] {
                     if let Some(v) = p.as_mut() {
                         *v = abs(v);
@@ -1066,16 +1063,6 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     }
     for (i, t) in cfg.targets.iter().enumerate() {
         let line = header_line(text, "[[targets]]", i);
-        if !t.kind.available() {
-            add(
-                line,
-                format!(
-                    "target {:?}: type {:?} has no connector in this version yet (available: http, rest, sap_s4hana, oracle_fusion, dynamics365, legacy_files)",
-                    t.name,
-                    t.kind.as_str()
-                ),
-            );
-        }
         let is_url = |u: &str| u.starts_with("http://") || u.starts_with("https://");
         match t.kind {
             TargetKind::Http | TargetKind::Rest if !is_url(&t.url) => add(
@@ -1085,7 +1072,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
                     t.name, t.url
                 ),
             ),
-            TargetKind::SapS4hana | TargetKind::Dynamics365 | TargetKind::OracleFusion
+            TargetKind::SapS4hana
+            | TargetKind::Dynamics365
+            | TargetKind::OracleFusion
+            | TargetKind::CoupaCxml
                 if !is_url(&t.base_url) =>
             {
                 add(

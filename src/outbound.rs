@@ -460,25 +460,49 @@ fn cxml(
     index: usize,
     now: Utc,
 ) -> Result<Vec<u8>, OutboundError> {
+    let envelope = Envelope {
+        payload_id: &format!("{control}.{index}@edigate"),
+        from: &s.cxml_from,
+        to: s.cxml_to.as_deref().unwrap_or(partner),
+        secret,
+        test: s.usage == "T",
+    };
+    cxml_document(&envelope, tree, now).map_err(|message| OutboundError::Shape {
+        index: index + 1,
+        message,
+    })
+}
+
+/// The envelope of one cXML request: its payload id, `From`/`To` (`domain:identity`) and the
+/// sender's shared secret.
+pub struct Envelope<'a> {
+    pub payload_id: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub secret: Option<&'a str>,
+    pub test: bool,
+}
+
+/// A cXML request document around `tree` (JSONML: `[name, {attributes}, children...]`).
+pub fn cxml_document(e: &Envelope<'_>, tree: &Value, now: Utc) -> Result<Vec<u8>, String> {
     let (y, mo, d, h, mi, sec) = now.parts();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str("<!DOCTYPE cXML SYSTEM \"http://xml.cxml.org/schemas/cXML/1.2.014/cXML.dtd\">\n");
+    out.push_str("<cXML payloadID=\"");
+    escape(e.payload_id, &mut out);
     let _ = write!(
         out,
-        "<cXML payloadID=\"{control}.{index}@edigate\" timestamp=\"{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{sec:02}Z\" xml:lang=\"en-US\">\n<Header><From>"
+        "\" timestamp=\"{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{sec:02}Z\" xml:lang=\"en-US\">\n<Header><From>"
     );
-    credential(&mut out, &s.cxml_from, None);
+    credential(&mut out, e.from, None);
     out.push_str("</From><To>");
-    credential(&mut out, s.cxml_to.as_deref().unwrap_or(partner), None);
+    credential(&mut out, e.to, None);
     out.push_str("</To><Sender>");
-    credential(&mut out, &s.cxml_from, secret);
+    credential(&mut out, e.from, e.secret);
     out.push_str("<UserAgent>edigate</UserAgent></Sender></Header>\n<Request deploymentMode=\"");
-    out.push_str(if s.usage == "T" { "test" } else { "production" });
+    out.push_str(if e.test { "test" } else { "production" });
     out.push_str("\">");
-    write_xml(tree, &mut out).map_err(|message| OutboundError::Shape {
-        index: index + 1,
-        message,
-    })?;
+    write_xml(tree, &mut out)?;
     out.push_str("</Request>\n</cXML>\n");
     Ok(out.into_bytes())
 }

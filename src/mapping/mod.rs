@@ -24,6 +24,7 @@ builtin![
     "targets/sap_s4hana/invoice.jq",
     "targets/dynamics365/invoice.jq",
     "targets/oracle_fusion/invoice.jq",
+    "targets/coupa_cxml/invoice.jq",
     "targets/legacy_files/invoice.jq",
     "targets/legacy_files/purchase_order.jq",
     "inbound/x12/850.jq",

@@ -4,6 +4,7 @@
 //! (`GET /_sandbox/records`). For tests, demos and a migration team's dry run; not part of
 //! the service.
 
+mod coupa;
 mod d365;
 mod oracle;
 mod sap;
@@ -88,6 +89,7 @@ pub struct Sandbox {
     pub(crate) sap: Mutex<sap::State>,
     pub(crate) d365: Mutex<d365::State>,
     pub(crate) oracle: Mutex<oracle::State>,
+    pub(crate) coupa: Mutex<coupa::State>,
     changes: AtomicUsize,
     injected: AtomicUsize,
 }
@@ -101,6 +103,7 @@ impl Sandbox {
             sap: Mutex::new(sap::State::default()),
             d365: Mutex::new(d365::State::default()),
             oracle: Mutex::new(oracle::State::default()),
+            coupa: Mutex::new(coupa::State::default()),
             changes: AtomicUsize::new(0),
             injected: AtomicUsize::new(0),
         })
@@ -153,6 +156,7 @@ impl Sandbox {
             "sap_s4hana": lock(&self.sap).records(),
             "dynamics365": lock(&self.d365).records(),
             "oracle_fusion": lock(&self.oracle).records(),
+            "coupa": lock(&self.coupa).records(),
             "changes": self.changes.load(Ordering::Relaxed),
             "faults_injected": self.injected.load(Ordering::Relaxed),
         })
@@ -465,6 +469,7 @@ fn route(sb: &Sandbox, req: &Req) -> Resp {
         }
         (_, p) if p.starts_with("/sap/") => sap::route(sb, req),
         (_, p) if p.starts_with("/fscmRestApi/") => oracle::route(sb, req),
+        (_, p) if p.starts_with("/cxml/") => coupa::route(sb, req),
         (_, p) if p.starts_with("/data/") || p.contains("/oauth2/") => d365::route(sb, req),
         _ => Resp::json(404, &json!({"error": "no such service in the sandbox"})),
     }

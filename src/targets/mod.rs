@@ -2,6 +2,7 @@
 //! and one delivery model (`delivery`: states, retry policy, breaker, stored response,
 //! per-target key). A connector turns one due delivery into calls to its system and one reply.
 
+mod coupa;
 mod d365;
 mod http;
 mod legacy;
@@ -60,6 +61,7 @@ pub enum Connector {
     D365(d365::D365),
     Legacy(legacy::Legacy),
     Oracle(oracle::Oracle),
+    Coupa(coupa::Coupa),
 }
 
 impl Connector {
@@ -69,8 +71,8 @@ impl Connector {
             TargetKind::Dynamics365 => Connector::D365(d365::D365::new(t)),
             TargetKind::LegacyFiles => Connector::Legacy(legacy::Legacy::new(t)),
             TargetKind::OracleFusion => Connector::Oracle(oracle::Oracle::new(t)),
-            // `check` refuses the kinds without a connector; what remains posts JSON.
-            _ => Connector::Http(http::Http::new(t)),
+            TargetKind::CoupaCxml => Connector::Coupa(coupa::Coupa::new(t)),
+            TargetKind::Http | TargetKind::Rest => Connector::Http(http::Http::new(t)),
         }
     }
 
@@ -83,6 +85,10 @@ impl Connector {
                 Err(why) => Reply::refused(why),
             },
             Connector::D365(c) => match payload(cfg, t, row) {
+                Ok(p) => c.send(agent, row, &p),
+                Err(why) => Reply::refused(why),
+            },
+            Connector::Coupa(c) => match payload(cfg, t, row) {
                 Ok(p) => c.send(agent, row, &p),
                 Err(why) => Reply::refused(why),
             },

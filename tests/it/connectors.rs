@@ -90,6 +90,21 @@ breaker_threshold = 50
 concurrency = 4
 
 [[targets]]
+name = "coupa"
+type = "coupa_cxml"
+base_url = "http://127.0.0.1:{port}"
+shared_secret_env = "COUPA_SECRET"
+partners = ["ACME"]
+documents = ["invoice/v1"]
+values = {{ from = "DUNS:123456789", to = "NetworkID:COUPA" }}
+backoff_ms = 200
+backoff_cap_seconds = 2
+timeout_seconds = 1
+max_attempts = 60
+breaker_threshold = 50
+concurrency = 4
+
+[[targets]]
 name = "ora"
 type = "oracle_fusion"
 base_url = "http://127.0.0.1:{port}"
@@ -123,7 +138,8 @@ concurrency = 4
     )
 }
 
-const SECRETS: [(&str, &str); 4] = [
+const SECRETS: [(&str, &str); 5] = [
+    ("COUPA_SECRET", "sandbox"),
     ("S4_USER", "edigate"),
     ("S4_PASSWORD", "sandbox"),
     ("D365_CLIENT_ID", "edigate"),
@@ -157,7 +173,7 @@ fn counts(items: &Value, field: &str) -> BTreeMap<String, usize> {
 }
 
 #[test]
-fn every_invoice_lands_once_in_sap_and_dynamics_despite_every_fault_kind() {
+fn every_invoice_lands_once_in_every_erp_despite_every_fault_kind() {
     let erp = Erp::start(3);
     erp.sb.set_faults(Faults {
         rate: 0.3,
@@ -180,6 +196,9 @@ fn every_invoice_lands_once_in_sap_and_dynamics_despite_every_fault_kind() {
         status.contains(&format!("s4               pending 0, {want}"))
             && status.contains(&format!("d365             pending 0, {want}"))
             && status.contains(&format!("ora              pending 0, {want}"))
+            && status.contains(&format!(
+                "coupa            pending 0, delivered {good}, rejected 0, dead 0"
+            ))
     });
     crate::support::terminate(&mut child);
     assert!(settled, "{status}\n{}", sb.log());
@@ -198,6 +217,10 @@ fn every_invoice_lands_once_in_sap_and_dynamics_despite_every_fault_kind() {
     let lines = counts(&rec["dynamics365"]["VendorInvoiceLines"], "HeaderReference");
     assert_eq!(lines.len(), good, "{lines:?}");
     assert!(lines.values().all(|c| *c == 2), "{lines:?}");
+    // Coupa: one invoice per invoice number (only ACME's go there).
+    let coupa = counts(&rec["coupa"]["invoices"], "invoiceID");
+    assert_eq!(coupa.len(), good, "{coupa:?}");
+    assert!(coupa.values().all(|c| *c == 1), "{coupa:?}");
     // Oracle: one payables invoice per invoice number.
     let ora = counts(&rec["oracle_fusion"]["invoices"], "InvoiceNumber");
     assert_eq!(ora.len(), good, "{ora:?}");

@@ -190,6 +190,7 @@ fn target_payloads_match_their_goldens() {
             serde_json::json!({"business_unit": "Vision Operations"}),
         ),
         ("legacy_files", serde_json::json!({})),
+        ("coupa_cxml", serde_json::json!({})),
     ] {
         let dir = data(&format!("targets/{kind}"));
         for (name, record) in &invoices {
