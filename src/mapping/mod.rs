@@ -22,6 +22,8 @@ macro_rules! builtin {
 builtin![
     "lib/prelude.jq",
     "targets/sap_s4hana/invoice.jq",
+    "targets/sap_s4hana/purchase_order.jq",
+    "targets/sap_s4hana/ship_notice.jq",
     "targets/dynamics365/invoice.jq",
     "targets/oracle_fusion/invoice.jq",
     "targets/coupa_cxml/invoice.jq",

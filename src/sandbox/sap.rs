@@ -1,28 +1,50 @@
-//! The SAP S/4HANA simulator: `API_SUPPLIERINVOICE_PROCESS_SRV` (OData V2) with basic
-//! authentication of a communication user, CSRF tokens bound to a session cookie, V2 JSON
-//! only when asked for (Atom otherwise), number ranges (`51056xxxxx` + fiscal year), the
-//! duplicate-invoice check on supplier, reference and fiscal year, suppliers of the demo range
-//! `1730xxxx` only, and V2 error bodies.
+//! The SAP S/4HANA simulator: OData V2 services for supplier invoices
+//! (`API_SUPPLIERINVOICE_PROCESS_SRV`), purchase orders (`API_PURCHASEORDER_PROCESS_SRV`) and
+//! goods receipts (`API_MATERIAL_DOCUMENT_SRV`), with basic authentication of a communication
+//! user, CSRF tokens bound to a session cookie, V2 JSON only when asked for (Atom otherwise),
+//! number ranges (`51056xxxxx`, `45000xxxxx`, `50000xxxxx`, with the year where SAP keys by it),
+//! the duplicate-invoice check, suppliers of the demo range `1730xxxx` only, the material
+//! document's reference-type rule, and V2 error bodies.
 
 use super::{equalities, lock, Fault, Req, Resp, Sandbox};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-const SERVICE: &str = "/sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV";
 const COOKIE: &str = "SAP_SESSIONID_SBX_100";
+const INVOICES: &str = "/sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV";
+const ORDERS: &str = "/sap/opu/odata/sap/API_PURCHASEORDER_PROCESS_SRV";
+const MATERIAL_DOCS: &str = "/sap/opu/odata/sap/API_MATERIAL_DOCUMENT_SRV";
+
+/// The entity set each service creates.
+fn entity_set(service: &str) -> &'static str {
+    match service {
+        INVOICES => "A_SupplierInvoice",
+        ORDERS => "A_PurchaseOrder",
+        _ => "A_MaterialDocumentHeader",
+    }
+}
 
 #[derive(Default)]
 pub struct State {
     /// CSRF token per session id.
     sessions: HashMap<String, String>,
-    invoices: Vec<Value>,
-    next: u64,
+    /// Created entities per entity set.
+    sets: HashMap<&'static str, Vec<Value>>,
+    next: HashMap<&'static str, u64>,
     serial: u64,
 }
 
 impl State {
     pub fn records(&self) -> Value {
-        json!({ "A_SupplierInvoice": self.invoices })
+        let mut v = json!({});
+        for set in [
+            "A_SupplierInvoice",
+            "A_PurchaseOrder",
+            "A_MaterialDocumentHeader",
+        ] {
+            v[set] = json!(self.sets.get(set).cloned().unwrap_or_default());
+        }
+        v
     }
 
     fn token(&mut self) -> String {
@@ -33,21 +55,36 @@ impl State {
             self.serial
         )
     }
+
+    fn number(&mut self, set: &'static str) -> u64 {
+        let n = self.next.entry(set).or_default();
+        *n += 1;
+        *n
+    }
 }
 
-fn error(status: u16, code: &str, message: &str) -> Resp {
+fn error_with(status: u16, service: &str, errors: &[(&str, &str)]) -> Resp {
+    let (code, message) = errors[0];
+    let details: Vec<Value> = errors
+        .iter()
+        .map(|(c, m)| json!({"code": c, "message": m, "propertyref": "", "severity": "error", "target": ""}))
+        .collect();
     Resp::json(
         status,
         &json!({"error": {
             "code": code,
             "message": {"lang": "en", "value": message},
             "innererror": {
-                "application": {"component_id": "MM-IV-LIV", "service_namespace": "/SAP/",
-                                "service_id": "API_SUPPLIERINVOICE_PROCESS_SRV", "service_version": "0001"},
-                "errordetails": [{"code": code, "message": message, "propertyref": "", "severity": "error", "target": ""}]
+                "application": {"component_id": "SBX", "service_namespace": "/SAP/",
+                                "service_id": service.rsplit('/').next().unwrap_or(""), "service_version": "0001"},
+                "errordetails": details
             }
         }}),
     )
+}
+
+fn error(status: u16, code: &str, message: &str) -> Resp {
+    error_with(status, INVOICES, &[(code, message)])
 }
 
 fn wants_json(req: &Req) -> bool {
@@ -71,8 +108,15 @@ fn decimal(v: &Value) -> bool {
         .is_some_and(|s| crate::canonical::Decimal::parse(s).is_some())
 }
 
+fn known_supplier(s: &str) -> bool {
+    s.len() == 8 && s.starts_with("1730") && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 pub fn route(sb: &Sandbox, req: &Req) -> Resp {
-    let Some(rest) = req.path.strip_prefix(SERVICE) else {
+    let Some((service, rest)) = [INVOICES, ORDERS, MATERIAL_DOCS]
+        .iter()
+        .find_map(|s| req.path.strip_prefix(s).map(|r| (*s, r)))
+    else {
         return error(
             404,
             "/IWFND/MED/170",
@@ -89,12 +133,13 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
         );
     }
     let json_out = wants_json(req);
-    match (req.method.as_str(), rest) {
-        ("GET" | "HEAD", "/" | "" | "/$metadata") => {
-            let mut resp = if rest == "/$metadata" {
+    let set = entity_set(service);
+    match (req.method.as_str(), rest.trim_start_matches('/')) {
+        ("GET" | "HEAD", "" | "$metadata") => {
+            let mut resp = if rest.ends_with("$metadata") {
                 Resp::text(200, "application/xml", METADATA)
             } else {
-                Resp::json(200, &json!({"d": {"EntitySets": ["A_SupplierInvoice"]}}))
+                Resp::json(200, &json!({"d": {"EntitySets": [set]}}))
             };
             if req
                 .header("x-csrf-token")
@@ -114,34 +159,36 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
             }
             resp
         }
-        ("GET", "/A_SupplierInvoice") => {
-            let Some(filter) = req.query.get("$filter") else {
-                return list(&lock(&sb.sap).invoices, json_out);
-            };
-            let Some(eqs) = equalities(filter) else {
-                return error(
-                    400,
-                    "/IWBEP/CM_MGW_RT/022",
-                    "System query option '$filter' is not supported in this form",
-                );
+        ("GET", s) if s == set => {
+            let eqs = match req.query.get("$filter") {
+                Some(f) => match equalities(f) {
+                    Some(e) => e,
+                    None => {
+                        return error(
+                            400,
+                            "/IWBEP/CM_MGW_RT/022",
+                            "System query option '$filter' is not supported in this form",
+                        )
+                    }
+                },
+                None => Vec::new(),
             };
             let st = lock(&sb.sap);
             let found: Vec<Value> = st
-                .invoices
-                .iter()
+                .sets
+                .get(set)
+                .into_iter()
+                .flatten()
                 .filter(|i| eqs.iter().all(|(k, v)| i[k].as_str() == Some(v.as_str())))
                 .cloned()
                 .collect();
             list(&found, json_out)
         }
-        ("POST", "/A_SupplierInvoice") => create(sb, req, json_out),
-        ("POST", _) | ("GET", _) => error(
+        ("POST", s) if s == set => create(sb, req, service, json_out),
+        ("POST" | "GET", other) => error(
             404,
             "/IWBEP/CM_MGW_RT/021",
-            &format!(
-                "Resource not found for segment '{}'",
-                rest.trim_start_matches('/')
-            ),
+            &format!("Resource not found for segment '{other}'"),
         ),
         _ => error(405, "/IWBEP/CM_MGW_RT/004", "Method not allowed"),
     }
@@ -151,11 +198,184 @@ fn list(items: &[Value], json_out: bool) -> Resp {
     if json_out {
         Resp::json(200, &json!({"d": {"results": items}}))
     } else {
-        Resp::text(200, "application/atom+xml", "<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"/>")
+        Resp::text(
+            200,
+            "application/atom+xml",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"/>",
+        )
     }
 }
 
-fn create(sb: &Sandbox, req: &Req, json_out: bool) -> Resp {
+/// Checks a new entity and gives it its keys, or the error SAP would answer.
+fn admit(st: &mut State, service: &str, body: &Value) -> Result<Value, Resp> {
+    let need = |keys: &[&str]| -> Result<(), Resp> {
+        for k in keys {
+            if body[*k].as_str().is_none_or(str::is_empty) {
+                return Err(error_with(
+                    400,
+                    service,
+                    &[("M8/021", &format!("Enter a value in field {k}"))],
+                ));
+            }
+        }
+        Ok(())
+    };
+    let mut e = body.clone();
+    match service {
+        INVOICES => {
+            need(&[
+                "CompanyCode",
+                "DocumentDate",
+                "PostingDate",
+                "SupplierInvoiceIDByInvcgParty",
+                "InvoicingParty",
+                "DocumentCurrency",
+                "InvoiceGrossAmount",
+            ])?;
+            let Some(year) = year_of(&body["DocumentDate"]) else {
+                return Err(error(
+                    400,
+                    "/IWBEP/CM_MGW_RT/009",
+                    "Property 'DocumentDate' has an invalid value (expected /Date(milliseconds)/)",
+                ));
+            };
+            if !decimal(&body["InvoiceGrossAmount"]) {
+                return Err(error(400, "/IWBEP/CM_MGW_RT/009", "Property 'InvoiceGrossAmount' has an invalid value (expected a decimal as a string)"));
+            }
+            let supplier = body["InvoicingParty"].as_str().unwrap_or("");
+            if !known_supplier(supplier) {
+                return Err(error(
+                    400,
+                    "M8/152",
+                    &format!(
+                        "Supplier {supplier} is not defined in company code {}",
+                        body["CompanyCode"].as_str().unwrap_or("")
+                    ),
+                ));
+            }
+            let reference = body["SupplierInvoiceIDByInvcgParty"].as_str().unwrap_or("");
+            if reference.chars().count() > 16 {
+                return Err(error(
+                    400,
+                    "/IWBEP/CM_MGW_RT/009",
+                    "Property 'SupplierInvoiceIDByInvcgParty' is longer than 16 characters",
+                ));
+            }
+            let fiscal = year.to_string();
+            if let Some(dup) = st
+                .sets
+                .get("A_SupplierInvoice")
+                .into_iter()
+                .flatten()
+                .find(|i| {
+                    i["InvoicingParty"].as_str() == Some(supplier)
+                        && i["SupplierInvoiceIDByInvcgParty"].as_str() == Some(reference)
+                        && i["FiscalYear"].as_str() == Some(&fiscal)
+                })
+            {
+                return Err(error(
+                    400,
+                    "M8/108",
+                    &format!(
+                        "Check if invoice already entered under accounting document {} {}",
+                        dup["SupplierInvoice"].as_str().unwrap_or(""),
+                        fiscal
+                    ),
+                ));
+            }
+            let n = st.number("A_SupplierInvoice");
+            e["SupplierInvoice"] = Value::from(format!("51056{n:05}"));
+            e["FiscalYear"] = Value::from(fiscal);
+        }
+        ORDERS => {
+            need(&[
+                "CompanyCode",
+                "PurchaseOrderType",
+                "Supplier",
+                "PurchasingOrganization",
+                "DocumentCurrency",
+            ])?;
+            let supplier = body["Supplier"].as_str().unwrap_or("");
+            if !known_supplier(supplier) {
+                return Err(error_with(
+                    400,
+                    service,
+                    &[("06/321", &format!("Supplier {supplier} does not exist"))],
+                ));
+            }
+            if body["CorrespncExternalReference"]
+                .as_str()
+                .is_some_and(|r| r.chars().count() > 12)
+            {
+                return Err(error_with(
+                    400,
+                    service,
+                    &[(
+                        "/IWBEP/CM_MGW_RT/009",
+                        "Property 'CorrespncExternalReference' is longer than 12 characters",
+                    )],
+                ));
+            }
+            let items = body["to_PurchaseOrderItem"]["results"]
+                .as_array()
+                .or(body["to_PurchaseOrderItem"].as_array());
+            if items.is_none_or(|i| i.is_empty()) {
+                return Err(error_with(
+                    400,
+                    service,
+                    &[("06/017", "Purchase order has no items")],
+                ));
+            }
+            let n = st.number("A_PurchaseOrder");
+            e["PurchaseOrder"] = Value::from(format!("45000{n:05}"));
+        }
+        _ => {
+            need(&["PostingDate", "GoodsMovementCode"])?;
+            let Some(year) = year_of(&body["PostingDate"]) else {
+                return Err(error_with(
+                    400,
+                    service,
+                    &[(
+                        "/IWBEP/CM_MGW_RT/009",
+                        "Property 'PostingDate' has an invalid value",
+                    )],
+                ));
+            };
+            let items = body["to_MaterialDocumentItem"]
+                .as_array()
+                .or(body["to_MaterialDocumentItem"]["results"].as_array());
+            for item in items.into_iter().flatten() {
+                if item["GoodsMovementType"] == "101"
+                    && item["PurchaseOrder"]
+                        .as_str()
+                        .is_some_and(|p| !p.is_empty())
+                    && item["GoodsMovementRefDocType"] != "B"
+                {
+                    return Err(error_with(
+                        400,
+                        service,
+                        &[
+                            (
+                                "MM_IM_ODATA_API_MDOC/011",
+                                "Property PURCHASEORDER is not supported for GoodsMovementType 101",
+                            ),
+                            (
+                                "MM_IM_ODATA_API_MDOC/014",
+                                "Material Document processing failed",
+                            ),
+                        ],
+                    ));
+                }
+            }
+            let n = st.number("A_MaterialDocumentHeader");
+            e["MaterialDocument"] = Value::from(format!("50000{n:05}"));
+            e["MaterialDocumentYear"] = Value::from(year.to_string());
+        }
+    }
+    Ok(e)
+}
+
+fn create(sb: &Sandbox, req: &Req, service: &str, json_out: bool) -> Resp {
     // The token must be the one of the session its cookie names.
     let valid = {
         let st = lock(&sb.sap);
@@ -178,8 +398,11 @@ fn create(sb: &Sandbox, req: &Req, json_out: bool) -> Resp {
         "html_login",
     ]);
     match fault {
-        Fault::Before => return error(500, "/IWBEP/CM_MGW_RT/000", "Runtime error (short dump) in the backend"),
-        Fault::TooMany => return Resp::json(429, &json!({"error": {"code": "429", "message": {"lang": "en", "value": "Rate limit exceeded"}}})).with("Retry-After", "1"),
+        Fault::Before => return error_with(500, service, &[("/IWBEP/CM_MGW_RT/000", "Runtime error (short dump) in the backend")]),
+        Fault::TooMany => {
+            return Resp::json(429, &json!({"error": {"code": "429", "message": {"lang": "en", "value": "Rate limit exceeded"}}}))
+                .with("Retry-After", "1")
+        }
         Fault::Reset => return Resp::dropped(),
         Fault::CsrfExpiry => {
             lock(&sb.sap).sessions.clear();
@@ -189,87 +412,28 @@ fn create(sb: &Sandbox, req: &Req, json_out: bool) -> Resp {
         _ => {}
     }
     let Some(body) = req.json() else {
-        return error(
+        return error_with(
             400,
-            "/IWBEP/CM_MGW_RT/006",
-            "The request body is not valid JSON",
+            service,
+            &[("/IWBEP/CM_MGW_RT/006", "The request body is not valid JSON")],
         );
     };
-    for k in [
-        "CompanyCode",
-        "DocumentDate",
-        "PostingDate",
-        "SupplierInvoiceIDByInvcgParty",
-        "InvoicingParty",
-        "DocumentCurrency",
-        "InvoiceGrossAmount",
-    ] {
-        if body[k].as_str().is_none_or(str::is_empty) {
-            return error(400, "M8/021", &format!("Enter a value in field {k}"));
-        }
-    }
-    let Some(year) = year_of(&body["DocumentDate"]) else {
-        return error(
-            400,
-            "/IWBEP/CM_MGW_RT/009",
-            "Property 'DocumentDate' has an invalid value (expected /Date(milliseconds)/)",
-        );
-    };
-    if !decimal(&body["InvoiceGrossAmount"]) {
-        return error(
-            400,
-            "/IWBEP/CM_MGW_RT/009",
-            "Property 'InvoiceGrossAmount' has an invalid value (expected a decimal as a string)",
-        );
-    }
-    let supplier = body["InvoicingParty"].as_str().unwrap_or("");
-    if !(supplier.len() == 8
-        && supplier.starts_with("1730")
-        && supplier.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return error(
-            400,
-            "M8/152",
-            &format!(
-                "Supplier {supplier} is not defined in company code {}",
-                body["CompanyCode"].as_str().unwrap_or("")
-            ),
-        );
-    }
-    let reference = body["SupplierInvoiceIDByInvcgParty"].as_str().unwrap_or("");
-    if reference.chars().count() > 16 {
-        return error(
-            400,
-            "/IWBEP/CM_MGW_RT/009",
-            "Property 'SupplierInvoiceIDByInvcgParty' is longer than 16 characters",
-        );
-    }
+    let set = entity_set(service);
     let mut st = lock(&sb.sap);
-    let fiscal = year.to_string();
-    if let Some(dup) = st.invoices.iter().find(|i| {
-        i["InvoicingParty"].as_str() == Some(supplier)
-            && i["SupplierInvoiceIDByInvcgParty"].as_str() == Some(reference)
-            && i["FiscalYear"].as_str() == Some(&fiscal)
-    }) {
-        return error(
-            400,
-            "M8/108",
-            &format!(
-                "Check if invoice already entered under accounting document {} {}",
-                dup["SupplierInvoice"].as_str().unwrap_or(""),
-                fiscal
-            ),
-        );
-    }
-    st.next += 1;
-    let mut entity = body.clone();
-    entity["SupplierInvoice"] = Value::from(format!("51056{:05}", st.next));
-    entity["FiscalYear"] = Value::from(fiscal);
-    entity["__metadata"] = json!({"type": "API_SUPPLIERINVOICE_PROCESS_SRV.A_SupplierInvoiceType"});
-    st.invoices.push(entity.clone());
+    let mut entity = match admit(&mut st, service, &body) {
+        Ok(e) => e,
+        Err(resp) => return resp,
+    };
+    entity["__metadata"] =
+        json!({"type": format!("{}.{set}Type", service.rsplit('/').next().unwrap_or(""))});
+    st.sets.entry(set).or_default().push(entity.clone());
     drop(st);
+    if set == "A_MaterialDocumentHeader" {
+        // As SAP does: the created header comes back with empty items.
+        entity["to_MaterialDocumentItem"] = json!({"results": []});
+    }
     match fault {
-        Fault::AfterCommit => error(500, "/IWBEP/CM_MGW_RT/000", "Runtime error after the document was saved"),
+        Fault::AfterCommit => error_with(500, service, &[("/IWBEP/CM_MGW_RT/000", "Runtime error after the document was saved")]),
         Fault::Late => Resp::json(201, &json!({"d": entity})).late(sb.slow()),
         _ if json_out => Resp::json(201, &json!({"d": entity})),
         _ => Resp::text(201, "application/atom+xml", "<?xml version=\"1.0\" encoding=\"utf-8\"?><entry xmlns=\"http://www.w3.org/2005/Atom\"/>"),

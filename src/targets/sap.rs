@@ -32,9 +32,33 @@ const INVOICE: Service = Service {
     },
 };
 
+const PURCHASE_ORDER: Service = Service {
+    path: "/sap/opu/odata/sap/API_PURCHASEORDER_PROCESS_SRV",
+    set: "A_PurchaseOrder",
+    key: &["Supplier", "CorrespncExternalReference"],
+    id: |e| e["PurchaseOrder"].as_str().map(String::from),
+};
+
+const GOODS_RECEIPT: Service = Service {
+    path: "/sap/opu/odata/sap/API_MATERIAL_DOCUMENT_SRV",
+    set: "A_MaterialDocumentHeader",
+    key: &["ReferenceDocument"],
+    id: |e| {
+        Some(format!(
+            "{}/{}",
+            e["MaterialDocument"].as_str()?,
+            e["MaterialDocumentYear"].as_str()?
+        ))
+    },
+};
+
+/// The service of a schema: invoices, purchase orders, and goods receipts (posted from ship
+/// notices or receipts).
 fn service(schema: &str) -> Option<&'static Service> {
     match schema.split('/').next()? {
         "invoice" => Some(&INVOICE),
+        "purchase_order" => Some(&PURCHASE_ORDER),
+        "ship_notice" | "goods_receipt" => Some(&GOODS_RECEIPT),
         _ => None,
     }
 }

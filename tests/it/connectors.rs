@@ -353,3 +353,67 @@ fn the_legacy_import_folder_gets_one_csv_per_invoice_and_never_a_second() {
         "{status}"
     );
 }
+
+/// Purchase order `n` (X12 850) or ship notice `n` (X12 856) of the fixtures.
+fn order_or_asn(n: usize, asn: bool) -> Vec<u8> {
+    let (file, control, group) = if asn {
+        ("x12/ok/856-5010-order-pack-item.edi", "000000910", "259")
+    } else {
+        ("x12/ok/850-4010-acme.edi", "000000905", "905")
+    };
+    let text = std::fs::read_to_string(data(file)).unwrap();
+    text.replace("SHP-20260520-1", &format!("SHP-{n:05}"))
+        .replace("BEG*00*SA*4500001234", &format!("BEG*00*SA*PO{n:06}"))
+        .replace(control, &format!("{n:09}"))
+        .replace(&format!("*{group}*X*"), &format!("*{n}*X*"))
+        .replace(&format!("GE*1*{group}~"), &format!("GE*1*{n}~"))
+        .into_bytes()
+}
+
+#[test]
+fn orders_and_ship_notices_become_sap_purchase_orders_and_goods_receipts_once() {
+    let erp = Erp::start(3599);
+    erp.sb.set_faults(Faults {
+        rate: 0.3,
+        kinds: FAULT_KINDS.iter().map(|k| k.to_string()).collect(),
+        slow_ms: 1500,
+    });
+    let cfg = config(erp.port).replace(
+        "documents = [\"invoice/v1\"]\nvalues = { company_code = \"1710\" }",
+        "documents = [\"purchase_order/v1\", \"ship_notice/v1\"]\nvalues = { company_code = \"1710\", plant = \"1710\" }",
+    );
+    assert!(cfg.contains("ship_notice/v1"), "{cfg}");
+    let sb = Sandbox::with_config(&cfg);
+    let n = 15;
+    for i in 1..=n {
+        sb.drop_file(&format!("po{i:03}.edi"), &order_or_asn(i, false));
+        sb.drop_file(&format!("asn{i:03}.edi"), &order_or_asn(100 + i, true));
+    }
+    let mut child = sb.spawn_with(&["run"], &SECRETS);
+    let mut status = String::new();
+    let want = format!(
+        "s4               pending 0, delivered {}, rejected 0, dead 0",
+        2 * n
+    );
+    let settled = wait_for(240, || {
+        status = sb.stdout(&["status"]);
+        status.contains(&want)
+    });
+    crate::support::terminate(&mut child);
+    assert!(settled, "{status}\n{}", sb.log());
+    let rec = erp.records();
+    let orders = counts(
+        &rec["sap_s4hana"]["A_PurchaseOrder"],
+        "CorrespncExternalReference",
+    );
+    assert_eq!(orders.len(), n, "{orders:?}");
+    assert!(orders.values().all(|c| *c == 1), "{orders:?}");
+    let receipts = counts(
+        &rec["sap_s4hana"]["A_MaterialDocumentHeader"],
+        "ReferenceDocument",
+    );
+    assert_eq!(receipts.len(), n, "{receipts:?}");
+    assert!(receipts.values().all(|c| *c == 1), "{receipts:?}");
+    let found = sb.stdout(&["find", "SHP-00103"]);
+    assert!(found.contains("s4 = 50000"), "{found}");
+}
