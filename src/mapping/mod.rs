@@ -25,6 +25,7 @@ builtin![
     "targets/sap_s4hana/purchase_order.jq",
     "targets/sap_s4hana/ship_notice.jq",
     "targets/dynamics365/invoice.jq",
+    "targets/dynamics365/purchase_order.jq",
     "targets/oracle_fusion/invoice.jq",
     "targets/coupa_cxml/invoice.jq",
     "targets/legacy_files/invoice.jq",

@@ -1,31 +1,85 @@
 //! The Dynamics 365 Finance & Operations simulator: an Entra-like token endpoint (client
 //! credentials, tokens that expire), OData V4 entities under `/data/` (case-sensitive names)
-//! for pending vendor invoices (`VendorInvoiceHeaders`, `VendorInvoiceLines`), a number
-//! sequence for `HeaderReference`, vendor accounts of the demo range `10xx` only, and F&O's
-//! error shape (an empty code, the infolog in `innererror.message`).
+//! for pending vendor invoices (`VendorInvoiceHeaders`, `VendorInvoiceLines`) and purchase
+//! orders (`PurchaseOrderHeadersV2`, `PurchaseOrderLinesV2`), number sequences for
+//! `HeaderReference` and `PurchaseOrderNumber`, lines only under an existing header and each
+//! key once, vendor accounts of the demo range `10xx` only, and F&O's error shape (an empty code,
+//! the infolog in `innererror.message`).
 
 use super::{equalities, lock, Fault, Req, Resp, Sandbox};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
+
+/// One document kind: header and line sets, the field the system numbers headers by (and
+/// the prefix of its numbers), the line number field, the vendor account field, the fields a
+/// header must have, and the entity type names errors mention.
+pub(crate) struct Kind {
+    header: &'static str,
+    lines: &'static str,
+    id: &'static str,
+    prefix: &'static str,
+    line_number: &'static str,
+    vendor: &'static str,
+    required: &'static [&'static str],
+    header_entity: &'static str,
+    line_entity: &'static str,
+}
+
+const KINDS: [Kind; 2] = [
+    Kind {
+        header: "VendorInvoiceHeaders",
+        lines: "VendorInvoiceLines",
+        id: "HeaderReference",
+        prefix: "VI",
+        line_number: "InvoiceLineNumber",
+        vendor: "InvoiceAccount",
+        required: &[
+            "dataAreaId",
+            "InvoiceNumber",
+            "InvoiceAccount",
+            "InvoiceDate",
+            "Currency",
+        ],
+        header_entity: "VendorInvoiceHeaderEntity",
+        line_entity: "VendorInvoiceLineEntity",
+    },
+    Kind {
+        header: "PurchaseOrderHeadersV2",
+        lines: "PurchaseOrderLinesV2",
+        id: "PurchaseOrderNumber",
+        prefix: "PO",
+        line_number: "LineNumber",
+        vendor: "OrderVendorAccountNumber",
+        required: &["dataAreaId", "OrderVendorAccountNumber", "CurrencyCode"],
+        header_entity: "PurchPurchaseOrderHeaderV2Entity",
+        line_entity: "PurchPurchaseOrderLineV2Entity",
+    },
+];
 
 #[derive(Default)]
 pub struct State {
     /// Access token -> when it expires.
     tokens: HashMap<String, Instant>,
-    headers: Vec<Value>,
-    lines: Vec<Value>,
-    /// (dataAreaId, HeaderReference) of every header, and the same with the line number of
-    /// every line: the keys the entities are unique by.
-    header_keys: std::collections::HashSet<(String, String)>,
-    line_keys: std::collections::HashSet<(String, String, String)>,
-    next: u64,
+    /// Entities per set.
+    sets: HashMap<&'static str, Vec<Value>>,
+    /// (dataAreaId, id) of every header per header set, and the same with the line number of
+    /// every line per line set: the keys the entities are unique by.
+    header_keys: HashMap<&'static str, HashSet<(String, String)>>,
+    line_keys: HashMap<&'static str, HashSet<(String, String, String)>>,
+    next: HashMap<&'static str, u64>,
     serial: u64,
 }
 
 impl State {
     pub fn records(&self) -> Value {
-        json!({ "VendorInvoiceHeaders": self.headers, "VendorInvoiceLines": self.lines })
+        let mut v = json!({});
+        for k in &KINDS {
+            for set in [k.header, k.lines] {
+                v[set] = json!(self.sets.get(set).cloned().unwrap_or_default());
+            }
+        }
+        v
     }
 }
 
@@ -63,39 +117,50 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
         return unauthorized();
     }
     let rest = req.path.strip_prefix("/data/").unwrap_or("");
-    match (req.method.as_str(), rest) {
-        ("GET", "VendorInvoiceHeaders") => {
-            let st = lock(&sb.d365);
-            query(&st.headers, req)
-        }
-        ("GET", "VendorInvoiceLines") => {
-            let st = lock(&sb.d365);
-            query(&st.lines, req)
-        }
-        ("GET", r) if r.starts_with("VendorInvoiceLines(") => {
-            let Some(key) = r
-                .strip_prefix("VendorInvoiceLines(")
-                .and_then(|k| k.strip_suffix(')'))
-                .and_then(|k| equalities(&k.replace(',', " and ").replace('=', " eq ")))
-            else {
-                return Resp::json(400, &json!({"error": {"code": "", "message": "Bad key"}}));
-            };
-            let st = lock(&sb.d365);
-            match st.lines.iter().find(|l| matches(l, &key)) {
-                Some(l) => Resp::json(200, l),
-                None => Resp::json(
-                    404,
-                    &json!({"error": {"code": "", "message": "No resources were found for the request."}}),
-                ),
-            }
-        }
-        ("POST", "VendorInvoiceHeaders") => create_header(sb, req),
-        ("POST", "VendorInvoiceLines") => create_line(sb, req),
-        _ => Resp::json(
+    let not_found = || {
+        Resp::json(
             404,
             &json!({"error": {"code": "", "message": format!("No HTTP resource was found that matches the request URI '/data/{rest}'.")}}),
-        ),
+        )
+    };
+    for k in &KINDS {
+        match req.method.as_str() {
+            "GET" if rest == k.header || rest == k.lines => {
+                let st = lock(&sb.d365);
+                return query(
+                    st.sets.get(rest).map(Vec::as_slice).unwrap_or_default(),
+                    req,
+                );
+            }
+            "GET" if rest.starts_with(&format!("{}(", k.lines)) => {
+                let Some(key) = rest
+                    .strip_prefix(&format!("{}(", k.lines))
+                    .and_then(|r| r.strip_suffix(')'))
+                    .and_then(|r| equalities(&r.replace(',', " and ").replace('=', " eq ")))
+                else {
+                    return Resp::json(400, &json!({"error": {"code": "", "message": "Bad key"}}));
+                };
+                let st = lock(&sb.d365);
+                return match st
+                    .sets
+                    .get(k.lines)
+                    .into_iter()
+                    .flatten()
+                    .find(|l| matches(l, &key))
+                {
+                    Some(l) => Resp::json(200, l),
+                    None => Resp::json(
+                        404,
+                        &json!({"error": {"code": "", "message": "No resources were found for the request."}}),
+                    ),
+                };
+            }
+            "POST" if rest == k.header => return create_header(sb, req, k),
+            "POST" if rest == k.lines => return create_line(sb, req, k),
+            _ => {}
+        }
     }
+    not_found()
 }
 
 /// Whether an entity has every (field, value) pair (numbers compared as text).
@@ -201,86 +266,94 @@ fn after(sb: &Sandbox, f: Fault, entity: Value) -> Resp {
     }
 }
 
-fn create_header(sb: &Sandbox, req: &Req) -> Resp {
+fn create_header(sb: &Sandbox, req: &Req, k: &Kind) -> Resp {
     let (f, early) = before(sb);
     if let Some(r) = early {
         return r;
     }
-    const ENTITY: &str = "VendorInvoiceHeaderEntity";
     let Some(body) = req.json() else {
-        return error(400, ENTITY, "The request body is not valid JSON.");
+        return error(400, k.header_entity, "The request body is not valid JSON.");
     };
-    for k in [
-        "dataAreaId",
-        "InvoiceNumber",
-        "InvoiceAccount",
-        "InvoiceDate",
-        "Currency",
-    ] {
-        if body[k].as_str().is_none_or(str::is_empty) {
-            return error(400, ENTITY, &format!("Field '{k}' must be filled in."));
+    for field in k.required {
+        if body[*field].as_str().is_none_or(str::is_empty) {
+            return error(
+                400,
+                k.header_entity,
+                &format!("Field '{field}' must be filled in."),
+            );
         }
     }
-    let account = body["InvoiceAccount"].as_str().unwrap_or("");
+    let account = body[k.vendor].as_str().unwrap_or("");
     if !(account.len() == 4
         && account.starts_with("10")
         && account.bytes().all(|b| b.is_ascii_digit()))
     {
         return error(
             400,
-            ENTITY,
+            k.header_entity,
             &format!("Vendor account {account} does not exist."),
         );
     }
     let mut st = lock(&sb.d365);
-    st.next += 1;
+    let n = {
+        let n = st.next.entry(k.header).or_default();
+        *n += 1;
+        *n
+    };
     let mut e = body.clone();
-    let reference = format!("VI{:06}", st.next);
-    e["HeaderReference"] = Value::from(reference.clone());
-    e["@odata.etag"] = Value::from(format!("W/\"{}\"", st.next));
+    let id = format!("{}{n:06}", k.prefix);
+    e[k.id] = Value::from(id.clone());
+    e["@odata.etag"] = Value::from(format!("W/\"{n}\""));
     let area = e["dataAreaId"].as_str().unwrap_or("").to_string();
-    st.header_keys.insert((area, reference));
-    st.headers.push(e.clone());
+    st.header_keys
+        .entry(k.header)
+        .or_default()
+        .insert((area, id));
+    st.sets.entry(k.header).or_default().push(e.clone());
     drop(st);
     after(sb, f, e)
 }
 
-fn create_line(sb: &Sandbox, req: &Req) -> Resp {
+fn create_line(sb: &Sandbox, req: &Req, k: &Kind) -> Resp {
     let (f, early) = before(sb);
     if let Some(r) = early {
         return r;
     }
-    const ENTITY: &str = "VendorInvoiceLineEntity";
     let Some(body) = req.json() else {
-        return error(400, ENTITY, "The request body is not valid JSON.");
+        return error(400, k.line_entity, "The request body is not valid JSON.");
     };
-    if body["Currency"].as_str().is_none_or(str::is_empty) {
-        return error(400, ENTITY, "Field 'Currency' must be filled in.");
-    }
-    let text = |k: &str| match &body[k] {
+    let text = |field: &str| match &body[field] {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.as_f64().map_or(n.to_string(), |f| f.to_string()),
         _ => String::new(),
     };
-    let header = (text("dataAreaId"), text("HeaderReference"));
+    let header = (text("dataAreaId"), text(k.id));
     let mut st = lock(&sb.d365);
-    if !st.header_keys.contains(&header) {
+    if !st
+        .header_keys
+        .get(k.header)
+        .is_some_and(|h| h.contains(&header))
+    {
         return error(
             400,
-            ENTITY,
+            k.line_entity,
+            &format!("Header {} does not exist.", body[k.id]),
+        );
+    }
+    let key = (header.0, header.1, text(k.line_number));
+    if !st.line_keys.entry(k.lines).or_default().insert(key) {
+        return error(
+            400,
+            k.line_entity,
             &format!(
-                "Vendor invoice header {} does not exist.",
-                body["HeaderReference"]
+                "Cannot create a record in {}. The record already exists.",
+                k.lines
             ),
         );
     }
-    let key = (header.0, header.1, text("InvoiceLineNumber"));
-    if !st.line_keys.insert(key) {
-        return error(400, ENTITY, "Cannot create a record in Vendor invoice lines (VendInvoiceInfoLine). The record already exists.");
-    }
     let mut e = body.clone();
     e["@odata.etag"] = Value::from("W/\"1\"");
-    st.lines.push(e.clone());
+    st.sets.entry(k.lines).or_default().push(e.clone());
     drop(st);
     after(sb, f, e)
 }

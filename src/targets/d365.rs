@@ -1,13 +1,45 @@
 //! `dynamics365`: Finance & Operations OData V4 entities under `/data/`, with an Entra
-//! client-credentials token (cached, refreshed before it expires and once on 401). A vendor
-//! invoice is a header, then its lines (each only once the header exists). Nothing there
-//! honours an idempotency key: a retry first looks the header up by invoice number and account,
-//! then creates only the lines not yet there (each line's key is the header and its number).
+//! client-credentials token (cached, refreshed before it expires and on 401). A vendor invoice
+//! or a purchase order is a header, then its lines (each only once the header exists). Nothing there
+//! honours an idempotency key: a retry first looks the header up by its business key (invoice
+//! number and account; the partner's PO number as `VendorOrderReference` and the vendor), then
+//! creates only the lines not yet there (each line's key is the header and its number).
 
 use super::{need, odata_str, Answer, Call, Reply, TokenCache};
 use crate::config::Target;
 use crate::store::DeliveryRow;
 use serde_json::Value;
+
+/// A document kind as F&O entities: the header set and the fields of its business key, the
+/// field the system numbers the header by (which the lines carry), and the line set with the
+/// field that numbers a line under its header.
+struct Entities {
+    header: &'static str,
+    key: [&'static str; 3],
+    id: &'static str,
+    lines: &'static str,
+    line_number: &'static str,
+}
+
+const INVOICE: Entities = Entities {
+    header: "VendorInvoiceHeaders",
+    key: ["dataAreaId", "InvoiceNumber", "InvoiceAccount"],
+    id: "HeaderReference",
+    lines: "VendorInvoiceLines",
+    line_number: "InvoiceLineNumber",
+};
+
+const PURCHASE_ORDER: Entities = Entities {
+    header: "PurchaseOrderHeadersV2",
+    key: [
+        "dataAreaId",
+        "VendorOrderReference",
+        "OrderVendorAccountNumber",
+    ],
+    id: "PurchaseOrderNumber",
+    lines: "PurchaseOrderLinesV2",
+    line_number: "LineNumber",
+};
 
 pub struct D365 {
     target: Target,
@@ -80,11 +112,15 @@ impl D365 {
     ) -> Result<Reply, Reply> {
         let env: Value = serde_json::from_slice(&row.payload).unwrap_or_default();
         let schema = env["schema"].as_str().unwrap_or("");
-        if !schema.starts_with("invoice/") {
-            return Err(Reply::refused(format!(
-                "dynamics365 does not take {schema} records"
-            )));
-        }
+        let e = match schema.split('/').next().unwrap_or("") {
+            "invoice" => &INVOICE,
+            "purchase_order" => &PURCHASE_ORDER,
+            _ => {
+                return Err(Reply::refused(format!(
+                    "dynamics365 does not take {schema} records"
+                )))
+            }
+        };
         let (header, lines) = (&body["header"], body["lines"].as_array());
         let field = |k: &str| -> Result<String, Reply> {
             header[k]
@@ -93,22 +129,21 @@ impl D365 {
                 .map(String::from)
                 .ok_or_else(|| Reply::refused(format!("the payload's header has no {k}")))
         };
-        let (area, number, account) = (
-            field("dataAreaId")?,
-            field("InvoiceNumber")?,
-            field("InvoiceAccount")?,
-        );
+        let (area, number, account) = (field(e.key[0])?, field(e.key[1])?, field(e.key[2])?);
         let data = self.data();
         // A retry may follow a header (and some lines) already created.
         let mut found = None;
         if row.maybe_sent {
             let filter = format!(
-                "dataAreaId eq {} and InvoiceNumber eq {} and InvoiceAccount eq {}",
+                "{} eq {} and {} eq {} and {} eq {}",
+                e.key[0],
                 odata_str(&area),
+                e.key[1],
                 odata_str(&number),
+                e.key[2],
                 odata_str(&account)
             );
-            let url = format!("{data}/VendorInvoiceHeaders");
+            let url = format!("{data}/{}", e.header);
             let a = self.call(agent, &|| {
                 Call::new("GET", url.clone())
                     .query("$filter", filter.clone())
@@ -121,24 +156,24 @@ impl D365 {
             found = a.json().unwrap_or_default()["value"]
                 .as_array()
                 .and_then(|v| v.first())
-                .and_then(|h| h["HeaderReference"].as_str())
+                .and_then(|h| h[e.id].as_str())
                 .map(String::from);
         }
         let reference = match found.clone() {
             Some(r) => r,
             None => {
-                let url = format!("{data}/VendorInvoiceHeaders");
+                let url = format!("{data}/{}", e.header);
                 let a = self.call(agent, &|| Call::new("POST", url.clone()).json(header))?;
                 if !(200..300).contains(&a.status) {
                     let text = error_text(&a.body);
                     return Err(Reply::of(a.response(text)));
                 }
-                match a.json().unwrap_or_default()["HeaderReference"].as_str() {
+                match a.json().unwrap_or_default()[e.id].as_str() {
                     Some(r) => r.to_string(),
                     None => {
                         return Err(Reply::failed(format!(
-                            "HTTP {} without HeaderReference in the answer",
-                            a.status
+                            "HTTP {} without {} in the answer",
+                            a.status, e.id
                         )))
                     }
                 }
@@ -147,13 +182,16 @@ impl D365 {
         for line in lines.into_iter().flatten() {
             let mut line = line.clone();
             line["dataAreaId"] = Value::from(area.clone());
-            line["HeaderReference"] = Value::from(reference.clone());
-            let n = line["InvoiceLineNumber"].clone();
+            line[e.id] = Value::from(reference.clone());
+            let n = line[e.line_number].clone();
             if found.is_some() {
                 let key = format!(
-                    "{data}/VendorInvoiceLines(dataAreaId={},HeaderReference={},InvoiceLineNumber={})",
+                    "{data}/{}(dataAreaId={},{}={},{}={})",
+                    e.lines,
                     odata_str(&area),
+                    e.id,
                     odata_str(&reference),
+                    e.line_number,
                     n
                 );
                 let a = self.call(agent, &|| Call::new("GET", key.clone()))?;
@@ -166,7 +204,7 @@ impl D365 {
                     }
                 }
             }
-            let url = format!("{data}/VendorInvoiceLines");
+            let url = format!("{data}/{}", e.lines);
             let a = self.call(agent, &|| Call::new("POST", url.clone()).json(&line))?;
             if !(200..300).contains(&a.status) {
                 // The header stays; the retry looks it up and adds what is missing. A business
@@ -176,7 +214,7 @@ impl D365 {
             }
         }
         let how = if found.is_some() {
-            "header found by invoice number and account"
+            "header found by its business key"
         } else {
             "created"
         };

@@ -371,7 +371,7 @@ fn order_or_asn(n: usize, asn: bool) -> Vec<u8> {
 }
 
 #[test]
-fn orders_and_ship_notices_become_sap_purchase_orders_and_goods_receipts_once() {
+fn orders_and_ship_notices_become_purchase_orders_and_goods_receipts_once() {
     let erp = Erp::start(3599);
     erp.sb.set_faults(Faults {
         rate: 0.3,
@@ -382,7 +382,12 @@ fn orders_and_ship_notices_become_sap_purchase_orders_and_goods_receipts_once() 
         "documents = [\"invoice/v1\"]\nvalues = { company_code = \"1710\" }",
         "documents = [\"purchase_order/v1\", \"ship_notice/v1\"]\nvalues = { company_code = \"1710\", plant = \"1710\" }",
     );
+    let cfg = cfg.replace(
+        "documents = [\"invoice/v1\"]\nvalues = { data_area = \"usmf\" }",
+        "documents = [\"purchase_order/v1\"]\nvalues = { data_area = \"usmf\" }",
+    );
     assert!(cfg.contains("ship_notice/v1"), "{cfg}");
+    assert!(cfg.contains("documents = [\"purchase_order/v1\"]"), "{cfg}");
     let sb = Sandbox::with_config(&cfg);
     let n = 15;
     for i in 1..=n {
@@ -398,6 +403,9 @@ fn orders_and_ship_notices_become_sap_purchase_orders_and_goods_receipts_once() 
     let settled = wait_for(240, || {
         status = sb.stdout(&["status"]);
         status.contains(&want)
+            && status.contains(&format!(
+                "d365             pending 0, delivered {n}, rejected 0, dead 0"
+            ))
     });
     crate::support::terminate(&mut child);
     assert!(settled, "{status}\n{}", sb.log());
@@ -414,6 +422,22 @@ fn orders_and_ship_notices_become_sap_purchase_orders_and_goods_receipts_once() 
     );
     assert_eq!(receipts.len(), n, "{receipts:?}");
     assert!(receipts.values().all(|c| *c == 1), "{receipts:?}");
+    let heads = counts(
+        &rec["dynamics365"]["PurchaseOrderHeadersV2"],
+        "VendorOrderReference",
+    );
+    assert_eq!(heads.len(), n, "{heads:?}");
+    assert!(heads.values().all(|c| *c == 1), "{heads:?}");
+    let lines = counts(
+        &rec["dynamics365"]["PurchaseOrderLinesV2"],
+        "PurchaseOrderNumber",
+    );
+    assert_eq!(lines.len(), n, "{lines:?}");
+    let per_order = std::fs::read_to_string(data("x12/ok/850-4010-acme.edi"))
+        .unwrap()
+        .matches("PO1*")
+        .count();
+    assert!(lines.values().all(|c| *c == per_order), "{lines:?}");
     let found = sb.stdout(&["find", "SHP-00103"]);
     assert!(found.contains("s4 = 50000"), "{found}");
 }

@@ -197,7 +197,12 @@ fn target_payloads_match_their_goldens() {
             input["target"] =
                 serde_json::json!({"name": "erp", "erp_id": "17300001", "values": values});
             let partner = record["partner"].as_str().unwrap();
-            let document = record["schema"].as_str().unwrap().split('/').next().unwrap();
+            let document = record["schema"]
+                .as_str()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap();
             let Some(mapping) = cfg().maps.find(partner, "targets", kind, document) else {
                 continue;
             };
