@@ -31,11 +31,13 @@ target() { # name type extra
   target s4 sap_s4hana "base_url = \"http://127.0.0.1:$erp_port\"
 username_env = \"S4_USER\"
 password_env = \"S4_PASSWORD\"
+documents = [\"invoice/v1\"]
 values = { company_code = \"1710\" }"
   target d365 dynamics365 "base_url = \"http://127.0.0.1:$erp_port\"
 token_url = \"http://127.0.0.1:$erp_port/T/oauth2/v2.0/token\"
 client_id_env = \"D365_CLIENT_ID\"
 client_secret_env = \"D365_CLIENT_SECRET\"
+documents = [\"invoice/v1\"]
 values = { data_area = \"usmf\" }"
 } > edigate.toml
 invoice=$(cat "$here/tests/data/x12/ok/810-4010-invoice-with-charges.edi")

@@ -1167,6 +1167,48 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             message: e.message,
         })),
     }
+    // Every document a system target takes needs its payload mapping (the shipped one, or a
+    // partner's own); without one the deliveries would all be held.
+    for (i, t) in cfg.targets.iter().enumerate() {
+        if matches!(t.kind, TargetKind::Http | TargetKind::Rest) {
+            continue;
+        }
+        let kind = t.kind.as_str();
+        if t.documents.is_empty() {
+            errors.push(ConfigError {
+                file: cfg.file.clone(),
+                line: header_line(text, "[[targets]]", i),
+                message: format!(
+                    "target {:?}: list the documents it takes (documents = [\"invoice/v1\", ...]); {kind} needs a payload mapping for each",
+                    t.name
+                ),
+            });
+        }
+        for schema in &t.documents {
+            let document = schema.split('/').next().unwrap_or("");
+            let shipped = cfg.maps.find("", "targets", kind, document).is_some();
+            let own = cfg.partners.iter().any(|p| {
+                cfg.maps
+                    .names()
+                    .any(|n| n == format!("partners/{}/targets/{kind}/{document}", p.id))
+            });
+            if !shipped && !own {
+                errors.push(ConfigError {
+                    file: cfg.file.clone(),
+                    line: header_line(text, "[[targets]]", i),
+                    message: format!(
+                        "target {:?}: no payload mapping targets/{kind}/{document}.jq for {schema} (shipped: {})",
+                        t.name,
+                        cfg.maps
+                            .names()
+                            .filter_map(|n| n.strip_prefix(&format!("targets/{kind}/")))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        }
+    }
     if errors.is_empty() {
         Ok(cfg)
     } else {

@@ -441,3 +441,56 @@ fn orders_and_ship_notices_become_purchase_orders_and_goods_receipts_once() {
     let found = sb.stdout(&["find", "SHP-00103"]);
     assert!(found.contains("s4 = 50000"), "{found}");
 }
+
+#[test]
+fn check_names_documents_a_system_target_has_no_payload_mapping_for() {
+    let sb = Sandbox::with_config(&format!(
+        "{}\n[[targets]]\nname = \"s4\"\ntype = \"sap_s4hana\"\nbase_url = \"http://127.0.0.1:9\"\ndocuments = [\"payment_status/v1\"]\n\n[[targets]]\nname = \"legacy\"\ntype = \"legacy_files\"\npath = \"legacy-import\"\n",
+        crate::support::CONFIG
+    ));
+    let out = sb.run(&["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("target \"s4\": no payload mapping targets/sap_s4hana/payment_status.jq"),
+        "{err}"
+    );
+    assert!(
+        err.contains("shipped: invoice, purchase_order, ship_notice"),
+        "{err}"
+    );
+    assert!(
+        err.contains("target \"legacy\": list the documents it takes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_partners_own_payload_mapping_replaces_the_shipped_one_without_a_rebuild() {
+    let erp = Erp::start(3599);
+    let sb = Sandbox::with_config(
+        &config(erp.port).replace("[service]\n", "[service]\nmappings = \"mappings\"\n"),
+    );
+    let own = sb.path("mappings/partners/ACME/targets/sap_s4hana");
+    std::fs::create_dir_all(&own).unwrap();
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("mappings/targets/sap_s4hana/invoice.jq"),
+    )
+    .unwrap();
+    std::fs::write(
+        own.join("invoice.jq"),
+        shipped.replace("($t.values.document_type // \"RE\")", "\"KR\""),
+    )
+    .unwrap();
+    assert!(sb.run(&["check"]).status.success());
+    sb.drop_file("inv.edi", &invoice(1, false));
+    let out = sb.cmd(&["once"]).envs(SECRETS).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sap = &erp.records()["sap_s4hana"]["A_SupplierInvoice"];
+    assert_eq!(sap[0]["AccountingDocumentType"], "KR", "{sap}");
+}
