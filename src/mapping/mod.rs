@@ -27,6 +27,7 @@ builtin![
     "targets/dynamics365/invoice.jq",
     "targets/dynamics365/purchase_order.jq",
     "targets/oracle_fusion/invoice.jq",
+    "targets/oracle_fusion/ship_notice.jq",
     "targets/coupa_cxml/invoice.jq",
     "targets/legacy_files/invoice.jq",
     "targets/legacy_files/purchase_order.jq",

@@ -1,4 +1,5 @@
-//! The Oracle Fusion simulator: payables `invoices` under `/fscmRestApi/resources/11.13.18.05/`
+//! The Oracle Fusion simulator: payables `invoices` and `receivingReceiptRequests` (accepted,
+//! then failed in processing with `processingErrors`) under `/fscmRestApi/resources/11.13.18.05/`
 //! with basic authentication (401 with an empty body otherwise), `REST-Framework-Version`
 //! choosing the error form (`o:errorDetails` JSON from 4, plain text below), `q=` with `=` and
 //! `and`, `InvoiceId` numbers, the duplicate check on invoice number, supplier and business unit,
@@ -15,12 +16,15 @@ pub const SUPPLIERS: [&str; 3] = ["Acme Supply", "Advanced Network Devices", "Vi
 #[derive(Default)]
 pub struct State {
     invoices: Vec<Value>,
+    receipts: Vec<Value>,
+    /// The processing errors of each receipt request, by its HeaderInterfaceId.
+    errors: std::collections::HashMap<u64, Vec<Value>>,
     next: u64,
 }
 
 impl State {
     pub fn records(&self) -> Value {
-        json!({ "invoices": self.invoices })
+        json!({ "invoices": self.invoices, "receivingReceiptRequests": self.receipts })
     }
 }
 
@@ -96,6 +100,44 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
             )
         }
         ("POST", "/invoices") => create(sb, req),
+        ("GET", "/receivingReceiptRequests") => {
+            let st = lock(&sb.oracle);
+            let eqs = match req.query.get("q") {
+                Some(q) => match q_equalities(q) {
+                    Some(e) => e,
+                    None => return error(req, 400, "SBX-Q", "The query expression is not valid."),
+                },
+                None => Vec::new(),
+            };
+            let items: Vec<&Value> = st
+                .receipts
+                .iter()
+                .filter(|i| eqs.iter().all(|(k, v)| i[k].as_str() == Some(v.as_str())))
+                .collect();
+            Resp::json(
+                200,
+                &json!({"items": items, "count": items.len(), "hasMore": false, "limit": 25, "offset": 0}),
+            )
+        }
+        ("GET", r)
+            if r.starts_with("/receivingReceiptRequests/")
+                && r.ends_with("/child/processingErrors") =>
+        {
+            let id: u64 = r
+                .trim_start_matches("/receivingReceiptRequests/")
+                .trim_end_matches("/child/processingErrors")
+                .parse()
+                .unwrap_or(0);
+            let st = lock(&sb.oracle);
+            match st.errors.get(&id) {
+                Some(e) => Resp::json(
+                    200,
+                    &json!({"items": e, "count": e.len(), "hasMore": false}),
+                ),
+                None => Resp::text(404, "text/plain", ""),
+            }
+        }
+        ("POST", "/receivingReceiptRequests") => receipt(sb, req),
         _ => Resp::text(404, "text/plain", ""),
     }
 }
@@ -175,6 +217,83 @@ fn create(sb: &Sandbox, req: &Req) -> Resp {
     e["PaidStatus"] = Value::from("Unpaid");
     e["links"] = json!([{"rel": "self", "href": format!("{ROOT}/invoices/{id}"), "name": "invoices", "kind": "item"}]);
     st.invoices.push(e.clone());
+    drop(st);
+    match fault {
+        Fault::AfterCommit => Resp::text(500, "text/plain", ""),
+        Fault::Late => Resp::json(201, &e).late(sb.slow()),
+        _ => Resp::json(201, &e),
+    }
+}
+
+/// A receipt request: accepted with 201 when its header is whole, then "processed" at once:
+/// lines without a PO or with no quantity fail, and the request says `ERROR` with its
+/// `processingErrors`, as the receiving interface does.
+fn receipt(sb: &Sandbox, req: &Req) -> Resp {
+    let fault = sb.fault(&[
+        "500",
+        "429",
+        "timeout",
+        "reset",
+        "commit_then_fail",
+        "html_login",
+    ]);
+    match fault {
+        Fault::Before => return Resp::text(500, "text/plain", ""),
+        Fault::TooMany => {
+            return Resp::text(429, "text/plain", "Too Many Requests").with("Retry-After", "1")
+        }
+        Fault::Reset => return Resp::dropped(),
+        Fault::LoginPage => return Resp::login_page(),
+        _ => {}
+    }
+    let Some(body) = req.json() else {
+        return error(req, 400, "SBX-JSON", "The request body is not valid JSON.");
+    };
+    for k in [
+        "ReceiptSourceCode",
+        "OrganizationCode",
+        "VendorName",
+        "ShipmentNumber",
+    ] {
+        if body[k].as_str().is_none_or(str::is_empty) {
+            return error(
+                req,
+                400,
+                "SBX-REQ",
+                &format!("The attribute {k} is required."),
+            );
+        }
+    }
+    let supplier = body["VendorName"].as_str().unwrap_or("");
+    if !SUPPLIERS.contains(&supplier) {
+        return error(
+            req,
+            400,
+            "SBX-SUPPLIER",
+            &format!("The value of the attribute VendorName isn't valid: {supplier}."),
+        );
+    }
+    let mut problems = Vec::new();
+    for (i, line) in body["lines"].as_array().into_iter().flatten().enumerate() {
+        if line["DocumentNumber"].as_str().is_none_or(str::is_empty) {
+            problems.push(json!({"ErrorMessageName": "RCV_SBX_NO_PO", "ErrorMessage": format!("Line {}: the source document number is required.", i + 1), "ColumnName": "DOCUMENT_NUMBER"}));
+        }
+        if line["Quantity"].as_f64().is_none_or(|q| q <= 0.0) {
+            problems.push(json!({"ErrorMessageName": "RCV_SBX_QUANTITY", "ErrorMessage": format!("Line {}: the quantity must be greater than zero.", i + 1), "ColumnName": "QUANTITY"}));
+        }
+    }
+    let mut st = lock(&sb.oracle);
+    st.next += 1;
+    let id = 300_100_555_000_000u64 + st.next;
+    let mut e = body.clone();
+    e["HeaderInterfaceId"] = Value::from(id);
+    e["ProcessingStatusCode"] = Value::from(if problems.is_empty() {
+        "SUCCESS"
+    } else {
+        "ERROR"
+    });
+    st.errors.insert(id, problems);
+    st.receipts.push(e.clone());
     drop(st);
     match fault {
         Fault::AfterCommit => Resp::text(500, "text/plain", ""),

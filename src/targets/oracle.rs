@@ -1,16 +1,38 @@
-//! `oracle_fusion`: Fusion Applications REST (`/fscmRestApi/resources/11.13.18.05/`), payables
-//! invoices. Requests say `REST-Framework-Version: 4`, so errors come as `o:errorDetails`
-//! (plain text and empty bodies are read too); basic authentication or an OAuth2 bearer. Nothing
-//! there is an idempotency key for a create, so every retry first looks the invoice up by its
-//! number and supplier (`q=`) and takes the found `InvoiceId`.
+//! `oracle_fusion`: Fusion Applications REST (`/fscmRestApi/resources/11.13.18.05/`): payables
+//! invoices, and receipt requests from ship notices. Requests say `REST-Framework-Version: 4`,
+//! so errors come as `o:errorDetails` (plain text and empty bodies are read too); basic
+//! authentication or an OAuth2 bearer. Nothing there is an idempotency key for a create, so
+//! every retry first looks the document up by its business key (`q=`) and takes the found id.
+//! A receipt request is accepted with 201 and processed afterwards: one whose processing
+//! failed (`ProcessingStatusCode` `ERROR`) is a rejection with its `processingErrors`.
 
 use super::{basic, need, Call, Reply, TokenCache};
 use crate::config::Target;
+use crate::delivery::Response;
 use crate::store::DeliveryRow;
 use serde_json::Value;
 
 const ROOT: &str = "/fscmRestApi/resources/11.13.18.05";
 const ITEM: &str = "application/vnd.oracle.adf.resourceitem+json";
+
+/// A document kind: its resource, the fields of its business key, and its id field.
+struct Resource {
+    name: &'static str,
+    key: [&'static str; 2],
+    id: &'static str,
+}
+
+const INVOICES: Resource = Resource {
+    name: "invoices",
+    key: ["InvoiceNumber", "Supplier"],
+    id: "InvoiceId",
+};
+
+const RECEIPTS: Resource = Resource {
+    name: "receivingReceiptRequests",
+    key: ["ShipmentNumber", "VendorName"],
+    id: "HeaderInterfaceId",
+};
 
 pub struct Oracle {
     target: Target,
@@ -71,32 +93,42 @@ impl Oracle {
     ) -> Result<Reply, Reply> {
         let env: Value = serde_json::from_slice(&row.payload).unwrap_or_default();
         let schema = env["schema"].as_str().unwrap_or("");
-        if !schema.starts_with("invoice/") {
-            return Err(Reply::refused(format!(
-                "oracle_fusion does not take {schema} records"
-            )));
-        }
+        let r = match schema.split('/').next().unwrap_or("") {
+            "invoice" => &INVOICES,
+            "ship_notice" => &RECEIPTS,
+            _ => {
+                return Err(Reply::refused(format!(
+                    "oracle_fusion does not take {schema} records"
+                )))
+            }
+        };
         let field = |k: &str| -> Result<&str, Reply> {
             body[k]
                 .as_str()
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| Reply::refused(format!("the payload has no {k}")))
         };
-        let (number, supplier) = (field("InvoiceNumber")?, field("Supplier")?);
+        let (number, supplier) = (field(r.key[0])?, field(r.key[1])?);
         let auth = self.auth(agent)?;
-        if row.maybe_sent {
-            let q = format!(
-                "InvoiceNumber='{}' and Supplier='{}'",
-                quote(number),
-                quote(supplier)
-            );
-            let a = Call::new("GET", self.url("invoices"))
-                .query("q", q)
-                .query("onlyData", "true")
-                .header("Authorization", auth.clone())
+        let get = |url: String, q: Option<String>| {
+            let mut c = Call::new("GET", url);
+            if let Some(q) = q {
+                c = c.query("q", q).query("onlyData", "true");
+            }
+            c.header("Authorization", auth.clone())
                 .header("REST-Framework-Version", "4")
                 .header("Accept", "application/json")
                 .send(agent)
+        };
+        if row.maybe_sent {
+            let q = format!(
+                "{}='{}' and {}='{}'",
+                r.key[0],
+                quote(number),
+                r.key[1],
+                quote(supplier)
+            );
+            let a = get(self.url(r.name), Some(q))
                 .map_err(|e| Reply::failed(format!("lookup before retry: {e}")))?;
             if a.status != 200 || a.is_html() {
                 let text = format!("lookup before retry: {}", error_text(&a.body));
@@ -109,17 +141,17 @@ impl Oracle {
             let found = a.json().unwrap_or_default()["items"]
                 .as_array()
                 .and_then(|i| i.first())
-                .and_then(|i| id_of(&i["InvoiceId"]));
+                .and_then(|i| id_of(&i[r.id]));
             if let Some(id) = found {
                 return Ok(Reply::done(
                     200,
-                    &format!("found by invoice number and supplier: {id}"),
+                    &format!("found by {} and {}: {id}", r.key[0], r.key[1]),
                     Some(id),
                 ));
             }
         }
-        let mut call = Call::new("POST", self.url("invoices"))
-            .header("Authorization", auth)
+        let mut call = Call::new("POST", self.url(r.name))
+            .header("Authorization", auth.clone())
             .header("REST-Framework-Version", "4")
             .header("Accept", "application/json");
         call.body = Some(body.to_string().into_bytes());
@@ -131,17 +163,46 @@ impl Oracle {
                 a.status
             )));
         }
-        if (200..300).contains(&a.status) {
-            return match id_of(&a.json().unwrap_or_default()["InvoiceId"]) {
-                Some(id) => Ok(Reply::done(a.status, &a.body, Some(id))),
-                None => Err(Reply::failed(format!(
-                    "HTTP {} without InvoiceId in the answer",
-                    a.status
-                ))),
-            };
+        if !(200..300).contains(&a.status) {
+            let text = error_text(&a.body);
+            return Ok(Reply::of(a.response(text)));
         }
-        let text = error_text(&a.body);
-        Ok(Reply::of(a.response(text)))
+        let v = a.json().unwrap_or_default();
+        let Some(id) = id_of(&v[r.id]) else {
+            return Err(Reply::failed(format!(
+                "HTTP {} without {} in the answer",
+                a.status, r.id
+            )));
+        };
+        if v["ProcessingStatusCode"] == "ERROR" {
+            // Accepted, then refused in processing: the errors are a child collection.
+            let url = format!("{}/{id}/child/processingErrors", self.url(r.name));
+            let errors = get(url, None)
+                .ok()
+                .and_then(|e| e.json())
+                .and_then(|e| e["items"].as_array().cloned())
+                .unwrap_or_default();
+            let text: Vec<String> = errors
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e["ErrorMessageName"].as_str().unwrap_or(""),
+                        e["ErrorMessage"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            return Ok(Reply::of(Response::Status {
+                status: 422,
+                retry_after: None,
+                body: format!(
+                    "receipt request {id} accepted (HTTP {}) but failed in processing: {}",
+                    a.status,
+                    text.join("; ")
+                ),
+            }));
+        }
+        Ok(Reply::done(a.status, &a.body, Some(id)))
     }
 }
 

@@ -386,25 +386,38 @@ fn orders_and_ship_notices_become_purchase_orders_and_goods_receipts_once() {
         "documents = [\"invoice/v1\"]\nvalues = { data_area = \"usmf\" }",
         "documents = [\"purchase_order/v1\"]\nvalues = { data_area = \"usmf\" }",
     );
+    let cfg = cfg.replace(
+        "documents = [\"invoice/v1\"]\nvalues = { business_unit = \"Vision Operations\" }",
+        "documents = [\"ship_notice/v1\"]\nvalues = { business_unit = \"Vision Operations\", organization = \"M1\" }",
+    );
     assert!(cfg.contains("ship_notice/v1"), "{cfg}");
     assert!(cfg.contains("documents = [\"purchase_order/v1\"]"), "{cfg}");
+    assert!(cfg.contains("organization = \"M1\""), "{cfg}");
     let sb = Sandbox::with_config(&cfg);
     let n = 15;
     for i in 1..=n {
         sb.drop_file(&format!("po{i:03}.edi"), &order_or_asn(i, false));
         sb.drop_file(&format!("asn{i:03}.edi"), &order_or_asn(100 + i, true));
     }
+    // A ship notice with a line of nothing: Oracle accepts its receipt request, then fails it.
+    let empty = String::from_utf8(order_or_asn(199, true))
+        .unwrap()
+        .replace("SN1**2*CS~", "SN1**0*CS~");
+    sb.drop_file("asn199.edi", empty.as_bytes());
     let mut child = sb.spawn_with(&["run"], &SECRETS);
     let mut status = String::new();
     let want = format!(
         "s4               pending 0, delivered {}, rejected 0, dead 0",
-        2 * n
+        2 * n + 1
     );
     let settled = wait_for(240, || {
         status = sb.stdout(&["status"]);
         status.contains(&want)
             && status.contains(&format!(
                 "d365             pending 0, delivered {n}, rejected 0, dead 0"
+            ))
+            && status.contains(&format!(
+                "ora              pending 0, delivered {n}, rejected 1, dead 0"
             ))
     });
     crate::support::terminate(&mut child);
@@ -420,7 +433,18 @@ fn orders_and_ship_notices_become_purchase_orders_and_goods_receipts_once() {
         &rec["sap_s4hana"]["A_MaterialDocumentHeader"],
         "ReferenceDocument",
     );
-    assert_eq!(receipts.len(), n, "{receipts:?}");
+    assert_eq!(receipts.len(), n + 1, "{receipts:?}");
+    let oracle = counts(
+        &rec["oracle_fusion"]["receivingReceiptRequests"],
+        "ShipmentNumber",
+    );
+    assert_eq!(oracle.len(), n + 1, "{oracle:?}");
+    assert!(oracle.values().all(|c| *c == 1), "{oracle:?}");
+    let list = sb.stdout(&["quarantine", "list"]);
+    assert!(
+        list.contains("failed in processing: RCV_SBX_QUANTITY: Line 2: the quantity must be greater than zero."),
+        "{list}"
+    );
     assert!(receipts.values().all(|c| *c == 1), "{receipts:?}");
     let heads = counts(
         &rec["dynamics365"]["PurchaseOrderHeadersV2"],
