@@ -515,9 +515,19 @@ fn an_unwritable_outbox_pauses_intake_until_it_is_writable_again() {
     let mut child = sb.spawn(&["run"]);
     assert!(wait_for(10, || sb.path("var/edigate.db").exists()
         && sb.path("outbox").is_dir()));
-    // The outbox turns into something that cannot take files (as a full or read-only disk).
-    fs::remove_dir_all(sb.path("outbox")).unwrap();
-    fs::write(sb.path("outbox"), b"not a folder").unwrap();
+    // The outbox turns into something that cannot take files (as a full or read-only disk):
+    // a plain file renamed into its place. The running service may make the folder again
+    // between moving it away and the rename, so each step is tried until the file stands there.
+    fs::write(sb.path("outbox-file"), b"not a folder").unwrap();
+    let mut away = 0;
+    let swapped = wait_for(10, || {
+        if sb.path("outbox").is_dir() {
+            away += 1;
+            let _ = fs::rename(sb.path("outbox"), sb.path(&format!("outbox-away-{away}")));
+        }
+        fs::rename(sb.path("outbox-file"), sb.path("outbox")).is_ok() && sb.path("outbox").is_file()
+    });
+    assert!(swapped, "the outbox could not be replaced by a file");
     let paused = wait_for(10, || sb.stdout(&["status"]).contains("intake paused"));
     // Dropped once the pause is observed, then watched over two more paused passes (the
     // storage row counts each one), so a pass that began before the break cannot take it.
@@ -533,7 +543,8 @@ fn an_unwritable_outbox_pauses_intake_until_it_is_writable_again() {
     let watched = wait_for(15, || passes() >= seen + 2);
     let still_waiting = sb.files("inbox") == ["po.edi"];
     fs::remove_file(sb.path("outbox")).unwrap();
-    fs::create_dir(sb.path("outbox")).unwrap();
+    // The service may make it first: either way a folder stands there again.
+    fs::create_dir_all(sb.path("outbox")).unwrap();
     let resumed = wait_for(15, || !records(&sb).is_empty());
     let status = sb.stdout(&["status"]);
     terminate(&mut child);
