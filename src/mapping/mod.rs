@@ -29,6 +29,8 @@ builtin![
     "targets/oracle_fusion/invoice.jq",
     "targets/oracle_fusion/ship_notice.jq",
     "targets/coupa_cxml/invoice.jq",
+    "targets/coupa_cxml/ship_notice.jq",
+    "targets/coupa_cxml/po_acknowledgement.jq",
     "targets/legacy_files/invoice.jq",
     "targets/legacy_files/purchase_order.jq",
     "inbound/x12/850.jq",

@@ -1,7 +1,9 @@
-//! The Coupa cXML simulator: `POST /cxml/invoices` takes an `InvoiceDetailRequest` and always
-//! answers HTTP 200 with a cXML `Status`: 401 for a wrong `SharedSecret`, 406 for what is not
-//! cXML, 417 for a missing order reference or an invoice number already received under another
-//! `payloadID`; a `payloadID` seen before gets its original answer again.
+//! The Coupa cXML simulator: `POST /cxml/invoices` takes an `InvoiceDetailRequest`,
+//! `/cxml/ship_notice_request` a `ShipNoticeRequest`, `/cxml/order_confirmations` a
+//! `ConfirmationRequest`; each always answers HTTP 200 with a cXML `Status`: 401 for a wrong
+//! `SharedSecret`, 406 for what is not the document the endpoint takes, 417 for a missing order
+//! reference or an invoice number already received under another `payloadID`; a `payloadID`
+//! seen before gets its original answer again.
 
 use super::{lock, Fault, Req, Resp, Sandbox};
 use serde_json::{json, Value};
@@ -10,13 +12,19 @@ use std::collections::HashMap;
 #[derive(Default)]
 pub struct State {
     invoices: Vec<Value>,
+    ship_notices: Vec<Value>,
+    confirmations: Vec<Value>,
     /// The answer given per payloadID.
     answers: HashMap<String, (u16, String)>,
 }
 
 impl State {
     pub fn records(&self) -> Value {
-        json!({ "invoices": self.invoices })
+        json!({
+            "invoices": self.invoices,
+            "ship_notices": self.ship_notices,
+            "confirmations": self.confirmations,
+        })
     }
 }
 
@@ -44,19 +52,45 @@ fn text(doc: &str, tag: &str) -> Option<String> {
     Some(doc[i..j].replace("&amp;", "&"))
 }
 
+/// Each endpoint: its path, the request element it takes, and the header element and
+/// attribute naming the document.
+const ENDPOINTS: [(&str, &str, &str, &str); 3] = [
+    (
+        "/cxml/invoices",
+        "InvoiceDetailRequest",
+        "InvoiceDetailRequestHeader",
+        "invoiceID",
+    ),
+    (
+        "/cxml/ship_notice_request",
+        "ShipNoticeRequest",
+        "ShipNoticeHeader",
+        "shipmentID",
+    ),
+    (
+        "/cxml/order_confirmations",
+        "ConfirmationRequest",
+        "ConfirmationHeader",
+        "confirmID",
+    ),
+];
+
 pub fn route(sb: &Sandbox, req: &Req) -> Resp {
-    if (req.method.as_str(), req.path.as_str()) != ("POST", "/cxml/invoices") {
+    let Some(&(_, request, header, id_attr)) = ENDPOINTS
+        .iter()
+        .find(|e| req.method == "POST" && req.path == e.0)
+    else {
         return Resp::text(404, "text/plain", "not found");
-    }
+    };
     let doc = String::from_utf8_lossy(&req.body).into_owned();
     let (Some(payload_id), true) = (
         attr(&doc, "cXML", "payloadID"),
-        doc.contains("<InvoiceDetailRequest"),
+        doc.contains(&format!("<{request}")),
     ) else {
         return status(
             406,
             "Not Acceptable",
-            "The document is not a cXML InvoiceDetailRequest",
+            &format!("The document is not a cXML {request}"),
         );
     };
     if text(&doc, "SharedSecret").as_deref() != Some(sb.accounts.client_secret.as_str()) {
@@ -67,15 +101,12 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
         );
     }
     if let Some((code, detail)) = lock(&sb.coupa).answers.get(&payload_id).cloned() {
-        return status(
-            code,
-            if code == 200 {
-                "OK"
-            } else {
-                "Expectation Failed"
-            },
-            &detail,
-        );
+        let text = if code == 200 {
+            "OK"
+        } else {
+            "Expectation Failed"
+        };
+        return status(code, text, &detail);
     }
     let fault = sb.fault(&["500", "429", "timeout", "reset", "commit_then_fail"]);
     match fault {
@@ -87,27 +118,29 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
         Fault::Reset => return Resp::dropped(),
         _ => {}
     }
-    let invoice = attr(&doc, "InvoiceDetailRequestHeader", "invoiceID").unwrap_or_default();
+    let id = attr(&doc, header, id_attr).unwrap_or_default();
     let order = attr(&doc, "OrderReference", "orderID").unwrap_or_default();
     if order.is_empty() {
         return status(
             417,
             "Expectation Failed",
-            "Invalid order reference: the invoice must reference a purchase order",
+            "Invalid order reference: the document must reference a purchase order",
         );
     }
     let mut st = lock(&sb.coupa);
-    if st
-        .invoices
-        .iter()
-        .any(|i| i["invoiceID"] == invoice.as_str())
+    if request == "InvoiceDetailRequest"
+        && st.invoices.iter().any(|i| i["invoiceID"] == id.as_str())
     {
-        let detail = format!("Duplicate invoice number {invoice}");
+        let detail = format!("Duplicate invoice number {id}");
         st.answers.insert(payload_id, (417, detail.clone()));
         return status(417, "Expectation Failed", &detail);
     }
-    st.invoices
-        .push(json!({"invoiceID": invoice, "orderID": order, "payloadID": payload_id}));
+    let row = json!({id_attr: id, "orderID": order, "payloadID": payload_id});
+    match request {
+        "InvoiceDetailRequest" => st.invoices.push(row),
+        "ShipNoticeRequest" => st.ship_notices.push(row),
+        _ => st.confirmations.push(row),
+    }
     st.answers.insert(payload_id, (200, String::new()));
     drop(st);
     match fault {

@@ -1,4 +1,6 @@
-//! `coupa_cxml`: cXML over HTTP to Coupa (`/cxml/invoices`). The outcome is the cXML
+//! `coupa_cxml`: cXML over HTTP to Coupa: invoices (`/cxml/invoices`), ship notices
+//! (`/cxml/ship_notice_request`) and order confirmations (the tenant's confirmation URL,
+//! `values.confirmation_path`). The outcome is the cXML
 //! `Status@code` in the body, whatever the HTTP status (Coupa answers 200 with a 4xx code):
 //! 2xx delivered, 5xx retried, 4xx rejected with the status text. The `payloadID` is the
 //! record's identity, so a resent document is the same document; a duplicate-invoice 417 on a
@@ -52,9 +54,23 @@ impl Coupa {
         let t = &self.target;
         let env: Value = serde_json::from_slice(&row.payload).unwrap_or_default();
         let schema = env["schema"].as_str().unwrap_or("");
-        if !schema.starts_with("invoice/") {
-            return Reply::refused(format!("coupa_cxml does not take {schema} records"));
-        }
+        // Where each document goes, and the header element and attribute naming it.
+        let (path, header, id_attr) = match schema.split('/').next().unwrap_or("") {
+            "invoice" => ("/cxml/invoices", "InvoiceDetailRequestHeader", "invoiceID"),
+            "ship_notice" => (
+                "/cxml/ship_notice_request",
+                "ShipNoticeHeader",
+                "shipmentID",
+            ),
+            "po_acknowledgement" => (
+                t.values
+                    .get("confirmation_path")
+                    .map_or("/cxml/order_confirmations", String::as_str),
+                "ConfirmationHeader",
+                "confirmID",
+            ),
+            _ => return Reply::refused(format!("coupa_cxml does not take {schema} records")),
+        };
         let secret = match need(
             "shared_secret",
             t,
@@ -84,7 +100,7 @@ impl Coupa {
         };
         let mut call = Call::new(
             "POST",
-            format!("{}/cxml/invoices", t.base_url.trim_end_matches('/')),
+            format!("{}{path}", t.base_url.trim_end_matches('/')),
         )
         .header("Content-Type", "text/xml; charset=utf-8")
         .header("Accept", "text/xml");
@@ -105,7 +121,7 @@ impl Coupa {
         } else {
             format!("cXML {code} {text}: {detail}")
         };
-        let invoice = tree_invoice_id(tree);
+        let invoice = tree_id(tree, header, id_attr);
         match code {
             200..=299 => Reply::done(code, &said, invoice),
             417 if row.maybe_sent && said.to_ascii_lowercase().contains("duplicate") => {
@@ -124,13 +140,13 @@ impl Coupa {
     }
 }
 
-/// `invoiceID` of the `InvoiceDetailRequestHeader` in the mapping's tree.
-fn tree_invoice_id(tree: &Value) -> Option<String> {
+/// The document's own id: attribute `attr` of the `header` element in the mapping's tree.
+fn tree_id(tree: &Value, header: &str, attr: &str) -> Option<String> {
     let arr = tree.as_array()?;
     arr.iter().skip(2).find_map(|c| {
         let c = c.as_array()?;
-        (c.first()?.as_str()? == "InvoiceDetailRequestHeader")
-            .then(|| c.get(1)?.get("invoiceID")?.as_str().map(String::from))
+        (c.first()?.as_str()? == header)
+            .then(|| c.get(1)?.get(attr)?.as_str().map(String::from))
             .flatten()
     })
 }

@@ -392,7 +392,15 @@ fn orders_and_ship_notices_become_purchase_orders_and_goods_receipts_once() {
     );
     assert!(cfg.contains("ship_notice/v1"), "{cfg}");
     assert!(cfg.contains("documents = [\"purchase_order/v1\"]"), "{cfg}");
+    let cfg = cfg.replace(
+        "partners = [\"ACME\"]\ndocuments = [\"invoice/v1\"]",
+        "partners = [\"ACME\"]\ndocuments = [\"ship_notice/v1\"]",
+    );
     assert!(cfg.contains("organization = \"M1\""), "{cfg}");
+    assert!(
+        cfg.contains("partners = [\"ACME\"]\ndocuments = [\"ship_notice/v1\"]"),
+        "{cfg}"
+    );
     let sb = Sandbox::with_config(&cfg);
     let n = 15;
     for i in 1..=n {
@@ -418,6 +426,10 @@ fn orders_and_ship_notices_become_purchase_orders_and_goods_receipts_once() {
             ))
             && status.contains(&format!(
                 "ora              pending 0, delivered {n}, rejected 1, dead 0"
+            ))
+            && status.contains(&format!(
+                "coupa            pending 0, delivered {}, rejected 0, dead 0",
+                n + 1
             ))
     });
     crate::support::terminate(&mut child);
@@ -462,6 +474,9 @@ fn orders_and_ship_notices_become_purchase_orders_and_goods_receipts_once() {
         .matches("PO1*")
         .count();
     assert!(lines.values().all(|c| *c == per_order), "{lines:?}");
+    let asns = counts(&rec["coupa"]["ship_notices"], "shipmentID");
+    assert_eq!(asns.len(), n + 1, "{asns:?}");
+    assert!(asns.values().all(|c| *c == 1), "{asns:?}");
     let found = sb.stdout(&["find", "SHP-00103"]);
     assert!(found.contains("s4 = 50000"), "{found}");
 }
