@@ -1093,14 +1093,21 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
                     t.name
                 ),
             ),
-            TargetKind::LegacyFiles if t.format.as_deref().unwrap_or("csv") != "csv" => add(
-                line,
-                format!(
-                    "target {:?}: format {:?} is not available in this version (csv)",
-                    t.name,
-                    t.format.as_deref().unwrap_or("")
-                ),
-            ),
+            TargetKind::LegacyFiles
+                if !matches!(
+                    t.format.as_deref().unwrap_or("csv"),
+                    "csv" | "fixed" | "edi"
+                ) =>
+            {
+                add(
+                    line,
+                    format!(
+                        "target {:?}: format {:?} is not one of csv, fixed, edi",
+                        t.name,
+                        t.format.as_deref().unwrap_or("")
+                    ),
+                )
+            }
             TargetKind::Dynamics365 if t.token_url.as_deref().is_none_or(|u| !is_url(u)) => add(
                 line,
                 format!(
@@ -1170,7 +1177,9 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     // Every document a system target takes needs its payload mapping (the shipped one, or a
     // partner's own); without one the deliveries would all be held.
     for (i, t) in cfg.targets.iter().enumerate() {
-        if matches!(t.kind, TargetKind::Http | TargetKind::Rest) {
+        if matches!(t.kind, TargetKind::Http | TargetKind::Rest)
+            || (t.kind == TargetKind::LegacyFiles && t.format.as_deref() == Some("edi"))
+        {
             continue;
         }
         let kind = t.kind.as_str();

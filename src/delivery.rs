@@ -187,6 +187,7 @@ mod tests {
             attempts,
             created_at: Utc::now().rfc3339(),
             maybe_sent: attempts > 0,
+            file_id: 1,
         }
     }
 

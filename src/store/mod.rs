@@ -176,6 +176,8 @@ pub struct DeliveryRow {
     /// started and its outcome never recorded: a crash): connectors without idempotency
     /// keys look the document up before creating it.
     pub maybe_sent: bool,
+    /// The input file the record came from.
+    pub file_id: i64,
 }
 
 /// How one delivery attempt ended.
@@ -1213,7 +1215,7 @@ impl Store {
 
     /// Up to `limit` deliveries for `target` that are due now, oldest first.
     pub fn due_deliveries(&self, target: &str, now: Utc, limit: usize) -> Result<Vec<DeliveryRow>> {
-        self.all("SELECT id, target, idem_key, payload, attempts, created_at, attempts > 0 OR tried = 1 FROM deliveries
+        self.all("SELECT id, target, idem_key, payload, attempts, created_at, attempts > 0 OR tried = 1, file_id FROM deliveries
              WHERE state = 'pending' AND target = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3", params![target, now.rfc3339(), limit as i64], |r| {
                 Ok(DeliveryRow {
                     id: r.get(0)?,
@@ -1223,6 +1225,7 @@ impl Store {
                     attempts: r.get(4)?,
                     created_at: r.get(5)?,
                     maybe_sent: r.get(6)?,
+                    file_id: r.get(7)?,
                 })
             })
     }

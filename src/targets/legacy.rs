@@ -1,5 +1,6 @@
-//! `legacy_files`: the legacy ERP's import folder. Each record becomes one CSV file under a
-//! name made from its identity, published by rename once complete; a marker in the data folder,
+//! `legacy_files`: the legacy ERP's import folder. Each record becomes one CSV or fixed-width
+//! file under a name made from its identity (or its input file passes through as it came, once
+//! per file), published by rename once complete; a marker in the data folder,
 //! written before the rename, keeps a record from being published twice (even after the legacy
 //! system took the first file away and edigate crashed before recording it).
 
@@ -9,9 +10,25 @@ use crate::store::DeliveryRow;
 use serde_json::Value;
 use std::path::PathBuf;
 
+/// How records are written into the import folder.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// A header row, then the rows.
+    Csv,
+    /// Each row's fields padded to the mapping's `widths` (numbers right-aligned where its
+    /// `align` says `r`), one line each, no header.
+    Fixed,
+    /// The original input file, byte for byte, once per file whatever its number of records.
+    Edi,
+}
+
 pub struct Legacy {
     dir: PathBuf,
     delimiter: char,
+    format: Format,
+    /// One publication at a time: the records of one input file share its name in `edi`
+    /// format, and their deliveries run side by side.
+    publishing: std::sync::Mutex<()>,
 }
 
 impl Legacy {
@@ -23,7 +40,18 @@ impl Legacy {
                 .get("delimiter")
                 .and_then(|d| d.chars().next())
                 .unwrap_or(','),
+            publishing: std::sync::Mutex::new(()),
+            format: match t.format.as_deref() {
+                Some("fixed") => Format::Fixed,
+                Some("edi") => Format::Edi,
+                _ => Format::Csv,
+            },
         }
+    }
+
+    /// Whether input files pass through as they came (no payload mapping is run).
+    pub fn passes_through(&self) -> bool {
+        self.format == Format::Edi
     }
 
     pub fn send(&self, cfg: &Config, t: &Target, row: &DeliveryRow, body: &Value) -> Reply {
@@ -36,15 +64,39 @@ impl Legacy {
             .next()
             .unwrap_or("");
         let partner = env["partner"].as_str().unwrap_or("");
-        let name = format!(
-            "{}-{}-{}.csv",
-            crate::routing::component(partner),
-            crate::routing::component(document),
-            crate::routing::component(id)
-        );
-        let text = match self.csv(body) {
-            Ok(t) => t,
-            Err(why) => return Reply::refused(why),
+        let (name, bytes) = match self.format {
+            Format::Edi => {
+                let sha = env["source"]["sha256"].as_str().unwrap_or("");
+                let name = format!(
+                    "{}-{}.edi",
+                    crate::routing::component(partner),
+                    &sha[..sha.len().min(24)]
+                );
+                match original(cfg, row.file_id) {
+                    Ok(b) => (name, b),
+                    Err(e) => {
+                        return Reply::failed(format!("the original of file {}: {e}", row.file_id))
+                    }
+                }
+            }
+            f => {
+                let ext = if f == Format::Fixed { "txt" } else { "csv" };
+                let name = format!(
+                    "{}-{}-{}.{ext}",
+                    crate::routing::component(partner),
+                    crate::routing::component(document),
+                    crate::routing::component(id)
+                );
+                let text = if f == Format::Fixed {
+                    fixed(body)
+                } else {
+                    self.csv(body)
+                };
+                match text {
+                    Ok(t) => (name, t.into_bytes()),
+                    Err(why) => return Reply::refused(why),
+                }
+            }
         };
         let marker = cfg
             .data_dir
@@ -53,7 +105,8 @@ impl Legacy {
             .join(&name);
         let path = self.dir.join(&name);
         let staged = self.dir.join(format!(".{name}.edigate-tmp"));
-        match publish(&marker, &staged, &path, text.as_bytes()) {
+        let _one = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+        match publish(&marker, &staged, &path, &bytes) {
             Ok(how) => Reply::done(201, &format!("{how}: {}", path.display()), Some(name)),
             Err(e) => Reply::failed(format!("{}: {e}", path.display())),
         }
@@ -106,6 +159,73 @@ impl Legacy {
     }
 }
 
+/// The bytes of input file `id` as received (from the spool, the archive or a packed day).
+fn original(cfg: &Config, id: i64) -> Result<Vec<u8>, String> {
+    let (store, _) =
+        crate::store::Store::open_read_only(&cfg.database()).map_err(|e| e.to_string())?;
+    let f = store.file(id).map_err(|e| e.to_string())?;
+    crate::retention::read_blob(cfg, &f.blob).map_err(|e| e.to_string())
+}
+
+/// `{widths, align?, rows}` as fixed-width lines: each field padded with spaces to its width
+/// (left-aligned, or right-aligned where `align` says `r`); a value longer than its width is
+/// refused, never cut.
+fn fixed(body: &Value) -> Result<String, String> {
+    let (Some(widths), Some(rows)) = (body["widths"].as_array(), body["rows"].as_array()) else {
+        return Err("format = \"fixed\" needs the mapping to give {widths, rows}".into());
+    };
+    let widths: Vec<usize> = widths
+        .iter()
+        .map(|w| {
+            w.as_u64()
+                .map(|w| w as usize)
+                .ok_or("widths must be numbers")
+        })
+        .collect::<Result<_, _>>()?;
+    let right = |i: usize| body["align"][i].as_str() == Some("r");
+    let mut out = String::new();
+    for (r, row) in rows.iter().enumerate() {
+        let cells = row
+            .as_array()
+            .ok_or_else(|| format!("row {} of the mapping's output is not a list", r + 1))?;
+        if cells.len() != widths.len() {
+            return Err(format!(
+                "row {} has {} fields for {} widths",
+                r + 1,
+                cells.len(),
+                widths.len()
+            ));
+        }
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            let v = match cell {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            let n = v.chars().count();
+            if n > *w {
+                let column = body["columns"][i]
+                    .as_str()
+                    .map_or(format!("{}", i + 1), String::from);
+                return Err(format!(
+                    "row {}: {v:?} is longer than column {column}'s {w} characters",
+                    r + 1
+                ));
+            }
+            let pad = " ".repeat(w - n);
+            if right(i) {
+                out.push_str(&pad);
+                out.push_str(&v);
+            } else {
+                out.push_str(&v);
+                out.push_str(&pad);
+            }
+        }
+        out.push_str("\r\n");
+    }
+    Ok(out)
+}
+
 /// Publishes `data` at `path` at most once: staged under a hidden name and synced, the marker
 /// written and synced, then renamed into place. A marker found means the file was published
 /// (or is staged and only needs its rename): it is never written a second time.
@@ -140,6 +260,19 @@ fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_width_fields_are_padded_and_never_cut() {
+        let body = serde_json::json!({
+            "columns": ["a", "b"], "widths": [4, 6], "align": ["l", "r"],
+            "rows": [["AB", "1.5"], ["ABCD", "10.25"]]
+        });
+        assert_eq!(fixed(&body).unwrap(), "AB     1.5\r\nABCD 10.25\r\n");
+        let long = serde_json::json!({"columns": ["a"], "widths": [2], "rows": [["ABC"]]});
+        assert!(fixed(&long)
+            .unwrap_err()
+            .contains("longer than column a's 2"));
+    }
 
     #[test]
     fn a_record_is_published_once_even_after_the_legacy_side_took_it() {

@@ -96,6 +96,7 @@ impl Connector {
                 Ok(p) => c.send(agent, row, &p),
                 Err(why) => Reply::refused(why),
             },
+            Connector::Legacy(c) if c.passes_through() => c.send(cfg, t, row, &Value::Null),
             Connector::Legacy(c) => match payload(cfg, t, row) {
                 Ok(p) => c.send(cfg, t, row, &p),
                 Err(why) => Reply::refused(why),

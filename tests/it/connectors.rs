@@ -533,3 +533,39 @@ fn a_partners_own_payload_mapping_replaces_the_shipped_one_without_a_rebuild() {
     let sap = &erp.records()["sap_s4hana"]["A_SupplierInvoice"];
     assert_eq!(sap[0]["AccountingDocumentType"], "KR", "{sap}");
 }
+
+#[test]
+fn the_legacy_side_can_take_fixed_width_files_or_the_original_edi_once_per_file() {
+    let sb = Sandbox::with_config(&format!(
+        "{}\n[[targets]]\nname = \"fixed\"\ntype = \"legacy_files\"\npath = \"fixed-import\"\nformat = \"fixed\"\ndocuments = [\"invoice/v1\"]\n\n[[targets]]\nname = \"edi\"\ntype = \"legacy_files\"\npath = \"edi-import\"\nformat = \"edi\"\ndocuments = [\"invoice/v1\", \"purchase_order/v1\"]\n",
+        crate::support::CONFIG
+    ));
+    assert!(sb.run(&["check"]).status.success());
+    sb.drop_file("inv.edi", &invoice(1, false));
+    // Two purchase orders in one interchange: two records, one file passed through.
+    let po = std::fs::read_to_string(data("x12/ok/850-5010-ta1-requested.edi")).unwrap();
+    sb.drop_file("two.edi", po.as_bytes());
+    sb.once(0);
+    let fixed = sb.files("fixed-import");
+    assert_eq!(fixed.len(), 1, "{fixed:?}");
+    let text = std::fs::read_to_string(sb.path("fixed-import").join(&fixed[0])).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines.iter().all(|l| l.chars().count() == 156), "{text}");
+    assert!(lines[0].starts_with("ACME      INV-00001"), "{text}");
+    let edi = sb.files("edi-import");
+    assert_eq!(edi.len(), 2, "{edi:?}");
+    let mut got: Vec<Vec<u8>> = edi
+        .iter()
+        .map(|f| std::fs::read(sb.path("edi-import").join(f)).unwrap())
+        .collect();
+    got.sort();
+    let mut want = vec![invoice(1, false), po.into_bytes()];
+    want.sort();
+    assert_eq!(got, want);
+    let status = sb.stdout(&["status"]);
+    assert!(
+        status.contains("edi              pending 0, delivered 3"),
+        "{status}"
+    );
+}
