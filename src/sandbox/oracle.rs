@@ -67,6 +67,26 @@ fn q_equalities(q: &str) -> Option<Vec<(String, String)>> {
     Some(out)
 }
 
+/// A collection answer: the items matching the request's `q`, with Fusion's paging fields.
+fn collection(req: &Req, name: &str, all: &[Value]) -> Resp {
+    let eqs = match req.query.get("q") {
+        Some(q) => match q_equalities(q) {
+            Some(e) => e,
+            None => return error(req, 400, "SBX-Q", "The query expression is not valid."),
+        },
+        None => Vec::new(),
+    };
+    let items: Vec<&Value> = all
+        .iter()
+        .filter(|i| eqs.iter().all(|(k, v)| i[k].as_str() == Some(v.as_str())))
+        .collect();
+    Resp::json(
+        200,
+        &json!({"items": items, "count": items.len(), "hasMore": false, "limit": 25, "offset": 0,
+            "links": [{"rel": "self", "href": format!("{ROOT}/{name}"), "name": name, "kind": "collection"}]}),
+    )
+}
+
 pub fn route(sb: &Sandbox, req: &Req) -> Resp {
     let authorized = req
         .basic()
@@ -79,45 +99,10 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
         return Resp::text(404, "text/plain", "");
     };
     match (req.method.as_str(), rest) {
-        ("GET", "/invoices") => {
-            let st = lock(&sb.oracle);
-            let eqs = match req.query.get("q") {
-                Some(q) => match q_equalities(q) {
-                    Some(e) => e,
-                    None => return error(req, 400, "SBX-Q", "The query expression is not valid."),
-                },
-                None => Vec::new(),
-            };
-            let items: Vec<&Value> = st
-                .invoices
-                .iter()
-                .filter(|i| eqs.iter().all(|(k, v)| i[k].as_str() == Some(v.as_str())))
-                .collect();
-            Resp::json(
-                200,
-                &json!({"items": items, "count": items.len(), "hasMore": false, "limit": 25, "offset": 0,
-                "links": [{"rel": "self", "href": format!("{ROOT}/invoices"), "name": "invoices", "kind": "collection"}]}),
-            )
-        }
+        ("GET", "/invoices") => collection(req, "invoices", &lock(&sb.oracle).invoices),
         ("POST", "/invoices") => create(sb, req),
         ("GET", "/receivingReceiptRequests") => {
-            let st = lock(&sb.oracle);
-            let eqs = match req.query.get("q") {
-                Some(q) => match q_equalities(q) {
-                    Some(e) => e,
-                    None => return error(req, 400, "SBX-Q", "The query expression is not valid."),
-                },
-                None => Vec::new(),
-            };
-            let items: Vec<&Value> = st
-                .receipts
-                .iter()
-                .filter(|i| eqs.iter().all(|(k, v)| i[k].as_str() == Some(v.as_str())))
-                .collect();
-            Resp::json(
-                200,
-                &json!({"items": items, "count": items.len(), "hasMore": false, "limit": 25, "offset": 0}),
-            )
+            collection(req, "receivingReceiptRequests", &lock(&sb.oracle).receipts)
         }
         ("GET", r)
             if r.starts_with("/receivingReceiptRequests/")
@@ -142,7 +127,8 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
     }
 }
 
-fn create(sb: &Sandbox, req: &Req) -> Resp {
+/// The fault drawn for a change and its body, or the answer instead of the change.
+fn before(sb: &Sandbox, req: &Req) -> Result<(Fault, Value), Resp> {
     let fault = sb.fault(&[
         "500",
         "429",
@@ -153,16 +139,38 @@ fn create(sb: &Sandbox, req: &Req) -> Resp {
     ]);
     match fault {
         // Fusion's 500s often come with no body at all.
-        Fault::Before => return Resp::text(500, "text/plain", ""),
+        Fault::Before => return Err(Resp::text(500, "text/plain", "")),
         Fault::TooMany => {
-            return Resp::text(429, "text/plain", "Too Many Requests").with("Retry-After", "1")
+            return Err(Resp::text(429, "text/plain", "Too Many Requests").with("Retry-After", "1"))
         }
-        Fault::Reset => return Resp::dropped(),
-        Fault::LoginPage => return Resp::login_page(),
+        Fault::Reset => return Err(Resp::dropped()),
+        Fault::LoginPage => return Err(Resp::login_page()),
         _ => {}
     }
-    let Some(body) = req.json() else {
-        return error(req, 400, "SBX-JSON", "The request body is not valid JSON.");
+    match req.json() {
+        Some(body) => Ok((fault, body)),
+        None => Err(error(
+            req,
+            400,
+            "SBX-JSON",
+            "The request body is not valid JSON.",
+        )),
+    }
+}
+
+/// The answer to a stored change, as the drawn fault has it.
+fn after(sb: &Sandbox, fault: Fault, e: &Value) -> Resp {
+    match fault {
+        Fault::AfterCommit => Resp::text(500, "text/plain", ""),
+        Fault::Late => Resp::json(201, e).late(sb.slow()),
+        _ => Resp::json(201, e),
+    }
+}
+
+fn create(sb: &Sandbox, req: &Req) -> Resp {
+    let (fault, body) = match before(sb, req) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     for k in [
         "InvoiceNumber",
@@ -218,36 +226,16 @@ fn create(sb: &Sandbox, req: &Req) -> Resp {
     e["links"] = json!([{"rel": "self", "href": format!("{ROOT}/invoices/{id}"), "name": "invoices", "kind": "item"}]);
     st.invoices.push(e.clone());
     drop(st);
-    match fault {
-        Fault::AfterCommit => Resp::text(500, "text/plain", ""),
-        Fault::Late => Resp::json(201, &e).late(sb.slow()),
-        _ => Resp::json(201, &e),
-    }
+    after(sb, fault, &e)
 }
 
 /// A receipt request: accepted with 201 when its header is whole, then "processed" at once:
 /// lines without a PO or with no quantity fail, and the request says `ERROR` with its
 /// `processingErrors`, as the receiving interface does.
 fn receipt(sb: &Sandbox, req: &Req) -> Resp {
-    let fault = sb.fault(&[
-        "500",
-        "429",
-        "timeout",
-        "reset",
-        "commit_then_fail",
-        "html_login",
-    ]);
-    match fault {
-        Fault::Before => return Resp::text(500, "text/plain", ""),
-        Fault::TooMany => {
-            return Resp::text(429, "text/plain", "Too Many Requests").with("Retry-After", "1")
-        }
-        Fault::Reset => return Resp::dropped(),
-        Fault::LoginPage => return Resp::login_page(),
-        _ => {}
-    }
-    let Some(body) = req.json() else {
-        return error(req, 400, "SBX-JSON", "The request body is not valid JSON.");
+    let (fault, body) = match before(sb, req) {
+        Ok(v) => v,
+        Err(r) => return r,
     };
     for k in [
         "ReceiptSourceCode",
@@ -295,9 +283,5 @@ fn receipt(sb: &Sandbox, req: &Req) -> Resp {
     st.errors.insert(id, problems);
     st.receipts.push(e.clone());
     drop(st);
-    match fault {
-        Fault::AfterCommit => Resp::text(500, "text/plain", ""),
-        Fault::Late => Resp::json(201, &e).late(sb.slow()),
-        _ => Resp::json(201, &e),
-    }
+    after(sb, fault, &e)
 }

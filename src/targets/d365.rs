@@ -5,7 +5,7 @@
 //! number and account; the partner's PO number as `VendorOrderReference` and the vendor), then
 //! creates only the lines not yet there (each line's key is the header and its number).
 
-use super::{need, odata_str, Answer, Call, Reply, TokenCache};
+use super::{odata_str, Answer, Call, Reply, TokenCache};
 use crate::config::Target;
 use crate::store::DeliveryRow;
 use serde_json::Value;
@@ -58,21 +58,10 @@ impl D365 {
         format!("{}/data", self.target.base_url.trim_end_matches('/'))
     }
 
+    /// `Bearer TOKEN` from the Entra token endpoint (the default scope is the environment's).
     fn token(&self, agent: &ureq::Agent) -> Result<String, Reply> {
-        let t = &self.target;
-        let id = need("client_id", t, &t.client_id_env, &t.client_id_file)?;
-        let secret = need(
-            "client_secret",
-            t,
-            &t.client_secret_env,
-            &t.client_secret_file,
-        )?;
-        let scope = t
-            .scope
-            .clone()
-            .unwrap_or_else(|| format!("{}/.default", t.base_url.trim_end_matches('/')));
-        let url = t.token_url.clone().unwrap_or_default();
-        self.tokens.get(agent, &url, &id, &secret, &scope)
+        let scope = format!("{}/.default", self.target.base_url.trim_end_matches('/'));
+        super::required_authorization(&self.target, &self.tokens, agent, &scope)
     }
 
     /// One call with the bearer token, fetched again when it was refused (401). A 401 that
@@ -83,7 +72,7 @@ impl D365 {
         for _ in 0..3 {
             let token = self.token(agent)?;
             let a = make()
-                .header("Authorization", format!("Bearer {token}"))
+                .header("Authorization", token)
                 .header("Accept", "application/json")
                 .header("OData-Version", "4.0")
                 .send(agent)

@@ -4,7 +4,7 @@
 //! secret, each request carries `Edigate-Signature: t=UNIX,v1=HEX`, the HMAC-SHA256 of
 //! `UNIX.BODY` under the secret, so the receiver can check origin and freshness.
 
-use super::{basic, need, Call, Reply, TokenCache};
+use super::{need, Call, Reply, TokenCache};
 use crate::config::Target;
 use crate::store::DeliveryRow;
 
@@ -32,32 +32,7 @@ impl Http {
     }
 
     fn auth(&self, agent: &ureq::Agent) -> Result<Option<String>, Reply> {
-        let t = &self.target;
-        if let Some(url) = &t.token_url {
-            let id = need("client_id", t, &t.client_id_env, &t.client_id_file)?;
-            let secret = need(
-                "client_secret",
-                t,
-                &t.client_secret_env,
-                &t.client_secret_file,
-            )?;
-            let scope = t.scope.clone().unwrap_or_default();
-            return Ok(Some(format!(
-                "Bearer {}",
-                self.tokens.get(agent, url, &id, &secret, &scope)?
-            )));
-        }
-        match crate::config::secret(&t.token_env, &t.token_file) {
-            Ok(Some(tok)) => return Ok(Some(format!("Bearer {tok}"))),
-            Ok(None) => {}
-            Err(e) => return Err(Reply::refused(format!("bearer token: {e}"))),
-        }
-        if t.username_env.is_some() || t.username_file.is_some() {
-            let user = need("username", t, &t.username_env, &t.username_file)?;
-            let password = need("password", t, &t.password_env, &t.password_file)?;
-            return Ok(Some(basic(&user, &password)));
-        }
-        Ok(None)
+        super::authorization(&self.target, &self.tokens, agent, "")
     }
 
     pub fn send(&self, agent: &ureq::Agent, row: &DeliveryRow) -> Reply {

@@ -396,6 +396,55 @@ impl TokenCache {
     }
 }
 
+/// The `Authorization` header a target's configuration asks for: an OAuth2 client-credentials
+/// bearer when `token_url` is set (`scope`, or `default_scope`), a fixed bearer token
+/// (`token_*`), basic (`username_*`/`password_*`), or none.
+pub(crate) fn authorization(
+    t: &Target,
+    tokens: &TokenCache,
+    agent: &ureq::Agent,
+    default_scope: &str,
+) -> Result<Option<String>, Reply> {
+    if let Some(url) = &t.token_url {
+        let id = need("client_id", t, &t.client_id_env, &t.client_id_file)?;
+        let secret = need(
+            "client_secret",
+            t,
+            &t.client_secret_env,
+            &t.client_secret_file,
+        )?;
+        let scope = t.scope.clone().unwrap_or_else(|| default_scope.to_string());
+        let token = tokens.get(agent, url, &id, &secret, &scope)?;
+        return Ok(Some(format!("Bearer {token}")));
+    }
+    match crate::config::secret(&t.token_env, &t.token_file) {
+        Ok(Some(tok)) => return Ok(Some(format!("Bearer {tok}"))),
+        Ok(None) => {}
+        Err(e) => return Err(Reply::refused(format!("bearer token: {e}"))),
+    }
+    if t.username_env.is_some() || t.username_file.is_some() {
+        let user = need("username", t, &t.username_env, &t.username_file)?;
+        let password = need("password", t, &t.password_env, &t.password_file)?;
+        return Ok(Some(basic(&user, &password)));
+    }
+    Ok(None)
+}
+
+/// [`authorization`] for a system that always needs one.
+pub(crate) fn required_authorization(
+    t: &Target,
+    tokens: &TokenCache,
+    agent: &ureq::Agent,
+    default_scope: &str,
+) -> Result<String, Reply> {
+    authorization(t, tokens, agent, default_scope)?.ok_or_else(|| {
+        Reply::refused(format!(
+            "target {}: no credentials configured (username_* and password_*, or token_url with client_id_* and client_secret_*)",
+            t.name
+        ))
+    })
+}
+
 /// A secret of the target, or a refusal naming what is missing.
 pub(crate) fn need(
     what: &str,

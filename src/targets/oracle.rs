@@ -6,7 +6,7 @@
 //! A receipt request is accepted with 201 and processed afterwards: one whose processing
 //! failed (`ProcessingStatusCode` `ERROR`) is a rejection with its `processingErrors`.
 
-use super::{basic, need, Call, Reply, TokenCache};
+use super::{Call, Reply, TokenCache};
 use crate::config::Target;
 use crate::delivery::Response;
 use crate::store::DeliveryRow;
@@ -48,28 +48,7 @@ impl Oracle {
     }
 
     fn auth(&self, agent: &ureq::Agent) -> Result<String, Reply> {
-        let t = &self.target;
-        match &t.token_url {
-            Some(url) => {
-                let id = need("client_id", t, &t.client_id_env, &t.client_id_file)?;
-                let secret = need(
-                    "client_secret",
-                    t,
-                    &t.client_secret_env,
-                    &t.client_secret_file,
-                )?;
-                let scope = t.scope.clone().unwrap_or_default();
-                Ok(format!(
-                    "Bearer {}",
-                    self.tokens.get(agent, url, &id, &secret, &scope)?
-                ))
-            }
-            None => {
-                let user = need("username", t, &t.username_env, &t.username_file)?;
-                let password = need("password", t, &t.password_env, &t.password_file)?;
-                Ok(basic(&user, &password))
-            }
-        }
+        super::required_authorization(&self.target, &self.tokens, agent, "")
     }
 
     fn url(&self, resource: &str) -> String {

@@ -4,7 +4,7 @@
 //! The A2X services honour no idempotency key, so every retry first looks the document up by
 //! its business key and, when it is there, takes the found id instead of creating another.
 
-use super::{basic, need, odata_str, Call, Reply, TokenCache};
+use super::{odata_str, Call, Reply, TokenCache};
 use crate::config::Target;
 use crate::store::DeliveryRow;
 use serde_json::Value;
@@ -88,28 +88,7 @@ impl Sap {
     /// The `Authorization` header: OAuth2 client credentials when a token URL is set, else
     /// basic authentication of the communication user.
     fn auth(&self, agent: &ureq::Agent) -> Result<String, Reply> {
-        let t = &self.target;
-        match &t.token_url {
-            Some(url) => {
-                let id = need("client_id", t, &t.client_id_env, &t.client_id_file)?;
-                let secret = need(
-                    "client_secret",
-                    t,
-                    &t.client_secret_env,
-                    &t.client_secret_file,
-                )?;
-                let scope = t.scope.clone().unwrap_or_default();
-                Ok(format!(
-                    "Bearer {}",
-                    self.tokens.get(agent, url, &id, &secret, &scope)?
-                ))
-            }
-            None => {
-                let user = need("username", t, &t.username_env, &t.username_file)?;
-                let password = need("password", t, &t.password_env, &t.password_file)?;
-                Ok(basic(&user, &password))
-            }
-        }
+        super::required_authorization(&self.target, &self.tokens, agent, "")
     }
 
     fn root(&self, svc: &Service) -> String {
