@@ -1771,6 +1771,94 @@ mod tests {
     }
 
     #[test]
+    fn operator_actions_uploads_and_delivery_outcomes_are_audit_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let id = s.insert_files(&[new_file("k1", "abc")]).unwrap()[0].0;
+        s.mark_parsed(id, Some("ACME"), "810", &[]).unwrap();
+        let payload = br#"{"id":"rec_1"}"#;
+        s.commit_translation_with(
+            id,
+            &[NewOutput {
+                kind: "ack:997".into(),
+                path: "ACME/acks/997-1.x12".into(),
+                content: Content::Bytes(b"ISA".to_vec()),
+                uploads: vec!["sftp".into()],
+            }],
+            &[RecordKeys {
+                id: "rec_1".into(),
+                schema: "invoice/v1".into(),
+                partner: "ACME".into(),
+                keys: vec![],
+            }],
+            &[NewDelivery {
+                record_id: "rec_1".into(),
+                target: "erp".into(),
+                idem_key: "rec_1@erp".into(),
+                payload,
+            }],
+            &[crate::translate::RejectedItem {
+                document: "810".into(),
+                control: "0002".into(),
+                interchange: "1".into(),
+                code: "x12.test",
+                reason: "refused".into(),
+                offset: 0,
+            }],
+            None,
+            "1 record",
+        )
+        .unwrap();
+        let closed = Breaker {
+            state: "closed".into(),
+            failures: 0,
+            opened_at: None,
+        };
+        let delivery = s.due_deliveries("erp", Utc::now(), 10).unwrap()[0].id;
+        let reject = Attempt::Rejected {
+            status: 422,
+            error: "no".into(),
+        };
+        s.settle_deliveries(&[(delivery, reject.clone())], "erp", &closed)
+            .unwrap();
+        s.release_delivery(delivery).unwrap();
+        s.settle_deliveries(&[(delivery, reject)], "erp", &closed)
+            .unwrap();
+        s.discard_delivery(delivery).unwrap();
+        let upload = s.due_uploads("sftp", Utc::now()).unwrap()[0].id;
+        s.upload_done(upload).unwrap();
+        let item = s.open_exceptions().unwrap()[0].0;
+        s.discard_exception(item).unwrap();
+        let events: Vec<String> = s.events(id).unwrap().into_iter().map(|e| e.2).collect();
+        for said in [
+            "rejected, HTTP 422",
+            "released by operator",
+            "discarded by operator (delivery",
+            "discarded by operator",
+        ] {
+            assert!(
+                events.iter().any(|e| e.contains(said)),
+                "{said}: {events:?}"
+            );
+        }
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.starts_with("rejected, HTTP 422"))
+                .count(),
+            2,
+            "{events:?}"
+        );
+        assert!(events.iter().any(|e| e.contains("upload")), "{events:?}");
+        assert!(
+            events
+                .iter()
+                .any(|e| e.contains("exception") && e.contains("discarded")),
+            "{events:?}"
+        );
+    }
+
+    #[test]
     fn processes_opening_a_new_database_at_once_migrate_it_once() {
         // Regression: the service and `edigate status` started together both created tables.
         for _ in 0..20 {

@@ -386,6 +386,8 @@ fn validate_and_ack_commands_report_positions_and_exit_codes() {
         text.contains("1 interchange(s), 1 group(s), 1 transaction set(s), 24 segment(s)"),
         "{text}"
     );
+    // The summary is a whole line: stderr's timing line never runs into it on a terminal.
+    assert!(text.ends_with('\n'), "{text:?}");
     let out = sb.run(&[
         "validate",
         data("edifact/err/orders-d01b-envelope-errors.edi")
