@@ -28,6 +28,7 @@ builtin![
     "targets/dynamics365/purchase_order.jq",
     "targets/oracle_fusion/invoice.jq",
     "targets/oracle_fusion/ship_notice.jq",
+    "targets/oracle_fusion/purchase_order.jq",
     "targets/coupa_cxml/invoice.jq",
     "targets/coupa_cxml/ship_notice.jq",
     "targets/coupa_cxml/po_acknowledgement.jq",

@@ -17,6 +17,7 @@ pub const SUPPLIERS: [&str; 3] = ["Acme Supply", "Advanced Network Devices", "Vi
 pub struct State {
     invoices: Vec<Value>,
     receipts: Vec<Value>,
+    drafts: Vec<Value>,
     /// The processing errors of each receipt request, by its HeaderInterfaceId.
     errors: std::collections::HashMap<u64, Vec<Value>>,
     next: u64,
@@ -24,7 +25,11 @@ pub struct State {
 
 impl State {
     pub fn records(&self) -> Value {
-        json!({ "invoices": self.invoices, "receivingReceiptRequests": self.receipts })
+        json!({
+            "invoices": self.invoices,
+            "receivingReceiptRequests": self.receipts,
+            "draftPurchaseOrders": self.drafts,
+        })
     }
 }
 
@@ -123,6 +128,17 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
             }
         }
         ("POST", "/receivingReceiptRequests") => receipt(sb, req),
+        ("GET", "/draftPurchaseOrders") => {
+            collection(req, "draftPurchaseOrders", &lock(&sb.oracle).drafts)
+        }
+        ("POST", "/draftPurchaseOrders") => draft(sb, req),
+        ("POST", r) if r.starts_with("/draftPurchaseOrders/") && r.ends_with("/action/submit") => {
+            let id = r
+                .trim_start_matches("/draftPurchaseOrders/")
+                .trim_end_matches("/action/submit")
+                .to_string();
+            submit(sb, req, &id)
+        }
         _ => Resp::text(404, "text/plain", ""),
     }
 }
@@ -284,4 +300,79 @@ fn receipt(sb: &Sandbox, req: &Req) -> Resp {
     st.receipts.push(e.clone());
     drop(st);
     after(sb, fault, &e)
+}
+
+/// A draft purchase order: created `INCOMPLETE` with an `OrderNumber`, to be submitted.
+fn draft(sb: &Sandbox, req: &Req) -> Resp {
+    let (fault, body) = match before(sb, req) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    for k in ["ProcurementBU", "Supplier", "CurrencyCode"] {
+        if body[k].as_str().is_none_or(str::is_empty) {
+            return error(
+                req,
+                400,
+                "SBX-REQ",
+                &format!("The attribute {k} is required."),
+            );
+        }
+    }
+    let supplier = body["Supplier"].as_str().unwrap_or("");
+    if !SUPPLIERS.contains(&supplier) {
+        return error(
+            req,
+            400,
+            "SBX-SUPPLIER",
+            &format!("The value of the attribute Supplier isn't valid: {supplier}."),
+        );
+    }
+    if body["lines"].as_array().is_none_or(|l| l.is_empty()) {
+        return error(
+            req,
+            400,
+            "SBX-LINES",
+            "A purchase order needs at least one line.",
+        );
+    }
+    let mut st = lock(&sb.oracle);
+    st.next += 1;
+    let id = 300_100_777_000_000u64 + st.next;
+    let mut e = body.clone();
+    e["POHeaderId"] = Value::from(id);
+    e["OrderNumber"] = Value::from(format!("{}", 1_000_000 + st.next));
+    e["Status"] = Value::from("INCOMPLETE");
+    e["links"] = json!([{"rel": "self", "href": format!("{ROOT}/draftPurchaseOrders/{id}"), "name": "draftPurchaseOrders", "kind": "item"}]);
+    st.drafts.push(e.clone());
+    drop(st);
+    after(sb, fault, &e)
+}
+
+/// `action/submit` on a draft: `OPEN` from then on.
+fn submit(sb: &Sandbox, req: &Req, id: &str) -> Resp {
+    if !req
+        .header("content-type")
+        .is_some_and(|c| c.contains("vnd.oracle.adf.action+json"))
+    {
+        return Resp::text(415, "text/plain", "Unsupported Media Type");
+    }
+    let fault = sb.fault(&["500", "429", "reset"]);
+    match fault {
+        Fault::Before => return Resp::text(500, "text/plain", ""),
+        Fault::TooMany => {
+            return Resp::text(429, "text/plain", "Too Many Requests").with("Retry-After", "1")
+        }
+        Fault::Reset => return Resp::dropped(),
+        _ => {}
+    }
+    let mut st = lock(&sb.oracle);
+    let Some(d) = st
+        .drafts
+        .iter_mut()
+        .find(|d| d["POHeaderId"].to_string() == id)
+    else {
+        return Resp::text(404, "text/plain", "");
+    };
+    d["Status"] = Value::from("OPEN");
+    Resp::json(200, &json!({"result": "SUCCESS"}))
 }

@@ -1,5 +1,6 @@
 //! `oracle_fusion`: Fusion Applications REST (`/fscmRestApi/resources/11.13.18.05/`): payables
-//! invoices, and receipt requests from ship notices. Requests say `REST-Framework-Version: 4`,
+//! invoices, receipt requests from ship notices, and draft purchase orders (created, then
+//! submitted with `action/submit`). Requests say `REST-Framework-Version: 4`,
 //! so errors come as `o:errorDetails` (plain text and empty bodies are read too); basic
 //! authentication or an OAuth2 bearer. Nothing there is an idempotency key for a create, so
 //! every retry first looks the document up by its business key (`q=`) and takes the found id.
@@ -32,6 +33,14 @@ const RECEIPTS: Resource = Resource {
     name: "receivingReceiptRequests",
     key: ["ShipmentNumber", "VendorName"],
     id: "HeaderInterfaceId",
+};
+
+/// Draft purchase orders carry no external reference of their own: the mapping writes the
+/// partner's PO number into a `Description` of a fixed form, the key a retry looks it up by.
+const DRAFT_ORDERS: Resource = Resource {
+    name: "draftPurchaseOrders",
+    key: ["Description", "Supplier"],
+    id: "POHeaderId",
 };
 
 pub struct Oracle {
@@ -75,6 +84,7 @@ impl Oracle {
         let r = match schema.split('/').next().unwrap_or("") {
             "invoice" => &INVOICES,
             "ship_notice" => &RECEIPTS,
+            "purchase_order" => &DRAFT_ORDERS,
             _ => {
                 return Err(Reply::refused(format!(
                     "oracle_fusion does not take {schema} records"
@@ -120,12 +130,17 @@ impl Oracle {
             let found = a.json().unwrap_or_default()["items"]
                 .as_array()
                 .and_then(|i| i.first())
-                .and_then(|i| id_of(&i[r.id]));
-            if let Some(id) = found {
+                .cloned();
+            if let Some(item) = found.filter(|i| id_of(&i[r.id]).is_some()) {
+                let id = id_of(&item[r.id]).unwrap_or_default();
+                if r.name == DRAFT_ORDERS.name && item["Status"] == "INCOMPLETE" {
+                    // Created, but its submission did not go through.
+                    return self.submit(agent, &auth, &item);
+                }
                 return Ok(Reply::done(
                     200,
                     &format!("found by {} and {}: {id}", r.key[0], r.key[1]),
-                    Some(id),
+                    Some(system_id(&item).unwrap_or(id)),
                 ));
             }
         }
@@ -181,8 +196,47 @@ impl Oracle {
                 ),
             }));
         }
+        if r.name == DRAFT_ORDERS.name {
+            return self.submit(agent, &auth, &v);
+        }
         Ok(Reply::done(a.status, &a.body, Some(id)))
     }
+
+    /// Submits a draft purchase order for approval (`action/submit`): delivered with its order
+    /// number once the action succeeds.
+    fn submit(&self, agent: &ureq::Agent, auth: &str, draft: &Value) -> Result<Reply, Reply> {
+        let id = id_of(&draft[DRAFT_ORDERS.id]).unwrap_or_default();
+        let mut call = Call::new(
+            "POST",
+            format!("{}/{id}/action/submit", self.url(DRAFT_ORDERS.name)),
+        )
+        .header("Authorization", auth.to_string())
+        .header("REST-Framework-Version", "4")
+        .header("Accept", "application/json")
+        .header("Content-Type", "application/vnd.oracle.adf.action+json");
+        call.body = Some(b"{}".to_vec());
+        let a = call
+            .send(agent)
+            .map_err(|e| Reply::failed(format!("submit of draft {id}: {e}")))?;
+        if a.is_html() || !(200..300).contains(&a.status) {
+            let text = format!("submit of draft {id}: {}", error_text(&a.body));
+            return Err(if a.is_html() {
+                Reply::failed(text)
+            } else {
+                Reply::of(a.response(text))
+            });
+        }
+        Ok(Reply::done(
+            a.status,
+            &format!("draft {id} submitted: {}", a.body),
+            system_id(draft).or(Some(id)),
+        ))
+    }
+}
+
+/// The id people use for a document: a draft's `OrderNumber`.
+fn system_id(item: &Value) -> Option<String> {
+    id_of(&item["OrderNumber"])
 }
 
 /// A `q` literal: single quotes doubled.

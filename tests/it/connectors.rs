@@ -388,7 +388,7 @@ fn orders_and_ship_notices_become_purchase_orders_and_goods_receipts_once() {
     );
     let cfg = cfg.replace(
         "documents = [\"invoice/v1\"]\nvalues = { business_unit = \"Vision Operations\" }",
-        "documents = [\"ship_notice/v1\"]\nvalues = { business_unit = \"Vision Operations\", organization = \"M1\" }",
+        "documents = [\"ship_notice/v1\", \"purchase_order/v1\"]\nvalues = { business_unit = \"Vision Operations\", organization = \"M1\" }",
     );
     assert!(cfg.contains("ship_notice/v1"), "{cfg}");
     assert!(cfg.contains("documents = [\"purchase_order/v1\"]"), "{cfg}");
@@ -425,7 +425,8 @@ fn orders_and_ship_notices_become_purchase_orders_and_goods_receipts_once() {
                 "d365             pending 0, delivered {n}, rejected 0, dead 0"
             ))
             && status.contains(&format!(
-                "ora              pending 0, delivered {n}, rejected 1, dead 0"
+                "ora              pending 0, delivered {}, rejected 1, dead 0",
+                2 * n
             ))
             && status.contains(&format!(
                 "coupa            pending 0, delivered {}, rejected 0, dead 0",
@@ -452,6 +453,22 @@ fn orders_and_ship_notices_become_purchase_orders_and_goods_receipts_once() {
     );
     assert_eq!(oracle.len(), n + 1, "{oracle:?}");
     assert!(oracle.values().all(|c| *c == 1), "{oracle:?}");
+    // Oracle: one draft per order, each submitted (OPEN).
+    let drafts = &rec["oracle_fusion"]["draftPurchaseOrders"];
+    let by_description = counts(drafts, "Description");
+    assert_eq!(by_description.len(), n, "{by_description:?}");
+    assert!(
+        by_description.values().all(|c| *c == 1),
+        "{by_description:?}"
+    );
+    assert!(
+        drafts
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["Status"] == "OPEN"),
+        "{drafts}"
+    );
     let list = sb.stdout(&["quarantine", "list"]);
     assert!(
         list.contains("failed in processing: RCV_SBX_QUANTITY: Line 2: the quantity must be greater than zero."),
