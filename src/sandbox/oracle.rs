@@ -366,11 +366,11 @@ fn submit(sb: &Sandbox, req: &Req, id: &str) -> Resp {
         _ => {}
     }
     let mut st = lock(&sb.oracle);
-    let Some(d) = st
-        .drafts
-        .iter_mut()
-        .find(|d| d["POHeaderId"].to_string() == id)
-    else {
+    let Some(d) = st.drafts.iter_mut().find(|d| {
+        d["POHeaderId"]
+            .as_u64()
+            .is_some_and(|n| Some(n) == id.parse().ok())
+    }) else {
         return Resp::text(404, "text/plain", "");
     };
     d["Status"] = Value::from("OPEN");
