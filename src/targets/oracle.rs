@@ -133,6 +133,10 @@ impl Oracle {
                 .cloned();
             if let Some(item) = found.filter(|i| id_of(&i[r.id]).is_some()) {
                 let id = id_of(&item[r.id]).unwrap_or_default();
+                if item["ProcessingStatusCode"] == "ERROR" {
+                    // The earlier attempt's request was stored and failed in processing.
+                    return Ok(self.failed_processing(agent, &auth, r, &id));
+                }
                 if r.name == DRAFT_ORDERS.name && item["Status"] == "INCOMPLETE" {
                     // Created, but its submission did not go through.
                     return self.submit(agent, &auth, &item);
@@ -169,37 +173,53 @@ impl Oracle {
             )));
         };
         if v["ProcessingStatusCode"] == "ERROR" {
-            // Accepted, then refused in processing: the errors are a child collection.
-            let url = format!("{}/{id}/child/processingErrors", self.url(r.name));
-            let errors = get(url, None)
-                .ok()
-                .and_then(|e| e.json())
-                .and_then(|e| e["items"].as_array().cloned())
-                .unwrap_or_default();
-            let text: Vec<String> = errors
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{}: {}",
-                        e["ErrorMessageName"].as_str().unwrap_or(""),
-                        e["ErrorMessage"].as_str().unwrap_or("")
-                    )
-                })
-                .collect();
-            return Ok(Reply::of(Response::Status {
-                status: 422,
-                retry_after: None,
-                body: format!(
-                    "receipt request {id} accepted (HTTP {}) but failed in processing: {}",
-                    a.status,
-                    text.join("; ")
-                ),
-            }));
+            return Ok(self.failed_processing(agent, &auth, r, &id));
         }
         if r.name == DRAFT_ORDERS.name {
             return self.submit(agent, &auth, &v);
         }
         Ok(Reply::done(a.status, &a.body, Some(id)))
+    }
+
+    /// The rejection of a request accepted and then refused in processing, with its
+    /// `processingErrors` (a child collection).
+    fn failed_processing(&self, agent: &ureq::Agent, auth: &str, r: &Resource, id: &str) -> Reply {
+        let errors = Call::new(
+            "GET",
+            format!("{}/{id}/child/processingErrors", self.url(r.name)),
+        )
+        .header("Authorization", auth.to_string())
+        .header("REST-Framework-Version", "4")
+        .header("Accept", "application/json")
+        .send(agent);
+        let items = match errors {
+            Ok(a) if a.status == 200 => a.json().unwrap_or_default()["items"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+            // Without its errors the rejection would say nothing: asked again later.
+            Ok(a) => return Reply::failed(format!("processing errors of {id}: HTTP {}", a.status)),
+            Err(e) => return Reply::failed(format!("processing errors of {id}: {e}")),
+        };
+        let text: Vec<String> = items
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e["ErrorMessageName"].as_str().unwrap_or(""),
+                    e["ErrorMessage"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        Reply::of(Response::Status {
+            status: 422,
+            retry_after: None,
+            body: format!(
+                "{} {id} was accepted but failed in processing: {}",
+                r.name,
+                text.join("; ")
+            ),
+        })
     }
 
     /// Submits a draft purchase order for approval (`action/submit`): delivered with its order

@@ -471,7 +471,7 @@ fn orders_and_ship_notices_become_purchase_orders_and_goods_receipts_once() {
     );
     let list = sb.stdout(&["quarantine", "list"]);
     assert!(
-        list.contains("failed in processing: RCV_SBX_QUANTITY: Line 2: the quantity must be greater than zero."),
+        list.contains("was accepted but failed in processing: RCV_SBX_QUANTITY: Line 2: the quantity must be greater than zero."),
         "{list}"
     );
     assert!(receipts.values().all(|c| *c == 1), "{receipts:?}");
@@ -585,4 +585,44 @@ fn the_legacy_side_can_take_fixed_width_files_or_the_original_edi_once_per_file(
         status.contains("edi              pending 0, delivered 3"),
         "{status}"
     );
+}
+
+#[test]
+fn a_receipt_request_stored_by_a_timed_out_attempt_is_found_and_its_processing_errors_reported() {
+    let erp = Erp::start(3599);
+    // Every change is stored, then answered after the client gave up.
+    erp.sb.set_faults(Faults {
+        rate: 1.0,
+        kinds: vec!["timeout".into()],
+        slow_ms: 1500,
+    });
+    let cfg = config(erp.port).replace(
+        "documents = [\"invoice/v1\"]\nvalues = { business_unit = \"Vision Operations\" }",
+        "documents = [\"ship_notice/v1\"]\nvalues = { business_unit = \"Vision Operations\", organization = \"M1\" }",
+    );
+    assert!(cfg.contains("organization = \"M1\""), "{cfg}");
+    let sb = Sandbox::with_config(&cfg);
+    let empty = String::from_utf8(order_or_asn(7, true))
+        .unwrap()
+        .replace("SN1**2*CS~", "SN1**0*CS~");
+    sb.drop_file("asn.edi", empty.as_bytes());
+    let mut child = sb.spawn_with(&["run"], &SECRETS);
+    let mut status = String::new();
+    let settled = wait_for(60, || {
+        status = sb.stdout(&["status"]);
+        status.contains("ora              pending 0, delivered 0, rejected 1, dead 0")
+    });
+    crate::support::terminate(&mut child);
+    assert!(settled, "{status}\n{}", sb.log());
+    let rec = erp.records();
+    assert_eq!(
+        rec["oracle_fusion"]["receivingReceiptRequests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{rec}"
+    );
+    let list = sb.stdout(&["quarantine", "list"]);
+    assert!(list.contains("RCV_SBX_QUANTITY"), "{list}");
 }
