@@ -277,6 +277,12 @@ pub struct Target {
     /// `legacy_files`: the legacy ERP's import folder.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// `legacy_files` over SFTP: the SFTP channel whose connection is used, and the remote
+    /// import folder (instead of `path`).
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub remote_dir: Option<String>,
     /// `legacy_files`: how records are written there (`csv`).
     #[serde(default)]
     pub format: Option<String>,
@@ -1086,13 +1092,28 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
                     ),
                 )
             }
-            TargetKind::LegacyFiles if t.path.is_none() => add(
+            TargetKind::LegacyFiles if t.path.is_some() == t.channel.is_some() => add(
                 line,
                 format!(
-                    "target {:?}: legacy_files needs path (the import folder)",
+                    "target {:?}: legacy_files needs path (a local import folder) or channel and remote_dir (an SFTP one), one of them",
                     t.name
                 ),
             ),
+            TargetKind::LegacyFiles
+                if t.channel.as_ref().is_some_and(|c| {
+                    t.remote_dir.is_none()
+                        || !cfg.channels.iter().any(|ch| &ch.name == c && ch.sftp().is_some())
+                }) =>
+            {
+                add(
+                    line,
+                    format!(
+                        "target {:?}: channel {:?} must name an SFTP channel, and remote_dir the folder on it",
+                        t.name,
+                        t.channel.as_deref().unwrap_or("")
+                    ),
+                )
+            }
             TargetKind::LegacyFiles
                 if !matches!(
                     t.format.as_deref().unwrap_or("csv"),

@@ -246,6 +246,12 @@ impl Remote {
 
     /// Writes `name.part`, then renames it to `name`: readers never see half a file.
     pub fn upload(&self, dir: &str, name: &str, data: &[u8]) -> Result<(), SftpError> {
+        let part = self.write_part(dir, name, data)?;
+        self.rename(&part, &join(dir, name))
+    }
+
+    /// Writes `name.part` in `dir` (not yet renamed) and returns its path.
+    pub fn write_part(&self, dir: &str, name: &str, data: &[u8]) -> Result<String, SftpError> {
         let part = join(dir, &format!("{name}.part"));
         let mut f = self
             .sftp
@@ -257,11 +263,12 @@ impl Remote {
             )))
         })?;
         drop(f);
-        self.rename(&part, &join(dir, name))
+        Ok(part)
     }
 }
 
-fn join(dir: &str, name: &str) -> String {
+/// `dir/name` on the remote side.
+pub fn join(dir: &str, name: &str) -> String {
     format!("{}/{name}", dir.trim_end_matches('/'))
 }
 

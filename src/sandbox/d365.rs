@@ -103,16 +103,19 @@ fn unauthorized() -> Resp {
         .with("WWW-Authenticate", "Bearer error=\"invalid_token\"")
 }
 
+/// Whether `token` was handed out by the token endpoint and has not expired or been revoked.
+pub(crate) fn token_valid(sb: &Sandbox, token: &str) -> bool {
+    lock(&sb.d365)
+        .tokens
+        .get(token)
+        .is_some_and(|until| Instant::now() < *until)
+}
+
 pub fn route(sb: &Sandbox, req: &Req) -> Resp {
     if req.path.contains("/oauth2/") {
         return token(sb, req);
     }
-    let valid = req.bearer().is_some_and(|t| {
-        lock(&sb.d365)
-            .tokens
-            .get(t)
-            .is_some_and(|until| Instant::now() < *until)
-    });
+    let valid = req.bearer().is_some_and(|t| token_valid(sb, t));
     if !valid {
         return unauthorized();
     }

@@ -123,9 +123,14 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
             "No service found for namespace '/SAP/'",
         );
     };
+    // The communication user, or an OAuth2 client-credentials token of the sandbox's token
+    // endpoint (the one its Dynamics 365 uses too).
     let authorized = req
         .basic()
-        .is_some_and(|(u, p)| u == sb.accounts.sap_user && p == sb.accounts.sap_password);
+        .is_some_and(|(u, p)| u == sb.accounts.sap_user && p == sb.accounts.sap_password)
+        || req
+            .bearer()
+            .is_some_and(|t| super::d365::token_valid(sb, t));
     if !authorized {
         return Resp::text(401, "text/plain", "Logon failed").with(
             "WWW-Authenticate",

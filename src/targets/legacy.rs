@@ -103,9 +103,23 @@ impl Legacy {
             .join("legacy")
             .join(crate::routing::component(&t.name))
             .join(&name);
+        let _one = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Some(channel), Some(dir)) = (&t.channel, &t.remote_dir) {
+            let Some(sftp) = cfg
+                .channels
+                .iter()
+                .find(|c| &c.name == channel)
+                .and_then(|c| c.sftp())
+            else {
+                return Reply::refused(format!("channel {channel} is not an SFTP channel"));
+            };
+            return match publish_remote(sftp, &marker, dir, &name, &bytes) {
+                Ok(how) => Reply::done(201, &format!("{how}: {dir}/{name} over SFTP"), Some(name)),
+                Err(e) => Reply::failed(e),
+            };
+        }
         let path = self.dir.join(&name);
         let staged = self.dir.join(format!(".{name}.edigate-tmp"));
-        let _one = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
         match publish(&marker, &staged, &path, &bytes) {
             Ok(how) => Reply::done(201, &format!("{how}: {}", path.display()), Some(name)),
             Err(e) => Reply::failed(format!("{}: {e}", path.display())),
@@ -157,6 +171,34 @@ impl Legacy {
         }
         Ok(out)
     }
+}
+
+/// [`publish`] on an SFTP server: `NAME.part` written, the marker written and synced, then the
+/// rename. A marker found with its `.part` still there finishes the rename; without it the file
+/// was published.
+fn publish_remote(
+    sftp: &crate::config::SftpChannel,
+    marker: &std::path::Path,
+    dir: &str,
+    name: &str,
+    data: &[u8],
+) -> Result<&'static str, String> {
+    let e = |e: crate::sftp::SftpError| e.to_string();
+    let remote = crate::sftp::connect(sftp).map_err(e)?;
+    let part = crate::sftp::join(dir, &format!("{name}.part"));
+    let path = crate::sftp::join(dir, name);
+    if marker.exists() {
+        if remote.stamp(&part).map_err(e)?.is_some() {
+            remote.rename(&part, &path).map_err(e)?;
+            return Ok("published after a restart");
+        }
+        return Ok("already published");
+    }
+    remote.write_part(dir, name, data).map_err(e)?;
+    crate::fsutil::write_atomic(marker, path.as_bytes())
+        .map_err(|err| format!("marker {}: {err}", marker.display()))?;
+    remote.rename(&part, &path).map_err(e)?;
+    Ok("written")
 }
 
 /// The bytes of input file `id` as received (from the spool, the archive or a packed day).

@@ -155,6 +155,11 @@ impl Oracle {
         call.body = Some(body.to_string().into_bytes());
         call = call.header("Content-Type", ITEM);
         let a = call.send(agent).map_err(Reply::failed)?;
+        if a.status == 401 && self.target.token_url.is_some() {
+            // An OAuth2 token refused (expired or revoked): the retry fetches a new one.
+            self.tokens.clear();
+            return Err(Reply::failed("HTTP 401: the OAuth2 token was refused"));
+        }
         if a.is_html() {
             return Err(Reply::failed(format!(
                 "answered HTTP {} with an HTML page",

@@ -211,6 +211,11 @@ impl Sap {
                 .json(body)
                 .send(agent)
                 .map_err(Reply::failed)?;
+            if a.status == 401 && self.target.token_url.is_some() {
+                // An OAuth2 token refused (expired or revoked): the retry fetches a new one.
+                self.tokens.clear();
+                return Err(Reply::failed("HTTP 401: the OAuth2 token was refused"));
+            }
             if a.status == 403
                 && a.header("x-csrf-token")
                     .is_some_and(|v| v.eq_ignore_ascii_case("required"))

@@ -626,3 +626,36 @@ fn a_receipt_request_stored_by_a_timed_out_attempt_is_found_and_its_processing_e
     let list = sb.stdout(&["quarantine", "list"]);
     assert!(list.contains("RCV_SBX_QUANTITY"), "{list}");
 }
+
+#[test]
+fn sap_takes_oauth2_client_credentials_instead_of_a_communication_user() {
+    let erp = Erp::start(2);
+    erp.sb.set_faults(Faults {
+        rate: 0.3,
+        kinds: vec!["token_expiry".into(), "500".into(), "csrf_expiry".into()],
+        slow_ms: 1500,
+    });
+    let cfg = config(erp.port).replace(
+        "username_env = \"S4_USER\"\npassword_env = \"S4_PASSWORD\"\ndocuments = [\"invoice/v1\"]\nvalues = { company_code = \"1710\" }",
+        &format!("token_url = \"http://127.0.0.1:{}/TENANT/oauth2/v2.0/token\"\nclient_id_env = \"D365_CLIENT_ID\"\nclient_secret_env = \"D365_CLIENT_SECRET\"\ndocuments = [\"invoice/v1\"]\nvalues = {{ company_code = \"1710\" }}", erp.port),
+    );
+    assert!(cfg.contains("token_url = \"http://127.0.0.1"), "{cfg}");
+    let sb = Sandbox::with_config(&cfg);
+    for n in 1..=10 {
+        sb.drop_file(&format!("inv{n}.edi"), &invoice(n, false));
+    }
+    let mut child = sb.spawn_with(&["run"], &SECRETS);
+    let mut status = String::new();
+    let settled = wait_for(120, || {
+        status = sb.stdout(&["status"]);
+        status.contains("s4               pending 0, delivered 10, rejected 0, dead 0")
+    });
+    crate::support::terminate(&mut child);
+    assert!(settled, "{status}\n{}", sb.log());
+    let by_ref = counts(
+        &erp.records()["sap_s4hana"]["A_SupplierInvoice"],
+        "SupplierInvoiceIDByInvcgParty",
+    );
+    assert_eq!(by_ref.len(), 10, "{by_ref:?}");
+    assert!(by_ref.values().all(|c| *c == 1), "{by_ref:?}");
+}

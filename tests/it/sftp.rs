@@ -328,3 +328,59 @@ fn a_remote_file_written_again_after_it_was_taken_is_left_for_the_next_poll() {
     assert!(edigate::sftp::finish(&remote, s, &name, (size, mtime)).unwrap());
     assert!(server.files("inbox").is_empty());
 }
+
+#[test]
+fn the_legacy_import_folder_over_sftp_gets_each_record_once() {
+    let server = Sshd::start();
+    fs::create_dir_all(server.remote("legacy")).unwrap();
+    let legacy = server.remote("legacy");
+    let cfg = format!(
+        "[service]\nrescan_seconds = 1\nsettle_ms = 100\n\n{}\n{PARTNERS}\n[[targets]]\nname = \"legacy\"\ntype = \"legacy_files\"\nchannel = \"acme-sftp\"\nremote_dir = \"{}\"\nformat = \"csv\"\ndocuments = [\"invoice/v1\"]\n",
+        server.channel(""),
+        legacy.display()
+    );
+    let sb = Sandbox::with_config(&cfg);
+    let check = sb.run(&["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let invoice = fs::read_to_string(data("x12/ok/810-4010-invoice-with-charges.edi")).unwrap();
+    for n in 1..=2 {
+        let text = invoice
+            .replace("INV-9001", &format!("INV-{n}"))
+            .replace("000000910", &format!("{n:09}"));
+        fs::write(server.remote(&format!("inbox/inv{n}.edi")), text).unwrap();
+    }
+    sb.run(&["once"]);
+    let published = server.files("legacy");
+    assert_eq!(
+        published.len(),
+        2,
+        "{published:?}\n{}",
+        sb.stdout(&["status"])
+    );
+    assert!(
+        published.iter().all(|f| f.ends_with(".csv")),
+        "{published:?}"
+    );
+    let text = fs::read_to_string(legacy.join(&published[0])).unwrap();
+    assert!(text.starts_with("vendor,invoice_number"), "{text}");
+    // The legacy ERP takes the files; a replay publishes none of them again.
+    for f in &published {
+        fs::remove_file(legacy.join(f)).unwrap();
+    }
+    assert!(sb.run(&["replay", "--partner", "ACME"]).status.success());
+    sb.run(&["once"]);
+    assert!(
+        server.files("legacy").is_empty(),
+        "{:?}",
+        server.files("legacy")
+    );
+    let status = sb.stdout(&["status"]);
+    assert!(
+        status.contains("legacy           pending 0, delivered 2"),
+        "{status}"
+    );
+}
