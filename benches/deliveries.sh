@@ -6,6 +6,7 @@
 # header and two lines; an SAP invoice a CSRF fetch once, then one call).
 #
 #   bash benches/deliveries.sh          # N=2000
+#   ONLY=http1 bash benches/deliveries.sh   # one HTTP target alone (concurrency 8)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-2000}
@@ -21,6 +22,7 @@ trap 'kill ${sim:-} ${erp:-} 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "
 export S4_USER=edigate S4_PASSWORD=sandbox D365_CLIENT_ID=edigate D365_CLIENT_SECRET=sandbox
 mkdir inbox
 target() { # name type extra
+  [ -n "${ONLY:-}" ] && [ "$1" != "$ONLY" ] && return 0
   printf '\n[[targets]]\nname = "%s"\ntype = "%s"\n%s\nconcurrency = 8\nmax_attempts = 1000\nbackoff_ms = 1\nbackoff_cap_seconds = 1\nbreaker_threshold = 1000\ntimeout_seconds = 5\n' "$1" "$2" "$3"
 }
 {
@@ -80,7 +82,7 @@ db = sqlite3.connect("var/edigate.db")
 rows = db.execute("select target, count(*), min(delivered_at), max(delivered_at) from deliveries where state = 'delivered' group by target order by target").fetchall()
 total = sum(r[1] for r in rows)
 secs = end - start
-print(f"delivered {total} records to 4 targets in {secs:.2f} s: {total / secs:.0f} records/s overall")
+print(f"delivered {total} records to {len(rows)} target(s) in {secs:.2f} s: {total / secs:.0f} records/s overall")
 from datetime import datetime
 def ts(x):
     return datetime.strptime(x, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()

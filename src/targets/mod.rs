@@ -430,6 +430,17 @@ pub(crate) fn authorization(
     Ok(None)
 }
 
+/// A 401 while an OAuth2 token is used means the token was refused (expired or revoked): it is
+/// forgotten and the attempt fails, to be retried with a new one. Without OAuth2 a 401 stays
+/// the system's answer (wrong credentials: a rejection for the operator).
+pub(crate) fn token_refused(t: &Target, tokens: &TokenCache, a: &Answer) -> Result<(), Reply> {
+    if a.status == 401 && t.token_url.is_some() {
+        tokens.clear();
+        return Err(Reply::failed("HTTP 401: the OAuth2 token was refused"));
+    }
+    Ok(())
+}
+
 /// [`authorization`] for a system that always needs one.
 pub(crate) fn required_authorization(
     t: &Target,

@@ -119,6 +119,7 @@ impl Oracle {
             );
             let a = get(self.url(r.name), Some(q))
                 .map_err(|e| Reply::failed(format!("lookup before retry: {e}")))?;
+            super::token_refused(&self.target, &self.tokens, &a)?;
             if a.status != 200 || a.is_html() {
                 let text = format!("lookup before retry: {}", error_text(&a.body));
                 return Err(if a.is_html() {
@@ -155,11 +156,7 @@ impl Oracle {
         call.body = Some(body.to_string().into_bytes());
         call = call.header("Content-Type", ITEM);
         let a = call.send(agent).map_err(Reply::failed)?;
-        if a.status == 401 && self.target.token_url.is_some() {
-            // An OAuth2 token refused (expired or revoked): the retry fetches a new one.
-            self.tokens.clear();
-            return Err(Reply::failed("HTTP 401: the OAuth2 token was refused"));
-        }
+        super::token_refused(&self.target, &self.tokens, &a)?;
         if a.is_html() {
             return Err(Reply::failed(format!(
                 "answered HTTP {} with an HTML page",
@@ -243,6 +240,7 @@ impl Oracle {
         let a = call
             .send(agent)
             .map_err(|e| Reply::failed(format!("submit of draft {id}: {e}")))?;
+        super::token_refused(&self.target, &self.tokens, &a)?;
         if a.is_html() || !(200..300).contains(&a.status) {
             let text = format!("submit of draft {id}: {}", error_text(&a.body));
             return Err(if a.is_html() {

@@ -91,6 +91,12 @@ impl Sap {
         super::required_authorization(&self.target, &self.tokens, agent, "")
     }
 
+    /// A 401 while an OAuth2 token is used: the token was refused (expired or revoked), so it
+    /// is forgotten and the attempt fails, to be retried with a new one.
+    fn token_refused(&self, a: &super::Answer) -> Result<(), Reply> {
+        super::token_refused(&self.target, &self.tokens, a)
+    }
+
     fn root(&self, svc: &Service) -> String {
         format!("{}{}", self.target.base_url.trim_end_matches('/'), svc.path)
     }
@@ -103,6 +109,7 @@ impl Sap {
             .header("Accept", "application/json")
             .send(agent)
             .map_err(|e| Reply::failed(format!("CSRF token fetch: {e}")))?;
+        self.token_refused(&a)?;
         if a.is_html() {
             return Err(Reply::failed(format!(
                 "CSRF token fetch answered HTTP {} with an HTML page (a login page: is the user a communication user?)",
@@ -150,6 +157,7 @@ impl Sap {
             .header("Accept", "application/json")
             .send(agent)
             .map_err(|e| Reply::failed(format!("lookup before retry: {e}")))?;
+        self.token_refused(&a)?;
         if a.is_html() {
             return Err(Reply::failed("lookup answered with an HTML page"));
         }
@@ -211,11 +219,7 @@ impl Sap {
                 .json(body)
                 .send(agent)
                 .map_err(Reply::failed)?;
-            if a.status == 401 && self.target.token_url.is_some() {
-                // An OAuth2 token refused (expired or revoked): the retry fetches a new one.
-                self.tokens.clear();
-                return Err(Reply::failed("HTTP 401: the OAuth2 token was refused"));
-            }
+            self.token_refused(&a)?;
             if a.status == 403
                 && a.header("x-csrf-token")
                     .is_some_and(|v| v.eq_ignore_ascii_case("required"))
