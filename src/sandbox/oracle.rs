@@ -143,8 +143,15 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
     }
 }
 
-/// The fault drawn for a change and its body, or the answer instead of the change.
-fn before(sb: &Sandbox, req: &Req) -> Result<(Fault, Value), Resp> {
+/// The fault drawn for a change and its body, or the answer instead of the change: a fault, a
+/// body that is not JSON, a `required` attribute missing, or a `supplier` attribute naming a
+/// supplier the tenant does not know.
+fn before(
+    sb: &Sandbox,
+    req: &Req,
+    required: &[&str],
+    supplier: &str,
+) -> Result<(Fault, Value), Resp> {
     let fault = sb.fault(&[
         "500",
         "429",
@@ -163,15 +170,34 @@ fn before(sb: &Sandbox, req: &Req) -> Result<(Fault, Value), Resp> {
         Fault::LoginPage => return Err(Resp::login_page()),
         _ => {}
     }
-    match req.json() {
-        Some(body) => Ok((fault, body)),
-        None => Err(error(
+    let Some(body) = req.json() else {
+        return Err(error(
             req,
             400,
             "SBX-JSON",
             "The request body is not valid JSON.",
-        )),
+        ));
+    };
+    for k in required {
+        if body[*k].as_str().is_none_or(str::is_empty) {
+            return Err(error(
+                req,
+                400,
+                "SBX-REQ",
+                &format!("The attribute {k} is required."),
+            ));
+        }
     }
+    let name = body[supplier].as_str().unwrap_or("");
+    if !SUPPLIERS.contains(&name) {
+        return Err(error(
+            req,
+            400,
+            "SBX-SUPPLIER",
+            &format!("The value of the attribute {supplier} isn't valid: {name}."),
+        ));
+    }
+    Ok((fault, body))
 }
 
 /// The answer to a stored change, as the drawn fault has it.
@@ -184,37 +210,24 @@ fn after(sb: &Sandbox, fault: Fault, e: &Value) -> Resp {
 }
 
 fn create(sb: &Sandbox, req: &Req) -> Resp {
-    let (fault, body) = match before(sb, req) {
+    let (fault, body) = match before(
+        sb,
+        req,
+        &[
+            "InvoiceNumber",
+            "InvoiceCurrency",
+            "InvoiceAmount",
+            "InvoiceDate",
+            "BusinessUnit",
+            "Supplier",
+            "SupplierSite",
+        ],
+        "Supplier",
+    ) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    for k in [
-        "InvoiceNumber",
-        "InvoiceCurrency",
-        "InvoiceAmount",
-        "InvoiceDate",
-        "BusinessUnit",
-        "Supplier",
-        "SupplierSite",
-    ] {
-        if body[k].as_str().is_none_or(str::is_empty) {
-            return error(
-                req,
-                400,
-                "SBX-REQ",
-                &format!("The attribute {k} is required."),
-            );
-        }
-    }
     let supplier = body["Supplier"].as_str().unwrap_or("");
-    if !SUPPLIERS.contains(&supplier) {
-        return error(
-            req,
-            400,
-            "SBX-SUPPLIER",
-            &format!("The value of the attribute Supplier isn't valid: {supplier}."),
-        );
-    }
     let mut st = lock(&sb.oracle);
     let same = |i: &&Value| {
         ["InvoiceNumber", "Supplier", "BusinessUnit"]
@@ -249,34 +262,20 @@ fn create(sb: &Sandbox, req: &Req) -> Resp {
 /// lines without a PO or with no quantity fail, and the request says `ERROR` with its
 /// `processingErrors`, as the receiving interface does.
 fn receipt(sb: &Sandbox, req: &Req) -> Resp {
-    let (fault, body) = match before(sb, req) {
+    let (fault, body) = match before(
+        sb,
+        req,
+        &[
+            "ReceiptSourceCode",
+            "OrganizationCode",
+            "VendorName",
+            "ShipmentNumber",
+        ],
+        "VendorName",
+    ) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    for k in [
-        "ReceiptSourceCode",
-        "OrganizationCode",
-        "VendorName",
-        "ShipmentNumber",
-    ] {
-        if body[k].as_str().is_none_or(str::is_empty) {
-            return error(
-                req,
-                400,
-                "SBX-REQ",
-                &format!("The attribute {k} is required."),
-            );
-        }
-    }
-    let supplier = body["VendorName"].as_str().unwrap_or("");
-    if !SUPPLIERS.contains(&supplier) {
-        return error(
-            req,
-            400,
-            "SBX-SUPPLIER",
-            &format!("The value of the attribute VendorName isn't valid: {supplier}."),
-        );
-    }
     let mut problems = Vec::new();
     for (i, line) in body["lines"].as_array().into_iter().flatten().enumerate() {
         if line["DocumentNumber"].as_str().is_none_or(str::is_empty) {
@@ -304,29 +303,15 @@ fn receipt(sb: &Sandbox, req: &Req) -> Resp {
 
 /// A draft purchase order: created `INCOMPLETE` with an `OrderNumber`, to be submitted.
 fn draft(sb: &Sandbox, req: &Req) -> Resp {
-    let (fault, body) = match before(sb, req) {
+    let (fault, body) = match before(
+        sb,
+        req,
+        &["ProcurementBU", "Supplier", "CurrencyCode"],
+        "Supplier",
+    ) {
         Ok(v) => v,
         Err(r) => return r,
     };
-    for k in ["ProcurementBU", "Supplier", "CurrencyCode"] {
-        if body[k].as_str().is_none_or(str::is_empty) {
-            return error(
-                req,
-                400,
-                "SBX-REQ",
-                &format!("The attribute {k} is required."),
-            );
-        }
-    }
-    let supplier = body["Supplier"].as_str().unwrap_or("");
-    if !SUPPLIERS.contains(&supplier) {
-        return error(
-            req,
-            400,
-            "SBX-SUPPLIER",
-            &format!("The value of the attribute Supplier isn't valid: {supplier}."),
-        );
-    }
     if body["lines"].as_array().is_none_or(|l| l.is_empty()) {
         return error(
             req,

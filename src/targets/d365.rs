@@ -99,8 +99,8 @@ impl D365 {
         row: &DeliveryRow,
         body: &Value,
     ) -> Result<Reply, Reply> {
-        let env: Value = serde_json::from_slice(&row.payload).unwrap_or_default();
-        let schema = env["schema"].as_str().unwrap_or("");
+        let schema = super::schema_of(row);
+        let schema = schema.as_str();
         let e = match schema.split('/').next().unwrap_or("") {
             "invoice" => &INVOICE,
             "purchase_order" => &PURCHASE_ORDER,

@@ -157,6 +157,14 @@ pub fn payload(cfg: &Config, t: &Target, row: &DeliveryRow) -> Result<Value, Str
     })
 }
 
+/// The schema of a delivery's record (`invoice/v1`), which decides where a connector sends it.
+pub(crate) fn schema_of(row: &DeliveryRow) -> String {
+    serde_json::from_slice::<Value>(&row.payload)
+        .ok()
+        .and_then(|v| v["schema"].as_str().map(String::from))
+        .unwrap_or_default()
+}
+
 /// One HTTP answer, read whole (bounded).
 #[derive(Debug, Clone)]
 pub(crate) struct Answer {

@@ -79,8 +79,8 @@ impl Oracle {
         row: &DeliveryRow,
         body: &Value,
     ) -> Result<Reply, Reply> {
-        let env: Value = serde_json::from_slice(&row.payload).unwrap_or_default();
-        let schema = env["schema"].as_str().unwrap_or("");
+        let schema = super::schema_of(row);
+        let schema = schema.as_str();
         let r = match schema.split('/').next().unwrap_or("") {
             "invoice" => &INVOICES,
             "ship_notice" => &RECEIPTS,

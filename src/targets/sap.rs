@@ -184,8 +184,8 @@ impl Sap {
         row: &DeliveryRow,
         body: &Value,
     ) -> Result<Reply, Reply> {
-        let env: Value = serde_json::from_slice(&row.payload).unwrap_or_default();
-        let schema = env["schema"].as_str().unwrap_or("");
+        let schema = super::schema_of(row);
+        let schema = schema.as_str();
         let svc = service(schema)
             .ok_or_else(|| Reply::refused(format!("sap_s4hana does not take {schema} records")))?;
         let auth = self.auth(agent)?;

@@ -46,7 +46,9 @@ impl Drop for Erp {
 }
 
 /// The configuration contract of the issue, with a second partner unknown to both systems.
+/// Every target retries quickly and often (faults strike 30% of the changes in the tests).
 fn config(port: u16) -> String {
+    let retry = "backoff_ms = 200\nbackoff_cap_seconds = 2\ntimeout_seconds = 1\nmax_attempts = 60\nbreaker_threshold = 50\nconcurrency = 4";
     format!(
         r#"
 [service]
@@ -82,12 +84,7 @@ username_env = "S4_USER"
 password_env = "S4_PASSWORD"
 documents = ["invoice/v1"]
 values = {{ company_code = "1710" }}
-backoff_ms = 200
-backoff_cap_seconds = 2
-timeout_seconds = 1
-max_attempts = 60
-breaker_threshold = 50
-concurrency = 4
+{retry}
 
 [[targets]]
 name = "coupa"
@@ -97,12 +94,7 @@ shared_secret_env = "COUPA_SECRET"
 partners = ["ACME"]
 documents = ["invoice/v1"]
 values = {{ from = "DUNS:123456789", to = "NetworkID:COUPA" }}
-backoff_ms = 200
-backoff_cap_seconds = 2
-timeout_seconds = 1
-max_attempts = 60
-breaker_threshold = 50
-concurrency = 4
+{retry}
 
 [[targets]]
 name = "ora"
@@ -112,12 +104,7 @@ username_env = "S4_USER"
 password_env = "S4_PASSWORD"
 documents = ["invoice/v1"]
 values = {{ business_unit = "Vision Operations" }}
-backoff_ms = 200
-backoff_cap_seconds = 2
-timeout_seconds = 1
-max_attempts = 60
-breaker_threshold = 50
-concurrency = 4
+{retry}
 
 [[targets]]
 name = "d365"
@@ -128,12 +115,7 @@ client_id_env = "D365_CLIENT_ID"
 client_secret_env = "D365_CLIENT_SECRET"
 documents = ["invoice/v1"]
 values = {{ data_area = "usmf" }}
-backoff_ms = 200
-backoff_cap_seconds = 2
-timeout_seconds = 1
-max_attempts = 60
-breaker_threshold = 50
-concurrency = 4
+{retry}
 "#
     )
 }
