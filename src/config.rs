@@ -21,6 +21,8 @@ struct RawConfig {
     partners: Vec<Partner>,
     #[serde(default)]
     targets: Vec<Target>,
+    #[serde(default)]
+    routes: Vec<crate::migration::Route>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -521,6 +523,10 @@ pub struct Config {
     pub channels: Vec<Channel>,
     pub partners: Vec<Partner>,
     pub targets: Vec<Target>,
+    /// Migration routes (`[[routes]]`), tried in the order of the file.
+    pub routes: Vec<crate::migration::Route>,
+    /// SHA-256 of the configuration text, for the audit trail of mode changes.
+    pub hash: String,
     /// X12 message definitions: `mappings/standards/x12/` when present, else the built-in copy.
     pub x12: Arc<Standards>,
     /// EDIFACT message structures: `mappings/standards/edifact/` when present, else built in.
@@ -614,8 +620,22 @@ impl Config {
                 service: RawService::default(),
                 channels: Vec::new(),
                 partners: Vec::new(),
+                routes: Vec::new(),
             },
         )
+    }
+
+    /// Whether `target` is on the modern side of some route and on no legacy side: such a
+    /// target takes only the records routes send it, while every other target also takes the
+    /// records no route covers (by its documents and partners), so that adding a route for
+    /// one partner never stops another partner's records reaching the legacy system.
+    pub fn routed_only(&self, target: &str) -> bool {
+        let on = |side| {
+            self.routes
+                .iter()
+                .any(|r| r.side(side).iter().any(|t| t == target))
+        };
+        on(crate::migration::Side::Modern) && !on(crate::migration::Side::Legacy)
     }
 }
 
@@ -771,6 +791,8 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
                 t
             })
             .collect(),
+        routes: raw.routes,
+        hash: String::new(),
         data_dir,
         file,
         base,
@@ -1162,7 +1184,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             add(line, format!("target {:?}: concurrency, max_attempts and breaker_threshold must be at least 1", t.name));
         }
     }
+    for (i, message) in crate::migration::route::problems(&cfg.routes, &cfg.targets) {
+        add(header_line(text, "[[routes]]", i), message);
+    }
     let mut cfg = cfg;
+    cfg.hash = crate::util::sha256_hex(text.as_bytes());
     if raw.service.mappings.is_some() && !cfg.mappings.is_dir() {
         add(
             key_line(text, "mappings"),

@@ -12,6 +12,7 @@ pub mod formats;
 pub mod fsutil;
 pub mod intake;
 pub mod mapping;
+pub mod migration;
 pub mod outbound;
 pub mod pipeline;
 pub mod quarantine;

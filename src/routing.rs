@@ -1,8 +1,9 @@
-//! Routing: where each output of a translated file goes. Today every output goes to the
-//! outbox folder under a deterministic name; connectors will add targets here.
+//! Routing: where each output of a translated file goes: the outbox folder under
+//! deterministic names, partners' SFTP drops, and targets (directly or through a route).
 
 use crate::config::Config;
-use crate::store::{Content, FileRow, NewDelivery, NewOutput};
+use crate::migration::Side;
+use crate::store::{Content, FileRow, NewDelivery, NewOutput, RouteTag};
 use crate::translate::Outcome;
 use std::collections::BTreeMap;
 
@@ -132,17 +133,36 @@ pub fn upload_channels(cfg: &Config, partner: &str) -> Vec<String> {
 pub fn deliveries<'o>(cfg: &Config, outcome: &'o Outcome) -> Vec<NewDelivery<'o>> {
     let mut out = Vec::new();
     for r in &outcome.records {
+        let delivery = |target: &str, route: Option<RouteTag>| NewDelivery {
+            record_id: r.id.clone(),
+            target: target.to_string(),
+            idem_key: idem_key(&r.id, target),
+            payload: r.json.as_bytes(),
+            route,
+        };
+        // A record a route covers goes to the route's targets (every side: the store keeps
+        // the mode the record was first routed under and queues only what that mode sends).
+        if let Some(route) = crate::migration::route_for(&cfg.routes, &r.schema, &r.partner) {
+            for side in [Side::Legacy, Side::Modern] {
+                for t in route.side(side) {
+                    out.push(delivery(
+                        t,
+                        Some(RouteTag {
+                            route: route.name.clone(),
+                            side,
+                            mode: route.mode,
+                        }),
+                    ));
+                }
+            }
+            continue;
+        }
         for t in cfg
             .targets
             .iter()
-            .filter(|t| t.takes(&r.schema, &r.partner))
+            .filter(|t| t.takes(&r.schema, &r.partner) && !cfg.routed_only(&t.name))
         {
-            out.push(NewDelivery {
-                record_id: r.id.clone(),
-                target: t.name.clone(),
-                idem_key: idem_key(&r.id, &t.name),
-                payload: r.json.as_bytes(),
-            });
+            out.push(delivery(&t.name, None));
         }
     }
     out

@@ -113,6 +113,8 @@ impl Appliance {
         for dir in [&cfg.outbox, &cfg.spool(), &cfg.archive, &cfg.quarantine] {
             remove_temporaries(dir);
         }
+        let mut store = store;
+        apply_modes(&cfg, &mut store, &crate::util::actor_at_start())?;
         Ok(Appliance {
             cfg,
             store,
@@ -540,6 +542,70 @@ fn worker(cfg: &Config, index: usize, store: &mut Store, woken: &std::sync::mpsc
     }
 }
 
+/// Brings the stored route modes to those of `cfg`, each change kept in the audit trail
+/// with `actor`, and logs each.
+fn apply_modes(cfg: &Config, store: &mut Store, actor: &str) -> Result<(), StoreError> {
+    let modes: Vec<(String, crate::migration::Mode)> =
+        cfg.routes.iter().map(|r| (r.name.clone(), r.mode)).collect();
+    for c in store.apply_route_modes(&modes, &cfg.hash, actor, Utc::now())? {
+        tracing::warn!(
+            route = %c.route,
+            from = c.old_mode.as_deref().unwrap_or("(new)"),
+            to = %c.new_mode,
+            by = %c.actor,
+            config = &c.config_hash[..12.min(c.config_hash.len())],
+            "route mode"
+        );
+    }
+    Ok(())
+}
+
+/// The health row that says whether the configuration on disk was accepted.
+pub const CONFIGURATION: &str = "(configuration)";
+
+/// Reads the configuration file again after it changed (or on SIGHUP). Returns the new
+/// configuration when it differs from `current` and passes every check `edigate check`
+/// makes; a refused one is logged and shown in `edigate status` (health row
+/// [`CONFIGURATION`]) while `current` stays in force.
+fn reread(current: &Config, store: &mut Store, refused: &mut Option<String>) -> Option<Config> {
+    let text = fs::read(&current.file).ok()?;
+    let hash = crate::util::sha256_hex(&text);
+    if hash == current.hash {
+        if refused.take().is_some() {
+            tracing::warn!("the configuration on disk is the one in force again");
+            let _ = store.record_poll(CONFIGURATION, None);
+        }
+        return None;
+    }
+    if refused.as_deref() == Some(hash.as_str()) {
+        return None;
+    }
+    let problem = match crate::config::load(&current.file) {
+        Ok(new) if new.data_dir != current.data_dir => Err(format!(
+            "data_dir changed from {} to {}: a running service keeps its data folder (restart it to move)",
+            current.data_dir.display(),
+            new.data_dir.display()
+        )),
+        Ok(new) => Ok(new),
+        Err(errors) => Err(errors.to_string().replace('\n', "; ")),
+    };
+    match problem {
+        Ok(new) => {
+            *refused = None;
+            Some(new)
+        }
+        Err(reason) => {
+            tracing::error!(reason = %reason, "the changed configuration is refused; the one in force stays");
+            let _ = store.record_poll(
+                CONFIGURATION,
+                Some(&format!("changed configuration refused (the previous one stays in force): {reason}")),
+            );
+            *refused = Some(hash);
+            None
+        }
+    }
+}
+
 fn remove_temporaries(dir: &std::path::Path) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
@@ -553,42 +619,102 @@ fn remove_temporaries(dir: &std::path::Path) {
     }
 }
 
-/// Runs the service until `shutdown` completes. A pass in progress finishes first.
+/// What one configuration starts: folder watches, cron schedules and delivery workers.
+/// A reload stops it and starts the new configuration's.
+struct Wiring {
+    _watcher: notify::RecommendedWatcher,
+    cron: JobScheduler,
+    deliverer: Option<Deliverer>,
+}
+
+impl Wiring {
+    async fn start(
+        app: &mut Appliance,
+        wake: &tokio::sync::mpsc::Sender<()>,
+        due_tx: &tokio::sync::mpsc::Sender<String>,
+    ) -> Result<Wiring, ServiceError> {
+        let tx = wake.clone();
+        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if res.is_ok() {
+                let _ = tx.try_send(());
+            }
+        })?;
+        for c in app.cfg.channels.iter().filter(|c| c.schedule.is_none()) {
+            if let Some(dir) = c.dir() {
+                watcher.watch(dir, RecursiveMode::NonRecursive)?;
+            }
+        }
+        // Scheduled channels: each cron tick sends the channel's name.
+        let cron = JobScheduler::new().await?;
+        for c in &app.cfg.channels {
+            let Some(schedule) = &c.schedule else {
+                continue;
+            };
+            let (name, due_tx) = (c.name.clone(), due_tx.clone());
+            let job = Job::new_async(schedule.as_str(), move |_, _| {
+                let (name, due_tx) = (name.clone(), due_tx.clone());
+                Box::pin(async move {
+                    let _ = due_tx.try_send(name);
+                })
+            })?;
+            cron.add(job).await?;
+        }
+        cron.start().await?;
+        let deliverer = if app.cfg.targets.is_empty() {
+            app.inline_deliveries = true;
+            None
+        } else {
+            app.inline_deliveries = false;
+            Some(Deliverer::start(app.cfg.clone())?)
+        };
+        Ok(Wiring {
+            _watcher: watcher,
+            cron,
+            deliverer,
+        })
+    }
+
+    async fn stop(mut self) {
+        if let Some(d) = self.deliverer.take() {
+            let _ = tokio::task::spawn_blocking(move || d.stop()).await;
+        }
+        let _ = self.cron.shutdown().await;
+    }
+}
+
+/// Watches the configuration file (its folder, since editors often replace the file by a
+/// rename) and sends on `tx` when it may have changed.
+fn watch_config(
+    file: &std::path::Path,
+    tx: tokio::sync::mpsc::Sender<()>,
+) -> Result<notify::RecommendedWatcher, ServiceError> {
+    let name = file.file_name().map(|n| n.to_os_string());
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(ev) = res {
+            if ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name) {
+                let _ = tx.try_send(());
+            }
+        }
+    })?;
+    if let Some(dir) = file.parent() {
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
+    Ok(watcher)
+}
+
+/// Runs the service until `shutdown` completes. A pass in progress finishes first. A change
+/// of the configuration file (or SIGHUP) is checked and, when accepted, applied between
+/// passes without a restart.
 pub async fn run(
     mut app: Appliance,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(1);
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if res.is_ok() {
-            let _ = tx.try_send(());
-        }
-    })?;
-    for c in app.cfg.channels.iter().filter(|c| c.schedule.is_none()) {
-        if let Some(dir) = c.dir() {
-            watcher.watch(dir, RecursiveMode::NonRecursive)?;
-        }
-    }
-    // Scheduled channels: each cron tick sends the channel's name.
     let (due_tx, mut due_rx) = tokio::sync::mpsc::channel::<String>(64);
-    let mut cron = JobScheduler::new().await?;
-    for c in &app.cfg.channels {
-        let Some(schedule) = &c.schedule else {
-            continue;
-        };
-        let (name, due_tx) = (c.name.clone(), due_tx.clone());
-        let job = Job::new_async(schedule.as_str(), move |_, _| {
-            let (name, due_tx) = (name.clone(), due_tx.clone());
-            Box::pin(async move {
-                let _ = due_tx.try_send(name);
-            })
-        })?;
-        cron.add(job).await?;
-    }
-    cron.start().await?;
-    let rescan = Duration::from_secs(app.cfg.rescan_seconds);
-    let settle = Duration::from_millis(app.cfg.settle_ms);
-    tracing::info!(channels = app.cfg.channels.len(), outbox = %app.cfg.outbox.display(), "edigate is running");
+    let (config_tx, mut config_rx) = tokio::sync::mpsc::channel::<()>(1);
+    let _config_watch = watch_config(&app.cfg.file, config_tx)?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut refused: Option<String> = None;
     tokio::pin!(shutdown);
     // Polled once now, so that its signal handlers are in place before the first pass: a
     // SIGTERM during that pass stops the service cleanly after it instead of killing it.
@@ -597,12 +723,8 @@ pub async fn run(
         _ = &mut shutdown => return Ok(()),
         _ = std::future::ready(()) => {}
     }
-    let deliverer = if app.cfg.targets.is_empty() {
-        None
-    } else {
-        app.inline_deliveries = false;
-        Some(Deliverer::start(app.cfg.clone())?)
-    };
+    let mut wiring = Wiring::start(&mut app, &tx, &due_tx).await?;
+    tracing::info!(channels = app.cfg.channels.len(), outbox = %app.cfg.outbox.display(), "edigate is running");
     let mut due: Vec<String> = Vec::new();
     loop {
         let names = std::mem::take(&mut due);
@@ -628,18 +750,20 @@ pub async fn run(
         .await
         .map_err(|e| ServiceError::Thread(std::io::Error::other(e.to_string())))?;
         app = back;
-        if let Some(d) = &deliverer {
+        if let Some(d) = &wiring.deliverer {
             d.kick();
         }
+        let rescan = Duration::from_secs(app.cfg.rescan_seconds);
         let next = match result {
             Ok(Some(r)) if r.more_deliveries || r.intake.deferred > 0 => Duration::ZERO,
-            Ok(Some(r)) if r.intake.waiting > 0 => settle,
+            Ok(Some(r)) if r.intake.waiting > 0 => Duration::from_millis(app.cfg.settle_ms),
             Ok(_) => rescan,
             Err(e) => {
                 tracing::error!(error = %e, "pass failed; retrying at the next rescan");
                 rescan
             }
         };
+        let mut reload = None;
         tokio::select! {
             _ = &mut shutdown => break,
             _ = rx.recv() => {
@@ -653,13 +777,33 @@ pub async fn run(
                     due.push(n);
                 }
             }
+            _ = config_rx.recv() => {
+                // An editor's burst of writes and renames settles into one reading.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                while config_rx.try_recv().is_ok() {}
+                reload = Some("file change");
+            }
+            Some(()) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => {
+                reload = Some("SIGHUP");
+            }
             _ = tokio::time::sleep(next) => {}
         }
+        let Some(how) = reload else { continue };
+        let Some(new) = reread(&app.cfg, &mut app.store, &mut refused) else {
+            continue;
+        };
+        // Workers and schedules of the old configuration stop (rounds in flight finish),
+        // then the new one's start; modes and their audit rows are one transaction.
+        wiring.stop().await;
+        let actor = crate::util::actor_of_file(&new.file, how);
+        let applied = apply_modes(&new, &mut app.store, &actor);
+        let _ = app.store.record_poll(CONFIGURATION, None);
+        app.cfg = new;
+        tracing::info!(by = %actor, config = &app.cfg.hash[..12], "configuration reloaded");
+        applied?;
+        wiring = Wiring::start(&mut app, &tx, &due_tx).await?;
     }
-    if let Some(d) = deliverer {
-        let _ = tokio::task::spawn_blocking(move || d.stop()).await;
-    }
-    let _ = cron.shutdown().await;
+    wiring.stop().await;
     tracing::info!("edigate stopped");
     Ok(())
 }

@@ -6,6 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use thiserror::Error;
 
+mod routes;
+pub use routes::{ModeChange, RoutedDelivery, RoutedRecord};
+
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("state database: {0}")]
@@ -161,6 +164,18 @@ pub struct NewDelivery<'r> {
     /// share a key and the same record (replayed, retranslated) always gets the same one.
     pub idem_key: String,
     pub payload: &'r [u8],
+    /// The migration route covering the record, the side this target is on, and the route's
+    /// mode now. The mode a record is first routed under is kept; a delivery its kept mode
+    /// does not send to is not queued.
+    pub route: Option<RouteTag>,
+}
+
+/// Where a routed delivery stands in its route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteTag {
+    pub route: String,
+    pub side: crate::migration::Side,
+    pub mode: crate::migration::Mode,
 }
 
 /// A delivery due for sending.
@@ -406,6 +421,44 @@ ALTER TABLE deliveries ADD COLUMN system_id TEXT;
 ALTER TABLE deliveries ADD COLUMN response TEXT;
 CREATE INDEX record_keys_value ON record_keys(value);
 ALTER TABLE deliveries ADD COLUMN tried INTEGER NOT NULL DEFAULT 0;
+"#,
+    // Phased migration: the route and mode each record was routed under (decided once), the
+    // side of each delivery, the routes' modes with the audit trail of their changes, and the
+    // latest reconciliations.
+    r#"
+CREATE TABLE record_routes (
+    record_id TEXT PRIMARY KEY,
+    file_id INTEGER NOT NULL,
+    route TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    routed_at TEXT NOT NULL
+);
+CREATE INDEX record_routes_route ON record_routes(route, routed_at);
+CREATE INDEX record_routes_file ON record_routes(file_id);
+CREATE INDEX deliveries_record_id ON deliveries(record_id);
+ALTER TABLE deliveries ADD COLUMN route TEXT;
+ALTER TABLE deliveries ADD COLUMN side TEXT;
+ALTER TABLE deliveries ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE route_modes (
+    route TEXT PRIMARY KEY,
+    mode TEXT NOT NULL,
+    since TEXT NOT NULL
+);
+CREATE TABLE route_changes (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    route TEXT NOT NULL,
+    old_mode TEXT,
+    new_mode TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+CREATE TABLE reconcile_runs (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    route TEXT NOT NULL,
+    summary TEXT NOT NULL
+);
 "#,
 ];
 
@@ -910,10 +963,29 @@ impl Store {
         }
         let mut conflicts = Vec::new();
         for d in deliveries {
+            let (route, side, shadow) = match &d.route {
+                None => (None, None, false),
+                Some(tag) => {
+                    // The first routing decides the record's mode for good: a replay or a
+                    // retranslation after a mode change sends nothing the first did not.
+                    exec(&tx,
+                        "INSERT OR IGNORE INTO record_routes (record_id, file_id, route, mode, routed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![d.record_id, id, tag.route, tag.mode.as_str(), created],
+                    )?;
+                    let kept: String = tx
+                        .prepare_cached("SELECT mode FROM record_routes WHERE record_id = ?1")?
+                        .query_row([&d.record_id], |r| r.get(0))?;
+                    let mode = crate::migration::Mode::parse(&kept).unwrap_or(tag.mode);
+                    if !mode.sends(tag.side) {
+                        continue;
+                    }
+                    (Some(tag.route.as_str()), Some(tag.side.as_str()), !mode.live(tag.side))
+                }
+            };
             let added = exec(&tx,
-                "INSERT INTO deliveries (record_id, file_id, target, idem_key, payload, state, next_at, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) ON CONFLICT DO NOTHING",
-                params![d.record_id, id, d.target, d.idem_key, d.payload, created],
+                "INSERT INTO deliveries (record_id, file_id, target, idem_key, payload, state, next_at, created_at, route, side, shadow)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+                params![d.record_id, id, d.target, d.idem_key, d.payload, created, route, side, shadow],
             )?;
             if added == 1 {
                 continue;
@@ -1509,6 +1581,10 @@ impl Store {
         tx.execute(&format!("DELETE FROM record_keys WHERE record_id IN (SELECT id FROM records WHERE file_id IN ({ids}))"), [before])?;
         tx.execute(
             &format!("DELETE FROM records WHERE file_id IN ({ids})"),
+            [before],
+        )?;
+        tx.execute(
+            &format!("DELETE FROM record_routes WHERE file_id IN ({ids})"),
             [before],
         )?;
         tx.execute(&format!("DELETE FROM uploads WHERE output_id IN (SELECT id FROM outputs WHERE file_id IN ({ids}))"), [before])?;
