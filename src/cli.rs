@@ -147,11 +147,38 @@ enum Command {
         #[arg(long)]
         as_of: Option<String>,
     },
+    /// List the migration routes with their modes, targets, the history of mode changes and
+    /// the latest reconciliation.
+    Routes,
+    /// Compare what the legacy and the modern side of each route hold: counts per route and
+    /// document, totals per currency and day, then each document's differing fields. Exit 1
+    /// when any document differs or was rejected on one side.
+    Reconcile {
+        #[arg(long)]
+        route: Option<String>,
+        #[arg(long)]
+        partner: Option<String>,
+        /// Record schema (`invoice/v1`) or its name (`invoice`).
+        #[arg(long)]
+        document: Option<String>,
+        /// Routed at or after this time (YYYY-MM-DD or RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
     /// Inspect and act on quarantined files.
     Quarantine {
         #[command(subcommand)]
         action: QuarantineCmd,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -349,6 +376,49 @@ fn run(cli: Cli) -> Result<u8> {
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             crate::sandbox::serve(listener, sb, stop)?;
             Ok(OK)
+        }
+        Command::Routes => routes_cmd(&load(&cli.config)?),
+        Command::Reconcile {
+            route,
+            partner,
+            document,
+            since,
+            format,
+        } => {
+            let cfg = load(&cli.config)?;
+            let store = open_store(&cfg)?;
+            let q = crate::migration::reconcile::Query {
+                route,
+                partner,
+                document,
+                since,
+            };
+            let r = crate::migration::reconcile::reconcile(&cfg, &store, &q)?;
+            let mut store = store;
+            for rc in &r.routes {
+                let summary = serde_json::to_string(&rc.counts)?;
+                if let Err(e) = store.keep_reconcile(&rc.route, &summary, Utc::now()) {
+                    eprintln!("warning: the reconciliation could not be kept: {e}");
+                    break;
+                }
+            }
+            match format {
+                ReportFormat::Table => print!("{}", crate::migration::reconcile::table(&r)),
+                ReportFormat::Csv => print!("{}", crate::migration::reconcile::csv(&r)),
+                ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+            }
+            if !matches!(format, ReportFormat::Table) {
+                // The table prints them; the other forms keep stdout to the data.
+                for w in &r.warnings {
+                    eprintln!("warning: {}", escape(w));
+                }
+            }
+            let s = &r.summary;
+            Ok(if s.different + s.rejected_legacy + s.rejected_modern > 0 {
+                FLAGGED
+            } else {
+                OK
+            })
         }
         Command::Find { value } => {
             let cfg = config::load(&cli.config)?;
@@ -731,6 +801,46 @@ fn status(cfg: &Config) -> Result<u8> {
         println!("anomalies (kept in the state database; each was logged):");
         for (kind, n, latest) in anomalies {
             println!("  {kind:<24} {n}, latest: {}", escape(&latest));
+        }
+    }
+    Ok(OK)
+}
+
+fn routes_cmd(cfg: &Config) -> Result<u8> {
+    let store = read_store(cfg)?;
+    if cfg.routes.is_empty() {
+        println!("no [[routes]] are configured");
+    }
+    for r in &cfg.routes {
+        println!(
+            "{} mode {}: partners {}, documents {}; legacy {}; modern {}",
+            r.name,
+            r.mode.as_str(),
+            r.partners.join(" "),
+            r.documents.join(" "),
+            if r.legacy.is_empty() {
+                "-".into()
+            } else {
+                r.legacy.join(" ")
+            },
+            if r.modern.is_empty() {
+                "-".into()
+            } else {
+                r.modern.join(" ")
+            },
+        );
+        for c in store.mode_changes(Some(&r.name))? {
+            println!(
+                "  {} {} -> {} by {} (configuration {})",
+                c.at,
+                c.old_mode.as_deref().unwrap_or("(new)"),
+                c.new_mode,
+                escape(&c.actor),
+                &c.config_hash[..12.min(c.config_hash.len())]
+            );
+        }
+        if let Some((at, summary)) = store.latest_reconcile(&r.name)? {
+            println!("  last reconcile {at}: {summary}");
         }
     }
     Ok(OK)

@@ -545,8 +545,11 @@ fn worker(cfg: &Config, index: usize, store: &mut Store, woken: &std::sync::mpsc
 /// Brings the stored route modes to those of `cfg`, each change kept in the audit trail
 /// with `actor`, and logs each.
 fn apply_modes(cfg: &Config, store: &mut Store, actor: &str) -> Result<(), StoreError> {
-    let modes: Vec<(String, crate::migration::Mode)> =
-        cfg.routes.iter().map(|r| (r.name.clone(), r.mode)).collect();
+    let modes: Vec<(String, crate::migration::Mode)> = cfg
+        .routes
+        .iter()
+        .map(|r| (r.name.clone(), r.mode))
+        .collect();
     for c in store.apply_route_modes(&modes, &cfg.hash, actor, Utc::now())? {
         tracing::warn!(
             route = %c.route,
@@ -598,7 +601,9 @@ fn reread(current: &Config, store: &mut Store, refused: &mut Option<String>) -> 
             tracing::error!(reason = %reason, "the changed configuration is refused; the one in force stays");
             let _ = store.record_poll(
                 CONFIGURATION,
-                Some(&format!("changed configuration refused (the previous one stays in force): {reason}")),
+                Some(&format!(
+                    "changed configuration refused (the previous one stays in force): {reason}"
+                )),
             );
             *refused = Some(hash);
             None
@@ -634,11 +639,12 @@ impl Wiring {
         due_tx: &tokio::sync::mpsc::Sender<String>,
     ) -> Result<Wiring, ServiceError> {
         let tx = wake.clone();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if res.is_ok() {
-                let _ = tx.try_send(());
-            }
-        })?;
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                if res.is_ok() {
+                    let _ = tx.try_send(());
+                }
+            })?;
         for c in app.cfg.channels.iter().filter(|c| c.schedule.is_none()) {
             if let Some(dir) = c.dir() {
                 watcher.watch(dir, RecursiveMode::NonRecursive)?;
@@ -691,7 +697,11 @@ fn watch_config(
     let name = file.file_name().map(|n| n.to_os_string());
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
-            if ev.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name) {
+            if ev
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == name)
+            {
                 let _ = tx.try_send(());
             }
         }

@@ -273,6 +273,36 @@ pub fn escape_log_line(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(out)
 }
 
+/// The name of the OS user with id `uid` (from `/etc/passwd`), or `uid N`.
+pub fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut f = l.split(':');
+                let name = f.next()?;
+                (f.nth(1)? == uid.to_string()).then(|| name.to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// Who applies a configuration at start: the OS user running this process.
+pub fn actor_at_start() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid());
+    format!("os:{} (at start)", user_name(uid))
+}
+
+/// Who changed a configuration file the running service re-read: its owner.
+pub fn actor_of_file(file: &std::path::Path, how: &str) -> String {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(file) {
+        Ok(m) => format!("os:{} ({how})", user_name(m.uid())),
+        Err(_) => format!("os:unknown ({how})"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,35 +346,5 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
-    }
-}
-
-/// The name of the OS user with id `uid` (from `/etc/passwd`), or `uid N`.
-pub fn user_name(uid: u32) -> String {
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|p| {
-            p.lines().find_map(|l| {
-                let mut f = l.split(':');
-                let name = f.next()?;
-                (f.nth(1)? == uid.to_string()).then(|| name.to_string())
-            })
-        })
-        .unwrap_or_else(|| format!("uid {uid}"))
-}
-
-/// Who applies a configuration at start: the OS user running this process.
-pub fn actor_at_start() -> String {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid());
-    format!("os:{} (at start)", user_name(uid))
-}
-
-/// Who changed a configuration file the running service re-read: its owner.
-pub fn actor_of_file(file: &std::path::Path, how: &str) -> String {
-    use std::os::unix::fs::MetadataExt;
-    match std::fs::metadata(file) {
-        Ok(m) => format!("os:{} ({how})", user_name(m.uid())),
-        Err(_) => format!("os:unknown ({how})"),
     }
 }

@@ -446,3 +446,35 @@ fn create(sb: &Sandbox, req: &Req, service: &str, json_out: bool) -> Resp {
 }
 
 const METADATA: &str = r#"<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="1.0" xmlns:edmx="http://schemas.microsoft.com/ado/2007/06/edmx"><edmx:DataServices><Schema Namespace="API_SUPPLIERINVOICE_PROCESS_SRV" xmlns="http://schemas.microsoft.com/ado/2008/09/edm"><EntityType Name="A_SupplierInvoiceType"><Key><PropertyRef Name="SupplierInvoice"/><PropertyRef Name="FiscalYear"/></Key><Property Name="SupplierInvoice" Type="Edm.String" MaxLength="10"/><Property Name="FiscalYear" Type="Edm.String" MaxLength="4"/><Property Name="CompanyCode" Type="Edm.String" MaxLength="4"/><Property Name="DocumentDate" Type="Edm.DateTime"/><Property Name="PostingDate" Type="Edm.DateTime"/><Property Name="SupplierInvoiceIDByInvcgParty" Type="Edm.String" MaxLength="16"/><Property Name="InvoicingParty" Type="Edm.String" MaxLength="10"/><Property Name="DocumentCurrency" Type="Edm.String" MaxLength="5"/><Property Name="InvoiceGrossAmount" Type="Edm.Decimal" Precision="14" Scale="3"/></EntityType></Schema></edmx:DataServices></edmx:Edmx>"#;
+
+/// Changes entities SAP holds, as a user in the system would (for planting reconciliation
+/// differences): `{"set": "A_SupplierInvoice", "where": {field: value}, "fields": {field:
+/// value}, "drop_item": true}` (the last drops the last item). Returns how many changed.
+pub fn alter(sb: &Sandbox, v: &Value) -> usize {
+    let set = v["set"].as_str().unwrap_or("A_SupplierInvoice");
+    let mut st = lock(&sb.sap);
+    let Some(items) = st.sets.get_mut(set) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in items.iter_mut() {
+        let hit = v["where"]
+            .as_object()
+            .is_some_and(|w| w.iter().all(|(k, x)| &e[k] == x));
+        if !hit {
+            continue;
+        }
+        n += 1;
+        for (k, x) in v["fields"].as_object().into_iter().flatten() {
+            e[k] = x.clone();
+        }
+        if v["drop_item"].as_bool() == Some(true) {
+            for nav in ["to_SuplrInvcItemPurOrdRef", "to_PurchaseOrderItem"] {
+                if let Some(list) = e[nav]["results"].as_array_mut() {
+                    list.pop();
+                }
+            }
+        }
+    }
+    n
+}

@@ -979,7 +979,11 @@ impl Store {
                     if !mode.sends(tag.side) {
                         continue;
                     }
-                    (Some(tag.route.as_str()), Some(tag.side.as_str()), !mode.live(tag.side))
+                    (
+                        Some(tag.route.as_str()),
+                        Some(tag.side.as_str()),
+                        !mode.live(tag.side),
+                    )
                 }
             };
             let added = exec(&tx,
@@ -1872,6 +1876,7 @@ mod tests {
                 target: "erp".into(),
                 idem_key: "rec_1@erp".into(),
                 payload,
+                route: None,
             }],
             &[crate::translate::RejectedItem {
                 document: "810".into(),

@@ -66,11 +66,15 @@ impl Store {
         };
         let mut changes = Vec::new();
         for (route, mode) in modes {
-            let old = stored.iter().find(|(r, _)| r == route).map(|(_, m)| m.clone());
+            let old = stored
+                .iter()
+                .find(|(r, _)| r == route)
+                .map(|(_, m)| m.clone());
             if old.as_deref() == Some(mode.as_str()) {
                 continue;
             }
-            exec(&tx,
+            exec(
+                &tx,
                 "INSERT INTO route_modes (route, mode, since) VALUES (?1, ?2, ?3)
                  ON CONFLICT (route) DO UPDATE SET mode = ?2, since = ?3",
                 params![route, mode.as_str(), at],

@@ -33,6 +33,14 @@ impl Reply {
         }
     }
 
+    /// What went wrong, in words (for callers that only report it).
+    fn text(&self) -> String {
+        match &self.response {
+            Response::Status { status, body, .. } => format!("HTTP {status}: {body}"),
+            Response::Failed(e) | Response::Refused(e) => e.clone(),
+        }
+    }
+
     fn refused(why: impl Into<String>) -> Reply {
         Reply::of(Response::Refused(why.into()))
     }
@@ -102,6 +110,43 @@ impl Connector {
                 Err(why) => Reply::refused(why),
             },
         }
+    }
+}
+
+/// What a system answered when asked what it holds for a record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Held {
+    /// The document as the system holds it.
+    Found(Value),
+    /// The system holds no such document.
+    Absent,
+    /// This kind of target cannot be read back: what was sent is what counts.
+    Unreadable,
+}
+
+impl Connector {
+    /// Reads back what the target's system holds for the record `json` (its canonical
+    /// envelope), by the business key its payload mapping gives, for reconciliation.
+    pub fn read_back(&self, cfg: &Config, t: &Target, json: &[u8]) -> Result<Held, String> {
+        let Connector::Sap(c) = self else {
+            return Ok(Held::Unreadable);
+        };
+        let row = DeliveryRow {
+            id: 0,
+            target: t.name.clone(),
+            idem_key: String::new(),
+            payload: json.to_vec(),
+            attempts: 0,
+            created_at: String::new(),
+            maybe_sent: true,
+            file_id: 0,
+        };
+        let body = payload(cfg, t, &row)?;
+        let agent = crate::delivery::agent(t);
+        Ok(match c.read_back(&agent, &schema_of(&row), &body)? {
+            Some(v) => Held::Found(v),
+            None => Held::Absent,
+        })
     }
 }
 

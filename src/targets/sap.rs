@@ -17,6 +17,8 @@ struct Service {
     set: &'static str,
     key: &'static [&'static str],
     id: fn(&Value) -> Option<String>,
+    /// The navigation property of its items, for a read-back.
+    items: Option<&'static str>,
 }
 
 const INVOICE: Service = Service {
@@ -30,6 +32,7 @@ const INVOICE: Service = Service {
             e["FiscalYear"].as_str()?
         ))
     },
+    items: Some("to_SuplrInvcItemPurOrdRef"),
 };
 
 const PURCHASE_ORDER: Service = Service {
@@ -37,6 +40,7 @@ const PURCHASE_ORDER: Service = Service {
     set: "A_PurchaseOrder",
     key: &["Supplier", "CorrespncExternalReference"],
     id: |e| e["PurchaseOrder"].as_str().map(String::from),
+    items: Some("to_PurchaseOrderItem"),
 };
 
 const GOODS_RECEIPT: Service = Service {
@@ -50,6 +54,7 @@ const GOODS_RECEIPT: Service = Service {
             e["MaterialDocumentYear"].as_str()?
         ))
     },
+    items: Some("to_MaterialDocumentItem"),
 };
 
 /// The service of a schema: invoices, purchase orders, and goods receipts (posted from ship
@@ -170,6 +175,43 @@ impl Sap {
             .as_array()
             .and_then(|r| r.first())
             .and_then(svc.id))
+    }
+
+    /// What the system holds for the document `body` (its payload) names by business key,
+    /// with its items (`$expand`), for reconciliation: `None` when it holds nothing.
+    pub fn read_back(
+        &self,
+        agent: &ureq::Agent,
+        schema: &str,
+        body: &Value,
+    ) -> Result<Option<Value>, String> {
+        let svc = service(schema).ok_or_else(|| format!("sap_s4hana does not take {schema}"))?;
+        let auth = self.auth(agent).map_err(|r| r.text())?;
+        let mut filter = Vec::new();
+        for k in svc.key {
+            let v = body[*k].as_str().unwrap_or("");
+            filter.push(format!("{k} eq {}", odata_str(v)));
+        }
+        let mut call = Call::new("GET", format!("{}/{}", self.root(svc), svc.set))
+            .query("$filter", filter.join(" and "))
+            .query("$format", "json")
+            .header("Authorization", auth)
+            .header("Accept", "application/json");
+        if let Some(items) = svc.items {
+            call = call.query("$expand", items);
+        }
+        let a = call.send(agent)?;
+        if a.status != 200 || a.is_html() {
+            return Err(format!(
+                "read-back: HTTP {}: {}",
+                a.status,
+                error_text(&a.body)
+            ));
+        }
+        Ok(a.json().unwrap_or_default()["d"]["results"]
+            .as_array()
+            .and_then(|r| r.first())
+            .cloned())
     }
 
     pub fn send(&self, agent: &ureq::Agent, row: &DeliveryRow, body: &Value) -> Reply {

@@ -11,14 +11,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// The sandbox on a loopback port, served from a thread until dropped.
-struct Erp {
-    sb: Arc<edigate::sandbox::Sandbox>,
-    port: u16,
+pub(crate) struct Erp {
+    pub sb: Arc<edigate::sandbox::Sandbox>,
+    pub port: u16,
     stop: Arc<AtomicBool>,
 }
 
 impl Erp {
-    fn start(token_seconds: u64) -> Erp {
+    pub fn start(token_seconds: u64) -> Erp {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let sb = edigate::sandbox::Sandbox::new(
@@ -34,7 +34,7 @@ impl Erp {
         Erp { sb, port, stop }
     }
 
-    fn records(&self) -> Value {
+    pub fn records(&self) -> Value {
         self.sb.records_json()
     }
 }
@@ -120,7 +120,7 @@ values = {{ data_area = "usmf" }}
     )
 }
 
-const SECRETS: [(&str, &str); 5] = [
+pub(crate) const SECRETS: [(&str, &str); 5] = [
     ("COUPA_SECRET", "sandbox"),
     ("S4_USER", "edigate"),
     ("S4_PASSWORD", "sandbox"),
@@ -129,7 +129,7 @@ const SECRETS: [(&str, &str); 5] = [
 ];
 
 /// Invoice `n` of the fixture, from ACME or (with `other`) from a partner neither ERP knows.
-fn invoice(n: usize, other: bool) -> Vec<u8> {
+pub(crate) fn invoice(n: usize, other: bool) -> Vec<u8> {
     let text = std::fs::read_to_string(data("x12/ok/810-4010-invoice-with-charges.edi")).unwrap();
     let mut t = text
         .replace("INV-9001", &format!("INV-{n:05}"))

@@ -7,6 +7,7 @@ mod deliveries;
 mod golden;
 mod hardening;
 mod mappings;
+mod migration;
 mod roundtrip;
 mod schemas;
 mod service;

@@ -1,0 +1,493 @@
+//! Phased migration against the sandbox: each mode and each transition (with `once`, with a
+//! running service that re-reads its configuration, and with a SIGKILL during a change), a
+//! shadow side that fails every time, and reconciliation of planted differences.
+
+use crate::connectors::{invoice, Erp, SECRETS};
+use crate::support::{terminate, wait_for, Sandbox};
+use serde_json::Value;
+
+/// The issue's configuration contract, with the modern target and a second partner that no
+/// route covers.
+fn config(port: u16, mode: &str, extra: &str) -> String {
+    format!(
+        r#"
+[service]
+rescan_seconds = 1
+settle_ms = 50
+
+[[channels]]
+name = "inbox"
+type = "dir"
+path = "inbox"
+
+[[partners]]
+id = "ACME"
+x12_ids = ["ZZ:ACMESUPPLY"]
+[partners.erp_ids]
+s4 = "17300001"
+
+[[partners]]
+id = "OTHER"
+x12_ids = ["ZZ:OTHERCO"]
+
+[[targets]]
+name = "legacy"
+type = "legacy_files"
+path = "legacy-import"
+format = "csv"
+documents = ["invoice/v1"]
+
+[[targets]]
+name = "s4"
+type = "sap_s4hana"
+base_url = "http://127.0.0.1:{port}"
+username_env = "S4_USER"
+password_env = "S4_PASSWORD"
+documents = ["invoice/v1"]
+values = {{ company_code = "1710" }}
+backoff_ms = 100
+backoff_cap_seconds = 1
+max_attempts = 3
+timeout_seconds = 2
+breaker_threshold = 100
+
+[[routes]]
+name = "acme-invoices"
+partners = ["ACME"]
+documents = ["invoice/v1"]
+legacy = ["legacy"]
+modern = ["s4"]
+mode = "{mode}"
+{extra}
+"#
+    )
+}
+
+/// Invoice numbers the legacy import folder holds (from the CSV files written there).
+fn legacy_invoices(sb: &Sandbox) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in sb.files("legacy-import") {
+        let text = std::fs::read_to_string(sb.path(&format!("legacy-import/{f}"))).unwrap();
+        for line in text.lines().skip(1) {
+            let number = line.split(',').nth(1).unwrap_or("").to_string();
+            if !out.contains(&number) {
+                out.push(number);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Invoice numbers SAP holds, each once (a second copy fails the test).
+fn sap_invoices(erp: &Erp) -> Vec<String> {
+    let rec = erp.records();
+    let mut out: Vec<String> = rec["sap_s4hana"]["A_SupplierInvoice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i["SupplierInvoiceIDByInvcgParty"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    out.sort();
+    let mut unique = out.clone();
+    unique.dedup();
+    assert_eq!(unique, out, "an invoice was created twice in SAP");
+    out
+}
+
+fn once(sb: &Sandbox) -> std::process::Output {
+    sb.cmd(&["once"]).envs(SECRETS).output().unwrap()
+}
+
+fn reconcile(sb: &Sandbox, extra: &[&str]) -> Value {
+    let mut args = vec!["reconcile", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = sb.cmd(&args).envs(SECRETS).output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn names(xs: &[&str]) -> Vec<String> {
+    xs.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn each_mode_sends_to_its_sides_and_no_change_sends_again() {
+    let erp = Erp::start(3599);
+    let sb = Sandbox::with_config(&config(erp.port, "legacy", ""));
+    let step = |n: usize, mode: &str| {
+        std::fs::write(sb.path("edigate.toml"), config(erp.port, mode, "")).unwrap();
+        sb.drop_file(&format!("inv{n}.edi"), &invoice(n, false));
+        let out = once(&sb);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    step(1, "legacy");
+    // A partner no route covers still reaches the legacy system, and never the modern one.
+    sb.drop_file("other.edi", &invoice(99, true));
+    assert_eq!(once(&sb).status.code(), Some(0));
+    assert_eq!(legacy_invoices(&sb), names(&["INV-00001", "INV-00099"]));
+    assert!(sap_invoices(&erp).is_empty());
+    step(2, "shadow");
+    assert_eq!(sap_invoices(&erp), names(&["INV-00002"]));
+    step(3, "dual");
+    step(4, "modern");
+    step(5, "legacy");
+    assert_eq!(
+        legacy_invoices(&sb),
+        names(&[
+            "INV-00001",
+            "INV-00002",
+            "INV-00003",
+            "INV-00005",
+            "INV-00099"
+        ])
+    );
+    assert_eq!(
+        sap_invoices(&erp),
+        names(&["INV-00002", "INV-00003", "INV-00004"])
+    );
+    // Replaying every file under today's mode sends nothing again: each record keeps the
+    // mode it was first routed under.
+    let out = sb.run(&["replay", "--partner", "ACME"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(once(&sb).status.code(), Some(0));
+    assert_eq!(
+        sap_invoices(&erp),
+        names(&["INV-00002", "INV-00003", "INV-00004"])
+    );
+    assert_eq!(legacy_invoices(&sb).len(), 5);
+    // The audit trail has every change, oldest first.
+    let routes = sb.stdout(&["routes"]);
+    let changes: Vec<&str> = routes.lines().filter(|l| l.contains(" -> ")).collect();
+    assert_eq!(changes.len(), 5, "{routes}");
+    for (line, want) in changes.iter().zip([
+        "(new) -> legacy",
+        "legacy -> shadow",
+        "shadow -> dual",
+        "dual -> modern",
+        "modern -> legacy",
+    ]) {
+        assert!(line.contains(want) && line.contains("by os:"), "{routes}");
+    }
+    // Reconcile: what went under legacy and after the rollback is legacy-only, under modern
+    // modern-only, and the shadow and dual ones are matched against what SAP holds.
+    let r = reconcile(&sb, &["--route", "acme-invoices"]);
+    let summary = &r["summary"];
+    let mut keys: Vec<&str> = summary
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "different",
+            "legacy_only",
+            "matched",
+            "modern_only",
+            "pending",
+            "rejected_legacy",
+            "rejected_modern",
+        ]
+    );
+    assert_eq!(summary["matched"], 2, "{r:#}");
+    assert_eq!(summary["legacy_only"], 2, "{r:#}");
+    assert_eq!(summary["modern_only"], 1, "{r:#}");
+    assert_eq!(summary["different"], 0, "{r:#}");
+    let shadow = r["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == "INV-00002")
+        .unwrap();
+    assert_eq!(shadow["mode"], "shadow");
+    assert_eq!(shadow["modern"]["source"], "read back", "{shadow:#}");
+    assert!(shadow["modern"]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("51056"));
+    assert!(r["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["side"] == "modern" && t["currency"] == "USD" && t["documents"] == 3));
+}
+
+#[test]
+fn reconcile_reports_planted_differences_and_a_rejection_on_one_side() {
+    let erp = Erp::start(3599);
+    let rule = "ignore = [{ name = \"sap-rounding\", fields = [\"total\"], tolerance = \"0.01\" }]";
+    let sb = Sandbox::with_config(&config(erp.port, "dual", rule));
+    for n in 1..=4 {
+        sb.drop_file(&format!("inv{n}.edi"), &invoice(n, false));
+    }
+    // An invoice number longer than SAP's 16 characters: SAP refuses it, legacy takes it.
+    let long = String::from_utf8(invoice(5, false))
+        .unwrap()
+        .replace("INV-00005", "INV-2026-0000000005");
+    sb.drop_file("inv5.edi", long.as_bytes());
+    assert_eq!(once(&sb).status.code(), Some(0));
+    let alter = |number: &str, body: &str| {
+        let v: Value = serde_json::from_str(body).unwrap();
+        let mut v = v;
+        v["where"] = serde_json::json!({"SupplierInvoiceIDByInvcgParty": number});
+        assert_eq!(erp.sb.alter_sap(&v), 1);
+    };
+    // Planted: an amount changed beyond the tolerance, a line dropped, and a rounding
+    // difference the named rule explains.
+    alter(
+        "INV-00002",
+        r#"{"fields": {"InvoiceGrossAmount": "999.00"}}"#,
+    );
+    alter("INV-00003", r#"{"drop_item": true}"#);
+    let r = reconcile(&sb, &[]);
+    let total: String = r["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == "INV-00004")
+        .map(|d| d["legacy"]["state"].to_string())
+        .unwrap();
+    assert_eq!(total, "\"delivered\"");
+    let amount_of = |key: &str| -> String {
+        erp.records()["sap_s4hana"]["A_SupplierInvoice"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["SupplierInvoiceIDByInvcgParty"] == key)
+            .unwrap()["InvoiceGrossAmount"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // One cent more, exactly (the amount has at most two decimals).
+    let a4 = amount_of("INV-00004");
+    let (int, frac) = a4.split_once('.').unwrap_or((&a4, ""));
+    let cents: i64 = format!("{int}{frac:0<2}").parse::<i64>().unwrap() + 1;
+    let nudged = format!("{}.{:02}", cents / 100, cents % 100);
+    alter(
+        "INV-00004",
+        &format!(r#"{{"fields": {{"InvoiceGrossAmount": "{nudged}"}}}}"#),
+    );
+    let r = reconcile(&sb, &[]);
+    let s = &r["summary"];
+    assert_eq!(
+        (
+            s["matched"].as_u64(),
+            s["different"].as_u64(),
+            s["rejected_modern"].as_u64()
+        ),
+        (Some(2), Some(2), Some(1)),
+        "{r:#}"
+    );
+    let doc = |key: &str| {
+        r["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["key"] == key)
+            .unwrap()
+            .clone()
+    };
+    let fields = |d: &Value, what: &str| -> Vec<String> {
+        d[what]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let d2 = doc("INV-00002");
+    assert_eq!(fields(&d2, "differences"), ["total"], "{d2:#}");
+    assert_eq!(d2["differences"][0]["modern"], "999");
+    let d3 = doc("INV-00003");
+    assert_eq!(d3["status"], "different");
+    let f3 = fields(&d3, "differences");
+    assert!(
+        f3.contains(&"lines".to_string()) && f3.iter().any(|f| f.starts_with("line.2.")),
+        "{d3:#}"
+    );
+    let d4 = doc("INV-00004");
+    assert_eq!(d4["status"], "matched");
+    assert_eq!(d4["ignored"][0]["rule"], "sap-rounding", "{d4:#}");
+    let d5 = doc("INV-2026-0000000005");
+    assert_eq!(d5["status"], "rejected_modern");
+    assert!(d5["modern"]["targets"][0][3]
+        .as_str()
+        .unwrap()
+        .contains("longer than 16 characters"));
+    // The table and CSV forms say the same; the exit code flags the differences.
+    let out = sb.cmd(&["reconcile"]).envs(SECRETS).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("total: legacy ") && table.contains("| modern 999"),
+        "{table}"
+    );
+    assert!(table.contains("(ignored: sap-rounding)"), "{table}");
+    let out = sb
+        .cmd(&["reconcile", "--format", "csv", "--partner", "ACME"])
+        .envs(SECRETS)
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(csv.lines().count(), 6, "{csv}");
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("INV-00003") && l.contains(",different,")),
+        "{csv}"
+    );
+    // The latest counts are kept for `edigate routes`.
+    assert!(sb.stdout(&["routes"]).contains("last reconcile"));
+}
+
+#[test]
+fn a_shadow_side_that_fails_every_time_leaves_the_legacy_side_flowing() {
+    let erp = Erp::start(3599);
+    erp.sb.set_faults(edigate::sandbox::Faults {
+        rate: 1.0,
+        kinds: vec!["500".into()],
+        slow_ms: 0,
+    });
+    let sb = Sandbox::with_config(&config(erp.port, "shadow", ""));
+    for n in 1..=8 {
+        sb.drop_file(&format!("inv{n}.edi"), &invoice(n, false));
+    }
+    let mut child = sb.spawn_with(&["run"], &SECRETS);
+    let mut status = String::new();
+    let done = wait_for(60, || {
+        status = sb.stdout(&["status"]);
+        legacy_invoices(&sb).len() == 8
+            && status.contains("s4               pending 0, delivered 0, rejected 0, dead 8")
+    });
+    terminate(&mut child);
+    assert!(done, "{status}\n{}", sb.log());
+    assert!(sap_invoices(&erp).is_empty());
+    // One 997 per interchange, whatever the shadow side did.
+    let acks: Vec<String> = sb
+        .files("outbox")
+        .into_iter()
+        .filter(|f| f.contains("/acks/997-"))
+        .collect();
+    assert_eq!(acks.len(), 8, "{acks:?}");
+    let r = reconcile(&sb, &[]);
+    assert_eq!(r["summary"]["rejected_modern"], 8, "{r:#}");
+    assert_eq!(r["gates"][0]["clean_shadow_days"], 0);
+    assert_eq!(r["gates"][0]["shadow_days"], 1);
+}
+
+#[test]
+fn a_running_service_applies_a_mode_change_refuses_a_bad_one_and_survives_a_kill_midway() {
+    let erp = Erp::start(3599);
+    let sb = Sandbox::with_config(&config(erp.port, "legacy", ""));
+    let mut child = sb.spawn_with(&["run"], &SECRETS);
+    sb.drop_file("inv1.edi", &invoice(1, false));
+    assert!(
+        wait_for(30, || legacy_invoices(&sb).len() == 1),
+        "{}",
+        sb.log()
+    );
+    // A broken edit is refused; the mode in force stays, and status says why.
+    std::fs::write(sb.path("edigate.toml"), config(erp.port, "sideways", "")).unwrap();
+    assert!(
+        wait_for(30, || sb
+            .log()
+            .contains("the changed configuration is refused")),
+        "{}",
+        sb.log()
+    );
+    assert!(
+        sb.log().contains("unknown variant `sideways`"),
+        "{}",
+        sb.log()
+    );
+    sb.drop_file("inv2.edi", &invoice(2, false));
+    assert!(wait_for(30, || legacy_invoices(&sb).len() == 2));
+    assert!(sap_invoices(&erp).is_empty());
+    // The one-line change to shadow is applied without a restart.
+    std::fs::write(sb.path("edigate.toml"), config(erp.port, "shadow", "")).unwrap();
+    assert!(
+        wait_for(30, || sb.stdout(&["routes"]).contains("legacy -> shadow")),
+        "{}",
+        sb.log()
+    );
+    let status = sb.stdout(&["status"]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.trim_start().starts_with("(configuration)") && l.contains(" ok")),
+        "{status}"
+    );
+    sb.drop_file("inv3.edi", &invoice(3, false));
+    assert!(
+        wait_for(30, || sap_invoices(&erp) == names(&["INV-00003"])),
+        "{}",
+        sb.log()
+    );
+    // A change to dual, and the service killed at once (before or after it applied it).
+    std::fs::write(sb.path("edigate.toml"), config(erp.port, "dual", "")).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut child = sb.spawn_with(&["run"], &SECRETS);
+    sb.drop_file("inv4.edi", &invoice(4, false));
+    assert!(
+        wait_for(30, || sap_invoices(&erp)
+            == names(&["INV-00003", "INV-00004"])
+            && legacy_invoices(&sb).len() == 4),
+        "{}",
+        sb.log()
+    );
+    terminate(&mut child);
+    let routes = sb.stdout(&["routes"]);
+    let changes: Vec<&str> = routes.lines().filter(|l| l.contains(" -> ")).collect();
+    assert_eq!(
+        changes.len(),
+        3,
+        "one row per change, none lost or doubled: {routes}"
+    );
+    assert!(changes[2].contains("shadow -> dual"), "{routes}");
+    let r = reconcile(&sb, &[]);
+    let mut modes: Vec<(String, String)> = r["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["key"].as_str().unwrap().into(),
+                d["mode"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    modes.sort();
+    assert_eq!(
+        modes,
+        [
+            ("INV-00001".into(), "legacy".into()),
+            ("INV-00002".into(), "legacy".into()),
+            ("INV-00003".into(), "shadow".into()),
+            ("INV-00004".into(), "dual".into())
+        ]
+    );
+}
