@@ -785,6 +785,11 @@ fn status(cfg: &Config) -> Result<u8> {
             println!("  {channel:<16} pending {pending}, done {done}");
         }
     }
+    let advices = store.advice_counts().unwrap_or_default();
+    if !advices.is_empty() {
+        let parts: Vec<String> = advices.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        println!("rejection advice to partners: {}", parts.join(", "));
+    }
     let failing = store.failing_files()?;
     if !failing.is_empty() {
         println!("steps failing (retried with backoff; after {} failed writes a file goes to the quarantine):", crate::pipeline::MAX_WRITE_ATTEMPTS);

@@ -171,6 +171,11 @@ pub struct Partner {
     /// "17300001"`): the supplier or vendor number the payload mappings send.
     #[serde(default)]
     pub erp_ids: BTreeMap<String, String>,
+    /// Whether an ERP's rejection of this partner's document (on a live side of its route,
+    /// never a shadow) travels back to the partner: an X12 824 application advice, or an
+    /// EDIFACT APERAK, in the syntax the document came in.
+    #[serde(default)]
+    pub advise_rejections: bool,
 }
 
 /// Envelope settings for documents sent to one partner (`[partners.outbound]`).

@@ -3,6 +3,7 @@
 //! See `docs/ARCHITECTURE.md` for the map of modules and the invariants they keep.
 
 pub mod acks;
+pub mod advise;
 pub mod bundle;
 pub mod canonical;
 pub mod cli;

@@ -134,9 +134,24 @@ pub fn render(
     control: u64,
     now: Utc,
 ) -> Result<Vec<u8>, OutboundError> {
+    let outputs = mapped(cfg, partner, target, records)?;
+    envelope(cfg, partner, target, &outputs, control, now)
+}
+
+/// Envelopes documents given as segments (`[[tag, element, ...], ...]`, one array per
+/// transaction or message; one JSONML tree per cXML document) for `partner`, with its
+/// outbound settings: what outbound mappings produce, and what edigate itself writes (the
+/// application advice of a rejection).
+pub fn envelope(
+    cfg: &Config,
+    partner: &str,
+    target: &Target,
+    outputs: &[Value],
+    control: u64,
+    now: Utc,
+) -> Result<Vec<u8>, OutboundError> {
     let p = cfg.partner(partner);
     let settings = p.map(|p| p.outbound.clone()).unwrap_or_default();
-    let outputs = mapped(cfg, partner, target, records)?;
     let bad = |message: String| OutboundError::Partner {
         partner: partner.to_string(),
         message,
@@ -157,11 +172,11 @@ pub fn render(
     match target.format.as_str() {
         "x12" => {
             let to = receiver(&settings.x12_receiver, |p| &p.x12_ids, "x12")?;
-            x12(&settings, &to, &target.document, &outputs, control, now).map_err(envelope_errors)
+            x12(&settings, &to, &target.document, outputs, control, now).map_err(envelope_errors)
         }
         "edifact" => {
             let to = receiver(&settings.edifact_receiver, |p| &p.edifact_ids, "edifact")?;
-            edifact(&settings, &to, &target.document, &outputs, control, now)
+            edifact(&settings, &to, &target.document, outputs, control, now)
                 .map_err(envelope_errors)
         }
         _ => {
@@ -195,6 +210,7 @@ pub fn functional_id(set: &str) -> &'static str {
         "856" => "SH",
         "810" => "IN",
         "820" => "RA",
+        "824" => "AG",
         "997" => "FA",
         _ => "ZZ",
     }

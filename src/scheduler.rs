@@ -195,6 +195,15 @@ impl Appliance {
         } else {
             false
         };
+        // Rejections settled by now (here, or by the service's delivery workers since the
+        // last pass) travel back to the partners that ask.
+        match crate::advise::publish(&self.cfg, &mut self.store, Utc::now()) {
+            Ok(p) if p.written + p.failed > 0 => {
+                tracing::info!(written = p.written, failed = p.failed, "rejection advice")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "rejection advice failed; retried next pass"),
+        }
         tracing::debug!(
             ingested = intake.ingested,
             archived = pipeline.archived,

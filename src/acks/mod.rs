@@ -1,6 +1,8 @@
 //! Acknowledgements built from parse results: X12 TA1, 997 and 999. Pure: the caller
 //! passes the clock and allocates control numbers.
 
+pub mod advice;
+
 use crate::formats::x12::envelope::{Interchange, Issue, Problem};
 use crate::formats::x12::writer::{IsaHeader, WriteError, Writer};
 use crate::formats::x12::Transaction;

@@ -6,7 +6,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use thiserror::Error;
 
+mod advices;
 mod routes;
+pub use advices::{AdviceDoc, AdviceRow};
 pub use routes::{ModeChange, RoutedDelivery, RoutedRecord};
 
 #[derive(Debug, Error)]
@@ -460,6 +462,23 @@ CREATE TABLE reconcile_runs (
     summary TEXT NOT NULL
 );
 "#,
+    // Rejections to tell the partner about: one per record, queued in the transaction that
+    // settles the live delivery the ERP rejected, written once as an output (824, APERAK).
+    r#"
+CREATE TABLE advices (
+    id INTEGER PRIMARY KEY,
+    record_id TEXT NOT NULL UNIQUE,
+    delivery_id INTEGER NOT NULL,
+    file_id INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    error TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    output_id INTEGER,
+    note TEXT
+);
+CREATE INDEX advices_state ON advices(state);
+"#,
 ];
 
 /// The open state database.
@@ -571,6 +590,16 @@ fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
                 params![id, sid],
             )?;
         }
+    }
+    if let (1, Attempt::Rejected { error, .. }) = (changed, attempt) {
+        // A live side's rejection may travel back to the partner (see `advices`); a shadow
+        // side's never does. The first rejection of a record is the one told.
+        exec(
+            conn,
+            "INSERT OR IGNORE INTO advices (record_id, delivery_id, file_id, target, error, created_at, state)
+             SELECT record_id, id, file_id, target, ?2, ?3, 'due' FROM deliveries WHERE id = ?1 AND shadow = 0",
+            params![id, error, now],
+        )?;
     }
     if changed == 1 {
         let what = match (attempt, status) {

@@ -491,3 +491,87 @@ fn a_running_service_applies_a_mode_change_refuses_a_bad_one_and_survives_a_kill
         ]
     );
 }
+
+#[test]
+fn a_live_rejection_travels_back_to_the_partner_once_and_a_shadow_one_never() {
+    let erp = Erp::start(3599);
+    let asking = |mode: &str| {
+        config(erp.port, mode, "").replace(
+            "[partners.erp_ids]",
+            "advise_rejections = true\nedifact_ids = [\"5412345000013:14\"]\n[partners.erp_ids]",
+        )
+    };
+    let sb = Sandbox::with_config(&asking("dual"));
+    // Invoice numbers longer than SAP's 16 characters: SAP refuses them, legacy takes them.
+    let long = |n: usize| {
+        String::from_utf8(invoice(n, false))
+            .unwrap()
+            .replace(&format!("INV-{n:05}"), &format!("INV-2026-00000000{n:02}"))
+    };
+    sb.drop_file("inv1.edi", long(1).as_bytes());
+    let edifact =
+        std::fs::read_to_string(crate::support::data("edifact/ok/invoic-d96a-with-tax.edi"))
+            .unwrap()
+            .replace("INV-2026-0042", "INV-2026-0000000042");
+    sb.drop_file("invoic.edi", edifact.as_bytes());
+    assert_eq!(once(&sb).status.code(), Some(0), "{}", sb.log());
+    let advices = |sb: &Sandbox| -> Vec<String> {
+        sb.files("outbox")
+            .into_iter()
+            .filter(|f| f.contains("/acks/824-") || f.contains("/acks/APERAK-"))
+            .collect()
+    };
+    let found = advices(&sb);
+    assert_eq!(found.len(), 2, "{found:?}\n{}", sb.log());
+    let x12 = found.iter().find(|f| f.contains("824-")).unwrap();
+    let text = std::fs::read_to_string(sb.path(&format!("outbox/{x12}"))).unwrap();
+    assert!(text.contains("ST*824*0001"), "{text}");
+    assert!(text.contains("OTI*TR*IV*INV-2026-0000000001*"), "{text}");
+    assert!(
+        text.contains("*810~"),
+        "OTI10 names the rejected set: {text}"
+    );
+    assert!(
+        text.contains("TED*848*s4 - HTTP 400")
+            && text.contains("NTE*ERN*")
+            && text.contains("16 characters"),
+        "{text}"
+    );
+    // The APERAK reads back, through edigate's own inbound mapping, as the rejection of
+    // message 1 with SAP's words.
+    let aperak = found.iter().find(|f| f.contains("APERAK-")).unwrap();
+    let out = sb
+        .cmd(&[
+            "translate",
+            &sb.path(&format!("outbox/{aperak}")).to_string_lossy(),
+        ])
+        .output()
+        .unwrap();
+    let ack: Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(ack["schema"], "functional_ack/v1", "{ack:#}");
+    assert_eq!(ack["record"]["status"], "rejected", "{ack:#}");
+    assert_eq!(ack["record"]["transaction_control"], "1", "{ack:#}");
+    assert!(
+        ack["record"]["errors"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .contains("16 characters"),
+        "{ack:#}"
+    );
+    // Passes again write nothing new; a shadow rejection is recorded, never told.
+    std::fs::write(sb.path("edigate.toml"), asking("shadow")).unwrap();
+    sb.drop_file("inv2.edi", long(2).as_bytes());
+    assert_eq!(once(&sb).status.code(), Some(0));
+    assert_eq!(once(&sb).status.code(), Some(0));
+    assert_eq!(advices(&sb), found);
+    let r = reconcile(&sb, &[]);
+    assert_eq!(r["summary"]["rejected_modern"], 3, "{r:#}");
+    assert_eq!(legacy_invoices(&sb).len(), 3);
+    let status = sb.stdout(&["status"]);
+    assert!(
+        status.contains("rejection advice to partners: sent 2"),
+        "{status}"
+    );
+}
