@@ -439,10 +439,12 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Check => match config::load(&cli.config) {
             Ok(cfg) => {
                 println!(
-                    "{}: ok ({} channel(s), {} partner(s))",
+                    "{}: ok ({} channel(s), {} partner(s), {} target(s), {} route(s))",
                     cfg.file.display(),
                     cfg.channels.len(),
-                    cfg.partners.len()
+                    cfg.partners.len(),
+                    cfg.targets.len(),
+                    cfg.routes.len()
                 );
                 for note in cfg.mapping_notes() {
                     println!("{note}");

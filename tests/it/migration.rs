@@ -575,3 +575,110 @@ fn a_live_rejection_travels_back_to_the_partner_once_and_a_shadow_one_never() {
         "{status}"
     );
 }
+
+/// The fenced blocks of a Markdown text: (language, body).
+fn fenced(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut open: Option<(String, String)> = None;
+    for line in text.lines() {
+        match (&mut open, line.strip_prefix("```")) {
+            (None, Some(lang)) => open = Some((lang.trim().to_string(), String::new())),
+            (Some(_), Some(_)) => out.extend(open.take()),
+            (Some((_, body)), None) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+/// Whether `line` matches `want`, where `…` in `want` stands for any text.
+fn matches(want: &str, line: &str) -> bool {
+    let parts: Vec<&str> = want.split('…').collect();
+    let Some(rest) = line.strip_prefix(parts[0]) else {
+        return false;
+    };
+    let mut rest = rest;
+    for (i, p) in parts.iter().enumerate().skip(1) {
+        if i == parts.len() - 1 {
+            return rest.ends_with(p);
+        }
+        match rest.find(p) {
+            Some(at) => rest = &rest[at + p.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+#[test]
+fn the_walk_through_in_docs_migration_md_runs_as_written() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/MIGRATION.md")).unwrap();
+    let blocks = fenced(&doc);
+    // Each sh block, with the text block that follows it (its expected output), if any.
+    let mut steps: Vec<(String, Option<String>)> = Vec::new();
+    for (lang, body) in blocks {
+        match lang.as_str() {
+            "sh" => steps.push((body, None)),
+            "text" => steps.last_mut().expect("output before any command").1 = Some(body),
+            _ => {}
+        }
+    }
+    assert!(steps.len() >= 8, "the walk-through lost its steps");
+    let mut script =
+        String::from("set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n");
+    for (i, (body, _)) in steps.iter().enumerate() {
+        script.push_str(&format!("echo '@@@ step {i}'\n{body}"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bin = std::path::PathBuf::from(crate::support::bin());
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir.path())
+        .env("PATH", path)
+        .env("SRC", root)
+        .env("PORT", port.to_string())
+        .env_remove("EDIGATE_CONFIG")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the walk-through failed:\n{stdout}\n{stderr}"
+    );
+    let mut printed: Vec<Vec<&str>> = Vec::new();
+    for line in stdout.lines() {
+        if line.starts_with("@@@ step ") {
+            printed.push(Vec::new());
+        } else if let Some(p) = printed.last_mut() {
+            p.push(line);
+        }
+    }
+    assert_eq!(printed.len(), steps.len(), "{stdout}");
+    for (i, (body, want)) in steps.iter().enumerate() {
+        let Some(want) = want else { continue };
+        let mut lines = printed[i].iter();
+        for w in want.lines() {
+            assert!(
+                lines.any(|l| matches(w, l)),
+                "step {i}:\n{body}\ndid not print {w:?} (in order); it printed:\n{}",
+                printed[i].join("\n")
+            );
+        }
+    }
+}
