@@ -112,6 +112,15 @@ enum Command {
     /// Where is a document? Every record with this business key or system id (an invoice or
     /// PO number, an ERP's document id), with all its keys, its file and each target's id.
     Find { value: String },
+    /// Where does an order stand? From a PO, invoice or ASN number (or an ERP's id): every
+    /// linked document (order, acknowledgement, ship notice, receipt, invoice, payment), in
+    /// whatever order they arrived, each with its deliveries, and each system's status.
+    Track {
+        value: String,
+        /// The track as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate the configuration and report every problem.
     Check,
     /// List the canonical record schemas, or print one as JSON Schema
@@ -419,6 +428,20 @@ fn run(cli: Cli) -> Result<u8> {
             } else {
                 OK
             })
+        }
+        Command::Track { value, json } => {
+            let cfg = config::load(&cli.config)?;
+            let store = read_store(&cfg)?;
+            let Some(t) = crate::tracking::track(&store, &value)? else {
+                println!("no record has a key {}", escape(&value));
+                return Ok(2);
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                print!("{}", crate::tracking::text(&t, escape));
+            }
+            Ok(OK)
         }
         Command::Find { value } => {
             let cfg = config::load(&cli.config)?;

@@ -25,5 +25,6 @@ pub mod sftp;
 pub mod sim;
 pub mod store;
 pub mod targets;
+pub mod tracking;
 pub mod translate;
 pub mod util;

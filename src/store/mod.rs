@@ -8,8 +8,10 @@ use thiserror::Error;
 
 mod advices;
 mod routes;
+mod tracking;
 pub use advices::{AdviceDoc, AdviceRow};
 pub use routes::{ModeChange, RoutedDelivery, RoutedRecord};
+pub use tracking::{KeyedRecord, TrackedDelivery};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -682,3 +682,92 @@ fn the_walk_through_in_docs_migration_md_runs_as_written() {
         }
     }
 }
+
+#[test]
+fn an_order_is_tracked_across_its_documents_in_whatever_order_they_arrive() {
+    let sb = Sandbox::with_config(
+        r#"
+[[channels]]
+name = "inbox"
+type = "dir"
+path = "inbox"
+
+[[partners]]
+id = "ACME"
+x12_ids = ["ZZ:ACMESUPPLY"]
+
+[[targets]]
+name = "legacy"
+type = "legacy_files"
+path = "legacy-import"
+format = "csv"
+documents = ["invoice/v1", "purchase_order/v1"]
+"#,
+    );
+    // Each fixture with its own interchange control number (several share one): the set's
+    // number.
+    let fixture = |name: &str| {
+        let text =
+            std::fs::read_to_string(crate::support::data(&format!("x12/ok/{name}"))).unwrap();
+        text.replace("000000910", &format!("000000{}", &name[..3]))
+            .into_bytes()
+    };
+    let track = |value: &str| -> Value {
+        let out = sb.run(&["track", value, "--json"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let milestones = |t: &Value| -> Vec<String> {
+        t["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["milestone"].as_str().unwrap_or("-").to_string())
+            .collect()
+    };
+    // The invoice comes first: it is kept, linked to its order, which awaits the rest.
+    sb.drop_file("810.edi", &fixture("810-4010-invoice-with-charges.edi"));
+    assert_eq!(sb.once(0).status.code(), Some(0));
+    let t = track("4500001234");
+    assert_eq!(t["status"], "invoiced", "{t:#}");
+    assert_eq!(t["awaiting"], serde_json::json!(["ordered", "shipped"]));
+    assert_eq!(t["systems"][0]["status"], "invoiced", "{t:#}");
+    // The payment (linked through the invoice number), then the ship notice, the order and
+    // its acknowledgement, in that order.
+    for name in [
+        "820-4010-remittance.edi",
+        "856-5010-order-pack-item.edi",
+        "850-4010-acme.edi",
+        "855-4010-ack-with-changes.edi",
+    ] {
+        sb.drop_file(name, &fixture(name));
+        assert_eq!(sb.once(0).status.code(), Some(0));
+    }
+    let t = track("4500001234");
+    assert_eq!(t["status"], "paid", "{t:#}");
+    assert_eq!(t["awaiting"], serde_json::json!([]));
+    assert_eq!(
+        milestones(&t),
+        ["ordered", "acknowledged", "shipped", "invoiced", "paid"]
+    );
+    // The same order from any of its keys.
+    assert_eq!(milestones(&track("INV-9001")), milestones(&t));
+    assert_eq!(milestones(&track("SHP-20260520-1")), milestones(&t));
+    // Updates are idempotent: replaying every file links nothing twice.
+    assert_eq!(
+        sb.run(&["replay", "--partner", "ACME"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(sb.once(0).status.code(), Some(0));
+    assert_eq!(milestones(&track("4500001234")), milestones(&t));
+    let text = sb.stdout(&["track", "4500001234"]);
+    assert!(text.starts_with("4500001234: paid ("), "{text}");
+    assert!(text.contains("-> legacy delivered"), "{text}");
+    assert!(text.contains("system legacy: invoiced"), "{text}");
+    assert_eq!(sb.run(&["track", "NOPE"]).status.code(), Some(2));
+}
