@@ -312,6 +312,40 @@ fn sap_shape(document: &str) -> Option<Shape> {
     })
 }
 
+/// What Dynamics 365 holds (the header with its `lines`, as `read_back` gives it), by document.
+fn d365_shape(document: &str) -> Option<Shape> {
+    Some(match document {
+        "invoice" => Shape {
+            number: "InvoiceNumber",
+            date: "InvoiceDate",
+            currency: "Currency",
+            total: "ImportedAmount",
+            lines: &["lines"],
+            quantity: "ReceiveNow",
+            amount: "LineAmount",
+        },
+        "purchase_order" => Shape {
+            number: "VendorOrderReference",
+            date: "",
+            currency: "CurrencyCode",
+            total: "",
+            lines: &["lines"],
+            quantity: "OrderedPurchaseQuantity",
+            amount: "",
+        },
+        _ => return None,
+    })
+}
+
+/// The shape of what a system of `kind` holds.
+fn held_shape(kind: &crate::config::TargetKind, document: &str) -> Option<Shape> {
+    match kind {
+        crate::config::TargetKind::SapS4hana => sap_shape(document),
+        crate::config::TargetKind::Dynamics365 => d365_shape(document),
+        _ => None,
+    }
+}
+
 fn fields(shape: &Shape, doc: &Value) -> Fields {
     let mut out = Fields::new();
     let mut put = |k: String, v: Option<Field>| {
@@ -414,7 +448,7 @@ fn side_state(rec: &RoutedRecord, side: Side) -> Option<&str> {
 }
 
 /// Runs a reconciliation over the store's routed records, reading back from each side's
-/// first target that can be read (SAP S/4HANA), else taking the record as sent.
+/// first target that can be read (SAP S/4HANA, Dynamics 365), else taking the record as sent.
 pub fn reconcile(cfg: &Config, store: &Store, q: &Query) -> Result<Report, ReconcileError> {
     if let Some(r) = &q.route {
         if !cfg.routes.iter().any(|x| &x.name == r) {
@@ -463,11 +497,9 @@ pub fn reconcile(cfg: &Config, store: &Store, q: &Query) -> Result<Report, Recon
                         Ok(Held::Unreadable) => continue,
                         Ok(Held::Found(v)) => {
                             source = "read back";
-                            side_fields = match t.kind {
-                                crate::config::TargetKind::SapS4hana => sap_shape(&document)
-                                    .map(|s| fields(&s, &v))
-                                    .unwrap_or_default(),
-                                _ => sent.clone(),
+                            side_fields = match held_shape(&t.kind, &document) {
+                                Some(s) => fields(&s, &v),
+                                None => sent.clone(),
                             };
                         }
                         Ok(Held::Absent) => {

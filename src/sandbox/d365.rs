@@ -360,3 +360,43 @@ fn create_line(sb: &Sandbox, req: &Req, k: &Kind) -> Resp {
     drop(st);
     after(sb, f, e)
 }
+
+/// Changes entities F&O holds, as a user in the system would (for planting reconciliation
+/// differences): `{"system": "d365", "set": "VendorInvoiceHeaders", "where": {field: value},
+/// "fields": {field: value}, "drop_line": true}` (the last drops the header's last line).
+/// Returns how many headers changed.
+pub fn alter(sb: &Sandbox, v: &Value) -> usize {
+    let set = v["set"].as_str().unwrap_or("VendorInvoiceHeaders");
+    let Some(kind) = KINDS.iter().find(|k| k.header == set) else {
+        return 0;
+    };
+    let mut st = lock(&sb.d365);
+    let mut dropped = Vec::new();
+    let mut n = 0;
+    for e in st.sets.get_mut(set).into_iter().flatten() {
+        let hit = v["where"]
+            .as_object()
+            .is_some_and(|w| w.iter().all(|(k, x)| &e[k] == x));
+        if !hit {
+            continue;
+        }
+        n += 1;
+        for (k, x) in v["fields"].as_object().into_iter().flatten() {
+            e[k] = x.clone();
+        }
+        if v["drop_line"].as_bool() == Some(true) {
+            dropped.push((e["dataAreaId"].clone(), e[kind.id].clone()));
+        }
+    }
+    for (area, id) in dropped {
+        if let Some(lines) = st.sets.get_mut(kind.lines) {
+            if let Some(i) = lines
+                .iter()
+                .rposition(|l| l["dataAreaId"] == area && l[kind.id] == id)
+            {
+                lines.remove(i);
+            }
+        }
+    }
+    n
+}

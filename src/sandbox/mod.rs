@@ -1,8 +1,8 @@
 //! `edigate sandbox`: simulators of the ERP APIs the connectors call, on one loopback port,
 //! faithful to the contracts the connectors rely on (see `docs/CONNECTORS.md`), with fault
 //! injection (`POST /_sandbox/faults`) and a view of what each system holds
-//! (`GET /_sandbox/records`); `POST /_sandbox/alter` changes what SAP holds, as a person in
-//! the ERP would, to plant differences for reconciliation. For tests, demos and a migration team's dry run; not part of
+//! (`GET /_sandbox/records`); `POST /_sandbox/alter` changes what SAP or F&O holds, as a
+//! person in the ERP would, to plant differences for reconciliation. For tests, demos and a migration team's dry run; not part of
 //! the service.
 
 mod coupa;
@@ -151,9 +151,13 @@ impl Sandbox {
         Duration::from_millis(lock(&self.faults).slow_ms.max(100))
     }
 
-    /// Changes what SAP holds (see `sap::alter`); how many entities changed.
+    /// Changes what SAP holds (see `sap::alter`), or F&O with `"system": "d365"` (see
+    /// `d365::alter`); how many entities changed.
     pub fn alter_sap(&self, v: &Value) -> usize {
-        sap::alter(self, v)
+        match v["system"].as_str() {
+            Some("d365") => d365::alter(self, v),
+            _ => sap::alter(self, v),
+        }
     }
 
     /// What every system holds, and the counts of changes and injected faults.
@@ -475,7 +479,7 @@ fn route(sb: &Sandbox, req: &Req) -> Resp {
         }
         ("POST", "/_sandbox/alter") => match req.json().map(|v| sb.alter_sap(&v)) {
             Some(n) if n > 0 => Resp::json(200, &json!({"altered": n})),
-            _ => Resp::json(404, &json!({"error": "no SAP entity matches"})),
+            _ => Resp::json(404, &json!({"error": "no entity matches"})),
         },
         (_, p) if p.starts_with("/sap/") => sap::route(sb, req),
         (_, p) if p.starts_with("/fscmRestApi/") => oracle::route(sb, req),

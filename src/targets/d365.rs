@@ -87,6 +87,67 @@ impl D365 {
         ))
     }
 
+    /// What F&O holds for the document `body` (its payload) names by business key: the
+    /// header with its lines (`lines`, by line number), for reconciliation; `None` when it
+    /// holds no such header.
+    pub fn read_back(
+        &self,
+        agent: &ureq::Agent,
+        schema: &str,
+        body: &Value,
+    ) -> Result<Option<Value>, String> {
+        let e = match schema.split('/').next().unwrap_or("") {
+            "invoice" => &INVOICE,
+            "purchase_order" => &PURCHASE_ORDER,
+            _ => return Err(format!("dynamics365 does not take {schema} records")),
+        };
+        let header = &body["header"];
+        let filter: Vec<String> = e
+            .key
+            .iter()
+            .map(|k| format!("{k} eq {}", odata_str(header[*k].as_str().unwrap_or(""))))
+            .collect();
+        let data = self.data();
+        let get = |set: &str, filter: String| -> Result<Vec<Value>, String> {
+            let url = format!("{data}/{set}");
+            let a = self
+                .call(agent, &|| {
+                    Call::new("GET", url.clone())
+                        .query("$filter", filter.clone())
+                        .query("cross-company", "true")
+                })
+                .map_err(|r| r.text())?;
+            if a.status != 200 {
+                return Err(format!(
+                    "read-back: HTTP {}: {}",
+                    a.status,
+                    error_text(&a.body)
+                ));
+            }
+            Ok(a.json().unwrap_or_default()["value"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default())
+        };
+        let Some(mut found) = get(e.header, filter.join(" and "))?.into_iter().next() else {
+            return Ok(None);
+        };
+        let reference = found[e.id].as_str().unwrap_or("").to_string();
+        let area = found["dataAreaId"].as_str().unwrap_or("").to_string();
+        let mut lines = get(
+            e.lines,
+            format!(
+                "dataAreaId eq {} and {} eq {}",
+                odata_str(&area),
+                e.id,
+                odata_str(&reference)
+            ),
+        )?;
+        lines.sort_by_key(|l| l[e.line_number].as_i64().unwrap_or(0));
+        found["lines"] = Value::Array(lines);
+        Ok(Some(found))
+    }
+
     pub fn send(&self, agent: &ureq::Agent, row: &DeliveryRow, body: &Value) -> Reply {
         match self.attempt(agent, row, body) {
             Ok(r) | Err(r) => r,

@@ -34,7 +34,7 @@ impl Reply {
     }
 
     /// What went wrong, in words (for callers that only report it).
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         match &self.response {
             Response::Status { status, body, .. } => format!("HTTP {status}: {body}"),
             Response::Failed(e) | Response::Refused(e) => e.clone(),
@@ -128,9 +128,9 @@ impl Connector {
     /// Reads back what the target's system holds for the record `json` (its canonical
     /// envelope), by the business key its payload mapping gives, for reconciliation.
     pub fn read_back(&self, cfg: &Config, t: &Target, json: &[u8]) -> Result<Held, String> {
-        let Connector::Sap(c) = self else {
+        if !matches!(self, Connector::Sap(_) | Connector::D365(_)) {
             return Ok(Held::Unreadable);
-        };
+        }
         let row = DeliveryRow {
             id: 0,
             target: t.name.clone(),
@@ -143,7 +143,12 @@ impl Connector {
         };
         let body = payload(cfg, t, &row)?;
         let agent = crate::delivery::agent(t);
-        Ok(match c.read_back(&agent, &schema_of(&row), &body)? {
+        let held = match self {
+            Connector::Sap(c) => c.read_back(&agent, &schema_of(&row), &body)?,
+            Connector::D365(c) => c.read_back(&agent, &schema_of(&row), &body)?,
+            _ => return Ok(Held::Unreadable),
+        };
+        Ok(match held {
             Some(v) => Held::Found(v),
             None => Held::Absent,
         })

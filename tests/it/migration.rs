@@ -771,3 +771,77 @@ documents = ["invoice/v1", "purchase_order/v1"]
     assert!(text.contains("system legacy: invoiced"), "{text}");
     assert_eq!(sb.run(&["track", "NOPE"]).status.code(), Some(2));
 }
+
+#[test]
+fn reconcile_reads_dynamics_365_back_by_business_key() {
+    let erp = Erp::start(3599);
+    let port = erp.port;
+    let cfg = config(port, "dual", "")
+        .replace("s4 = \"17300001\"", "s4 = \"17300001\"\nd365 = \"1001\"")
+        .replace("modern = [\"s4\"]", "modern = [\"d365\"]")
+        .replace(
+            "[[routes]]",
+            &format!(
+                r#"[[targets]]
+name = "d365"
+type = "dynamics365"
+base_url = "http://127.0.0.1:{port}"
+token_url = "http://127.0.0.1:{port}/TENANT/oauth2/v2.0/token"
+client_id_env = "D365_CLIENT_ID"
+client_secret_env = "D365_CLIENT_SECRET"
+documents = ["invoice/v1"]
+values = {{ data_area = "usmf" }}
+
+[[routes]]"#
+            ),
+        );
+    let sb = Sandbox::with_config(&cfg);
+    for n in 1..=3 {
+        sb.drop_file(&format!("inv{n}.edi"), &invoice(n, false));
+    }
+    assert_eq!(once(&sb).status.code(), Some(0), "{}", sb.log());
+    let r = reconcile(&sb, &[]);
+    assert_eq!(r["summary"]["matched"], 3, "{r:#}");
+    let alter = |number: &str, body: Value| {
+        let mut v = body;
+        v["system"] = "d365".into();
+        v["where"] = serde_json::json!({"InvoiceNumber": number});
+        assert_eq!(erp.sb.alter_sap(&v), 1);
+    };
+    alter(
+        "INV-00002",
+        serde_json::json!({"fields": {"ImportedAmount": 999.5}}),
+    );
+    alter("INV-00003", serde_json::json!({"drop_line": true}));
+    let r = reconcile(&sb, &[]);
+    assert_eq!(
+        (
+            r["summary"]["matched"].as_u64(),
+            r["summary"]["different"].as_u64()
+        ),
+        (Some(1), Some(2)),
+        "{r:#}"
+    );
+    let doc = |key: &str| {
+        r["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["key"] == key)
+            .unwrap()
+            .clone()
+    };
+    let d2 = doc("INV-00002");
+    assert_eq!(d2["modern"]["source"], "read back", "{d2:#}");
+    assert_eq!(d2["differences"][0]["field"], "total", "{d2:#}");
+    assert_eq!(d2["differences"][0]["modern"], "999.5", "{d2:#}");
+    let d3 = doc("INV-00003");
+    assert!(
+        d3["differences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["field"] == "lines"),
+        "{d3:#}"
+    );
+}
