@@ -845,3 +845,87 @@ values = {{ data_area = "usmf" }}
         "{d3:#}"
     );
 }
+
+#[test]
+fn several_subscribers_on_a_side_are_each_delivered_and_held_on_their_own() {
+    let erp = Erp::start(3599);
+    let port = erp.port;
+    // Two modern subscribers: F&O, and SAP with a password it refuses.
+    let cfg = config(port, "dual", "")
+        .replace("s4 = \"17300001\"", "s4 = \"17300001\"\nd365 = \"1001\"")
+        .replace("modern = [\"s4\"]", "modern = [\"d365\", \"s4\"]")
+        .replace(
+            "[[routes]]",
+            &format!(
+                r#"[[targets]]
+name = "d365"
+type = "dynamics365"
+base_url = "http://127.0.0.1:{port}"
+token_url = "http://127.0.0.1:{port}/TENANT/oauth2/v2.0/token"
+client_id_env = "D365_CLIENT_ID"
+client_secret_env = "D365_CLIENT_SECRET"
+documents = ["invoice/v1"]
+values = {{ data_area = "usmf" }}
+
+[[routes]]"#
+            ),
+        );
+    let sb = Sandbox::with_config(&cfg);
+    for n in 1..=3 {
+        sb.drop_file(&format!("inv{n}.edi"), &invoice(n, false));
+    }
+    let out = sb
+        .cmd(&["once"])
+        .envs(SECRETS)
+        .env("S4_PASSWORD", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let status = sb.stdout(&["status"]);
+    assert!(
+        status.contains("d365             pending 0, delivered 3, rejected 0, dead 0"),
+        "{status}"
+    );
+    assert!(
+        status.contains("legacy           pending 0, delivered 3"),
+        "{status}"
+    );
+    assert!(
+        status.contains("s4               pending 0, delivered 0, rejected 3"),
+        "{status}"
+    );
+    assert!(sap_invoices(&erp).is_empty());
+    assert_eq!(
+        erp.records()["dynamics365"]["VendorInvoiceHeaders"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    // The held subscriber is released once its password is right; the others are not sent
+    // again.
+    let list = sb.stdout(&["quarantine", "list"]);
+    let ids: Vec<String> = list
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (id, target) = (w.next()?, w.next()?);
+            (target == "s4" && id.parse::<i64>().is_ok()).then(|| id.to_string())
+        })
+        .collect();
+    assert_eq!(ids.len(), 3, "{list}");
+    let mut args = vec!["quarantine", "release", "--delivery"];
+    args.extend(ids.iter().map(String::as_str));
+    assert_eq!(sb.run(&args).status.code(), Some(0));
+    assert_eq!(once(&sb).status.code(), Some(0));
+    assert_eq!(
+        sap_invoices(&erp),
+        names(&["INV-00001", "INV-00002", "INV-00003"])
+    );
+    assert_eq!(
+        erp.records()["dynamics365"]["VendorInvoiceHeaders"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(legacy_invoices(&sb).len(), 3);
+}
