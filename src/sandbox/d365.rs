@@ -374,16 +374,10 @@ pub fn alter(sb: &Sandbox, v: &Value) -> usize {
     let mut dropped = Vec::new();
     let mut n = 0;
     for e in st.sets.get_mut(set).into_iter().flatten() {
-        let hit = v["where"]
-            .as_object()
-            .is_some_and(|w| w.iter().all(|(k, x)| &e[k] == x));
-        if !hit {
+        if !super::alter_entity(e, v) {
             continue;
         }
         n += 1;
-        for (k, x) in v["fields"].as_object().into_iter().flatten() {
-            e[k] = x.clone();
-        }
         if v["drop_line"].as_bool() == Some(true) {
             dropped.push((e["dataAreaId"].clone(), e[kind.id].clone()));
         }

@@ -173,6 +173,20 @@ impl Sandbox {
     }
 }
 
+/// Applies an alteration (`{"where": {field: value}, "fields": {field: value}}`) to one
+/// entity: whether it matched (and was changed).
+pub(crate) fn alter_entity(e: &mut Value, v: &Value) -> bool {
+    let hit = v["where"]
+        .as_object()
+        .is_some_and(|w| w.iter().all(|(k, x)| &e[k] == x));
+    if hit {
+        for (k, x) in v["fields"].as_object().into_iter().flatten() {
+            e[k] = x.clone();
+        }
+    }
+    hit
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

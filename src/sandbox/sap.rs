@@ -458,16 +458,10 @@ pub fn alter(sb: &Sandbox, v: &Value) -> usize {
     };
     let mut n = 0;
     for e in items.iter_mut() {
-        let hit = v["where"]
-            .as_object()
-            .is_some_and(|w| w.iter().all(|(k, x)| &e[k] == x));
-        if !hit {
+        if !super::alter_entity(e, v) {
             continue;
         }
         n += 1;
-        for (k, x) in v["fields"].as_object().into_iter().flatten() {
-            e[k] = x.clone();
-        }
         if v["drop_item"].as_bool() == Some(true) {
             for nav in ["to_SuplrInvcItemPurOrdRef", "to_PurchaseOrderItem"] {
                 if let Some(list) = e[nav]["results"].as_array_mut() {

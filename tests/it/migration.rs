@@ -772,13 +772,12 @@ documents = ["invoice/v1", "purchase_order/v1"]
     assert_eq!(sb.run(&["track", "NOPE"]).status.code(), Some(2));
 }
 
-#[test]
-fn reconcile_reads_dynamics_365_back_by_business_key() {
-    let erp = Erp::start(3599);
-    let port = erp.port;
-    let cfg = config(port, "dual", "")
+/// The contract's configuration in dual mode with F&O as a target too (vendor 1001), and the
+/// route's modern side as `modern`.
+fn with_d365(port: u16, modern: &str) -> String {
+    config(port, "dual", "")
         .replace("s4 = \"17300001\"", "s4 = \"17300001\"\nd365 = \"1001\"")
-        .replace("modern = [\"s4\"]", "modern = [\"d365\"]")
+        .replace("modern = [\"s4\"]", modern)
         .replace(
             "[[routes]]",
             &format!(
@@ -794,7 +793,14 @@ values = {{ data_area = "usmf" }}
 
 [[routes]]"#
             ),
-        );
+        )
+}
+
+#[test]
+fn reconcile_reads_dynamics_365_back_by_business_key() {
+    let erp = Erp::start(3599);
+    let port = erp.port;
+    let cfg = with_d365(port, "modern = [\"d365\"]");
     let sb = Sandbox::with_config(&cfg);
     for n in 1..=3 {
         sb.drop_file(&format!("inv{n}.edi"), &invoice(n, false));
@@ -851,25 +857,7 @@ fn several_subscribers_on_a_side_are_each_delivered_and_held_on_their_own() {
     let erp = Erp::start(3599);
     let port = erp.port;
     // Two modern subscribers: F&O, and SAP with a password it refuses.
-    let cfg = config(port, "dual", "")
-        .replace("s4 = \"17300001\"", "s4 = \"17300001\"\nd365 = \"1001\"")
-        .replace("modern = [\"s4\"]", "modern = [\"d365\", \"s4\"]")
-        .replace(
-            "[[routes]]",
-            &format!(
-                r#"[[targets]]
-name = "d365"
-type = "dynamics365"
-base_url = "http://127.0.0.1:{port}"
-token_url = "http://127.0.0.1:{port}/TENANT/oauth2/v2.0/token"
-client_id_env = "D365_CLIENT_ID"
-client_secret_env = "D365_CLIENT_SECRET"
-documents = ["invoice/v1"]
-values = {{ data_area = "usmf" }}
-
-[[routes]]"#
-            ),
-        );
+    let cfg = with_d365(port, "modern = [\"d365\", \"s4\"]");
     let sb = Sandbox::with_config(&cfg);
     for n in 1..=3 {
         sb.drop_file(&format!("inv{n}.edi"), &invoice(n, false));
