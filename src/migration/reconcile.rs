@@ -610,7 +610,12 @@ pub fn reconcile(cfg: &Config, store: &Store, q: &Query) -> Result<Report, Recon
             .or_default()
             .add(d.status);
         for (side, f) in held {
-            if f.is_empty() {
+            // A side's totals are what it holds: a rejected or pending document is not there.
+            let view = match side {
+                Side::Legacy => &d.legacy,
+                Side::Modern => &d.modern,
+            };
+            if f.is_empty() || view.as_ref().is_none_or(|v| v.state != "delivered") {
                 continue;
             }
             let currency = f.get("currency").map_or("", |c| c.text()).to_string();

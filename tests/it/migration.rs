@@ -334,6 +334,21 @@ fn reconcile_reports_planted_differences_and_a_rejection_on_one_side() {
     assert_eq!(d4["ignored"][0]["rule"], "sap-rounding", "{d4:#}");
     let d5 = doc("INV-2026-0000000005");
     assert_eq!(d5["status"], "rejected_modern");
+    // Each side's totals count what it holds: the rejected invoice is not in SAP's.
+    let documents_on = |side: &str| -> u64 {
+        r["totals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["side"] == side)
+            .map(|t| t["documents"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        (documents_on("legacy"), documents_on("modern")),
+        (5, 4),
+        "{r:#}"
+    );
     assert!(d5["modern"]["targets"][0][3]
         .as_str()
         .unwrap()
