@@ -92,7 +92,7 @@ fn document(cfg: &Config, a: &AdviceRow, control: u64, now: Utc) -> Result<Advic
         format!("the record came as {format:?}: edigate writes advice for X12 (824) and EDIFACT (APERAK) only")
     })?;
     let schema = env["schema"].as_str().unwrap_or("");
-    let key = advice::key_of(schema, &env);
+    let key = crate::canonical::business_key(schema, &env);
     let text = |k: &str| source[k].as_str().unwrap_or("").to_string();
     let (document, group, transaction) = (
         text("document"),

@@ -65,29 +65,7 @@ pub struct TrackedDoc {
     pub file_id: i64,
     pub received_at: String,
     pub keys: Vec<(String, String)>,
-    pub deliveries: Vec<Delivery>,
-}
-
-/// A delivery as tracking shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Delivery {
-    pub target: String,
-    pub state: String,
-    pub system_id: Option<String>,
-    pub error: Option<String>,
-    pub shadow: bool,
-}
-
-impl From<TrackedDelivery> for Delivery {
-    fn from(d: TrackedDelivery) -> Delivery {
-        Delivery {
-            target: d.target,
-            state: d.state,
-            system_id: d.system_id,
-            error: d.error,
-            shadow: d.shadow,
-        }
-    }
+    pub deliveries: Vec<TrackedDelivery>,
 }
 
 /// Where the order stands in one system: the furthest milestone it holds, and what it has
@@ -155,11 +133,7 @@ pub fn track(store: &Store, value: &str) -> Result<Option<Track>, StoreError> {
     }
     let mut documents = Vec::new();
     for r in records {
-        let deliveries = store
-            .deliveries_of(&r.record_id)?
-            .into_iter()
-            .map(Delivery::from)
-            .collect();
+        let deliveries = store.deliveries_of(&r.record_id)?;
         documents.push(TrackedDoc {
             milestone: Milestone::of(&r.schema),
             schema: r.schema,

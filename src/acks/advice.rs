@@ -31,24 +31,6 @@ pub fn advice_document(format: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// The business key of a record from its envelope's correlation keys, by schema.
-pub fn key_of(schema: &str, envelope: &Value) -> String {
-    let name = match schema.split('/').next().unwrap_or("") {
-        "invoice" => "invoice_number",
-        "ship_notice" => "shipment_id",
-        "payment_status" => "payment_id",
-        "goods_receipt" => "receipt_id",
-        "supplier" => "supplier_id",
-        "requisition" => "requisition_id",
-        _ => "po_number",
-    };
-    envelope["correlation"][name]
-        .as_str()
-        .or_else(|| envelope["record"][name].as_str())
-        .unwrap_or("")
-        .to_string()
-}
-
 /// Text safe in any element: printable ASCII without the X12 separators the partner may
 /// use, at most `max` characters (the system's message can be long and in any script).
 fn plain(s: &str, max: usize) -> String {
@@ -154,13 +136,5 @@ mod tests {
         assert_eq!(plain("a*b~c\n d:e+f'g?h", 100), "abc defgh");
         assert_eq!(plain("Ünïcode ok", 100), "n code ok");
         assert_eq!(plain(&"x".repeat(80), 60).len(), 60);
-    }
-
-    #[test]
-    fn keys_come_from_the_correlation_of_the_schema() {
-        let env = json!({"correlation": {"invoice_number": "INV-1", "po_number": "PO-9"}});
-        assert_eq!(key_of("invoice/v1", &env), "INV-1");
-        assert_eq!(key_of("purchase_order/v1", &env), "PO-9");
-        assert_eq!(key_of("ship_notice/v1", &env), "");
     }
 }

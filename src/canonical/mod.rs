@@ -217,6 +217,25 @@ fn no_nulls(v: &mut Value) {
     }
 }
 
+/// The business key a document of `schema` is known by (the number people quote), read
+/// from a record envelope's correlation keys, else from its record; empty when it has none.
+pub fn business_key(schema: &str, envelope: &serde_json::Value) -> String {
+    let name = match schema.split('/').next().unwrap_or("") {
+        "invoice" => "invoice_number",
+        "ship_notice" => "shipment_id",
+        "payment_status" => "payment_id",
+        "goods_receipt" => "receipt_id",
+        "supplier" => "supplier_id",
+        "requisition" => "requisition_id",
+        _ => "po_number",
+    };
+    envelope["correlation"][name]
+        .as_str()
+        .or_else(|| envelope["record"][name].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
 impl Business {
     /// Business keys that let one document be followed across systems.
     pub fn correlation(&self) -> BTreeMap<String, String> {
@@ -339,6 +358,15 @@ impl Written {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_come_from_the_correlation_of_the_schema() {
+        let env =
+            serde_json::json!({"correlation": {"invoice_number": "INV-1", "po_number": "PO-9"}});
+        assert_eq!(business_key("invoice/v1", &env), "INV-1");
+        assert_eq!(business_key("purchase_order/v1", &env), "PO-9");
+        assert_eq!(business_key("ship_notice/v1", &env), "");
+    }
 
     #[test]
     fn every_schema_names_itself_and_closes_its_objects() {

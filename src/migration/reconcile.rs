@@ -386,13 +386,6 @@ fn fields(shape: &Shape, doc: &Value) -> Fields {
     out
 }
 
-/// The record's business key as people quote it (invoice number, PO number, ASN).
-fn business_key(document: &str, record: &Value) -> String {
-    record_shape(document)
-        .and_then(|s| record[s.number].as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 /// `a - b` for two normalised decimals, as an absolute value (exact, by scaling).
 fn within(a: &str, b: &str, tolerance: &str) -> bool {
     let scale = |s: &str| s.split_once('.').map_or(0, |(_, f)| f.len());
@@ -458,6 +451,7 @@ pub fn reconcile(cfg: &Config, store: &Store, q: &Query) -> Result<Report, Recon
     let records = store.routed_records(q.route.as_deref(), q.since.as_deref())?;
     let mut warnings = Vec::new();
     let mut documents = Vec::new();
+    let mut agents: std::collections::HashMap<String, ureq::Agent> = Default::default();
     for rec in records {
         let document = rec.schema.split('/').next().unwrap_or("").to_string();
         if q.partner.as_ref().is_some_and(|p| p != &rec.partner)
@@ -492,7 +486,11 @@ pub fn reconcile(cfg: &Config, store: &Store, q: &Query) -> Result<Report, Recon
                     let Some(t) = cfg.targets.iter().find(|t| t.name == d.target) else {
                         continue;
                     };
-                    let answer = crate::targets::connector(t).read_back(cfg, t, &rec.json);
+                    // One agent per target for the whole run, so connections are reused.
+                    let agent = agents
+                        .entry(t.name.clone())
+                        .or_insert_with(|| crate::delivery::agent(t));
+                    let answer = crate::targets::connector(t).read_back(cfg, t, agent, &rec.json);
                     match answer {
                         Ok(Held::Unreadable) => continue,
                         Ok(Held::Found(v)) => {
@@ -582,7 +580,7 @@ pub fn reconcile(cfg: &Config, store: &Store, q: &Query) -> Result<Report, Recon
                     (None, None) => Status::Pending,
                 }
             };
-        let key = business_key(&document, &env["record"]);
+        let key = crate::canonical::business_key(&rec.schema, &env);
         documents.push((
             held,
             DocumentView {

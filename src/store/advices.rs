@@ -1,7 +1,7 @@
 //! The store's part of rejection advice: the ERP rejections queued for the partner, each
 //! turned into one output (with its control number) in one transaction, then written.
 
-use super::{anomaly_in, exec, OutputRow, Result, Store};
+use super::{anomaly_in, draw_controls, exec, OutputRow, Result, Store};
 use crate::util::Utc;
 use rusqlite::params;
 
@@ -64,16 +64,9 @@ impl Store {
         make: impl FnOnce(u64) -> std::result::Result<AdviceDoc, String>,
     ) -> Result<std::result::Result<i64, String>> {
         let tx = self.conn.savepoint()?;
-        exec(
-            &tx,
-            "INSERT INTO counters (partner, kind, value) VALUES (?1, 'x12', 1)
-             ON CONFLICT (partner, kind) DO UPDATE SET value = value + 1",
-            [&a.partner],
-        )?;
-        let control: i64 = tx
-            .prepare_cached("SELECT value FROM counters WHERE partner = ?1 AND kind = 'x12'")?
-            .query_row([&a.partner], |r| r.get(0))?;
-        let doc = match make(control as u64) {
+        // The partner's one counter, as for acknowledgements and outbound documents.
+        let control = draw_controls(&tx, &a.partner, "x12", 1)?;
+        let doc = match make(control) {
             Ok(d) => d,
             Err(e) => {
                 drop(tx);

@@ -538,6 +538,21 @@ fn anomaly_in(conn: &Connection, kind: &str, file_id: Option<i64>, detail: &str)
     Ok(())
 }
 
+/// Takes `n` consecutive control numbers on `conn` (inside the caller's transaction);
+/// returns the first.
+fn draw_controls(conn: &Connection, partner: &str, kind: &str, n: u64) -> Result<u64> {
+    exec(
+        conn,
+        "INSERT INTO counters (partner, kind, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (partner, kind) DO UPDATE SET value = value + ?3",
+        params![partner, kind, n as i64],
+    )?;
+    let v: i64 = conn
+        .prepare_cached("SELECT value FROM counters WHERE partner = ?1 AND kind = ?2")?
+        .query_row(params![partner, kind], |r| r.get(0))?;
+    Ok(v as u64 + 1 - n)
+}
+
 /// An audit event of a delivery, under the file its record came from.
 fn delivery_event(conn: &Connection, delivery: i64, what: &str) -> Result<()> {
     exec(
@@ -902,17 +917,9 @@ impl Store {
     /// Takes `n` consecutive control numbers at once; returns the first.
     pub fn reserve_controls(&mut self, partner: &str, kind: &str, n: u64) -> Result<u64> {
         let tx = self.conn.savepoint()?;
-        exec(
-            &tx,
-            "INSERT INTO counters (partner, kind, value) VALUES (?1, ?2, ?3)
-             ON CONFLICT (partner, kind) DO UPDATE SET value = value + ?3",
-            params![partner, kind, n as i64],
-        )?;
-        let v: i64 = tx
-            .prepare_cached("SELECT value FROM counters WHERE partner = ?1 AND kind = ?2")?
-            .query_row(params![partner, kind], |r| r.get(0))?;
+        let first = draw_controls(&tx, partner, kind, n)?;
         tx.commit()?;
-        Ok(v as u64 + 1 - n)
+        Ok(first)
     }
 
     /// received -> parsed, with the interchanges found.

@@ -16,7 +16,7 @@ pub struct KeyedRecord {
 }
 
 /// One delivery of a tracked record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TrackedDelivery {
     pub target: String,
     pub state: String,

@@ -41,6 +41,25 @@ const PURCHASE_ORDER: Entities = Entities {
     line_number: "LineNumber",
 };
 
+/// The entities of a schema's documents.
+fn entities(schema: &str) -> Option<&'static Entities> {
+    match schema.split('/').next().unwrap_or("") {
+        "invoice" => Some(&INVOICE),
+        "purchase_order" => Some(&PURCHASE_ORDER),
+        _ => None,
+    }
+}
+
+/// The OData filter of a header's business key, from its three values.
+fn key_filter(e: &Entities, values: [&str; 3]) -> String {
+    e.key
+        .iter()
+        .zip(values)
+        .map(|(k, v)| format!("{k} eq {}", odata_str(v)))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
 pub struct D365 {
     target: Target,
     tokens: TokenCache,
@@ -96,17 +115,11 @@ impl D365 {
         schema: &str,
         body: &Value,
     ) -> Result<Option<Value>, String> {
-        let e = match schema.split('/').next().unwrap_or("") {
-            "invoice" => &INVOICE,
-            "purchase_order" => &PURCHASE_ORDER,
-            _ => return Err(format!("dynamics365 does not take {schema} records")),
-        };
+        let e = entities(schema)
+            .ok_or_else(|| format!("dynamics365 does not take {schema} records"))?;
         let header = &body["header"];
-        let filter: Vec<String> = e
-            .key
-            .iter()
-            .map(|k| format!("{k} eq {}", odata_str(header[*k].as_str().unwrap_or(""))))
-            .collect();
+        let value = |i: usize| header[e.key[i]].as_str().unwrap_or("");
+        let filter = key_filter(e, [value(0), value(1), value(2)]);
         let data = self.data();
         let get = |set: &str, filter: String| -> Result<Vec<Value>, String> {
             let url = format!("{data}/{set}");
@@ -129,7 +142,7 @@ impl D365 {
                 .cloned()
                 .unwrap_or_default())
         };
-        let Some(mut found) = get(e.header, filter.join(" and "))?.into_iter().next() else {
+        let Some(mut found) = get(e.header, filter)?.into_iter().next() else {
             return Ok(None);
         };
         let reference = found[e.id].as_str().unwrap_or("").to_string();
@@ -162,14 +175,10 @@ impl D365 {
     ) -> Result<Reply, Reply> {
         let schema = super::schema_of(row);
         let schema = schema.as_str();
-        let e = match schema.split('/').next().unwrap_or("") {
-            "invoice" => &INVOICE,
-            "purchase_order" => &PURCHASE_ORDER,
-            _ => {
-                return Err(Reply::refused(format!(
-                    "dynamics365 does not take {schema} records"
-                )))
-            }
+        let Some(e) = entities(schema) else {
+            return Err(Reply::refused(format!(
+                "dynamics365 does not take {schema} records"
+            )));
         };
         let (header, lines) = (&body["header"], body["lines"].as_array());
         let field = |k: &str| -> Result<String, Reply> {
@@ -184,15 +193,7 @@ impl D365 {
         // A retry may follow a header (and some lines) already created.
         let mut found = None;
         if row.maybe_sent {
-            let filter = format!(
-                "{} eq {} and {} eq {} and {} eq {}",
-                e.key[0],
-                odata_str(&area),
-                e.key[1],
-                odata_str(&number),
-                e.key[2],
-                odata_str(&account)
-            );
+            let filter = key_filter(e, [&area, &number, &account]);
             let url = format!("{data}/{}", e.header);
             let a = self.call(agent, &|| {
                 Call::new("GET", url.clone())

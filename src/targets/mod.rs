@@ -127,10 +127,13 @@ pub enum Held {
 impl Connector {
     /// Reads back what the target's system holds for the record `json` (its canonical
     /// envelope), by the business key its payload mapping gives, for reconciliation.
-    pub fn read_back(&self, cfg: &Config, t: &Target, json: &[u8]) -> Result<Held, String> {
-        if !matches!(self, Connector::Sap(_) | Connector::D365(_)) {
-            return Ok(Held::Unreadable);
-        }
+    pub fn read_back(
+        &self,
+        cfg: &Config,
+        t: &Target,
+        agent: &ureq::Agent,
+        json: &[u8],
+    ) -> Result<Held, String> {
         let row = DeliveryRow {
             id: 0,
             target: t.name.clone(),
@@ -141,11 +144,10 @@ impl Connector {
             maybe_sent: true,
             file_id: 0,
         };
-        let body = payload(cfg, t, &row)?;
-        let agent = crate::delivery::agent(t);
+        let schema = schema_of(&row);
         let held = match self {
-            Connector::Sap(c) => c.read_back(&agent, &schema_of(&row), &body)?,
-            Connector::D365(c) => c.read_back(&agent, &schema_of(&row), &body)?,
+            Connector::Sap(c) => c.read_back(agent, &schema, &payload(cfg, t, &row)?)?,
+            Connector::D365(c) => c.read_back(agent, &schema, &payload(cfg, t, &row)?)?,
             _ => return Ok(Held::Unreadable),
         };
         Ok(match held {

@@ -146,6 +146,23 @@ impl Sap {
         svc: &Service,
         body: &Value,
     ) -> Result<Option<String>, Reply> {
+        Ok(self
+            .find(agent, auth, svc, body, false)?
+            .as_ref()
+            .and_then(svc.id))
+    }
+
+    /// The entity the system holds under the business key of the payload `body`, with its
+    /// items when `expand` (`$expand`): the one query behind the lookup before a retry and
+    /// the read-back of reconciliation.
+    fn find(
+        &self,
+        agent: &ureq::Agent,
+        auth: &str,
+        svc: &Service,
+        body: &Value,
+        expand: bool,
+    ) -> Result<Option<Value>, Reply> {
         let mut filter = Vec::new();
         for k in svc.key {
             let Some(v) = body[*k].as_str().filter(|v| !v.is_empty()) else {
@@ -155,30 +172,35 @@ impl Sap {
             };
             filter.push(format!("{k} eq {}", odata_str(v)));
         }
-        let a = Call::new("GET", format!("{}/{}", self.root(svc), svc.set))
+        let mut call = Call::new("GET", format!("{}/{}", self.root(svc), svc.set))
             .query("$filter", filter.join(" and "))
             .query("$format", "json")
             .header("Authorization", auth)
-            .header("Accept", "application/json")
+            .header("Accept", "application/json");
+        if let Some(items) = svc.items.filter(|_| expand) {
+            call = call.query("$expand", items);
+        }
+        let a = call
             .send(agent)
-            .map_err(|e| Reply::failed(format!("lookup before retry: {e}")))?;
+            .map_err(|e| Reply::failed(format!("lookup by business key: {e}")))?;
         self.token_refused(&a)?;
         if a.is_html() {
-            return Err(Reply::failed("lookup answered with an HTML page"));
+            return Err(Reply::failed(
+                "lookup by business key answered with an HTML page",
+            ));
         }
         if a.status != 200 {
-            let text = format!("lookup before retry: {}", error_text(&a.body));
+            let text = format!("lookup by business key: {}", error_text(&a.body));
             return Err(Reply::of(a.response(text)));
         }
-        let v = a.json().unwrap_or_default();
-        Ok(v["d"]["results"]
+        Ok(a.json().unwrap_or_default()["d"]["results"]
             .as_array()
             .and_then(|r| r.first())
-            .and_then(svc.id))
+            .cloned())
     }
 
     /// What the system holds for the document `body` (its payload) names by business key,
-    /// with its items (`$expand`), for reconciliation: `None` when it holds nothing.
+    /// with its items, for reconciliation: `None` when it holds nothing.
     pub fn read_back(
         &self,
         agent: &ureq::Agent,
@@ -187,31 +209,8 @@ impl Sap {
     ) -> Result<Option<Value>, String> {
         let svc = service(schema).ok_or_else(|| format!("sap_s4hana does not take {schema}"))?;
         let auth = self.auth(agent).map_err(|r| r.text())?;
-        let mut filter = Vec::new();
-        for k in svc.key {
-            let v = body[*k].as_str().unwrap_or("");
-            filter.push(format!("{k} eq {}", odata_str(v)));
-        }
-        let mut call = Call::new("GET", format!("{}/{}", self.root(svc), svc.set))
-            .query("$filter", filter.join(" and "))
-            .query("$format", "json")
-            .header("Authorization", auth)
-            .header("Accept", "application/json");
-        if let Some(items) = svc.items {
-            call = call.query("$expand", items);
-        }
-        let a = call.send(agent)?;
-        if a.status != 200 || a.is_html() {
-            return Err(format!(
-                "read-back: HTTP {}: {}",
-                a.status,
-                error_text(&a.body)
-            ));
-        }
-        Ok(a.json().unwrap_or_default()["d"]["results"]
-            .as_array()
-            .and_then(|r| r.first())
-            .cloned())
+        self.find(agent, &auth, svc, body, true)
+            .map_err(|r| r.text())
     }
 
     pub fn send(&self, agent: &ureq::Agent, row: &DeliveryRow, body: &Value) -> Reply {

@@ -117,6 +117,17 @@ fn reconcile(sb: &Sandbox, extra: &[&str]) -> Value {
     })
 }
 
+/// The document of a reconcile report with this business key.
+fn document(r: &Value, key: &str) -> Value {
+    r["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["key"] == key)
+        .unwrap_or_else(|| panic!("no document {key}: {r:#}"))
+        .clone()
+}
+
 fn names(xs: &[&str]) -> Vec<String> {
     xs.iter().map(|s| s.to_string()).collect()
 }
@@ -216,12 +227,7 @@ fn each_mode_sends_to_its_sides_and_no_change_sends_again() {
     assert_eq!(summary["legacy_only"], 2, "{r:#}");
     assert_eq!(summary["modern_only"], 1, "{r:#}");
     assert_eq!(summary["different"], 0, "{r:#}");
-    let shadow = r["documents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["key"] == "INV-00002")
-        .unwrap();
+    let shadow = &document(&r, "INV-00002");
     assert_eq!(shadow["mode"], "shadow");
     assert_eq!(shadow["modern"]["source"], "read back", "{shadow:#}");
     assert!(shadow["modern"]["id"]
@@ -263,14 +269,7 @@ fn reconcile_reports_planted_differences_and_a_rejection_on_one_side() {
     );
     alter("INV-00003", r#"{"drop_item": true}"#);
     let r = reconcile(&sb, &[]);
-    let total: String = r["documents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["key"] == "INV-00004")
-        .map(|d| d["legacy"]["state"].to_string())
-        .unwrap();
-    assert_eq!(total, "\"delivered\"");
+    assert_eq!(document(&r, "INV-00004")["legacy"]["state"], "delivered");
     let amount_of = |key: &str| -> String {
         erp.records()["sap_s4hana"]["A_SupplierInvoice"]
             .as_array()
@@ -302,15 +301,7 @@ fn reconcile_reports_planted_differences_and_a_rejection_on_one_side() {
         (Some(2), Some(2), Some(1)),
         "{r:#}"
     );
-    let doc = |key: &str| {
-        r["documents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["key"] == key)
-            .unwrap()
-            .clone()
-    };
+    let doc = |key: &str| document(&r, key);
     let fields = |d: &Value, what: &str| -> Vec<String> {
         d[what]
             .as_array()
@@ -843,15 +834,7 @@ fn reconcile_reads_dynamics_365_back_by_business_key() {
         (Some(1), Some(2)),
         "{r:#}"
     );
-    let doc = |key: &str| {
-        r["documents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["key"] == key)
-            .unwrap()
-            .clone()
-    };
+    let doc = |key: &str| document(&r, key);
     let d2 = doc("INV-00002");
     assert_eq!(d2["modern"]["source"], "read back", "{d2:#}");
     assert_eq!(d2["differences"][0]["field"], "total", "{d2:#}");
