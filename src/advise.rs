@@ -3,9 +3,9 @@
 //! partner's profile asks (`advise_rejections = true`).
 
 use crate::acks::advice::{self, Rejection};
-use crate::config::Config;
+use crate::config::{Config, OrderRejections};
 use crate::fsutil;
-use crate::store::{AdviceDoc, AdviceRow, Store, StoreError};
+use crate::store::{AdviceDoc, AdviceRow, OutputRow, Store, StoreError};
 use crate::util::Utc;
 use serde_json::Value;
 
@@ -54,9 +54,25 @@ pub fn publish(cfg: &Config, store: &mut Store, now: Utc) -> Result<Published, A
             }
         }
     }
+    let unwritten = store.unwritten_advices()?;
+    let outputs: Vec<_> = unwritten.iter().map(|(_, o)| o.clone()).collect();
+    write_outputs(cfg, &outputs)?;
+    for o in &outputs {
+        tracing::warn!(output = %o.path, "an ERP rejection was told to the partner");
+    }
+    let written: Vec<(i64, i64)> = unwritten.iter().map(|(a, o)| (*a, o.id)).collect();
+    for (advice, output) in written {
+        store.advice_written(advice, output)?;
+        done.written += 1;
+    }
+    Ok(done)
+}
+
+/// Writes documents edigate made (advice, a process's answers) to the outbox, each replaced
+/// whole, and syncs their folders; the caller then marks them written.
+pub fn write_outputs(cfg: &Config, outputs: &[OutputRow]) -> Result<(), AdviseError> {
     let mut dirs = Vec::new();
-    let mut written = Vec::new();
-    for (advice, o) in store.unwritten_advices()? {
+    for o in outputs {
         let path = cfg.outbox.join(&o.path);
         fsutil::write_replace(&path, &o.content).map_err(|source| AdviseError::Io {
             path: path.display().to_string(),
@@ -67,8 +83,6 @@ pub fn publish(cfg: &Config, store: &mut Store, now: Utc) -> Result<Published, A
                 dirs.push(d.to_path_buf());
             }
         }
-        tracing::warn!(output = %o.path, "an ERP rejection was told to the partner");
-        written.push((advice, o.id));
     }
     for d in &dirs {
         fsutil::sync_dir(d).map_err(|source| AdviseError::Io {
@@ -76,11 +90,7 @@ pub fn publish(cfg: &Config, store: &mut Store, now: Utc) -> Result<Published, A
             source,
         })?;
     }
-    for (advice, output) in written {
-        store.advice_written(advice, output)?;
-        done.written += 1;
-    }
-    Ok(done)
+    Ok(())
 }
 
 /// The advice document of `a` with control number `control`.
@@ -89,15 +99,33 @@ fn document(cfg: &Config, a: &AdviceRow, control: u64, now: Utc) -> Result<Advic
     let source = &env["source"];
     let format = source["format"].as_str().unwrap_or("");
     let (syntax, doc) = advice::advice_document(format).ok_or_else(|| {
-        format!("the record came as {format:?}: edigate writes advice for X12 (824) and EDIFACT (APERAK) only")
+        format!("the record came as {format:?}: edigate writes advice for X12 (824), EDIFACT (APERAK) and cXML (StatusUpdateRequest) only")
     })?;
     let schema = env["schema"].as_str().unwrap_or("");
+    let order_response = schema.starts_with("purchase_order/")
+        && syntax != "cxml"
+        && cfg
+            .partner(&a.partner)
+            .is_some_and(|p| p.order_rejections == OrderRejections::OrderResponse);
+    if order_response {
+        // The order and every line rejected, in the partner's order response.
+        let doc = if syntax == "x12" { "855" } else { "ORDRSP" };
+        let target = crate::outbound::Target {
+            format: syntax.to_string(),
+            document: doc.to_string(),
+        };
+        let ack = advice::order_response(&env, false, None, &now.date());
+        let bytes = crate::outbound::render(cfg, &a.partner, &target, &[ack], control, now)
+            .map_err(|e| e.to_string())?;
+        return Ok(made(cfg, a, "outbound", doc, control, syntax, bytes));
+    }
     let key = crate::canonical::business_key(schema, &env);
     let text = |k: &str| source[k].as_str().unwrap_or("").to_string();
-    let (document, group, transaction) = (
+    let (document, group, transaction, payload_id) = (
         text("document"),
         text("group_control"),
         text("transaction_control"),
+        text("interchange_control"),
     );
     let r = Rejection {
         schema,
@@ -107,9 +135,11 @@ fn document(cfg: &Config, a: &AdviceRow, control: u64, now: Utc) -> Result<Advic
         transaction_control: &transaction,
         target: &a.target,
         error: &a.error,
+        payload_id: &payload_id,
     };
     let segments = match syntax {
         "x12" => advice::x12_824(&r, control, now),
+        "cxml" => advice::cxml_status(&r),
         _ => advice::aperak(&r, control, now),
     };
     let target = crate::outbound::Target {
@@ -118,14 +148,32 @@ fn document(cfg: &Config, a: &AdviceRow, control: u64, now: Utc) -> Result<Advic
     };
     let bytes = crate::outbound::envelope(cfg, &a.partner, &target, &[segments], control, now)
         .map_err(|e| e.to_string())?;
-    let ext = if syntax == "x12" { "x12" } else { "edi" };
-    Ok(AdviceDoc {
+    Ok(made(cfg, a, "acks", doc, control, syntax, bytes))
+}
+
+/// An advice as an output: `outbox/PARTNER/FOLDER/DOC-CONTROL.EXT`, uploaded where the
+/// partner's SFTP drop takes documents.
+fn made(
+    cfg: &Config,
+    a: &AdviceRow,
+    folder: &str,
+    doc: &str,
+    control: u64,
+    syntax: &str,
+    bytes: Vec<u8>,
+) -> AdviceDoc {
+    let ext = match syntax {
+        "x12" => "x12",
+        "cxml" => "xml",
+        _ => "edi",
+    };
+    AdviceDoc {
         kind: format!("advice:{doc}"),
         path: format!(
-            "{}/acks/{doc}-{control:09}.{ext}",
+            "{}/{folder}/{doc}-{control:09}.{ext}",
             crate::routing::component(&a.partner)
         ),
         bytes,
         uploads: crate::routing::upload_channels(cfg, &a.partner),
-    })
+    }
 }

@@ -815,6 +815,33 @@ fn status(cfg: &Config) -> Result<u8> {
         let parts: Vec<String> = advices.iter().map(|(s, n)| format!("{s} {n}")).collect();
         println!("rejection advice to partners: {}", parts.join(", "));
     }
+    let processes = store.process_counts().unwrap_or_default();
+    if !processes.is_empty() {
+        let mut by_state: Vec<(String, i64)> = Vec::new();
+        for (_, state, n) in &processes {
+            match by_state.iter_mut().find(|(s, _)| s == state) {
+                Some(e) => e.1 += n,
+                None => by_state.push((state.clone(), *n)),
+            }
+        }
+        // The order a process goes through.
+        let rank = |s: &str| {
+            ["running", "done", "compensated", "held"]
+                .iter()
+                .position(|x| *x == s)
+        };
+        by_state.sort_by_key(|(s, _)| rank(s));
+        let parts: Vec<String> = by_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        println!("route processes: {}", parts.join(", "));
+        for (record, route, step, reason) in store.held_processes().unwrap_or_default() {
+            println!(
+                "  held: route {} record {record} at step {}: {}",
+                escape(&route),
+                step + 1,
+                escape(&reason)
+            );
+        }
+    }
     let failing = store.failing_files()?;
     if !failing.is_empty() {
         println!("steps failing (retried with backoff; after {} failed writes a file goes to the quarantine):", crate::pipeline::MAX_WRITE_ATTEMPTS);
@@ -859,6 +886,38 @@ fn routes_cmd(cfg: &Config) -> Result<u8> {
                 r.modern.join(" ")
             },
         );
+        if !r.steps.is_empty() {
+            let steps: Vec<String> = r
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    let what = match s.kind() {
+                        Ok(crate::migration::StepKind::Deliver(t)) => format!("deliver to {t}"),
+                        Ok(crate::migration::StepKind::LookupSupplier(t)) => {
+                            format!("look the supplier up in {t}")
+                        }
+                        Ok(crate::migration::StepKind::Respond(d)) => format!("answer with {d}"),
+                        Err(e) => e,
+                    };
+                    let undo = s
+                        .compensate
+                        .as_deref()
+                        .map_or(String::new(), |c| format!(" (compensated by {c})"));
+                    format!("{}. {} {what}{undo}", i + 1, s.name)
+                })
+                .collect();
+            println!("  steps: {}", steps.join("; "));
+            let counts: Vec<String> = store
+                .process_counts()?
+                .into_iter()
+                .filter(|(route, ..)| *route == r.name)
+                .map(|(_, state, n)| format!("{n} {state}"))
+                .collect();
+            if !counts.is_empty() {
+                println!("  processes: {}", counts.join(", "));
+            }
+        }
         for c in store.mode_changes(Some(&r.name))? {
             println!(
                 "  {} {} -> {} by {} (configuration {})",

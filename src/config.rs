@@ -176,6 +176,19 @@ pub struct Partner {
     /// EDIFACT APERAK, in the syntax the document came in.
     #[serde(default)]
     pub advise_rejections: bool,
+    /// How a rejected purchase order is told: `application_advice` (824, APERAK; default) or
+    /// `order_response` (an X12 855 or EDIFACT ORDRSP rejecting the order and every line).
+    #[serde(default)]
+    pub order_rejections: OrderRejections,
+}
+
+/// How a rejected purchase order is told to the partner.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderRejections {
+    #[default]
+    ApplicationAdvice,
+    OrderResponse,
 }
 
 /// Envelope settings for documents sent to one partner (`[partners.outbound]`).

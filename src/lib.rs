@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod intake;
 pub mod mapping;
 pub mod migration;
+pub mod orchestrate;
 pub mod outbound;
 pub mod pipeline;
 pub mod quarantine;

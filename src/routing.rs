@@ -151,6 +151,8 @@ pub fn deliveries<'o>(cfg: &Config, outcome: &'o Outcome) -> Vec<NewDelivery<'o>
                             route: route.name.clone(),
                             side,
                             mode: route.mode,
+                            orchestrated: !route.steps.is_empty(),
+                            waits: route.step_delivering(t).is_some(),
                         }),
                     ));
                 }

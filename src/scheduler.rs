@@ -190,11 +190,28 @@ impl Appliance {
                 tracing::warn!(channel = %c.name, error = %e, "upload failed; it will be retried");
             }
         }
-        let more_deliveries = if self.inline_deliveries {
+        let mut more_deliveries = if self.inline_deliveries {
             deliver(&self.cfg, &mut self.store)?
         } else {
             false
         };
+        // Routes with steps: each record's process moves as its deliveries settle (a step
+        // started here is delivered next round, or by the service's workers).
+        match crate::orchestrate::advance(&self.cfg, &mut self.store, Utc::now()) {
+            Ok(m) => {
+                if m.steps > 0 {
+                    tracing::info!(
+                        steps = m.steps,
+                        done = m.done,
+                        held = m.held,
+                        compensated = m.compensated,
+                        "route processes"
+                    );
+                }
+                more_deliveries |= m.steps > 0;
+            }
+            Err(e) => tracing::error!(error = %e, "route processes failed; retried next pass"),
+        }
         // Rejections settled by now (here, or by the service's delivery workers since the
         // last pass) travel back to the partners that ask.
         match crate::advise::publish(&self.cfg, &mut self.store, Utc::now()) {

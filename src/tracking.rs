@@ -2,7 +2,7 @@
 //! received, invoiced, paid) across the partner's documents and every system they reached,
 //! computed from the records linked by their business keys, so arrivals in any order link up.
 
-use crate::store::{KeyedRecord, Store, StoreError, TrackedDelivery};
+use crate::store::{KeyedRecord, Process, Store, StoreError, TrackedDelivery};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -66,6 +66,8 @@ pub struct TrackedDoc {
     pub received_at: String,
     pub keys: Vec<(String, String)>,
     pub deliveries: Vec<TrackedDelivery>,
+    /// The route's process for this record, when its route runs steps.
+    pub process: Option<Process>,
 }
 
 /// Where the order stands in one system: the furthest milestone it holds, and what it has
@@ -134,7 +136,9 @@ pub fn track(store: &Store, value: &str) -> Result<Option<Track>, StoreError> {
     let mut documents = Vec::new();
     for r in records {
         let deliveries = store.deliveries_of(&r.record_id)?;
+        let process = store.process(&r.record_id)?;
         documents.push(TrackedDoc {
+            process,
             milestone: Milestone::of(&r.schema),
             schema: r.schema,
             record_id: r.record_id,
@@ -182,7 +186,7 @@ pub fn track(store: &Store, value: &str) -> Result<Option<Track>, StoreError> {
             let s = &mut systems[i];
             match x.state.as_str() {
                 "delivered" => s.status = s.status.max(d.milestone),
-                "pending" => s.pending += 1,
+                "pending" | "waiting" => s.pending += 1,
                 "rejected" | "dead" => s.held += 1,
                 _ => {}
             }
@@ -249,6 +253,28 @@ pub fn text(t: &Track, escape: impl Fn(&str) -> String) -> String {
                     .filter(|_| x.state != "delivered")
                     .map_or(String::new(), |e| format!(": {}", escape(e)))
             );
+        }
+        if let Some(p) = &d.process {
+            let _ = writeln!(
+                s,
+                "      process of route {}: {}{}",
+                escape(&p.route),
+                p.state,
+                p.reason
+                    .as_ref()
+                    .map_or(String::new(), |r| format!(" ({})", escape(r)))
+            );
+            for o in &p.steps {
+                let _ = writeln!(
+                    s,
+                    "        {}. {} {} {}: {}",
+                    o.seq + 1,
+                    escape(&o.name),
+                    o.kind,
+                    o.outcome,
+                    escape(&o.detail)
+                );
+            }
         }
     }
     for sy in &t.systems {

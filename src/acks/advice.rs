@@ -1,6 +1,8 @@
 //! Application advice of an ERP rejection, as segments for the partner's syntax: an X12 824
 //! (OTI transaction rejected, TED with the system's words) or an EDIFACT APERAK (BGM 27 not
-//! accepted, DOC, RFF to the message, ERC and FTX). Pure: the envelope is the caller's.
+//! accepted, DOC, RFF to the message, ERC and FTX), a cXML StatusUpdateRequest, or an order
+//! response that accepts or rejects a purchase order as sent. Pure: the envelope is the
+//! caller's.
 
 use crate::util::Utc;
 use serde_json::{json, Value};
@@ -19,6 +21,8 @@ pub struct Rejection<'a> {
     /// Who rejected it and why, in the system's words.
     pub target: &'a str,
     pub error: &'a str,
+    /// The payload id of the cXML document it came in (cXML only).
+    pub payload_id: &'a str,
 }
 
 /// The syntax and document of the advice for a record that came in `format`, if edigate
@@ -27,6 +31,7 @@ pub fn advice_document(format: &str) -> Option<(&'static str, &'static str)> {
     match format {
         "x12" => Some(("x12", "824")),
         "edifact" => Some(("edifact", "APERAK")),
+        "cxml" => Some(("cxml", "StatusUpdateRequest")),
         _ => None,
     }
 }
@@ -125,6 +130,68 @@ pub fn aperak(r: &Rejection<'_>, reference: u64, now: Utc) -> Value {
         ["ERC", ["12"]],
         ["FTX", "AAO", "", "", pieces],
     ])
+}
+
+/// A cXML `StatusUpdateRequest` telling the sender its document was not accepted (JSONML):
+/// the original's payload id, `Status` 400 with the system's words, and for an invoice an
+/// `InvoiceStatus` of type `rejected`.
+pub fn cxml_status(r: &Rejection<'_>) -> Value {
+    let text = plain(&format!("{} - {}", r.target, r.error), 2000);
+    let mut tree = vec![
+        json!("StatusUpdateRequest"),
+        json!(["DocumentReference", {"payloadID": r.payload_id}]),
+        json!(["Status", {"code": "400", "text": "Bad Request", "xml:lang": "en-US"}, text]),
+    ];
+    if r.schema.starts_with("invoice/") {
+        tree.push(json!(["InvoiceStatus", {"type": "rejected"},
+            ["InvoiceIDInfo", {"invoiceID": r.key}],
+            ["Comments", {"xml:lang": "en-US"}, text]]));
+    }
+    Value::Array(tree)
+}
+
+/// A `po_acknowledgement/v1` record answering the purchase order `env` as it came: every line
+/// accepted (with the system's order number as the supplier's, when given) or every line
+/// rejected.
+pub fn order_response(
+    env: &Value,
+    accepted: bool,
+    supplier_order: Option<&str>,
+    today: &str,
+) -> Value {
+    let status = if accepted { "accepted" } else { "rejected" };
+    let po = &env["record"];
+    let lines: Vec<Value> = po["lines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            let mut line = json!({ "status": status });
+            for k in ["line_number", "quantity", "uom", "unit_price", "item"] {
+                if !l[k].is_null() {
+                    line[k] = l[k].clone();
+                }
+            }
+            line
+        })
+        .collect();
+    let mut record = json!({
+        "po_number": po["po_number"],
+        "status": status,
+        "ack_date": today,
+        "lines": lines,
+    });
+    if let Some(id) = supplier_order {
+        record["supplier_order_number"] = json!(id);
+    }
+    json!({
+        "schema": "po_acknowledgement/v1",
+        "id": format!("{}-{status}", env["id"].as_str().unwrap_or("")),
+        "partner": env["partner"],
+        "correlation": {"po_number": po["po_number"]},
+        "source": env["source"],
+        "record": record,
+    })
 }
 
 #[cfg(test)]

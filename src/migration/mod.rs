@@ -4,4 +4,4 @@
 pub mod reconcile;
 pub mod route;
 
-pub use route::{route_for, IgnoreRule, Mode, Route, Side};
+pub use route::{route_for, IgnoreRule, Mode, Route, Side, Step, StepKind};

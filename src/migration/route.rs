@@ -103,6 +103,64 @@ pub struct Route {
     pub mode: Mode,
     #[serde(default)]
     pub ignore: Vec<IgnoreRule>,
+    /// Process orchestration: ordered steps each record of the route runs, one after the
+    /// other (`[[routes.steps]]`); empty: every target is delivered on its own.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+}
+
+/// One step of a route's process. Exactly one of `deliver`, `lookup` and `respond`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub name: String,
+    /// Deliver the record to this target (one of the route's), through the delivery model.
+    #[serde(default)]
+    pub deliver: Option<String>,
+    /// Look something up in `target` before going on: `supplier` (the supplier the
+    /// target's payload names must exist there).
+    #[serde(default)]
+    pub lookup: Option<String>,
+    #[serde(default)]
+    pub target: Option<String>,
+    /// Answer the partner: `x12:855` or `edifact:ORDRSP` (the order accepted as sent).
+    #[serde(default)]
+    pub respond: Option<String>,
+    /// What undoes a delivered step when a later one fails: `cancel`.
+    #[serde(default)]
+    pub compensate: Option<String>,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind<'s> {
+    Deliver(&'s str),
+    LookupSupplier(&'s str),
+    Respond(&'s str),
+}
+
+impl Step {
+    /// What the step does, when it says one thing that edigate knows how to do.
+    pub fn kind(&self) -> Result<StepKind<'_>, String> {
+        match (&self.deliver, &self.lookup, &self.respond) {
+            (Some(t), None, None) if self.target.is_none() => Ok(StepKind::Deliver(t)),
+            (None, Some(what), None) => match (what.as_str(), &self.target) {
+                ("supplier", Some(t)) => Ok(StepKind::LookupSupplier(t)),
+                ("supplier", None) => Err("lookup = \"supplier\" needs target = \"...\"".into()),
+                (other, _) => Err(format!("lookup {other:?} is unknown (known: \"supplier\")")),
+            },
+            (None, None, Some(r)) if self.target.is_none() => Ok(StepKind::Respond(r)),
+            _ => Err("a step has exactly one of deliver = \"TARGET\", lookup = \"supplier\" with target, or respond = \"x12:855\"".into()),
+        }
+    }
+
+    /// The target the step calls, if any.
+    pub fn target(&self) -> Option<&str> {
+        match self.kind() {
+            Ok(StepKind::Deliver(t) | StepKind::LookupSupplier(t)) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 impl Route {
@@ -117,6 +175,13 @@ impl Route {
             Side::Legacy => &self.legacy,
             Side::Modern => &self.modern,
         }
+    }
+
+    /// The deliver step for `target`, if the route's process runs one.
+    pub fn step_delivering(&self, target: &str) -> Option<usize> {
+        self.steps
+            .iter()
+            .position(|s| s.kind() == Ok(StepKind::Deliver(target)))
     }
 
     /// The side `target` is on, if this route names it.
@@ -214,6 +279,7 @@ pub fn problems(routes: &[Route], targets: &[crate::config::Target]) -> Vec<(usi
                 ));
             }
         }
+        step_problems(r, targets, &mut add);
         for rule in &r.ignore {
             if let Some(t) = &rule.tolerance {
                 if crate::canonical::Decimal::parse(t).is_none() {
@@ -232,6 +298,85 @@ pub fn problems(routes: &[Route], targets: &[crate::config::Target]) -> Vec<(usi
         }
     }
     out
+}
+
+/// Problems with a route's steps.
+fn step_problems(r: &Route, targets: &[crate::config::Target], add: &mut impl FnMut(String)) {
+    use crate::config::TargetKind;
+    for (i, s) in r.steps.iter().enumerate() {
+        let at = format!("route {:?}: step {} ({:?})", r.name, i + 1, s.name);
+        if s.name.trim().is_empty() || r.steps[..i].iter().any(|o| o.name == s.name) {
+            add(format!("{at}: each step needs a name of its own"));
+        }
+        let kind = match s.kind() {
+            Ok(k) => k,
+            Err(e) => {
+                add(format!("{at}: {e}"));
+                continue;
+            }
+        };
+        if let Some(t) = s.target() {
+            if r.side_of(t).is_none() {
+                add(format!(
+                    "{at}: target {t:?} is not one of the route's (legacy or modern)"
+                ));
+            }
+        }
+        let kind_of = |t: &str| targets.iter().find(|x| x.name == t).map(|x| x.kind);
+        match kind {
+            StepKind::Deliver(t) => {
+                if r.steps[..i]
+                    .iter()
+                    .any(|o| o.kind() == Ok(StepKind::Deliver(t)))
+                {
+                    add(format!(
+                        "{at}: target {t:?} is delivered by an earlier step"
+                    ));
+                }
+                match s.compensate.as_deref() {
+                    None => {}
+                    Some("cancel")
+                        if !matches!(
+                            kind_of(t),
+                            Some(TargetKind::SapS4hana | TargetKind::Http | TargetKind::Rest)
+                                | None
+                        ) =>
+                    {
+                        add(format!("{at}: compensate = \"cancel\" is supported for sap_s4hana and rest targets"));
+                    }
+                    Some("cancel") => {}
+                    Some(other) => add(format!(
+                        "{at}: compensate {other:?} is unknown (known: \"cancel\")"
+                    )),
+                }
+            }
+            StepKind::LookupSupplier(t) => {
+                if !matches!(kind_of(t), Some(TargetKind::SapS4hana) | None) {
+                    add(format!(
+                        "{at}: lookup = \"supplier\" is supported for sap_s4hana targets"
+                    ));
+                }
+            }
+            StepKind::Respond(doc) => {
+                if !matches!(doc, "x12:855" | "edifact:ORDRSP") {
+                    add(format!(
+                        "{at}: respond {doc:?} is unknown (known: \"x12:855\", \"edifact:ORDRSP\")"
+                    ));
+                }
+                if r.documents
+                    .iter()
+                    .any(|d| !wildcard(d, "purchase_order/v1"))
+                {
+                    add(format!(
+                        "{at}: respond answers purchase orders: the route's documents must be purchase_order/v1"
+                    ));
+                }
+            }
+        }
+        if s.compensate.is_some() && !matches!(kind, StepKind::Deliver(_)) {
+            add(format!("{at}: only a deliver step can be compensated"));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -267,6 +412,37 @@ mod tests {
         assert!(!Modern.live(Side::Legacy) && Modern.live(Side::Modern));
         for m in Mode::ALL {
             assert_eq!(Mode::parse(m.as_str()), Some(m));
+        }
+    }
+
+    #[test]
+    fn steps_are_checked_against_the_route_and_its_targets() {
+        let toml = r#"
+name = "orders"
+partners = ["*"]
+documents = ["invoice/v1"]
+modern = ["s4"]
+mode = "modern"
+steps = [
+  { name = "a", lookup = "supplier" },
+  { name = "b", deliver = "elsewhere", compensate = "undo" },
+  { name = "c", respond = "x12:855" },
+  { name = "c", deliver = "s4", respond = "x12:855" },
+]
+"#;
+        let r: Route = toml::from_str(toml).unwrap();
+        let got: Vec<String> = problems(&[r], &[]).into_iter().map(|(_, m)| m).collect();
+        let want = [
+            "lookup = \"supplier\" needs target = \"...\"",
+            "target \"elsewhere\" is not one of the route's",
+            "compensate \"undo\" is unknown",
+            "respond answers purchase orders",
+            "each step needs a name of its own",
+            "a step has exactly one of",
+            "modern target \"s4\" is not declared",
+        ];
+        for w in want {
+            assert!(got.iter().any(|m| m.contains(w)), "{w:?} not in {got:#?}");
         }
     }
 }

@@ -14,6 +14,7 @@ const COOKIE: &str = "SAP_SESSIONID_SBX_100";
 const INVOICES: &str = "/sap/opu/odata/sap/API_SUPPLIERINVOICE_PROCESS_SRV";
 const ORDERS: &str = "/sap/opu/odata/sap/API_PURCHASEORDER_PROCESS_SRV";
 const MATERIAL_DOCS: &str = "/sap/opu/odata/sap/API_MATERIAL_DOCUMENT_SRV";
+const PARTNERS: &str = "/sap/opu/odata/sap/API_BUSINESS_PARTNER";
 
 /// The entity set each service creates.
 fn entity_set(service: &str) -> &'static str {
@@ -113,7 +114,7 @@ fn known_supplier(s: &str) -> bool {
 }
 
 pub fn route(sb: &Sandbox, req: &Req) -> Resp {
-    let Some((service, rest)) = [INVOICES, ORDERS, MATERIAL_DOCS]
+    let Some((service, rest)) = [INVOICES, ORDERS, MATERIAL_DOCS, PARTNERS]
         .iter()
         .find_map(|s| req.path.strip_prefix(s).map(|r| (*s, r)))
     else {
@@ -138,6 +139,9 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
         );
     }
     let json_out = wants_json(req);
+    if service == PARTNERS {
+        return supplier(rest);
+    }
     let set = entity_set(service);
     match (req.method.as_str(), rest.trim_start_matches('/')) {
         ("GET" | "HEAD", "" | "$metadata") => {
@@ -190,6 +194,10 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
             list(&found, json_out)
         }
         ("POST", s) if s == set => create(sb, req, service, json_out),
+        ("POST", "Cancel") if service != ORDERS => cancel(sb, req, service),
+        ("DELETE", s) if service == ORDERS && s.starts_with("A_PurchaseOrder('") => {
+            cancel(sb, req, service)
+        }
         ("POST" | "GET", other) => error(
             404,
             "/IWBEP/CM_MGW_RT/021",
@@ -197,6 +205,122 @@ pub fn route(sb: &Sandbox, req: &Req) -> Resp {
         ),
         _ => error(405, "/IWBEP/CM_MGW_RT/004", "Method not allowed"),
     }
+}
+
+/// `A_Supplier('ID')` of the business partner service: the demo range exists, nothing else.
+fn supplier(rest: &str) -> Resp {
+    let id = rest
+        .trim_start_matches('/')
+        .strip_prefix("A_Supplier('")
+        .and_then(|r| r.strip_suffix("')"));
+    match id {
+        Some(id) if known_supplier(id) => Resp::json(
+            200,
+            &json!({"d": {"Supplier": id, "SupplierName": format!("Sandbox supplier {id}")}}),
+        ),
+        Some(_) => error_with(
+            404,
+            PARTNERS,
+            &[(
+                "/IWBEP/CM_MGW_RT/020",
+                "Resource not found for segment 'A_Supplier'",
+            )],
+        ),
+        None => error_with(
+            404,
+            PARTNERS,
+            &[(
+                "/IWBEP/CM_MGW_RT/021",
+                &format!("Resource not found for segment '{rest}'"),
+            )],
+        ),
+    }
+}
+
+/// Undoes a document, as the system does: a purchase order gets its deletion indicator
+/// (`DELETE A_PurchaseOrder('N')`), an invoice or a material document is reversed (`Cancel`
+/// function import). The CSRF token is checked as for a create.
+fn cancel(sb: &Sandbox, req: &Req, service: &str) -> Resp {
+    let valid = {
+        let st = lock(&sb.sap);
+        match (req.cookie(COOKIE), req.header("x-csrf-token")) {
+            (Some(sid), Some(tok)) => st.sessions.get(&sid).is_some_and(|t| t == tok),
+            _ => false,
+        }
+    };
+    if !valid {
+        return Resp::text(403, "text/plain", "CSRF token validation failed")
+            .with("x-csrf-token", "Required");
+    }
+    let unquote = |v: Option<&String>| {
+        v.map(|v| v.trim_matches('\'').to_string())
+            .unwrap_or_default()
+    };
+    let (set, keys): (&str, Vec<(&str, String)>) = match service {
+        ORDERS => {
+            let n = req
+                .path
+                .rsplit("A_PurchaseOrder('")
+                .next()
+                .unwrap_or("")
+                .trim_end_matches("')");
+            ("A_PurchaseOrder", vec![("PurchaseOrder", n.to_string())])
+        }
+        INVOICES => (
+            "A_SupplierInvoice",
+            vec![
+                ("SupplierInvoice", unquote(req.query.get("SupplierInvoice"))),
+                ("FiscalYear", unquote(req.query.get("FiscalYear"))),
+            ],
+        ),
+        _ => (
+            "A_MaterialDocumentHeader",
+            vec![
+                (
+                    "MaterialDocument",
+                    unquote(req.query.get("MaterialDocument")),
+                ),
+                (
+                    "MaterialDocumentYear",
+                    unquote(req.query.get("MaterialDocumentYear")),
+                ),
+            ],
+        ),
+    };
+    let mut st = lock(&sb.sap);
+    let found = st
+        .sets
+        .get_mut(set)
+        .into_iter()
+        .flatten()
+        .find(|e| keys.iter().all(|(k, v)| e[*k].as_str() == Some(v.as_str())));
+    let Some(e) = found else {
+        return error_with(
+            404,
+            service,
+            &[("/IWBEP/CM_MGW_RT/020", "Resource not found")],
+        );
+    };
+    if set == "A_PurchaseOrder" {
+        if e["PurchasingDocumentDeletionCode"] == "L" {
+            return error_with(
+                400,
+                service,
+                &[("06/019", "Purchase order is already flagged for deletion")],
+            );
+        }
+        e["PurchasingDocumentDeletionCode"] = json!("L");
+        return Resp::text(204, "application/json", "");
+    }
+    if e["ReverseDocument"].as_str().is_some_and(|r| !r.is_empty()) {
+        return error_with(
+            400,
+            service,
+            &[("M8/501", "Document has already been reversed")],
+        );
+    }
+    e["ReverseDocument"] = json!(format!("R{}", keys[0].1));
+    Resp::json(200, &json!({"d": {"Cancel": {"Success": true}}}))
 }
 
 fn list(items: &[Value], json_out: bool) -> Resp {

@@ -30,6 +30,30 @@ pub struct AdviceDoc {
     pub uploads: Vec<String>,
 }
 
+/// Keeps a document edigate made as an output of file `file_id`, with an upload per channel
+/// that takes it (inside the caller's transaction); returns the output's id.
+pub(super) fn keep_output(
+    tx: &rusqlite::Connection,
+    file_id: i64,
+    doc: &AdviceDoc,
+    at: &str,
+) -> Result<i64> {
+    exec(
+        tx,
+        "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4)",
+        params![file_id, doc.kind, doc.path, doc.bytes],
+    )?;
+    let output_id = tx.last_insert_rowid();
+    let remote = doc.path.rsplit('/').next().unwrap_or(&doc.path);
+    for channel in &doc.uploads {
+        exec(tx,
+            "INSERT INTO uploads (output_id, channel, remote_name, state, next_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
+            params![output_id, channel, remote, at],
+        )?;
+    }
+    Ok(output_id)
+}
+
 impl Store {
     /// Rejections queued and not yet made into a document, oldest first.
     pub fn due_advices(&self, limit: usize) -> Result<Vec<AdviceRow>> {
@@ -85,20 +109,8 @@ impl Store {
                 return Ok(Err(e));
             }
         };
-        exec(
-            &tx,
-            "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4)",
-            params![a.file_id, doc.kind, doc.path, doc.bytes],
-        )?;
-        let output_id = tx.last_insert_rowid();
-        let remote = doc.path.rsplit('/').next().unwrap_or(&doc.path);
         let at = now.rfc3339();
-        for channel in &doc.uploads {
-            exec(&tx,
-                "INSERT INTO uploads (output_id, channel, remote_name, state, next_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
-                params![output_id, channel, remote, at],
-            )?;
-        }
+        let output_id = keep_output(&tx, a.file_id, &doc, &at)?;
         exec(
             &tx,
             "UPDATE advices SET state = 'made', output_id = ?2 WHERE id = ?1",

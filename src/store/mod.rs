@@ -8,9 +8,11 @@ use thiserror::Error;
 
 mod advices;
 mod routes;
+mod steps;
 mod tracking;
 pub use advices::{AdviceDoc, AdviceRow};
 pub use routes::{ModeChange, RoutedDelivery, RoutedRecord};
+pub use steps::{Next, Process, ProcessRow, StepDelivery, StepOutcome};
 pub use tracking::{KeyedRecord, TrackedDelivery};
 
 #[derive(Debug, Error)]
@@ -180,6 +182,10 @@ pub struct RouteTag {
     pub route: String,
     pub side: crate::migration::Side,
     pub mode: crate::migration::Mode,
+    /// The route runs steps: the record's process starts at its first step.
+    pub orchestrated: bool,
+    /// This delivery is a step of that process: it waits (`waiting`) until its step comes.
+    pub waits: bool,
 }
 
 /// A delivery due for sending.
@@ -480,6 +486,41 @@ CREATE TABLE advices (
     note TEXT
 );
 CREATE INDEX advices_state ON advices(state);
+"#,
+    // Process orchestration: where each record of a route with steps stands (its current
+    // step, the delivery it waits for), and the outcome of every step and compensation.
+    r#"
+CREATE TABLE orchestrations (
+    record_id TEXT PRIMARY KEY,
+    file_id INTEGER NOT NULL,
+    route TEXT NOT NULL,
+    state TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL,
+    delivery_id INTEGER,
+    reason TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX orchestrations_due ON orchestrations(state, next_at);
+CREATE INDEX orchestrations_file ON orchestrations(file_id);
+CREATE INDEX orchestrations_delivery ON orchestrations(delivery_id);
+CREATE TABLE steps (
+    id INTEGER PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    file_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    system_id TEXT,
+    output_id INTEGER,
+    at TEXT NOT NULL,
+    UNIQUE (record_id, seq, kind)
+);
+CREATE INDEX steps_file ON steps(file_id);
 "#,
 ];
 
@@ -1001,6 +1042,7 @@ impl Store {
         }
         let mut conflicts = Vec::new();
         for d in deliveries {
+            let waits = d.route.as_ref().is_some_and(|t| t.waits);
             let (route, side, shadow) = match &d.route {
                 None => (None, None, false),
                 Some(tag) => {
@@ -1010,6 +1052,12 @@ impl Store {
                         "INSERT OR IGNORE INTO record_routes (record_id, file_id, route, mode, routed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![d.record_id, id, tag.route, tag.mode.as_str(), created],
                     )?;
+                    if tag.orchestrated {
+                        exec(&tx,
+                            "INSERT OR IGNORE INTO orchestrations (record_id, file_id, route, state, step, next_at, updated_at) VALUES (?1, ?2, ?3, 'running', 0, ?4, ?4)",
+                            params![d.record_id, id, tag.route, created],
+                        )?;
+                    }
                     let kept: String = tx
                         .prepare_cached("SELECT mode FROM record_routes WHERE record_id = ?1")?
                         .query_row([&d.record_id], |r| r.get(0))?;
@@ -1026,8 +1074,8 @@ impl Store {
             };
             let added = exec(&tx,
                 "INSERT INTO deliveries (record_id, file_id, target, idem_key, payload, state, next_at, created_at, route, side, shadow)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-                params![d.record_id, id, d.target, d.idem_key, d.payload, created, route, side, shadow],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?10, ?6, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+                params![d.record_id, id, d.target, d.idem_key, d.payload, created, route, side, shadow, if waits { "waiting" } else { "pending" }],
             )?;
             if added == 1 {
                 continue;
@@ -1435,6 +1483,12 @@ impl Store {
             return Err(StoreError::NotFound(id));
         }
         delivery_event(&tx, id, "released by operator")?;
+        // A process held on this delivery's step goes on with it.
+        exec(
+            &tx,
+            "UPDATE orchestrations SET state = 'running', reason = NULL, next_at = ?2, updated_at = ?2 WHERE delivery_id = ?1 AND state = 'held'",
+            params![id, Utc::now().rfc3339()],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -1629,6 +1683,12 @@ impl Store {
             &format!("DELETE FROM record_routes WHERE file_id IN ({ids})"),
             [before],
         )?;
+        for table in ["orchestrations", "steps"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE file_id IN ({ids})"),
+                [before],
+            )?;
+        }
         tx.execute(&format!("DELETE FROM uploads WHERE output_id IN (SELECT id FROM outputs WHERE file_id IN ({ids}))"), [before])?;
         tx.execute(
             &format!("DELETE FROM outputs WHERE file_id IN ({ids})"),

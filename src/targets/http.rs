@@ -70,11 +70,44 @@ impl Http {
                 let body = a.body.clone();
                 Reply::failed(format!("HTTP 401: {body}"))
             }
+            Ok(a) if (200..300).contains(&a.status) => {
+                // The id the endpoint gave what it created, when it says (`{"id": ...}`).
+                let id = a.json().and_then(|v| match &v["id"] {
+                    serde_json::Value::String(s) => Some(s.clone()),
+                    serde_json::Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                });
+                Reply::done(a.status, &a.body, id)
+            }
             Ok(a) => {
                 let body = a.body.clone();
                 Reply::of(a.response(body))
             }
             Err(e) => Reply::failed(e),
+        }
+    }
+
+    /// The compensation `cancel`: `DELETE URL/ID` of what the endpoint created. Gone already
+    /// (404, 410) counts as cancelled.
+    pub fn cancel(&self, agent: &ureq::Agent, system_id: &str) -> Result<String, Reply> {
+        let mut call = Call::new(
+            "DELETE",
+            format!(
+                "{}/{}",
+                self.target.url.trim_end_matches('/'),
+                super::encode(system_id)
+            ),
+        );
+        if let Some(a) = self.auth(agent)? {
+            call = call.header("Authorization", a);
+        }
+        let a = call.send(agent).map_err(Reply::failed)?;
+        match a.status {
+            200..=299 | 404 | 410 => Ok(format!("HTTP {}: {system_id} cancelled", a.status)),
+            _ => {
+                let body = a.body.clone();
+                Err(Reply::of(a.response(body)))
+            }
         }
     }
 }

@@ -134,16 +134,7 @@ impl Connector {
         agent: &ureq::Agent,
         json: &[u8],
     ) -> Result<Held, String> {
-        let row = DeliveryRow {
-            id: 0,
-            target: t.name.clone(),
-            idem_key: String::new(),
-            payload: json.to_vec(),
-            attempts: 0,
-            created_at: String::new(),
-            maybe_sent: true,
-            file_id: 0,
-        };
+        let row = row_of(t, json);
         let schema = schema_of(&row);
         let held = match self {
             Connector::Sap(c) => c.read_back(agent, &schema, &payload(cfg, t, &row)?)?,
@@ -154,6 +145,68 @@ impl Connector {
             Some(v) => Held::Found(v),
             None => Held::Absent,
         })
+    }
+}
+
+/// A record's canonical envelope as a delivery row, for calls made outside a delivery
+/// (read-back, process steps).
+fn row_of(t: &Target, json: &[u8]) -> DeliveryRow {
+    DeliveryRow {
+        id: 0,
+        target: t.name.clone(),
+        idem_key: String::new(),
+        payload: json.to_vec(),
+        attempts: 0,
+        created_at: String::new(),
+        maybe_sent: true,
+        file_id: 0,
+    }
+}
+
+impl Connector {
+    /// Whether the supplier the record's payload for `t` names exists in `t`'s system:
+    /// `Ok((supplier, exists))`, or the reply of a call that did not answer the question.
+    pub fn lookup_supplier(
+        &self,
+        cfg: &Config,
+        t: &Target,
+        agent: &ureq::Agent,
+        json: &[u8],
+    ) -> Result<(String, bool), Reply> {
+        let Connector::Sap(c) = self else {
+            return Err(Reply::refused(format!(
+                "{} targets cannot look suppliers up",
+                t.kind.as_str()
+            )));
+        };
+        let body = payload(cfg, t, &row_of(t, json)).map_err(Reply::refused)?;
+        let supplier = ["Supplier", "InvoicingParty"]
+            .iter()
+            .find_map(|k| body[*k].as_str())
+            .ok_or_else(|| Reply::refused("the payload names no Supplier or InvoicingParty"))?
+            .to_string();
+        let exists = c.supplier_exists(agent, &supplier)?;
+        Ok((supplier, exists))
+    }
+
+    /// Undoes what a delivery of a `schema` record created in `t` (its system id): the
+    /// compensation `cancel`. Ok with what the system answered.
+    pub fn cancel(
+        &self,
+        t: &Target,
+        agent: &ureq::Agent,
+        schema: &str,
+        system_id: &str,
+        today: &str,
+    ) -> Result<String, Reply> {
+        match self {
+            Connector::Sap(c) => c.cancel(agent, schema, system_id, today),
+            Connector::Http(c) => c.cancel(agent, system_id),
+            _ => Err(Reply::refused(format!(
+                "{} targets cannot cancel a document",
+                t.kind.as_str()
+            ))),
+        }
     }
 }
 

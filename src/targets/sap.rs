@@ -10,6 +10,9 @@ use crate::store::DeliveryRow;
 use serde_json::Value;
 use std::sync::Mutex;
 
+/// The business partner service, where suppliers are looked up.
+const SUPPLIERS: &str = "/sap/opu/odata/sap/API_BUSINESS_PARTNER";
+
 /// Where a document kind goes: service, entity set, the fields of its business key, and how
 /// the system's id is read from an entity.
 struct Service {
@@ -241,25 +244,54 @@ impl Sap {
                 ));
             }
         }
+        let url = format!("{}/{}", self.root(svc), svc.set);
+        let a = self.change(agent, &auth, svc, "POST", url, Some(body))?;
+        if (200..300).contains(&a.status) {
+            let v = a.json().unwrap_or_default();
+            let id = (svc.id)(&v["d"]);
+            if id.is_none() {
+                return Err(Reply::failed(format!(
+                    "HTTP {} without the document's id in the answer",
+                    a.status
+                )));
+            }
+            return Ok(Reply::done(a.status, &a.body, id));
+        }
+        let text = error_text(&a.body);
+        Ok(Reply::of(a.response(text)))
+    }
+
+    /// One modifying request (`POST`, `DELETE`) with the session's CSRF token, fetched first
+    /// and once more on `403 x-csrf-token: Required`. An HTML answer is a failure.
+    fn change(
+        &self,
+        agent: &ureq::Agent,
+        auth: &str,
+        svc: &Service,
+        method: &'static str,
+        url: String,
+        body: Option<&Value>,
+    ) -> Result<super::Answer, Reply> {
         let mut refetched = false;
         loop {
             let cached = self.csrf.lock().unwrap_or_else(|p| p.into_inner()).clone();
             let csrf = match cached {
                 Some(c) => c,
                 None => {
-                    let c = self.fetch_csrf(agent, &auth, svc)?;
+                    let c = self.fetch_csrf(agent, auth, svc)?;
                     *self.csrf.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
                     c
                 }
             };
-            let a = Call::new("POST", format!("{}/{}", self.root(svc), svc.set))
-                .header("Authorization", auth.clone())
+            let mut call = Call::new(method, url.clone())
+                .header("Authorization", auth.to_string())
                 .header("X-CSRF-Token", csrf.token.clone())
                 .header("Cookie", csrf.cookies.clone())
-                .header("Accept", "application/json")
-                .json(body)
-                .send(agent)
-                .map_err(Reply::failed)?;
+                .header("Accept", "application/json");
+            if let Some(b) = body {
+                call = call.json(b);
+            }
+            let a = call.send(agent).map_err(Reply::failed)?;
             self.token_refused(&a)?;
             if a.status == 403
                 && a.header("x-csrf-token")
@@ -282,20 +314,87 @@ impl Sap {
                     a.status
                 )));
             }
-            if (200..300).contains(&a.status) {
-                let v = a.json().unwrap_or_default();
-                let id = (svc.id)(&v["d"]);
-                if id.is_none() {
-                    return Err(Reply::failed(format!(
-                        "HTTP {} without the document's id in the answer",
-                        a.status
-                    )));
-                }
-                return Ok(Reply::done(a.status, &a.body, id));
-            }
-            let text = error_text(&a.body);
-            return Ok(Reply::of(a.response(text)));
+            return Ok(a);
         }
+    }
+
+    /// Whether the supplier `id` exists (`API_BUSINESS_PARTNER`, `A_Supplier`).
+    pub fn supplier_exists(&self, agent: &ureq::Agent, id: &str) -> Result<bool, Reply> {
+        let auth = self.auth(agent)?;
+        let a = Call::new(
+            "GET",
+            format!(
+                "{}{SUPPLIERS}/A_Supplier({})",
+                self.target.base_url.trim_end_matches('/'),
+                odata_str(id)
+            ),
+        )
+        .query("$format", "json")
+        .header("Authorization", auth)
+        .header("Accept", "application/json")
+        .send(agent)
+        .map_err(|e| Reply::failed(format!("supplier lookup: {e}")))?;
+        self.token_refused(&a)?;
+        if a.is_html() {
+            return Err(Reply::failed("supplier lookup answered with an HTML page"));
+        }
+        match a.status {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => {
+                let text = format!("supplier lookup: {}", error_text(&a.body));
+                Err(Reply::of(a.response(text)))
+            }
+        }
+    }
+
+    /// Undoes the document `system_id` created for a `schema` record: a purchase order is
+    /// deleted (SAP sets its deletion indicator), an invoice or a material document is
+    /// reversed by the `Cancel` function import. Ok with what the system answered.
+    pub fn cancel(
+        &self,
+        agent: &ureq::Agent,
+        schema: &str,
+        system_id: &str,
+        today: &str,
+    ) -> Result<String, Reply> {
+        let svc = service(schema)
+            .ok_or_else(|| Reply::refused(format!("sap_s4hana does not take {schema} records")))?;
+        let auth = self.auth(agent)?;
+        let (number, year) = system_id.split_once('/').unwrap_or((system_id, ""));
+        let date = format!("datetime'{today}T00:00:00'");
+        let root = self.root(svc);
+        let (method, url) = match svc.set {
+            "A_PurchaseOrder" => ("DELETE", format!("{root}/A_PurchaseOrder({})", odata_str(number))),
+            "A_SupplierInvoice" => (
+                "POST",
+                format!(
+                    "{root}/Cancel?PostingDate={}&ReversalReason={}&FiscalYear={}&SupplierInvoice={}",
+                    super::encode(&date),
+                    super::encode("'01'"),
+                    super::encode(&odata_str(year)),
+                    super::encode(&odata_str(number))
+                ),
+            ),
+            _ => (
+                "POST",
+                format!(
+                    "{root}/Cancel?MaterialDocumentYear={}&MaterialDocument={}&PostingDate={}",
+                    super::encode(&odata_str(year)),
+                    super::encode(&odata_str(number)),
+                    super::encode(&date)
+                ),
+            ),
+        };
+        let a = self.change(agent, &auth, svc, method, url, None)?;
+        if (200..300).contains(&a.status) {
+            return Ok(format!(
+                "HTTP {}: {} {system_id} cancelled",
+                a.status, svc.set
+            ));
+        }
+        let text = error_text(&a.body);
+        Err(Reply::of(a.response(text)))
     }
 }
 

@@ -337,7 +337,7 @@ fn the_legacy_import_folder_gets_one_csv_per_invoice_and_never_a_second() {
 }
 
 /// Purchase order `n` (X12 850) or ship notice `n` (X12 856) of the fixtures.
-fn order_or_asn(n: usize, asn: bool) -> Vec<u8> {
+pub(crate) fn order_or_asn(n: usize, asn: bool) -> Vec<u8> {
     let (file, control, group) = if asn {
         ("x12/ok/856-5010-order-pack-item.edi", "000000910", "259")
     } else {

@@ -8,6 +8,7 @@ mod golden;
 mod hardening;
 mod mappings;
 mod migration;
+mod orchestration;
 mod roundtrip;
 mod schemas;
 mod service;

@@ -915,3 +915,92 @@ fn several_subscribers_on_a_side_are_each_delivered_and_held_on_their_own() {
     );
     assert_eq!(legacy_invoices(&sb).len(), 3);
 }
+
+#[test]
+fn rejections_travel_back_as_a_cxml_status_and_as_an_order_response_when_asked() {
+    let erp = Erp::start(3599);
+    // SAP knows no supplier 99990001: it refuses both the invoice and the order.
+    let cfg = format!(
+        r#"
+[[channels]]
+name = "inbox"
+type = "dir"
+path = "inbox"
+
+[[partners]]
+id = "ACME"
+x12_ids = ["ZZ:ACMESUPPLY"]
+cxml_ids = ["NetworkID:AN01000000147"]
+advise_rejections = true
+order_rejections = "order_response"
+[partners.erp_ids]
+s4 = "99990001"
+[partners.outbound]
+x12_sender = "ZZ:BUYERCO"
+cxml_from = "NetworkID:AN01000000001"
+
+[[targets]]
+name = "s4"
+type = "sap_s4hana"
+base_url = "http://127.0.0.1:{}"
+username_env = "S4_USER"
+password_env = "S4_PASSWORD"
+documents = ["invoice/v1", "purchase_order/v1"]
+values = {{ company_code = "1710", plant = "1710" }}
+
+[[routes]]
+name = "acme"
+partners = ["ACME"]
+documents = ["invoice/v1", "purchase_order/v1"]
+modern = ["s4"]
+mode = "modern"
+"#,
+        erp.port
+    );
+    let sb = Sandbox::with_config(&cfg);
+    sb.drop_file(
+        "invoice.xml",
+        &std::fs::read(crate::support::data("cxml/ok/invoice-detail-request.xml")).unwrap(),
+    );
+    sb.drop_file("po4.edi", &crate::connectors::order_or_asn(4, false));
+    assert_eq!(once(&sb).status.code(), Some(0), "{}", sb.log());
+    let acks = sb.files("outbox/ACME/acks");
+    let status: Vec<&String> = acks
+        .iter()
+        .filter(|f| f.starts_with("StatusUpdateRequest-"))
+        .collect();
+    assert_eq!(status.len(), 1, "{acks:?}\n{}", sb.log());
+    let xml = std::fs::read_to_string(sb.path(&format!("outbox/ACME/acks/{}", status[0]))).unwrap();
+    for want in [
+        "<StatusUpdateRequest><DocumentReference payloadID=\"1004@buyer.example\"/>",
+        "<Status code=\"400\" text=\"Bad Request\"",
+        "<InvoiceIDInfo invoiceID=\"INV-CX-1\"/>",
+        "99990001",
+    ] {
+        assert!(xml.contains(want), "{want} not in {xml}");
+    }
+    // The order is refused with an 855 rejecting it and each line, not an 824.
+    assert!(!acks.iter().any(|f| f.starts_with("824-")), "{acks:?}");
+    let answers = sb.files("outbox/ACME/outbound");
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    let path = sb.path(&format!("outbox/ACME/outbound/{}", answers[0]));
+    let x12 = std::fs::read_to_string(&path).unwrap();
+    assert!(x12.contains("BAK*00*RD*PO000004*"), "{x12}");
+    assert_eq!(x12.matches("ACK*IR*").count(), 2, "{x12}");
+    // It reads back, through edigate's own 855 mapping, as the order rejected.
+    let out = sb
+        .cmd(&["translate", &path.to_string_lossy()])
+        .output()
+        .unwrap();
+    let ack: Value =
+        serde_json::from_slice(out.stdout.split(|b| *b == b'\n').next().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(ack["schema"], "po_acknowledgement/v1", "{ack:#}");
+    assert_eq!(ack["record"]["status"], "rejected", "{ack:#}");
+    assert_eq!(ack["record"]["po_number"], "PO000004", "{ack:#}");
+    let status = sb.stdout(&["status"]);
+    assert!(
+        status.contains("rejection advice to partners: sent 2"),
+        "{status}"
+    );
+}
