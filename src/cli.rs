@@ -283,6 +283,19 @@ fn load(path: &Path) -> Result<Config> {
     config::load(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
 }
 
+/// The configuration in force: the file, or while the file is refused, the copy the service
+/// keeps of the one it runs (said on stderr, with the file's errors).
+fn in_force(path: &Path) -> Result<Config> {
+    let (cfg, refused) =
+        config::in_force(path).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    if !refused.0.is_empty() {
+        eprintln!(
+            "the configuration file is refused; shown is the one the service keeps in force:\n{refused}"
+        );
+    }
+    Ok(cfg)
+}
+
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Run => {
@@ -493,8 +506,8 @@ fn run(cli: Cli) -> Result<u8> {
             }
         },
         Command::Schema { name } => schema_cmd(name.as_deref()),
-        Command::Status => status(&load(&cli.config)?),
-        Command::Metrics => metrics(&load(&cli.config)?),
+        Command::Status => status(&in_force(&cli.config)?),
+        Command::Metrics => metrics(&in_force(&cli.config)?),
         Command::Retention { as_of } => {
             let cfg = load(&cli.config)?;
             let today = match as_of.as_deref() {

@@ -545,6 +545,8 @@ pub struct Config {
     pub routes: Vec<crate::migration::Route>,
     /// SHA-256 of the configuration text, for the audit trail of mode changes.
     pub hash: String,
+    /// The configuration text itself (kept by the service as the one in force).
+    pub text: Arc<str>,
     /// X12 message definitions: `mappings/standards/x12/` when present, else the built-in copy.
     pub x12: Arc<Standards>,
     /// EDIFACT message structures: `mappings/standards/edifact/` when present, else built in.
@@ -811,6 +813,7 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
             .collect(),
         routes: raw.routes,
         hash: String::new(),
+        text: Arc::from(""),
         data_dir,
         file,
         base,
@@ -916,6 +919,36 @@ pub fn load_standards(dir: &Path) -> Result<Standards, Vec<ConfigError>> {
         Ok(st)
     } else {
         Err(errors)
+    }
+}
+
+/// Where a running service keeps the configuration text it accepted last, in its data folder.
+pub const IN_FORCE: &str = "config-in-force.toml";
+
+/// The configuration the service runs while the file at `file` is refused: the copy it kept
+/// in its data folder (found through the file's `data_dir` when the file is at least TOML,
+/// else the default), checked as if it were at `file`. With the refused file's errors.
+pub fn in_force(file: &Path) -> Result<(Config, ConfigErrors), ConfigErrors> {
+    let errors = match load(file) {
+        Ok(cfg) => return Ok((cfg, ConfigErrors(Vec::new()))),
+        Err(e) => e,
+    };
+    let file = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let data_dir = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|t| toml::from_str::<toml::Table>(&t).ok())
+        .and_then(|t| {
+            t.get("service")?
+                .get("data_dir")?
+                .as_str()
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(default_data_dir);
+    let kept = base.join(data_dir).join(IN_FORCE);
+    match std::fs::read_to_string(&kept) {
+        Ok(text) => parse(&file, &text).map(|cfg| (cfg, errors)),
+        Err(_) => Err(errors),
     }
 }
 
@@ -1207,6 +1240,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     }
     let mut cfg = cfg;
     cfg.hash = crate::util::sha256_hex(text.as_bytes());
+    cfg.text = Arc::from(text);
     if raw.service.mappings.is_some() && !cfg.mappings.is_dir() {
         add(
             key_line(text, "mappings"),

@@ -115,6 +115,7 @@ impl Appliance {
         }
         let mut store = store;
         apply_modes(&cfg, &mut store, &crate::util::actor_at_start())?;
+        keep_in_force(&cfg);
         Ok(Appliance {
             cfg,
             store,
@@ -589,6 +590,15 @@ fn apply_modes(cfg: &Config, store: &mut Store, actor: &str) -> Result<(), Store
     Ok(())
 }
 
+/// Keeps the text of the configuration now in force in the data folder, so that `status`
+/// can show what runs while the file on disk is refused. A failure is only logged.
+fn keep_in_force(cfg: &Config) {
+    let path = cfg.data_dir.join(crate::config::IN_FORCE);
+    if let Err(e) = crate::fsutil::write_replace(&path, cfg.text.as_bytes()) {
+        tracing::warn!(path = %path.display(), error = %e, "the configuration in force could not be kept");
+    }
+}
+
 /// The health row that says whether the configuration on disk was accepted.
 pub const CONFIGURATION: &str = "(configuration)";
 
@@ -833,6 +843,7 @@ pub async fn run(
         wiring.stop().await;
         let actor = crate::util::actor_of_file(&new.file, how);
         let applied = apply_modes(&new, &mut app.store, &actor);
+        keep_in_force(&new);
         let _ = app.store.record_poll(CONFIGURATION, None);
         app.cfg = new;
         tracing::info!(by = %actor, config = &app.cfg.hash[..12], "configuration reloaded");

@@ -251,6 +251,9 @@ struct Shape {
     lines: &'static [&'static str],
     quantity: &'static str,
     amount: &'static str,
+    /// Only lines with this field equal to this value are the document's lines (Fusion keeps
+    /// freight as lines of its own).
+    only: Option<(&'static str, &'static str)>,
 }
 
 /// The canonical records (as sent), by document.
@@ -264,6 +267,7 @@ fn record_shape(document: &str) -> Option<Shape> {
             lines: &["lines"],
             quantity: "quantity",
             amount: "amount",
+            only: None,
         },
         "purchase_order" => Shape {
             number: "po_number",
@@ -273,6 +277,7 @@ fn record_shape(document: &str) -> Option<Shape> {
             lines: &["lines"],
             quantity: "quantity",
             amount: "",
+            only: None,
         },
         "ship_notice" => Shape {
             number: "shipment_id",
@@ -282,6 +287,7 @@ fn record_shape(document: &str) -> Option<Shape> {
             lines: &["lines"],
             quantity: "quantity",
             amount: "",
+            only: None,
         },
         _ => return None,
     })
@@ -298,6 +304,7 @@ fn sap_shape(document: &str) -> Option<Shape> {
             lines: &["to_SuplrInvcItemPurOrdRef", "results"],
             quantity: "QuantityInPurchaseOrderUnit",
             amount: "SupplierInvoiceItemAmount",
+            only: None,
         },
         "purchase_order" => Shape {
             number: "CorrespncExternalReference",
@@ -307,6 +314,7 @@ fn sap_shape(document: &str) -> Option<Shape> {
             lines: &["to_PurchaseOrderItem", "results"],
             quantity: "OrderQuantity",
             amount: "",
+            only: None,
         },
         _ => return None,
     })
@@ -323,6 +331,7 @@ fn d365_shape(document: &str) -> Option<Shape> {
             lines: &["lines"],
             quantity: "ReceiveNow",
             amount: "LineAmount",
+            only: None,
         },
         "purchase_order" => Shape {
             number: "VendorOrderReference",
@@ -332,6 +341,24 @@ fn d365_shape(document: &str) -> Option<Shape> {
             lines: &["lines"],
             quantity: "OrderedPurchaseQuantity",
             amount: "",
+            only: None,
+        },
+        _ => return None,
+    })
+}
+
+/// What Oracle Fusion holds (the item with its child lines, as `read_back` gives it).
+fn oracle_shape(document: &str) -> Option<Shape> {
+    Some(match document {
+        "invoice" => Shape {
+            number: "InvoiceNumber",
+            date: "InvoiceDate",
+            currency: "InvoiceCurrency",
+            total: "InvoiceAmount",
+            lines: &["invoiceLines"],
+            quantity: "Quantity",
+            amount: "LineAmount",
+            only: Some(("LineType", "Item")),
         },
         _ => return None,
     })
@@ -342,6 +369,7 @@ fn held_shape(kind: &crate::config::TargetKind, document: &str) -> Option<Shape>
     match kind {
         crate::config::TargetKind::SapS4hana => sap_shape(document),
         crate::config::TargetKind::Dynamics365 => d365_shape(document),
+        crate::config::TargetKind::OracleFusion => oracle_shape(document),
         _ => None,
     }
 }
@@ -366,7 +394,13 @@ fn fields(shape: &Shape, doc: &Value) -> Fields {
         }
         lines = &lines[*k];
     }
-    let lines = lines.as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let lines: Vec<&Value> = lines
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|l| shape.only.is_none_or(|(k, v)| l[k] == v))
+        .collect();
     put("lines".into(), Some(Field::Number(lines.len().to_string())));
     for (i, l) in lines.iter().enumerate() {
         let n = i + 1;

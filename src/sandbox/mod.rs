@@ -151,11 +151,13 @@ impl Sandbox {
         Duration::from_millis(lock(&self.faults).slow_ms.max(100))
     }
 
-    /// Changes what SAP holds (see `sap::alter`), or F&O with `"system": "d365"` (see
-    /// `d365::alter`); how many entities changed.
+    /// Changes what SAP holds (see `sap::alter`), F&O with `"system": "d365"` (see
+    /// `d365::alter`) or Fusion with `"system": "oracle"` (see `oracle::alter`); how many
+    /// entities changed.
     pub fn alter_sap(&self, v: &Value) -> usize {
         match v["system"].as_str() {
             Some("d365") => d365::alter(self, v),
+            Some("oracle") => oracle::alter(self, v),
             _ => sap::alter(self, v),
         }
     }

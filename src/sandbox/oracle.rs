@@ -81,15 +81,57 @@ fn collection(req: &Req, name: &str, all: &[Value]) -> Resp {
         },
         None => Vec::new(),
     };
-    let items: Vec<&Value> = all
+    // As Fusion does: child collections come only when `expand` names them (or `all`).
+    let expand: Vec<&str> = req
+        .query
+        .get("expand")
+        .map(|e| e.split(',').collect())
+        .unwrap_or_default();
+    let items: Vec<Value> = all
         .iter()
         .filter(|i| eqs.iter().all(|(k, v)| i[k].as_str() == Some(v.as_str())))
+        .map(|i| {
+            let mut i = i.clone();
+            if let Some(o) = i.as_object_mut() {
+                o.retain(|k, v| {
+                    !v.is_array() || expand.contains(&"all") || expand.contains(&k.as_str())
+                });
+            }
+            i
+        })
         .collect();
     Resp::json(
         200,
         &json!({"items": items, "count": items.len(), "hasMore": false, "limit": 25, "offset": 0,
             "links": [{"rel": "self", "href": format!("{ROOT}/{name}"), "name": name, "kind": "collection"}]}),
     )
+}
+
+/// Changes what Fusion holds (`{"system": "oracle", "set": "invoices", "where": {...},
+/// "fields": {...}, "drop_line": true}`), as a user in the system would; how many changed.
+pub fn alter(sb: &Sandbox, v: &Value) -> usize {
+    let mut st = lock(&sb.oracle);
+    let (items, lines) = match v["set"].as_str().unwrap_or("invoices") {
+        "draftPurchaseOrders" => (&mut st.drafts, "lines"),
+        "receivingReceiptRequests" => (&mut st.receipts, "lines"),
+        _ => (&mut st.invoices, "invoiceLines"),
+    };
+    let mut n = 0;
+    for e in items.iter_mut() {
+        if !super::alter_entity(e, v) {
+            continue;
+        }
+        n += 1;
+        if v["drop_line"].as_bool() == Some(true) {
+            // The last item line (freight lines are lines of their own).
+            if let Some(l) = e[lines].as_array_mut() {
+                if let Some(i) = l.iter().rposition(|x| x["LineType"] != "Freight") {
+                    l.remove(i);
+                }
+            }
+        }
+    }
+    n
 }
 
 pub fn route(sb: &Sandbox, req: &Req) -> Resp {

@@ -139,6 +139,7 @@ impl Connector {
         let held = match self {
             Connector::Sap(c) => c.read_back(agent, &schema, &payload(cfg, t, &row)?)?,
             Connector::D365(c) => c.read_back(agent, &schema, &payload(cfg, t, &row)?)?,
+            Connector::Oracle(c) => c.read_back(agent, &schema, &payload(cfg, t, &row)?)?,
             _ => return Ok(Held::Unreadable),
         };
         Ok(match held {

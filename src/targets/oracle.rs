@@ -43,6 +43,16 @@ const DRAFT_ORDERS: Resource = Resource {
     id: "POHeaderId",
 };
 
+/// The resource of a schema.
+fn resource(schema: &str) -> Option<&'static Resource> {
+    match schema.split('/').next().unwrap_or("") {
+        "invoice" => Some(&INVOICES),
+        "ship_notice" => Some(&RECEIPTS),
+        "purchase_order" => Some(&DRAFT_ORDERS),
+        _ => None,
+    }
+}
+
 pub struct Oracle {
     target: Target,
     tokens: TokenCache,
@@ -81,57 +91,12 @@ impl Oracle {
     ) -> Result<Reply, Reply> {
         let schema = super::schema_of(row);
         let schema = schema.as_str();
-        let r = match schema.split('/').next().unwrap_or("") {
-            "invoice" => &INVOICES,
-            "ship_notice" => &RECEIPTS,
-            "purchase_order" => &DRAFT_ORDERS,
-            _ => {
-                return Err(Reply::refused(format!(
-                    "oracle_fusion does not take {schema} records"
-                )))
-            }
-        };
-        let field = |k: &str| -> Result<&str, Reply> {
-            body[k]
-                .as_str()
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| Reply::refused(format!("the payload has no {k}")))
-        };
-        let (number, supplier) = (field(r.key[0])?, field(r.key[1])?);
+        let r = resource(schema).ok_or_else(|| {
+            Reply::refused(format!("oracle_fusion does not take {schema} records"))
+        })?;
         let auth = self.auth(agent)?;
-        let get = |url: String, q: Option<String>| {
-            let mut c = Call::new("GET", url);
-            if let Some(q) = q {
-                c = c.query("q", q).query("onlyData", "true");
-            }
-            c.header("Authorization", auth.clone())
-                .header("REST-Framework-Version", "4")
-                .header("Accept", "application/json")
-                .send(agent)
-        };
         if row.maybe_sent {
-            let q = format!(
-                "{}='{}' and {}='{}'",
-                r.key[0],
-                quote(number),
-                r.key[1],
-                quote(supplier)
-            );
-            let a = get(self.url(r.name), Some(q))
-                .map_err(|e| Reply::failed(format!("lookup before retry: {e}")))?;
-            super::token_refused(&self.target, &self.tokens, &a)?;
-            if a.status != 200 || a.is_html() {
-                let text = format!("lookup before retry: {}", error_text(&a.body));
-                return Err(if a.is_html() {
-                    Reply::failed(text)
-                } else {
-                    Reply::of(a.response(text))
-                });
-            }
-            let found = a.json().unwrap_or_default()["items"]
-                .as_array()
-                .and_then(|i| i.first())
-                .cloned();
+            let found = self.find(agent, &auth, r, body, None)?;
             if let Some(item) = found.filter(|i| id_of(&i[r.id]).is_some()) {
                 let id = id_of(&item[r.id]).unwrap_or_default();
                 if item["ProcessingStatusCode"] == "ERROR" {
@@ -181,6 +146,77 @@ impl Oracle {
             return self.submit(agent, &auth, &v);
         }
         Ok(Reply::done(a.status, &a.body, Some(id)))
+    }
+
+    /// The item Fusion holds under the business key of the payload `body` (`q` on both key
+    /// fields), with the child collection `expand` when asked: the one query behind the lookup
+    /// before a retry and the read-back of reconciliation.
+    fn find(
+        &self,
+        agent: &ureq::Agent,
+        auth: &str,
+        r: &Resource,
+        body: &Value,
+        expand: Option<&str>,
+    ) -> Result<Option<Value>, Reply> {
+        let field = |k: &str| -> Result<&str, Reply> {
+            body[k]
+                .as_str()
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| Reply::refused(format!("the payload has no {k}")))
+        };
+        let (number, supplier) = (field(r.key[0])?, field(r.key[1])?);
+        let q = format!(
+            "{}='{}' and {}='{}'",
+            r.key[0],
+            quote(number),
+            r.key[1],
+            quote(supplier)
+        );
+        let mut call = Call::new("GET", self.url(r.name))
+            .query("q", q)
+            .query("onlyData", "true");
+        if let Some(e) = expand {
+            call = call.query("expand", e);
+        }
+        let a = call
+            .header("Authorization", auth.to_string())
+            .header("REST-Framework-Version", "4")
+            .header("Accept", "application/json")
+            .send(agent)
+            .map_err(|e| Reply::failed(format!("lookup by business key: {e}")))?;
+        super::token_refused(&self.target, &self.tokens, &a)?;
+        if a.status != 200 || a.is_html() {
+            let text = format!("lookup by business key: {}", error_text(&a.body));
+            return Err(if a.is_html() {
+                Reply::failed(text)
+            } else {
+                Reply::of(a.response(text))
+            });
+        }
+        Ok(a.json().unwrap_or_default()["items"]
+            .as_array()
+            .and_then(|i| i.first())
+            .cloned())
+    }
+
+    /// What Fusion holds for the document the payload `body` names by business key, with its
+    /// lines, for reconciliation: `None` when it holds nothing.
+    pub fn read_back(
+        &self,
+        agent: &ureq::Agent,
+        schema: &str,
+        body: &Value,
+    ) -> Result<Option<Value>, String> {
+        let r = resource(schema).ok_or_else(|| format!("oracle_fusion does not take {schema}"))?;
+        let auth = self.auth(agent).map_err(|r| r.text())?;
+        let lines = if r.name == INVOICES.name {
+            "invoiceLines"
+        } else {
+            "lines"
+        };
+        self.find(agent, &auth, r, body, Some(lines))
+            .map_err(|r| r.text())
     }
 
     /// The rejection of a request accepted and then refused in processing, with its

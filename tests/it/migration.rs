@@ -429,6 +429,24 @@ fn a_running_service_applies_a_mode_change_refuses_a_bad_one_and_survives_a_kill
         "{}",
         sb.log()
     );
+    // Status still answers, from the configuration in force, and says the file is refused.
+    let out = sb.run(&["status"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stderr.contains("the configuration file is refused")
+            && stderr.contains("unknown variant `sideways`"),
+        "{stderr}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("(configuration)")
+                && l.contains("changed configuration refused")),
+        "{stdout}"
+    );
     sb.drop_file("inv2.edi", &invoice(2, false));
     assert!(wait_for(30, || legacy_invoices(&sb).len() == 2));
     assert!(sap_invoices(&erp).is_empty());
@@ -452,7 +470,15 @@ fn a_running_service_applies_a_mode_change_refuses_a_bad_one_and_survives_a_kill
         "{}",
         sb.log()
     );
-    // A change to dual, and the service killed at once (before or after it applied it).
+    // A change to dual, and the service killed at once (as a rule before its file watch saw
+    // it): whichever start applies it records it once.
+    let changes_now = |sb: &Sandbox| {
+        sb.stdout(&["routes"])
+            .lines()
+            .filter(|l| l.contains(" -> "))
+            .count()
+    };
+    assert_eq!(changes_now(&sb), 2);
     std::fs::write(sb.path("edigate.toml"), config(erp.port, "dual", "")).unwrap();
     let _ = child.kill();
     let _ = child.wait();
@@ -465,15 +491,39 @@ fn a_running_service_applies_a_mode_change_refuses_a_bad_one_and_survives_a_kill
         "{}",
         sb.log()
     );
+    // A change to modern, and the service killed once the change is recorded: the next start
+    // finds it in force and records nothing again.
+    std::fs::write(sb.path("edigate.toml"), config(erp.port, "modern", "")).unwrap();
+    assert!(
+        wait_for(30, || sb.stdout(&["routes"]).contains("dual -> modern")),
+        "{}",
+        sb.log()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut child = sb.spawn_with(&["run"], &SECRETS);
+    sb.drop_file("inv5.edi", &invoice(5, false));
+    assert!(
+        wait_for(30, || sap_invoices(&erp)
+            == names(&["INV-00003", "INV-00004", "INV-00005"])),
+        "{}",
+        sb.log()
+    );
     terminate(&mut child);
+    assert_eq!(
+        legacy_invoices(&sb).len(),
+        4,
+        "modern sends nothing to legacy"
+    );
     let routes = sb.stdout(&["routes"]);
     let changes: Vec<&str> = routes.lines().filter(|l| l.contains(" -> ")).collect();
     assert_eq!(
         changes.len(),
-        3,
+        4,
         "one row per change, none lost or doubled: {routes}"
     );
     assert!(changes[2].contains("shadow -> dual"), "{routes}");
+    assert!(changes[3].contains("dual -> modern"), "{routes}");
     let r = reconcile(&sb, &[]);
     let mut modes: Vec<(String, String)> = r["documents"]
         .as_array()
@@ -493,7 +543,8 @@ fn a_running_service_applies_a_mode_change_refuses_a_bad_one_and_survives_a_kill
             ("INV-00001".into(), "legacy".into()),
             ("INV-00002".into(), "legacy".into()),
             ("INV-00003".into(), "shadow".into()),
-            ("INV-00004".into(), "dual".into())
+            ("INV-00004".into(), "dual".into()),
+            ("INV-00005".into(), "modern".into())
         ]
     );
 }
@@ -847,6 +898,76 @@ fn reconcile_reads_dynamics_365_back_by_business_key() {
             .iter()
             .any(|f| f["field"] == "lines"),
         "{d3:#}"
+    );
+}
+
+#[test]
+fn reconcile_reads_oracle_fusion_back_by_business_key() {
+    let erp = Erp::start(3599);
+    let port = erp.port;
+    let cfg = config(port, "dual", "")
+        .replace(
+            "s4 = \"17300001\"",
+            "s4 = \"17300001\"\nora = \"Acme Supply\"",
+        )
+        .replace("modern = [\"s4\"]", "modern = [\"ora\"]")
+        .replace(
+            "[[routes]]",
+            &format!(
+                r#"[[targets]]
+name = "ora"
+type = "oracle_fusion"
+base_url = "http://127.0.0.1:{port}"
+username_env = "S4_USER"
+password_env = "S4_PASSWORD"
+documents = ["invoice/v1"]
+values = {{ business_unit = "Vision Operations" }}
+
+[[routes]]"#
+            ),
+        );
+    let sb = Sandbox::with_config(&cfg);
+    for n in 1..=3 {
+        sb.drop_file(&format!("inv{n}.edi"), &invoice(n, false));
+    }
+    assert_eq!(once(&sb).status.code(), Some(0), "{}", sb.log());
+    let r = reconcile(&sb, &[]);
+    assert_eq!(r["summary"]["matched"], 3, "{r:#}");
+    assert_eq!(
+        document(&r, "INV-00001")["modern"]["source"],
+        "read back",
+        "{r:#}"
+    );
+    let alter = |number: &str, body: Value| {
+        let mut v = body;
+        v["system"] = "oracle".into();
+        v["where"] = serde_json::json!({"InvoiceNumber": number});
+        assert_eq!(erp.sb.alter_sap(&v), 1);
+    };
+    alter(
+        "INV-00002",
+        serde_json::json!({"fields": {"InvoiceAmount": "999.50"}}),
+    );
+    alter("INV-00003", serde_json::json!({"drop_line": true}));
+    let r = reconcile(&sb, &[]);
+    assert_eq!(
+        (
+            r["summary"]["matched"].as_u64(),
+            r["summary"]["different"].as_u64()
+        ),
+        (Some(1), Some(2)),
+        "{r:#}"
+    );
+    let d2 = document(&r, "INV-00002");
+    assert_eq!(d2["differences"][0]["field"], "total", "{d2:#}");
+    assert_eq!(d2["differences"][0]["modern"], "999.5", "{d2:#}");
+    assert!(
+        document(&r, "INV-00003")["differences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["field"] == "lines"),
+        "{r:#}"
     );
 }
 
