@@ -5,7 +5,7 @@ use crate::config::{self, Config};
 use crate::pipeline::PipelineError;
 use crate::quarantine;
 use crate::scheduler::{self, Appliance};
-use crate::store::{State, Store};
+use crate::store::Store;
 use crate::translate::{self, Input};
 use crate::util::{sha256_hex, Utc};
 use anyhow::{Context, Result};
@@ -127,7 +127,11 @@ enum Command {
     /// (`edigate schema purchase_order/v1`).
     Schema { name: Option<String> },
     /// Show what is waiting, in flight, quarantined and done.
-    Status,
+    Status {
+        /// The same facts as JSON (what the admin API's /api/v1/status answers).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the same facts as Prometheus metrics (text exposition format), for a scraper or
     /// a node-exporter textfile collector.
     Metrics,
@@ -303,12 +307,14 @@ fn run(cli: Cli) -> Result<u8> {
             for note in cfg.mapping_notes() {
                 tracing::warn!("{note}");
             }
+            let admin_cfg = std::sync::Arc::new(cfg.clone());
             let app = Appliance::open(cfg)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .context("starting the runtime")?;
+            crate::admin::start(admin_cfg, rt.handle()).context("the admin listener")?;
             rt.block_on(scheduler::run(app, scheduler::shutdown_signal()))?;
             Ok(OK)
         }
@@ -506,7 +512,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
         },
         Command::Schema { name } => schema_cmd(name.as_deref()),
-        Command::Status => status(&in_force(&cli.config)?),
+        Command::Status { json } => status(&in_force(&cli.config)?, json),
         Command::Metrics => metrics(&in_force(&cli.config)?),
         Command::Retention { as_of } => {
             let cfg = load(&cli.config)?;
@@ -741,137 +747,13 @@ fn read_store(cfg: &Config) -> Result<Store> {
     Ok(store)
 }
 
-fn status(cfg: &Config) -> Result<u8> {
+fn status(cfg: &Config, json: bool) -> Result<u8> {
     let store = read_store(cfg)?;
-    println!("channels:");
-    for c in &cfg.channels {
-        let count = crate::intake::folder_count(c);
-        println!(
-            "  {:<16} {:<40} waiting {}{}",
-            c.name,
-            match c.dir() {
-                Some(d) => cfg.rel(d),
-                None => c.origin(cfg, ""),
-            },
-            count.map_or("-".to_string(), |n| n.waiting.to_string()),
-            match count {
-                Some(n) if n.not_files > 0 => format!(
-                    ", not taken {} (links, folders or FIFOs: only plain files are)",
-                    n.not_files
-                ),
-                _ => String::new(),
-            }
-        );
-    }
-    let (counts, dups) = store.counts()?;
-    let n = |s: State| counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
-    let in_flight =
-        n(State::Received) + n(State::Parsed) + n(State::Translated) + n(State::Delivered);
-    println!("files:");
-    println!("  in flight    {in_flight}");
-    println!("  quarantined  {}", n(State::Quarantined));
-    println!(
-        "  done         {} (of which {dups} duplicate)",
-        n(State::Archived)
-    );
-    println!("  discarded    {}", n(State::Discarded));
-    let health = store.health()?;
-    if !health.is_empty() {
-        println!("channel health:");
-        for h in health {
-            match &h.last_error {
-                None => println!(
-                    "  {:<16} ok, last poll {}",
-                    h.channel,
-                    h.last_poll_at.as_deref().unwrap_or("-")
-                ),
-                Some(e) => println!(
-                    "  {:<16} FAILING ({} in a row, last success {}): {e}",
-                    h.channel,
-                    h.failures,
-                    h.last_ok_at.as_deref().unwrap_or("never")
-                ),
-            }
-        }
-    }
-    let deliveries = store.delivery_counts()?;
-    if !deliveries.is_empty() || !cfg.targets.is_empty() {
-        println!("deliveries:");
-        for t in &cfg.targets {
-            let n = |state: &str| {
-                deliveries
-                    .iter()
-                    .find(|(tg, s, _)| tg == &t.name && s == state)
-                    .map_or(0, |x| x.2)
-            };
-            let b = store.breaker(&t.name)?;
-            println!(
-                "  {:<16} pending {}, delivered {}, rejected {}, dead {}; circuit {}",
-                t.name,
-                n("pending"),
-                n("delivered"),
-                n("rejected"),
-                n("dead"),
-                b.state
-            );
-        }
-    }
-    let uploads = store.upload_counts()?;
-    if !uploads.is_empty() {
-        println!("uploads:");
-        for (channel, pending, done) in uploads {
-            println!("  {channel:<16} pending {pending}, done {done}");
-        }
-    }
-    let advices = store.advice_counts().unwrap_or_default();
-    if !advices.is_empty() {
-        let parts: Vec<String> = advices.iter().map(|(s, n)| format!("{s} {n}")).collect();
-        println!("rejection advice to partners: {}", parts.join(", "));
-    }
-    let processes = store.process_counts().unwrap_or_default();
-    if !processes.is_empty() {
-        let mut by_state: Vec<(String, i64)> = Vec::new();
-        for (_, state, n) in &processes {
-            match by_state.iter_mut().find(|(s, _)| s == state) {
-                Some(e) => e.1 += n,
-                None => by_state.push((state.clone(), *n)),
-            }
-        }
-        // The order a process goes through.
-        let rank = |s: &str| {
-            ["running", "done", "compensated", "held"]
-                .iter()
-                .position(|x| *x == s)
-        };
-        by_state.sort_by_key(|(s, _)| rank(s));
-        let parts: Vec<String> = by_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
-        println!("route processes: {}", parts.join(", "));
-        for (record, route, step, reason) in store.held_processes().unwrap_or_default() {
-            println!(
-                "  held: route {} record {record} at step {}: {}",
-                escape(&route),
-                step + 1,
-                escape(&reason)
-            );
-        }
-    }
-    let failing = store.failing_files()?;
-    if !failing.is_empty() {
-        println!("steps failing (retried with backoff; after {} failed writes a file goes to the quarantine):", crate::pipeline::MAX_WRITE_ATTEMPTS);
-        for (id, name, state, failures, retry_at, error) in failing {
-            println!(
-                "  file {id} {} ({state}): {failures} failure(s), next try {retry_at}: {}",
-                escape(&name),
-                escape(&error)
-            );
-        }
-    }
-    let anomalies = store.anomaly_counts()?;
-    if !anomalies.is_empty() {
-        println!("anomalies (kept in the state database; each was logged):");
-        for (kind, n, latest) in anomalies {
-            println!("  {kind:<24} {n}, latest: {}", escape(&latest));
-        }
+    let s = crate::report::status(cfg, &store)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        print!("{}", crate::report::status_text(&s, escape));
     }
     Ok(OK)
 }
@@ -953,82 +835,9 @@ fn escape(v: &str) -> String {
     String::from_utf8_lossy(&crate::util::escape_log_line(v.as_bytes())).into_owned()
 }
 
-/// A label value escaped for the Prometheus text format.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 fn metrics(cfg: &Config) -> Result<u8> {
     let store = read_store(cfg)?;
-    let mut out = String::new();
-    let (counts, dups) = store.counts()?;
-    out.push_str("# HELP edigate_files Input files by state.\n# TYPE edigate_files gauge\n");
-    for s in State::ALL {
-        let n = counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
-        out.push_str(&format!("edigate_files{{state=\"{}\"}} {n}\n", s.as_str()));
-    }
-    out.push_str(&format!("# HELP edigate_duplicate_files Files received again with known content.\n# TYPE edigate_duplicate_files gauge\nedigate_duplicate_files {dups}\n"));
-    out.push_str("# HELP edigate_channel_up Whether the last poll of a scheduled channel (or the storage probe) succeeded.\n# TYPE edigate_channel_up gauge\n");
-    for h in store.health()? {
-        let up = u8::from(h.last_error.is_none());
-        out.push_str(&format!(
-            "edigate_channel_up{{channel=\"{}\"}} {up}\n",
-            label(&h.channel)
-        ));
-        out.push_str(&format!(
-            "edigate_channel_failures{{channel=\"{}\"}} {}\n",
-            label(&h.channel),
-            h.failures
-        ));
-        if let Some(e) = &h.last_error {
-            out.push_str(&format!(
-                "edigate_channel_error_info{{channel=\"{}\",error=\"{}\"}} 1\n",
-                label(&h.channel),
-                label(e)
-            ));
-        }
-    }
-    out.push_str("# HELP edigate_deliveries Deliveries to targets by state.\n# TYPE edigate_deliveries gauge\n");
-    for (target, state, n) in store.delivery_counts()? {
-        out.push_str(&format!(
-            "edigate_deliveries{{target=\"{}\",state=\"{state}\"}} {n}\n",
-            label(&target)
-        ));
-    }
-    out.push_str("# HELP edigate_breaker_open Whether a target's circuit breaker is open.\n# TYPE edigate_breaker_open gauge\n");
-    for t in &cfg.targets {
-        let open = u8::from(store.breaker(&t.name)?.state == "open");
-        out.push_str(&format!(
-            "edigate_breaker_open{{target=\"{}\"}} {open}\n",
-            label(&t.name)
-        ));
-    }
-    out.push_str("# HELP edigate_uploads Uploads to partners' SFTP folders by state.\n# TYPE edigate_uploads gauge\n");
-    for (channel, pending, done) in store.upload_counts()? {
-        out.push_str(&format!(
-            "edigate_uploads{{channel=\"{}\",state=\"pending\"}} {pending}\n",
-            label(&channel)
-        ));
-        out.push_str(&format!(
-            "edigate_uploads{{channel=\"{}\",state=\"done\"}} {done}\n",
-            label(&channel)
-        ));
-    }
-    out.push_str("# HELP edigate_files_failing Files whose current step failed and waits for its retry.\n# TYPE edigate_files_failing gauge\n");
-    out.push_str(&format!(
-        "edigate_files_failing {}\n",
-        store.failing_files()?.len()
-    ));
-    out.push_str("# HELP edigate_anomalies_total Things that must not pass silently (key conflicts, worker restarts, panics), by kind.\n# TYPE edigate_anomalies_total counter\n");
-    for (kind, n, _) in store.anomaly_counts()? {
-        out.push_str(&format!(
-            "edigate_anomalies_total{{kind=\"{}\"}} {n}\n",
-            label(&kind)
-        ));
-    }
-    print!("{out}");
+    print!("{}", crate::report::metrics_text(cfg, &store)?);
     Ok(OK)
 }
 

@@ -23,6 +23,50 @@ struct RawConfig {
     targets: Vec<Target>,
     #[serde(default)]
     routes: Vec<crate::migration::Route>,
+    #[serde(default)]
+    admin: Option<Admin>,
+}
+
+/// The admin listener (`[admin]`): API, dashboard and metrics, inside `edigate run`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// `127.0.0.1:PORT` (port 0: any free port, said in the log).
+    pub listen: String,
+    /// A non-loopback address is refused unless this is set; TLS must then be terminated by
+    /// a reverse proxy in front (edigate speaks plain HTTP).
+    #[serde(default)]
+    pub allow_remote: bool,
+    /// Uploaded corrections of quarantined files are at most this many bytes.
+    #[serde(default = "default_upload_bytes")]
+    pub max_upload_bytes: usize,
+    #[serde(default)]
+    pub tokens: Vec<AdminToken>,
+}
+
+fn default_upload_bytes() -> usize {
+    10 * 1024 * 1024
+}
+
+/// One bearer token of the admin listener, with the name the audit trail records and its
+/// role. The secret comes from the environment or a file, never from this file.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AdminToken {
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub token_env: Option<String>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+}
+
+/// What a token may do: `viewer` reads; `operator` also releases, discards and corrects.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Operator,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -543,6 +587,8 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// Migration routes (`[[routes]]`), tried in the order of the file.
     pub routes: Vec<crate::migration::Route>,
+    /// The admin listener, when configured.
+    pub admin: Option<Admin>,
     /// SHA-256 of the configuration text, for the audit trail of mode changes.
     pub hash: String,
     /// The configuration text itself (kept by the service as the one in force).
@@ -641,6 +687,7 @@ impl Config {
                 channels: Vec::new(),
                 partners: Vec::new(),
                 routes: Vec::new(),
+                admin: None,
             },
         )
     }
@@ -812,6 +859,14 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
             })
             .collect(),
         routes: raw.routes,
+        admin: raw.admin.map(|mut a| {
+            for t in &mut a.tokens {
+                if let Some(f) = t.token_file.as_mut() {
+                    *f = abs(f);
+                }
+            }
+            a
+        }),
         hash: String::new(),
         text: Arc::from(""),
         data_dir,
@@ -920,6 +975,44 @@ pub fn load_standards(dir: &Path) -> Result<Standards, Vec<ConfigError>> {
     } else {
         Err(errors)
     }
+}
+
+/// Problems with the `[admin]` settings.
+fn admin_problems(a: &Admin) -> Vec<String> {
+    let mut out = Vec::new();
+    match a.listen.parse::<std::net::SocketAddr>() {
+        Err(_) => out.push(format!(
+            "[admin] listen {:?} is not an address such as \"127.0.0.1:8089\"",
+            a.listen
+        )),
+        Ok(addr) if !addr.ip().is_loopback() && !a.allow_remote => out.push(format!(
+            "[admin] listen {} is not a loopback address: set allow_remote = true to serve it \
+             (edigate speaks plain HTTP: a reverse proxy in front must terminate TLS)",
+            a.listen
+        )),
+        Ok(_) => {}
+    }
+    if a.tokens.is_empty() {
+        out.push(
+            "[admin] needs at least one [[admin.tokens]] (name, role, token_env or token_file)"
+                .into(),
+        );
+    }
+    for (i, t) in a.tokens.iter().enumerate() {
+        if t.name.trim().is_empty() || a.tokens[..i].iter().any(|o| o.name == t.name) {
+            out.push(format!(
+                "[[admin.tokens]] {:?}: each token needs a name of its own",
+                t.name
+            ));
+        }
+        if t.token_env.is_some() == t.token_file.is_some() {
+            out.push(format!(
+                "[[admin.tokens]] {:?}: set exactly one of token_env and token_file",
+                t.name
+            ));
+        }
+    }
+    out
 }
 
 /// Where a running service keeps the configuration text it accepted last, in its data folder.
@@ -1237,6 +1330,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     }
     for (i, message) in crate::migration::route::problems(&cfg.routes, &cfg.targets) {
         add(header_line(text, "[[routes]]", i), message);
+    }
+    if let Some(a) = &cfg.admin {
+        let line = header_line(text, "[admin]", 0);
+        for m in admin_problems(a) {
+            add(line, m);
+        }
     }
     let mut cfg = cfg;
     cfg.hash = crate::util::sha256_hex(text.as_bytes());

@@ -3,6 +3,7 @@
 //! See `docs/ARCHITECTURE.md` for the map of modules and the invariants they keep.
 
 pub mod acks;
+pub mod admin;
 pub mod advise;
 pub mod bundle;
 pub mod canonical;
@@ -18,6 +19,7 @@ pub mod orchestrate;
 pub mod outbound;
 pub mod pipeline;
 pub mod quarantine;
+pub mod report;
 pub mod retention;
 pub mod routing;
 pub mod sandbox;

@@ -73,6 +73,61 @@ pub fn release(cfg: &Config, store: &mut Store, id: i64) -> Result<(), PipelineE
     Ok(())
 }
 
+/// Where the content of a quarantined file as received is kept once an operator corrected it.
+pub fn original_path(cfg: &Config, f: &FileRow) -> PathBuf {
+    let a = archive_path(cfg, f);
+    PathBuf::from(format!("{}.original", a.display()))
+}
+
+/// Keeps an operator's corrected copy of quarantined file `id`: the content as received is
+/// kept first (once: see [`original_path`]), then the correction replaces the quarantined
+/// content (what a release sends on), and the audit trail says who and what. Returns where
+/// the original is.
+pub fn correct(
+    cfg: &Config,
+    store: &mut Store,
+    id: i64,
+    data: &[u8],
+    actor: &str,
+) -> Result<PathBuf, PipelineError> {
+    let f = store.file(id)?;
+    if f.state != State::Quarantined {
+        return Err(crate::store::StoreError::WrongState {
+            id,
+            state: f.state.as_str().into(),
+            expected: "quarantined",
+        }
+        .into());
+    }
+    let here = cfg.resolve(&f.blob);
+    let original = original_path(cfg, &f);
+    let io = |path: &Path| {
+        let (name, path) = (f.name.clone(), path.to_path_buf());
+        move |source| PipelineError::Io {
+            id,
+            name,
+            path,
+            source,
+        }
+    };
+    if !original.exists() {
+        let received = fs::read(&here).map_err(io(&here))?;
+        fsutil::write_atomic(&original, &received).map_err(io(&original))?;
+    }
+    fsutil::write_atomic(&here, data).map_err(io(&here))?;
+    store.note_event(
+        id,
+        "operator",
+        &format!(
+            "corrected copy uploaded by {actor}: {} bytes, sha256 {}; the content as received is kept at {}",
+            data.len(),
+            sha256_hex(data),
+            cfg.rel(&original)
+        ),
+    )?;
+    Ok(original)
+}
+
 /// Drops a quarantined file from the queue; its content is kept in the archive.
 pub fn discard(cfg: &Config, store: &mut Store, id: i64) -> Result<(), PipelineError> {
     let f = store.file(id)?;

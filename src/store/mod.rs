@@ -255,6 +255,14 @@ pub struct Health {
     pub failures: i64,
 }
 
+/// What a channel brought lately.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChannelActivity {
+    pub last_file_at: Option<String>,
+    pub files_today: i64,
+    pub quarantined: i64,
+}
+
 /// Business keys of one record, indexed for tracking.
 pub struct RecordKeys {
     pub id: String,
@@ -1792,6 +1800,46 @@ impl Store {
     }
 
     /// The audit trail of one file.
+    /// What a channel brought lately: its last file, files today (UTC) and how many of its
+    /// files wait in the quarantine.
+    pub fn channel_activity(&self, channel: &str) -> Result<ChannelActivity> {
+        let today = format!("{}T00:00:00Z", Utc::now().date());
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT MAX(received_at), COALESCE(SUM(received_at >= ?2), 0), COALESCE(SUM(state = 'quarantined'), 0)
+                 FROM files WHERE channel = ?1",
+            )?
+            .query_row(params![channel, today], |r| {
+                Ok(ChannelActivity {
+                    last_file_at: r.get(0)?,
+                    files_today: r.get(1)?,
+                    quarantined: r.get(2)?,
+                })
+            })?)
+    }
+
+    /// Notes an operator's action on a file in its audit trail (`kind`: `operator`).
+    pub fn note_event(&mut self, file_id: i64, kind: &str, detail: &str) -> Result<()> {
+        exec(
+            &self.conn,
+            "INSERT INTO events (file_id, at, state, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![file_id, Utc::now().rfc3339(), kind, detail],
+        )?;
+        Ok(())
+    }
+
+    /// The latest error a target answered, if any.
+    pub fn last_error(&self, target: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(delivered_at, next_at), last_error FROM deliveries WHERE target = ?1 AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([target], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
     pub fn events(&self, file_id: i64) -> Result<Vec<(String, String, String)>> {
         self.all(
             "SELECT at, state, COALESCE(detail, '') FROM events WHERE file_id = ?1 ORDER BY id",

@@ -2,6 +2,7 @@
 
 mod bundles;
 mod connectors;
+mod console;
 mod corpus;
 mod deliveries;
 mod golden;

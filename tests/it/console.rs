@@ -1,0 +1,378 @@
+//! The operators' console over real HTTP: the admin listener inside `edigate run` on a free
+//! loopback port, its tokens and roles, every API endpoint with good and bad ids, a corrected
+//! copy kept beside the original, bulk jobs with limits, metrics, and the OpenAPI document.
+
+use crate::support::{data, terminate, wait_for, Sandbox, CONFIG};
+use serde_json::Value;
+use std::fs;
+
+pub const OPS: &str = "ops-token-0123456789abcdef";
+pub const VIEWER: &str = "viewer-token-0123456789abcdef";
+pub const ENV: [(&str, &str); 2] = [("EDIGATE_OPS", OPS), ("EDIGATE_VIEWER", VIEWER)];
+
+/// The support configuration with the admin listener and two tokens.
+pub fn config(extra: &str) -> String {
+    format!(
+        r#"{CONFIG}
+[admin]
+listen = "127.0.0.1:0"
+max_upload_bytes = 4096
+[[admin.tokens]]
+name = "ops"
+role = "operator"
+token_env = "EDIGATE_OPS"
+[[admin.tokens]]
+name = "watcher"
+role = "viewer"
+token_env = "EDIGATE_VIEWER"
+{extra}"#
+    )
+}
+
+pub fn po(n: usize) -> Vec<u8> {
+    let text = fs::read_to_string(data("x12/ok/850-4010-acme.edi")).unwrap();
+    text.replace("4500001234", &format!("PO{n:08}"))
+        .replace("000000905", &format!("{:09}", 1000 + n))
+        .into_bytes()
+}
+
+/// The address the admin listener took (the service writes it to `var/admin-address`).
+pub fn address(sb: &Sandbox) -> String {
+    let file = sb.path("var/admin-address");
+    assert!(
+        wait_for(30, || file.exists()),
+        "no admin listener: {}",
+        sb.log()
+    );
+    fs::read_to_string(file).unwrap().trim().to_string()
+}
+
+/// A client that keeps non-2xx answers as answers.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
+/// (status, body) of a call with an optional bearer token.
+fn call(
+    a: &ureq::Agent,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&[u8]>,
+) -> (u16, String) {
+    let mut req = ureq::http::Request::builder().method(method).uri(url);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let resp = match body {
+        Some(b) => a.run(req.body(b.to_vec()).unwrap()),
+        None => a.run(req.body(()).unwrap()),
+    }
+    .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap_or_default();
+    (status, text)
+}
+
+fn json(a: &ureq::Agent, url: &str, token: &str) -> Value {
+    let (status, body) = call(a, "GET", url, Some(token), None);
+    assert_eq!(status, 200, "{url}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
+#[test]
+fn the_admin_api_answers_every_endpoint_with_tokens_roles_and_bounds() {
+    let sb = Sandbox::with_config(&config(""));
+    let mut child = sb.spawn_with(&["run"], &ENV);
+    let base = address(&sb);
+    let a = agent();
+    let url = |p: &str| format!("{base}{p}");
+
+    // No token: only /healthz answers; a wrong token is a bare 401.
+    assert_eq!(call(&a, "GET", &url("/healthz"), None, None).0, 200);
+    for (token, path) in [
+        (None, "/api/v1/status"),
+        (Some("wrong-token-0123456789"), "/api/v1/status"),
+        (None, "/metrics"),
+        (None, "/api/v1/openapi.json"),
+    ] {
+        let (status, body) = call(&a, "GET", &url(path), token, None);
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(body, r#"{"error":"unauthorized"}"#);
+    }
+
+    // One quarantined file (its SE count is wrong), one that flows.
+    let bad = fs::read(data("x12/err/850-se-count-wrong.edi")).unwrap();
+    sb.drop_file("bad.edi", &bad);
+    sb.drop_file("good.edi", &po(1));
+    let mut listing = Value::Null;
+    assert!(
+        wait_for(30, || {
+            listing = json(&a, &url("/api/v1/quarantine"), VIEWER);
+            listing["total"] == 1
+        }),
+        "{listing:#}\n{}",
+        sb.log()
+    );
+    let id = listing["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(listing["items"][0]["class"], "syntax");
+    let status = json(&a, &url("/api/v1/status"), VIEWER);
+    assert_eq!(status["files"]["quarantined"], 1, "{status:#}");
+    // The CLI prints the same read model.
+    let cli: Value = serde_json::from_str(&sb.stdout(&["status", "--json"])).unwrap();
+    assert_eq!(cli["files"], status["files"]);
+
+    // Filters, pages and bounds.
+    assert_eq!(
+        json(&a, &url("/api/v1/quarantine?partner=NOBODY"), VIEWER)["total"],
+        0
+    );
+    assert_eq!(
+        json(
+            &a,
+            &url("/api/v1/quarantine?class=syntax&per_page=1000"),
+            VIEWER
+        )["per_page"],
+        200
+    );
+    assert_eq!(
+        call(
+            &a,
+            "GET",
+            &url("/api/v1/quarantine?older_than=soon"),
+            Some(VIEWER),
+            None
+        )
+        .0,
+        400
+    );
+
+    // One file: reason, diagnostics with positions, history; bad and unknown ids.
+    let d = json(&a, &url(&format!("/api/v1/quarantine/{id}")), VIEWER);
+    assert_eq!(d["code"], "x12.se01_count", "{d:#}");
+    assert_eq!(d["position"]["segment"], 4, "{d:#}");
+    assert!(d["history"].as_array().unwrap().len() >= 2, "{d:#}");
+    for (path, want) in [
+        ("/api/v1/quarantine/abc", 400),
+        ("/api/v1/quarantine/-3", 400),
+        ("/api/v1/quarantine/999999", 404),
+        ("/api/v1/nothing", 404),
+    ] {
+        let (status, body) = call(&a, "GET", &url(path), Some(VIEWER), None);
+        assert_eq!(status, want, "{path}: {body}");
+        assert!(!body.contains("/tmp") && !body.contains("src/"), "{body}");
+    }
+    let (status, content) = call(
+        &a,
+        "GET",
+        &url(&format!("/api/v1/quarantine/{id}/content")),
+        Some(VIEWER),
+        None,
+    );
+    assert_eq!((status, content.as_bytes()), (200, bad.as_slice()));
+
+    // A viewer reads only; an operator corrects (bounded), then releases.
+    let put = url(&format!("/api/v1/quarantine/{id}/content"));
+    assert_eq!(call(&a, "PUT", &put, Some(VIEWER), Some(&po(2))).0, 403);
+    assert_eq!(
+        call(
+            &a,
+            "POST",
+            &url(&format!("/api/v1/quarantine/{id}/release")),
+            Some(VIEWER),
+            None
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        call(&a, "PUT", &put, Some(OPS), Some(&vec![b'x'; 5000])).0,
+        413
+    );
+    let (status, body) = call(&a, "PUT", &put, Some(OPS), Some(&po(2)));
+    assert_eq!(status, 200, "{body}");
+    let originals: Vec<String> = sb
+        .files("var/archive")
+        .into_iter()
+        .filter(|f| f.ends_with(".original"))
+        .collect();
+    assert_eq!(originals.len(), 1, "{originals:?}");
+    assert_eq!(
+        fs::read(sb.path("var/archive").join(&originals[0])).unwrap(),
+        bad,
+        "the content as received is kept untouched"
+    );
+    let (status, body) = call(
+        &a,
+        "POST",
+        &url(&format!("/api/v1/quarantine/{id}/release")),
+        Some(OPS),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        call(
+            &a,
+            "POST",
+            &url(&format!("/api/v1/quarantine/{id}/release")),
+            Some(OPS),
+            None
+        )
+        .0,
+        409,
+        "released already"
+    );
+    assert_eq!(
+        call(
+            &a,
+            "POST",
+            &url("/api/v1/quarantine/999999/discard"),
+            Some(OPS),
+            None
+        )
+        .0,
+        404
+    );
+    assert!(
+        wait_for(30, || sb
+            .files("outbox")
+            .iter()
+            .any(|f| f.contains("purchase_order/") && f.contains("-a2-bad"))),
+        "{:?}\n{}",
+        sb.files("outbox"),
+        sb.log()
+    );
+    let history = sb.stdout(&["quarantine", "show", &id.to_string()]);
+    assert!(
+        history.contains("corrected copy uploaded by ops")
+            && history.contains("released by ops (admin)"),
+        "{history}"
+    );
+
+    // Documents by business key, with their timeline.
+    let doc = json(&a, &url("/api/v1/documents?key=PO00000002"), VIEWER);
+    assert_eq!(doc["track"]["status"], "ordered", "{doc:#}");
+    let events = doc["timelines"][0]["events"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["state"] == "operator"), "{doc:#}");
+    assert_eq!(
+        call(
+            &a,
+            "GET",
+            &url("/api/v1/documents?key=NOPE"),
+            Some(VIEWER),
+            None
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        call(&a, "GET", &url("/api/v1/documents"), Some(VIEWER), None).0,
+        400
+    );
+
+    // Bulk: never unbounded; a job with progress and a result.
+    for n in 0..3 {
+        sb.drop_file(
+            &format!("junk{n}.txt"),
+            format!("not EDI at all {n}").as_bytes(),
+        );
+    }
+    assert!(wait_for(30, || json(
+        &a,
+        &url("/api/v1/quarantine"),
+        VIEWER
+    )["total"]
+        == 3));
+    let bulk = url("/api/v1/quarantine/bulk");
+    let post = |body: &str, token| {
+        let req = ureq::http::Request::builder()
+            .method("POST")
+            .uri(&bulk)
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .body(body.as_bytes().to_vec())
+            .unwrap();
+        let r = a.run(req).unwrap();
+        (
+            r.status().as_u16(),
+            r.into_body().read_to_string().unwrap_or_default(),
+        )
+    };
+    assert_eq!(post(r#"{"action":"discard","limit":0}"#, OPS).0, 400);
+    assert_eq!(post(r#"{"action":"discard","limit":5000}"#, OPS).0, 400);
+    assert_eq!(post(r#"{"action":"shred","limit":2}"#, OPS).0, 400);
+    assert_eq!(post(r#"{"action":"discard","limit":2}"#, VIEWER).0, 403);
+    let (status, body) = post(r#"{"action":"discard","limit":2}"#, OPS);
+    assert_eq!(status, 202, "{body}");
+    let job: Value = serde_json::from_str(&body).unwrap();
+    let progress = url(job["progress"].as_str().unwrap());
+    let mut j = Value::Null;
+    assert!(
+        wait_for(30, || {
+            j = json(&a, &progress, VIEWER);
+            j["state"] == "done"
+        }),
+        "{j:#}"
+    );
+    assert_eq!(
+        (j["selected"].as_u64(), j["done"].as_u64()),
+        (Some(2), Some(2)),
+        "{j:#}"
+    );
+    assert_eq!(json(&a, &url("/api/v1/quarantine"), VIEWER)["total"], 1);
+
+    // Routes, targets, channels, metrics and the OpenAPI document.
+    assert!(json(&a, &url("/api/v1/routes"), VIEWER)["routes"].is_array());
+    assert!(json(&a, &url("/api/v1/targets"), VIEWER)["targets"].is_array());
+    assert_eq!(
+        json(&a, &url("/api/v1/channels"), VIEWER)["channels"][0]["name"],
+        "inbox"
+    );
+    let (status, metrics) = call(&a, "GET", &url("/metrics"), Some(VIEWER), None);
+    assert_eq!(status, 200);
+    assert!(metrics.contains("edigate_quarantined_files 1"), "{metrics}");
+    let spec = json(&a, &url("/api/v1/openapi.json"), VIEWER);
+    for p in [
+        "/api/v1/status",
+        "/api/v1/quarantine/{id}/content",
+        "/api/v1/documents",
+        "/metrics",
+    ] {
+        assert!(
+            spec["paths"][p].is_object(),
+            "{p} is not in the OpenAPI document"
+        );
+    }
+    // No token value reaches the log.
+    terminate(&mut child);
+    assert!(!sb.log().contains(OPS) && !sb.log().contains(VIEWER));
+}
+
+#[test]
+fn check_refuses_a_remote_admin_address_unless_allowed_and_a_missing_token() {
+    let remote = config("").replace("127.0.0.1:0", "0.0.0.0:8089");
+    let sb = Sandbox::with_config(&remote);
+    let out = sb.run(&["check"]);
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("not a loopback address") && text.contains("reverse proxy"),
+        "{text}"
+    );
+    let allowed = remote.replace("[admin]\n", "[admin]\nallow_remote = true\n");
+    fs::write(sb.path("edigate.toml"), allowed).unwrap();
+    assert!(sb.run(&["check"]).status.success());
+    // Started without its token's secret, the service refuses to start and says which.
+    let out = sb.cmd(&["run"]).env_remove("EDIGATE_OPS").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        err.contains("[[admin.tokens]] ops") && err.contains("EDIGATE_OPS"),
+        "{err}"
+    );
+}
