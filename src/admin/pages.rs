@@ -428,7 +428,12 @@ pub fn highlighted(data: &[u8], marks: &[(usize, Option<usize>)]) -> String {
             .iter()
             .find(|(o, _)| *o >= start && *o < end.max(start + 1));
         let text = String::from_utf8_lossy(seg);
-        let text = text.trim_end_matches(['\r', '\n']);
+        let text = text.trim_matches(['\r', '\n']);
+        // The terminator stays outside the marks.
+        let (text, tail) = match text.strip_suffix(term as char) {
+            Some(t) if term != b'\n' => (t, (term as char).to_string()),
+            _ => (text, String::new()),
+        };
         match hit {
             None => out.push_str(&esc(text)),
             Some((_, element)) => {
@@ -454,6 +459,7 @@ pub fn highlighted(data: &[u8], marks: &[(usize, Option<usize>)]) -> String {
                 out.push_str("</mark>");
             }
         }
+        out.push_str(&esc(&tail));
         out.push('\n');
         start = end;
     }

@@ -1,5 +1,6 @@
 //! The one integration-test binary: golden translations and the real service driven with files.
 
+mod browser;
 mod bundles;
 mod connectors;
 mod console;
