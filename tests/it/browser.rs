@@ -5,7 +5,7 @@
 //! `docs/screenshots/`.
 
 use crate::console::{address, agent, config, po, ENV, OPS};
-use crate::support::{data, terminate, wait_for, Sandbox, Target};
+use crate::support::{terminate, wait_for, Sandbox, Target};
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
 
