@@ -44,6 +44,10 @@ pub struct Admin {
     pub tokens: Vec<AdminToken>,
 }
 
+fn default_ack_due() -> u64 {
+    1440
+}
+
 fn default_upload_bytes() -> usize {
     10 * 1024 * 1024
 }
@@ -220,6 +224,10 @@ pub struct Partner {
     /// EDIFACT APERAK, in the syntax the document came in.
     #[serde(default)]
     pub advise_rejections: bool,
+    /// Minutes within which the partner's 997/999/CONTRL must answer an interchange we
+    /// send (default 1440); `0`: none is expected.
+    #[serde(default = "default_ack_due")]
+    pub ack_due_minutes: u64,
     /// How a rejected purchase order is told: `application_advice` (824, APERAK; default) or
     /// `order_response` (an X12 855 or EDIFACT ORDRSP rejecting the order and every line).
     #[serde(default)]

@@ -724,6 +724,7 @@ fn translate_file(
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            answers: routing::ack_answer(r),
         })
         .collect();
     let refusal = outcome.refusal.as_ref().map(|r| {

@@ -105,6 +105,10 @@ pub struct Status {
     pub held_processes: Vec<HeldProcess>,
     pub failing: Vec<FailingFile>,
     pub anomalies: Vec<AnomalyCount>,
+    /// Interchanges sent, by the state of the acknowledgement they are owed.
+    pub sent_interchanges: Vec<(String, i64)>,
+    /// Those whose acknowledgement is overdue now.
+    pub acks_overdue: usize,
 }
 
 /// Computes the status.
@@ -225,7 +229,10 @@ pub fn status(cfg: &Config, store: &Store) -> Result<Status, StoreError> {
             latest,
         })
         .collect();
+    let acks_overdue = store.overdue_acks(crate::util::Utc::now(), 100_000)?.len();
     Ok(Status {
+        sent_interchanges: store.sent_interchange_counts()?,
+        acks_overdue,
         channels,
         files,
         health,
@@ -345,6 +352,19 @@ pub fn status_text(s: &Status, escape: impl Fn(&str) -> String) -> String {
             );
         }
     }
+    if !s.sent_interchanges.is_empty() {
+        let parts: Vec<String> = s
+            .sent_interchanges
+            .iter()
+            .map(|(st, n)| format!("{st} {n}"))
+            .collect();
+        let _ = writeln!(
+            o,
+            "acknowledgements owed by partners: {}; overdue {}",
+            parts.join(", "),
+            s.acks_overdue
+        );
+    }
     if !s.failing.is_empty() {
         let _ = writeln!(
             o,
@@ -459,6 +479,12 @@ pub fn metrics_text(cfg: &Config, store: &Store) -> Result<String, StoreError> {
             label(&channel)
         );
     }
+    out.push_str("# HELP edigate_acks_overdue Interchanges sent whose functional acknowledgement is overdue.\n# TYPE edigate_acks_overdue gauge\n");
+    let _ = writeln!(
+        out,
+        "edigate_acks_overdue {}",
+        store.overdue_acks(crate::util::Utc::now(), 100_000)?.len()
+    );
     out.push_str("# HELP edigate_files_failing Files whose current step failed and waits for its retry.\n# TYPE edigate_files_failing gauge\n");
     let _ = writeln!(
         out,

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::migration::Side;
-use crate::store::{Content, FileRow, NewDelivery, NewOutput, RouteTag};
+use crate::store::{AwaitsAck, Content, FileRow, NewDelivery, NewOutput, RouteTag};
 use crate::translate::Outcome;
 use std::collections::BTreeMap;
 
@@ -77,6 +77,7 @@ pub fn outputs<'o>(cfg: &Config, file: &FileRow, outcome: &'o Outcome) -> Vec<Ne
             ),
             content: Content::Lines(lines),
             uploads: Vec::new(),
+            awaits_ack: None,
         })
         .collect();
     // A replay reprocesses what was already acknowledged: no acknowledgement is sent again.
@@ -91,6 +92,7 @@ pub fn outputs<'o>(cfg: &Config, file: &FileRow, outcome: &'o Outcome) -> Vec<Ne
             ),
             content: Content::Bytes(a.doc.bytes.clone()),
             uploads: upload_channels(cfg, &a.partner),
+            awaits_ack: None,
         });
     }
     // Documents for partners; a replay does not send them again.
@@ -111,9 +113,59 @@ pub fn outputs<'o>(cfg: &Config, file: &FileRow, outcome: &'o Outcome) -> Vec<Ne
             ),
             content: Content::Bytes(d.bytes.clone()),
             uploads: upload_channels(cfg, &d.partner),
+            awaits_ack: awaits_ack(cfg, &d.partner, format, document, d.control),
         });
     }
     out
+}
+
+/// The acknowledgement an interchange sent to `partner` is owed: X12 and EDIFACT documents,
+/// when the partner sends functional acknowledgements (`ack` not `none`) within
+/// `ack_due_minutes` (not 0). The number echoed back is the control number (GS06, UNB 0020).
+fn awaits_ack(
+    cfg: &Config,
+    partner: &str,
+    format: &str,
+    document: &str,
+    control: u64,
+) -> Option<AwaitsAck> {
+    let p = cfg.partner(partner)?;
+    if !matches!(format, "x12" | "edifact")
+        || p.ack_due_minutes == 0
+        || p.ack == crate::acks::Functional::None
+    {
+        return None;
+    }
+    Some(AwaitsAck {
+        partner: partner.to_string(),
+        syntax: format.to_string(),
+        control: control.to_string(),
+        document: document.to_string(),
+        due_minutes: p.ack_due_minutes,
+    })
+}
+
+/// What a received functional acknowledgement answers: the group (X12, AK1) or interchange
+/// (EDIFACT, UCI) it names, with its status (of the whole, or of one transaction in it);
+/// `None` for other records.
+pub fn ack_answer(r: &crate::translate::Emitted) -> Option<crate::store::AckAnswer> {
+    if !r.schema.starts_with("functional_ack/") {
+        return None;
+    }
+    let v = r.value();
+    let rec = &v["record"];
+    let syntax = v["source"]["format"].as_str()?;
+    let key = match syntax {
+        "x12" => "group_control",
+        "edifact" => "interchange_control",
+        _ => return None,
+    };
+    Some(crate::store::AckAnswer {
+        syntax: syntax.to_string(),
+        control: rec[key].as_str()?.to_string(),
+        status: rec["status"].as_str().unwrap_or("accepted").to_string(),
+        whole: rec["acknowledged"] != "transaction",
+    })
 }
 
 /// SFTP channels of `partner` that take acknowledgements and outbound documents.

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/routes", get(routes_list))
         .route("/api/v1/targets", get(targets))
         .route("/api/v1/channels", get(channels))
+        .route("/api/v1/acks/overdue", get(overdue))
         .route("/api/v1/openapi.json", get(openapi))
 }
 
@@ -667,6 +668,37 @@ async fn channels(State(s): State<AppState>, headers: HeaderMap) -> Response {
     .await;
     match r {
         Ok(st) => Json(json!({"channels": st.channels, "health": st.health})).into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AtQuery {
+    /// Overdue as of this time (RFC 3339); default now.
+    at: Option<String>,
+}
+
+async fn overdue(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AtQuery>,
+) -> Response {
+    if let Err(r) = caller(&s, &headers) {
+        return r;
+    }
+    let at = match q.at.as_deref() {
+        None => crate::util::Utc::now(),
+        Some(t) => match crate::util::Utc::parse_rfc3339(t) {
+            Some(t) => t,
+            None => return error(StatusCode::BAD_REQUEST, "at: use an RFC 3339 time"),
+        },
+    };
+    match with_store(&s, move |_, store| {
+        store.overdue_acks(at, 1000).map_err(|e| e.to_string())
+    })
+    .await
+    {
+        Ok(v) => Json(json!({"at": at.rfc3339(), "overdue": v})).into_response(),
         Err(r) => r,
     }
 }

@@ -222,14 +222,17 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let r = with_store(&s, |cfg, store| {
         let st = crate::report::status(cfg, store).map_err(|e| e.to_string())?;
         let routes = api::routes_view(cfg, store)?;
+        let overdue = store
+            .overdue_acks(crate::util::Utc::now(), 50)
+            .map_err(|e| e.to_string())?;
         let mut lasts = Vec::new();
         for c in &cfg.channels {
             lasts.push(store.channel_activity(&c.name).map_err(|e| e.to_string())?);
         }
-        Ok((st, routes, lasts))
+        Ok((st, routes, lasts, overdue))
     })
     .await;
-    let (st, routes, lasts) = match r {
+    let (st, routes, lasts, overdue) = match r {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -285,6 +288,26 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response {
         );
     }
     b.push_str("</table>");
+    let _ = write!(
+        b,
+        "<h2>Overdue acknowledgements</h2><p id=overdue>{} interchange(s) sent wait past their due time for the partner's 997/999/CONTRL.</p>",
+        st.acks_overdue
+    );
+    if !overdue.is_empty() {
+        b.push_str("<table><tr><th>Partner</th><th>Document</th><th>Control</th><th>Sent</th><th>Due</th></tr>");
+        for o in &overdue {
+            let _ = write!(
+                b,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=bad>{}</td></tr>",
+                esc(&o.partner),
+                esc(&o.document),
+                esc(&o.control),
+                esc(&o.sent_at),
+                esc(&o.due_at)
+            );
+        }
+        b.push_str("</table>");
+    }
     if !routes.is_empty() {
         b.push_str("<h2>Migration routes</h2><table><tr><th>Route</th><th>Mode</th><th>Legacy</th><th>Modern</th><th>Latest reconcile</th></tr>");
         for r in &routes {

@@ -139,6 +139,48 @@ pub struct NewOutput<'r> {
     pub content: Content<'r>,
     /// SFTP channels this output is also uploaded to (their `outbound_dir`).
     pub uploads: Vec<String>,
+    /// An interchange sent to a partner whose functional acknowledgement is due.
+    pub awaits_ack: Option<AwaitsAck>,
+}
+
+/// An interchange we send whose 997/999/CONTRL the partner owes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwaitsAck {
+    pub partner: String,
+    /// `x12` or `edifact`.
+    pub syntax: String,
+    /// The number the acknowledgement echoes (X12 GS06, EDIFACT UNB 0020).
+    pub control: String,
+    /// `850`, `INVOIC`.
+    pub document: String,
+    pub due_minutes: u64,
+}
+
+/// A functional acknowledgement received, answering one of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckAnswer {
+    pub syntax: String,
+    pub control: String,
+    /// `accepted`, `accepted_with_errors`, `partially_accepted`, `rejected`.
+    pub status: String,
+    /// The status is the whole group's or interchange's, not one transaction's.
+    pub whole: bool,
+}
+
+/// An interchange sent and not yet acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SentInterchange {
+    pub id: i64,
+    pub partner: String,
+    pub syntax: String,
+    pub control: String,
+    pub document: String,
+    pub file_id: i64,
+    pub path: String,
+    pub sent_at: String,
+    pub due_at: String,
+    pub state: String,
+    pub ack_at: Option<String>,
 }
 
 /// What an output holds.
@@ -269,6 +311,8 @@ pub struct RecordKeys {
     pub schema: String,
     pub partner: String,
     pub keys: Vec<(String, String)>,
+    /// A functional acknowledgement's answer to an interchange we sent.
+    pub answers: Option<AckAnswer>,
 }
 
 /// An interchange received, for duplicate detection and tracking.
@@ -529,6 +573,27 @@ CREATE TABLE steps (
     UNIQUE (record_id, seq, kind)
 );
 CREATE INDEX steps_file ON steps(file_id);
+"#,
+    // Interchanges sent to partners and the functional acknowledgement each one is owed:
+    // overdue while `awaiting` past `due_at`; a late one still settles it.
+    r#"
+CREATE TABLE sent_interchanges (
+    id INTEGER PRIMARY KEY,
+    partner TEXT NOT NULL,
+    syntax TEXT NOT NULL,
+    control TEXT NOT NULL,
+    document TEXT NOT NULL,
+    file_id INTEGER NOT NULL,
+    output_id INTEGER NOT NULL UNIQUE,
+    sent_at TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    ack_at TEXT,
+    ack_file_id INTEGER
+);
+CREATE INDEX sent_interchanges_due ON sent_interchanges(state, due_at);
+CREATE INDEX sent_interchanges_control ON sent_interchanges(partner, syntax, control);
+CREATE INDEX sent_interchanges_file ON sent_interchanges(file_id);
 "#,
 ];
 
@@ -1149,8 +1214,39 @@ impl Store {
                     params![output_id, channel, remote, now],
                 )?;
             }
+            if let Some(a) = &o.awaits_ack {
+                let sent = Utc::now();
+                let due = Utc {
+                    epoch: sent.epoch + a.due_minutes as i64 * 60,
+                };
+                exec(&tx,
+                    "INSERT OR IGNORE INTO sent_interchanges (partner, syntax, control, document, file_id, output_id, sent_at, due_at, state)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'awaiting')",
+                    params![a.partner, a.syntax, a.control, a.document, id, output_id, sent.rfc3339(), due.rfc3339()],
+                )?;
+            }
         }
         for r in records {
+            if let Some(a) = &r.answers {
+                // A late answer settles an overdue one too; the first answer counts.
+                exec(&tx,
+                    "UPDATE sent_interchanges SET state = ?4, ack_at = ?5, ack_file_id = ?6
+                     WHERE partner = ?1 AND syntax = ?2 AND ltrim(control, '0') = ltrim(?3, '0') AND state = 'awaiting'",
+                    params![r.partner, a.syntax, a.control, a.status, now, id],
+                )?;
+                // The whole's status is the answer; transactions of the same answer that
+                // differ make it partly accepted.
+                let settle = if a.whole {
+                    "UPDATE sent_interchanges SET state = ?4 WHERE partner = ?1 AND syntax = ?2 AND ltrim(control, '0') = ltrim(?3, '0') AND ack_file_id = ?5"
+                } else {
+                    "UPDATE sent_interchanges SET state = 'partially_accepted' WHERE partner = ?1 AND syntax = ?2 AND ltrim(control, '0') = ltrim(?3, '0') AND ack_file_id = ?5 AND state != ?4"
+                };
+                exec(
+                    &tx,
+                    settle,
+                    params![r.partner, a.syntax, a.control, a.status, id],
+                )?;
+            }
             exec(&tx,
                 "INSERT OR REPLACE INTO records (id, file_id, schema, partner) VALUES (?1, ?2, ?3, ?4)",
                 params![r.id, id, r.schema, r.partner],
@@ -1691,7 +1787,7 @@ impl Store {
             &format!("DELETE FROM record_routes WHERE file_id IN ({ids})"),
             [before],
         )?;
-        for table in ["orchestrations", "steps"] {
+        for table in ["orchestrations", "steps", "sent_interchanges"] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE file_id IN ({ids})"),
                 [before],
@@ -1800,6 +1896,40 @@ impl Store {
     }
 
     /// The audit trail of one file.
+    /// Interchanges sent whose functional acknowledgement was due by `at` and has not come.
+    pub fn overdue_acks(&self, at: Utc, limit: usize) -> Result<Vec<SentInterchange>> {
+        self.all(
+            "SELECT s.id, s.partner, s.syntax, s.control, s.document, s.file_id, o.path, s.sent_at, s.due_at, s.state, s.ack_at
+             FROM sent_interchanges s JOIN outputs o ON o.id = s.output_id
+             WHERE s.state = 'awaiting' AND s.due_at <= ?1 ORDER BY s.due_at LIMIT ?2",
+            params![at.rfc3339(), limit as i64],
+            |r| {
+                Ok(SentInterchange {
+                    id: r.get(0)?,
+                    partner: r.get(1)?,
+                    syntax: r.get(2)?,
+                    control: r.get(3)?,
+                    document: r.get(4)?,
+                    file_id: r.get(5)?,
+                    path: r.get(6)?,
+                    sent_at: r.get(7)?,
+                    due_at: r.get(8)?,
+                    state: r.get(9)?,
+                    ack_at: r.get(10)?,
+                })
+            },
+        )
+    }
+
+    /// Interchanges sent by acknowledgement state (`awaiting`, `accepted`, `rejected`, ...).
+    pub fn sent_interchange_counts(&self) -> Result<Vec<(String, i64)>> {
+        self.all(
+            "SELECT state, COUNT(*) FROM sent_interchanges GROUP BY state ORDER BY state",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    }
+
     /// What a channel brought lately: its last file, files today (UTC) and how many of its
     /// files wait in the quarantine.
     pub fn channel_activity(&self, channel: &str) -> Result<ChannelActivity> {
@@ -1958,12 +2088,14 @@ mod tests {
                 path: "p/a.jsonl".into(),
                 content: Content::Lines(vec!["{}", "[1]"]),
                 uploads: vec![],
+                awaits_ack: None,
             }],
             &[RecordKeys {
                 id: "rec_1".into(),
                 schema: "purchase_order/v1".into(),
                 partner: "ACME".into(),
                 keys: vec![("po_number".into(), "PO1".into())],
+                answers: None,
             }],
             None,
             "1 record",
@@ -2010,6 +2142,7 @@ mod tests {
                 path: "ACME/acks/997-1.x12".into(),
                 content: Content::Bytes(b"ISA".to_vec()),
                 uploads: vec!["sftp".into()],
+                awaits_ack: None,
             }],
             &[RecordKeys {
                 id: "rec_1".into(),

@@ -376,3 +376,70 @@ fn check_refuses_a_remote_admin_address_unless_allowed_and_a_missing_token() {
         "{err}"
     );
 }
+
+#[test]
+fn an_interchange_sent_is_overdue_until_its_997_comes_even_late() {
+    let cfg = config("").replace(
+        "x12_ids = [\"ZZ:ACMESUPPLY\"]",
+        "x12_ids = [\"ZZ:ACMESUPPLY\"]\nack_due_minutes = 60\n[partners.outbound]\nx12_sender = \"ZZ:BUYERCO\"\ndocuments = { \"purchase_order/v1\" = \"x12:850\" }",
+    );
+    let sb = Sandbox::with_config(&cfg);
+    let mut child = sb.spawn_with(&["run"], &ENV);
+    let base = address(&sb);
+    let a = agent();
+    sb.drop_file(
+        "from-erp.jsonl",
+        &fs::read(data("outbound/x12-850/po.jsonl")).unwrap(),
+    );
+    let sent = sb.path("outbox/ACME/outbound/850-000000001.x12");
+    assert!(wait_for(30, || sent.exists()), "{}", sb.log());
+    let text = fs::read_to_string(&sent).unwrap();
+    let gs06 = text
+        .split('~')
+        .find(|s| s.trim_start().starts_with("GS*"))
+        .and_then(|gs| gs.split('*').nth(6))
+        .unwrap()
+        .to_string();
+    let later = edigate::util::Utc {
+        epoch: edigate::util::Utc::now().epoch + 2 * 3600,
+    }
+    .rfc3339();
+    let overdue = |at: &str| -> Vec<Value> {
+        json(&a, &format!("{base}/api/v1/acks/overdue?at={at}"), VIEWER)["overdue"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        overdue(&edigate::util::Utc::now().rfc3339()).is_empty(),
+        "due in an hour"
+    );
+    let late = overdue(&later);
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(late[0]["document"], "850");
+    assert_eq!(late[0]["control"], gs06);
+    assert_eq!(
+        call(
+            &a,
+            "GET",
+            &format!("{base}/api/v1/acks/overdue?at=tomorrow"),
+            Some(VIEWER),
+            None
+        )
+        .0,
+        400
+    );
+    // The partner's 997, however late, settles it.
+    let ack = format!(
+        "ISA*00*          *00*          *ZZ*ACMESUPPLY     *ZZ*BUYERCO        *260517*1015*U*00401*000000911*0*P*>~\n\
+         GS*FA*ACMESUPPLY*BUYERCO*20260517*1015*338*X*004010~\nST*997*0001~\nAK1*PO*{gs06}~\nAK2*850*0001~\nAK5*A~\nAK9*A*1*1*1~\nSE*6*0001~\nGE*1*338~\nIEA*1*000000911~\n"
+    );
+    sb.drop_file("997.edi", ack.as_bytes());
+    assert!(wait_for(30, || overdue(&later).is_empty()), "{}", sb.log());
+    terminate(&mut child);
+    let status = sb.stdout(&["status"]);
+    assert!(
+        status.contains("acknowledgements owed by partners: accepted 1; overdue 0"),
+        "{status}"
+    );
+}
