@@ -2149,6 +2149,7 @@ mod tests {
                 schema: "invoice/v1".into(),
                 partner: "ACME".into(),
                 keys: vec![],
+                answers: None,
             }],
             &[NewDelivery {
                 record_id: "rec_1".into(),
