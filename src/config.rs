@@ -25,7 +25,46 @@ struct RawConfig {
     routes: Vec<crate::migration::Route>,
     #[serde(default)]
     admin: Option<Admin>,
+    #[serde(default)]
+    alerts: Vec<Alert>,
 }
+
+/// A webhook told of what needs an operator (`[[alerts]]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Alert {
+    pub name: String,
+    /// Where the JSON body is POSTed.
+    pub url: String,
+    /// What it is told of (default: everything): `quarantine`, `dead_letter`, `rejection`,
+    /// `overdue_ack`, `channel_failing`, `breaker_open`, `storage_paused`.
+    #[serde(default)]
+    pub on: Vec<String>,
+    /// The HMAC-SHA256 key of the `Edigate-Signature` header (`t=UNIX,v1=HEX` over
+    /// `UNIX.BODY`), from the environment or a file.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// At most this many are sent a minute; the rest wait their turn (none is dropped).
+    #[serde(default = "default_alerts_per_minute")]
+    pub max_per_minute: u32,
+}
+
+fn default_alerts_per_minute() -> u32 {
+    30
+}
+
+/// The kinds of alert.
+pub const ALERT_KINDS: [&str; 7] = [
+    "quarantine",
+    "dead_letter",
+    "rejection",
+    "overdue_ack",
+    "channel_failing",
+    "breaker_open",
+    "storage_paused",
+];
 
 /// The admin listener (`[admin]`): API, dashboard and metrics, inside `edigate run`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -597,6 +636,8 @@ pub struct Config {
     pub routes: Vec<crate::migration::Route>,
     /// The admin listener, when configured.
     pub admin: Option<Admin>,
+    /// Webhooks told of what needs an operator.
+    pub alerts: Vec<Alert>,
     /// SHA-256 of the configuration text, for the audit trail of mode changes.
     pub hash: String,
     /// The configuration text itself (kept by the service as the one in force).
@@ -696,6 +737,7 @@ impl Config {
                 partners: Vec::new(),
                 routes: Vec::new(),
                 admin: None,
+                alerts: Vec::new(),
             },
         )
     }
@@ -875,6 +917,16 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
             }
             a
         }),
+        alerts: raw
+            .alerts
+            .into_iter()
+            .map(|mut a| {
+                if let Some(f) = a.secret_file.as_mut() {
+                    *f = abs(f);
+                }
+                a
+            })
+            .collect(),
         hash: String::new(),
         text: Arc::from(""),
         data_dir,
@@ -983,6 +1035,10 @@ pub fn load_standards(dir: &Path) -> Result<Standards, Vec<ConfigError>> {
     } else {
         Err(errors)
     }
+}
+
+fn is_url(u: &str) -> bool {
+    u.starts_with("http://") || u.starts_with("https://")
 }
 
 /// Problems with the `[admin]` settings.
@@ -1243,7 +1299,6 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     }
     for (i, t) in cfg.targets.iter().enumerate() {
         let line = header_line(text, "[[targets]]", i);
-        let is_url = |u: &str| u.starts_with("http://") || u.starts_with("https://");
         match t.kind {
             TargetKind::Http | TargetKind::Rest if !is_url(&t.url) => add(
                 line,
@@ -1338,6 +1393,46 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
     }
     for (i, message) in crate::migration::route::problems(&cfg.routes, &cfg.targets) {
         add(header_line(text, "[[routes]]", i), message);
+    }
+    for (i, a) in cfg.alerts.iter().enumerate() {
+        let line = header_line(text, "[[alerts]]", i);
+        if cfg.alerts[..i].iter().any(|o| o.name == a.name) || a.name.trim().is_empty() {
+            add(
+                line,
+                format!("alert {:?}: each alert needs a name of its own", a.name),
+            );
+        }
+        if !is_url(&a.url) {
+            add(
+                line,
+                format!("alert {:?}: url {:?} is not an http(s) URL", a.name, a.url),
+            );
+        }
+        for k in a.on.iter().filter(|k| !ALERT_KINDS.contains(&k.as_str())) {
+            add(
+                line,
+                format!(
+                    "alert {:?}: {k:?} is not a kind of alert (known: {})",
+                    a.name,
+                    ALERT_KINDS.join(", ")
+                ),
+            );
+        }
+        if a.secret_env.is_some() && a.secret_file.is_some() {
+            add(
+                line,
+                format!(
+                    "alert {:?}: secret_env and secret_file are both set; keep one",
+                    a.name
+                ),
+            );
+        }
+        if a.max_per_minute == 0 {
+            add(
+                line,
+                format!("alert {:?}: max_per_minute must be at least 1", a.name),
+            );
+        }
     }
     if let Some(a) = &cfg.admin {
         let line = header_line(text, "[admin]", 0);

@@ -5,6 +5,7 @@
 pub mod acks;
 pub mod admin;
 pub mod advise;
+pub mod alerts;
 pub mod bundle;
 pub mod canonical;
 pub mod cli;

@@ -109,6 +109,8 @@ pub struct Status {
     pub sent_interchanges: Vec<(String, i64)>,
     /// Those whose acknowledgement is overdue now.
     pub acks_overdue: usize,
+    /// Alerts to webhooks per state (`pending`, `sent`, `dead`).
+    pub alerts: Vec<(String, i64)>,
 }
 
 /// Computes the status.
@@ -232,6 +234,7 @@ pub fn status(cfg: &Config, store: &Store) -> Result<Status, StoreError> {
     let acks_overdue = store.overdue_acks(crate::util::Utc::now(), 100_000)?.len();
     Ok(Status {
         sent_interchanges: store.sent_interchange_counts()?,
+        alerts: store.alert_counts()?,
         acks_overdue,
         channels,
         files,
@@ -364,6 +367,10 @@ pub fn status_text(s: &Status, escape: impl Fn(&str) -> String) -> String {
             parts.join(", "),
             s.acks_overdue
         );
+    }
+    if !s.alerts.is_empty() {
+        let parts: Vec<String> = s.alerts.iter().map(|(st, n)| format!("{st} {n}")).collect();
+        let _ = writeln!(o, "alerts to webhooks: {}", parts.join(", "));
     }
     if !s.failing.is_empty() {
         let _ = writeln!(

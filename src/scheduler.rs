@@ -222,6 +222,21 @@ impl Appliance {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "rejection advice failed; retried next pass"),
         }
+        // What needs an operator, told to the webhooks that ask.
+        if !self.cfg.alerts.is_empty() {
+            match crate::alerts::run(&self.cfg, &mut self.store, Utc::now()) {
+                Ok(t) if t.raised + t.sent + t.failed > 0 => {
+                    tracing::info!(
+                        raised = t.raised,
+                        sent = t.sent,
+                        failed = t.failed,
+                        "alerts"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "alerts failed; retried next pass"),
+            }
+        }
         tracing::debug!(
             ingested = intake.ingested,
             archived = pipeline.archived,

@@ -7,10 +7,12 @@ use std::path::Path;
 use thiserror::Error;
 
 mod advices;
+mod alerts;
 mod routes;
 mod steps;
 mod tracking;
 pub use advices::{AdviceDoc, AdviceRow};
+pub use alerts::AlertRow;
 pub use routes::{ModeChange, RoutedDelivery, RoutedRecord};
 pub use steps::{Next, Process, ProcessRow, StepDelivery, StepOutcome};
 pub use tracking::{KeyedRecord, TrackedDelivery};
@@ -594,6 +596,26 @@ CREATE TABLE sent_interchanges (
 CREATE INDEX sent_interchanges_due ON sent_interchanges(state, due_at);
 CREATE INDEX sent_interchanges_control ON sent_interchanges(partner, syntax, control);
 CREATE INDEX sent_interchanges_file ON sent_interchanges(file_id);
+"#,
+    // Alerts to webhooks: one row per alert and fact (its key), so a fact is told once;
+    // sent with retries like a delivery.
+    r#"
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    alert TEXT NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    last_error TEXT,
+    UNIQUE (alert, key)
+);
+CREATE INDEX alerts_due ON alerts(alert, state, next_at);
+CREATE INDEX alerts_sent ON alerts(alert, sent_at);
 "#,
 ];
 

@@ -9,6 +9,8 @@ mod legacy;
 mod oracle;
 mod sap;
 
+pub use http::signature;
+
 use crate::config::{Config, Target, TargetKind};
 use crate::delivery::Response;
 use crate::store::DeliveryRow;

@@ -443,3 +443,137 @@ fn an_interchange_sent_is_overdue_until_its_997_comes_even_late() {
         "{status}"
     );
 }
+
+/// A webhook receiver on loopback that keeps every request (headers and body) and answers
+/// 500 to the first one, 200 to the rest.
+struct Hook {
+    port: u16,
+    /// (answered 500, headers, body) of each request.
+    got: std::sync::Arc<std::sync::Mutex<Vec<(bool, String, String)>>>,
+}
+
+impl Hook {
+    fn start() -> Hook {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = got.clone();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line.to_ascii_lowercase());
+                }
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; len];
+                let _ = reader.read_exact(&mut body);
+                let status = if n == 0 {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                keep.lock().unwrap().push((
+                    n == 0,
+                    head,
+                    String::from_utf8_lossy(&body).into_owned(),
+                ));
+            }
+        });
+        Hook { port, got }
+    }
+}
+
+#[test]
+fn alerts_are_told_once_signed_retried_and_rate_limited() {
+    let hook = Hook::start();
+    let cfg = config(&format!(
+        "[[alerts]]\nname = \"ops\"\nurl = \"http://127.0.0.1:{}/hook\"\non = [\"quarantine\"]\nsecret_env = \"EDIGATE_ALERT_SECRET\"\nmax_per_minute = 4\n",
+        hook.port
+    ));
+    let sb = Sandbox::with_config(&cfg);
+    let mut env = ENV.to_vec();
+    env.push(("EDIGATE_ALERT_SECRET", "alert-secret"));
+    let mut child = sb.spawn_with(&["run"], &env);
+    for n in 0..4 {
+        sb.drop_file(&format!("junk{n}.txt"), format!("not EDI {n}").as_bytes());
+    }
+    // The first answer is a 500: that alert is retried.
+    let mut status = String::new();
+    assert!(
+        wait_for(60, || {
+            status = sb.stdout(&["status"]);
+            status.contains("alerts to webhooks: sent 4")
+        }),
+        "{status}\n{}",
+        sb.log()
+    );
+    // Four a minute: a fifth waits its turn.
+    sb.drop_file("junk5.txt", b"not EDI 5");
+    assert!(
+        wait_for(60, || {
+            status = sb.stdout(&["status"]);
+            status.contains("alerts to webhooks: pending 1, sent 4")
+        }),
+        "{status}\n{}",
+        sb.log()
+    );
+    terminate(&mut child);
+    let all = hook.got.lock().unwrap().clone();
+    let failed: Value = serde_json::from_str(&all[0].2).unwrap();
+    let got: Vec<(String, String)> = all[1..]
+        .iter()
+        .map(|(_, h, b)| (h.clone(), b.clone()))
+        .collect();
+    assert_eq!(got.len(), 4, "{got:?}");
+    let mut files = Vec::new();
+    for (head, body) in &got {
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            (v["alert"].as_str(), v["kind"].as_str()),
+            (Some("ops"), Some("quarantine")),
+            "{v:#}"
+        );
+        assert_eq!(v["detail"]["code"], "format.unknown", "{v:#}");
+        files.push(v["detail"]["file_id"].as_i64().unwrap());
+        // The signature covers the time and the body.
+        let sig = head
+            .lines()
+            .find_map(|l| l.strip_prefix("edigate-signature:"))
+            .unwrap()
+            .trim()
+            .to_string();
+        let t: i64 = sig
+            .split(',')
+            .next()
+            .unwrap()
+            .trim_start_matches("t=")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            sig,
+            edigate::targets::signature(b"alert-secret", t, body.as_bytes())
+        );
+    }
+    assert!(
+        files.contains(&failed["detail"]["file_id"].as_i64().unwrap()),
+        "the alert answered 500 came again: {failed:#} {files:?}"
+    );
+    files.sort();
+    files.dedup();
+    assert_eq!(files.len(), 4, "each fact is told once: {got:?}");
+}
