@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod formats;
 pub mod fsutil;
 pub mod intake;
+pub mod latency;
 pub mod mapping;
 pub mod migration;
 pub mod orchestrate;

@@ -765,6 +765,9 @@ fn translate_file(
     for c in &conflicts {
         tracing::error!(id = f.id, file = %shown, "delivery refused: {c}");
     }
+    if let Some(s) = crate::latency::since(&f.received_at) {
+        crate::latency::observe("edigate_stage_seconds", "stage=\"translated\"", s);
+    }
     tracing::info!(id = f.id, file = %shown, "{detail}");
     Ok(if outcome.refusal.is_some() {
         0

@@ -380,7 +380,14 @@ fn deliver_target(
                 }
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                 let Some((i, row)) = next else { break };
-                if tx.send((i, connector.send(cfg, t, agent, row))).is_err() {
+                let started = std::time::Instant::now();
+                let reply = connector.send(cfg, t, agent, row);
+                crate::latency::observe(
+                    "edigate_target_request_seconds",
+                    &format!("target=\"{}\"", crate::report::label(&t.name)),
+                    started.elapsed().as_secs_f64(),
+                );
+                if tx.send((i, reply)).is_err() {
                     break;
                 }
             });
@@ -403,6 +410,18 @@ fn deliver_target(
                 let now = Utc::now();
                 let resp = reply.response;
                 let attempt = delivery::classify(t, row, &resp, reply.system_id, now);
+                if matches!(attempt, Attempt::Delivered { .. }) {
+                    if let Some(s) = crate::latency::since(&row.created_at) {
+                        crate::latency::observe(
+                            "edigate_stage_seconds",
+                            &format!(
+                                "stage=\"delivered\",target=\"{}\"",
+                                crate::report::label(&t.name)
+                            ),
+                            s,
+                        );
+                    }
+                }
                 log_attempt(t, row, &attempt);
                 let next = delivery::after(t, &b, &[&resp], now);
                 if next.state != b.state {

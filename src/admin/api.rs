@@ -95,7 +95,9 @@ pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response 
         return r;
     }
     match with_store(&s, |cfg, store| {
-        crate::report::metrics_text(cfg, store).map_err(|e| e.to_string())
+        crate::report::metrics_text(cfg, store)
+            .map(|t| t + &crate::latency::exposition())
+            .map_err(|e| e.to_string())
     })
     .await
     {

@@ -335,6 +335,12 @@ fn the_admin_api_answers_every_endpoint_with_tokens_roles_and_bounds() {
     let (status, metrics) = call(&a, "GET", &url("/metrics"), Some(VIEWER), None);
     assert_eq!(status, 200);
     assert!(metrics.contains("edigate_quarantined_files 1"), "{metrics}");
+    // The service's own latency histograms: every file translated so far was observed.
+    let translated = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("edigate_stage_seconds_count{stage=\"translated\"} "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(translated.is_some_and(|n| n >= 5), "{metrics}");
     let spec = json(&a, &url("/api/v1/openapi.json"), VIEWER);
     for p in [
         "/api/v1/status",
