@@ -202,6 +202,35 @@ pub fn track(store: &Store, value: &str) -> Result<Option<Track>, StoreError> {
     }))
 }
 
+/// Every record whose business key (or a system's id) is `key`, with the linked documents of
+/// its order and each one's timeline: its file's history (received, validated, acknowledged,
+/// written, released), its deliveries and their answers, and its route's process (what the
+/// admin API's `/api/v1/documents` answers).
+pub fn timeline(store: &Store, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+    use serde_json::json;
+    let Some(t) = track(store, key)? else {
+        return Ok(None);
+    };
+    let mut timelines = Vec::new();
+    for d in &t.documents {
+        let f = store.file(d.file_id)?;
+        let events: Vec<serde_json::Value> = store
+            .events(d.file_id)?
+            .into_iter()
+            .map(|(at, state, detail)| json!({"at": at, "state": state, "detail": detail}))
+            .collect();
+        timelines.push(json!({
+            "record_id": d.record_id,
+            "schema": d.schema,
+            "file": {"id": f.id, "name": f.name, "channel": f.channel, "state": f.state.as_str(), "received_at": f.received_at},
+            "events": events,
+        }));
+    }
+    Ok(Some(
+        json!({"key": key, "track": t, "timelines": timelines}),
+    ))
+}
+
 /// The track as text for a terminal.
 pub fn text(t: &Track, escape: impl Fn(&str) -> String) -> String {
     use std::fmt::Write;

@@ -80,12 +80,8 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = caller(&s, &headers) {
         return r;
     }
-    match with_store(&s, |cfg, store| {
-        crate::report::status(cfg, store).map_err(|e| e.to_string())
-    })
-    .await
-    {
-        Ok(st) => Json(st).into_response(),
+    match super::status(&s).await {
+        Ok(st) => Json(&*st).into_response(),
         Err(r) => r,
     }
 }
@@ -543,32 +539,9 @@ struct KeyQuery {
     key: Option<String>,
 }
 
-/// Every record whose business key (or a system's id) is `key`, with the linked documents of
-/// its order and each one's timeline: its file's history (received, validated, acknowledged,
-/// written), its deliveries and their answers, and its route's process.
+/// The document timeline of `key` (see [`crate::tracking::timeline`]).
 pub fn document_timeline(store: &crate::store::Store, key: &str) -> Result<Option<Value>, String> {
-    let Some(t) = crate::tracking::track(store, key).map_err(|e| e.to_string())? else {
-        return Ok(None);
-    };
-    let mut timelines = Vec::new();
-    for d in &t.documents {
-        let f = store.file(d.file_id).map_err(|e| e.to_string())?;
-        let events: Vec<Value> = store
-            .events(d.file_id)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|(at, state, detail)| json!({"at": at, "state": state, "detail": detail}))
-            .collect();
-        timelines.push(json!({
-            "record_id": d.record_id,
-            "schema": d.schema,
-            "file": {"id": f.id, "name": f.name, "channel": f.channel, "state": f.state.as_str(), "received_at": f.received_at},
-            "events": events,
-        }));
-    }
-    Ok(Some(
-        json!({"key": key, "track": t, "timelines": timelines}),
-    ))
+    crate::tracking::timeline(store, key).map_err(|e| e.to_string())
 }
 
 async fn documents(
@@ -642,12 +615,15 @@ async fn targets(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = caller(&s, &headers) {
         return r;
     }
-    let r = with_store(&s, |cfg, store| {
-        let st = crate::report::status(cfg, store).map_err(|e| e.to_string())?;
+    let st = match super::status(&s).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let r = with_store(&s, move |_, store| {
         let mut out = Vec::new();
-        for t in st.targets {
+        for t in &st.targets {
             let last = store.last_error(&t.name).map_err(|e| e.to_string())?;
-            let mut v = serde_json::to_value(&t).map_err(|e| e.to_string())?;
+            let mut v = serde_json::to_value(t).map_err(|e| e.to_string())?;
             v["last_error"] = json!(last.map(|(at, e)| json!({"at": at, "error": e})));
             out.push(v);
         }
@@ -664,11 +640,7 @@ async fn channels(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = caller(&s, &headers) {
         return r;
     }
-    let r = with_store(&s, |cfg, store| {
-        crate::report::status(cfg, store).map_err(|e| e.to_string())
-    })
-    .await;
-    match r {
+    match super::status(&s).await {
         Ok(st) => Json(json!({"channels": st.channels, "health": st.health})).into_response(),
         Err(r) => r,
     }

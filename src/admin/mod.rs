@@ -28,6 +28,53 @@ pub struct Shared {
     auth: Auth,
     jobs: Mutex<HashMap<u64, api::Job>>,
     next_job: AtomicU64,
+    /// The status read model, shared by every caller for [`FRESH`].
+    status: Cached<crate::report::Status>,
+    /// The overview page's facts, likewise.
+    overview: Cached<pages::Overview>,
+}
+
+/// How long a computed status or overview serves every caller: many operators watching the
+/// dashboard cost one computation per interval, not one each.
+const FRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A value computed from the store at most once per [`FRESH`]; callers that come while it is
+/// being computed wait for that computation instead of starting their own.
+pub(crate) struct Cached<T> {
+    slot: tokio::sync::Mutex<Option<(std::time::Instant, Arc<T>)>>,
+}
+
+impl<T: Send + Sync + 'static> Cached<T> {
+    fn new() -> Cached<T> {
+        Cached {
+            slot: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn get(
+        &self,
+        s: &AppState,
+        f: impl FnOnce(&Config, &mut Store) -> Result<T, String> + Send + 'static,
+    ) -> Result<Arc<T>, Response> {
+        let mut slot = self.slot.lock().await;
+        if let Some((at, v)) = slot.as_ref() {
+            if at.elapsed() < FRESH {
+                return Ok(v.clone());
+            }
+        }
+        let v = Arc::new(with_store(s, f).await?);
+        *slot = Some((std::time::Instant::now(), v.clone()));
+        Ok(v)
+    }
+}
+
+/// The status read model (shared for [`FRESH`]).
+async fn status(s: &AppState) -> Result<Arc<crate::report::Status>, Response> {
+    s.status
+        .get(s, |cfg, store| {
+            crate::report::status(cfg, store).map_err(|e| e.to_string())
+        })
+        .await
 }
 
 type AppState = Arc<Shared>;
@@ -73,6 +120,8 @@ pub fn start(
         auth,
         jobs: Mutex::new(HashMap::new()),
         next_job: AtomicU64::new(1),
+        status: Cached::new(),
+        overview: Cached::new(),
     });
     let app = router(shared, a.max_upload_bytes);
     rt.spawn(async move {

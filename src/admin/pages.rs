@@ -17,6 +17,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::fmt::Write as _;
 
+/// The facts of the overview page: status, routes, each channel's activity, overdue acks.
+pub type Overview = (
+    crate::report::Status,
+    Vec<Value>,
+    Vec<crate::store::ChannelActivity>,
+    Vec<crate::store::SentInterchange>,
+);
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(overview))
@@ -219,23 +227,26 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let r = with_store(&s, |cfg, store| {
-        let st = crate::report::status(cfg, store).map_err(|e| e.to_string())?;
-        let routes = api::routes_view(cfg, store)?;
-        let overdue = store
-            .overdue_acks(crate::util::Utc::now(), 50)
-            .map_err(|e| e.to_string())?;
-        let mut lasts = Vec::new();
-        for c in &cfg.channels {
-            lasts.push(store.channel_activity(&c.name).map_err(|e| e.to_string())?);
-        }
-        Ok((st, routes, lasts, overdue))
-    })
-    .await;
-    let (st, routes, lasts, overdue) = match r {
+    let r = s
+        .overview
+        .get(&s, |cfg, store| {
+            let st = crate::report::status(cfg, store).map_err(|e| e.to_string())?;
+            let routes = api::routes_view(cfg, store)?;
+            let overdue = store
+                .overdue_acks(crate::util::Utc::now(), 50)
+                .map_err(|e| e.to_string())?;
+            let mut lasts = Vec::new();
+            for c in &cfg.channels {
+                lasts.push(store.channel_activity(&c.name).map_err(|e| e.to_string())?);
+            }
+            Ok((st, routes, lasts, overdue))
+        })
+        .await;
+    let o = match r {
         Ok(v) => v,
         Err(r) => return r,
     };
+    let (st, routes, lasts, overdue) = (&o.0, &o.1, &o.2, &o.3);
     let mut b = String::new();
     let _ = write!(
         b,
@@ -243,7 +254,7 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response {
         st.files.in_flight, st.files.quarantined, st.files.done, st.files.duplicates, st.files.discarded
     );
     b.push_str("<h2>Channels</h2><div class=tiles>");
-    for (c, act) in st.channels.iter().zip(&lasts) {
+    for (c, act) in st.channels.iter().zip(lasts) {
         let health = st.health.iter().find(|h| h.channel == c.name);
         let state = match health.and_then(|h| h.last_error.as_deref()) {
             Some(e) => format!(
@@ -295,7 +306,7 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response {
     );
     if !overdue.is_empty() {
         b.push_str("<table><tr><th>Partner</th><th>Document</th><th>Control</th><th>Sent</th><th>Due</th></tr>");
-        for o in &overdue {
+        for o in overdue {
             let _ = write!(
                 b,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=bad>{}</td></tr>",
@@ -310,7 +321,7 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response {
     }
     if !routes.is_empty() {
         b.push_str("<h2>Migration routes</h2><table><tr><th>Route</th><th>Mode</th><th>Legacy</th><th>Modern</th><th>Latest reconcile</th></tr>");
-        for r in &routes {
+        for r in routes {
             let list = |v: &Value| {
                 v.as_array()
                     .map(|a| {
