@@ -5,9 +5,9 @@
 //!    median and the slowest of 200 lookups of random PO numbers (goal: under 50 ms);
 //! 2. with EDIGATE_BENCH_USERS (default 50) concurrent clients, each fetching the overview,
 //!    the quarantine, a document page and the status API over real HTTP from an admin listener
-//!    on loopback (`edigate run` against the same database): page latency p50 and p99.
-//!
-//! The pipeline is not running during (2); `benches/e2e.sh` measures files/s alone.
+//!    on loopback (`edigate run` against the same database): page latency p50 and p99;
+//! 3. the pipeline's files/s for a burst of EDIGATE_BENCH_FILES X12 850s (default 5,000)
+//!    dropped into the same service's inbox, alone and then with the users of (2) at once.
 
 use rusqlite::params;
 use std::io::{Read, Write};
@@ -131,7 +131,7 @@ fn main() {
     std::fs::create_dir_all(dir.path().join("inbox")).unwrap();
     std::fs::write(
         dir.path().join("edigate.toml"),
-        "[[channels]]\nname = \"inbox\"\ntype = \"dir\"\npath = \"inbox\"\n\n[[partners]]\nid = \"ACME\"\nx12_ids = [\"ZZ:ACMESUPPLY\"]\n\n[admin]\nlisten = \"127.0.0.1:0\"\n[[admin.tokens]]\nname = \"bench\"\nrole = \"viewer\"\ntoken_env = \"BENCH_TOKEN\"\n",
+        "[service]\nrescan_seconds = 1\nsettle_ms = 20\n\n[[channels]]\nname = \"inbox\"\ntype = \"dir\"\npath = \"inbox\"\n\n[[partners]]\nid = \"ACME\"\nx12_ids = [\"ZZ:ACMESUPPLY\"]\n\n[admin]\nlisten = \"127.0.0.1:0\"\n[[admin.tokens]]\nname = \"bench\"\nrole = \"viewer\"\ntoken_env = \"BENCH_TOKEN\"\n",
     )
     .unwrap();
     let bin = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/edigate");
@@ -158,6 +158,100 @@ fn main() {
         .trim()
         .trim_start_matches("http://")
         .to_string();
+    let (lat, wall) = users_round(&addr, token, users, records, None);
+    report(users, &lat, wall, "");
+
+    // 3. A burst of files, alone and with the users at once.
+    let files = env("EDIGATE_BENCH_FILES", 5000);
+    let alone = burst(dir.path(), &db, files, 0);
+    println!(
+        "{files} files alone: {:.0} files/s",
+        files as f64 / alone.as_secs_f64()
+    );
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (flow, (lat, wall)) = std::thread::scope(|s| {
+        let flow = s.spawn(|| {
+            let d = burst(dir.path(), &db, files, 1);
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            d
+        });
+        // The users keep going for as long as the burst flows.
+        let l = users_round(&addr, token, users, records, Some(&done));
+        (flow.join().unwrap(), l)
+    });
+    println!(
+        "{files} files with {users} users at once: {:.0} files/s",
+        files as f64 / flow.as_secs_f64()
+    );
+    report(users, &lat, wall, " while the files flowed");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Drops `n` X12 850s into the inbox at once (renamed in from a staging folder) and waits
+/// until the service archived them all; returns how long that took.
+fn burst(home: &std::path::Path, db: &std::path::Path, n: usize, round: usize) -> Duration {
+    let stage = home.join(format!("stage{round}"));
+    std::fs::create_dir_all(&stage).unwrap();
+    let fixture = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/x12/ok/850-4010-acme.edi"),
+    )
+    .unwrap();
+    for i in 0..n {
+        let k = round * 1_000_000 + i + 1;
+        let text = fixture
+            .replace("4500001234", &format!("BP{k:08}"))
+            .replace("000000905", &format!("{k:09}"));
+        std::fs::write(stage.join(format!("b{k}.edi")), text).unwrap();
+    }
+    let c = rusqlite::Connection::open(db).unwrap();
+    let archived = || -> i64 {
+        c.query_row(
+            "SELECT COUNT(*) FROM files WHERE state = 'archived' AND name LIKE 'b%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+    };
+    let before = archived();
+    let t = Instant::now();
+    for e in std::fs::read_dir(&stage).unwrap() {
+        let e = e.unwrap();
+        std::fs::rename(e.path(), home.join("inbox").join(e.file_name())).unwrap();
+    }
+    while archived() - before < n as i64 {
+        assert!(
+            t.elapsed() < Duration::from_secs(600),
+            "the burst did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.elapsed()
+}
+
+fn report(users: usize, lat: &[Duration], wall: Duration, during: &str) {
+    let mut lat = lat.to_vec();
+    lat.sort();
+    println!(
+        "{users} concurrent users{during}, {} pages (overview, quarantine, status API, a document) in {:.1} s: p50 {:.1} ms, p99 {:.1} ms, {:.0} pages/s",
+        lat.len(),
+        wall.as_secs_f64(),
+        percentile(&lat, 0.5).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.len() as f64 / wall.as_secs_f64()
+    );
+}
+
+/// `users` clients at once, each fetching the pages 20 times (and on until `until` is set):
+/// every latency, and the time.
+fn users_round(
+    addr: &str,
+    token: &str,
+    users: usize,
+    records: usize,
+    until: Option<&std::sync::atomic::AtomicBool>,
+) -> (Vec<Duration>, Duration) {
     let pages = [
         "/".to_string(),
         "/quarantine".to_string(),
@@ -168,10 +262,14 @@ fn main() {
     let lat: Vec<Duration> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..users)
             .map(|u| {
-                let (addr, pages) = (&addr, &pages);
+                let pages = &pages;
                 s.spawn(move || {
                     let mut out = Vec::new();
-                    for r in 0..rounds {
+                    let mut r = 0;
+                    while r < rounds
+                        || until.is_some_and(|u| !u.load(std::sync::atomic::Ordering::Relaxed))
+                    {
+                        r += 1;
                         for p in pages.iter().cloned().chain([format!(
                             "/documents?key=PO{:09}",
                             (u * 7919 + r * 104_729) % records
@@ -190,17 +288,5 @@ fn main() {
             .flat_map(|w| w.join().unwrap())
             .collect()
     });
-    let wall = t.elapsed();
-    let _ = child.kill();
-    let _ = child.wait();
-    let mut lat = lat;
-    lat.sort();
-    println!(
-        "{users} concurrent users, {} pages (overview, quarantine, status API, a document) in {:.1} s: p50 {:.1} ms, p99 {:.1} ms, {:.0} pages/s",
-        lat.len(),
-        wall.as_secs_f64(),
-        percentile(&lat, 0.5).as_secs_f64() * 1e3,
-        percentile(&lat, 0.99).as_secs_f64() * 1e3,
-        lat.len() as f64 / wall.as_secs_f64()
-    );
+    (lat, t.elapsed())
 }
