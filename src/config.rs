@@ -267,6 +267,10 @@ pub struct Partner {
     /// send (default 1440); `0`: none is expected.
     #[serde(default = "default_ack_due")]
     pub ack_due_minutes: u64,
+    /// The partner sends at least one file this often: a channel of the partner quiet for
+    /// longer shows as quiet on the dashboard (and in `edigate status --json`).
+    #[serde(default)]
+    pub expected_interval_minutes: Option<u64>,
     /// How a rejected purchase order is told: `application_advice` (824, APERAK; default) or
     /// `order_response` (an X12 855 or EDIFACT ORDRSP rejecting the order and every line).
     #[serde(default)]

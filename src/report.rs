@@ -18,6 +18,9 @@ pub struct ChannelStatus {
     pub waiting: Option<usize>,
     /// Entries that are not plain files (links, folders, FIFOs), never taken.
     pub not_files: usize,
+    /// When its partner expects files every so often and none came for longer: since when
+    /// (the last file's time, or `never`).
+    pub quiet_since: Option<String>,
 }
 
 /// Files by where they stand.
@@ -129,9 +132,29 @@ pub fn status(cfg: &Config, store: &Store) -> Result<Status, StoreError> {
                 partner: c.partner.clone(),
                 waiting: count.as_ref().map(|n| n.waiting),
                 not_files: count.map_or(0, |n| n.not_files),
+                quiet_since: None,
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut channels = channels;
+    let now = crate::util::Utc::now();
+    for c in &mut channels {
+        let every = c
+            .partner
+            .as_deref()
+            .and_then(|p| cfg.partner(p))
+            .and_then(|p| p.expected_interval_minutes);
+        if let Some(every) = every {
+            let last = store.channel_activity(&c.name)?.last_file_at;
+            let quiet = last
+                .as_deref()
+                .and_then(crate::util::Utc::parse_rfc3339)
+                .is_none_or(|t| now.epoch - t.epoch > every as i64 * 60);
+            if quiet {
+                c.quiet_since = Some(last.unwrap_or_else(|| "never".into()));
+            }
+        }
+    }
     let (counts, duplicates) = store.counts()?;
     let n = |s: State| counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     let files = FileCounts {

@@ -267,6 +267,13 @@ async fn overview(State(s): State<AppState>, headers: HeaderMap) -> Response {
             ),
             None => "<span class=ok>ok</span>".into(),
         };
+        let state = match &c.quiet_since {
+            Some(since) => format!(
+                "{state}<br><span class=bad>quiet: no file since {} (its partner sends more often)</span>",
+                esc(since)
+            ),
+            None => state,
+        };
         let _ = write!(
             b,
             "<div class=tile id=\"channel-{n}\"><strong>{n}</strong> {partner}<br>{state}<br>\

@@ -583,3 +583,44 @@ fn alerts_are_told_once_signed_retried_and_rate_limited() {
     files.dedup();
     assert_eq!(files.len(), 4, "each fact is told once: {got:?}");
 }
+
+#[test]
+fn a_partners_channel_quiet_beyond_its_expected_interval_shows_as_quiet() {
+    let cfg = config(
+        "[[channels]]\nname = \"acme-drop\"\ntype = \"dir\"\npath = \"acme\"\npartner = \"ACME\"\n",
+    )
+    .replace(
+        "x12_ids = [\"ZZ:ACMESUPPLY\"]",
+        "x12_ids = [\"ZZ:ACMESUPPLY\"]\nexpected_interval_minutes = 60",
+    );
+    let sb = Sandbox::with_config(&cfg);
+    fs::create_dir_all(sb.path("acme")).unwrap();
+    let mut child = sb.spawn_with(&["run"], &ENV);
+    let base = address(&sb);
+    let a = agent();
+    let channels = json(&a, &format!("{base}/api/v1/channels"), VIEWER);
+    let drop = channels["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "acme-drop")
+        .cloned()
+        .unwrap();
+    assert_eq!(drop["quiet_since"], "never", "{channels:#}");
+    let inbox = &channels["channels"][0];
+    assert!(
+        inbox["quiet_since"].is_null(),
+        "no partner expects the inbox: {channels:#}"
+    );
+    // A file from the partner: not quiet any more.
+    fs::write(sb.path("acme/po.edi"), po(3)).unwrap();
+    assert!(
+        wait_for(30, || {
+            let s: Value = serde_json::from_str(&sb.stdout(&["status", "--json"])).unwrap();
+            s["channels"][1]["quiet_since"].is_null()
+        }),
+        "{}",
+        sb.log()
+    );
+    terminate(&mut child);
+}
