@@ -41,9 +41,8 @@ pub fn sidecar(f: &FileRow, refusal: &str) -> Vec<u8> {
     out
 }
 
-/// Sends a quarantined file back to the pipeline, with its content as it is now in the
-/// quarantine folder (an operator may have replaced it).
-pub fn release(cfg: &Config, store: &mut Store, id: i64) -> Result<(), PipelineError> {
+/// File `id`, when it is in the quarantine.
+fn quarantined(store: &Store, id: i64) -> Result<FileRow, PipelineError> {
     let f = store.file(id)?;
     if f.state != State::Quarantined {
         return Err(crate::store::StoreError::WrongState {
@@ -53,6 +52,13 @@ pub fn release(cfg: &Config, store: &mut Store, id: i64) -> Result<(), PipelineE
         }
         .into());
     }
+    Ok(f)
+}
+
+/// Sends a quarantined file back to the pipeline, with its content as it is now in the
+/// quarantine folder (an operator may have replaced it).
+pub fn release(cfg: &Config, store: &mut Store, id: i64) -> Result<(), PipelineError> {
+    let f = quarantined(store, id)?;
     let here = cfg.resolve(&f.blob);
     let data = fs::read(&here).map_err(|source| PipelineError::Io {
         id,
@@ -90,15 +96,7 @@ pub fn correct(
     data: &[u8],
     actor: &str,
 ) -> Result<PathBuf, PipelineError> {
-    let f = store.file(id)?;
-    if f.state != State::Quarantined {
-        return Err(crate::store::StoreError::WrongState {
-            id,
-            state: f.state.as_str().into(),
-            expected: "quarantined",
-        }
-        .into());
-    }
+    let f = quarantined(store, id)?;
     let here = cfg.resolve(&f.blob);
     let original = original_path(cfg, &f);
     let io = |path: &Path| {
@@ -130,15 +128,7 @@ pub fn correct(
 
 /// Drops a quarantined file from the queue; its content is kept in the archive.
 pub fn discard(cfg: &Config, store: &mut Store, id: i64) -> Result<(), PipelineError> {
-    let f = store.file(id)?;
-    if f.state != State::Quarantined {
-        return Err(crate::store::StoreError::WrongState {
-            id,
-            state: f.state.as_str().into(),
-            expected: "quarantined",
-        }
-        .into());
-    }
+    let f = quarantined(store, id)?;
     let to = archive_path(cfg, &f);
     relocate(cfg, &f, &to)?;
     let side = sidecar_path(&cfg.resolve(&f.blob));

@@ -243,21 +243,30 @@ pub fn detail(
     })))
 }
 
+/// One item by the id in the path, read for a viewer: 401 without a token, 400 for a bad
+/// id, 404 when `read` finds nothing.
+async fn read_one<T: Send + 'static>(
+    s: &AppState,
+    headers: &HeaderMap,
+    raw: &str,
+    read: impl FnOnce(&crate::config::Config, &mut crate::store::Store, i64) -> Result<Option<T>, String>
+        + Send
+        + 'static,
+) -> Result<T, Response> {
+    caller(s, headers)?;
+    let id = id(raw)?;
+    with_store(s, move |cfg, store| read(cfg, store, id))
+        .await?
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "not found"))
+}
+
 async fn quarantine_one(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Response {
-    if let Err(r) = caller(&s, &headers) {
-        return r;
-    }
-    let id = match id(&raw) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    match with_store(&s, move |cfg, store| detail(cfg, store, id)).await {
-        Ok(Some(v)) => Json(v).into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "not found"),
+    match read_one(&s, &headers, &raw, |cfg, store, id| detail(cfg, store, id)).await {
+        Ok(v) => Json(v).into_response(),
         Err(r) => r,
     }
 }
@@ -283,15 +292,12 @@ async fn content(
     headers: HeaderMap,
     Path(raw): Path<String>,
 ) -> Response {
-    if let Err(r) = caller(&s, &headers) {
-        return r;
-    }
-    let id = match id(&raw) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    match with_store(&s, move |cfg, store| read_content(cfg, store, id)).await {
-        Ok(Some(bytes)) => (
+    match read_one(&s, &headers, &raw, |cfg, store, id| {
+        read_content(cfg, store, id)
+    })
+    .await
+    {
+        Ok(bytes) => (
             [
                 (header::CONTENT_TYPE, "application/octet-stream"),
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -299,7 +305,6 @@ async fn content(
             bytes,
         )
             .into_response(),
-        Ok(None) => error(StatusCode::NOT_FOUND, "not found (or not quarantined)"),
         Err(r) => r,
     }
 }
@@ -534,9 +539,10 @@ async fn job(State(s): State<AppState>, headers: HeaderMap, Path(raw): Path<Stri
     }
 }
 
+/// `?key=VALUE` of a document search.
 #[derive(Debug, Deserialize)]
-struct KeyQuery {
-    key: Option<String>,
+pub struct KeyQuery {
+    pub key: Option<String>,
 }
 
 /// The document timeline of `key` (see [`crate::tracking::timeline`]).

@@ -781,15 +781,10 @@ async fn job(State(s): State<AppState>, headers: HeaderMap, Path(raw): Path<Stri
     page(&p, &format!("Bulk job {id}"), &b)
 }
 
-#[derive(Deserialize)]
-struct KeyQuery {
-    key: Option<String>,
-}
-
 async fn documents(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(k): Query<KeyQuery>,
+    Query(k): Query<api::KeyQuery>,
 ) -> Response {
     let here = match &k.key {
         Some(v) => format!("/documents?key={}", q(v)),
