@@ -491,6 +491,18 @@ fn run(cli: Cli) -> Result<u8> {
                 for note in cfg.mapping_notes() {
                     println!("{note}");
                 }
+                if let Some(a) = &cfg.admin {
+                    println!(
+                        "admin listener on {} with {} token(s){}",
+                        a.listen,
+                        a.tokens.len(),
+                        if a.allow_remote {
+                            ": allow_remote is set; edigate speaks plain HTTP, so a reverse proxy in front must terminate TLS"
+                        } else {
+                            ""
+                        }
+                    );
+                }
                 let (compiled, interpreted) = cfg.maps.twins();
                 if !compiled.is_empty() {
                     println!("compiled mappings: {}", compiled.join(", "));

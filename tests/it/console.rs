@@ -372,7 +372,13 @@ fn check_refuses_a_remote_admin_address_unless_allowed_and_a_missing_token() {
     );
     let allowed = remote.replace("[admin]\n", "[admin]\nallow_remote = true\n");
     fs::write(sb.path("edigate.toml"), allowed).unwrap();
-    assert!(sb.run(&["check"]).status.success());
+    let out = sb.run(&["check"]);
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("a reverse proxy in front must terminate TLS"),
+        "{said}"
+    );
     // Started without its token's secret, the service refuses to start and says which.
     let out = sb.cmd(&["run"]).env_remove("EDIGATE_OPS").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
