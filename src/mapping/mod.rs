@@ -79,13 +79,34 @@ pub struct LoadError {
 }
 
 /// One loaded mapping: its jq program, and its compiled twin while it is the shipped text.
+/// The shipped text (with the shipped prelude) is compiled when first used, so that a command
+/// on one small file does not pay for every mapping; any other text is compiled at load,
+/// where its errors are reported.
 #[derive(Debug)]
 pub struct Mapping {
-    program: jq::Program,
+    program: std::sync::OnceLock<Result<jq::Program, String>>,
+    /// The shipped text and prelude, while not compiled yet.
+    shipped: Option<(&'static str, &'static str)>,
     twin: Option<twin::Twin>,
 }
 
 impl Mapping {
+    /// The compiled program (compiling the shipped text now if it was not yet).
+    fn program(&self) -> Result<&jq::Program, MapError> {
+        self.program
+            .get_or_init(|| {
+                let (text, prelude) = self.shipped.unwrap_or(("", ""));
+                jq::compile(prelude, text).map_err(|es| {
+                    es.iter()
+                        .map(|e| format!("line {}: {}", e.line, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+            })
+            .as_ref()
+            .map_err(|e| MapError::plain("7", format!("the mapping does not compile: {e}")))
+    }
+
     /// The compiled twin in force for this mapping, if any.
     pub fn twin(&self) -> Option<twin::Twin> {
         self.twin
@@ -235,11 +256,39 @@ impl Mappings {
                 }
                 continue;
             }
+            // The shipped text with the shipped prelude is known to compile (a test compiles
+            // every one): it is compiled when first used.
+            let shipped_text = BUILTIN
+                .iter()
+                .find(|(n, t)| n.strip_suffix(".jq") == Some(name) && *t == text);
+            let shipped_prelude = BUILTIN
+                .iter()
+                .find(|(n, _)| *n == "lib/prelude.jq")
+                .filter(|(_, t)| *t == prelude);
+            if let (Some((_, text)), Some((_, prelude))) = (shipped_text, shipped_prelude) {
+                let twin = twin::Twin::of(name, text, prelude);
+                m.programs.insert(
+                    name.to_string(),
+                    Arc::new(Mapping {
+                        program: std::sync::OnceLock::new(),
+                        shipped: Some((text, prelude)),
+                        twin,
+                    }),
+                );
+                m.origins.insert(name.to_string(), origin.clone());
+                continue;
+            }
             match jq::compile(&prelude, text) {
                 Ok(program) => {
                     let twin = twin::Twin::of(name, text, &prelude);
-                    m.programs
-                        .insert(name.to_string(), Arc::new(Mapping { program, twin }));
+                    m.programs.insert(
+                        name.to_string(),
+                        Arc::new(Mapping {
+                            program: std::sync::OnceLock::from(Ok(program)),
+                            shipped: None,
+                            twin,
+                        }),
+                    );
                     m.origins.insert(name.to_string(), origin.clone());
                 }
                 Err(es) => errors.extend(es.into_iter().map(|e| LoadError {
@@ -332,7 +381,7 @@ impl Mappings {
         input: Val,
     ) -> Result<Vec<Business>, MapError> {
         let outs = mapping
-            .program
+            .program()?
             .run(input, self.globals(partner))
             .map_err(MapError::from_run)?;
         if outs.is_empty() {
@@ -392,7 +441,7 @@ impl Mappings {
         record: &Value,
     ) -> Result<Value, MapError> {
         let outs = mapping
-            .program
+            .program()?
             .run(jq::from_json(record), self.globals(partner))
             .map_err(MapError::from_run)?;
         match outs.as_slice() {
@@ -510,6 +559,33 @@ pub fn edi_decimal(value: &str) -> Option<Decimal> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_shipped_mapping_compiles_so_compiling_them_when_first_used_cannot_fail() {
+        let prelude = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == "lib/prelude.jq")
+            .map(|(_, t)| *t)
+            .unwrap();
+        let mut n = 0;
+        for (name, text) in BUILTIN
+            .iter()
+            .filter(|(n, _)| n.ends_with(".jq") && !n.starts_with("lib/"))
+        {
+            assert!(
+                jq::compile(prelude, text).is_ok(),
+                "{name} does not compile"
+            );
+            n += 1;
+        }
+        assert!(n >= 20, "only {n} shipped mappings");
+        // Loaded, they wait to be compiled; used, they compile.
+        let m = Mappings::builtin();
+        let po = m.find("ACME", "inbound", "x12", "810").unwrap();
+        assert!(po.program.get().is_none());
+        assert!(po.program().is_ok());
+    }
+
     use super::*;
 
     #[test]
