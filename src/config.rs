@@ -136,6 +136,10 @@ struct RawService {
     state_days: u64,
     #[serde(default = "default_max_file_mb")]
     max_file_mb: u64,
+    /// Outputs larger than this (in KB) are kept as files in the spool until written, not in
+    /// the state database (which holds no value over about 1 GB).
+    #[serde(default = "default_inline_output_kb")]
+    inline_output_kb: u64,
 }
 
 impl Default for RawService {
@@ -152,6 +156,7 @@ impl Default for RawService {
             archive_days: default_archive_days(),
             state_days: default_state_days(),
             max_file_mb: default_max_file_mb(),
+            inline_output_kb: default_inline_output_kb(),
         }
     }
 }
@@ -171,6 +176,10 @@ fn default_archive_days() -> u64 {
 fn default_state_days() -> u64 {
     400
 }
+fn default_inline_output_kb() -> u64 {
+    64 * 1024
+}
+
 fn default_max_file_mb() -> u64 {
     256
 }
@@ -633,6 +642,8 @@ pub struct Config {
     /// is made of it in memory (about 12 times its size for X12), so one huge file must not
     /// take the service down, again at every restart.
     pub max_file_bytes: u64,
+    /// Outputs larger than this many bytes are kept as spool files until written.
+    pub inline_output_bytes: usize,
     pub channels: Vec<Channel>,
     pub partners: Vec<Partner>,
     pub targets: Vec<Target>,
@@ -831,6 +842,7 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
         archive_days: raw.service.archive_days,
         state_days: raw.service.state_days,
         max_file_bytes: raw.service.max_file_mb.saturating_mul(1 << 20),
+        inline_output_bytes: raw.service.inline_output_kb.saturating_mul(1 << 10) as usize,
         channels: raw
             .channels
             .iter()

@@ -38,6 +38,16 @@ pub fn write_replace(path: &Path, data: &[u8]) -> io::Result<()> {
     fs::rename(&tmp, path)
 }
 
+/// Copies `from` over `to` (through a temporary name, so a reader never sees half), without
+/// syncing: for large outputs, made durable by the caller's file-system flush.
+pub fn copy_replace(from: &Path, to: &Path) -> io::Result<()> {
+    let dir = parent(to);
+    fs::create_dir_all(&dir)?;
+    let tmp = tmp_name(to);
+    fs::copy(from, &tmp)?;
+    fs::rename(&tmp, to)
+}
+
 /// Appends to a file (created if needed), without syncing: for derivable listings.
 pub fn append(path: &Path, data: &[u8]) -> io::Result<()> {
     OpenOptions::new()

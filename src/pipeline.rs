@@ -6,7 +6,9 @@ use crate::config::Config;
 use crate::fsutil;
 use crate::quarantine;
 use crate::routing;
-use crate::store::{FileRow, InterchangeRow, NewFile, RecordKeys, State, Store, StoreError};
+use crate::store::{
+    Content, FileRow, InterchangeRow, NewFile, NewOutput, RecordKeys, State, Store, StoreError,
+};
 use crate::translate::{self, Input};
 use crate::util::Utc;
 use std::fs;
@@ -153,6 +155,9 @@ pub fn advance_all(
                     .map(|(f, b, q)| (f.id, b.clone(), *q))
                     .collect();
                 store.mark_placed(&rows)?;
+                for (f, ..) in &placed {
+                    drop_spilled(cfg, f);
+                }
                 for (f, blob, quarantined) in &placed {
                     if *quarantined {
                         tracing::warn!(id = f.id, file = %f.name, reason = %f.refusal.as_deref().unwrap_or(""), "quarantined");
@@ -252,6 +257,57 @@ impl Dirs {
     }
 }
 
+/// Where the outputs of file `f` too large for the database wait to be written.
+fn spill_dir(cfg: &Config) -> PathBuf {
+    cfg.spool().join("outputs")
+}
+
+/// Keeps each JSON Lines output larger than `inline_output_kb` as a synced spool file instead
+/// of a database value (which SQLite caps near 1 GB). A repeated step writes the same file.
+fn spill<'o>(
+    cfg: &Config,
+    f: &FileRow,
+    outputs: Vec<NewOutput<'o>>,
+) -> Result<Vec<NewOutput<'o>>, PipelineError> {
+    use std::io::Write as _;
+    let mut out = Vec::with_capacity(outputs.len());
+    for (n, mut o) in outputs.into_iter().enumerate() {
+        let len = o.content.len();
+        if let (Content::Lines(lines), true) = (&o.content, len > cfg.inline_output_bytes) {
+            let path = spill_dir(cfg).join(format!("{:08}-a{}-{n}.jsonl", f.id, f.attempt));
+            let write = || -> std::io::Result<()> {
+                fs::create_dir_all(spill_dir(cfg))?;
+                let file = fs::File::create(&path)?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+                for l in lines {
+                    w.write_all(l.as_bytes())?;
+                    w.write_all(b"\n")?;
+                }
+                w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+                fsutil::sync_dir(&spill_dir(cfg))
+            };
+            write().map_err(io_err(f, &path))?;
+            o.content = Content::Stored {
+                path: cfg.rel(&path),
+                len,
+            };
+        }
+        out.push(o);
+    }
+    Ok(out)
+}
+
+/// Removes the spool copies of `f`'s large outputs (once the file is archived or
+/// quarantined, its outputs are in the outbox for good).
+fn drop_spilled(cfg: &Config, f: &FileRow) {
+    let prefix = format!("{:08}-", f.id);
+    for e in fs::read_dir(spill_dir(cfg)).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Writes a translated file's outputs (each synced; their folders are synced by the caller).
 /// Repeating this after a crash writes the same bytes under the same names.
 fn write_outputs(
@@ -266,7 +322,13 @@ fn write_outputs(
         }
         let path = cfg.outbox.join(&o.path);
         // Made durable by the stage's file-system flush, before the state says so.
-        fsutil::write_replace(&path, &o.content).map_err(io_err(f, &path))?;
+        match &o.stored {
+            None => fsutil::write_replace(&path, &o.content).map_err(io_err(f, &path))?,
+            Some(stored) => {
+                let from = cfg.resolve(stored);
+                fsutil::copy_replace(&from, &path).map_err(io_err(f, &path))?;
+            }
+        }
         dirs.add(&path);
         tracing::info!(id = f.id, output = %o.path, kind = %o.kind, "written to outbox");
     }
@@ -711,7 +773,7 @@ fn translate_file(
     if f.state == State::Received {
         store.mark_parsed(f.id, partner, &outcome.documents.join(","), &rows)?;
     }
-    let outputs = routing::outputs(cfg, f, &outcome);
+    let outputs = spill(cfg, f, routing::outputs(cfg, f, &outcome))?;
     let keys: Vec<RecordKeys> = outcome
         .records
         .iter()

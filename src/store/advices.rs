@@ -158,6 +158,7 @@ impl Store {
                         path: r.get(4)?,
                         content: r.get(5)?,
                         written: false,
+                        stored: None,
                     },
                 ))
             },

@@ -132,6 +132,9 @@ pub struct OutputRow {
     pub path: String,
     pub content: Vec<u8>,
     pub written: bool,
+    /// Where the content is kept instead (a spool file, relative to the configuration), for
+    /// outputs too large for the database.
+    pub stored: Option<String>,
 }
 
 /// An output to commit with a translation.
@@ -191,6 +194,12 @@ pub enum Content<'r> {
     /// JSON Lines: each line is written into the stored output followed by a newline, with
     /// no copy of the whole made first.
     Lines(Vec<&'r str>),
+    /// Kept as a (synced) spool file at this path, relative to the configuration, of `len`
+    /// bytes: too large for the database.
+    Stored {
+        path: String,
+        len: usize,
+    },
 }
 
 impl Content<'_> {
@@ -198,6 +207,7 @@ impl Content<'_> {
         match self {
             Content::Bytes(b) => b.len(),
             Content::Lines(lines) => lines.iter().map(|l| l.len() + 1).sum(),
+            Content::Stored { len, .. } => *len,
         }
     }
 
@@ -620,6 +630,10 @@ CREATE INDEX alerts_sent ON alerts(alert, sent_at);
     // The console's channel tiles: each channel's latest files without a scan.
     r#"
 CREATE INDEX files_channel ON files(channel, received_at);
+"#,
+    // Outputs too large for a database value are kept as spool files until written.
+    r#"
+ALTER TABLE outputs ADD COLUMN stored TEXT;
 "#,
 ];
 
@@ -1215,6 +1229,14 @@ impl Store {
                     )?;
                     tx.last_insert_rowid()
                 }
+                Content::Stored { path, .. } => {
+                    exec(
+                        &tx,
+                        "INSERT INTO outputs (file_id, kind, path, content, stored) VALUES (?1, ?2, ?3, X'', ?4)",
+                        params![id, o.kind, o.path, path],
+                    )?;
+                    tx.last_insert_rowid()
+                }
                 Content::Lines(lines) => {
                     exec(
                         &tx,
@@ -1297,7 +1319,7 @@ impl Store {
     }
 
     pub fn outputs(&self, file_id: i64) -> Result<Vec<OutputRow>> {
-        self.all("SELECT id, file_id, kind, path, content, written_at IS NOT NULL FROM outputs WHERE file_id = ?1 ORDER BY id", [file_id], |r| {
+        self.all("SELECT id, file_id, kind, path, content, written_at IS NOT NULL, stored FROM outputs WHERE file_id = ?1 ORDER BY id", [file_id], |r| {
                 Ok(OutputRow {
                     id: r.get(0)?,
                     file_id: r.get(1)?,
@@ -1305,6 +1327,7 @@ impl Store {
                     path: r.get(3)?,
                     content: r.get(4)?,
                     written: r.get(5)?,
+                    stored: r.get(6)?,
                 })
             })
     }

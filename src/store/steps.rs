@@ -278,6 +278,7 @@ impl Store {
                     path: r.get(3)?,
                     content: r.get(4)?,
                     written: false,
+                    stored: None,
                 })
             },
         )

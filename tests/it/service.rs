@@ -689,3 +689,50 @@ fn a_file_over_the_size_limit_is_held_untranslated_until_the_operator_raises_it(
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn outputs_too_large_for_the_database_are_kept_as_spool_files_until_written() {
+    // Every output over 1 KB goes through a spool file (the default is 64 MB).
+    let sb = Sandbox::with_config(
+        &crate::support::CONFIG.replace("settle_ms = 100", "settle_ms = 100\ninline_output_kb = 1"),
+    );
+    let input = po(5);
+    sb.drop_file("po.edi", &input);
+    sb.once(0);
+    let records = sb.path("outbox/ACME/purchase_order/00000001-po.jsonl");
+    let written = fs::read_to_string(&records).unwrap();
+    assert!(
+        written.len() > 1024,
+        "the output must be over the limit: {}",
+        written.len()
+    );
+    let golden = render("inbox/po.edi", &input);
+    assert_eq!(written, golden[0]);
+    // The database kept the path, not the value, and the spool copy is gone once archived.
+    let db = rusqlite::Connection::open(sb.path("var/edigate.db")).unwrap();
+    let (stored, size): (Option<String>, i64) = db
+        .query_row(
+            "SELECT stored, length(content) FROM outputs WHERE kind = 'records'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (stored.as_deref(), size),
+        (Some("var/spool/outputs/00000001-a1-0.jsonl"), 0)
+    );
+    assert!(
+        sb.files("var/spool/outputs").is_empty(),
+        "{:?}",
+        sb.files("var/spool")
+    );
+    // The small acknowledgement stayed a database value.
+    let acks: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM outputs WHERE kind LIKE 'ack:%' AND stored IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(acks, 1);
+}
