@@ -126,6 +126,13 @@ enum Command {
     /// List the canonical record schemas, or print one as JSON Schema
     /// (`edigate schema purchase_order/v1`).
     Schema { name: Option<String> },
+    /// Write a new installation into DIR: the default configuration, a copy of the shipped
+    /// mappings to edit, and the inbox and outbox folders (never overwriting anything).
+    Init { dir: PathBuf },
+    /// Print the manual page (roff) for `man -l -`, or for /usr/share/man/man1/edigate.1.
+    Man,
+    /// Print shell completions for bash, zsh, fish, elvish or powershell.
+    Completions { shell: clap_complete::Shell },
     /// Show what is waiting, in flight, quarantined and done.
     Status {
         /// The same facts as JSON (what the admin API's /api/v1/status answers).
@@ -476,6 +483,29 @@ fn run(cli: Cli) -> Result<u8> {
                     println!("  {} = {}", escape(&k), escape(&v));
                 }
             }
+            Ok(OK)
+        }
+        Command::Init { dir } => {
+            let written = crate::init::init(&dir)?;
+            for p in &written {
+                println!("{}", p.display());
+            }
+            println!(
+                "a new installation in {}: edit {}, then `edigate --config {} check` and `run`",
+                dir.display(),
+                dir.join("edigate.toml").display(),
+                dir.join("edigate.toml").display()
+            );
+            Ok(OK)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(OK)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "edigate", &mut std::io::stdout());
             Ok(OK)
         }
         Command::Check => match config::load(&cli.config) {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod delivery;
 pub mod formats;
 pub mod fsutil;
+pub mod init;
 pub mod intake;
 pub mod latency;
 pub mod mapping;

@@ -736,3 +736,53 @@ fn outputs_too_large_for_the_database_are_kept_as_spool_files_until_written() {
         .unwrap();
     assert_eq!(acks, 1);
 }
+
+#[test]
+fn init_writes_a_new_installation_that_checks_and_runs_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("edi");
+    let bin = crate::support::bin();
+    let init = std::process::Command::new(&bin)
+        .args(["init", home.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    assert!(home.join("mappings/inbound/x12/810.jq").is_file());
+    assert!(home.join("inbox").is_dir() && home.join("outbox").is_dir());
+    let config = home.join("edigate.toml");
+    let run = |args: &[&str]| {
+        std::process::Command::new(&bin)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("EDIGATE_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let check = run(&["check"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // The copied mappings are the shipped ones: the 850 runs compiled, none is "edited".
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        said.contains("compiled mappings: inbound/x12/850") && !said.contains("edited"),
+        "{said}"
+    );
+    fs::write(home.join("inbox/po.edi"), po(9)).unwrap();
+    assert_eq!(run(&["once"]).status.code(), Some(0));
+    assert!(home.join("outbox/ACME/acks/997-000000001.x12").is_file());
+    // A second init changes nothing.
+    let again = std::process::Command::new(&bin)
+        .args(["init", home.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+}
