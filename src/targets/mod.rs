@@ -36,7 +36,7 @@ impl Reply {
     }
 
     /// What went wrong, in words (for callers that only report it).
-    pub(crate) fn text(&self) -> String {
+    pub fn text(&self) -> String {
         match &self.response {
             Response::Status { status, body, .. } => format!("HTTP {status}: {body}"),
             Response::Failed(e) | Response::Refused(e) => e.clone(),

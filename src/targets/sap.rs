@@ -202,6 +202,39 @@ impl Sap {
             .cloned())
     }
 
+    /// The entity with these key values, if the system holds it.
+    fn by_keys(
+        &self,
+        agent: &ureq::Agent,
+        auth: &str,
+        svc: &Service,
+        keys: &[(&str, &str)],
+    ) -> Result<Option<Value>, Reply> {
+        let filter: Vec<String> = keys
+            .iter()
+            .map(|(k, v)| format!("{k} eq {}", odata_str(v)))
+            .collect();
+        let a = Call::new("GET", format!("{}/{}", self.root(svc), svc.set))
+            .query("$filter", filter.join(" and "))
+            .query("$format", "json")
+            .header("Authorization", auth.to_string())
+            .header("Accept", "application/json")
+            .send(agent)
+            .map_err(|e| Reply::failed(format!("lookup by key: {e}")))?;
+        self.token_refused(&a)?;
+        if a.status != 200 || a.is_html() {
+            return Err(Reply::failed(format!(
+                "lookup by key: HTTP {}: {}",
+                a.status,
+                error_text(&a.body)
+            )));
+        }
+        Ok(a.json().unwrap_or_default()["d"]["results"]
+            .as_array()
+            .and_then(|r| r.first())
+            .cloned())
+    }
+
     /// What the system holds for the document `body` (its payload) names by business key,
     /// with its items, for reconciliation: `None` when it holds nothing.
     pub fn read_back(
@@ -362,6 +395,30 @@ impl Sap {
             .ok_or_else(|| Reply::refused(format!("sap_s4hana does not take {schema} records")))?;
         let auth = self.auth(agent)?;
         let (number, year) = system_id.split_once('/').unwrap_or((system_id, ""));
+        // Cancelling twice (a retry after a crash between the call and its record) must not
+        // fail: what the system already shows as cancelled, or no longer holds, is done.
+        let keys: Vec<(&str, &str)> = match svc.set {
+            "A_PurchaseOrder" => vec![("PurchaseOrder", number)],
+            "A_SupplierInvoice" => vec![("SupplierInvoice", number), ("FiscalYear", year)],
+            _ => vec![],
+        };
+        if !keys.is_empty() {
+            match self.by_keys(agent, &auth, svc, &keys)? {
+                None => {
+                    return Ok(format!(
+                        "{} {system_id} is not held: nothing to cancel",
+                        svc.set
+                    ))
+                }
+                Some(e)
+                    if e["PurchasingDocumentDeletionCode"] == "L"
+                        || e["ReverseDocument"].as_str().is_some_and(|r| !r.is_empty()) =>
+                {
+                    return Ok(format!("{} {system_id} was cancelled already", svc.set));
+                }
+                Some(_) => {}
+            }
+        }
         let date = format!("datetime'{today}T00:00:00'");
         let root = self.root(svc);
         let (method, url) = match svc.set {

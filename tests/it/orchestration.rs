@@ -7,6 +7,7 @@ use crate::connectors::{order_or_asn, Erp, SECRETS};
 use crate::support::{Sandbox, Target};
 use edigate::sim::SimConfig;
 use serde_json::Value;
+use std::fs;
 
 fn config(erp: u16, portal: &Target, mode: &str) -> String {
     format!(
@@ -252,6 +253,34 @@ fn steps_run_in_order_a_failed_step_cancels_the_earlier_one_and_an_unknown_suppl
         reason.contains("supplier 99990001 does not exist in s4"),
         "{t:#}"
     );
+
+    // A cancel repeated (a crash between the call and its record) finds it done, and does
+    // not fail the compensation.
+    let secrets = |name: &str| {
+        let v = SECRETS.iter().find(|(k, _)| *k == name).unwrap().1;
+        fs::write(sb.path(name), v).unwrap();
+        sb.path(name).display().to_string()
+    };
+    let direct = format!(
+        "[[channels]]\nname = \"in\"\ntype = \"dir\"\npath = \"inbox\"\n[[targets]]\nname = \"s4\"\ntype = \"sap_s4hana\"\nbase_url = \"http://127.0.0.1:{}\"\nusername_file = \"{}\"\npassword_file = \"{}\"\ndocuments = [\"purchase_order/v1\"]\n",
+        erp.port,
+        secrets("S4_USER"),
+        secrets("S4_PASSWORD")
+    );
+    let cfg = edigate::config::parse(&sb.path("direct.toml"), &direct).unwrap();
+    let t = &cfg.targets[0];
+    let cancelled = erp.records()["sap_s4hana"]["A_PurchaseOrder"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["CorrespncExternalReference"] == "PO000002")
+        .map(|o| o["PurchaseOrder"].as_str().unwrap().to_string())
+        .unwrap();
+    let agent = edigate::delivery::agent(t);
+    let again = edigate::targets::connector(t)
+        .cancel(t, &agent, "purchase_order/v1", &cancelled, "2026-12-05")
+        .unwrap_or_else(|r| panic!("{}", r.text()));
+    assert!(again.contains("cancelled already"), "{again}");
 
     // Running again (and replaying everything) repeats no step and creates nothing twice.
     let again = sb.cmd(&["once"]).envs(SECRETS).output().unwrap();
