@@ -1,4 +1,5 @@
-//! Compiled twins of shipped mappings: the same records, built in Rust without the jq interpreter.
+//! Compiled twins of shipped mappings (X12 850, 810): the same records, built in Rust without
+//! the jq interpreter.
 //!
 //! A twin runs only while its mapping file and the prelude are the shipped text (an edited or
 //! partner-specific mapping always runs in the interpreter), and only on the plain path: on
@@ -17,6 +18,8 @@ use serde_json::{Map, Value};
 pub enum Twin {
     /// `inbound/x12/850.jq`
     X12PurchaseOrder,
+    /// `inbound/x12/810.jq`
+    X12Invoice,
 }
 
 impl Twin {
@@ -40,6 +43,7 @@ impl Twin {
         };
         match generic {
             "inbound/x12/850" => Some((Twin::X12PurchaseOrder, "inbound/x12/850.jq")),
+            "inbound/x12/810" => Some((Twin::X12Invoice, "inbound/x12/810.jq")),
             _ => None,
         }
     }
@@ -47,14 +51,13 @@ impl Twin {
     /// The records of one X12 transaction set, or `None` to let the interpreter decide.
     pub fn x12(self, tx: &Transaction, codes: &Value, partner: &str) -> Option<Vec<Written>> {
         let doc = Doc::of(tx)?;
+        let walks = Walks {
+            uom: Table::of(codes, "uom", partner),
+            item: Table::of(codes, "item", partner),
+        };
         match self {
-            Twin::X12PurchaseOrder => {
-                let walks = Walks {
-                    uom: Table::of(codes, "uom", partner),
-                    item: Table::of(codes, "item", partner),
-                };
-                purchase_order(&doc, &walks).map(|po| vec![po])
-            }
+            Twin::X12PurchaseOrder => purchase_order(&doc, &walks).map(|po| vec![po]),
+            Twin::X12Invoice => invoice(&doc, &walks).map(|i| vec![i]),
         }
     }
 }
@@ -93,6 +96,12 @@ const PID: Tag = Tag::of("PID");
 const AMT: Tag = Tag::of("AMT");
 const CTT: Tag = Tag::of("CTT");
 const SE: Tag = Tag::of("SE");
+const BIG: Tag = Tag::of("BIG");
+const IT1: Tag = Tag::of("IT1");
+const TDS: Tag = Tag::of("TDS");
+const TXI: Tag = Tag::of("TXI");
+const SAC: Tag = Tag::of("SAC");
+const FOB: Tag = Tag::of("FOB");
 
 /// A transaction's segments as tags and element texts, read through the transaction's split
 /// (the one validation made). Element text is as the mapping input holds it
@@ -366,9 +375,9 @@ fn role(code: &str) -> Option<Role> {
 }
 
 /// The prelude's `x12_parties($stop)` over a heading area, written as a JSON array.
-fn parties(head: Span<'_, '_>, out: &mut String) {
+fn parties(head: Span<'_, '_>, stop: &[Tag], out: &mut String) {
     let plain = head.doc.plain;
-    let loops = head.loops(N1, &[PO1]);
+    let loops = head.loops(N1, stop);
     let found = loops
         .iter()
         .filter_map(|l| Some((l, l.first(N1)?)))
@@ -403,14 +412,10 @@ fn parties(head: Span<'_, '_>, out: &mut String) {
     });
 }
 
-/// One line of `mappings/inbound/x12/850.jq`: the `k`th PO1 loop `l`.
-fn po_line(o: &mut Obj<'_>, k: usize, l: Span<'_, '_>, walks: &Walks<'_>) -> Option<()> {
-    let po1 = l.doc.seg(l.from);
-    match po1.some(1) {
-        Some(n) => o.str("line_number", n),
-        None => o.plain("line_number", &(k + 1).to_string()),
-    }
-    let [buyer_part, supplier_part, gtin] = po1.item_ids(6)?;
+/// The item of a line whose first segment is `seg` (ids from its 6th element on) in loop `l`:
+/// the prelude's `x12_item(6)` with the loop's PID description, then the item crosswalk.
+fn item(o: &mut Obj<'_>, seg: Seg<'_>, l: Span<'_, '_>, walks: &Walks<'_>) -> Option<()> {
+    let [buyer_part, supplier_part, gtin] = seg.item_ids(6)?;
     let buyer_part = match buyer_part {
         Some(b) => Some(walk(&walks.item, b)?),
         None => None,
@@ -428,6 +433,163 @@ fn po_line(o: &mut Obj<'_>, k: usize, l: Span<'_, '_>, walks: &Walks<'_>) -> Opt
         l.with(PID, 1, &["F"]).and_then(|p| p.some(5)),
     );
     item.close();
+    Some(())
+}
+
+/// The native `implied(2)` (X12 N2) on an element: `Some(None)` when blank, `None` when it
+/// is not a number.
+fn implied2(v: &str) -> Option<Option<String>> {
+    let t = v.trim();
+    if t.is_empty() {
+        return Some(None);
+    }
+    Decimal::implied(t, 2).map(|d| Some(d.to_string()))
+}
+
+/// The payment terms of the first ITD of a heading area, as `mappings/inbound/x12/8*.jq`
+/// word them.
+fn terms(o: &mut Obj<'_>, head: Span<'_, '_>) {
+    match head.first(ITD) {
+        Some(itd) if !itd.el(12).is_empty() => o.opt("payment_terms", itd.some(12)),
+        Some(itd) if !itd.el(7).is_empty() => {
+            o.str("payment_terms", &format!("net {} days", itd.el(7)))
+        }
+        _ => {}
+    }
+}
+
+/// `mappings/inbound/x12/810.jq`, written as the JSON of its invoice.
+fn invoice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
+    let mut json = String::with_capacity(crate::canonical::ENVELOPE_ROOM + doc.text.len() * 5 / 2);
+    let all = doc.all();
+    let big = all.first(BIG)?;
+    let head = all.head(IT1);
+    let tds = all.first(TDS)?;
+    let invoice_number = big.some(2)?;
+    let invoice_date = date(big.some(1)?)??;
+    let po_number = big.some(4);
+    let total = implied2(tds.some(1)?)??;
+    // The first tax amount given; a bad one before it is the interpreter's to judge.
+    let mut tax_total = None;
+    for t in all.tagged(TXI) {
+        let v = crate::canonical::decimal::trim(t.el(2));
+        if v.is_empty() {
+            continue;
+        }
+        tax_total = Some(Decimal::parse(v)?.to_string());
+        break;
+    }
+    let mut due_date = None;
+    for i in head.tagged(ITD) {
+        if let Some(d) = date(i.el(6))? {
+            due_date = Some(d);
+            break;
+        }
+    }
+    let mut o = Obj::open_text(&mut json, doc.plain);
+    o.str("invoice_number", invoice_number);
+    o.plain("invoice_date", &invoice_date);
+    o.str(
+        "currency",
+        head.first(CUR).and_then(|c| c.some(2)).unwrap_or("USD"),
+    );
+    o.plain("total_amount", &total);
+    let out = o.key("lines");
+    out.push('[');
+    for (k, l) in all.loops(IT1, &[TDS, CTT, SE]).into_iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        let it1 = l.doc.seg(l.from);
+        let mut line = Obj::open_text(out, doc.plain);
+        match it1.some(1) {
+            Some(n) => line.str("line_number", n),
+            None => line.plain("line_number", &(k + 1).to_string()),
+        }
+        line.opt(
+            "po_line_number",
+            l.tagged(REF)
+                .filter(|r| r.el(1) == "LI")
+                .find_map(|r| r.some(2)),
+        );
+        item(&mut line, it1, l, walks)?;
+        decimal(&mut line, "quantity", it1.el(2))?;
+        if let Some(u) = it1.some(3) {
+            let uom = walk(&walks.uom, u)?;
+            match walks.uom {
+                Some(_) => line.any("uom", uom),
+                None => line.str("uom", uom),
+            }
+        }
+        decimal(&mut line, "unit_price", it1.el(4))?;
+        line.close();
+    }
+    out.push(']');
+    o.opt("po_number", po_number);
+    // An invoice leaves out parties when it names none.
+    let mut found = String::new();
+    parties(head, &[IT1, ITD, DTM, FOB, PID, TDS], &mut found);
+    if found != "[]" {
+        o.key("parties").push_str(&found);
+    }
+    terms(&mut o, head);
+    if let Some(d) = &due_date {
+        o.plain("due_date", d);
+    }
+    if let Some(t) = &tax_total {
+        o.plain("tax_total", t);
+    }
+    let tail = all.loops(TDS, &[]).into_iter().next();
+    let sacs: Vec<Seg<'_>> = head
+        .tagged(SAC)
+        .chain(tail.into_iter().flat_map(|t| t.tagged(SAC)))
+        .collect();
+    let mut charges = Vec::new();
+    for sac in sacs {
+        let kind = match sac.el(1) {
+            "A" => "allowance",
+            "C" => "charge",
+            _ => return None,
+        };
+        if let Some(amount) = implied2(sac.el(5))? {
+            charges.push((kind, amount, sac.some(15).or(sac.some(2))));
+        }
+    }
+    if !charges.is_empty() {
+        let plain = o.plain_text();
+        json::array(
+            o.key("allowances_charges"),
+            charges,
+            |out, (kind, amount, description)| {
+                let mut c = Obj::open_text(out, plain);
+                c.plain("type", kind);
+                c.plain("amount", &amount);
+                c.opt("description", description);
+                c.close();
+            },
+        );
+    }
+    o.close();
+    let mut correlation = std::collections::BTreeMap::new();
+    correlation.insert("invoice_number".to_string(), invoice_number.to_string());
+    if let Some(p) = po_number {
+        correlation.insert("po_number".to_string(), p.to_string());
+    }
+    Some(Written {
+        schema: "invoice/v1",
+        correlation,
+        json,
+    })
+}
+
+/// One line of `mappings/inbound/x12/850.jq`: the `k`th PO1 loop `l`.
+fn po_line(o: &mut Obj<'_>, k: usize, l: Span<'_, '_>, walks: &Walks<'_>) -> Option<()> {
+    let po1 = l.doc.seg(l.from);
+    match po1.some(1) {
+        Some(n) => o.str("line_number", n),
+        None => o.plain("line_number", &(k + 1).to_string()),
+    }
+    item(o, po1, l, walks)?;
     decimal(o, "quantity", po1.some(2)?)?;
     let uom = walk(&walks.uom, po1.some(3)?)?;
     match walks.uom {
@@ -461,7 +623,7 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     o.str("po_number", po_number);
     o.plain("purpose", purpose.name());
     o.plain("order_date", &order_date);
-    parties(head, o.key("parties"));
+    parties(head, &[PO1], o.key("parties"));
     let out = o.key("lines");
     out.push('[');
     for (k, l) in all.loops(PO1, &[CTT, AMT, SE]).into_iter().enumerate() {
@@ -475,13 +637,7 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     out.push(']');
     o.opt("po_type", beg.some(2));
     o.opt("currency", head.first(CUR).and_then(|c| c.some(2)));
-    match head.first(ITD) {
-        Some(itd) if !itd.el(12).is_empty() => o.opt("payment_terms", itd.some(12)),
-        Some(itd) if !itd.el(7).is_empty() => {
-            o.str("payment_terms", &format!("net {} days", itd.el(7)))
-        }
-        _ => {}
-    }
+    terms(&mut o, head);
     if let Some(d) = dtm(head)? {
         o.plain("requested_delivery_date", &d);
     }
@@ -541,5 +697,10 @@ mod tests {
         assert_eq!(Twin::of("inbound/x12/810", text, prelude), None);
         assert_eq!(Twin::shipped("partners/ACME/inbound/x12/850"), twin);
         assert_eq!(Twin::shipped("inbound/x12/855"), None);
+        let invoice = shipped("inbound/x12/810.jq").unwrap();
+        assert_eq!(
+            Twin::of("inbound/x12/810", invoice, prelude),
+            Some(Twin::X12Invoice)
+        );
     }
 }

@@ -26,19 +26,26 @@ fn mappings() -> (tempfile::TempDir, Mappings) {
     (dir, maps)
 }
 
-/// Maps every 850 of `data` both ways; returns (transactions, twin answers, interpreter
-/// errors). Panics, naming `what`, when the twin gives a record the interpreter does not.
-fn compare(maps: &Mappings, data: &[u8], partner: &str, what: &str) -> (usize, usize, usize) {
-    let mapping = maps.find(partner, "inbound", "x12", "850").unwrap();
+/// Maps every transaction set `set` (850, 810) of `data` both ways; returns (transactions,
+/// twin answers, interpreter errors). Panics, naming `what`, when the twin gives a record the
+/// interpreter does not.
+fn compare(
+    maps: &Mappings,
+    set: &str,
+    data: &[u8],
+    partner: &str,
+    what: &str,
+) -> (usize, usize, usize) {
+    let mapping = maps.find(partner, "inbound", "x12", set).unwrap();
     assert!(
         mapping.twin().is_some(),
-        "the shipped 850 mapping has a twin"
+        "the shipped {set} mapping has a twin"
     );
     let file = x12::parse(data);
     let mut counts = (0, 0, 0);
     for ic in &file.interchanges {
         for g in &ic.groups {
-            for tx in g.transactions.iter().filter(|t| t.id == "850") {
+            for tx in g.transactions.iter().filter(|t| t.id == set) {
                 counts.0 += 1;
                 let interpreted = maps
                     .inbound(mapping, partner, doc::x12(tx, &g.version, partner))
@@ -63,22 +70,6 @@ fn compare(maps: &Mappings, data: &[u8], partner: &str, what: &str) -> (usize, u
 /// (empty, invalid, composite, Latin-1, unknown code, missing).
 fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
     let mut segs: Vec<Vec<u8>> = vec![b"ST*850*0001".to_vec()];
-    let date = |r: &mut Rng, odd: u64| {
-        if r.chance(odd) {
-            r.pick(&[
-                "",
-                "2026013",
-                "20260230",
-                "260517",
-                " 20260517",
-                "    ",
-                "2026-05-17",
-            ])
-            .to_string()
-        } else {
-            r.date().replace('-', "")
-        }
-    };
     if !r.chance(odd / 3) {
         let purpose = if r.chance(odd) {
             r.pick(&["", "99", "01", "03", "04", "05", "06", "07", " 00", "00 "])
@@ -234,6 +225,181 @@ fn purchase_order(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
     segs
 }
 
+/// An X12 date, odd (blank, short, impossible, two-digit year, padded) with `odd` percent
+/// chance.
+fn date(r: &mut Rng, odd: u64) -> String {
+    if r.chance(odd) {
+        r.pick(&[
+            "",
+            "2026013",
+            "20260230",
+            "260517",
+            " 20260517",
+            "    ",
+            "2026-05-17",
+        ])
+        .to_string()
+    } else {
+        r.date().replace('-', "")
+    }
+}
+
+/// N1 loops with addresses (roles odd, names and ids blank or Latin-1 at `odd` percent).
+fn party_loops(r: &mut Rng, odd: u64, segs: &mut Vec<Vec<u8>>) {
+    for _ in 0..r.below(4) {
+        let role = if r.chance(odd * 2) {
+            r.pick(&["ZZ", "OB", "SH", "RI", "PE", "PR", "SU", "RE", "SF", ""])
+        } else {
+            r.pick(&["BY", "ST", "BT", "SE", "RI"])
+        };
+        let name = or_empty(r, odd, |r| r.text(3));
+        let (q, id) = if r.chance(30) {
+            ("", String::new())
+        } else {
+            ("92", r.digits(5))
+        };
+        segs.push(if r.chance(odd) {
+            [b"N1*".as_slice(), role.as_bytes(), b"*Caf\xe9 ", b"*92*1"].concat()
+        } else {
+            format!("N1*{role}*{name}*{q}*{id}").into_bytes()
+        });
+        for _ in 0..r.below(3) {
+            let second = or_empty(r, 50, |r| r.text(2));
+            segs.push(format!("N3*{}*{second}", r.text(3)).into_bytes());
+        }
+        if r.chance(70) {
+            let region = if r.chance(odd) { "" } else { "IL" };
+            segs.push(format!("N4*{}*{region}*{}*US", r.word(9), r.digits(5)).into_bytes());
+        }
+    }
+}
+
+/// An amount as X12 N2 (implied two decimals), odd with `odd` percent chance.
+fn n2(r: &mut Rng, odd: u64) -> String {
+    if r.chance(odd) {
+        r.pick(&["", "x", "1.5", " 12", "-", "12 "]).to_string()
+    } else {
+        r.below(1_000_000).to_string()
+    }
+}
+
+/// One 810 transaction set; with `odd` > 0, each part has that percent chance of being odd.
+fn invoice(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
+    let mut segs: Vec<Vec<u8>> = vec![b"ST*810*0001".to_vec()];
+    if !r.chance(odd / 3) {
+        let d = date(r, odd);
+        let number = or_empty(r, odd, |r| r.word(10));
+        let po = or_empty(r, 30, |r| r.word(8));
+        segs.push(format!("BIG*{d}*{number}**{po}").into_bytes());
+    }
+    if r.chance(50) {
+        segs.push(format!("CUR*SE*{}", if r.chance(odd) { "" } else { "EUR" }).into_bytes());
+    }
+    if r.chance(30) {
+        segs.push(format!("REF*IA*{}", r.word(6)).into_bytes());
+    }
+    party_loops(r, odd, &mut segs);
+    for _ in 0..r.below(3) {
+        let days = r.pick(&["", "30"]);
+        let due = if r.chance(50) {
+            date(r, odd)
+        } else {
+            String::new()
+        };
+        let text = r.pick(&["", "2% 10 NET 30"]);
+        segs.push(format!("ITD*01*3*2**10*{due}*{days}*****{text}").into_bytes());
+    }
+    if r.chance(30) {
+        segs.push(format!("DTM*011*{}", date(r, odd)).into_bytes());
+    }
+    if r.chance(30) {
+        let ac = if r.chance(odd) {
+            r.pick(&["", "N", "a"])
+        } else {
+            r.pick(&["A", "C"])
+        };
+        segs.push(format!("SAC*{ac}*D240***{}", n2(r, odd)).into_bytes());
+    }
+    let lines = if r.chance(odd) {
+        r.below(2)
+    } else {
+        1 + r.below(5)
+    };
+    for l in 1..=lines {
+        let n = or_empty(r, odd, |_| l.to_string());
+        let qty = if r.chance(odd) {
+            r.pick(&["", "x", " 5", "-1", ".5", "1,5"]).to_string()
+        } else {
+            r.decimal(2)
+        };
+        let uom = if r.chance(odd) {
+            r.pick(&["", "CS", "BX", "EMPTY", "ZZ"])
+        } else {
+            r.pick(&["EA", "CS", "DZ"])
+        };
+        let price = if r.chance(odd) {
+            r.pick(&["", "abc", "10.", "+3"]).to_string()
+        } else {
+            r.cents()
+        };
+        let mut it1 = format!("IT1*{n}*{qty}*{uom}*{price}*");
+        for _ in 0..1 + r.below(3) {
+            let q = if r.chance(odd * 2) {
+                r.pick(&["ZZ", "", "IN", "VN", "EN"])
+            } else {
+                r.pick(&["BP", "VP", "UP"])
+            };
+            let id = if r.chance(odd) {
+                r.pick(&["", " ", "WIDGET-1", "BLANK"]).to_string()
+            } else if partner == "ACME" && q == "BP" {
+                r.pick(&["WIDGET-1", "QUOTED"]).to_string()
+            } else {
+                r.word(10)
+            };
+            it1.push_str(&format!("*{q}*{id}"));
+        }
+        segs.push(it1.into_bytes());
+        if r.chance(50) {
+            let q = if r.chance(odd * 2) { "PO" } else { "LI" };
+            let v = or_empty(r, odd, |r| r.digits(3));
+            segs.push(format!("REF*{q}*{v}").into_bytes());
+        }
+        if r.chance(60) {
+            let kind = if r.chance(odd * 2) { "X" } else { "F" };
+            let desc = or_empty(r, odd, |r| r.text(4));
+            segs.push(format!("PID*{kind}****{desc}").into_bytes());
+        }
+    }
+    if !r.chance(odd / 3) {
+        segs.push(format!("TDS*{}", n2(r, odd)).into_bytes());
+    }
+    for _ in 0..r.below(2) {
+        let amount = if r.chance(odd) {
+            r.pick(&["", "x", "1.2.3"]).to_string()
+        } else {
+            r.cents()
+        };
+        segs.push(format!("TXI*ST*{amount}").into_bytes());
+    }
+    for _ in 0..r.below(3) {
+        let ac = if r.chance(odd) {
+            r.pick(&["", "N"])
+        } else {
+            r.pick(&["A", "C"])
+        };
+        let desc = if r.chance(50) {
+            format!("**********{}", r.text(2))
+        } else {
+            String::new()
+        };
+        segs.push(format!("SAC*{ac}*G830***{}{desc}", n2(r, odd)).into_bytes());
+    }
+    segs.push(format!("CTT*{lines}").into_bytes());
+    let count = segs.len() + 1;
+    segs.push(format!("SE*{count}*0001").into_bytes());
+    segs
+}
+
 /// `""` with `odd` percent chance, else `f()`.
 fn or_empty(r: &mut Rng, odd: u64, f: impl FnOnce(&mut Rng) -> String) -> String {
     if r.chance(odd) {
@@ -261,7 +427,7 @@ fn the_850_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to
     for i in 0..400 {
         let partner = ["ACME", "OTHER"][i % 2];
         let doc = interchange(&purchase_order(&mut r, 0, partner));
-        let (txs, answered, errors) = compare(&maps, &doc, partner, &format!("clean #{i}"));
+        let (txs, answered, errors) = compare(&maps, "850", &doc, partner, &format!("clean #{i}"));
         assert_eq!((txs, answered, errors), (1, 1, 0), "clean #{i}");
     }
     // Broken ones: the twin answers only where it agrees; both outcomes must occur.
@@ -270,7 +436,7 @@ fn the_850_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to
         let partner = ["ACME", "OTHER"][i % 2];
         let odd = [3, 10, 30][i % 3];
         let doc = interchange(&purchase_order(&mut r, odd, partner));
-        let (txs, a, e) = compare(&maps, &doc, partner, &format!("odd {odd} #{i}"));
+        let (txs, a, e) = compare(&maps, "850", &doc, partner, &format!("odd {odd} #{i}"));
         answered += a;
         refused += txs - a;
         errors += e;
@@ -282,7 +448,46 @@ fn the_850_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to
 }
 
 #[test]
-fn the_850_twin_agrees_with_the_interpreter_on_every_fixture_and_corpus_file() {
+fn the_810_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to_it() {
+    let (_dir, maps) = mappings();
+    let mut r = Rng(810);
+    for i in 0..400 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let doc = interchange(&invoice(&mut r, 0, partner)).replace_gs("IN");
+        let (txs, answered, errors) = compare(&maps, "810", &doc, partner, &format!("clean #{i}"));
+        assert_eq!((txs, answered, errors), (1, 1, 0), "clean #{i}");
+    }
+    let (mut answered, mut refused, mut errors) = (0, 0, 0);
+    for i in 0..3000 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let odd = [3, 10, 30][i % 3];
+        let doc = interchange(&invoice(&mut r, odd, partner)).replace_gs("IN");
+        let (txs, a, e) = compare(&maps, "810", &doc, partner, &format!("odd {odd} #{i}"));
+        answered += a;
+        refused += txs - a;
+        errors += e;
+    }
+    assert!(
+        answered > 800 && refused > 500 && errors > 500,
+        "{answered} {refused} {errors}"
+    );
+}
+
+/// An interchange's functional group made the one of another document (GS01).
+trait Group {
+    fn replace_gs(self, id: &str) -> Vec<u8>;
+}
+
+impl Group for Vec<u8> {
+    fn replace_gs(self, id: &str) -> Vec<u8> {
+        String::from_utf8_lossy(&self)
+            .replacen("GS*PO*", &format!("GS*{id}*"), 1)
+            .into_bytes()
+    }
+}
+
+#[test]
+fn the_twins_agree_with_the_interpreter_on_every_fixture_and_corpus_file() {
     let (_dir, maps) = mappings();
     let mut files = Vec::new();
     for dir in ["x12/ok", "x12/err"] {
@@ -301,14 +506,17 @@ fn the_850_twin_agrees_with_the_interpreter_on_every_fixture_and_corpus_file() {
             }
         }
     }
-    let mut total = (0, 0);
-    for f in files {
-        let bytes = std::fs::read(&f).unwrap();
-        for partner in ["ACME", "OTHER"] {
-            let (txs, answered, _) = compare(&maps, &bytes, partner, &f.display().to_string());
-            total = (total.0 + txs, total.1 + answered);
+    for set in ["850", "810"] {
+        let mut total = (0, 0);
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            for partner in ["ACME", "OTHER"] {
+                let (txs, answered, _) =
+                    compare(&maps, set, &bytes, partner, &f.display().to_string());
+                total = (total.0 + txs, total.1 + answered);
+            }
         }
+        // The project's own fixtures alone hold documents each twin maps.
+        assert!(total.1 >= 2, "{set}: {total:?}");
     }
-    // The project's own fixtures alone hold 850s the twin maps.
-    assert!(total.1 >= 2, "{total:?}");
 }
