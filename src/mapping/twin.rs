@@ -1,4 +1,4 @@
-//! Compiled twins of shipped mappings (X12 850, 810): the same records, built in Rust without
+//! Compiled twins of shipped mappings (X12 850, 810, 855): the same records, built in Rust without
 //! the jq interpreter.
 //!
 //! A twin runs only while its mapping file and the prelude are the shipped text (an edited or
@@ -20,6 +20,8 @@ pub enum Twin {
     X12PurchaseOrder,
     /// `inbound/x12/810.jq`
     X12Invoice,
+    /// `inbound/x12/855.jq`
+    X12PoAcknowledgement,
 }
 
 impl Twin {
@@ -44,6 +46,7 @@ impl Twin {
         match generic {
             "inbound/x12/850" => Some((Twin::X12PurchaseOrder, "inbound/x12/850.jq")),
             "inbound/x12/810" => Some((Twin::X12Invoice, "inbound/x12/810.jq")),
+            "inbound/x12/855" => Some((Twin::X12PoAcknowledgement, "inbound/x12/855.jq")),
             _ => None,
         }
     }
@@ -58,6 +61,7 @@ impl Twin {
         match self {
             Twin::X12PurchaseOrder => purchase_order(&doc, &walks).map(|po| vec![po]),
             Twin::X12Invoice => invoice(&doc, &walks).map(|i| vec![i]),
+            Twin::X12PoAcknowledgement => acknowledgement(&doc, &walks).map(|a| vec![a]),
         }
     }
 }
@@ -102,6 +106,9 @@ const TDS: Tag = Tag::of("TDS");
 const TXI: Tag = Tag::of("TXI");
 const SAC: Tag = Tag::of("SAC");
 const FOB: Tag = Tag::of("FOB");
+const BAK: Tag = Tag::of("BAK");
+const ACK: Tag = Tag::of("ACK");
+const SCH: Tag = Tag::of("SCH");
 
 /// A transaction's segments as tags and element texts, read through the transaction's split
 /// (the one validation made). Element text is as the mapping input holds it
@@ -577,6 +584,100 @@ fn invoice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     }
     Some(Written {
         schema: "invoice/v1",
+        correlation,
+        json,
+    })
+}
+
+/// `mappings/inbound/x12/855.jq`, written as the JSON of its acknowledgement.
+fn acknowledgement(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
+    let mut json = String::with_capacity(crate::canonical::ENVELOPE_ROOM + doc.text.len() * 5 / 2);
+    let all = doc.all();
+    let bak = all.first(BAK)?;
+    let po_number = bak.some(3)?;
+    let status = match bak.el(2) {
+        "AD" | "AK" | "AT" => "accepted",
+        "AC" | "AE" | "AP" => "accepted_with_changes",
+        "RD" | "RJ" | "RF" | "RO" => "rejected",
+        _ => return None,
+    };
+    let ack_date = date(bak.el(4))?;
+    let mut o = Obj::open_text(&mut json, doc.plain);
+    o.str("po_number", po_number);
+    o.plain("status", status);
+    let out = o.key("lines");
+    out.push('[');
+    for (k, l) in all.loops(PO1, &[CTT, SE]).into_iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        let po1 = l.doc.seg(l.from);
+        let ack = l.first(ACK);
+        // A value of the ACK when it gives one, else the PO1's.
+        let from_ack = |n: usize, po1_n: usize| match ack.and_then(|a| a.some(n)) {
+            Some(v) => v,
+            None => po1.el(po1_n),
+        };
+        let mut line = Obj::open_text(out, doc.plain);
+        match po1.some(1) {
+            Some(n) => line.str("line_number", n),
+            None => line.plain("line_number", &(k + 1).to_string()),
+        }
+        if let Some(code) = ack.and_then(|a| a.some(1)) {
+            let status = match code {
+                "IA" => "accepted",
+                "IR" | "ID" | "R1" | "R2" | "R3" | "R4" => "rejected",
+                "IB" | "IW" => "backordered",
+                _ => "changed",
+            };
+            line.plain("status", status);
+        }
+        item(&mut line, po1, l, walks)?;
+        decimal(&mut line, "quantity", from_ack(2, 2))?;
+        let uom = from_ack(3, 3);
+        if !uom.is_empty() {
+            let uom = walk(&walks.uom, uom)?;
+            match walks.uom {
+                Some(_) => line.any("uom", uom),
+                None => line.str("uom", uom),
+            }
+        }
+        decimal(&mut line, "unit_price", po1.el(4))?;
+        let scheduled = match ack.and_then(|a| a.some(5)) {
+            Some(d) => date(d)?,
+            None => {
+                // The first schedule date given; a bad one before it is the interpreter's.
+                let mut found = None;
+                for sch in l.tagged(SCH) {
+                    if let Some(d) = date(sch.el(6))? {
+                        found = Some(d);
+                        break;
+                    }
+                }
+                match found {
+                    Some(d) => Some(d),
+                    None => match l.with(DTM, 1, &["067", "068", "002"]) {
+                        Some(d) => date(d.el(2))?,
+                        None => None,
+                    },
+                }
+            }
+        };
+        if let Some(d) = &scheduled {
+            line.plain("scheduled_date", d);
+        }
+        line.close();
+    }
+    out.push(']');
+    if let Some(d) = &ack_date {
+        o.plain("ack_date", d);
+    }
+    o.opt("supplier_order_number", bak.some(8));
+    o.close();
+    let mut correlation = std::collections::BTreeMap::new();
+    correlation.insert("po_number".to_string(), po_number.to_string());
+    Some(Written {
+        schema: "po_acknowledgement/v1",
         correlation,
         json,
     })

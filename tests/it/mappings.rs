@@ -73,7 +73,7 @@ fn an_edited_shared_850_mapping_leaves_the_compiled_one_and_takes_effect() {
     let sb = Sandbox::new();
     let check = sb.stdout(&["check"]);
     assert!(
-        check.contains("compiled mappings: inbound/x12/810, inbound/x12/850"),
+        check.contains("compiled mappings: inbound/x12/810, inbound/x12/850, inbound/x12/855"),
         "{check}"
     );
     // The operator edits the shared 850 mapping (not a partner's copy).
@@ -88,8 +88,8 @@ fn an_edited_shared_850_mapping_leaves_the_compiled_one_and_takes_effect() {
     );
     let check = sb.stdout(&["check"]);
     assert!(
-        check.contains("compiled mappings: inbound/x12/810\n"),
-        "only the 810 stays compiled: {check}"
+        check.contains("compiled mappings: inbound/x12/810, inbound/x12/855\n"),
+        "the 810 and 855 stay compiled: {check}"
     );
     assert!(
         check.contains("inbound/x12/850: edited, so it runs in the jq interpreter"),

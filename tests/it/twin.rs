@@ -400,6 +400,97 @@ fn invoice(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
     segs
 }
 
+/// One 855 transaction set; with `odd` > 0, each part has that percent chance of being odd.
+fn acknowledgement(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
+    let mut segs: Vec<Vec<u8>> = vec![b"ST*855*0001".to_vec()];
+    if !r.chance(odd / 3) {
+        let kind = if r.chance(odd) {
+            r.pick(&["", "ZZ", "ad", "AD "])
+        } else {
+            r.pick(&["AD", "AK", "AC", "AE", "RD", "RJ", "AT"])
+        };
+        let po = or_empty(r, odd, |r| r.word(10));
+        let d = date(r, odd);
+        let order = or_empty(r, 40, |r| r.word(8));
+        segs.push(format!("BAK*00*{kind}*{po}*{d}****{order}").into_bytes());
+    }
+    party_loops(r, odd, &mut segs);
+    let lines = if r.chance(odd) {
+        r.below(2)
+    } else {
+        1 + r.below(5)
+    };
+    for l in 1..=lines {
+        let n = or_empty(r, odd, |_| l.to_string());
+        let qty = if r.chance(odd) {
+            r.pick(&["", "x", " 5", ".5"]).to_string()
+        } else {
+            r.decimal(2)
+        };
+        let uom = if r.chance(odd) {
+            r.pick(&["", "CS", "BX", "EMPTY", "ZZ"])
+        } else {
+            r.pick(&["EA", "CS", "DZ"])
+        };
+        let price = if r.chance(odd) {
+            r.pick(&["", "abc", "10."]).to_string()
+        } else {
+            r.cents()
+        };
+        let mut po1 = format!("PO1*{n}*{qty}*{uom}*{price}*");
+        for _ in 0..r.below(3) + usize::from(!r.chance(odd)) as u64 {
+            let q = if r.chance(odd * 2) {
+                r.pick(&["ZZ", "", "IN", "VN", "EN"])
+            } else {
+                r.pick(&["BP", "VP", "UP"])
+            };
+            let id = if r.chance(odd) {
+                r.pick(&["", " ", "WIDGET-1", "BLANK"]).to_string()
+            } else if partner == "ACME" && q == "BP" {
+                r.pick(&["WIDGET-1", "QUOTED"]).to_string()
+            } else {
+                r.word(10)
+            };
+            po1.push_str(&format!("*{q}*{id}"));
+        }
+        segs.push(po1.into_bytes());
+        if r.chance(50) {
+            let desc = or_empty(r, odd, |r| r.text(4));
+            segs.push(format!("PID*F****{desc}").into_bytes());
+        }
+        if r.chance(70) {
+            let code = if r.chance(odd) {
+                r.pick(&["", "ZZ", "IQ"])
+            } else {
+                r.pick(&["IA", "IR", "IB", "IC", "ID", "IW"])
+            };
+            let q = or_empty(r, 50, |r| r.decimal(1));
+            let u = if r.chance(50) {
+                ""
+            } else {
+                r.pick(&["EA", "CS"])
+            };
+            let d = if r.chance(50) {
+                date(r, odd)
+            } else {
+                String::new()
+            };
+            segs.push(format!("ACK*{code}*{q}*{u}*068*{d}").into_bytes());
+        }
+        if r.chance(30) {
+            segs.push(format!("SCH*1*EA****{}", date(r, odd)).into_bytes());
+        }
+        if r.chance(30) {
+            let q = r.pick(&["067", "068", "002", "999"]);
+            segs.push(format!("DTM*{q}*{}", date(r, odd)).into_bytes());
+        }
+    }
+    segs.push(format!("CTT*{lines}").into_bytes());
+    let count = segs.len() + 1;
+    segs.push(format!("SE*{count}*0001").into_bytes());
+    segs
+}
+
 /// `""` with `odd` percent chance, else `f()`.
 fn or_empty(r: &mut Rng, odd: u64, f: impl FnOnce(&mut Rng) -> String) -> String {
     if r.chance(odd) {
@@ -473,6 +564,32 @@ fn the_810_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to
     );
 }
 
+#[test]
+fn the_855_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to_it() {
+    let (_dir, maps) = mappings();
+    let mut r = Rng(855);
+    for i in 0..400 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let doc = interchange(&acknowledgement(&mut r, 0, partner)).replace_gs("PR");
+        let (txs, answered, errors) = compare(&maps, "855", &doc, partner, &format!("clean #{i}"));
+        assert_eq!((txs, answered, errors), (1, 1, 0), "clean #{i}");
+    }
+    let (mut answered, mut refused, mut errors) = (0, 0, 0);
+    for i in 0..3000 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let odd = [3, 10, 30][i % 3];
+        let doc = interchange(&acknowledgement(&mut r, odd, partner)).replace_gs("PR");
+        let (txs, a, e) = compare(&maps, "855", &doc, partner, &format!("odd {odd} #{i}"));
+        answered += a;
+        refused += txs - a;
+        errors += e;
+    }
+    assert!(
+        answered > 800 && refused > 300 && errors > 300,
+        "{answered} {refused} {errors}"
+    );
+}
+
 /// An interchange's functional group made the one of another document (GS01).
 trait Group {
     fn replace_gs(self, id: &str) -> Vec<u8>;
@@ -506,7 +623,7 @@ fn the_twins_agree_with_the_interpreter_on_every_fixture_and_corpus_file() {
             }
         }
     }
-    for set in ["850", "810"] {
+    for set in ["850", "810", "855"] {
         let mut total = (0, 0);
         for f in &files {
             let bytes = std::fs::read(f).unwrap();
