@@ -1,5 +1,5 @@
-//! Compiled twins of shipped mappings (X12 850, 810, 855): the same records, built in Rust without
-//! the jq interpreter.
+//! Compiled twins of shipped mappings (X12 850, 810, 855, 860): the same records, built in
+//! Rust without the jq interpreter.
 //!
 //! A twin runs only while its mapping file and the prelude are the shipped text (an edited or
 //! partner-specific mapping always runs in the interpreter), and only on the plain path: on
@@ -22,6 +22,8 @@ pub enum Twin {
     X12Invoice,
     /// `inbound/x12/855.jq`
     X12PoAcknowledgement,
+    /// `inbound/x12/860.jq`
+    X12PoChange,
 }
 
 impl Twin {
@@ -47,6 +49,7 @@ impl Twin {
             "inbound/x12/850" => Some((Twin::X12PurchaseOrder, "inbound/x12/850.jq")),
             "inbound/x12/810" => Some((Twin::X12Invoice, "inbound/x12/810.jq")),
             "inbound/x12/855" => Some((Twin::X12PoAcknowledgement, "inbound/x12/855.jq")),
+            "inbound/x12/860" => Some((Twin::X12PoChange, "inbound/x12/860.jq")),
             _ => None,
         }
     }
@@ -62,6 +65,7 @@ impl Twin {
             Twin::X12PurchaseOrder => purchase_order(&doc, &walks).map(|po| vec![po]),
             Twin::X12Invoice => invoice(&doc, &walks).map(|i| vec![i]),
             Twin::X12PoAcknowledgement => acknowledgement(&doc, &walks).map(|a| vec![a]),
+            Twin::X12PoChange => po_change(&doc, &walks).map(|c| vec![c]),
         }
     }
 }
@@ -109,6 +113,8 @@ const FOB: Tag = Tag::of("FOB");
 const BAK: Tag = Tag::of("BAK");
 const ACK: Tag = Tag::of("ACK");
 const SCH: Tag = Tag::of("SCH");
+const BCH: Tag = Tag::of("BCH");
+const POC: Tag = Tag::of("POC");
 
 /// A transaction's segments as tags and element texts, read through the transaction's split
 /// (the one validation made). Element text is as the mapping input holds it
@@ -422,7 +428,18 @@ fn parties(head: Span<'_, '_>, stop: &[Tag], out: &mut String) {
 /// The item of a line whose first segment is `seg` (ids from its 6th element on) in loop `l`:
 /// the prelude's `x12_item(6)` with the loop's PID description, then the item crosswalk.
 fn item(o: &mut Obj<'_>, seg: Seg<'_>, l: Span<'_, '_>, walks: &Walks<'_>) -> Option<()> {
-    let [buyer_part, supplier_part, gtin] = seg.item_ids(6)?;
+    item_from(o, seg, 6, l, walks)
+}
+
+/// [`item`] with the ids from element `from` on.
+fn item_from(
+    o: &mut Obj<'_>,
+    seg: Seg<'_>,
+    from: usize,
+    l: Span<'_, '_>,
+    walks: &Walks<'_>,
+) -> Option<()> {
+    let [buyer_part, supplier_part, gtin] = seg.item_ids(from)?;
     let buyer_part = match buyer_part {
         Some(b) => Some(walk(&walks.item, b)?),
         None => None,
@@ -683,6 +700,82 @@ fn acknowledgement(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     })
 }
 
+/// The notes of a heading area (NTE02, MSG01), written as the optional `notes` array.
+fn notes(o: &mut Obj<'_>, head: Span<'_, '_>) {
+    let mut notes = head
+        .tagged(NTE)
+        .filter_map(|s| s.some(2))
+        .chain(head.tagged(MSG).filter_map(|s| s.some(1)))
+        .peekable();
+    if notes.peek().is_some() {
+        let plain = o.plain_text();
+        json::array(o.key("notes"), notes, |out, s| json::text(out, s, plain));
+    }
+}
+
+/// `mappings/inbound/x12/860.jq`, written as the JSON of its purchase order change.
+fn po_change(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
+    let mut json = String::with_capacity(crate::canonical::ENVELOPE_ROOM + doc.text.len() * 5 / 2);
+    let all = doc.all();
+    let bch = all.first(BCH)?;
+    let head = all.head(POC);
+    let po_number = bch.some(3)?;
+    let purpose = match bch.el(1) {
+        "01" | "03" => Purpose::Cancel,
+        "04" => Purpose::Change,
+        "05" => Purpose::Replace,
+        _ => return None,
+    };
+    let order_date = date(bch.some(6)?)??;
+    let mut o = Obj::open_text(&mut json, doc.plain);
+    o.str("po_number", po_number);
+    o.plain("purpose", purpose.name());
+    o.plain("order_date", &order_date);
+    parties(head, &[POC], o.key("parties"));
+    let out = o.key("lines");
+    out.push('[');
+    for (k, l) in all.loops(POC, &[CTT, SE]).into_iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        let poc = l.doc.seg(l.from);
+        let mut line = Obj::open_text(out, doc.plain);
+        match poc.some(1) {
+            Some(n) => line.str("line_number", n),
+            None => line.plain("line_number", &(k + 1).to_string()),
+        }
+        item_from(&mut line, poc, 8, l, walks)?;
+        if poc.el(2) == "DI" {
+            line.plain("quantity", "0");
+        } else {
+            decimal(&mut line, "quantity", poc.some(3)?)?;
+        }
+        let uom = walk(&walks.uom, poc.some(5)?)?;
+        match walks.uom {
+            Some(_) => line.any("uom", uom),
+            None => line.str("uom", uom),
+        }
+        decimal(&mut line, "unit_price", poc.el(6))?;
+        if let Some(d) = dtm(l)? {
+            line.plain("requested_delivery_date", &d);
+        }
+        line.close();
+    }
+    out.push(']');
+    o.opt("po_type", bch.some(2));
+    o.opt("currency", head.first(CUR).and_then(|c| c.some(2)));
+    if let Some(d) = dtm(head)? {
+        o.plain("requested_delivery_date", &d);
+    }
+    notes(&mut o, head);
+    o.close();
+    Some(Written {
+        schema: "purchase_order/v1",
+        correlation: purchase_order_correlation(po_number, None),
+        json,
+    })
+}
+
 /// One line of `mappings/inbound/x12/850.jq`: the `k`th PO1 loop `l`.
 fn po_line(o: &mut Obj<'_>, k: usize, l: Span<'_, '_>, walks: &Walks<'_>) -> Option<()> {
     let po1 = l.doc.seg(l.from);
@@ -742,15 +835,7 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     if let Some(d) = dtm(head)? {
         o.plain("requested_delivery_date", &d);
     }
-    let mut notes = head
-        .tagged(NTE)
-        .filter_map(|s| s.some(2))
-        .chain(head.tagged(MSG).filter_map(|s| s.some(1)))
-        .peekable();
-    if notes.peek().is_some() {
-        let plain = o.plain_text();
-        json::array(o.key("notes"), notes, |out, s| json::text(out, s, plain));
-    }
+    notes(&mut o, head);
     if let Some(a) = all.with(AMT, 1, &["TT"]) {
         decimal(&mut o, "total_amount", a.el(2))?;
     }

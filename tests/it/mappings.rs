@@ -73,7 +73,9 @@ fn an_edited_shared_850_mapping_leaves_the_compiled_one_and_takes_effect() {
     let sb = Sandbox::new();
     let check = sb.stdout(&["check"]);
     assert!(
-        check.contains("compiled mappings: inbound/x12/810, inbound/x12/850, inbound/x12/855"),
+        check.contains(
+            "compiled mappings: inbound/x12/810, inbound/x12/850, inbound/x12/855, inbound/x12/860"
+        ),
         "{check}"
     );
     // The operator edits the shared 850 mapping (not a partner's copy).
@@ -88,8 +90,8 @@ fn an_edited_shared_850_mapping_leaves_the_compiled_one_and_takes_effect() {
     );
     let check = sb.stdout(&["check"]);
     assert!(
-        check.contains("compiled mappings: inbound/x12/810, inbound/x12/855\n"),
-        "the 810 and 855 stay compiled: {check}"
+        check.contains("compiled mappings: inbound/x12/810, inbound/x12/855, inbound/x12/860\n"),
+        "the other twins stay compiled: {check}"
     );
     assert!(
         check.contains("inbound/x12/850: edited, so it runs in the jq interpreter"),

@@ -772,8 +772,9 @@ fn init_writes_a_new_installation_that_checks_and_runs_and_never_overwrites() {
     // The copied mappings are the shipped ones: the 850 runs compiled, none is "edited".
     let said = String::from_utf8_lossy(&check.stdout);
     assert!(
-        said.contains("compiled mappings: inbound/x12/810, inbound/x12/850, inbound/x12/855")
-            && !said.contains("edited"),
+        said.contains(
+            "compiled mappings: inbound/x12/810, inbound/x12/850, inbound/x12/855, inbound/x12/860"
+        ) && !said.contains("edited"),
         "{said}"
     );
     fs::write(home.join("inbox/po.edi"), po(9)).unwrap();

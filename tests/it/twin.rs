@@ -491,6 +491,90 @@ fn acknowledgement(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
     segs
 }
 
+/// One 860 transaction set; with `odd` > 0, each part has that percent chance of being odd.
+fn po_change(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
+    let mut segs: Vec<Vec<u8>> = vec![b"ST*860*0001".to_vec()];
+    if !r.chance(odd / 3) {
+        let purpose = if r.chance(odd) {
+            r.pick(&["", "00", "99", " 04"])
+        } else {
+            r.pick(&["01", "03", "04", "05"])
+        };
+        let po = or_empty(r, odd, |r| r.word(10));
+        let d = date(r, odd);
+        segs.push(format!("BCH*{purpose}*SA*{po}***{d}").into_bytes());
+    }
+    if r.chance(40) {
+        segs.push(format!("CUR*BY*{}", if r.chance(odd) { "" } else { "USD" }).into_bytes());
+    }
+    for _ in 0..r.below(2) {
+        let q = r.pick(&["002", "010", "999"]);
+        segs.push(format!("DTM*{q}*{}", date(r, odd)).into_bytes());
+    }
+    for _ in 0..r.below(3) {
+        let t = or_empty(r, odd, |r| r.text(4));
+        segs.push(format!("NTE*GEN*{t}").into_bytes());
+    }
+    party_loops(r, odd, &mut segs);
+    let lines = if r.chance(odd) {
+        r.below(2)
+    } else {
+        1 + r.below(5)
+    };
+    for l in 1..=lines {
+        let n = or_empty(r, odd, |_| l.to_string());
+        let change = if r.chance(odd) {
+            r.pick(&["", "ZZ"])
+        } else {
+            r.pick(&["QI", "QD", "DI", "PC"])
+        };
+        let qty = if r.chance(odd) {
+            r.pick(&["", "x", " 5", ".5"]).to_string()
+        } else {
+            r.decimal(2)
+        };
+        let uom = if r.chance(odd) {
+            r.pick(&["", "CS", "BX", "EMPTY", "ZZ"])
+        } else {
+            r.pick(&["EA", "CS", "DZ"])
+        };
+        let price = if r.chance(odd) {
+            r.pick(&["", "abc", "10."]).to_string()
+        } else {
+            r.cents()
+        };
+        let mut poc = format!("POC*{n}*{change}*{qty}*2*{uom}*{price}*");
+        for _ in 0..r.below(3) + usize::from(!r.chance(odd)) as u64 {
+            let q = if r.chance(odd * 2) {
+                r.pick(&["ZZ", "", "IN", "VN", "EN"])
+            } else {
+                r.pick(&["BP", "VP", "UP"])
+            };
+            let id = if r.chance(odd) {
+                r.pick(&["", " ", "WIDGET-1", "BLANK"]).to_string()
+            } else if partner == "ACME" && q == "BP" {
+                r.pick(&["WIDGET-1", "QUOTED"]).to_string()
+            } else {
+                r.word(10)
+            };
+            poc.push_str(&format!("*{q}*{id}"));
+        }
+        segs.push(poc.into_bytes());
+        if r.chance(50) {
+            let desc = or_empty(r, odd, |r| r.text(4));
+            segs.push(format!("PID*F****{desc}").into_bytes());
+        }
+        if r.chance(30) {
+            let q = r.pick(&["002", "010", "999"]);
+            segs.push(format!("DTM*{q}*{}", date(r, odd)).into_bytes());
+        }
+    }
+    segs.push(format!("CTT*{lines}").into_bytes());
+    let count = segs.len() + 1;
+    segs.push(format!("SE*{count}*0001").into_bytes());
+    segs
+}
+
 /// `""` with `odd` percent chance, else `f()`.
 fn or_empty(r: &mut Rng, odd: u64, f: impl FnOnce(&mut Rng) -> String) -> String {
     if r.chance(odd) {
@@ -590,6 +674,32 @@ fn the_855_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to
     );
 }
 
+#[test]
+fn the_860_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to_it() {
+    let (_dir, maps) = mappings();
+    let mut r = Rng(860);
+    for i in 0..400 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let doc = interchange(&po_change(&mut r, 0, partner)).replace_gs("PC");
+        let (txs, answered, errors) = compare(&maps, "860", &doc, partner, &format!("clean #{i}"));
+        assert_eq!((txs, answered, errors), (1, 1, 0), "clean #{i}");
+    }
+    let (mut answered, mut refused, mut errors) = (0, 0, 0);
+    for i in 0..3000 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let odd = [3, 10, 30][i % 3];
+        let doc = interchange(&po_change(&mut r, odd, partner)).replace_gs("PC");
+        let (txs, a, e) = compare(&maps, "860", &doc, partner, &format!("odd {odd} #{i}"));
+        answered += a;
+        refused += txs - a;
+        errors += e;
+    }
+    assert!(
+        answered > 800 && refused > 300 && errors > 300,
+        "{answered} {refused} {errors}"
+    );
+}
+
 /// An interchange's functional group made the one of another document (GS01).
 trait Group {
     fn replace_gs(self, id: &str) -> Vec<u8>;
@@ -623,7 +733,7 @@ fn the_twins_agree_with_the_interpreter_on_every_fixture_and_corpus_file() {
             }
         }
     }
-    for set in ["850", "810", "855"] {
+    for set in ["850", "810", "855", "860"] {
         let mut total = (0, 0);
         for f in &files {
             let bytes = std::fs::read(f).unwrap();
