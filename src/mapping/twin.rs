@@ -1,5 +1,5 @@
-//! Compiled twins of shipped mappings (X12 850, 810, 855, 860): the same records, built in
-//! Rust without the jq interpreter.
+//! Compiled twins of shipped mappings (X12 850, 810, 855, 860, 820): the same records, built
+//! in Rust without the jq interpreter.
 //!
 //! A twin runs only while its mapping file and the prelude are the shipped text (an edited or
 //! partner-specific mapping always runs in the interpreter), and only on the plain path: on
@@ -24,6 +24,8 @@ pub enum Twin {
     X12PoAcknowledgement,
     /// `inbound/x12/860.jq`
     X12PoChange,
+    /// `inbound/x12/820.jq`
+    X12Remittance,
 }
 
 impl Twin {
@@ -50,6 +52,7 @@ impl Twin {
             "inbound/x12/810" => Some((Twin::X12Invoice, "inbound/x12/810.jq")),
             "inbound/x12/855" => Some((Twin::X12PoAcknowledgement, "inbound/x12/855.jq")),
             "inbound/x12/860" => Some((Twin::X12PoChange, "inbound/x12/860.jq")),
+            "inbound/x12/820" => Some((Twin::X12Remittance, "inbound/x12/820.jq")),
             _ => None,
         }
     }
@@ -66,6 +69,7 @@ impl Twin {
             Twin::X12Invoice => invoice(&doc, &walks).map(|i| vec![i]),
             Twin::X12PoAcknowledgement => acknowledgement(&doc, &walks).map(|a| vec![a]),
             Twin::X12PoChange => po_change(&doc, &walks).map(|c| vec![c]),
+            Twin::X12Remittance => remittance(&doc).map(|r| vec![r]),
         }
     }
 }
@@ -115,6 +119,10 @@ const ACK: Tag = Tag::of("ACK");
 const SCH: Tag = Tag::of("SCH");
 const BCH: Tag = Tag::of("BCH");
 const POC: Tag = Tag::of("POC");
+const BPR: Tag = Tag::of("BPR");
+const TRN: Tag = Tag::of("TRN");
+const ENT: Tag = Tag::of("ENT");
+const RMR: Tag = Tag::of("RMR");
 
 /// A transaction's segments as tags and element texts, read through the transaction's split
 /// (the one validation made). Element text is as the mapping input holds it
@@ -772,6 +780,68 @@ fn po_change(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     Some(Written {
         schema: "purchase_order/v1",
         correlation: purchase_order_correlation(po_number, None),
+        json,
+    })
+}
+
+/// `mappings/inbound/x12/820.jq`, written as the JSON of its payment status.
+fn remittance(doc: &Doc<'_>) -> Option<Written> {
+    let mut json = String::with_capacity(crate::canonical::ENVELOPE_ROOM + doc.text.len() * 5 / 2);
+    let all = doc.all();
+    let bpr = all.first(BPR)?;
+    let head = all.head(ENT).head(RMR);
+    let payment_id = all.first(TRN)?.some(2)?;
+    let payment_date = date(bpr.some(16)?)??;
+    let amount = bpr.some(2)?;
+    let status = match bpr.el(1) {
+        "I" => Some("scheduled"),
+        "C" | "D" | "X" | "P" => Some("paid"),
+        _ => None,
+    };
+    let loops = all.loops(RMR, &[SE, ENT]);
+    let mut first_invoice = None;
+    let mut o = Obj::open_text(&mut json, doc.plain);
+    o.str("payment_id", payment_id);
+    o.plain("payment_date", &payment_date);
+    decimal(&mut o, "amount", amount)?;
+    o.str(
+        "currency",
+        head.first(CUR).and_then(|c| c.some(2)).unwrap_or("USD"),
+    );
+    let out = o.key("invoices");
+    out.push('[');
+    for (k, l) in loops.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        let rmr = l.doc.seg(l.from);
+        let number = rmr.some(2)?;
+        first_invoice.get_or_insert(number);
+        let mut inv = Obj::open_text(out, doc.plain);
+        inv.str("invoice_number", number);
+        decimal(&mut inv, "amount_paid", rmr.el(4))?;
+        decimal(&mut inv, "discount", rmr.el(6))?;
+        inv.close();
+    }
+    out.push(']');
+    o.opt("method", bpr.some(4));
+    let mut found = String::new();
+    parties(head, &[ENT, RMR], &mut found);
+    if found != "[]" {
+        o.key("parties").push_str(&found);
+    }
+    if let Some(s) = status {
+        o.plain("status", s);
+    }
+    o.close();
+    let mut correlation = std::collections::BTreeMap::new();
+    correlation.insert("payment_id".to_string(), payment_id.to_string());
+    if let Some(i) = first_invoice {
+        correlation.insert("invoice_number".to_string(), i.to_string());
+    }
+    Some(Written {
+        schema: "payment_status/v1",
+        correlation,
         json,
     })
 }

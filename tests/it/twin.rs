@@ -575,6 +575,62 @@ fn po_change(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
     segs
 }
 
+/// One 820 transaction set; with `odd` > 0, each part has that percent chance of being odd.
+fn remittance(r: &mut Rng, odd: u64, _partner: &str) -> Vec<Vec<u8>> {
+    let mut segs: Vec<Vec<u8>> = vec![b"ST*820*0001".to_vec()];
+    if !r.chance(odd / 3) {
+        let kind = if r.chance(odd) {
+            r.pick(&["", "Z"])
+        } else {
+            r.pick(&["C", "D", "I", "X", "P"])
+        };
+        let amount = if r.chance(odd) {
+            r.pick(&["", "x", "1.2.3"]).to_string()
+        } else {
+            r.cents()
+        };
+        let method = or_empty(r, 30, |r| r.pick(&["ACH", "CHK", "FWT"]).to_string());
+        let d = date(r, odd);
+        segs.push(
+            format!("BPR*{kind}*{amount}*C*{method}*CTX*01*011000015*DA*123456789*1512345678**01*011000016*DA*987654321*{d}")
+                .into_bytes(),
+        );
+    }
+    if !r.chance(odd / 3) {
+        let trace = or_empty(r, odd, |r| r.word(12));
+        segs.push(format!("TRN*1*{trace}").into_bytes());
+    }
+    if r.chance(40) {
+        segs.push(format!("CUR*PR*{}", if r.chance(odd) { "" } else { "EUR" }).into_bytes());
+    }
+    party_loops(r, odd, &mut segs);
+    for e in 0..1 + r.below(2) {
+        if e > 0 || r.chance(50) {
+            segs.push(format!("ENT*{}", e + 1).into_bytes());
+        }
+        for _ in 0..r.below(4) {
+            let number = or_empty(r, odd, |r| r.word(8));
+            let paid = if r.chance(odd) {
+                r.pick(&["x", "1..2"]).to_string()
+            } else {
+                or_empty(r, 20, |r| r.cents())
+            };
+            let discount = if r.chance(odd) {
+                r.pick(&["?", "-"]).to_string()
+            } else {
+                or_empty(r, 60, |r| r.cents())
+            };
+            segs.push(format!("RMR*IV*{number}**{paid}**{discount}").into_bytes());
+            if r.chance(30) {
+                segs.push(format!("REF*PO*{}", r.word(6)).into_bytes());
+            }
+        }
+    }
+    let count = segs.len() + 1;
+    segs.push(format!("SE*{count}*0001").into_bytes());
+    segs
+}
+
 /// `""` with `odd` percent chance, else `f()`.
 fn or_empty(r: &mut Rng, odd: u64, f: impl FnOnce(&mut Rng) -> String) -> String {
     if r.chance(odd) {
@@ -700,6 +756,32 @@ fn the_860_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to
     );
 }
 
+#[test]
+fn the_820_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to_it() {
+    let (_dir, maps) = mappings();
+    let mut r = Rng(820);
+    for i in 0..400 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let doc = interchange(&remittance(&mut r, 0, partner)).replace_gs("RA");
+        let (txs, answered, errors) = compare(&maps, "820", &doc, partner, &format!("clean #{i}"));
+        assert_eq!((txs, answered, errors), (1, 1, 0), "clean #{i}");
+    }
+    let (mut answered, mut refused, mut errors) = (0, 0, 0);
+    for i in 0..3000 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let odd = [3, 10, 30][i % 3];
+        let doc = interchange(&remittance(&mut r, odd, partner)).replace_gs("RA");
+        let (txs, a, e) = compare(&maps, "820", &doc, partner, &format!("odd {odd} #{i}"));
+        answered += a;
+        refused += txs - a;
+        errors += e;
+    }
+    assert!(
+        answered > 800 && refused > 300 && errors > 300,
+        "{answered} {refused} {errors}"
+    );
+}
+
 /// An interchange's functional group made the one of another document (GS01).
 trait Group {
     fn replace_gs(self, id: &str) -> Vec<u8>;
@@ -733,7 +815,7 @@ fn the_twins_agree_with_the_interpreter_on_every_fixture_and_corpus_file() {
             }
         }
     }
-    for set in ["850", "810", "855", "860"] {
+    for set in ["850", "810", "855", "860", "820"] {
         let mut total = (0, 0);
         for f in &files {
             let bytes = std::fs::read(f).unwrap();
