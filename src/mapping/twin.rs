@@ -1,5 +1,5 @@
-//! Compiled twins of shipped mappings (X12 850, 810, 855, 860, 820): the same records, built
-//! in Rust without the jq interpreter.
+//! Compiled twins of shipped mappings (X12 850, 810, 855, 856, 860, 820): the same records,
+//! built in Rust without the jq interpreter.
 //!
 //! A twin runs only while its mapping file and the prelude are the shipped text (an edited or
 //! partner-specific mapping always runs in the interpreter), and only on the plain path: on
@@ -26,6 +26,8 @@ pub enum Twin {
     X12PoChange,
     /// `inbound/x12/820.jq`
     X12Remittance,
+    /// `inbound/x12/856.jq`
+    X12ShipNotice,
 }
 
 impl Twin {
@@ -53,6 +55,7 @@ impl Twin {
             "inbound/x12/855" => Some((Twin::X12PoAcknowledgement, "inbound/x12/855.jq")),
             "inbound/x12/860" => Some((Twin::X12PoChange, "inbound/x12/860.jq")),
             "inbound/x12/820" => Some((Twin::X12Remittance, "inbound/x12/820.jq")),
+            "inbound/x12/856" => Some((Twin::X12ShipNotice, "inbound/x12/856.jq")),
             _ => None,
         }
     }
@@ -70,6 +73,7 @@ impl Twin {
             Twin::X12PoAcknowledgement => acknowledgement(&doc, &walks).map(|a| vec![a]),
             Twin::X12PoChange => po_change(&doc, &walks).map(|c| vec![c]),
             Twin::X12Remittance => remittance(&doc).map(|r| vec![r]),
+            Twin::X12ShipNotice => ship_notice(&doc, &walks).map(|n| vec![n]),
         }
     }
 }
@@ -123,6 +127,13 @@ const BPR: Tag = Tag::of("BPR");
 const TRN: Tag = Tag::of("TRN");
 const ENT: Tag = Tag::of("ENT");
 const RMR: Tag = Tag::of("RMR");
+const BSN: Tag = Tag::of("BSN");
+const HL: Tag = Tag::of("HL");
+const LIN: Tag = Tag::of("LIN");
+const SN1: Tag = Tag::of("SN1");
+const PRF: Tag = Tag::of("PRF");
+const MAN: Tag = Tag::of("MAN");
+const TD5: Tag = Tag::of("TD5");
 
 /// A transaction's segments as tags and element texts, read through the transaction's split
 /// (the one validation made). Element text is as the mapping input holds it
@@ -203,6 +214,18 @@ impl<'a> Seg<'a> {
             found[0] = Some(any?);
         }
         Some(found)
+    }
+}
+
+impl<'a> Seg<'a> {
+    /// The native `pair(2; ["LT"])`: the first LT pair's id from element 2 on.
+    fn lot(&self) -> Option<&'a str> {
+        let text = |&(a, b): &(u32, u32)| trim_end(&self.text[a as usize..b as usize]);
+        self.els
+            .get(1..)?
+            .chunks_exact(2)
+            .find(|p| !text(&p[1]).is_empty() && text(&p[0]) == "LT")
+            .map(|p| text(&p[1]))
     }
 }
 
@@ -841,6 +864,180 @@ fn remittance(doc: &Doc<'_>) -> Option<Written> {
     }
     Some(Written {
         schema: "payment_status/v1",
+        correlation,
+        json,
+    })
+}
+
+/// A pack of an 856: its HL id and its SSCC.
+type Pack<'a> = (&'a str, Option<&'a str>);
+
+/// One HL loop of an 856: its id, parent id and level, and its segments.
+struct Level<'d, 'a> {
+    id: &'a str,
+    parent: &'a str,
+    level: &'a str,
+    span: Span<'d, 'a>,
+}
+
+/// `mappings/inbound/x12/856.jq`, written as the JSON of its ship notice.
+fn ship_notice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
+    let mut json = String::with_capacity(crate::canonical::ENVELOPE_ROOM + doc.text.len() * 5 / 2);
+    let all = doc.all();
+    let bsn = all.first(BSN)?;
+    let levels: Vec<Level<'_, '_>> = all
+        .loops(HL, &[CTT, SE])
+        .into_iter()
+        .map(|span| {
+            let hl = doc.seg(span.from);
+            Level {
+                id: hl.el(1),
+                parent: hl.el(2),
+                level: hl.el(3),
+                span,
+            }
+        })
+        .collect();
+    // Ids must be there and unique for the twin (the jq keeps the last of a repeated one).
+    for (i, l) in levels.iter().enumerate() {
+        if l.id.is_empty() || levels[..i].iter().any(|o| o.id == l.id) {
+            return None;
+        }
+    }
+    let by_id = |id: &str| levels.iter().find(|l| l.id == id);
+    // The mapping's `up($level)`: the nearest HL at `level` from `from` up through the
+    // parents; parents that loop or nest deeper than 50 levels are the interpreter's (it
+    // rejects the document).
+    let up = |from: &str, level: &str| -> Option<Option<&Level<'_, '_>>> {
+        let mut at = by_id(from);
+        for _ in 0..=50 {
+            match at {
+                None => return Some(None),
+                Some(l) if l.level == level => return Some(Some(l)),
+                Some(l) => at = by_id(l.parent),
+            }
+        }
+        None
+    };
+    let ship = levels
+        .iter()
+        .find(|l| l.level == "S")
+        .map_or(all, |l| l.span);
+    let shipment_id = bsn.some(2)?;
+    let ship_date = match ship.with(DTM, 1, &["011"]) {
+        Some(d) => date(d.el(2))?,
+        None => None,
+    };
+    let ship_date = match ship_date {
+        Some(d) => d,
+        None => date(bsn.el(3))??,
+    };
+    let expected = match ship.with(DTM, 1, &["017", "067"]) {
+        Some(d) => date(d.el(2))?,
+        None => None,
+    };
+    let carrier = ship.tagged(TD5).find_map(|t| t.some(3).or(t.some(5)));
+    let tracking = ship
+        .tagged(REF)
+        .filter(|r| matches!(r.el(1), "CN" | "2I"))
+        .find_map(|r| r.some(2));
+    let mut po_numbers: Vec<&str> = levels
+        .iter()
+        .filter(|l| l.level == "O")
+        .filter_map(|l| l.span.first(PRF).and_then(|p| p.some(1)))
+        .collect();
+    po_numbers.sort_unstable();
+    po_numbers.dedup();
+    // Each item line, written once as JSON, with its pack's id and SSCC.
+    let mut lines: Vec<(String, Option<Pack<'_>>)> = Vec::new();
+    for h in levels.iter().filter(|l| l.level == "I") {
+        let g = h.span;
+        let sn1 = g.first(SN1)?;
+        let lin = g.first(LIN)?;
+        let order = up(h.parent, "O")?;
+        let pack = up(h.parent, "P")?;
+        let mut line = String::new();
+        let mut o = Obj::open_text(&mut line, doc.plain);
+        o.opt(
+            "po_number",
+            order
+                .and_then(|l| l.span.first(PRF))
+                .and_then(|p| p.some(1)),
+        );
+        o.opt("po_line_number", lin.some(1));
+        item_from(&mut o, lin, 2, g, walks)?;
+        decimal(&mut o, "quantity", sn1.some(2)?)?;
+        if let Some(u) = sn1.some(3) {
+            let uom = walk(&walks.uom, u)?;
+            match walks.uom {
+                Some(_) => o.any("uom", uom),
+                None => o.str("uom", uom),
+            }
+        }
+        // The first REF LT's number (one that is blank is the interpreter's), else the LIN's
+        // LT pair.
+        let lot = match g.tagged(REF).find(|r| r.el(1) == "LT") {
+            Some(r) => Some(r.some(2)?),
+            None => lin.lot(),
+        };
+        o.opt("lot", lot);
+        o.close();
+        let pack = pack.map(|p| {
+            let sscc = p
+                .span
+                .tagged(MAN)
+                .find(|m| m.el(1) == "GM")
+                .and_then(|m| m.some(2));
+            (p.id, sscc)
+        });
+        lines.push((line, pack));
+    }
+    let mut o = Obj::open_text(&mut json, doc.plain);
+    o.str("shipment_id", shipment_id);
+    o.plain("ship_date", &ship_date);
+    let out = o.key("lines");
+    json::array(out, lines.iter(), |out, (line, _)| out.push_str(line));
+    if let Some(d) = &expected {
+        o.plain("expected_delivery_date", d);
+    }
+    o.opt("carrier", carrier);
+    o.opt("tracking_number", tracking);
+    let mut found = String::new();
+    parties(ship, &[HL], &mut found);
+    if found != "[]" {
+        o.key("parties").push_str(&found);
+    }
+    if !po_numbers.is_empty() {
+        let plain = o.plain_text();
+        json::array(o.key("po_numbers"), po_numbers.iter(), |out, s| {
+            json::text(out, s, plain)
+        });
+    }
+    // Packages in the order of their ids (as jq's group_by sorts), each with its lines.
+    let mut packs: Vec<(&str, Option<&str>)> = lines.iter().filter_map(|(_, p)| *p).collect();
+    packs.sort_by(|a, b| a.0.cmp(b.0));
+    packs.dedup_by(|a, b| a.0 == b.0);
+    if !packs.is_empty() {
+        let plain = o.plain_text();
+        json::array(o.key("packages"), packs.iter(), |out, (id, sscc)| {
+            let mut p = Obj::open_text(out, plain);
+            p.opt("sscc", *sscc);
+            let mine = lines
+                .iter()
+                .filter(|(_, pk)| pk.is_some_and(|(i, _)| i == *id))
+                .map(|(l, _)| l);
+            json::array(p.key("lines"), mine, |out, l| out.push_str(l));
+            p.close();
+        });
+    }
+    o.close();
+    let mut correlation = std::collections::BTreeMap::new();
+    correlation.insert("shipment_id".to_string(), shipment_id.to_string());
+    if let Some(p) = po_numbers.first() {
+        correlation.insert("po_number".to_string(), p.to_string());
+    }
+    Some(Written {
+        schema: "ship_notice/v1",
         correlation,
         json,
     })

@@ -631,6 +631,123 @@ fn remittance(r: &mut Rng, odd: u64, _partner: &str) -> Vec<Vec<u8>> {
     segs
 }
 
+/// One 856 transaction set (shipment, orders, packs, items as HL levels); with `odd` > 0,
+/// each part has that percent chance of being odd (blank or repeated ids, dangling parents).
+fn ship_notice(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
+    let mut segs: Vec<Vec<u8>> = vec![b"ST*856*0001".to_vec()];
+    if !r.chance(odd / 3) {
+        let id = or_empty(r, odd, |r| r.word(10));
+        let d = date(r, odd);
+        segs.push(format!("BSN*00*{id}*{d}*1200").into_bytes());
+    }
+    let mut next = 0;
+    let mut hl = |r: &mut Rng, parent: &str, level: &str, segs: &mut Vec<Vec<u8>>| -> String {
+        next += 1;
+        let id = if r.chance(odd / 2) {
+            r.pick(&["", "1"]).to_string()
+        } else {
+            next.to_string()
+        };
+        let parent = if r.chance(odd / 2) {
+            r.pick(&["", "99"]).to_string()
+        } else {
+            parent.to_string()
+        };
+        segs.push(format!("HL*{id}*{parent}*{level}").into_bytes());
+        id
+    };
+    let ship = if r.chance(90) {
+        hl(r, "", "S", &mut segs)
+    } else {
+        String::new()
+    };
+    if r.chance(70) {
+        let q = if r.chance(odd) { "999" } else { "011" };
+        segs.push(format!("DTM*{q}*{}", date(r, odd)).into_bytes());
+    }
+    if r.chance(40) {
+        segs.push(format!("DTM*017*{}", date(r, odd)).into_bytes());
+    }
+    if r.chance(50) {
+        let scac = or_empty(r, 40, |_| "UPSN".to_string());
+        let name = or_empty(r, 40, |r| r.text(2));
+        segs.push(format!("TD5*B*2*{scac}*M*{name}").into_bytes());
+    }
+    if r.chance(50) {
+        let q = r.pick(&["CN", "2I", "BM"]);
+        segs.push(format!("REF*{q}*{}", or_empty(r, odd, |r| r.word(12))).into_bytes());
+    }
+    party_loops(r, odd, &mut segs);
+    for _ in 0..1 + r.below(2) {
+        let order = hl(r, &ship, "O", &mut segs);
+        if r.chance(90) {
+            segs.push(format!("PRF*{}", or_empty(r, odd, |r| r.word(8))).into_bytes());
+        }
+        for _ in 0..1 + r.below(2) {
+            let (parent, pack) = if r.chance(60) {
+                let pack = hl(r, &order, "P", &mut segs);
+                if r.chance(70) {
+                    let q = if r.chance(odd * 2) { "CP" } else { "GM" };
+                    segs.push(
+                        format!("MAN*{q}*{}", or_empty(r, odd, |r| r.digits(18))).into_bytes(),
+                    );
+                }
+                (pack.clone(), pack)
+            } else {
+                (order.clone(), String::new())
+            };
+            let _ = pack;
+            for _ in 0..1 + r.below(3) {
+                hl(r, &parent, "I", &mut segs);
+                if !r.chance(odd / 2) {
+                    let mut lin = format!("LIN*{}", or_empty(r, 30, |r| r.digits(2)));
+                    for k in 0..1 + r.below(2) {
+                        let q = if r.chance(odd * 2) {
+                            r.pick(&["ZZ", "", "IN", "LT"])
+                        } else if k == 0 {
+                            r.pick(&["BP", "VP", "UP"])
+                        } else {
+                            r.pick(&["BP", "VP", "UP", "LT"])
+                        };
+                        let id = if r.chance(odd) {
+                            r.pick(&["", " ", "WIDGET-1", "BLANK"]).to_string()
+                        } else if partner == "ACME" && q == "BP" {
+                            r.pick(&["WIDGET-1", "QUOTED"]).to_string()
+                        } else {
+                            r.word(10)
+                        };
+                        lin.push_str(&format!("*{q}*{id}"));
+                    }
+                    segs.push(lin.into_bytes());
+                }
+                if !r.chance(odd / 2) {
+                    let qty = if r.chance(odd) {
+                        r.pick(&["", "x", " 5"]).to_string()
+                    } else {
+                        r.decimal(1)
+                    };
+                    let uom = if r.chance(odd) {
+                        r.pick(&["", "CS", "BX", "EMPTY"])
+                    } else {
+                        r.pick(&["EA", "CS", "DZ"])
+                    };
+                    segs.push(format!("SN1**{qty}*{uom}").into_bytes());
+                }
+                if r.chance(30) {
+                    segs.push(format!("REF*LT*{}", or_empty(r, odd, |r| r.word(6))).into_bytes());
+                }
+                if r.chance(40) {
+                    segs.push(format!("PID*F****{}", or_empty(r, odd, |r| r.text(3))).into_bytes());
+                }
+            }
+        }
+    }
+    segs.push(format!("CTT*{next}").into_bytes());
+    let count = segs.len() + 1;
+    segs.push(format!("SE*{count}*0001").into_bytes());
+    segs
+}
+
 /// `""` with `odd` percent chance, else `f()`.
 fn or_empty(r: &mut Rng, odd: u64, f: impl FnOnce(&mut Rng) -> String) -> String {
     if r.chance(odd) {
@@ -782,6 +899,37 @@ fn the_820_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to
     );
 }
 
+#[test]
+fn the_856_twin_gives_exactly_the_interpreters_records_or_leaves_the_document_to_it() {
+    let (_dir, maps) = mappings();
+    let mut r = Rng(856);
+    let mut clean = 0;
+    for i in 0..400 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let doc = interchange(&ship_notice(&mut r, 0, partner)).replace_gs("SH");
+        let (txs, answered, errors) = compare(&maps, "856", &doc, partner, &format!("clean #{i}"));
+        assert_eq!(txs, 1);
+        assert_eq!(errors, 0, "clean #{i}");
+        clean += answered;
+    }
+    // A clean notice without a shipment HL is still the twin's; all clean ones are.
+    assert_eq!(clean, 400);
+    let (mut answered, mut refused, mut errors) = (0, 0, 0);
+    for i in 0..3000 {
+        let partner = ["ACME", "OTHER"][i % 2];
+        let odd = [3, 10, 30][i % 3];
+        let doc = interchange(&ship_notice(&mut r, odd, partner)).replace_gs("SH");
+        let (txs, a, e) = compare(&maps, "856", &doc, partner, &format!("odd {odd} #{i}"));
+        answered += a;
+        refused += txs - a;
+        errors += e;
+    }
+    assert!(
+        answered > 600 && refused > 300 && errors > 300,
+        "{answered} {refused} {errors}"
+    );
+}
+
 /// An interchange's functional group made the one of another document (GS01).
 trait Group {
     fn replace_gs(self, id: &str) -> Vec<u8>;
@@ -815,7 +963,7 @@ fn the_twins_agree_with_the_interpreter_on_every_fixture_and_corpus_file() {
             }
         }
     }
-    for set in ["850", "810", "855", "860", "820"] {
+    for set in ["850", "810", "855", "856", "860", "820"] {
         let mut total = (0, 0);
         for f in &files {
             let bytes = std::fs::read(f).unwrap();

@@ -4,7 +4,13 @@
 | ($s | need_seg("BSN"; "beginning of ship notice")) as $bsn
 | [$s | loops("HL"; ["CTT", "SE"])[] | {id: (.[0] | el(1)), parent: (.[0] | el(2)), level: (.[0] | el(3)), segs: .}] as $hls
 | (reduce $hls[] as $h ({}; .[$h.id] = $h)) as $by_id
-| def up($level): . as $h | if $h == null then null elif $h.level == $level then $h else $by_id[$h.parent] | up($level) end;
+# The nearest HL at $level from this one up through its parents; parents that loop (or nest
+# deeper than 50 levels) reject the document instead of running forever.
+| def up($level): {h: ., n: 0}
+    | until(.h == null or .h.level == $level;
+            if .n >= 50 then error({message: "the HL parents loop or nest deeper than 50 levels", code: "7"})
+            else {h: $by_id[.h.parent], n: (.n + 1)} end)
+    | .h;
   ($hls | map(select(.level == "S")) | .[0].segs // $s) as $ship
 | [$hls[] | select(.level == "I") as $h | $h.segs as $g
     | ($g | first_seg("SN1")) as $sn1
