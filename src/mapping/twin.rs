@@ -1149,7 +1149,11 @@ mod tests {
         );
         assert_eq!(Twin::of("inbound/x12/810", text, prelude), None);
         assert_eq!(Twin::shipped("partners/ACME/inbound/x12/850"), twin);
-        assert_eq!(Twin::shipped("inbound/x12/855"), None);
+        assert_eq!(Twin::shipped("inbound/x12/999"), None);
+        assert_eq!(
+            Twin::shipped("inbound/x12/855"),
+            Some(Twin::X12PoAcknowledgement)
+        );
         let invoice = shipped("inbound/x12/810.jq").unwrap();
         assert_eq!(
             Twin::of("inbound/x12/810", invoice, prelude),
