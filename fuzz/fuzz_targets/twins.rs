@@ -1,0 +1,54 @@
+//! Fuzz target: the compiled twins against the jq interpreter. Any bytes become the body of an
+//! 850, 810, 855, 856, 860 or 820 (the first byte picks); wherever a twin answers, its records
+//! must be the interpreter's, JSON text included, and nothing may panic.
+#![no_main]
+
+use edigate::canonical::Written;
+use edigate::formats::x12;
+use edigate::mapping::{doc, Mappings};
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+fn maps() -> &'static Mappings {
+    static M: OnceLock<Mappings> = OnceLock::new();
+    M.get_or_init(Mappings::builtin)
+}
+
+const SETS: [(&str, &str); 6] = [
+    ("850", "PO"),
+    ("810", "IN"),
+    ("855", "PR"),
+    ("856", "SH"),
+    ("860", "PC"),
+    ("820", "RA"),
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
+    let (set, group) = SETS[pick as usize % SETS.len()];
+    let mut input = format!(
+        "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *260517*1015*U*00401*000000001*0*P*>~GS*{group}*SENDER*RECEIVER*20260517*1015*1*X*004010~ST*{set}*0001~"
+    )
+    .into_bytes();
+    input.extend_from_slice(body);
+    input.extend_from_slice(b"~SE*2*0001~GE*1*1~IEA*1*000000001~");
+    let maps = maps();
+    let Some(mapping) = maps.find("ACME", "inbound", "x12", set) else {
+        return;
+    };
+    let file = x12::parse(&input);
+    for ic in &file.interchanges {
+        for g in &ic.groups {
+            for tx in g.transactions.iter().filter(|t| t.id == set) {
+                if let Some(twin) = maps.twin_x12(mapping, "ACME", tx) {
+                    let interpreted = maps
+                        .inbound(mapping, "ACME", doc::x12(tx, &g.version, "ACME"))
+                        .map(|bs| bs.iter().map(Written::from).collect::<Vec<_>>());
+                    assert_eq!(Ok(&twin), interpreted.as_ref());
+                }
+            }
+        }
+    }
+});
