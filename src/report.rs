@@ -111,7 +111,7 @@ pub struct Status {
     /// Interchanges sent, by the state of the acknowledgement they are owed.
     pub sent_interchanges: Vec<(String, i64)>,
     /// Those whose acknowledgement is overdue now.
-    pub acks_overdue: usize,
+    pub acks_overdue: i64,
     /// Alerts to webhooks per state (`pending`, `sent`, `dead`).
     pub alerts: Vec<(String, i64)>,
 }
@@ -254,7 +254,7 @@ pub fn status(cfg: &Config, store: &Store) -> Result<Status, StoreError> {
             latest,
         })
         .collect();
-    let acks_overdue = store.overdue_acks(crate::util::Utc::now(), 100_000)?.len();
+    let acks_overdue = store.overdue_ack_count(crate::util::Utc::now())?;
     Ok(Status {
         sent_interchanges: store.sent_interchange_counts()?,
         alerts: store.alert_counts()?,
@@ -513,7 +513,7 @@ pub fn metrics_text(cfg: &Config, store: &Store) -> Result<String, StoreError> {
     let _ = writeln!(
         out,
         "edigate_acks_overdue {}",
-        store.overdue_acks(crate::util::Utc::now(), 100_000)?.len()
+        store.overdue_ack_count(crate::util::Utc::now())?
     );
     out.push_str("# HELP edigate_files_failing Files whose current step failed and waits for its retry.\n# TYPE edigate_files_failing gauge\n");
     let _ = writeln!(

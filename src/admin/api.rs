@@ -139,6 +139,16 @@ pub const MAX_PAGE: usize = 200;
 
 /// The quarantined files matching `f`, newest first: (total, this page).
 pub fn listing(store: &crate::store::Store, f: &Filter) -> Result<(usize, Vec<Entry>), String> {
+    let all = matching(store, f)?;
+    let per = f.per_page.unwrap_or(50).clamp(1, MAX_PAGE);
+    let page = f.page.unwrap_or(1).max(1);
+    let total = all.len();
+    let items = all.into_iter().skip((page - 1) * per).take(per).collect();
+    Ok((total, items))
+}
+
+/// Every quarantined file matching `f`'s filters (its page ignored), newest first.
+fn matching(store: &crate::store::Store, f: &Filter) -> Result<Vec<Entry>, String> {
     let age = match f.older_than.as_deref().filter(|a| !a.is_empty()) {
         Some(a) => Some(
             quarantine::parse_age(a)
@@ -147,7 +157,7 @@ pub fn listing(store: &crate::store::Store, f: &Filter) -> Result<(usize, Vec<En
         None => None,
     };
     let some = |v: &Option<String>| v.as_deref().filter(|v| !v.is_empty()).map(String::from);
-    let mut all = quarantine::list(
+    let all = quarantine::list(
         store,
         some(&f.partner).as_deref(),
         some(&f.document).as_deref(),
@@ -155,14 +165,9 @@ pub fn listing(store: &crate::store::Store, f: &Filter) -> Result<(usize, Vec<En
         age,
     )
     .map_err(|e| e.to_string())?;
-    all.reverse();
-    let per = f.per_page.unwrap_or(50).clamp(1, MAX_PAGE);
-    let page = f.page.unwrap_or(1).max(1);
-    let total = all.len();
-    let items = all
+    Ok(all
         .into_iter()
-        .skip((page - 1) * per)
-        .take(per)
+        .rev()
         .map(|(f, class, reason)| Entry {
             id: f.id,
             received_at: f.received_at,
@@ -173,8 +178,7 @@ pub fn listing(store: &crate::store::Store, f: &Filter) -> Result<(usize, Vec<En
             name: f.name,
             reason,
         })
-        .collect();
-    Ok((total, items))
+        .collect())
 }
 
 async fn quarantine_list(
@@ -445,28 +449,15 @@ pub async fn start_bulk(s: &AppState, by: &str, b: Bulk) -> Result<u64, Response
             "limit must be between 1 and 1000",
         ));
     }
-    let mut filter = b.filter.clone();
-    filter.page = Some(1);
-    filter.per_page = Some(MAX_PAGE);
+    let filter = b.filter.clone();
     let limit = b.limit;
-    // Every matching id (pages of the listing) up to the limit.
+    // Every matching id up to the limit, listed once.
     let ids = with_store(s, move |_, store| {
-        let mut ids = Vec::new();
-        let mut page = 1;
-        loop {
-            filter.page = Some(page);
-            let (_, items) = listing(store, &filter)?;
-            if items.is_empty() {
-                break;
-            }
-            ids.extend(items.into_iter().map(|e| e.id));
-            if ids.len() >= limit {
-                break;
-            }
-            page += 1;
-        }
-        ids.truncate(limit);
-        Ok(ids)
+        Ok(matching(store, &filter)?
+            .into_iter()
+            .take(limit)
+            .map(|e| e.id)
+            .collect::<Vec<_>>())
     })
     .await?;
     let id = s.next_job.fetch_add(1, Ordering::Relaxed);

@@ -285,16 +285,18 @@ pub fn purchase_order_correlation(
     po_number: &str,
     requisition_id: Option<&str>,
 ) -> BTreeMap<String, String> {
-    let mut keys = BTreeMap::new();
-    for (k, v) in [
+    correlation_of(&[
         ("po_number", Some(po_number)),
         ("requisition_id", requisition_id),
-    ] {
-        if let Some(v) = v.filter(|v| !v.is_empty()) {
-            keys.insert(k.to_string(), v.to_string());
-        }
-    }
-    keys
+    ])
+}
+
+/// Correlation keys from (key, value) pairs: those with a value that is not empty.
+pub fn correlation_of(pairs: &[(&str, Option<&str>)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v.filter(|v| !v.is_empty())?.to_string())))
+        .collect()
 }
 
 /// A business object serialised once: its schema, its correlation keys and its JSON text

@@ -9,7 +9,7 @@
 
 use crate::canonical::json::{self, Obj};
 use crate::canonical::records::{Purpose, Role};
-use crate::canonical::{purchase_order_correlation, Decimal, Written};
+use crate::canonical::{correlation_of, purchase_order_correlation, Decimal, Written};
 use crate::formats::x12::Transaction;
 use serde_json::{Map, Value};
 
@@ -557,10 +557,7 @@ fn invoice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
         }
         let it1 = l.doc.seg(l.from);
         let mut line = Obj::open_text(out, doc.plain);
-        match it1.some(1) {
-            Some(n) => line.str("line_number", n),
-            None => line.plain("line_number", &(k + 1).to_string()),
-        }
+        line_number(&mut line, it1.some(1), k);
         line.opt(
             "po_line_number",
             l.tagged(REF)
@@ -570,23 +567,14 @@ fn invoice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
         item(&mut line, it1, l, walks)?;
         decimal(&mut line, "quantity", it1.el(2))?;
         if let Some(u) = it1.some(3) {
-            let uom = walk(&walks.uom, u)?;
-            match walks.uom {
-                Some(_) => line.any("uom", uom),
-                None => line.str("uom", uom),
-            }
+            uom(&mut line, walks, u)?;
         }
         decimal(&mut line, "unit_price", it1.el(4))?;
         line.close();
     }
     out.push(']');
     o.opt("po_number", po_number);
-    // An invoice leaves out parties when it names none.
-    let mut found = String::new();
-    parties(head, &[IT1, ITD, DTM, FOB, PID, TDS], &mut found);
-    if found != "[]" {
-        o.key("parties").push_str(&found);
-    }
+    parties_if_any(&mut o, head, &[IT1, ITD, DTM, FOB, PID, TDS]);
     terms(&mut o, head);
     if let Some(d) = &due_date {
         o.plain("due_date", d);
@@ -625,14 +613,12 @@ fn invoice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
         );
     }
     o.close();
-    let mut correlation = std::collections::BTreeMap::new();
-    correlation.insert("invoice_number".to_string(), invoice_number.to_string());
-    if let Some(p) = po_number {
-        correlation.insert("po_number".to_string(), p.to_string());
-    }
     Some(Written {
         schema: "invoice/v1",
-        correlation,
+        correlation: correlation_of(&[
+            ("invoice_number", Some(invoice_number)),
+            ("po_number", po_number),
+        ]),
         json,
     })
 }
@@ -667,10 +653,7 @@ fn acknowledgement(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
             None => po1.el(po1_n),
         };
         let mut line = Obj::open_text(out, doc.plain);
-        match po1.some(1) {
-            Some(n) => line.str("line_number", n),
-            None => line.plain("line_number", &(k + 1).to_string()),
-        }
+        line_number(&mut line, po1.some(1), k);
         if let Some(code) = ack.and_then(|a| a.some(1)) {
             let status = match code {
                 "IA" => "accepted",
@@ -682,13 +665,9 @@ fn acknowledgement(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
         }
         item(&mut line, po1, l, walks)?;
         decimal(&mut line, "quantity", from_ack(2, 2))?;
-        let uom = from_ack(3, 3);
-        if !uom.is_empty() {
-            let uom = walk(&walks.uom, uom)?;
-            match walks.uom {
-                Some(_) => line.any("uom", uom),
-                None => line.str("uom", uom),
-            }
+        let unit = from_ack(3, 3);
+        if !unit.is_empty() {
+            uom(&mut line, walks, unit)?;
         }
         decimal(&mut line, "unit_price", po1.el(4))?;
         let scheduled = match ack.and_then(|a| a.some(5)) {
@@ -722,11 +701,9 @@ fn acknowledgement(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     }
     o.opt("supplier_order_number", bak.some(8));
     o.close();
-    let mut correlation = std::collections::BTreeMap::new();
-    correlation.insert("po_number".to_string(), po_number.to_string());
     Some(Written {
         schema: "po_acknowledgement/v1",
-        correlation,
+        correlation: correlation_of(&[("po_number", Some(po_number))]),
         json,
     })
 }
@@ -771,21 +748,14 @@ fn po_change(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
         }
         let poc = l.doc.seg(l.from);
         let mut line = Obj::open_text(out, doc.plain);
-        match poc.some(1) {
-            Some(n) => line.str("line_number", n),
-            None => line.plain("line_number", &(k + 1).to_string()),
-        }
+        line_number(&mut line, poc.some(1), k);
         item_from(&mut line, poc, 8, l, walks)?;
         if poc.el(2) == "DI" {
             line.plain("quantity", "0");
         } else {
             decimal(&mut line, "quantity", poc.some(3)?)?;
         }
-        let uom = walk(&walks.uom, poc.some(5)?)?;
-        match walks.uom {
-            Some(_) => line.any("uom", uom),
-            None => line.str("uom", uom),
-        }
+        uom(&mut line, walks, poc.some(5)?)?;
         decimal(&mut line, "unit_price", poc.el(6))?;
         if let Some(d) = dtm(l)? {
             line.plain("requested_delivery_date", &d);
@@ -848,23 +818,17 @@ fn remittance(doc: &Doc<'_>) -> Option<Written> {
     }
     out.push(']');
     o.opt("method", bpr.some(4));
-    let mut found = String::new();
-    parties(head, &[ENT, RMR], &mut found);
-    if found != "[]" {
-        o.key("parties").push_str(&found);
-    }
+    parties_if_any(&mut o, head, &[ENT, RMR]);
     if let Some(s) = status {
         o.plain("status", s);
     }
     o.close();
-    let mut correlation = std::collections::BTreeMap::new();
-    correlation.insert("payment_id".to_string(), payment_id.to_string());
-    if let Some(i) = first_invoice {
-        correlation.insert("invoice_number".to_string(), i.to_string());
-    }
     Some(Written {
         schema: "payment_status/v1",
-        correlation,
+        correlation: correlation_of(&[
+            ("payment_id", Some(payment_id)),
+            ("invoice_number", first_invoice),
+        ]),
         json,
     })
 }
@@ -968,11 +932,7 @@ fn ship_notice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
         item_from(&mut o, lin, 2, g, walks)?;
         decimal(&mut o, "quantity", sn1.some(2)?)?;
         if let Some(u) = sn1.some(3) {
-            let uom = walk(&walks.uom, u)?;
-            match walks.uom {
-                Some(_) => o.any("uom", uom),
-                None => o.str("uom", uom),
-            }
+            uom(&mut o, walks, u)?;
         }
         // The first REF LT's number (one that is blank is the interpreter's), else the LIN's
         // LT pair.
@@ -1002,11 +962,7 @@ fn ship_notice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     }
     o.opt("carrier", carrier);
     o.opt("tracking_number", tracking);
-    let mut found = String::new();
-    parties(ship, &[HL], &mut found);
-    if found != "[]" {
-        o.key("parties").push_str(&found);
-    }
+    parties_if_any(&mut o, ship, &[HL]);
     if !po_numbers.is_empty() {
         let plain = o.plain_text();
         json::array(o.key("po_numbers"), po_numbers.iter(), |out, s| {
@@ -1031,32 +987,51 @@ fn ship_notice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
         });
     }
     o.close();
-    let mut correlation = std::collections::BTreeMap::new();
-    correlation.insert("shipment_id".to_string(), shipment_id.to_string());
-    if let Some(p) = po_numbers.first() {
-        correlation.insert("po_number".to_string(), p.to_string());
-    }
     Some(Written {
         schema: "ship_notice/v1",
-        correlation,
+        correlation: correlation_of(&[
+            ("shipment_id", Some(shipment_id)),
+            ("po_number", po_numbers.first().copied()),
+        ]),
         json,
     })
+}
+
+/// `el | xwalk("uom")` written as `uom`: a crosswalked value comes from its table, not from
+/// the document; `None` when the table has no entry for it.
+fn uom(o: &mut Obj<'_>, walks: &Walks<'_>, value: &str) -> Option<()> {
+    let mapped = walk(&walks.uom, value)?;
+    match walks.uom {
+        Some(_) => o.any("uom", mapped),
+        None => o.str("uom", mapped),
+    }
+    Some(())
+}
+
+/// A line's number: its element when given, else its position (1-based).
+fn line_number(o: &mut Obj<'_>, given: Option<&str>, k: usize) {
+    match given {
+        Some(n) => o.str("line_number", n),
+        None => o.plain("line_number", &(k + 1).to_string()),
+    }
+}
+
+/// [`parties`] written as the optional `parties` field: left out when none is named.
+fn parties_if_any(o: &mut Obj<'_>, head: Span<'_, '_>, stop: &[Tag]) {
+    let mut found = String::new();
+    parties(head, stop, &mut found);
+    if found != "[]" {
+        o.key("parties").push_str(&found);
+    }
 }
 
 /// One line of `mappings/inbound/x12/850.jq`: the `k`th PO1 loop `l`.
 fn po_line(o: &mut Obj<'_>, k: usize, l: Span<'_, '_>, walks: &Walks<'_>) -> Option<()> {
     let po1 = l.doc.seg(l.from);
-    match po1.some(1) {
-        Some(n) => o.str("line_number", n),
-        None => o.plain("line_number", &(k + 1).to_string()),
-    }
+    line_number(o, po1.some(1), k);
     item(o, po1, l, walks)?;
     decimal(o, "quantity", po1.some(2)?)?;
-    let uom = walk(&walks.uom, po1.some(3)?)?;
-    match walks.uom {
-        Some(_) => o.any("uom", uom),
-        None => o.str("uom", uom),
-    }
+    uom(o, walks, po1.some(3)?)?;
     decimal(o, "unit_price", po1.el(4))?;
     if let Some(d) = dtm(l)? {
         o.plain("requested_delivery_date", &d);

@@ -1970,6 +1970,17 @@ impl Store {
         )
     }
 
+    /// How many interchanges sent had their functional acknowledgement due by `at` without
+    /// it coming (counted from the index, no row read).
+    pub fn overdue_ack_count(&self, at: Utc) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM sent_interchanges WHERE state = 'awaiting' AND due_at <= ?1",
+            )?
+            .query_row([at.rfc3339()], |r| r.get(0))?)
+    }
+
     /// Interchanges sent by acknowledgement state (`awaiting`, `accepted`, `rejected`, ...).
     pub fn sent_interchange_counts(&self) -> Result<Vec<(String, i64)>> {
         self.all(

@@ -64,15 +64,25 @@ fn call(
     token: Option<&str>,
     body: Option<&[u8]>,
 ) -> (u16, String) {
-    let mut req = ureq::http::Request::builder().method(method).uri(url);
-    if let Some(t) = token {
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
-    let resp = match body {
-        Some(b) => a.run(req.body(b.to_vec()).unwrap()),
-        None => a.run(req.body(()).unwrap()),
-    }
-    .unwrap();
+    // A server that refuses an oversized body answers before reading it and closes the
+    // connection: the client may see the reset instead of the answer, so it asks again.
+    let mut tries = 0;
+    let resp = loop {
+        let mut req = ureq::http::Request::builder().method(method).uri(url);
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let sent = match body {
+            Some(b) => a.run(req.body(b.to_vec()).unwrap()),
+            None => a.run(req.body(()).unwrap()),
+        };
+        tries += 1;
+        match sent {
+            Ok(r) => break r,
+            Err(e) if tries < 5 => eprintln!("{method} {url}: {e}; asking again"),
+            Err(e) => panic!("{method} {url}: {e}"),
+        }
+    };
     let status = resp.status().as_u16();
     let text = resp.into_body().read_to_string().unwrap_or_default();
     (status, text)
