@@ -11,6 +11,8 @@
 #   loops_of($id; $members) loops starting at $id that go on while tags are in $members
 #   pairs($n), pair($n; $quals) X12 qualifier/id pairs from element n on
 #   el, comp, comps, first_seg, seg_list: segment access (below)
+#   head, edi_party, edi_item, x12_party: answered in Rust (native_NAME) for segments made
+#                     of text; the jq text below (NAME_jq) answers for anything else
 # Empty strings, nulls, [] and {} are dropped from records, so absent fields need no filtering.
 
 def IN(s): any(s == .; .);
@@ -33,7 +35,8 @@ def iso_date: if . == null or . == "" then null else .[0:10] end;
 # seg_with($id; $n; $values) the first tagged $id whose element $n is one of $values.
 def segs($id): seg_list($id)[];
 # The segments before the first one tagged $id (a transaction's heading area).
-def head($id): (map(.[0]) | index($id)) as $i | if $i == null then . else .[:$i] end;
+def head_jq($id): (map(.[0]) | index($id)) as $i | if $i == null then . else .[:$i] end;
+def head($id): native_head($id) as $r | if $r == false then head_jq($id) else $r end;
 def nonempty: select(. != null and . != "");
 
 # ---- failing with a position: the segment (as given), element, AK4/IK4 code, message ----
@@ -88,7 +91,7 @@ def role_edi: {"buyer": "BY", "supplier": "SU", "ship_to": "DP", "bill_to": "IV"
   "remit_to": "RE", "payer": "PR", "payee": "PE"}[.];
 
 # X12 party loop (N1, N2, N3, N4) -> party; null when the role is not one of the contract's.
-def x12_party:
+def x12_party_jq:
   first_seg("N1") as $n1
   | ($n1 | el(1) | x12_role) as $role
   | if $role == null then null else
@@ -98,6 +101,7 @@ def x12_party:
           city: ($n4 // [] | el(1)), region: ($n4 // [] | el(2)),
           postal_code: ($n4 // [] | el(3)), country: ($n4 // [] | el(4))})}
     end;
+def x12_party: native_x12_party as $r | if $r == false then x12_party_jq else $r end;
 def x12_parties($stop): [loops("N1"; $stop)[] | x12_party | select(. != null)];
 
 # X12 product id pairs (qualifier, id) from element $from on -> item (pairs: a native).
@@ -107,7 +111,7 @@ def x12_item($from):
    gtin: pair($from; ["UP", "EN", "UK", "UA", "EN13"])} as $known
   | if ($known | item_ok) then $known else {buyer_part: pair($from; [])} end;
 # EDIFACT NAD -> party.
-def edi_party:
+def edi_party_jq:
   . as $s | (el(1) | edi_role) as $role
   | if $role == null then null else
     {role: $role, id: comp(2; 1),
@@ -116,6 +120,7 @@ def edi_party:
             | if $n != "" then $n else [comps(3)[] | nonempty] | join(" ") end),
      address: {lines: [comps(5)[] | nonempty], city: el(6), region: el(7), postal_code: el(8), country: el(9)}}
     end;
+def edi_party: native_edi_party as $r | if $r == false then edi_party_jq else $r end;
 def edi_item_kind: if . == "EN" or . == "UP" or . == "SRV" or . == "SRS" then "gtin"
   elif . == "SA" or . == "VN" then "supplier_part"
   elif . == "IN" or . == "BP" or . == "BY" then "buyer_part" else null end;
@@ -133,13 +138,14 @@ def edi_qual($id; $quals; $n; $c): opt(.[] | select(.[0] == $id and (comp(1; 1) 
 def edi_amount($quals): opt(.[] | select(.[0] == "MOA" and (comp(1; 1) as $q | $quals | index($q) != null)) as $m
   | $m | comp(1; 2) | nonempty | at_comp($m; 1; 2; edi_decimal; "amount"));
 # EDIFACT LIN + PIA + IMD of one line loop -> item.
-def edi_item:
+def edi_item_jq:
   . as $loop | $loop[0] as $lin
   | ([[$lin | comp(3; 1), (comp(3; 2) | edi_item_kind // "buyer_part")]]
      + [$loop[] | select(.[0] == "PIA") as $p | range(2; 7) as $e
         | [($p | comp($e; 1)), ($p | comp($e; 2) | edi_item_kind)] | select(.[1] != null)])
   | reduce .[] as [$v, $k] ({}; if $v != "" and .[$k] == null then .[$k] = $v else . end)
   | .description = opt($loop[] | select(.[0] == "IMD") | (comp(3; 4), comp(3; 5)) | nonempty);
+def edi_item: native_edi_item as $r | if $r == false then edi_item_jq else $r end;
 
 
 # ---- outbound helpers (canonical -> segments) ----

@@ -172,7 +172,7 @@ fn convert(
 
 /// The conversions mapping authors need most, done exactly in Rust.
 fn natives() -> impl Iterator<Item = Fun<D>> {
-    let funs: [jaq_core::native::Filter<jaq_core::RunPtr<D>>; 17] = [
+    let funs: [jaq_core::native::Filter<jaq_core::RunPtr<D>>; 21] = [
         // X12 DT: CCYYMMDD or YYMMDD -> YYYY-MM-DD
         ("x12_date", v(0), |cv| {
             bome(convert(cv.1, "date", super::x12_date))
@@ -314,6 +314,20 @@ fn natives() -> impl Iterator<Item = Fun<D>> {
             let members = cv.0.pop_var();
             let id = cv.0.pop_var();
             bome(loops(cv.1, &id, |tag| !contains(&members, tag)))
+        }),
+        // the prelude's EDI helpers, answered in Rust on the plain path (`natives`)
+        ("native_head", v(1), |mut cv| {
+            let id = cv.0.pop_var();
+            bome(Ok(super::natives::head(&cv.1, &id)))
+        }),
+        ("native_edi_party", v(0), |cv| {
+            bome(Ok(super::natives::edi_party(&cv.1)))
+        }),
+        ("native_edi_item", v(0), |cv| {
+            bome(Ok(super::natives::edi_item(&cv.1)))
+        }),
+        ("native_x12_party", v(0), |cv| {
+            bome(Ok(super::natives::x12_party(&cv.1)))
         }),
     ];
     funs.into_iter().map(jaq_core::native::run::<D>)

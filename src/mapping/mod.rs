@@ -3,6 +3,7 @@
 
 pub mod doc;
 pub mod jq;
+mod natives;
 pub mod twin;
 
 use crate::canonical::{Business, Decimal, Written};
