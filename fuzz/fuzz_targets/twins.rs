@@ -1,10 +1,11 @@
 //! Fuzz target: the compiled twins against the jq interpreter. Any bytes become the body of an
-//! 850, 810, 855, 856, 860 or 820 (the first byte picks); wherever a twin answers, its records
-//! must be the interpreter's, JSON text included, and nothing may panic.
+//! X12 850, 810, 855, 856, 860 or 820 or an EDIFACT ORDERS (the first byte picks); wherever a
+//! twin answers, its records must be the interpreter's, JSON text included, and nothing may
+//! panic.
 #![no_main]
 
 use edigate::canonical::Written;
-use edigate::formats::x12;
+use edigate::formats::{edifact, x12};
 use edigate::mapping::{doc, Mappings};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
@@ -14,13 +15,14 @@ fn maps() -> &'static Mappings {
     M.get_or_init(Mappings::builtin)
 }
 
-const SETS: [(&str, &str); 6] = [
+const SETS: [(&str, &str); 7] = [
     ("850", "PO"),
     ("810", "IN"),
     ("855", "PR"),
     ("856", "SH"),
     ("860", "PC"),
     ("820", "RA"),
+    ("ORDERS", ""),
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -28,13 +30,32 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (set, group) = SETS[pick as usize % SETS.len()];
+    let maps = maps();
+    if group.is_empty() {
+        let mut input = b"UNA:+.? 'UNB+UNOC:3+SENDER:14+RECEIVER:14+260517:1015+1'UNH+1+ORDERS:D:96A:UN'".to_vec();
+        input.extend_from_slice(body);
+        input.extend_from_slice(b"'UNT+2+1'UNZ+1+1'");
+        let Some(mapping) = maps.find("ACME", "inbound", "edifact", set) else {
+            return;
+        };
+        for ic in &edifact::parse(&input).interchanges {
+            for m in ic.messages.iter().filter(|m| m.kind == set) {
+                if let Some(twin) = maps.twin_edifact(mapping, "ACME", m) {
+                    let interpreted = maps
+                        .inbound(mapping, "ACME", doc::edifact(m, "ACME"))
+                        .map(|bs| bs.iter().map(Written::from).collect::<Vec<_>>());
+                    assert_eq!(Ok(&twin), interpreted.as_ref());
+                }
+            }
+        }
+        return;
+    }
     let mut input = format!(
         "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *260517*1015*U*00401*000000001*0*P*>~GS*{group}*SENDER*RECEIVER*20260517*1015*1*X*004010~ST*{set}*0001~"
     )
     .into_bytes();
     input.extend_from_slice(body);
     input.extend_from_slice(b"~SE*2*0001~GE*1*1~IEA*1*000000001~");
-    let maps = maps();
     let Some(mapping) = maps.find("ACME", "inbound", "x12", set) else {
         return;
     };

@@ -423,6 +423,31 @@ impl Mappings {
         Ok(businesses.iter().map(Written::from).collect())
     }
 
+    /// The records of one EDIFACT message: from the mapping's twin when it answers, else from
+    /// the interpreter.
+    pub fn inbound_edifact(
+        &self,
+        mapping: &Mapping,
+        partner: &str,
+        m: &crate::formats::edifact::Message,
+    ) -> Result<Vec<Written>, MapError> {
+        if let Some(records) = self.twin_edifact(mapping, partner, m) {
+            return Ok(records);
+        }
+        let businesses = self.inbound(mapping, partner, doc::edifact(m, partner))?;
+        Ok(businesses.iter().map(Written::from).collect())
+    }
+
+    /// The records of the mapping's EDIFACT twin, when it has one and that twin answers.
+    pub fn twin_edifact(
+        &self,
+        mapping: &Mapping,
+        partner: &str,
+        m: &crate::formats::edifact::Message,
+    ) -> Option<Vec<Written>> {
+        mapping.twin?.edifact(m, &self.codes_json, partner)
+    }
+
     /// The records of the mapping's twin, when it has one and that twin answers.
     pub fn twin_x12(
         &self,

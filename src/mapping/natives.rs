@@ -39,7 +39,7 @@ fn plain_segment(v: &Val) -> Option<&[Val]> {
 }
 
 /// Component `c` (1-based) of element `n` of a plain segment; `""` when absent.
-fn comp<'v>(seg: &'v [Val], n: usize, c: usize) -> &'v str {
+fn comp(seg: &[Val], n: usize, c: usize) -> &str {
     match seg.get(n) {
         Some(Val::Arr(comps)) => comps.get(c.wrapping_sub(1)).and_then(as_str).unwrap_or(""),
         Some(v) if c == 1 => as_str(v).unwrap_or(""),
@@ -91,7 +91,11 @@ pub fn head(input: &Val, id: &Val) -> Val {
     let Val::Arr(segs) = input else {
         return DECLINE;
     };
-    if as_str(id).is_none() || !segs.iter().all(|s| matches!(s, Val::Arr(a) if !a.is_empty())) {
+    if as_str(id).is_none()
+        || !segs
+            .iter()
+            .all(|s| matches!(s, Val::Arr(a) if !a.is_empty()))
+    {
         return DECLINE;
     }
     match segs
@@ -263,14 +267,18 @@ mod tests {
     /// Segments made from a small alphabet of tags, qualifiers and values, some elements
     /// composites, a few odd (numbers, nulls, nested arrays) so both paths are taken.
     fn generated(seed: u64, n: usize) -> Vec<Value> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let mut next = |m: u64| {
             s ^= s << 13;
             s ^= s >> 7;
             s ^= s << 17;
             s % m
         };
-        let tags = ["NAD", "LIN", "PIA", "IMD", "N1", "N2", "N3", "N4", "QTY", "DTM"];
+        let tags = [
+            "NAD", "LIN", "PIA", "IMD", "N1", "N2", "N3", "N4", "QTY", "DTM",
+        ];
         let words = [
             "", "BY", "SU", "SE", "DP", "IV", "SF", "PE", "RE", "XX", "9", "16", "EN", "SA", "IN",
             "BP", "VN", "UP", "ST", "BT", "RI", "OB", "SH", "1", "ACME", "Main St", "Berlin", "DE",
@@ -298,7 +306,11 @@ mod tests {
 
     fn text_of(p: &Program, input: &Value) -> String {
         match p.run(from_json(input), [Val::Null, Val::Null]) {
-            Ok(v) => v.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n"),
+            Ok(v) => v
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
             Err(e) => format!("error {:?}", e.0),
         }
     }
@@ -313,8 +325,18 @@ mod tests {
             ("edi_party", "native_edi_party", "edi_party_jq", false),
             ("x12_party", "native_x12_party", "x12_party_jq", true),
             ("edi_item", "native_edi_item", "edi_item_jq", true),
-            ("head(\"LIN\")", "native_head(\"LIN\")", "head_jq(\"LIN\")", true),
-            ("head(\"N3\")", "native_head(\"N3\")", "head_jq(\"N3\")", true),
+            (
+                "head(\"LIN\")",
+                "native_head(\"LIN\")",
+                "head_jq(\"LIN\")",
+                true,
+            ),
+            (
+                "head(\"N3\")",
+                "native_head(\"N3\")",
+                "head_jq(\"N3\")",
+                true,
+            ),
         ];
         let mut natives_answered = 0;
         for (call, native, jq, on_loops) in cases {
@@ -327,15 +349,26 @@ mod tests {
                 } else {
                     segs.into_iter().next().unwrap()
                 };
-                assert_eq!(text_of(&fast, &input), text_of(&slow, &input), "{call} on {input}");
+                assert_eq!(
+                    text_of(&fast, &input),
+                    text_of(&slow, &input),
+                    "{call} on {input}"
+                );
                 if text_of(&alone, &input) != "false" {
                     natives_answered += 1;
                 }
             }
             for odd in [json!(null), json!("NAD"), json!([]), json!([[]]), json!({})] {
-                assert_eq!(text_of(&fast, &odd), text_of(&slow, &odd), "{call} on {odd}");
+                assert_eq!(
+                    text_of(&fast, &odd),
+                    text_of(&slow, &odd),
+                    "{call} on {odd}"
+                );
             }
         }
-        assert!(natives_answered > 5000, "natives answered only {natives_answered} times");
+        assert!(
+            natives_answered > 5000,
+            "natives answered only {natives_answered} times"
+        );
     }
 }

@@ -92,10 +92,7 @@ impl EdifactRun<'_, '_> {
                 },
             });
         };
-        match cfg
-            .maps
-            .inbound(program, partner, mapping::doc::edifact(m, partner))
-        {
+        match cfg.maps.inbound_edifact(program, partner, m) {
             Ok(businesses) => {
                 let source = || Source {
                     format: "edifact".into(),
@@ -124,7 +121,7 @@ impl EdifactRun<'_, '_> {
                     } else {
                         format!("{}:{}:{index}:{k}", input.sha256, m.offset)
                     };
-                    records.push(record(&key, partner, &source, (&business).into()));
+                    records.push(record(&key, partner, &source, business));
                 }
                 Mapped::Records(records)
             }

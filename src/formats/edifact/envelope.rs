@@ -140,6 +140,11 @@ impl Message {
     pub fn drop_body(&mut self) {
         self.body.clear();
     }
+
+    /// The message's segments, still escaped, in one buffer (for the mapping twins).
+    pub fn body(&self) -> &crate::formats::stream::SegBuf {
+        &self.body
+    }
 }
 
 /// Receives what the parser finds.

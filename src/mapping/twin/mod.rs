@@ -1,5 +1,6 @@
-//! Compiled twins of shipped mappings (X12 850, 810, 855, 856, 860, 820): the same records,
-//! built in Rust without the jq interpreter.
+//! Compiled twins of shipped mappings (X12 850, 810, 855, 856, 860, 820, 997, 999;
+//! EDIFACT ORDERS, INVOIC, ORDRSP, DESADV, REMADV, CONTRL, APERAK): the
+//! same records, built in Rust without the jq interpreter.
 //!
 //! A twin runs only while its mapping file and the prelude are the shipped text (an edited or
 //! partner-specific mapping always runs in the interpreter), and only on the plain path: on
@@ -12,6 +13,9 @@ use crate::canonical::records::{Purpose, Role};
 use crate::canonical::{correlation_of, purchase_order_correlation, Decimal, Written};
 use crate::formats::x12::Transaction;
 use serde_json::{Map, Value};
+
+mod acks;
+mod edifact;
 
 /// The mappings that have a twin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +32,24 @@ pub enum Twin {
     X12Remittance,
     /// `inbound/x12/856.jq`
     X12ShipNotice,
+    /// `inbound/edifact/ORDERS.jq`
+    EdifactPurchaseOrder,
+    /// `inbound/edifact/INVOIC.jq`
+    EdifactInvoice,
+    /// `inbound/edifact/ORDRSP.jq`
+    EdifactPoAcknowledgement,
+    /// `inbound/edifact/REMADV.jq`
+    EdifactRemittance,
+    /// `inbound/edifact/DESADV.jq`
+    EdifactShipNotice,
+    /// `inbound/edifact/CONTRL.jq`
+    EdifactContrl,
+    /// `inbound/edifact/APERAK.jq`
+    EdifactAperak,
+    /// `inbound/x12/997.jq`
+    X12FunctionalAck,
+    /// `inbound/x12/999.jq`
+    X12ImplementationAck,
 }
 
 impl Twin {
@@ -56,6 +78,23 @@ impl Twin {
             "inbound/x12/860" => Some((Twin::X12PoChange, "inbound/x12/860.jq")),
             "inbound/x12/820" => Some((Twin::X12Remittance, "inbound/x12/820.jq")),
             "inbound/x12/856" => Some((Twin::X12ShipNotice, "inbound/x12/856.jq")),
+            "inbound/edifact/ORDERS" => {
+                Some((Twin::EdifactPurchaseOrder, "inbound/edifact/ORDERS.jq"))
+            }
+            "inbound/edifact/INVOIC" => Some((Twin::EdifactInvoice, "inbound/edifact/INVOIC.jq")),
+            "inbound/edifact/ORDRSP" => {
+                Some((Twin::EdifactPoAcknowledgement, "inbound/edifact/ORDRSP.jq"))
+            }
+            "inbound/edifact/REMADV" => {
+                Some((Twin::EdifactRemittance, "inbound/edifact/REMADV.jq"))
+            }
+            "inbound/edifact/DESADV" => {
+                Some((Twin::EdifactShipNotice, "inbound/edifact/DESADV.jq"))
+            }
+            "inbound/edifact/CONTRL" => Some((Twin::EdifactContrl, "inbound/edifact/CONTRL.jq")),
+            "inbound/edifact/APERAK" => Some((Twin::EdifactAperak, "inbound/edifact/APERAK.jq")),
+            "inbound/x12/997" => Some((Twin::X12FunctionalAck, "inbound/x12/997.jq")),
+            "inbound/x12/999" => Some((Twin::X12ImplementationAck, "inbound/x12/999.jq")),
             _ => None,
         }
     }
@@ -63,10 +102,7 @@ impl Twin {
     /// The records of one X12 transaction set, or `None` to let the interpreter decide.
     pub fn x12(self, tx: &Transaction, codes: &Value, partner: &str) -> Option<Vec<Written>> {
         let doc = Doc::of(tx)?;
-        let walks = Walks {
-            uom: Table::of(codes, "uom", partner),
-            item: Table::of(codes, "item", partner),
-        };
+        let walks = Walks::of(codes, partner);
         match self {
             Twin::X12PurchaseOrder => purchase_order(&doc, &walks).map(|po| vec![po]),
             Twin::X12Invoice => invoice(&doc, &walks).map(|i| vec![i]),
@@ -74,6 +110,39 @@ impl Twin {
             Twin::X12PoChange => po_change(&doc, &walks).map(|c| vec![c]),
             Twin::X12Remittance => remittance(&doc).map(|r| vec![r]),
             Twin::X12ShipNotice => ship_notice(&doc, &walks).map(|n| vec![n]),
+            Twin::X12FunctionalAck => acks::x12(&doc, false),
+            Twin::X12ImplementationAck => acks::x12(&doc, true),
+            Twin::EdifactPurchaseOrder
+            | Twin::EdifactInvoice
+            | Twin::EdifactPoAcknowledgement
+            | Twin::EdifactRemittance
+            | Twin::EdifactShipNotice
+            | Twin::EdifactContrl
+            | Twin::EdifactAperak => None,
+        }
+    }
+
+    /// The records of one EDIFACT message, or `None` to let the interpreter decide.
+    pub fn edifact(
+        self,
+        m: &crate::formats::edifact::Message,
+        codes: &Value,
+        partner: &str,
+    ) -> Option<Vec<Written>> {
+        let split = edifact::Split::of(m)?;
+        let doc = split.doc();
+        let walks = Walks::of(codes, partner);
+        match self {
+            Twin::EdifactPurchaseOrder => edifact::purchase_order(&doc, &walks).map(|po| vec![po]),
+            Twin::EdifactInvoice => edifact::invoice(&doc, &walks).map(|i| vec![i]),
+            Twin::EdifactPoAcknowledgement => {
+                edifact::order_response(&doc, &walks).map(|a| vec![a])
+            }
+            Twin::EdifactRemittance => edifact::remittance(&doc).map(|r| vec![r]),
+            Twin::EdifactShipNotice => edifact::despatch_advice(&doc, &walks).map(|n| vec![n]),
+            Twin::EdifactContrl => edifact::contrl(&doc),
+            Twin::EdifactAperak => edifact::aperak(&doc).map(|a| vec![a]),
+            _ => None,
         }
     }
 }
@@ -146,6 +215,8 @@ struct Doc<'a> {
     /// Whether `text` is printable ASCII without `"` or `\`, so that none of its values
     /// needs an escape in JSON.
     plain: bool,
+    /// The component separator (EDIFACT; X12 documents with composites are not twinned).
+    comp: u8,
 }
 
 /// One segment of a [`Doc`].
@@ -153,6 +224,7 @@ struct Doc<'a> {
 struct Seg<'a> {
     text: &'a str,
     els: &'a [(u32, u32)],
+    comp: u8,
 }
 
 /// `str::trim_end`, quicker when the text ends in a printable ASCII character (as nearly
@@ -248,13 +320,19 @@ impl<'a> Doc<'a> {
             segs.push((Tag::of(trim_end(id)), seg.ranges()));
         }
         let plain = tx.printable() && memchr::memchr2(b'"', b'\\', text.as_bytes()).is_none();
-        Some(Doc { text, segs, plain })
+        Some(Doc {
+            text,
+            segs,
+            plain,
+            comp: 0,
+        })
     }
 
     fn seg(&self, i: usize) -> Seg<'a> {
         Seg {
             text: self.text,
             els: self.segs[i].1,
+            comp: self.comp,
         }
     }
 
@@ -277,11 +355,11 @@ struct Span<'d, 'a> {
 
 impl<'d, 'a> Span<'d, 'a> {
     fn tagged(self, tag: Tag) -> impl Iterator<Item = Seg<'a>> + 'd {
-        let text = self.doc.text;
+        let (text, comp) = (self.doc.text, self.doc.comp);
         self.doc.segs[self.from..self.to]
             .iter()
             .filter(move |s| s.0 == tag)
-            .map(move |&(_, els)| Seg { text, els })
+            .map(move |&(_, els)| Seg { text, els, comp })
     }
 
     /// `first_seg($tag)`
@@ -353,6 +431,15 @@ impl<'c> Table<'c> {
 struct Walks<'c> {
     uom: Option<Table<'c>>,
     item: Option<Table<'c>>,
+}
+
+impl<'c> Walks<'c> {
+    fn of(codes: &'c Value, partner: &str) -> Walks<'c> {
+        Walks {
+            uom: Table::of(codes, "uom", partner),
+            item: Table::of(codes, "item", partner),
+        }
+    }
 }
 
 /// `xwalk`: the mapped value; `None` (the interpreter decides) for a value without an entry
@@ -1124,7 +1211,8 @@ mod tests {
         );
         assert_eq!(Twin::of("inbound/x12/810", text, prelude), None);
         assert_eq!(Twin::shipped("partners/ACME/inbound/x12/850"), twin);
-        assert_eq!(Twin::shipped("inbound/x12/999"), None);
+        assert_eq!(Twin::shipped("inbound/x12/940"), None);
+        assert_eq!(Twin::shipped("inbound/edifact/IFTMIN"), None);
         assert_eq!(
             Twin::shipped("inbound/x12/855"),
             Some(Twin::X12PoAcknowledgement)

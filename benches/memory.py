@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Peak memory (RSS) of `edigate translate FILE > /dev/null` on big X12 850 files, the goal of
+issue 18 being at most 96 MB for 1 GB whatever the file's shape. Two shapes, each about
+EDIGATE_BENCH_MB (default 1024) MB, written once into EDIGATE_BENCH_DIR (default a temporary
+folder, removed after):
+
+  many  the fixture interchange repeated, each copy with its own control number
+  one   one interchange (one ISA, one GS) holding the fixture's transaction set repeated
+
+Prints, per shape: size, seconds, MB/s, records, peak RSS.
+
+    cargo build --release && python3 benches/memory.py
+    EDIGATE_BENCH_MB=100 python3 benches/memory.py
+"""
+import os, re, resource, subprocess, sys, tempfile, time
+
+here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+binary = os.path.join(here, "target", "release", "edigate")
+fixture = os.path.join(here, "tests", "data", "x12", "ok", "850-4010-acme.edi")
+mb = float(os.environ.get("EDIGATE_BENCH_MB", "1024"))
+
+
+def write_many(path, target):
+    text = open(fixture).read()
+    ctl = re.search(r"\*(\d{9})\*[01]\*[PT]\*", text).group(1)
+    size, n = 0, 0
+    with open(path, "w") as f:
+        while size < target:
+            n += 1
+            copy = text.replace(ctl, f"{n:09d}")
+            f.write(copy)
+            size += len(copy)
+
+
+def write_one(path, target):
+    text = open(fixture).read()
+    segs = [s.strip() for s in text.split("~") if s.strip()]
+    st = next(i for i, s in enumerate(segs) if s.startswith("ST*"))
+    se = next(i for i, s in enumerate(segs) if s.startswith("SE*"))
+    body = segs[st + 1:se]
+    isa, gs = segs[0], segs[1]
+    gs_ctl = gs.split("*")[6]
+    isa_ctl = isa.split("*")[13]
+    size, n = 0, 0
+    with open(path, "w") as f:
+        f.write(isa + "~\n" + gs + "~\n")
+        while size < target:
+            n += 1
+            tx = [f"ST*850*{n:09d}"] + body + [f"SE*{len(body) + 2}*{n:09d}"]
+            chunk = "~\n".join(tx) + "~\n"
+            f.write(chunk)
+            size += len(chunk)
+        f.write(f"GE*{n}*{gs_ctl}~\nIEA*1*{isa_ctl}~\n")
+
+
+def peak(cmd):
+    """Runs `cmd` alone (stdout to /dev/null) and gives its seconds, stderr, peak RSS in MB."""
+    t = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        err = os.open(os.path.join(tempfile.gettempdir(), f"edigate-mem-{os.getppid()}.err"),
+                      os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(err, 2)
+        os.execv(cmd[0], cmd)
+    _, status, usage = os.wait4(pid, 0)
+    secs = time.perf_counter() - t
+    errpath = os.path.join(tempfile.gettempdir(), f"edigate-mem-{os.getpid()}.err")
+    err = open(errpath, errors="replace").read()
+    os.unlink(errpath)
+    return secs, err, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+if not os.path.exists(binary):
+    sys.exit("build first: cargo build --release")
+folder = os.environ.get("EDIGATE_BENCH_DIR")
+tmp = None if folder else tempfile.TemporaryDirectory()
+folder = folder or tmp.name
+print(f"{'shape':<6} {'MB':>7} {'seconds':>8} {'MB/s':>7} {'peak RSS MB':>12}  summary")
+for shape, write in [("many", write_many), ("one", write_one)]:
+    path = os.path.join(folder, f"850-{shape}-{int(mb)}.edi")
+    if not os.path.exists(path):
+        write(path, int(mb * 1e6))
+    size = os.path.getsize(path) / 1e6
+    secs, err, rss, code = peak([binary, "translate", path])
+    last = err.strip().splitlines()[-1] if err.strip() else f"exit {code}"
+    print(f"{shape:<6} {size:7.1f} {secs:8.2f} {size / secs:7.1f} {rss:12.1f}  {last[-70:]}")
+if tmp:
+    tmp.cleanup()
