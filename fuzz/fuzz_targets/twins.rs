@@ -1,7 +1,7 @@
 //! Fuzz target: the compiled twins against the jq interpreter. Any bytes become the body of an
-//! X12 850, 810, 855, 856, 860 or 820 or an EDIFACT ORDERS (the first byte picks); wherever a
-//! twin answers, its records must be the interpreter's, JSON text included, and nothing may
-//! panic.
+//! X12 850, 810, 855, 856, 860, 820, 997 or 999 or of an EDIFACT ORDERS, INVOIC, ORDRSP,
+//! DESADV, REMADV, CONTRL or APERAK (the first byte picks); wherever a twin answers, its
+//! records must be the interpreter's, JSON text included, and nothing may panic.
 #![no_main]
 
 use edigate::canonical::Written;
@@ -15,14 +15,22 @@ fn maps() -> &'static Mappings {
     M.get_or_init(Mappings::builtin)
 }
 
-const SETS: [(&str, &str); 7] = [
+const SETS: [(&str, &str); 15] = [
     ("850", "PO"),
     ("810", "IN"),
     ("855", "PR"),
     ("856", "SH"),
     ("860", "PC"),
     ("820", "RA"),
+    ("997", "FA"),
+    ("999", "FA"),
     ("ORDERS", ""),
+    ("INVOIC", ""),
+    ("ORDRSP", ""),
+    ("DESADV", ""),
+    ("REMADV", ""),
+    ("CONTRL", ""),
+    ("APERAK", ""),
 ];
 
 fuzz_target!(|data: &[u8]| {
@@ -32,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
     let (set, group) = SETS[pick as usize % SETS.len()];
     let maps = maps();
     if group.is_empty() {
-        let mut input = b"UNA:+.? 'UNB+UNOC:3+SENDER:14+RECEIVER:14+260517:1015+1'UNH+1+ORDERS:D:96A:UN'".to_vec();
+        let mut input = format!(
+            "UNA:+.? 'UNB+UNOC:3+SENDER:14+RECEIVER:14+260517:1015+1'UNH+1+{set}:D:96A:UN'"
+        )
+        .into_bytes();
         input.extend_from_slice(body);
         input.extend_from_slice(b"'UNT+2+1'UNZ+1+1'");
         let Some(mapping) = maps.find("ACME", "inbound", "edifact", set) else {

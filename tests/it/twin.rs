@@ -1634,6 +1634,20 @@ fn the_invoic_twin_gives_exactly_the_interpreters_records_or_leaves_the_message_
     differential("INVOIC", "INVOIC", 380, invoic, (800, 500, 500));
 }
 
+/// Found by the `twins` fuzz target: two bytes that are one UTF-8 character once the
+/// segment terminator between them is taken out. The twin must leave such a message alone.
+#[test]
+fn a_character_split_by_a_segment_terminator_is_left_to_the_interpreter() {
+    let (_dir, maps) = mappings();
+    let doc = [
+        b"UNA:+.? 'UNB+UNOC:3+SENDER:14+RECEIVER:14+260517:1015+1'UNH+1+APERAK:D:96A:UN".as_slice(),
+        b",\xc8'\x80UNT+2+1'UNZ+1+1'",
+    ]
+    .concat();
+    let (messages, answered, _) = compare(&maps, "APERAK", &doc, "ACME", "split character");
+    assert_eq!((messages, answered), (1, 0));
+}
+
 #[test]
 fn the_twins_agree_with_the_interpreter_on_every_fixture_and_corpus_file() {
     let (_dir, maps) = mappings();

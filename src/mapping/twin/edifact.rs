@@ -49,6 +49,10 @@ impl<'m> Split<'m> {
         let mut ranges = Vec::with_capacity(body.len() * 4);
         let mut segs = Vec::with_capacity(body.len());
         for &(a, b, _) in body.ranges() {
+            // Each segment must be text on its own: no character may straddle two.
+            if !text.is_char_boundary(a as usize) || !text.is_char_boundary(b as usize) {
+                return None;
+            }
             let raw = &text.as_bytes()[a as usize..b as usize];
             let first = ranges.len();
             let mut start = a;
