@@ -257,6 +257,7 @@ fn translate(x12: &[u8]) {
                 sha256: "0",
                 channel_partner: None,
                 seen: None,
+                whole: None,
             },
             &cfg,
             Utc { epoch: 0 },

@@ -661,10 +661,63 @@ fn validate_cmd(config_path: &Path, file: &Path, limit: usize) -> Result<u8> {
     Ok(if s.rejected() { FLAGGED } else { OK })
 }
 
+/// Records (or acknowledgements) printed as each interchange ends, so that a file of any size
+/// is translated in bounded memory.
+struct Printer<W: Write> {
+    out: W,
+    acks: bool,
+    records: usize,
+    failed: Option<std::io::Error>,
+}
+
+impl<W: Write> Printer<W> {
+    fn write(&mut self, parts: &[&[u8]]) {
+        if self.failed.is_none() {
+            if let Err(e) = parts.iter().try_for_each(|p| self.out.write_all(p)) {
+                self.failed = Some(e);
+            }
+        }
+    }
+}
+
+impl<W: Write> translate::Sink for Printer<W> {
+    fn record(&mut self, r: translate::Emitted) {
+        self.records += 1;
+        if !self.acks {
+            self.write(&[r.json.as_bytes(), b"\n"]);
+        }
+    }
+
+    fn ack(&mut self, a: translate::Ack) {
+        if self.acks {
+            self.write(&[&a.doc.bytes]);
+        }
+    }
+}
+
+/// The start of a file read to tell its format: an X12 or EDIFACT file is then read from disk
+/// as it is translated, never whole.
+pub const HEAD_BYTES: u64 = 64 << 10;
+
 fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: bool) -> Result<u8> {
     let cfg = config_or_defaults(config_path)?;
-    let data = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let sha = sha256_hex(&data);
+    let reading = || format!("reading {}", file.display());
+    let len = std::fs::metadata(file).with_context(reading)?.len();
+    let mut head = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(file).with_context(reading)?, HEAD_BYTES),
+        &mut head,
+    )
+    .with_context(reading)?;
+    let stream = translate::streams(&head);
+    let (data, sha) = if stream {
+        let (sha, _) = crate::fsutil::hash_file(file).with_context(reading)?;
+        (head, sha)
+    } else {
+        let data = std::fs::read(file).with_context(reading)?;
+        let sha = sha256_hex(&data);
+        (data, sha)
+    };
     let shown = file.display().to_string();
     let input = Input {
         data: &data,
@@ -672,20 +725,19 @@ fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: b
         sha256: &sha,
         channel_partner: partner,
         seen: None,
+        whole: stream.then_some(translate::Whole { path: file, len }),
     };
-    let outcome = translate::dry_run(&input, &cfg, Utc::now());
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    if acks {
-        for a in &outcome.acks {
-            out.write_all(&a.doc.bytes)?;
-        }
-    } else {
-        for r in &outcome.records {
-            out.write_all(r.json.as_bytes())?;
-            out.write_all(b"\n")?;
-        }
+    let mut printer = Printer {
+        out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+        acks,
+        records: 0,
+        failed: None,
+    };
+    let outcome = translate::dry_run_to(&input, &cfg, Utc::now(), &mut printer);
+    if let Some(e) = printer.failed.take() {
+        return Err(e).context("writing to standard output");
     }
-    out.flush()?;
+    printer.out.flush()?;
     for d in &outcome.diagnostics {
         eprintln!("{shown}: {d}");
     }
@@ -698,9 +750,7 @@ fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: b
     }
     eprintln!(
         "{shown}: {} record(s), {} transaction(s) accepted, {} rejected",
-        outcome.records.len(),
-        outcome.accepted,
-        outcome.rejected
+        printer.records, outcome.accepted, outcome.rejected
     );
     Ok(if outcome.rejected > 0 { FLAGGED } else { OK })
 }

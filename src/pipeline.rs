@@ -688,6 +688,7 @@ fn run_translation(
         sha256: &f.sha256,
         channel_partner: channel.and_then(|c| c.partner.as_deref()),
         seen: Some(seen),
+        whole: None,
     };
     let mut alloc_err = None;
     let outcome = translate::translate(&input, cfg, Utc::now(), &mut |partner| {

@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
         sha256: "0",
         channel_partner: Some("FUZZ"),
         seen: None,
+        whole: None,
     };
     let out = dry_run(&input, cfg(), Utc { epoch: 0 });
     if let Some(r) = &out.refusal {

@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     for bytes in [data, &input[..]] {
         let _ = edigate::formats::edifact::parse(bytes);
         let _ = dry_run(
-            &Input { data: bytes, file: "fuzz", sha256: "0", channel_partner: None, seen: None },
+            &Input { data: bytes, file: "fuzz", sha256: "0", channel_partner: None, seen: None, whole: None },
             cfg(),
             Utc { epoch: 0 },
         );

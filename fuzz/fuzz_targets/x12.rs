@@ -35,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
         parse_reader(Chunks(bytes), &mut c).unwrap();
         assert_eq!(format!("{whole:?}"), format!("{:?}", c.0));
         let _ = dry_run(
-            &Input { data: bytes, file: "fuzz", sha256: "0", channel_partner: None, seen: None },
+            &Input { data: bytes, file: "fuzz", sha256: "0", channel_partner: None, seen: None, whole: None },
             cfg(),
             Utc { epoch: 0 },
         );

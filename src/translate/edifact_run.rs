@@ -2,7 +2,8 @@
 //! mapped when the parser closes it, each interchange acknowledged (CONTRL) when it ends.
 
 use super::pass::{streamed, Pass};
-use super::{record, Ack, Emitted, Input, InterchangeInfo, Outcome, RejectedItem};
+use super::spool::{Runs, Spool};
+use super::{record, Ack, Emitted, Input, InterchangeInfo, Outcome, RejectedItem, Sink};
 use crate::acks::{self, AckDoc};
 use crate::canonical::Source;
 use crate::config::Config;
@@ -12,21 +13,35 @@ use crate::formats::{Diagnostic, Position, Severity};
 use crate::mapping;
 use crate::util::Utc;
 
-pub fn translate_edifact(
-    input: &Input<'_>,
-    cfg: &Config,
+pub fn translate_edifact<'r>(
+    input: &'r Input<'_>,
+    cfg: &'r Config,
     now: Utc,
-    allocate: &mut dyn FnMut(&str) -> u64,
+    allocate: &'r mut dyn FnMut(&str) -> u64,
+    sink: Option<&'r mut dyn Sink>,
     out: &mut Outcome,
 ) {
     streamed(
-        Pass::new(input, cfg, now, allocate),
+        Pass::new(input, cfg, now, allocate, sink),
         |pass| {
             let mut run = EdifactRun {
                 pass,
-                pending: Vec::new(),
+                pending: Runs::default(),
+                failures: Vec::new(),
+                spool: Spool::default(),
             };
-            edifact::envelope::parse_slice(input.data, &mut run);
+            let read = match input.whole {
+                Some(whole) => whole
+                    .open()
+                    .and_then(|f| edifact::envelope::parse_reader(f, &mut run)),
+                None => {
+                    edifact::envelope::parse_slice(input.data, &mut run);
+                    Ok(0)
+                }
+            };
+            if let Err(e) = read {
+                run.pass.unreadable(e);
+            }
             run.pass
         },
         out,
@@ -44,10 +59,24 @@ enum Mapped {
     Failed(Diagnostic, RejectedItem),
 }
 
+/// What became of one message, as it waits for its interchange to end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Kept {
+    #[default]
+    Skipped,
+    /// This many records, waiting in the spool.
+    Records(usize),
+    /// No mapping, or the mapping refused it: the next of `failures`.
+    Failure,
+}
+
 struct EdifactRun<'r, 'i> {
     pass: Pass<'r, 'i>,
-    /// The current interchange's messages, in order, and whether each was validated.
-    pending: Vec<(Mapped, bool)>,
+    /// The current interchange's messages, in order, and whether each was validated; their
+    /// records wait in `spool`, their failures in `failures`.
+    pending: Runs<(Kept, bool)>,
+    failures: Vec<Mapped>,
+    spool: Spool,
 }
 
 impl EdifactRun<'_, '_> {
@@ -184,11 +213,30 @@ impl Handler for EdifactRun<'_, '_> {
         }
         // The interchange keeps the message's header and problems (for CONTRL), not its body.
         m.drop_body();
-        self.pending.push((mapped, validated));
+        let kept = match mapped {
+            Mapped::Skipped => Kept::Skipped,
+            Mapped::Records(records) => {
+                let n = records.len();
+                for r in records {
+                    if let Err(e) = self.spool.push(r) {
+                        self.pass.spool_failed(e);
+                    }
+                }
+                Kept::Records(n)
+            }
+            failure => {
+                self.failures.push(failure);
+                Kept::Failure
+            }
+        };
+        self.pending.push((kept, validated));
     }
 
     fn interchange(&mut self, mut ic: Interchange) {
-        let mut pending = std::mem::take(&mut self.pending).into_iter();
+        let pending = std::mem::take(&mut self.pending);
+        let mut pending = pending.iter();
+        let mut failures = std::mem::take(&mut self.failures).into_iter();
+        let spooled = self.spool.take();
         let ok = self.sender_of(&ic);
         let Some(from) = self.pass.close(ok) else {
             return;
@@ -208,15 +256,11 @@ impl Handler for EdifactRun<'_, '_> {
         let sender = from.sender;
         let partner = from.partner;
         let ic_ok = !ic.rejected();
-        self.pass.verdicts.push((!ic_ok, Vec::new()));
+        self.pass.verdicts.push(!ic_ok, Vec::new());
         let mut late = false;
+        // (records, accepted) per message, in order
+        let mut ready = Runs::default();
         let out = &mut self.pass.outcome;
-        out.interchanges.push(InterchangeInfo {
-            partner: partner.clone(),
-            sender: sender.clone(),
-            receiver: format!("{}:{}", ic.recipient, ic.recipient_qualifier),
-            control: ic.control.clone(),
-        });
         out.diagnostics
             .extend(ic.problems.iter().map(|p| p.diagnostic.clone()));
         out.diagnostics.extend(
@@ -225,7 +269,18 @@ impl Handler for EdifactRun<'_, '_> {
                 .flat_map(|g| g.problems.iter().map(|p| p.diagnostic.clone())),
         );
         for m in &ic.messages {
-            let (mapped, validated) = pending.next().unwrap_or((Mapped::Skipped, false));
+            let (kept, validated) = pending.next().unwrap_or_default();
+            let records = match kept {
+                Kept::Records(n) => n,
+                _ => 0,
+            };
+            let mapped = match kept {
+                Kept::Skipped => Mapped::Skipped,
+                Kept::Records(_) => Mapped::Records(Vec::new()),
+                Kept::Failure => failures.next().unwrap_or(Mapped::Skipped),
+            };
+            let accepted = ic_ok && !m.rejected() && matches!(kept, Kept::Records(_));
+            ready.push((records, accepted));
             // Validated in an interchange rejected afterwards (or, which cannot happen, left
             // out of one accepted): the second pass knows the verdicts.
             late |= validated != (ic_ok && (validated || !m.rejected()));
@@ -252,10 +307,7 @@ impl Handler for EdifactRun<'_, '_> {
                 continue;
             }
             match mapped {
-                Mapped::Records(records) => {
-                    out.records.extend(records);
-                    out.accepted += 1;
-                }
+                Mapped::Records(_) => out.accepted += 1,
                 Mapped::NoMapping(d) => {
                     out.rejected += 1;
                     out.diagnostics.push(d);
@@ -269,6 +321,26 @@ impl Handler for EdifactRun<'_, '_> {
             }
         }
         self.pass.late |= late;
+        self.pass.interchange(InterchangeInfo {
+            partner: partner.clone(),
+            sender: sender.clone(),
+            receiver: format!("{}:{}", ic.recipient, ic.recipient_qualifier),
+            control: ic.control.clone(),
+        });
+        match spooled {
+            Ok(mut spooled) => {
+                for (n, accepted) in ready.iter() {
+                    for r in spooled.by_ref().take(n) {
+                        match r {
+                            Ok(r) if accepted => self.pass.record(r),
+                            Ok(_) => {}
+                            Err(e) => self.pass.spool_failed(e),
+                        }
+                    }
+                }
+            }
+            Err(e) => self.pass.spool_failed(e),
+        }
         let wants = self
             .pass
             .cfg
@@ -276,7 +348,7 @@ impl Handler for EdifactRun<'_, '_> {
             .is_none_or(|p| p.ack != acks::Functional::None);
         if wants && contrl::wanted(&ic) {
             let control = self.pass.number(&partner);
-            self.pass.outcome.acks.push(Ack {
+            self.pass.ack(Ack {
                 partner,
                 doc: AckDoc {
                     kind: "CONTRL",

@@ -11,6 +11,7 @@ use crate::util::{sha256_hex, Utc};
 
 mod edifact_run;
 mod pass;
+mod spool;
 mod x12_run;
 
 use edifact_run::translate_edifact;
@@ -27,6 +28,38 @@ pub struct Input<'a> {
     /// Whether an interchange (partner, sender, control number) was already received within the
     /// duplicate window; `None` checks nothing (for `translate` and tests).
     pub seen: Option<Seen<'a>>,
+    /// When set, an X12 or EDIFACT file is read from disk as it is parsed (and again for a
+    /// second pass), and `data` holds only its start, enough to tell its format and encoding.
+    pub whole: Option<Whole<'a>>,
+}
+
+/// Whether a file starting with `head` (its first 64 KiB or all of it) can be read from disk
+/// as it is translated ([`Whole`]): X12 and EDIFACT in an encoding we read.
+pub fn streams(head: &[u8]) -> bool {
+    formats::refuse_encoding(head).is_none()
+        && matches!(formats::sniff(head), Format::X12 | Format::Edifact)
+}
+
+/// A file read from disk while it is translated, so that its size costs no memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Whole<'a> {
+    pub path: &'a std::path::Path,
+    pub len: u64,
+}
+
+impl Whole<'_> {
+    fn open(&self) -> std::io::Result<std::fs::File> {
+        std::fs::File::open(self.path)
+    }
+}
+
+/// Where a streamed translation hands its results, interchange by interchange, instead of
+/// keeping them in the [`Outcome`]. Nothing reaches it from an interchange that is not yet
+/// decided, and nothing twice when the file is read a second time.
+pub trait Sink {
+    fn record(&mut self, r: Emitted);
+    fn ack(&mut self, a: Ack);
+    fn interchange(&mut self, _i: InterchangeInfo) {}
 }
 
 /// `(partner, sender, control number) -> already received?`
@@ -161,7 +194,30 @@ pub fn translate(
     now: Utc,
     allocate: &mut dyn FnMut(&str) -> u64,
 ) -> Outcome {
-    if let Some(out) = oversized(input.data.len() as u64, cfg) {
+    translate_into(input, cfg, now, allocate, None)
+}
+
+/// [`translate`], handing records, acknowledgements and interchanges to `sink` as each
+/// interchange ends (the outcome keeps the counts, diagnostics and rejected items).
+pub fn translate_to(
+    input: &Input<'_>,
+    cfg: &Config,
+    now: Utc,
+    allocate: &mut dyn FnMut(&str) -> u64,
+    sink: &mut dyn Sink,
+) -> Outcome {
+    translate_into(input, cfg, now, allocate, Some(sink))
+}
+
+fn translate_into<'r>(
+    input: &'r Input<'_>,
+    cfg: &'r Config,
+    now: Utc,
+    allocate: &'r mut dyn FnMut(&str) -> u64,
+    mut sink: Option<&'r mut dyn Sink>,
+) -> Outcome {
+    let len = input.whole.map_or(input.data.len() as u64, |w| w.len);
+    if let Some(out) = oversized(len, cfg) {
         return out;
     }
     let mut out = Outcome::default();
@@ -169,9 +225,18 @@ pub fn translate(
         out.refuse("encoding", why.to_string(), Position::default());
         return out;
     }
-    match formats::sniff(input.data) {
-        Format::X12 => translate_x12(input, cfg, now, allocate, &mut out),
-        Format::Edifact => translate_edifact(input, cfg, now, allocate, &mut out),
+    let format = formats::sniff(input.data);
+    if input.whole.is_some() && !matches!(format, Format::X12 | Format::Edifact) {
+        out.refuse(
+            "internal",
+            "only X12 and EDIFACT are read from disk as they are translated".into(),
+            Position::default(),
+        );
+        return out;
+    }
+    match format {
+        Format::X12 => translate_x12(input, cfg, now, allocate, sink.take(), &mut out),
+        Format::Edifact => translate_edifact(input, cfg, now, allocate, sink.take(), &mut out),
         Format::Xml => translate_cxml(input, cfg, &mut out),
         Format::Records => translate_records(input, cfg, now, allocate, &mut out),
         Format::Unknown => match cfg.maps.csv_map(input.data) {
@@ -184,6 +249,12 @@ pub fn translate(
                 Position::default(),
             ),
         },
+    }
+    // The other formats are one document each: handed over whole.
+    if let Some(sink) = sink {
+        out.interchanges.drain(..).for_each(|i| sink.interchange(i));
+        out.records.drain(..).for_each(|r| sink.record(r));
+        out.acks.drain(..).for_each(|a| sink.ack(a));
     }
     out
 }
@@ -240,6 +311,16 @@ pub fn dry_run(input: &Input<'_>, cfg: &Config, now: Utc) -> Outcome {
         next += 1;
         next
     })
+}
+
+/// [`dry_run`] handing its results to `sink` as each interchange ends.
+pub fn dry_run_to(input: &Input<'_>, cfg: &Config, now: Utc, sink: &mut dyn Sink) -> Outcome {
+    let mut next = 0;
+    let mut allocate = |_: &str| {
+        next += 1;
+        next
+    };
+    translate_to(input, cfg, now, &mut allocate, sink)
 }
 
 /// The partner a file speaks for. A channel bound to a partner accepts only that partner's

@@ -8,13 +8,45 @@
 //! the file again knowing every verdict from the start and reusing the acknowledgement numbers
 //! drawn, so the outcome is exactly that of mapping after a complete parse.
 
-use super::{refuse_nothing_accepted, resolve_partner, Input, Outcome};
+use super::{refuse_nothing_accepted, resolve_partner, Ack, Emitted, Input, InterchangeInfo};
+use super::{Outcome, Sink};
 use crate::config::{Config, Partner};
 use crate::formats::{Diagnostic, Position, Severity};
 use crate::util::Utc;
 
-/// Whether each interchange, and each of its groups (X12), was rejected in the end.
-pub type Verdicts = Vec<(bool, Vec<bool>)>;
+/// Whether each interchange, and each of its groups (X12), was rejected in the end; only the
+/// interchanges with a rejection are kept, so that a file of many clean interchanges costs
+/// nothing per interchange.
+#[derive(Debug, Default)]
+pub struct Verdicts {
+    /// Interchanges ended.
+    count: usize,
+    /// Index -> (interchange rejected, each group rejected), for those with a rejection.
+    rejected: std::collections::BTreeMap<usize, (bool, Vec<bool>)>,
+}
+
+impl Verdicts {
+    pub fn push(&mut self, interchange: bool, groups: Vec<bool>) {
+        if interchange || groups.iter().any(|g| *g) {
+            self.rejected.insert(self.count, (interchange, groups));
+        }
+        self.count += 1;
+    }
+
+    /// Whether interchange `i` (and its group `group`) was accepted; `None` when it had not
+    /// ended.
+    fn accepted(&self, i: usize, group: Option<usize>) -> Option<bool> {
+        if i >= self.count {
+            return None;
+        }
+        Some(match self.rejected.get(&i) {
+            None => true,
+            Some((ic, groups)) => {
+                !ic && group.is_none_or(|g| !groups.get(g).copied().unwrap_or(true))
+            }
+        })
+    }
+}
 
 /// The partner of the interchange being read, found at its first message.
 pub struct Sender {
@@ -71,6 +103,12 @@ pub struct Pass<'r, 'i> {
     known: Option<Verdicts>,
     /// A message was mapped in an interchange or group that was rejected afterwards.
     pub late: bool,
+    /// Where results go as each interchange ends, when they are not kept in `outcome`.
+    sink: Option<&'r mut dyn Sink>,
+    /// Records, acknowledgements and interchanges handed to `sink` so far; `skip`: in a second
+    /// pass, how many of each the first pass handed over already.
+    sent: [usize; 3],
+    skip: [usize; 3],
     /// Control numbers drawn for acknowledgements, in order; a second pass uses the same.
     numbers: Vec<u64>,
     replay: Option<std::vec::IntoIter<u64>>,
@@ -89,7 +127,8 @@ pub fn streamed<'r, 'i>(
         let again = Pass {
             known: Some(std::mem::take(&mut pass.verdicts)),
             replay: Some(std::mem::take(&mut pass.numbers).into_iter()),
-            ..Pass::new(pass.input, pass.cfg, pass.now, pass.allocate)
+            skip: pass.sent,
+            ..Pass::new(pass.input, pass.cfg, pass.now, pass.allocate, pass.sink)
         };
         pass = read(again);
     }
@@ -119,6 +158,7 @@ impl<'r, 'i> Pass<'r, 'i> {
         cfg: &'r Config,
         now: Utc,
         allocate: &'r mut dyn FnMut(&str) -> u64,
+        sink: Option<&'r mut dyn Sink>,
     ) -> Self {
         Pass {
             input,
@@ -130,9 +170,12 @@ impl<'r, 'i> Pass<'r, 'i> {
             interchanges: 0,
             sender: None,
             records_made: 0,
-            verdicts: Vec::new(),
+            verdicts: Verdicts::default(),
             known: None,
             late: false,
+            sink,
+            sent: [0; 3],
+            skip: [0; 3],
             numbers: Vec::new(),
             replay: None,
             refused: false,
@@ -203,10 +246,12 @@ impl<'r, 'i> Pass<'r, 'i> {
     /// Whether the interchange being read (and its X12 group `group`) can still be accepted:
     /// the first pass's verdicts in a second pass, otherwise what its problems say so far.
     pub fn ok_so_far(&self, rejected_so_far: bool, group: Option<usize>) -> bool {
-        match self.known.as_ref().and_then(|k| k.get(self.interchanges)) {
-            Some((ic, groups)) => {
-                !ic && group.is_none_or(|g| !groups.get(g).copied().unwrap_or(true))
-            }
+        match self
+            .known
+            .as_ref()
+            .and_then(|k| k.accepted(self.interchanges, group))
+        {
+            Some(accepted) => accepted,
             None => !rejected_so_far && !self.sender.as_ref().is_some_and(|s| s.duplicate),
         }
     }
@@ -220,5 +265,72 @@ impl<'r, 'i> Pass<'r, 'i> {
 
     pub fn stray(&mut self, d: Diagnostic) {
         self.strays.push(d);
+    }
+
+    /// The temporary file that holds a big interchange's records failed: the file is refused
+    /// with that reason, never passed on with records missing.
+    pub fn spool_failed(&mut self, e: std::io::Error) {
+        self.refused = true;
+        self.outcome.refuse(
+            "internal",
+            format!("the temporary spool of records failed: {e}"),
+            Position::default(),
+        );
+    }
+
+    /// The file could not be read to its end (it was being streamed from disk): refused.
+    pub fn unreadable(&mut self, e: std::io::Error) {
+        self.refused = true;
+        self.outcome.refuse(
+            "file.unreadable",
+            format!("the file could not be read to its end: {e}"),
+            Position::default(),
+        );
+    }
+
+    /// Whether a result of kind `k` (0 record, 1 acknowledgement, 2 interchange) goes to the
+    /// sink: not once the pass is late (the second pass gives them), nor when the first pass
+    /// handed it over already.
+    fn send(&mut self, k: usize) -> bool {
+        if self.late {
+            return false;
+        }
+        if self.skip[k] > 0 {
+            self.skip[k] -= 1;
+            return false;
+        }
+        self.sent[k] += 1;
+        true
+    }
+
+    /// A record of an interchange that ended, once its verdict (and `late`) is known.
+    pub fn record(&mut self, r: Emitted) {
+        if self.sink.is_none() {
+            self.outcome.records.push(r);
+        } else if self.send(0) {
+            if let Some(sink) = self.sink.as_mut() {
+                sink.record(r);
+            }
+        }
+    }
+
+    pub fn ack(&mut self, a: Ack) {
+        if self.sink.is_none() {
+            self.outcome.acks.push(a);
+        } else if self.send(1) {
+            if let Some(sink) = self.sink.as_mut() {
+                sink.ack(a);
+            }
+        }
+    }
+
+    pub fn interchange(&mut self, i: InterchangeInfo) {
+        if self.sink.is_none() {
+            self.outcome.interchanges.push(i);
+        } else if self.send(2) {
+            if let Some(sink) = self.sink.as_mut() {
+                sink.interchange(i);
+            }
+        }
     }
 }

@@ -2,8 +2,9 @@
 //! mapped when the parser closes it, each interchange acknowledged when it ends.
 
 use super::pass::{streamed, Pass};
+use super::spool::{Runs, Spool};
 use super::{
-    record, x12_mapping_problem, Ack, Emitted, Input, InterchangeInfo, Outcome, RejectedItem,
+    record, x12_mapping_problem, Ack, Emitted, Input, InterchangeInfo, Outcome, RejectedItem, Sink,
 };
 use crate::acks;
 use crate::canonical::Source;
@@ -13,24 +14,37 @@ use crate::formats::x12::{self, Group, Interchange, Transaction};
 use crate::formats::{Diagnostic, Position, Severity};
 use crate::util::Utc;
 
-pub fn translate_x12(
-    input: &Input<'_>,
-    cfg: &Config,
+pub fn translate_x12<'r>(
+    input: &'r Input<'_>,
+    cfg: &'r Config,
     now: Utc,
-    allocate: &mut dyn FnMut(&str) -> u64,
+    allocate: &'r mut dyn FnMut(&str) -> u64,
+    sink: Option<&'r mut dyn Sink>,
     out: &mut Outcome,
 ) {
-    let first = Pass::new(input, cfg, now, allocate);
+    let first = Pass::new(input, cfg, now, allocate, sink);
     streamed(
         first,
         |pass| {
             let mut run = X12Run {
                 pass,
-                pending: Vec::new(),
+                pending: Runs::default(),
+                spool: Spool::default(),
                 program: None,
                 source: None,
             };
-            x12::stream::parse_slice(input.data, &mut run);
+            let read = match input.whole {
+                Some(whole) => whole
+                    .open()
+                    .and_then(|f| x12::stream::parse_reader(f, &mut run)),
+                None => {
+                    x12::stream::parse_slice(input.data, &mut run);
+                    Ok(0)
+                }
+            };
+            if let Err(e) = read {
+                run.pass.unreadable(e);
+            }
             run.pass
         },
         out,
@@ -39,9 +53,11 @@ pub fn translate_x12(
 
 struct X12Run<'r, 'i> {
     pass: Pass<'r, 'i>,
-    /// Records of the current interchange's transaction sets, in order, and whether each was
-    /// validated and mapped (as part of a group and interchange not rejected so far).
-    pending: Vec<(Vec<Emitted>, bool)>,
+    /// Per transaction set of the current interchange, in order: how many records it gave and
+    /// whether it was validated and mapped (as part of a group and interchange not rejected
+    /// so far); the records wait in `spool`.
+    pending: Runs<(usize, bool)>,
+    spool: Spool,
     /// The mapping found last, with its partner and transaction set (most files hold one
     /// kind of document from one partner).
     program: Option<(String, String, &'r crate::mapping::Mapping)>,
@@ -165,7 +181,12 @@ impl Handler for X12Run<'_, '_> {
         } else {
             Vec::new()
         };
-        self.pending.push((records, ok));
+        self.pending.push((records.len(), ok));
+        for r in records {
+            if let Err(e) = self.spool.push(r) {
+                self.pass.spool_failed(e);
+            }
+        }
     }
 
     fn keep(&self) -> x12::envelope::KeepMode {
@@ -173,7 +194,9 @@ impl Handler for X12Run<'_, '_> {
     }
 
     fn interchange(&mut self, mut ic: Interchange) {
-        let mut pending = std::mem::take(&mut self.pending).into_iter();
+        let pending = std::mem::take(&mut self.pending);
+        let mut pending = pending.iter();
+        let spooled = self.spool.take();
         let ok = self.sender_of(&ic);
         let Some(from) = self.pass.close(ok) else {
             return;
@@ -200,15 +223,11 @@ impl Handler for X12Run<'_, '_> {
         let ic_ok = !ic.rejected();
         self.pass
             .verdicts
-            .push((!ic_ok, ic.groups.iter().map(Group::rejected).collect()));
+            .push(!ic_ok, ic.groups.iter().map(Group::rejected).collect());
         let mut late = false;
+        // (records, accepted) per transaction set, in order
+        let mut ready = Runs::default();
         let out = &mut self.pass.outcome;
-        out.interchanges.push(InterchangeInfo {
-            partner: partner.clone(),
-            sender: from.sender.clone(),
-            receiver: ic.receiver(),
-            control: ic.control.clone(),
-        });
         out.diagnostics
             .extend(ic.problems.iter().map(|p| p.diagnostic.clone()));
         for g in &ic.groups {
@@ -217,15 +236,16 @@ impl Handler for X12Run<'_, '_> {
                 .extend(g.problems.iter().map(|p| p.diagnostic.clone()));
             for tx in &g.transactions {
                 let (records, mapped) = pending.next().unwrap_or_default();
+                let accepted = g_ok && !tx.rejected();
+                ready.push((records, accepted));
                 // Mapped in a group or interchange rejected afterwards (or, which cannot
                 // happen, left out of one accepted): the second pass knows the verdicts.
                 late |= mapped != (g_ok && (mapped || !tx.rejected()));
                 if !out.documents.contains(&tx.id) {
                     out.documents.push(tx.id.clone());
                 }
-                if g_ok && !tx.rejected() {
+                if accepted {
                     out.accepted += 1;
-                    out.records.extend(records);
                 } else {
                     out.rejected += 1;
                     let first = tx
@@ -251,10 +271,30 @@ impl Handler for X12Run<'_, '_> {
             }
         }
         self.pass.late |= late;
+        self.pass.interchange(InterchangeInfo {
+            partner: partner.clone(),
+            sender: from.sender.clone(),
+            receiver: ic.receiver(),
+            control: ic.control.clone(),
+        });
+        match spooled {
+            Ok(mut spooled) => {
+                for (n, accepted) in ready.iter() {
+                    for r in spooled.by_ref().take(n) {
+                        match r {
+                            Ok(r) if accepted => self.pass.record(r),
+                            Ok(_) => {}
+                            Err(e) => self.pass.spool_failed(e),
+                        }
+                    }
+                }
+            }
+            Err(e) => self.pass.spool_failed(e),
+        }
         if acks::wants_ta1(&ic) {
             let n = self.pass.number(&partner);
             if let Ok(doc) = acks::ta1(&ic, self.pass.now, n) {
-                self.pass.outcome.acks.push(Ack {
+                self.pass.ack(Ack {
                     partner: partner.clone(),
                     doc,
                 });
@@ -266,7 +306,7 @@ impl Handler for X12Run<'_, '_> {
         {
             let n = self.pass.number(&partner);
             if let Ok(Some(doc)) = acks::functional(&ic, ack_kind, self.pass.now, n) {
-                self.pass.outcome.acks.push(Ack { partner, doc });
+                self.pass.ack(Ack { partner, doc });
             }
         }
     }

@@ -36,6 +36,7 @@ fn dry(cfg: &edigate::config::Config, data: &[u8], shown: &str) -> Outcome {
         // A CSV file carries no sender: its channel names the partner.
         channel_partner: shown.starts_with("csv/").then_some("CORPUS"),
         seen: None,
+        whole: None,
     };
     dry_run(&input, cfg, Utc { epoch: 0 })
 }

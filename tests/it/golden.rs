@@ -41,6 +41,7 @@ pub fn render(rel: &str, bytes: &[u8]) -> [String; 3] {
         // CSV carries no sender id: its channel names the partner.
         channel_partner: rel.contains("/csv/").then_some("ACME"),
         seen: None,
+        whole: None,
     };
     let out = dry_run(&input, cfg(), FIXED_NOW);
     let mut jsonl = String::new();

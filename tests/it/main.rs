@@ -16,5 +16,6 @@ mod schemas;
 mod service;
 mod sftp;
 mod sshd;
+mod streaming;
 mod support;
 mod twin;

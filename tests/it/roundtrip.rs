@@ -19,6 +19,7 @@ fn inbound(doc: &[u8]) -> Result<Vec<Value>, String> {
         sha256: &sha,
         channel_partner: None,
         seen: None,
+        whole: None,
     };
     let out = dry_run(&input, cfg(), FIXED_NOW);
     if let Some(r) = &out.refusal {
