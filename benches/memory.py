@@ -77,13 +77,17 @@ if not os.path.exists(binary):
 folder = os.environ.get("EDIGATE_BENCH_DIR")
 tmp = None if folder else tempfile.TemporaryDirectory()
 folder = folder or tmp.name
+# max_file_mb (256 by default) raised, so that the files are translated at all
+config = os.path.join(folder, "memory-bench.toml")
+with open(config, "w") as f:
+    f.write('[service]\nmax_file_mb = 4096\n\n[[channels]]\nname = "in"\ntype = "dir"\npath = "."\n')
 print(f"{'shape':<6} {'MB':>7} {'seconds':>8} {'MB/s':>7} {'peak RSS MB':>12}  summary")
 for shape, write in [("many", write_many), ("one", write_one)]:
     path = os.path.join(folder, f"850-{shape}-{int(mb)}.edi")
     if not os.path.exists(path):
         write(path, int(mb * 1e6))
     size = os.path.getsize(path) / 1e6
-    secs, err, rss, code = peak([binary, "translate", path])
+    secs, err, rss, code = peak([binary, "--config", config, "translate", path])
     last = err.strip().splitlines()[-1] if err.strip() else f"exit {code}"
     print(f"{shape:<6} {size:7.1f} {secs:8.2f} {size / secs:7.1f} {rss:12.1f}  {last[-70:]}")
 if tmp:
