@@ -327,20 +327,7 @@ impl Handler for EdifactRun<'_, '_> {
             receiver: format!("{}:{}", ic.recipient, ic.recipient_qualifier),
             control: ic.control.clone(),
         });
-        match spooled {
-            Ok(mut spooled) => {
-                for (n, accepted) in ready.iter() {
-                    for r in spooled.by_ref().take(n) {
-                        match r {
-                            Ok(r) if accepted => self.pass.record(r),
-                            Ok(_) => {}
-                            Err(e) => self.pass.spool_failed(e),
-                        }
-                    }
-                }
-            }
-            Err(e) => self.pass.spool_failed(e),
-        }
+        self.pass.hand_over(spooled, &ready);
         let wants = self
             .pass
             .cfg

@@ -8,6 +8,7 @@
 //! the file again knowing every verdict from the start and reusing the acknowledgement numbers
 //! drawn, so the outcome is exactly that of mapping after a complete parse.
 
+use super::spool::{Records, Runs};
 use super::{refuse_nothing_accepted, resolve_partner, Ack, Emitted, Input, InterchangeInfo};
 use super::{Outcome, Sink};
 use crate::config::{Config, Partner};
@@ -301,6 +302,26 @@ impl<'r, 'i> Pass<'r, 'i> {
         }
         self.sent[k] += 1;
         true
+    }
+
+    /// The records of an interchange that ended, read back from its spool: for each
+    /// transaction set or message in `ready` (records made, accepted), its records go on when
+    /// it was accepted.
+    pub fn hand_over(&mut self, spooled: std::io::Result<Records>, ready: &Runs<(usize, bool)>) {
+        match spooled {
+            Ok(mut spooled) => {
+                for (n, accepted) in ready.iter() {
+                    for r in spooled.by_ref().take(n) {
+                        match r {
+                            Ok(r) if accepted => self.record(r),
+                            Ok(_) => {}
+                            Err(e) => self.spool_failed(e),
+                        }
+                    }
+                }
+            }
+            Err(e) => self.spool_failed(e),
+        }
     }
 
     /// A record of an interchange that ended, once its verdict (and `late`) is known.

@@ -277,20 +277,7 @@ impl Handler for X12Run<'_, '_> {
             receiver: ic.receiver(),
             control: ic.control.clone(),
         });
-        match spooled {
-            Ok(mut spooled) => {
-                for (n, accepted) in ready.iter() {
-                    for r in spooled.by_ref().take(n) {
-                        match r {
-                            Ok(r) if accepted => self.pass.record(r),
-                            Ok(_) => {}
-                            Err(e) => self.pass.spool_failed(e),
-                        }
-                    }
-                }
-            }
-            Err(e) => self.pass.spool_failed(e),
-        }
+        self.pass.hand_over(spooled, &ready);
         if acks::wants_ta1(&ic) {
             let n = self.pass.number(&partner);
             if let Ok(doc) = acks::ta1(&ic, self.pass.now, n) {

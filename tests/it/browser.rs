@@ -106,7 +106,7 @@ impl Browser {
 
     fn find(&self, css: &str) -> String {
         assert!(
-            wait_for(10, || self.exists(css)),
+            self.appears(css),
             "no {css} on the page:\n{}",
             self.source()
         );
@@ -127,6 +127,12 @@ impl Browser {
             .unwrap();
         let v: Value = serde_json::from_str(&r.into_body().read_to_string().unwrap()).unwrap();
         v["value"].as_array().is_some_and(|a| !a.is_empty())
+    }
+
+    /// Whether an element matching `css` is on the page within 10 s (after a navigation the
+    /// new page may not be there yet).
+    fn appears(&self, css: &str) -> bool {
+        wait_for(10, || self.exists(css))
     }
 
     fn click(&self, css: &str) {
@@ -232,11 +238,11 @@ fn an_operator_fixes_and_releases_a_quarantined_file_and_follows_its_order_in_th
     let b = Browser::start();
     // Without a session every page is the login form.
     b.go(&format!("{site}/quarantine"));
-    assert!(b.exists("#token"), "{}", b.source());
+    assert!(b.appears("#token"), "{}", b.source());
     b.screenshot("login");
     b.type_into("#token", OPS);
     b.click("#login");
-    assert!(b.exists("#files"), "{}", b.source());
+    assert!(b.appears("#files"), "{}", b.source());
     b.screenshot("quarantine");
     let listed = b.text("#files");
     assert!(listed.contains("order7.edi"), "{listed}");
@@ -290,7 +296,7 @@ fn an_operator_fixes_and_releases_a_quarantined_file_and_follows_its_order_in_th
     b.screenshot("document-timeline");
     // The deep link opens the same page; the overview shows the channel and the target.
     b.go(&format!("{site}/documents?key=PO00000007"));
-    assert!(b.exists("#systems"));
+    assert!(b.appears("#systems"));
     b.go(&format!("{site}/"));
     assert!(b.text("#channel-inbox").contains("ok"), "{}", b.source());
     b.screenshot("overview");

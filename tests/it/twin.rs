@@ -850,25 +850,10 @@ fn orders(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
             } else {
                 "21"
             };
-            let n = if r.chance(odd) {
-                r.pick(&["", "1,5", "x", " 3", "-2", "1.2.3"]).to_string()
-            } else {
-                r.decimal(3)
-            };
-            let u = if r.chance(odd) {
-                r.pick(&["", "EMPTY", "DZ", "BX", "PCE"])
-            } else {
-                r.pick(&["EA", "CS"])
-            };
-            segs.push(format!("QTY+{q}:{n}:{u}").into_bytes());
+            segs.push(qty(r, odd, q));
         }
         for _ in 0..r.below(2) {
-            let p = if r.chance(odd) {
-                r.pick(&["", "abc", "2,50"]).to_string()
-            } else {
-                r.decimal(2)
-            };
-            segs.push(format!("PRI+AAA:{p}").into_bytes());
+            segs.push(price(r, odd, "AAA"));
         }
         for _ in 0..r.below(2) {
             let (d, f) = edi_date(r, odd);
@@ -896,20 +881,8 @@ fn orders(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
 /// One INVOIC message (D96A), segments between UNH and UNT; `odd` as for [`orders`].
 fn invoic(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
     let mut segs: Vec<Vec<u8>> = Vec::new();
-    let amount = |r: &mut Rng| {
-        if r.chance(odd) {
-            r.pick(&["", "x", "1,5", " 2"]).to_string()
-        } else {
-            r.decimal(2)
-        }
-    };
     if !r.chance(odd / 3) {
-        let n = if r.chance(odd) {
-            r.pick(&["", "IN?+1", "I\\N\"1"]).to_string()
-        } else {
-            r.word(10)
-        };
-        segs.push(format!("BGM+380+{n}+9").into_bytes());
+        segs.push(bgm(r, odd, "380", &["", "IN?+1", "I\\N\"1"]));
     }
     if !r.chance(odd) {
         let (d, f) = edi_date(r, odd);
@@ -954,7 +927,7 @@ fn invoic(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
         segs.push(format!("ALC+{kind}++++{desc}").into_bytes());
         for _ in 0..r.below(3) {
             let q = r.pick(&["8", "204", "23", "25", "131"]);
-            let a = amount(r);
+            let a = amount(r, odd);
             segs.push(format!("MOA+{q}:{a}").into_bytes());
         }
     }
@@ -972,22 +945,15 @@ fn invoic(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
             } else {
                 "47"
             };
-            let n = amount(r);
-            let u = if r.chance(odd) {
-                r.pick(&["", "EMPTY", "DZ", "BX", "PCE"])
-            } else {
-                r.pick(&["EA", "CS"])
-            };
-            segs.push(format!("QTY+{q}:{n}:{u}").into_bytes());
+            segs.push(qty(r, odd, q));
         }
         for _ in 0..r.below(2) {
             let q = r.pick(&["AAA", "AAB", "INV", "CAL", "GRP"]);
-            let p = amount(r);
-            segs.push(format!("PRI+{q}:{p}").into_bytes());
+            segs.push(price(r, odd, q));
         }
         for _ in 0..r.below(2) {
             let q = r.pick(&["203", "66", "38", "146"]);
-            let a = amount(r);
+            let a = amount(r, odd);
             segs.push(format!("MOA+{q}:{a}").into_bytes());
         }
     }
@@ -998,7 +964,7 @@ fn invoic(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
         } else {
             "77"
         };
-        let a = amount(r);
+        let a = amount(r, odd);
         let c = if r.chance(odd) {
             r.pick(&[":USD", ":usd", ":EURO"])
         } else {
@@ -1008,7 +974,7 @@ fn invoic(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
     }
     for _ in 0..r.below(3) {
         let q = r.pick(&["176", "124", "150", "86", "9"]);
-        let a = amount(r);
+        let a = amount(r, odd);
         segs.push(format!("MOA+{q}:{a}").into_bytes());
     }
     if r.chance(odd) {
@@ -1053,25 +1019,10 @@ fn ordrsp(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
             } else {
                 "21"
             };
-            let n = if r.chance(odd) {
-                r.pick(&["", "1,5", "x"]).to_string()
-            } else {
-                r.decimal(3)
-            };
-            let u = if r.chance(odd) {
-                r.pick(&["", "EMPTY", "DZ", "BX", "PCE"])
-            } else {
-                r.pick(&["EA", "CS"])
-            };
-            segs.push(format!("QTY+{q}:{n}:{u}").into_bytes());
+            segs.push(qty(r, odd, q));
         }
         for _ in 0..r.below(2) {
-            let p = if r.chance(odd) {
-                r.pick(&["", "abc", "2,50"]).to_string()
-            } else {
-                r.decimal(2)
-            };
-            segs.push(format!("PRI+AAA:{p}").into_bytes());
+            segs.push(price(r, odd, "AAA"));
         }
         for _ in 0..r.below(2) {
             let (d, f) = edi_date(r, odd);
@@ -1089,20 +1040,8 @@ fn ordrsp(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
 /// One REMADV message (D96A); `odd` as for [`orders`].
 fn remadv(r: &mut Rng, odd: u64, _partner: &str) -> Vec<Vec<u8>> {
     let mut segs: Vec<Vec<u8>> = Vec::new();
-    let amount = |r: &mut Rng| {
-        if r.chance(odd) {
-            r.pick(&["", "x", "1,5", " 2"]).to_string()
-        } else {
-            r.decimal(2)
-        }
-    };
     if !r.chance(odd / 3) {
-        let n = if r.chance(odd) {
-            r.pick(&["", "R?+1", "R\\\"1"]).to_string()
-        } else {
-            r.word(10)
-        };
-        segs.push(format!("BGM+481+{n}+9").into_bytes());
+        segs.push(bgm(r, odd, "481", &["", "R?+1", "R\\\"1"]));
     }
     if !r.chance(odd) {
         let (d, f) = edi_date(r, odd);
@@ -1127,7 +1066,7 @@ fn remadv(r: &mut Rng, odd: u64, _partner: &str) -> Vec<Vec<u8>> {
     nads(r, odd, &mut segs);
     let head_amount = r.chance(40);
     if head_amount {
-        let a = amount(r);
+        let a = amount(r, odd);
         let q = if r.chance(odd) {
             "52"
         } else {
@@ -1143,13 +1082,13 @@ fn remadv(r: &mut Rng, odd: u64, _partner: &str) -> Vec<Vec<u8>> {
         };
         segs.push(format!("DOC+380+{n}").into_bytes());
         for _ in 0..r.below(3) {
-            let a = amount(r);
+            let a = amount(r, odd);
             segs.push(format!("MOA+{}:{a}", r.pick(&["12", "9", "77", "52", "39"])).into_bytes());
         }
     }
     if !head_amount || r.chance(50) {
         segs.push(b"UNS+S".to_vec());
-        let a = amount(r);
+        let a = amount(r, odd);
         let q = if r.chance(odd * 2) {
             r.pick(&["9", "128", "1"])
         } else {
@@ -1297,12 +1236,7 @@ fn aperak(r: &mut Rng, odd: u64, _partner: &str) -> Vec<Vec<u8>> {
 fn desadv(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
     let mut segs: Vec<Vec<u8>> = Vec::new();
     if !r.chance(odd / 3) {
-        let n = if r.chance(odd) {
-            r.pick(&["", "D?+1", "D\\\"1"]).to_string()
-        } else {
-            r.word(10)
-        };
-        segs.push(format!("BGM+351+{n}+9").into_bytes());
+        segs.push(bgm(r, odd, "351", &["", "D?+1", "D\\\"1"]));
     }
     if !r.chance(odd) {
         let (d, f) = edi_date(r, odd);
@@ -1349,17 +1283,7 @@ fn desadv(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
                 } else {
                     "12"
                 };
-                let n = if r.chance(odd) {
-                    r.pick(&["", "1,5", "x"]).to_string()
-                } else {
-                    r.decimal(2)
-                };
-                let u = if r.chance(odd) {
-                    r.pick(&["", "EMPTY", "DZ", "BX", "PCE"])
-                } else {
-                    r.pick(&["EA", "CS"])
-                };
-                segs.push(format!("QTY+{q}:{n}:{u}").into_bytes());
+                segs.push(qty(r, odd, q));
             }
             for _ in 0..r.below(3) {
                 let q = r.pick(&["ON", "LI", "BT", "ZZ"]);
@@ -1382,6 +1306,51 @@ fn desadv(r: &mut Rng, odd: u64, partner: &str) -> Vec<Vec<u8>> {
         segs.push(b"UNS+S".to_vec());
     }
     segs
+}
+
+/// A QTY with qualifier `q`: at `odd` percent an odd quantity (empty, the other decimal
+/// mark, not a number) and an odd unit (none, one the crosswalk maps to nothing or lacks).
+fn qty(r: &mut Rng, odd: u64, q: &str) -> Vec<u8> {
+    let n = if r.chance(odd) {
+        r.pick(&["", "1,5", "x", " 3", "-2", "1.2.3"]).to_string()
+    } else {
+        r.decimal(3)
+    };
+    let u = if r.chance(odd) {
+        r.pick(&["", "EMPTY", "DZ", "BX", "PCE"])
+    } else {
+        r.pick(&["EA", "CS"])
+    };
+    format!("QTY+{q}:{n}:{u}").into_bytes()
+}
+
+/// A PRI with qualifier `q` and, at `odd` percent, an odd price.
+fn price(r: &mut Rng, odd: u64, q: &str) -> Vec<u8> {
+    let p = if r.chance(odd) {
+        r.pick(&["", "abc", "2,50"]).to_string()
+    } else {
+        r.decimal(2)
+    };
+    format!("PRI+{q}:{p}").into_bytes()
+}
+
+/// An amount: at `odd` percent one that is empty, not a number or in the other decimal mark.
+fn amount(r: &mut Rng, odd: u64) -> String {
+    if r.chance(odd) {
+        r.pick(&["", "x", "1,5", " 2"]).to_string()
+    } else {
+        r.decimal(2)
+    }
+}
+
+/// A BGM of document `code` whose number is, at `odd` percent, one of `odd_numbers`.
+fn bgm(r: &mut Rng, odd: u64, code: &str, odd_numbers: &[&str]) -> Vec<u8> {
+    let n = if r.chance(odd) {
+        r.pick(odd_numbers).to_string()
+    } else {
+        r.word(10)
+    };
+    format!("BGM+{code}+{n}+9").into_bytes()
 }
 
 /// Up to four NAD segments, some with roles outside the contract.

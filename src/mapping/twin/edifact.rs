@@ -1,9 +1,12 @@
 //! Compiled twins of shipped EDIFACT mappings (ORDERS, INVOIC, ORDRSP, DESADV, REMADV, CONTRL,
-//! APERAK), read from a message's segments split
-//! once into element ranges; components are found inside an element when asked for.
+//! APERAK), read from a message's segments split once into element ranges; components are
+//! found inside an element when asked for.
 
 use super::acks::Ack;
-use super::{json, line_number, purchase_order_correlation, uom, walk, Doc, Obj, Seg, Span};
+use super::{
+    address, allowances_charges, each, json, line_number, purchase_order_correlation, uom, walk,
+    Doc, Obj, Seg, Span,
+};
 use super::{Decimal, Purpose, Tag, Walks, Written};
 use crate::formats::edifact::Message;
 
@@ -216,22 +219,18 @@ fn parties(head: Span<'_, '_>, out: &mut String) {
         }
         o.opt("name", (!name.is_empty()).then_some(name.as_str()));
         let parts = [6, 7, 8, 9].map(|n| nad.filled_comp(n, 1));
-        let mut lines = nad.filled(5).peekable();
-        if lines.peek().is_some() || parts.iter().any(Option::is_some) {
-            let mut a = o.object("address");
-            if lines.peek().is_some() {
-                json::array(a.key("lines"), lines, |out, s| json::text(out, s, plain));
-            }
-            for (key, part) in ["city", "region", "postal_code", "country"]
-                .iter()
-                .zip(parts)
-            {
-                a.opt(key, part);
-            }
-            a.close();
-        }
+        address(&mut o, nad.filled(5), parts, plain);
         o.close();
     });
+}
+
+/// [`parties`] written as the optional `parties` field: left out when none is named.
+fn parties_if_any(o: &mut Obj<'_>, head: Span<'_, '_>) {
+    let mut found = String::new();
+    parties(head, &mut found);
+    if found != "[]" {
+        o.key("parties").push_str(&found);
+    }
 }
 
 /// The prelude's `edi_item_kind`: 0 buyer part, 1 supplier part, 2 GTIN.
@@ -328,17 +327,16 @@ pub(super) fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written
     o.plain("purpose", purpose.name());
     o.plain("order_date", &order_date);
     parties(head, o.key("parties"));
-    let out = o.key("lines");
-    out.push('[');
-    for (k, l) in all.loops(LIN, &[UNS, UNT]).into_iter().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        let mut line = Obj::open_text(out, doc.plain);
-        order_line(&mut line, k, l, walks)?;
-        line.close();
-    }
-    out.push(']');
+    each(
+        &mut o,
+        "lines",
+        all.loops(LIN, &[UNS, UNT]),
+        doc.plain,
+        |line, k, l| {
+            order_line(line, k, l, walks)?;
+            Some(())
+        },
+    )?;
     o.opt("po_type", bgm.filled_comp(1, 1));
     o.opt(
         "currency",
@@ -472,39 +470,34 @@ pub(super) fn invoice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     o.plain("invoice_date", &invoice_date);
     o.str("currency", currency);
     o.plain("total_amount", &total);
-    let out = o.key("lines");
-    out.push('[');
-    for (k, l) in all.loops(LIN, &[UNS, UNT]).into_iter().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        let lin = l.doc.seg(l.from);
-        let mut line = Obj::open_text(out, doc.plain);
-        line_number(&mut line, lin.filled_comp(1, 1), k);
-        line.opt("po_line_number", l.qual(RFF, &["ON", "LI"], 1, 3));
-        item(&mut line, l, walks)?;
-        if let Some(qty) = l.qualified(QTY, &["47", "46", "12", "21"]).next() {
-            edi_decimal(&mut line, "quantity", qty.comp(1, 2))?;
-            uom(&mut line, walks, qty.filled_comp(1, 3).unwrap_or("PCE"))?;
-        }
-        let price = l
-            .qualified(PRI, &["AAA", "AAB", "INV", "CAL"])
-            .find_map(|p| p.filled_comp(1, 2));
-        if let Some(p) = price {
-            edi_decimal(&mut line, "unit_price", p)?;
-        }
-        if let Some(a) = l.amount(&["203", "66", "38"])? {
-            line.plain("amount", &a);
-        }
-        line.close();
-    }
-    out.push(']');
+    each(
+        &mut o,
+        "lines",
+        all.loops(LIN, &[UNS, UNT]),
+        doc.plain,
+        |line, k, l| {
+            let lin = l.doc.seg(l.from);
+            line_number(line, lin.filled_comp(1, 1), k);
+            line.opt("po_line_number", l.qual(RFF, &["ON", "LI"], 1, 3));
+            item(line, l, walks)?;
+            if let Some(qty) = l.qualified(QTY, &["47", "46", "12", "21"]).next() {
+                edi_decimal(line, "quantity", qty.comp(1, 2))?;
+                uom(line, walks, qty.filled_comp(1, 3).unwrap_or("PCE"))?;
+            }
+            let price = l
+                .qualified(PRI, &["AAA", "AAB", "INV", "CAL"])
+                .find_map(|p| p.filled_comp(1, 2));
+            if let Some(p) = price {
+                edi_decimal(line, "unit_price", p)?;
+            }
+            if let Some(a) = l.amount(&["203", "66", "38"])? {
+                line.plain("amount", &a);
+            }
+            Some(())
+        },
+    )?;
     o.opt("po_number", po_number);
-    let mut found = String::new();
-    parties(head, &mut found);
-    if found != "[]" {
-        o.key("parties").push_str(&found);
-    }
+    parties_if_any(&mut o, head);
     o.opt("payment_terms", terms.as_deref());
     if let Some(d) = &due_date {
         o.plain("due_date", d);
@@ -512,20 +505,7 @@ pub(super) fn invoice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     if let Some(t) = &tax_total {
         o.plain("tax_total", t);
     }
-    if !charges.is_empty() {
-        let plain = o.plain_text();
-        json::array(
-            o.key("allowances_charges"),
-            charges,
-            |out, (kind, amount, description)| {
-                let mut c = Obj::open_text(out, plain);
-                c.plain("type", kind);
-                c.plain("amount", &amount);
-                c.opt("description", description);
-                c.close();
-            },
-        );
-    }
+    allowances_charges(&mut o, charges);
     o.close();
     Some(Written {
         schema: "invoice/v1",
@@ -553,36 +533,35 @@ pub(super) fn order_response(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written
     let mut o = Obj::open_text(&mut json, doc.plain);
     o.str("po_number", po_number);
     o.plain("status", status);
-    let out = o.key("lines");
-    out.push('[');
-    for (k, l) in all.loops(LIN, &[UNS, UNT]).into_iter().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        let lin = l.doc.seg(l.from);
-        let mut line = Obj::open_text(out, doc.plain);
-        line_number(&mut line, lin.filled_comp(1, 1), k);
-        let status = match lin.comp(2, 1) {
-            "5" => Some("accepted"),
-            "7" => Some("rejected"),
-            "3" | "1" => Some("changed"),
-            _ => None,
-        };
-        line.opt("status", status);
-        item(&mut line, l, walks)?;
-        if let Some(qty) = l.qualified(QTY, &["21", "113", "12", "1"]).next() {
-            edi_decimal(&mut line, "quantity", qty.comp(1, 2))?;
-            uom(&mut line, walks, qty.filled_comp(1, 3).unwrap_or("PCE"))?;
-        }
-        if let Some(p) = l.tagged(PRI).find_map(|p| p.filled_comp(1, 2)) {
-            edi_decimal(&mut line, "unit_price", p)?;
-        }
-        if let Some(d) = l.dtm(&["2", "69", "67", "17"])? {
-            line.plain("scheduled_date", &d);
-        }
-        line.close();
-    }
-    out.push(']');
+    each(
+        &mut o,
+        "lines",
+        all.loops(LIN, &[UNS, UNT]),
+        doc.plain,
+        |line, k, l| {
+            let lin = l.doc.seg(l.from);
+            line_number(line, lin.filled_comp(1, 1), k);
+            let status = match lin.comp(2, 1) {
+                "5" => Some("accepted"),
+                "7" => Some("rejected"),
+                "3" | "1" => Some("changed"),
+                _ => None,
+            };
+            line.opt("status", status);
+            item(line, l, walks)?;
+            if let Some(qty) = l.qualified(QTY, &["21", "113", "12", "1"]).next() {
+                edi_decimal(line, "quantity", qty.comp(1, 2))?;
+                uom(line, walks, qty.filled_comp(1, 3).unwrap_or("PCE"))?;
+            }
+            if let Some(p) = l.tagged(PRI).find_map(|p| p.filled_comp(1, 2)) {
+                edi_decimal(line, "unit_price", p)?;
+            }
+            if let Some(d) = l.dtm(&["2", "69", "67", "17"])? {
+                line.plain("scheduled_date", &d);
+            }
+            Some(())
+        },
+    )?;
     if let Some(d) = &ack_date {
         o.plain("ack_date", d);
     }
@@ -622,31 +601,26 @@ pub(super) fn remittance(doc: &Doc<'_>) -> Option<Written> {
     o.plain("payment_date", &payment_date);
     o.plain("amount", &amount);
     o.str("currency", currency);
-    let out = o.key("invoices");
-    out.push('[');
-    for (k, g) in all.loops(DOC, &[UNS, UNT]).into_iter().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        let number = g.doc.seg(g.from).filled_comp(2, 1)?;
-        first_invoice.get_or_insert(number);
-        let mut inv = Obj::open_text(out, doc.plain);
-        inv.str("invoice_number", number);
-        if let Some(a) = g.amount(&["12", "9", "77"])? {
-            inv.plain("amount_paid", &a);
-        }
-        if let Some(d) = g.amount(&["52"])? {
-            inv.plain("discount", &d);
-        }
-        inv.close();
-    }
-    out.push(']');
+    each(
+        &mut o,
+        "invoices",
+        all.loops(DOC, &[UNS, UNT]),
+        doc.plain,
+        |inv, _, g| {
+            let number = g.doc.seg(g.from).filled_comp(2, 1)?;
+            first_invoice.get_or_insert(number);
+            inv.str("invoice_number", number);
+            if let Some(a) = g.amount(&["12", "9", "77"])? {
+                inv.plain("amount_paid", &a);
+            }
+            if let Some(d) = g.amount(&["52"])? {
+                inv.plain("discount", &d);
+            }
+            Some(())
+        },
+    )?;
     o.opt("method", head.tagged(PAI).find_map(|p| p.filled_comp(1, 3)));
-    let mut found = String::new();
-    parties(head, &mut found);
-    if found != "[]" {
-        o.key("parties").push_str(&found);
-    }
+    parties_if_any(&mut o, head);
     o.plain("status", "paid");
     o.close();
     Some(Written {
@@ -854,11 +828,7 @@ pub(super) fn despatch_advice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Writte
     }
     o.opt("carrier", carrier);
     o.opt("tracking_number", tracking);
-    let mut found = String::new();
-    parties(head, &mut found);
-    if found != "[]" {
-        o.key("parties").push_str(&found);
-    }
+    parties_if_any(&mut o, head);
     if !po_numbers.is_empty() {
         let plain = o.plain_text();
         json::array(o.key("po_numbers"), po_numbers.iter(), |out, s| {

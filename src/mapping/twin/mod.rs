@@ -147,6 +147,71 @@ impl Twin {
     }
 }
 
+/// Writes `key` as an array with one object per loop of `loops`, each filled by `line` (given
+/// the object, the loop's index and the loop); `None` as soon as a line declines.
+fn each<'d, 'a>(
+    o: &mut Obj<'_>,
+    key: &str,
+    loops: Vec<Span<'d, 'a>>,
+    plain: bool,
+    mut line: impl FnMut(&mut Obj<'_>, usize, Span<'d, 'a>) -> Option<()>,
+) -> Option<()> {
+    let out = o.key(key);
+    out.push('[');
+    for (k, l) in loops.into_iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        let mut obj = Obj::open_text(out, plain);
+        line(&mut obj, k, l)?;
+        obj.close();
+    }
+    out.push(']');
+    Some(())
+}
+
+/// A party's `address` (street lines; city, region, postal code, country), left out when it
+/// has none of them.
+fn address<'v>(
+    o: &mut Obj<'_>,
+    lines: impl Iterator<Item = &'v str>,
+    parts: [Option<&str>; 4],
+    plain: bool,
+) {
+    let mut lines = lines.peekable();
+    if lines.peek().is_some() || parts.iter().any(Option::is_some) {
+        let mut a = o.object("address");
+        if lines.peek().is_some() {
+            json::array(a.key("lines"), lines, |out, s| json::text(out, s, plain));
+        }
+        for (key, part) in ["city", "region", "postal_code", "country"]
+            .iter()
+            .zip(parts)
+        {
+            a.opt(key, part);
+        }
+        a.close();
+    }
+}
+
+/// An invoice's `allowances_charges` (type, amount, description), left out when there are none.
+fn allowances_charges(o: &mut Obj<'_>, charges: Vec<(&str, String, Option<&str>)>) {
+    if !charges.is_empty() {
+        let plain = o.plain_text();
+        json::array(
+            o.key("allowances_charges"),
+            charges,
+            |out, (kind, amount, description)| {
+                let mut c = Obj::open_text(out, plain);
+                c.plain("type", kind);
+                c.plain("amount", &amount);
+                c.opt("description", description);
+                c.close();
+            },
+        );
+    }
+}
+
 /// The shipped text of mapping file `file`.
 fn shipped(file: &str) -> Option<&'static str> {
     super::BUILTIN
@@ -521,24 +586,8 @@ fn parties(head: Span<'_, '_>, stop: &[Tag], out: &mut String) {
         o.opt("name", n1.some(2));
         let n4 = l.first(N4);
         let parts = [1, 2, 3, 4].map(|n| n4.and_then(|s| s.some(n)));
-        let mut lines = l
-            .tagged(N3)
-            .flat_map(|s| [s.some(1), s.some(2)])
-            .flatten()
-            .peekable();
-        if lines.peek().is_some() || parts.iter().any(Option::is_some) {
-            let mut a = o.object("address");
-            if lines.peek().is_some() {
-                json::array(a.key("lines"), lines, |out, s| json::text(out, s, plain));
-            }
-            for (key, part) in ["city", "region", "postal_code", "country"]
-                .iter()
-                .zip(parts)
-            {
-                a.opt(key, part);
-            }
-            a.close();
-        }
+        let lines = l.tagged(N3).flat_map(|s| [s.some(1), s.some(2)]).flatten();
+        address(&mut o, lines, parts, plain);
         o.close();
     });
 }
@@ -636,30 +685,29 @@ fn invoice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
         head.first(CUR).and_then(|c| c.some(2)).unwrap_or("USD"),
     );
     o.plain("total_amount", &total);
-    let out = o.key("lines");
-    out.push('[');
-    for (k, l) in all.loops(IT1, &[TDS, CTT, SE]).into_iter().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        let it1 = l.doc.seg(l.from);
-        let mut line = Obj::open_text(out, doc.plain);
-        line_number(&mut line, it1.some(1), k);
-        line.opt(
-            "po_line_number",
-            l.tagged(REF)
-                .filter(|r| r.el(1) == "LI")
-                .find_map(|r| r.some(2)),
-        );
-        item(&mut line, it1, l, walks)?;
-        decimal(&mut line, "quantity", it1.el(2))?;
-        if let Some(u) = it1.some(3) {
-            uom(&mut line, walks, u)?;
-        }
-        decimal(&mut line, "unit_price", it1.el(4))?;
-        line.close();
-    }
-    out.push(']');
+    each(
+        &mut o,
+        "lines",
+        all.loops(IT1, &[TDS, CTT, SE]),
+        doc.plain,
+        |line, k, l| {
+            let it1 = l.doc.seg(l.from);
+            line_number(line, it1.some(1), k);
+            line.opt(
+                "po_line_number",
+                l.tagged(REF)
+                    .filter(|r| r.el(1) == "LI")
+                    .find_map(|r| r.some(2)),
+            );
+            item(line, it1, l, walks)?;
+            decimal(line, "quantity", it1.el(2))?;
+            if let Some(u) = it1.some(3) {
+                uom(line, walks, u)?;
+            }
+            decimal(line, "unit_price", it1.el(4))?;
+            Some(())
+        },
+    )?;
     o.opt("po_number", po_number);
     parties_if_any(&mut o, head, &[IT1, ITD, DTM, FOB, PID, TDS]);
     terms(&mut o, head);
@@ -685,20 +733,7 @@ fn invoice(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
             charges.push((kind, amount, sac.some(15).or(sac.some(2))));
         }
     }
-    if !charges.is_empty() {
-        let plain = o.plain_text();
-        json::array(
-            o.key("allowances_charges"),
-            charges,
-            |out, (kind, amount, description)| {
-                let mut c = Obj::open_text(out, plain);
-                c.plain("type", kind);
-                c.plain("amount", &amount);
-                c.opt("description", description);
-                c.close();
-            },
-        );
-    }
+    allowances_charges(&mut o, charges);
     o.close();
     Some(Written {
         schema: "invoice/v1",
@@ -726,63 +761,62 @@ fn acknowledgement(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     let mut o = Obj::open_text(&mut json, doc.plain);
     o.str("po_number", po_number);
     o.plain("status", status);
-    let out = o.key("lines");
-    out.push('[');
-    for (k, l) in all.loops(PO1, &[CTT, SE]).into_iter().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        let po1 = l.doc.seg(l.from);
-        let ack = l.first(ACK);
-        // A value of the ACK when it gives one, else the PO1's.
-        let from_ack = |n: usize, po1_n: usize| match ack.and_then(|a| a.some(n)) {
-            Some(v) => v,
-            None => po1.el(po1_n),
-        };
-        let mut line = Obj::open_text(out, doc.plain);
-        line_number(&mut line, po1.some(1), k);
-        if let Some(code) = ack.and_then(|a| a.some(1)) {
-            let status = match code {
-                "IA" => "accepted",
-                "IR" | "ID" | "R1" | "R2" | "R3" | "R4" => "rejected",
-                "IB" | "IW" => "backordered",
-                _ => "changed",
+    each(
+        &mut o,
+        "lines",
+        all.loops(PO1, &[CTT, SE]),
+        doc.plain,
+        |line, k, l| {
+            let po1 = l.doc.seg(l.from);
+            let ack = l.first(ACK);
+            // A value of the ACK when it gives one, else the PO1's.
+            let from_ack = |n: usize, po1_n: usize| match ack.and_then(|a| a.some(n)) {
+                Some(v) => v,
+                None => po1.el(po1_n),
             };
-            line.plain("status", status);
-        }
-        item(&mut line, po1, l, walks)?;
-        decimal(&mut line, "quantity", from_ack(2, 2))?;
-        let unit = from_ack(3, 3);
-        if !unit.is_empty() {
-            uom(&mut line, walks, unit)?;
-        }
-        decimal(&mut line, "unit_price", po1.el(4))?;
-        let scheduled = match ack.and_then(|a| a.some(5)) {
-            Some(d) => date(d)?,
-            None => {
-                // The first schedule date given; a bad one before it is the interpreter's.
-                let mut found = None;
-                for sch in l.tagged(SCH) {
-                    if let Some(d) = date(sch.el(6))? {
-                        found = Some(d);
-                        break;
+            line_number(line, po1.some(1), k);
+            if let Some(code) = ack.and_then(|a| a.some(1)) {
+                let status = match code {
+                    "IA" => "accepted",
+                    "IR" | "ID" | "R1" | "R2" | "R3" | "R4" => "rejected",
+                    "IB" | "IW" => "backordered",
+                    _ => "changed",
+                };
+                line.plain("status", status);
+            }
+            item(line, po1, l, walks)?;
+            decimal(line, "quantity", from_ack(2, 2))?;
+            let unit = from_ack(3, 3);
+            if !unit.is_empty() {
+                uom(line, walks, unit)?;
+            }
+            decimal(line, "unit_price", po1.el(4))?;
+            let scheduled = match ack.and_then(|a| a.some(5)) {
+                Some(d) => date(d)?,
+                None => {
+                    // The first schedule date given; a bad one before it is the interpreter's.
+                    let mut found = None;
+                    for sch in l.tagged(SCH) {
+                        if let Some(d) = date(sch.el(6))? {
+                            found = Some(d);
+                            break;
+                        }
+                    }
+                    match found {
+                        Some(d) => Some(d),
+                        None => match l.with(DTM, 1, &["067", "068", "002"]) {
+                            Some(d) => date(d.el(2))?,
+                            None => None,
+                        },
                     }
                 }
-                match found {
-                    Some(d) => Some(d),
-                    None => match l.with(DTM, 1, &["067", "068", "002"]) {
-                        Some(d) => date(d.el(2))?,
-                        None => None,
-                    },
-                }
+            };
+            if let Some(d) = &scheduled {
+                line.plain("scheduled_date", d);
             }
-        };
-        if let Some(d) = &scheduled {
-            line.plain("scheduled_date", d);
-        }
-        line.close();
-    }
-    out.push(']');
+            Some(())
+        },
+    )?;
     if let Some(d) = &ack_date {
         o.plain("ack_date", d);
     }
@@ -827,29 +861,28 @@ fn po_change(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     o.plain("purpose", purpose.name());
     o.plain("order_date", &order_date);
     parties(head, &[POC], o.key("parties"));
-    let out = o.key("lines");
-    out.push('[');
-    for (k, l) in all.loops(POC, &[CTT, SE]).into_iter().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        let poc = l.doc.seg(l.from);
-        let mut line = Obj::open_text(out, doc.plain);
-        line_number(&mut line, poc.some(1), k);
-        item_from(&mut line, poc, 8, l, walks)?;
-        if poc.el(2) == "DI" {
-            line.plain("quantity", "0");
-        } else {
-            decimal(&mut line, "quantity", poc.some(3)?)?;
-        }
-        uom(&mut line, walks, poc.some(5)?)?;
-        decimal(&mut line, "unit_price", poc.el(6))?;
-        if let Some(d) = dtm(l)? {
-            line.plain("requested_delivery_date", &d);
-        }
-        line.close();
-    }
-    out.push(']');
+    each(
+        &mut o,
+        "lines",
+        all.loops(POC, &[CTT, SE]),
+        doc.plain,
+        |line, k, l| {
+            let poc = l.doc.seg(l.from);
+            line_number(line, poc.some(1), k);
+            item_from(line, poc, 8, l, walks)?;
+            if poc.el(2) == "DI" {
+                line.plain("quantity", "0");
+            } else {
+                decimal(line, "quantity", poc.some(3)?)?;
+            }
+            uom(line, walks, poc.some(5)?)?;
+            decimal(line, "unit_price", poc.el(6))?;
+            if let Some(d) = dtm(l)? {
+                line.plain("requested_delivery_date", &d);
+            }
+            Some(())
+        },
+    )?;
     o.opt("po_type", bch.some(2));
     o.opt("currency", head.first(CUR).and_then(|c| c.some(2)));
     if let Some(d) = dtm(head)? {
@@ -888,22 +921,14 @@ fn remittance(doc: &Doc<'_>) -> Option<Written> {
         "currency",
         head.first(CUR).and_then(|c| c.some(2)).unwrap_or("USD"),
     );
-    let out = o.key("invoices");
-    out.push('[');
-    for (k, l) in loops.iter().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
+    each(&mut o, "invoices", loops, doc.plain, |inv, _, l| {
         let rmr = l.doc.seg(l.from);
         let number = rmr.some(2)?;
         first_invoice.get_or_insert(number);
-        let mut inv = Obj::open_text(out, doc.plain);
         inv.str("invoice_number", number);
-        decimal(&mut inv, "amount_paid", rmr.el(4))?;
-        decimal(&mut inv, "discount", rmr.el(6))?;
-        inv.close();
-    }
-    out.push(']');
+        decimal(inv, "amount_paid", rmr.el(4))?;
+        decimal(inv, "discount", rmr.el(6))
+    })?;
     o.opt("method", bpr.some(4));
     parties_if_any(&mut o, head, &[ENT, RMR]);
     if let Some(s) = status {
@@ -1147,17 +1172,16 @@ fn purchase_order(doc: &Doc<'_>, walks: &Walks<'_>) -> Option<Written> {
     o.plain("purpose", purpose.name());
     o.plain("order_date", &order_date);
     parties(head, &[PO1], o.key("parties"));
-    let out = o.key("lines");
-    out.push('[');
-    for (k, l) in all.loops(PO1, &[CTT, AMT, SE]).into_iter().enumerate() {
-        if k > 0 {
-            out.push(',');
-        }
-        let mut line = Obj::open_text(out, doc.plain);
-        po_line(&mut line, k, l, walks)?;
-        line.close();
-    }
-    out.push(']');
+    each(
+        &mut o,
+        "lines",
+        all.loops(PO1, &[CTT, AMT, SE]),
+        doc.plain,
+        |line, k, l| {
+            po_line(line, k, l, walks)?;
+            Some(())
+        },
+    )?;
     o.opt("po_type", beg.some(2));
     o.opt("currency", head.first(CUR).and_then(|c| c.some(2)));
     terms(&mut o, head);
