@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""Peak memory (RSS) of `edigate translate FILE > /dev/null` on big X12 850 files, the goal of
-issue 18 being at most 96 MB for 1 GB whatever the file's shape. Two shapes, each about
+"""Peak memory (RSS) of `edigate translate FILE > /dev/null` and of the service (`edigate once`
+on an installation whose inbox holds the file, `max_file_mb` raised) on big X12 850 files, the
+goal of issue 18 being at most 96 MB for 1 GB whatever the file's shape. Two shapes, each about
 EDIGATE_BENCH_MB (default 1024) MB, written once into EDIGATE_BENCH_DIR (default a temporary
 folder, removed after):
 
   many  the fixture interchange repeated, each copy with its own control number
   one   one interchange (one ISA, one GS) holding the fixture's transaction set repeated
 
-Prints, per shape: size, seconds, MB/s, records, peak RSS.
+Prints, per shape and command: size, seconds, MB/s, peak RSS, and the last line it printed.
+EDIGATE_BENCH_SERVICE=0 skips the service (whose outbox gets one 997 per interchange).
 
     cargo build --release && python3 benches/memory.py
     EDIGATE_BENCH_MB=100 python3 benches/memory.py
+    EDIGATE_BENCH_SERVICE=0 python3 benches/memory.py
 """
-import os, re, resource, subprocess, sys, tempfile, time
+import os, re, resource, shutil, subprocess, sys, tempfile, time
 
 here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 binary = os.path.join(here, "target", "release", "edigate")
@@ -81,14 +84,28 @@ folder = folder or tmp.name
 config = os.path.join(folder, "memory-bench.toml")
 with open(config, "w") as f:
     f.write('[service]\nmax_file_mb = 4096\n\n[[channels]]\nname = "in"\ntype = "dir"\npath = "."\n')
-print(f"{'shape':<6} {'MB':>7} {'seconds':>8} {'MB/s':>7} {'peak RSS MB':>12}  summary")
+service = os.environ.get("EDIGATE_BENCH_SERVICE", "1") != "0"
+print(f"{'shape':<6} {'command':<10} {'MB':>7} {'seconds':>8} {'MB/s':>7} {'peak RSS MB':>12}  summary")
 for shape, write in [("many", write_many), ("one", write_one)]:
     path = os.path.join(folder, f"850-{shape}-{int(mb)}.edi")
     if not os.path.exists(path):
         write(path, int(mb * 1e6))
     size = os.path.getsize(path) / 1e6
-    secs, err, rss, code = peak([binary, "--config", config, "translate", path])
-    last = err.strip().splitlines()[-1] if err.strip() else f"exit {code}"
-    print(f"{shape:<6} {size:7.1f} {secs:8.2f} {size / secs:7.1f} {rss:12.1f}  {last[-70:]}")
+    runs = [("translate", [binary, "--config", config, "translate", path])]
+    if service:
+        home = os.path.join(folder, f"service-{shape}")
+        shutil.rmtree(home, ignore_errors=True)
+        os.makedirs(os.path.join(home, "inbox"))
+        with open(os.path.join(home, "edigate.toml"), "w") as f:
+            f.write('[service]\nmax_file_mb = 4096\n\n'
+                    '[[channels]]\nname = "in"\ntype = "dir"\npath = "inbox"\n')
+        os.link(path, os.path.join(home, "inbox", os.path.basename(path)))
+        runs.append(("once", [binary, "--config", os.path.join(home, "edigate.toml"), "once"]))
+    for command, cmd in runs:
+        secs, err, rss, code = peak(cmd)
+        last = err.strip().splitlines()[-1] if err.strip() else f"exit {code}"
+        print(f"{shape:<6} {command:<10} {size:7.1f} {secs:8.2f} {size / secs:7.1f} {rss:12.1f}  {last[-60:]}")
+    if service:
+        shutil.rmtree(home, ignore_errors=True)
 if tmp:
     tmp.cleanup()

@@ -695,37 +695,23 @@ impl<W: Write> translate::Sink for Printer<W> {
     }
 }
 
-/// The start of a file read to tell its format: an X12 or EDIFACT file is then read from disk
-/// as it is translated, never whole.
-pub const HEAD_BYTES: u64 = 64 << 10;
-
 fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: bool) -> Result<u8> {
     let cfg = config_or_defaults(config_path)?;
     let reading = || format!("reading {}", file.display());
-    let len = std::fs::metadata(file).with_context(reading)?.len();
-    let mut head = Vec::new();
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(std::fs::File::open(file).with_context(reading)?, HEAD_BYTES),
-        &mut head,
-    )
-    .with_context(reading)?;
-    let stream = translate::streams(&head);
-    let (data, sha) = if stream {
-        let (sha, _) = crate::fsutil::hash_file(file).with_context(reading)?;
-        (head, sha)
+    let loaded = translate::Loaded::read(file).with_context(reading)?;
+    let sha = if loaded.streamed {
+        crate::fsutil::hash_file(file).with_context(reading)?.0
     } else {
-        let data = std::fs::read(file).with_context(reading)?;
-        let sha = sha256_hex(&data);
-        (data, sha)
+        sha256_hex(&loaded.data)
     };
     let shown = file.display().to_string();
     let input = Input {
-        data: &data,
+        data: &loaded.data,
         file: &shown,
         sha256: &sha,
         channel_partner: partner,
         seen: None,
-        whole: stream.then_some(translate::Whole { path: file, len }),
+        whole: loaded.whole(file),
     };
     let mut printer = Printer {
         out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),

@@ -177,7 +177,7 @@ fn default_state_days() -> u64 {
     400
 }
 fn default_inline_output_kb() -> u64 {
-    64 * 1024
+    1024
 }
 
 fn default_max_file_mb() -> u64 {

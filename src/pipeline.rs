@@ -7,7 +7,7 @@ use crate::fsutil;
 use crate::quarantine;
 use crate::routing;
 use crate::store::{
-    Content, FileRow, InterchangeRow, NewFile, NewOutput, RecordKeys, State, Store, StoreError,
+    Content, FileRow, InterchangeRow, NewFile, NewOutput, State, Store, StoreError,
 };
 use crate::translate::{self, Input};
 use crate::util::Utc;
@@ -262,39 +262,110 @@ fn spill_dir(cfg: &Config) -> PathBuf {
     cfg.spool().join("outputs")
 }
 
-/// Keeps each JSON Lines output larger than `inline_output_kb` as a synced spool file instead
-/// of a database value (which SQLite caps near 1 GB). A repeated step writes the same file.
-fn spill<'o>(
-    cfg: &Config,
-    f: &FileRow,
-    outputs: Vec<NewOutput<'o>>,
-) -> Result<Vec<NewOutput<'o>>, PipelineError> {
-    use std::io::Write as _;
-    let mut out = Vec::with_capacity(outputs.len());
-    for (n, mut o) in outputs.into_iter().enumerate() {
-        let len = o.content.len();
-        if let (Content::Lines(lines), true) = (&o.content, len > cfg.inline_output_bytes) {
-            let path = spill_dir(cfg).join(format!("{:08}-a{}-{n}.jsonl", f.id, f.attempt));
-            let write = || -> std::io::Result<()> {
-                fs::create_dir_all(spill_dir(cfg))?;
-                let file = fs::File::create(&path)?;
-                let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-                for l in lines {
-                    w.write_all(l.as_bytes())?;
-                    w.write_all(b"\n")?;
-                }
-                w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-                fsutil::sync_dir(&spill_dir(cfg))
-            };
-            write().map_err(io_err(f, &path))?;
-            o.content = Content::Stored {
-                path: cfg.rel(&path),
-                len,
-            };
+/// A file's records, one JSON Lines output per partner and schema: each in memory up to
+/// `inline_output_kb`, then in a synced spool file instead of a database value (which SQLite
+/// caps near 1 GB). Files are named in the order they are started, so that a repeated step
+/// writes the same files.
+struct Grouped<'c> {
+    cfg: &'c Config,
+    f: &'c FileRow,
+    groups: std::collections::BTreeMap<String, Group>,
+    spilled: usize,
+}
+
+enum Group {
+    Memory(Vec<u8>),
+    Spilled {
+        path: PathBuf,
+        w: io::BufWriter<fs::File>,
+        len: usize,
+    },
+}
+
+impl<'c> Grouped<'c> {
+    fn new(cfg: &'c Config, f: &'c FileRow) -> Self {
+        Grouped {
+            cfg,
+            f,
+            groups: Default::default(),
+            spilled: 0,
         }
-        out.push(o);
     }
-    Ok(out)
+
+    fn add(&mut self, r: &translate::Emitted) -> Result<(), PipelineError> {
+        use std::io::Write as _;
+        let path = routing::records_path(self.f, &r.partner, &r.schema);
+        let group = self
+            .groups
+            .entry(path)
+            .or_insert_with(|| Group::Memory(Vec::new()));
+        match group {
+            Group::Memory(buf) => {
+                buf.extend_from_slice(r.json.as_bytes());
+                buf.push(b'\n');
+                if buf.len() > self.cfg.inline_output_bytes {
+                    let name = format!(
+                        "{:08}-a{}-{}.jsonl",
+                        self.f.id, self.f.attempt, self.spilled
+                    );
+                    let path = spill_dir(self.cfg).join(name);
+                    self.spilled += 1;
+                    let open = || -> io::Result<io::BufWriter<fs::File>> {
+                        fs::create_dir_all(spill_dir(self.cfg))?;
+                        let mut w = io::BufWriter::with_capacity(1 << 20, fs::File::create(&path)?);
+                        w.write_all(buf)?;
+                        Ok(w)
+                    };
+                    let w = open().map_err(io_err(self.f, &path))?;
+                    let len = buf.len();
+                    *group = Group::Spilled { path, w, len };
+                }
+            }
+            Group::Spilled { path, w, len } => {
+                let mut write = || -> io::Result<()> {
+                    w.write_all(r.json.as_bytes())?;
+                    w.write_all(b"\n")
+                };
+                write().map_err(io_err(self.f, path))?;
+                *len += r.json.len() + 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The outputs, each spilled file synced (and their folder).
+    fn finish(self) -> Result<Vec<NewOutput<'static>>, PipelineError> {
+        let mut out = Vec::with_capacity(self.groups.len());
+        let mut synced = false;
+        for (path, group) in self.groups {
+            let content = match group {
+                Group::Memory(buf) => Content::Bytes(buf),
+                Group::Spilled { path: at, w, len } => {
+                    let sync = || -> io::Result<()> {
+                        w.into_inner().map_err(|e| e.into_error())?.sync_all()
+                    };
+                    sync().map_err(io_err(self.f, &at))?;
+                    synced = true;
+                    Content::Stored {
+                        path: self.cfg.rel(&at),
+                        len,
+                    }
+                }
+            };
+            out.push(NewOutput {
+                kind: "records".into(),
+                path,
+                content,
+                uploads: Vec::new(),
+                awaits_ack: None,
+            });
+        }
+        if synced {
+            let dir = spill_dir(self.cfg);
+            fsutil::sync_dir(&dir).map_err(io_err(self.f, &dir))?;
+        }
+        Ok(out)
+    }
 }
 
 /// Removes the spool copies of `f`'s large outputs (once the file is archived or
@@ -316,22 +387,37 @@ fn write_outputs(
     f: &FileRow,
     dirs: &mut Dirs,
 ) -> Result<(), PipelineError> {
-    for o in store.outputs(f.id)? {
-        if o.written {
-            continue;
+    let mut after = 0;
+    loop {
+        let page = store.outputs_after(f.id, after, 256)?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = last.id;
+        for o in page.iter().filter(|o| !o.written) {
+            write_output(cfg, f, o, dirs)?;
         }
-        let path = cfg.outbox.join(&o.path);
-        // Made durable by the stage's file-system flush, before the state says so.
-        match &o.stored {
-            None => fsutil::write_replace(&path, &o.content).map_err(io_err(f, &path))?,
-            Some(stored) => {
-                let from = cfg.resolve(stored);
-                fsutil::copy_replace(&from, &path).map_err(io_err(f, &path))?;
-            }
-        }
-        dirs.add(&path);
-        tracing::info!(id = f.id, output = %o.path, kind = %o.kind, "written to outbox");
     }
+}
+
+/// Writes one output into the outbox.
+fn write_output(
+    cfg: &Config,
+    f: &FileRow,
+    o: &crate::store::OutputRow,
+    dirs: &mut Dirs,
+) -> Result<(), PipelineError> {
+    let path = cfg.outbox.join(&o.path);
+    // Made durable by the stage's file-system flush, before the state says so.
+    match &o.stored {
+        None => fsutil::write_replace(&path, &o.content).map_err(io_err(f, &path))?,
+        Some(stored) => {
+            let from = cfg.resolve(stored);
+            fsutil::copy_replace(&from, &path).map_err(io_err(f, &path))?;
+        }
+    }
+    dirs.add(&path);
+    tracing::info!(id = f.id, output = %o.path, kind = %o.kind, "written to outbox");
     Ok(())
 }
 
@@ -477,7 +563,7 @@ fn split_bundle(
         Err(e) => {
             tracing::warn!(id = f.id, file = %f.name, error = %e, "bundle refused");
             if f.state == State::Received {
-                store.mark_parsed(f.id, None, "zip", &[])?;
+                store.mark_parsed(f.id, None, "zip", crate::store::no_interchanges())?;
             }
             let refusal = serde_json::json!({
                 "code": e.code(),
@@ -531,11 +617,25 @@ fn batches<T>(files: &[T], size: impl Fn(&T) -> u64) -> Vec<&[T]> {
     out
 }
 
-/// A file translated ahead of its commit, beside the others of its batch: its outcome and the
-/// duplicate checks it made, with the answers the batch's transaction gave then.
+/// A file translated ahead of its commit, beside the others of its batch: its outcome, the
+/// store's [`Store::interchanges_mark`] before it, and the duplicate checks it made with the
+/// answers the batch's transaction gave then (`None` when there were more than [`ASKED`]).
 struct Ahead {
+    translated: Translated,
+    mark: i64,
+    asked: Option<Vec<(String, String, String, bool)>>,
+}
+
+/// The most duplicate checks of a file translated ahead kept to check again at its commit (a
+/// file of a million interchanges keeps none: it is translated again if another file's
+/// interchanges were recorded meanwhile).
+const ASKED: usize = 4096;
+
+/// A file's translation waiting for its commit: the outcome (counts, diagnostics, refusal,
+/// rejected items) and its records, acknowledgements and interchanges in spools.
+struct Translated {
     outcome: translate::Outcome,
-    asked: Vec<(String, String, String, bool)>,
+    collected: translate::Collected,
 }
 
 /// Translates the files of a batch side by side (the CPU-heavy part: parsing and mapping).
@@ -560,10 +660,11 @@ fn translate_ahead(
     parallel(batch.len(), &|i| {
         let f = &batch[i];
         let result = read_input(cfg, f).and_then(|data| {
-            if bundle::is_zip(&data) {
+            if bundle::is_zip(&data.data) {
                 return Ok(None);
             }
-            let asked = std::cell::RefCell::new(Vec::new());
+            let mark = lock().interchanges_mark()?;
+            let asked = std::cell::RefCell::new(Some(Vec::new()));
             let failure = std::cell::RefCell::new(None);
             let seen = |partner: &str, sender: &str, control: &str| {
                 let store = lock();
@@ -574,12 +675,16 @@ fn translate_ahead(
                         false
                     }
                 };
-                asked.borrow_mut().push((
-                    partner.to_string(),
-                    sender.to_string(),
-                    control.to_string(),
-                    answer,
-                ));
+                let mut asked = asked.borrow_mut();
+                match asked.as_mut() {
+                    Some(list) if list.len() < ASKED => list.push((
+                        partner.to_string(),
+                        sender.to_string(),
+                        control.to_string(),
+                        answer,
+                    )),
+                    _ => *asked = None,
+                }
                 answer
             };
             let mut drawn: std::collections::HashMap<String, (u64, u64, u64)> = Default::default();
@@ -612,9 +717,9 @@ fn translate_ahead(
             if let Some(e) = failure.into_inner() {
                 return Err(e.into());
             }
-            let outcome = outcome?;
             Ok(Some(Ahead {
-                outcome,
+                translated: outcome?,
+                mark,
                 asked: asked.into_inner(),
             }))
         });
@@ -626,12 +731,25 @@ fn translate_ahead(
         .collect()
 }
 
-/// A file's content, or nothing when it is over `max_file_mb` (it is not read at all).
-fn read_input(cfg: &Config, f: &FileRow) -> Result<Vec<u8>, PipelineError> {
+/// A file's content (only its start when it is read from disk as it is translated), or
+/// nothing when it is over `max_file_mb` (it is not read at all).
+fn read_input(cfg: &Config, f: &FileRow) -> Result<translate::Loaded, PipelineError> {
+    let whole = |data: Vec<u8>| translate::Loaded {
+        len: data.len() as u64,
+        data,
+        streamed: false,
+    };
     if translate::oversized(f.size.max(0) as u64, cfg).is_some() {
-        return Ok(Vec::new());
+        return Ok(whole(Vec::new()));
     }
-    crate::retention::read_blob(cfg, &f.blob).map_err(io_err(f, &cfg.resolve(&f.blob)))
+    let path = cfg.resolve(&f.blob);
+    if f.blob.contains(".zip!") {
+        // A document of an archived day (a replay), inside its day's zip.
+        return crate::retention::read_blob(cfg, &f.blob)
+            .map(whole)
+            .map_err(io_err(f, &path));
+    }
+    translate::Loaded::read(&path).map_err(io_err(f, &path))
 }
 
 /// Whether interchange `control` from `sender` was received before, within the duplicate
@@ -654,8 +772,8 @@ fn seen_before(
 /// `internal` instead of stopping the service.
 fn guarded(
     f: &FileRow,
-    translation: impl FnOnce() -> Result<translate::Outcome, PipelineError>,
-) -> Result<translate::Outcome, PipelineError> {
+    translation: impl FnOnce() -> Result<Translated, PipelineError>,
+) -> Result<Translated, PipelineError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         if crate::util::fault("panic:translate", &f.name) {
             panic!("injected fault (EDIGATE_FAULT) for {}", f.name);
@@ -665,7 +783,10 @@ fn guarded(
     .unwrap_or_else(|p| {
         let text = translate::panic_text(&*p);
         tracing::error!(id = f.id, file = %f.name, panic = %text, "translation panicked; the file is quarantined");
-        Ok(translate::internal_failure(&text))
+        Ok(Translated {
+            outcome: translate::internal_failure(&text),
+            collected: Default::default(),
+        })
     })
 }
 
@@ -673,34 +794,46 @@ fn guarded(
 fn run_translation(
     cfg: &Config,
     f: &FileRow,
-    data: &[u8],
+    data: &translate::Loaded,
     seen: &dyn Fn(&str, &str, &str) -> bool,
     allocate: &mut dyn FnMut(&str) -> Result<u64, StoreError>,
-) -> Result<translate::Outcome, PipelineError> {
-    if let Some(out) = translate::oversized(f.size.max(0) as u64, cfg) {
-        return Ok(out);
+) -> Result<Translated, PipelineError> {
+    let mut collected = translate::Collected::default();
+    if let Some(outcome) = translate::oversized(f.size.max(0) as u64, cfg) {
+        return Ok(Translated { outcome, collected });
     }
     let channel = cfg.channels.iter().find(|c| c.name == f.channel);
     let shown = shown(cfg, f);
+    let path = cfg.resolve(&f.blob);
     let input = Input {
-        data,
+        data: &data.data,
         file: &shown,
         sha256: &f.sha256,
         channel_partner: channel.and_then(|c| c.partner.as_deref()),
         seen: Some(seen),
-        whole: None,
+        whole: data.whole(&path),
     };
     let mut alloc_err = None;
-    let outcome = translate::translate(&input, cfg, Utc::now(), &mut |partner| {
-        allocate(partner).unwrap_or_else(|e| {
-            alloc_err = Some(e);
-            0
-        })
-    });
-    match alloc_err {
-        Some(e) => Err(e.into()),
-        None => Ok(outcome),
+    let outcome = translate::translate_to(
+        &input,
+        cfg,
+        Utc::now(),
+        &mut |partner| {
+            allocate(partner).unwrap_or_else(|e| {
+                alloc_err = Some(e);
+                0
+            })
+        },
+        &mut collected,
+    );
+    if let Some(e) = alloc_err {
+        return Err(e.into());
     }
+    // A spool that could not be written (a full temporary folder): retried later.
+    if let Some(e) = collected.failed.take() {
+        return Err(io_err(f, &std::env::temp_dir())(e));
+    }
+    Ok(Translated { outcome, collected })
 }
 
 /// The name a file is shown under in records and logs.
@@ -722,21 +855,24 @@ fn translate_file(
 ) -> Result<usize, PipelineError> {
     let ahead = match ahead {
         Some(Ok(a)) => {
-            let mut same = true;
-            for (p, s, c, answer) in &a.asked {
-                same &= seen_before(cfg, store, f, p, s, c)? == *answer;
+            let mut same = store.interchanges_mark()? == a.mark;
+            if let (false, Some(asked)) = (same, &a.asked) {
+                same = true;
+                for (p, s, c, answer) in asked {
+                    same &= seen_before(cfg, store, f, p, s, c)? == *answer;
+                }
             }
-            same.then_some(a.outcome)
+            same.then_some(a.translated)
         }
         Some(Err(e)) => return Err(e),
         None => None,
     };
-    let outcome = match ahead {
-        Some(o) => o,
+    let translated = match ahead {
+        Some(t) => t,
         None => {
             let data = read_input(cfg, f)?;
-            if !data.is_empty() && bundle::is_zip(&data) {
-                return split_bundle(cfg, store, f, &data).map(|()| 0);
+            if !data.data.is_empty() && bundle::is_zip(&data.data) {
+                return split_bundle(cfg, store, f, &data.data).map(|()| 0);
             }
             let cell = std::cell::RefCell::new(&mut *store);
             let failure = std::cell::RefCell::new(None);
@@ -746,7 +882,7 @@ fn translate_file(
                     false
                 })
             };
-            let outcome = guarded(f, || {
+            let translated = guarded(f, || {
                 run_translation(cfg, f, &data, &seen, &mut |partner| {
                     cell.borrow_mut().allocate_control(partner, "x12")
                 })
@@ -754,42 +890,48 @@ fn translate_file(
             if let Some(e) = failure.into_inner() {
                 return Err(e.into());
             }
-            outcome?
+            translated?
         }
     };
+    commit(cfg, store, f, translated)
+}
+
+/// Commits a file's translation, its results read from their spools into one transaction
+/// (the records' outputs written on the way): parsed with its interchanges, then translated
+/// with its outputs, records, deliveries and exceptions. Returns the number of rejected
+/// transactions.
+fn commit(
+    cfg: &Config,
+    store: &mut Store,
+    f: &FileRow,
+    translated: Translated,
+) -> Result<usize, PipelineError> {
+    let Translated {
+        outcome,
+        mut collected,
+    } = translated;
     let shown = shown(cfg, f);
     for d in &outcome.diagnostics {
         tracing::warn!(id = f.id, file = %shown, "{d}");
     }
-    let partner = outcome.interchanges.first().map(|i| i.partner.as_str());
-    let rows: Vec<InterchangeRow<'_>> = outcome
-        .interchanges
-        .iter()
-        .map(|i| InterchangeRow {
-            partner: &i.partner,
-            sender: &i.sender,
-            control: &i.control,
-        })
-        .collect();
+    let spool_err = |e: io::Error| io_err(f, &std::env::temp_dir())(e);
     if f.state == State::Received {
-        store.mark_parsed(f.id, partner, &outcome.documents.join(","), &rows)?;
+        let mut rows = collected.interchanges.take().map_err(spool_err)?.peekable();
+        let partner = match rows.peek() {
+            Some(Ok(i)) => Some(i.partner.clone()),
+            _ => None,
+        };
+        let rows = rows.map(|i| {
+            i.map(|i| InterchangeRow {
+                partner: i.partner,
+                sender: i.sender,
+                control: i.control,
+            })
+            .map_err(spool_err)
+        });
+        store.mark_parsed(f.id, partner.as_deref(), &outcome.documents.join(","), rows)?;
     }
-    let outputs = spill(cfg, f, routing::outputs(cfg, f, &outcome))?;
-    let keys: Vec<RecordKeys> = outcome
-        .records
-        .iter()
-        .map(|r| RecordKeys {
-            id: r.id.clone(),
-            schema: r.schema.clone(),
-            partner: r.partner.clone(),
-            keys: r
-                .correlation
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            answers: routing::ack_answer(r),
-        })
-        .collect();
+    let refused = outcome.refusal.is_some();
     let refusal = outcome.refusal.as_ref().map(|r| {
         serde_json::json!({
             "code": r.code,
@@ -801,30 +943,41 @@ fn translate_file(
     });
     let detail = format!(
         "{} record(s), {} acknowledgement(s), {} transaction(s) accepted, {} rejected",
-        outcome.records.len(),
-        outcome.acks.len(),
+        collected.records.len(),
+        collected.acks.len(),
         outcome.accepted,
         outcome.rejected
     );
-    let deliveries = if outcome.refusal.is_none() {
-        routing::deliveries(cfg, &outcome)
-    } else {
-        Vec::new()
-    };
-    let exceptions = if outcome.refusal.is_none() {
-        &outcome.rejected_items[..]
-    } else {
-        &[]
-    };
-    let conflicts = store.commit_translation_with(
-        f.id,
-        &outputs,
-        &keys,
-        &deliveries,
-        exceptions,
-        refusal.as_deref(),
-        &detail,
-    )?;
+    let mut grouped = Grouped::new(cfg, f);
+    let mut tx = store.begin_translation(f.id)?;
+    if !refused {
+        for e in &outcome.rejected_items {
+            tx.exception(e)?;
+        }
+    }
+    for r in collected.records.take().map_err(spool_err)? {
+        let r = r.map_err(spool_err)?;
+        grouped.add(&r)?;
+        if !refused {
+            for d in routing::deliveries(cfg, &r) {
+                tx.delivery(&d)?;
+            }
+        }
+        tx.record(&routing::keys(&r))?;
+    }
+    for o in grouped.finish()? {
+        tx.output(&o)?;
+    }
+    // A replay reprocesses what was already acknowledged: no acknowledgement is sent again.
+    if !f.replay {
+        for a in collected.acks.take().map_err(spool_err)? {
+            tx.output(&routing::ack_output(cfg, &a.map_err(spool_err)?))?;
+        }
+    }
+    for o in routing::outbound_outputs(cfg, f, &outcome.outbound) {
+        tx.output(&o)?;
+    }
+    let conflicts = tx.finish(refusal.as_deref(), &detail)?;
     for c in &conflicts {
         tracing::error!(id = f.id, file = %shown, "delivery refused: {c}");
     }
@@ -832,11 +985,7 @@ fn translate_file(
         crate::latency::observe("edigate_stage_seconds", "stage=\"translated\"", s);
     }
     tracing::info!(id = f.id, file = %shown, "{detail}");
-    Ok(if outcome.refusal.is_some() {
-        0
-    } else {
-        outcome.rejected
-    })
+    Ok(if refused { 0 } else { outcome.rejected })
 }
 
 #[cfg(test)]

@@ -3,9 +3,8 @@
 
 use crate::config::Config;
 use crate::migration::Side;
-use crate::store::{AwaitsAck, Content, FileRow, NewDelivery, NewOutput, RouteTag};
-use crate::translate::Outcome;
-use std::collections::BTreeMap;
+use crate::store::{AwaitsAck, Content, FileRow, NewDelivery, NewOutput, RecordKeys, RouteTag};
+use crate::translate::{Ack, Emitted, OutboundDoc};
 
 /// The longest path component made from an input's name: with room for an id prefix and
 /// suffixes such as `.reason.json` and `.edigate-tmp`, it stays under the 255 bytes that
@@ -43,9 +42,10 @@ pub fn component(s: &str) -> String {
     format!("{}~{hash}{ext}", &c[..keep])
 }
 
-/// The outputs of one translated file, with outbox-relative names that depend only on the
-/// file's id, attempt and content, so that rewriting after a crash writes the same names.
-pub fn outputs<'o>(cfg: &Config, file: &FileRow, outcome: &'o Outcome) -> Vec<NewOutput<'o>> {
+/// The outbox-relative name of file `file`'s JSON Lines output of `partner`'s `schema`
+/// records: it depends only on the file's id, attempt and content, so that rewriting after a
+/// crash writes the same name.
+pub fn records_path(file: &FileRow, partner: &str, schema: &str) -> String {
     let stem = component(
         std::path::Path::new(&file.name)
             .file_stem()
@@ -58,45 +58,38 @@ pub fn outputs<'o>(cfg: &Config, file: &FileRow, outcome: &'o Outcome) -> Vec<Ne
     } else {
         String::new()
     };
-    let mut by_target: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
-    for r in &outcome.records {
-        let schema = r.schema.split('/').next().unwrap_or("record");
-        by_target
-            .entry((&r.partner, schema))
-            .or_default()
-            .push(&r.json);
+    let schema = schema.split('/').next().unwrap_or("record");
+    format!(
+        "{}/{schema}/{:08}{attempt}-{stem}.jsonl",
+        component(partner),
+        file.id
+    )
+}
+
+/// The output of an acknowledgement: to the outbox, and to the partner's SFTP drops.
+pub fn ack_output(cfg: &Config, a: &Ack) -> NewOutput<'static> {
+    NewOutput {
+        kind: format!("ack:{}", a.doc.kind),
+        path: format!(
+            "{}/acks/{}-{:09}.x12",
+            component(&a.partner),
+            a.doc.kind,
+            a.doc.control
+        ),
+        content: Content::Bytes(a.doc.bytes.clone()),
+        uploads: upload_channels(cfg, &a.partner),
+        awaits_ack: None,
     }
-    let mut out: Vec<NewOutput<'o>> = by_target
-        .into_iter()
-        .map(|((partner, schema), lines)| NewOutput {
-            kind: "records".into(),
-            path: format!(
-                "{}/{schema}/{:08}{attempt}-{stem}.jsonl",
-                component(partner),
-                file.id
-            ),
-            content: Content::Lines(lines),
-            uploads: Vec::new(),
-            awaits_ack: None,
-        })
-        .collect();
-    // A replay reprocesses what was already acknowledged: no acknowledgement is sent again.
-    for a in outcome.acks.iter().filter(|_| !file.replay) {
-        out.push(NewOutput {
-            kind: format!("ack:{}", a.doc.kind),
-            path: format!(
-                "{}/acks/{}-{:09}.x12",
-                component(&a.partner),
-                a.doc.kind,
-                a.doc.control
-            ),
-            content: Content::Bytes(a.doc.bytes.clone()),
-            uploads: upload_channels(cfg, &a.partner),
-            awaits_ack: None,
-        });
-    }
-    // Documents for partners; a replay does not send them again.
-    for d in outcome.outbound.iter().filter(|_| !file.replay) {
+}
+
+/// The outputs of documents made for partners (a replay does not send them again).
+pub fn outbound_outputs(
+    cfg: &Config,
+    file: &FileRow,
+    docs: &[OutboundDoc],
+) -> Vec<NewOutput<'static>> {
+    let mut out = Vec::new();
+    for d in docs.iter().filter(|_| !file.replay) {
         let (format, document) = d.target.split_once(':').unwrap_or(("", &d.target));
         let ext = match format {
             "x12" => "x12",
@@ -117,6 +110,22 @@ pub fn outputs<'o>(cfg: &Config, file: &FileRow, outcome: &'o Outcome) -> Vec<Ne
         });
     }
     out
+}
+
+/// What the store keeps of a record: its business keys, and the answer it gives when it is
+/// a functional acknowledgement.
+pub fn keys(r: &Emitted) -> RecordKeys {
+    RecordKeys {
+        id: r.id.clone(),
+        schema: r.schema.clone(),
+        partner: r.partner.clone(),
+        keys: r
+            .correlation
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        answers: ack_answer(r),
+    }
 }
 
 /// The acknowledgement an interchange sent to `partner` is owed: X12 and EDIFACT documents,
@@ -148,7 +157,7 @@ fn awaits_ack(
 /// What a received functional acknowledgement answers: the group (X12, AK1) or interchange
 /// (EDIFACT, UCI) it names, with its status (of the whole, or of one transaction in it);
 /// `None` for other records.
-pub fn ack_answer(r: &crate::translate::Emitted) -> Option<crate::store::AckAnswer> {
+pub fn ack_answer(r: &Emitted) -> Option<crate::store::AckAnswer> {
     if !r.schema.starts_with("functional_ack/") {
         return None;
     }
@@ -178,48 +187,43 @@ pub fn upload_channels(cfg: &Config, partner: &str) -> Vec<String> {
         .collect()
 }
 
-/// The deliveries of a file's records: one per record and target that takes it, keyed by the
+/// The deliveries of a record: one per target that takes it, keyed by the
 /// record's id (a hash of the input's content and the record's position in it) and the
 /// target, so that translating the same input again never adds a second delivery and no two
 /// records ever share a key (files without control numbers, such as CSV, included).
-pub fn deliveries<'o>(cfg: &Config, outcome: &'o Outcome) -> Vec<NewDelivery<'o>> {
-    let mut out = Vec::new();
-    for r in &outcome.records {
-        let delivery = |target: &str, route: Option<RouteTag>| NewDelivery {
-            record_id: r.id.clone(),
-            target: target.to_string(),
-            idem_key: idem_key(&r.id, target),
-            payload: r.json.as_bytes(),
-            route,
-        };
-        // A record a route covers goes to the route's targets (every side: the store keeps
-        // the mode the record was first routed under and queues only what that mode sends).
-        if let Some(route) = crate::migration::route_for(&cfg.routes, &r.schema, &r.partner) {
-            for side in [Side::Legacy, Side::Modern] {
-                for t in route.side(side) {
-                    out.push(delivery(
-                        t,
-                        Some(RouteTag {
-                            route: route.name.clone(),
-                            side,
-                            mode: route.mode,
-                            orchestrated: !route.steps.is_empty(),
-                            waits: route.step_delivering(t).is_some(),
-                        }),
-                    ));
-                }
+pub fn deliveries<'o>(cfg: &Config, r: &'o Emitted) -> Vec<NewDelivery<'o>> {
+    let delivery = |target: &str, route: Option<RouteTag>| NewDelivery {
+        record_id: r.id.clone(),
+        target: target.to_string(),
+        idem_key: idem_key(&r.id, target),
+        payload: r.json.as_bytes(),
+        route,
+    };
+    // A record a route covers goes to the route's targets (every side: the store keeps the
+    // mode the record was first routed under and queues only what that mode sends).
+    if let Some(route) = crate::migration::route_for(&cfg.routes, &r.schema, &r.partner) {
+        let mut out = Vec::new();
+        for side in [Side::Legacy, Side::Modern] {
+            for t in route.side(side) {
+                out.push(delivery(
+                    t,
+                    Some(RouteTag {
+                        route: route.name.clone(),
+                        side,
+                        mode: route.mode,
+                        orchestrated: !route.steps.is_empty(),
+                        waits: route.step_delivering(t).is_some(),
+                    }),
+                ));
             }
-            continue;
         }
-        for t in cfg
-            .targets
-            .iter()
-            .filter(|t| t.takes(&r.schema, &r.partner) && !cfg.routed_only(&t.name))
-        {
-            out.push(delivery(&t.name, None));
-        }
+        return out;
     }
-    out
+    cfg.targets
+        .iter()
+        .filter(|t| t.takes(&r.schema, &r.partner) && !cfg.routed_only(&t.name))
+        .map(|t| delivery(&t.name, None))
+        .collect()
 }
 
 /// The idempotency key of a record's delivery to a target.

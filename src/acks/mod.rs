@@ -22,6 +22,9 @@ pub enum Functional {
     None,
 }
 
+/// Every kind of acknowledgement made (an [`AckDoc`]'s `kind`).
+pub const KINDS: [&str; 4] = ["TA1", "997", "999", "CONTRL"];
+
 /// One acknowledgement interchange ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AckDoc {

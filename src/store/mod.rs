@@ -327,11 +327,16 @@ pub struct RecordKeys {
     pub answers: Option<AckAnswer>,
 }
 
+/// No interchange, for [`Store::mark_parsed`] of a file that has none.
+pub fn no_interchanges() -> std::iter::Empty<Result<InterchangeRow>> {
+    std::iter::empty()
+}
+
 /// An interchange received, for duplicate detection and tracking.
-pub struct InterchangeRow<'a> {
-    pub partner: &'a str,
-    pub sender: &'a str,
-    pub control: &'a str,
+pub struct InterchangeRow {
+    pub partner: String,
+    pub sender: String,
+    pub control: String,
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -670,6 +675,209 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
 
 /// Runs one statement through the connection's statement cache (the hot paths run the same
 /// few statements for every file).
+/// A translation being committed ([`Store::begin_translation`]); dropped without
+/// [`TranslationTx::finish`], it leaves nothing.
+pub struct TranslationTx<'s> {
+    tx: rusqlite::Savepoint<'s>,
+    id: i64,
+    now: Utc,
+    /// Deliveries refused because their key is held by another record.
+    conflicts: Vec<String>,
+}
+
+impl TranslationTx<'_> {
+    /// A transaction set or message rejected inside a file whose other content flows.
+    pub fn exception(&mut self, e: &crate::translate::RejectedItem) -> Result<()> {
+        exec(&self.tx,
+            "INSERT OR IGNORE INTO exceptions (file_id, document, control, interchange, code, reason, offset, state, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)",
+            params![self.id, e.document, e.control, e.interchange, e.code, e.reason, e.offset as i64, self.now.rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// A record's delivery to a target (the same record already queued for it is not added
+    /// again; another record holding its key is a conflict, kept as an anomaly).
+    pub fn delivery(&mut self, d: &NewDelivery<'_>) -> Result<()> {
+        let (tx, id, created) = (&self.tx, self.id, self.now.rfc3339());
+        let waits = d.route.as_ref().is_some_and(|t| t.waits);
+        let (route, side, shadow) = match &d.route {
+            None => (None, None, false),
+            Some(tag) => {
+                // The first routing decides the record's mode for good: a replay or a
+                // retranslation after a mode change sends nothing the first did not.
+                exec(tx,
+                    "INSERT OR IGNORE INTO record_routes (record_id, file_id, route, mode, routed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![d.record_id, id, tag.route, tag.mode.as_str(), created],
+                )?;
+                if tag.orchestrated {
+                    exec(tx,
+                        "INSERT OR IGNORE INTO orchestrations (record_id, file_id, route, state, step, next_at, updated_at) VALUES (?1, ?2, ?3, 'running', 0, ?4, ?4)",
+                        params![d.record_id, id, tag.route, created],
+                    )?;
+                }
+                let kept: String = tx
+                    .prepare_cached("SELECT mode FROM record_routes WHERE record_id = ?1")?
+                    .query_row([&d.record_id], |r| r.get(0))?;
+                let mode = crate::migration::Mode::parse(&kept).unwrap_or(tag.mode);
+                if !mode.sends(tag.side) {
+                    return Ok(());
+                }
+                (
+                    Some(tag.route.as_str()),
+                    Some(tag.side.as_str()),
+                    !mode.live(tag.side),
+                )
+            }
+        };
+        let added = exec(tx,
+            "INSERT INTO deliveries (record_id, file_id, target, idem_key, payload, state, next_at, created_at, route, side, shadow)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?10, ?6, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+            params![d.record_id, id, d.target, d.idem_key, d.payload, created, route, side, shadow, if waits { "waiting" } else { "pending" }],
+        )?;
+        if added == 1 {
+            return Ok(());
+        }
+        // Already known: the same record for the same target (a replay, a repeated step)
+        // is expected and is not sent again; anything else is a key that collides with
+        // another record's, which must never pass silently.
+        let holder: Option<(String, i64)> = tx
+            .prepare_cached(
+                "SELECT record_id, file_id FROM deliveries WHERE target = ?1 AND (idem_key = ?2 OR record_id = ?3) LIMIT 1",
+            )?
+            .query_row(params![d.target, d.idem_key, d.record_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match holder {
+            Some((record, _)) if record == d.record_id => {}
+            other => {
+                let detail = format!(
+                    "record {} for target {}: key {:?} is already held by record {} (file {}); not queued",
+                    d.record_id,
+                    d.target,
+                    d.idem_key,
+                    other.as_ref().map_or("?", |o| o.0.as_str()),
+                    other.as_ref().map_or(0, |o| o.1),
+                );
+                anomaly_in(tx, "delivery.key_conflict", Some(id), &detail)?;
+                self.conflicts.push(detail);
+            }
+        }
+        Ok(())
+    }
+
+    /// An output to write (and upload, and await an answer to).
+    pub fn output(&mut self, o: &NewOutput<'_>) -> Result<()> {
+        let (tx, id) = (&self.tx, self.id);
+        let output_id = match &o.content {
+            Content::Bytes(b) => {
+                exec(
+                    tx,
+                    "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, o.kind, o.path, b],
+                )?;
+                tx.last_insert_rowid()
+            }
+            Content::Stored { path, .. } => {
+                exec(
+                    tx,
+                    "INSERT INTO outputs (file_id, kind, path, content, stored) VALUES (?1, ?2, ?3, X'', ?4)",
+                    params![id, o.kind, o.path, path],
+                )?;
+                tx.last_insert_rowid()
+            }
+            Content::Lines(lines) => {
+                exec(
+                    tx,
+                    "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, zeroblob(?4))",
+                    params![id, o.kind, o.path, o.content.len() as i64],
+                )?;
+                let output_id = tx.last_insert_rowid();
+                let mut blob =
+                    tx.blob_open(rusqlite::MAIN_DB, "outputs", "content", output_id, false)?;
+                let mut at = 0;
+                for line in lines {
+                    blob.write_at(line.as_bytes(), at)?;
+                    blob.write_at(b"\n", at + line.len())?;
+                    at += line.len() + 1;
+                }
+                output_id
+            }
+        };
+        let remote = o.path.rsplit('/').next().unwrap_or(&o.path);
+        let now = self.now.rfc3339();
+        for channel in &o.uploads {
+            exec(tx,
+                "INSERT INTO uploads (output_id, channel, remote_name, state, next_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
+                params![output_id, channel, remote, now],
+            )?;
+        }
+        if let Some(a) = &o.awaits_ack {
+            let due = Utc {
+                epoch: self.now.epoch + a.due_minutes as i64 * 60,
+            };
+            exec(tx,
+                "INSERT OR IGNORE INTO sent_interchanges (partner, syntax, control, document, file_id, output_id, sent_at, due_at, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'awaiting')",
+                params![a.partner, a.syntax, a.control, a.document, id, output_id, now, due.rfc3339()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A record made: its business keys, and the answer it gives when it is a functional
+    /// acknowledgement of an interchange we sent.
+    pub fn record(&mut self, r: &RecordKeys) -> Result<()> {
+        let (tx, id, now) = (&self.tx, self.id, self.now.rfc3339());
+        if let Some(a) = &r.answers {
+            // A late answer settles an overdue one too; the first answer counts.
+            exec(tx,
+                "UPDATE sent_interchanges SET state = ?4, ack_at = ?5, ack_file_id = ?6
+                 WHERE partner = ?1 AND syntax = ?2 AND ltrim(control, '0') = ltrim(?3, '0') AND state = 'awaiting'",
+                params![r.partner, a.syntax, a.control, a.status, now, id],
+            )?;
+            // The whole's status is the answer; transactions of the same answer that
+            // differ make it partly accepted.
+            let settle = if a.whole {
+                "UPDATE sent_interchanges SET state = ?4 WHERE partner = ?1 AND syntax = ?2 AND ltrim(control, '0') = ltrim(?3, '0') AND ack_file_id = ?5"
+            } else {
+                "UPDATE sent_interchanges SET state = 'partially_accepted' WHERE partner = ?1 AND syntax = ?2 AND ltrim(control, '0') = ltrim(?3, '0') AND ack_file_id = ?5 AND state != ?4"
+            };
+            exec(
+                tx,
+                settle,
+                params![r.partner, a.syntax, a.control, a.status, id],
+            )?;
+        }
+        exec(
+            tx,
+            "INSERT OR REPLACE INTO records (id, file_id, schema, partner) VALUES (?1, ?2, ?3, ?4)",
+            params![r.id, id, r.schema, r.partner],
+        )?;
+        exec(tx, "DELETE FROM record_keys WHERE record_id = ?1", [&r.id])?;
+        for (k, v) in &r.keys {
+            exec(
+                tx,
+                "INSERT INTO record_keys (record_id, key, value) VALUES (?1, ?2, ?3)",
+                params![r.id, k, v],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Commits: the file is translated, refused when `refusal` is set. Returns the deliveries
+    /// refused because their key is held by another record, for the caller to log.
+    pub fn finish(self, refusal: Option<&str>, detail: &str) -> Result<Vec<String>> {
+        exec(
+            &self.tx,
+            "UPDATE files SET refusal = ?2 WHERE id = ?1",
+            params![self.id, refusal],
+        )?;
+        event(&self.tx, self.id, State::Translated, detail)?;
+        self.tx.commit()?;
+        Ok(self.conflicts)
+    }
+}
+
 fn exec<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
     conn.prepare_cached(sql)?.execute(params)
 }
@@ -1077,41 +1285,41 @@ impl Store {
     }
 
     /// received -> parsed, with the interchanges found.
-    pub fn mark_parsed(
+    pub fn mark_parsed<E: From<StoreError>>(
         &mut self,
         id: i64,
         partner: Option<&str>,
         documents: &str,
-        interchanges: &[InterchangeRow<'_>],
-    ) -> Result<()> {
-        let tx = self.conn.savepoint()?;
+        interchanges: impl IntoIterator<Item = std::result::Result<InterchangeRow, E>>,
+    ) -> std::result::Result<(), E> {
+        let tx = self.conn.savepoint().map_err(StoreError::from)?;
         set_state(&tx, id, &[State::Received], State::Parsed)?;
-        exec(&tx, "DELETE FROM interchanges WHERE file_id = ?1", [id])?;
+        exec(&tx, "DELETE FROM interchanges WHERE file_id = ?1", [id]).map_err(StoreError::from)?;
+        let mut n = 0;
         for ic in interchanges {
+            let ic = ic?;
             exec(&tx,
                 "INSERT INTO interchanges (file_id, partner, sender, control) VALUES (?1, ?2, ?3, ?4)",
                 params![id, ic.partner, ic.sender, ic.control],
-            )?;
+            ).map_err(StoreError::from)?;
+            n += 1;
         }
         if let Some(p) = partner {
             exec(
                 &tx,
                 "UPDATE files SET partner = ?2 WHERE id = ?1",
                 params![id, p],
-            )?;
+            )
+            .map_err(StoreError::from)?;
         }
         exec(
             &tx,
             "UPDATE files SET documents = ?2 WHERE id = ?1",
             params![id, documents],
-        )?;
-        event(
-            &tx,
-            id,
-            State::Parsed,
-            &format!("{} interchange(s)", interchanges.len()),
-        )?;
-        tx.commit()?;
+        )
+        .map_err(StoreError::from)?;
+        event(&tx, id, State::Parsed, &format!("{n} interchange(s)"))?;
+        tx.commit().map_err(StoreError::from)?;
         Ok(())
     }
 
@@ -1124,202 +1332,38 @@ impl Store {
         refusal: Option<&str>,
         detail: &str,
     ) -> Result<()> {
-        self.commit_translation_with(id, outputs, records, &[], &[], refusal, detail)
-            .map(|_| ())
-    }
-
-    /// Like [`Store::commit_translation`], with the records' deliveries in the same transaction
-    /// (the same record already queued for a target is not added again). Returns the
-    /// deliveries refused because their key is held by another record (each also kept as an
-    /// anomaly), for the caller to log.
-    #[allow(clippy::too_many_arguments)]
-    pub fn commit_translation_with(
-        &mut self,
-        id: i64,
-        outputs: &[NewOutput<'_>],
-        records: &[RecordKeys],
-        deliveries: &[NewDelivery<'_>],
-        exceptions: &[crate::translate::RejectedItem],
-        refusal: Option<&str>,
-        detail: &str,
-    ) -> Result<Vec<String>> {
-        let tx = self.conn.savepoint()?;
-        set_state(&tx, id, &[State::Parsed], State::Translated)?;
-        let created = Utc::now().rfc3339();
-        for e in exceptions {
-            exec(&tx,
-                "INSERT OR IGNORE INTO exceptions (file_id, document, control, interchange, code, reason, offset, state, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)",
-                params![id, e.document, e.control, e.interchange, e.code, e.reason, e.offset as i64, created],
-            )?;
-        }
-        let mut conflicts = Vec::new();
-        for d in deliveries {
-            let waits = d.route.as_ref().is_some_and(|t| t.waits);
-            let (route, side, shadow) = match &d.route {
-                None => (None, None, false),
-                Some(tag) => {
-                    // The first routing decides the record's mode for good: a replay or a
-                    // retranslation after a mode change sends nothing the first did not.
-                    exec(&tx,
-                        "INSERT OR IGNORE INTO record_routes (record_id, file_id, route, mode, routed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![d.record_id, id, tag.route, tag.mode.as_str(), created],
-                    )?;
-                    if tag.orchestrated {
-                        exec(&tx,
-                            "INSERT OR IGNORE INTO orchestrations (record_id, file_id, route, state, step, next_at, updated_at) VALUES (?1, ?2, ?3, 'running', 0, ?4, ?4)",
-                            params![d.record_id, id, tag.route, created],
-                        )?;
-                    }
-                    let kept: String = tx
-                        .prepare_cached("SELECT mode FROM record_routes WHERE record_id = ?1")?
-                        .query_row([&d.record_id], |r| r.get(0))?;
-                    let mode = crate::migration::Mode::parse(&kept).unwrap_or(tag.mode);
-                    if !mode.sends(tag.side) {
-                        continue;
-                    }
-                    (
-                        Some(tag.route.as_str()),
-                        Some(tag.side.as_str()),
-                        !mode.live(tag.side),
-                    )
-                }
-            };
-            let added = exec(&tx,
-                "INSERT INTO deliveries (record_id, file_id, target, idem_key, payload, state, next_at, created_at, route, side, shadow)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?10, ?6, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
-                params![d.record_id, id, d.target, d.idem_key, d.payload, created, route, side, shadow, if waits { "waiting" } else { "pending" }],
-            )?;
-            if added == 1 {
-                continue;
-            }
-            // Already known: the same record for the same target (a replay, a repeated step)
-            // is expected and is not sent again; anything else is a key that collides with
-            // another record's, which must never pass silently.
-            let holder: Option<(String, i64)> = tx
-                .prepare_cached(
-                    "SELECT record_id, file_id FROM deliveries WHERE target = ?1 AND (idem_key = ?2 OR record_id = ?3) LIMIT 1",
-                )?
-                .query_row(params![d.target, d.idem_key, d.record_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            match holder {
-                Some((record, _)) if record == d.record_id => {}
-                other => {
-                    let detail = format!(
-                        "record {} for target {}: key {:?} is already held by record {} (file {}); not queued",
-                        d.record_id,
-                        d.target,
-                        d.idem_key,
-                        other.as_ref().map_or("?", |o| o.0.as_str()),
-                        other.as_ref().map_or(0, |o| o.1),
-                    );
-                    anomaly_in(&tx, "delivery.key_conflict", Some(id), &detail)?;
-                    conflicts.push(detail);
-                }
-            }
-        }
-        let now = Utc::now().rfc3339();
+        let mut tx = self.begin_translation(id)?;
         for o in outputs {
-            let output_id = match &o.content {
-                Content::Bytes(b) => {
-                    exec(
-                        &tx,
-                        "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4)",
-                        params![id, o.kind, o.path, b],
-                    )?;
-                    tx.last_insert_rowid()
-                }
-                Content::Stored { path, .. } => {
-                    exec(
-                        &tx,
-                        "INSERT INTO outputs (file_id, kind, path, content, stored) VALUES (?1, ?2, ?3, X'', ?4)",
-                        params![id, o.kind, o.path, path],
-                    )?;
-                    tx.last_insert_rowid()
-                }
-                Content::Lines(lines) => {
-                    exec(
-                        &tx,
-                        "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, zeroblob(?4))",
-                        params![id, o.kind, o.path, o.content.len() as i64],
-                    )?;
-                    let output_id = tx.last_insert_rowid();
-                    let mut blob =
-                        tx.blob_open(rusqlite::MAIN_DB, "outputs", "content", output_id, false)?;
-                    let mut at = 0;
-                    for line in lines {
-                        blob.write_at(line.as_bytes(), at)?;
-                        blob.write_at(b"\n", at + line.len())?;
-                        at += line.len() + 1;
-                    }
-                    output_id
-                }
-            };
-            let remote = o.path.rsplit('/').next().unwrap_or(&o.path);
-            for channel in &o.uploads {
-                exec(&tx,
-                    "INSERT INTO uploads (output_id, channel, remote_name, state, next_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
-                    params![output_id, channel, remote, now],
-                )?;
-            }
-            if let Some(a) = &o.awaits_ack {
-                let sent = Utc::now();
-                let due = Utc {
-                    epoch: sent.epoch + a.due_minutes as i64 * 60,
-                };
-                exec(&tx,
-                    "INSERT OR IGNORE INTO sent_interchanges (partner, syntax, control, document, file_id, output_id, sent_at, due_at, state)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'awaiting')",
-                    params![a.partner, a.syntax, a.control, a.document, id, output_id, sent.rfc3339(), due.rfc3339()],
-                )?;
-            }
+            tx.output(o)?;
         }
         for r in records {
-            if let Some(a) = &r.answers {
-                // A late answer settles an overdue one too; the first answer counts.
-                exec(&tx,
-                    "UPDATE sent_interchanges SET state = ?4, ack_at = ?5, ack_file_id = ?6
-                     WHERE partner = ?1 AND syntax = ?2 AND ltrim(control, '0') = ltrim(?3, '0') AND state = 'awaiting'",
-                    params![r.partner, a.syntax, a.control, a.status, now, id],
-                )?;
-                // The whole's status is the answer; transactions of the same answer that
-                // differ make it partly accepted.
-                let settle = if a.whole {
-                    "UPDATE sent_interchanges SET state = ?4 WHERE partner = ?1 AND syntax = ?2 AND ltrim(control, '0') = ltrim(?3, '0') AND ack_file_id = ?5"
-                } else {
-                    "UPDATE sent_interchanges SET state = 'partially_accepted' WHERE partner = ?1 AND syntax = ?2 AND ltrim(control, '0') = ltrim(?3, '0') AND ack_file_id = ?5 AND state != ?4"
-                };
-                exec(
-                    &tx,
-                    settle,
-                    params![r.partner, a.syntax, a.control, a.status, id],
-                )?;
-            }
-            exec(&tx,
-                "INSERT OR REPLACE INTO records (id, file_id, schema, partner) VALUES (?1, ?2, ?3, ?4)",
-                params![r.id, id, r.schema, r.partner],
-            )?;
-            exec(&tx, "DELETE FROM record_keys WHERE record_id = ?1", [&r.id])?;
-            for (k, v) in &r.keys {
-                exec(
-                    &tx,
-                    "INSERT INTO record_keys (record_id, key, value) VALUES (?1, ?2, ?3)",
-                    params![r.id, k, v],
-                )?;
-            }
+            tx.record(r)?;
         }
-        exec(
-            &tx,
-            "UPDATE files SET refusal = ?2 WHERE id = ?1",
-            params![id, refusal],
-        )?;
-        event(&tx, id, State::Translated, detail)?;
-        tx.commit()?;
-        Ok(conflicts)
+        tx.finish(refusal, detail).map(|_| ())
+    }
+
+    /// Opens the parsed -> translated transaction of file `id`: its exceptions, deliveries,
+    /// outputs and records are then added one by one (so that a file's results never need to
+    /// be in memory at once), and are seen by no one until [`TranslationTx::finish`].
+    pub fn begin_translation(&mut self, id: i64) -> Result<TranslationTx<'_>> {
+        let tx = self.conn.savepoint()?;
+        set_state(&tx, id, &[State::Parsed], State::Translated)?;
+        Ok(TranslationTx {
+            tx,
+            id,
+            now: Utc::now(),
+            conflicts: Vec::new(),
+        })
     }
 
     pub fn outputs(&self, file_id: i64) -> Result<Vec<OutputRow>> {
-        self.all("SELECT id, file_id, kind, path, content, written_at IS NOT NULL, stored FROM outputs WHERE file_id = ?1 ORDER BY id", [file_id], |r| {
+        self.outputs_after(file_id, 0, i64::MAX)
+    }
+
+    /// At most `limit` of file `file_id`'s outputs with ids above `after`, in order (a file
+    /// may have a great many: one per acknowledgement).
+    pub fn outputs_after(&self, file_id: i64, after: i64, limit: i64) -> Result<Vec<OutputRow>> {
+        self.all("SELECT id, file_id, kind, path, content, written_at IS NOT NULL, stored FROM outputs WHERE file_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3", params![file_id, after, limit], |r| {
                 Ok(OutputRow {
                     id: r.get(0)?,
                     file_id: r.get(1)?,
@@ -1501,6 +1545,15 @@ impl Store {
             .prepare_cached("SELECT COUNT(*) FROM files WHERE duplicate_of IS NOT NULL")?
             .query_row([], |r| r.get(0))?;
         Ok((v, dups))
+    }
+
+    /// A mark that changes whenever an interchange is recorded: duplicate checks answered
+    /// while it stays the same are still right.
+    pub fn interchanges_mark(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT coalesce(max(rowid), 0) FROM interchanges")?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// Whether another file, received since `since` and not quarantined or discarded, held the
@@ -2139,11 +2192,11 @@ mod tests {
             id,
             Some("ACME"),
             "850",
-            &[InterchangeRow {
-                partner: "ACME",
-                sender: "ZZ:A",
-                control: "1",
-            }],
+            [Ok::<_, StoreError>(InterchangeRow {
+                partner: "ACME".into(),
+                sender: "ZZ:A".into(),
+                control: "1".into(),
+            })],
         )
         .unwrap();
         s.commit_translation(
@@ -2198,43 +2251,44 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("s.db")).unwrap();
         let id = s.insert_files(&[new_file("k1", "abc")]).unwrap()[0].0;
-        s.mark_parsed(id, Some("ACME"), "810", &[]).unwrap();
+        s.mark_parsed(id, Some("ACME"), "810", no_interchanges())
+            .unwrap();
         let payload = br#"{"id":"rec_1"}"#;
-        s.commit_translation_with(
-            id,
-            &[NewOutput {
-                kind: "ack:997".into(),
-                path: "ACME/acks/997-1.x12".into(),
-                content: Content::Bytes(b"ISA".to_vec()),
-                uploads: vec!["sftp".into()],
-                awaits_ack: None,
-            }],
-            &[RecordKeys {
-                id: "rec_1".into(),
-                schema: "invoice/v1".into(),
-                partner: "ACME".into(),
-                keys: vec![],
-                answers: None,
-            }],
-            &[NewDelivery {
-                record_id: "rec_1".into(),
-                target: "erp".into(),
-                idem_key: "rec_1@erp".into(),
-                payload,
-                route: None,
-            }],
-            &[crate::translate::RejectedItem {
-                document: "810".into(),
-                control: "0002".into(),
-                interchange: "1".into(),
-                code: "x12.test",
-                reason: "refused".into(),
-                offset: 0,
-            }],
-            None,
-            "1 record",
-        )
+        let mut tx = s.begin_translation(id).unwrap();
+        tx.output(&NewOutput {
+            kind: "ack:997".into(),
+            path: "ACME/acks/997-1.x12".into(),
+            content: Content::Bytes(b"ISA".to_vec()),
+            uploads: vec!["sftp".into()],
+            awaits_ack: None,
+        })
         .unwrap();
+        tx.record(&RecordKeys {
+            id: "rec_1".into(),
+            schema: "invoice/v1".into(),
+            partner: "ACME".into(),
+            keys: vec![],
+            answers: None,
+        })
+        .unwrap();
+        tx.delivery(&NewDelivery {
+            record_id: "rec_1".into(),
+            target: "erp".into(),
+            idem_key: "rec_1@erp".into(),
+            payload,
+            route: None,
+        })
+        .unwrap();
+        tx.exception(&crate::translate::RejectedItem {
+            document: "810".into(),
+            control: "0002".into(),
+            interchange: "1".into(),
+            code: "x12.test",
+            reason: "refused".into(),
+            offset: 0,
+        })
+        .unwrap();
+        assert!(tx.finish(None, "1 record").unwrap().is_empty());
         let closed = Breaker {
             state: "closed".into(),
             failures: 0,

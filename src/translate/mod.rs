@@ -17,6 +17,8 @@ mod x12_run;
 use edifact_run::translate_edifact;
 use x12_run::translate_x12;
 
+pub use spool::{Records, Spool};
+
 /// What the caller knows about the file.
 pub struct Input<'a> {
     pub data: &'a [u8],
@@ -40,6 +42,46 @@ pub fn streams(head: &[u8]) -> bool {
         && matches!(formats::sniff(head), Format::X12 | Format::Edifact)
 }
 
+/// The start of a file read to tell its format: an X12 or EDIFACT file is then read from disk
+/// as it is translated, never whole.
+pub const HEAD_BYTES: u64 = 64 << 10;
+
+/// A file's content for translation: all of it, or only its first [`HEAD_BYTES`] when it is
+/// read from disk as it is translated ([`streams`]).
+pub struct Loaded {
+    pub data: Vec<u8>,
+    pub len: u64,
+    pub streamed: bool,
+}
+
+impl Loaded {
+    /// Reads the start of the file at `path`, and the rest only when it does not stream.
+    pub fn read(path: &std::path::Path) -> std::io::Result<Loaded> {
+        use std::io::Read as _;
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        let mut data = Vec::new();
+        (&mut file).take(HEAD_BYTES).read_to_end(&mut data)?;
+        let streamed = (data.len() as u64) < len && streams(&data);
+        if !streamed {
+            file.read_to_end(&mut data)?;
+        }
+        Ok(Loaded {
+            data,
+            len,
+            streamed,
+        })
+    }
+
+    /// What [`Input::whole`] is for this content read from `path`.
+    pub fn whole<'a>(&self, path: &'a std::path::Path) -> Option<Whole<'a>> {
+        self.streamed.then_some(Whole {
+            path,
+            len: self.len,
+        })
+    }
+}
+
 /// A file read from disk while it is translated, so that its size costs no memory.
 #[derive(Debug, Clone, Copy)]
 pub struct Whole<'a> {
@@ -60,6 +102,53 @@ pub trait Sink {
     fn record(&mut self, r: Emitted);
     fn ack(&mut self, a: Ack);
     fn interchange(&mut self, _i: InterchangeInfo) {}
+}
+
+/// A translation's results kept for their commit, in spools (in memory up to a bound, then
+/// in temporary files), so that a big file's results cost no memory.
+pub struct Collected {
+    pub records: Spool<Emitted>,
+    pub acks: Spool<Ack>,
+    pub interchanges: Spool<InterchangeInfo>,
+    /// The first error writing a spool: the results are incomplete.
+    pub failed: Option<std::io::Error>,
+}
+
+impl Default for Collected {
+    /// Spools of at most 4 MB in memory each: several files of a batch wait beside each other.
+    fn default() -> Self {
+        Collected {
+            records: Spool::with_bound(4 << 20),
+            acks: Spool::with_bound(4 << 20),
+            interchanges: Spool::with_bound(4 << 20),
+            failed: None,
+        }
+    }
+}
+
+impl Collected {
+    fn keep(&mut self, done: std::io::Result<()>) {
+        if let Err(e) = done {
+            self.failed.get_or_insert(e);
+        }
+    }
+}
+
+impl Sink for Collected {
+    fn record(&mut self, r: Emitted) {
+        let done = self.records.push(r);
+        self.keep(done);
+    }
+
+    fn ack(&mut self, a: Ack) {
+        let done = self.acks.push(a);
+        self.keep(done);
+    }
+
+    fn interchange(&mut self, i: InterchangeInfo) {
+        let done = self.interchanges.push(i);
+        self.keep(done);
+    }
 }
 
 /// `(partner, sender, control number) -> already received?`

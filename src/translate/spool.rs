@@ -1,21 +1,37 @@
-//! The records of the interchange being read, kept in order until its verdict: in memory up to
-//! a bound, then in an unnamed temporary file, so that one huge interchange costs no memory.
+//! Items kept in order until they are used (a big interchange's records until its verdict, a
+//! file's results until its commit): in memory up to a bound, then in an unnamed temporary
+//! file, so that their number costs no memory.
 
-use super::Emitted;
+use super::{Ack, Emitted, InterchangeInfo};
+use crate::acks::AckDoc;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
-/// Bytes of record text held in memory before the spool moves to a file.
+/// Bytes held in memory before a spool moves to a file, unless it says otherwise.
 const IN_MEMORY: usize = 16 << 20;
 
-#[derive(Default)]
-pub struct Spool {
-    mem: Vec<Emitted>,
+/// What a spool can keep: written to and read back from its file, weighed in memory.
+pub trait Spooled: Sized {
+    fn write(&self, w: &mut impl Write) -> io::Result<()>;
+    fn read(r: &mut impl Read) -> io::Result<Self>;
+    /// About the bytes it holds in memory.
+    fn weight(&self) -> usize;
+}
+
+pub struct Spool<T: Spooled = Emitted> {
+    mem: Vec<T>,
     mem_bytes: usize,
-    /// Once the bound is passed: every record of the interchange, in order.
+    /// Once the bound is passed: every item, in order.
     file: Option<BufWriter<File>>,
     in_file: usize,
+    bound: usize,
+}
+
+impl<T: Spooled> Default for Spool<T> {
+    fn default() -> Self {
+        Spool::with_bound(IN_MEMORY)
+    }
 }
 
 /// An unnamed file in the temporary folder (created, then unlinked while open).
@@ -32,70 +48,147 @@ fn unnamed() -> io::Result<File> {
     Ok(file)
 }
 
-fn put(w: &mut impl Write, s: &str) -> io::Result<()> {
+fn put(w: &mut impl Write, s: &[u8]) -> io::Result<()> {
     w.write_all(&(s.len() as u64).to_le_bytes())?;
-    w.write_all(s.as_bytes())
+    w.write_all(s)
+}
+
+fn get_bytes(r: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut b = vec![0u8; get_u64(r)? as usize];
+    r.read_exact(&mut b)?;
+    Ok(b)
 }
 
 fn get(r: &mut impl Read) -> io::Result<String> {
+    String::from_utf8(get_bytes(r)?).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+fn get_u64(r: &mut impl Read) -> io::Result<u64> {
     let mut n = [0u8; 8];
     r.read_exact(&mut n)?;
-    let mut b = vec![0u8; u64::from_le_bytes(n) as usize];
-    r.read_exact(&mut b)?;
-    String::from_utf8(b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    Ok(u64::from_le_bytes(n))
 }
 
-fn write(w: &mut impl Write, r: &Emitted) -> io::Result<()> {
-    for s in [
-        &r.id,
-        &r.schema,
-        &r.partner,
-        &r.interchange_control,
-        &r.transaction_control,
-        &r.json,
-    ] {
-        put(w, s)?;
+impl Spooled for Emitted {
+    fn write(&self, w: &mut impl Write) -> io::Result<()> {
+        for s in [
+            &self.id,
+            &self.schema,
+            &self.partner,
+            &self.interchange_control,
+            &self.transaction_control,
+            &self.json,
+        ] {
+            put(w, s.as_bytes())?;
+        }
+        w.write_all(&(self.correlation.len() as u64).to_le_bytes())?;
+        for (k, v) in &self.correlation {
+            put(w, k.as_bytes())?;
+            put(w, v.as_bytes())?;
+        }
+        Ok(())
     }
-    w.write_all(&(r.correlation.len() as u64).to_le_bytes())?;
-    for (k, v) in &r.correlation {
-        put(w, k)?;
-        put(w, v)?;
+
+    fn read(r: &mut impl Read) -> io::Result<Emitted> {
+        let [id, schema, partner, interchange_control, transaction_control, json] =
+            [(); 6].map(|_| get(r));
+        let mut correlation = BTreeMap::new();
+        for _ in 0..get_u64(r)? {
+            correlation.insert(get(r)?, get(r)?);
+        }
+        Ok(Emitted {
+            id: id?,
+            schema: schema?,
+            partner: partner?,
+            correlation,
+            interchange_control: interchange_control?,
+            transaction_control: transaction_control?,
+            json: json?,
+        })
     }
-    Ok(())
+
+    fn weight(&self) -> usize {
+        self.json.len() + self.id.len() + 64
+    }
 }
 
-fn read(r: &mut impl Read) -> io::Result<Emitted> {
-    let [id, schema, partner, interchange_control, transaction_control, json] =
-        [(); 6].map(|_| get(r));
-    let mut n = [0u8; 8];
-    r.read_exact(&mut n)?;
-    let mut correlation = BTreeMap::new();
-    for _ in 0..u64::from_le_bytes(n) {
-        correlation.insert(get(r)?, get(r)?);
+impl Spooled for Ack {
+    fn write(&self, w: &mut impl Write) -> io::Result<()> {
+        put(w, self.partner.as_bytes())?;
+        put(w, self.doc.kind.as_bytes())?;
+        w.write_all(&self.doc.control.to_le_bytes())?;
+        put(w, self.doc.answers.as_bytes())?;
+        put(w, &self.doc.bytes)
     }
-    Ok(Emitted {
-        id: id?,
-        schema: schema?,
-        partner: partner?,
-        correlation,
-        interchange_control: interchange_control?,
-        transaction_control: transaction_control?,
-        json: json?,
-    })
+
+    fn read(r: &mut impl Read) -> io::Result<Ack> {
+        let partner = get(r)?;
+        let kind = get(r)?;
+        let kind = crate::acks::KINDS
+            .iter()
+            .find(|k| **k == kind)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "acknowledgement kind"))?;
+        Ok(Ack {
+            partner,
+            doc: AckDoc {
+                kind,
+                control: get_u64(r)?,
+                answers: get(r)?,
+                bytes: get_bytes(r)?,
+            },
+        })
+    }
+
+    fn weight(&self) -> usize {
+        self.doc.bytes.len() + self.partner.len() + self.doc.answers.len() + 64
+    }
 }
 
-impl Spool {
-    pub fn push(&mut self, r: Emitted) -> io::Result<()> {
+impl Spooled for InterchangeInfo {
+    fn write(&self, w: &mut impl Write) -> io::Result<()> {
+        for s in [&self.partner, &self.sender, &self.receiver, &self.control] {
+            put(w, s.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn read(r: &mut impl Read) -> io::Result<InterchangeInfo> {
+        Ok(InterchangeInfo {
+            partner: get(r)?,
+            sender: get(r)?,
+            receiver: get(r)?,
+            control: get(r)?,
+        })
+    }
+
+    fn weight(&self) -> usize {
+        self.partner.len() + self.sender.len() + self.receiver.len() + self.control.len() + 128
+    }
+}
+
+impl<T: Spooled> Spool<T> {
+    /// A spool that holds about `bound` bytes in memory before it moves to a file.
+    pub fn with_bound(bound: usize) -> Self {
+        Spool {
+            mem: Vec::new(),
+            mem_bytes: 0,
+            file: None,
+            in_file: 0,
+            bound,
+        }
+    }
+
+    pub fn push(&mut self, item: T) -> io::Result<()> {
         if let Some(f) = self.file.as_mut() {
             self.in_file += 1;
-            return write(f, &r);
+            return item.write(f);
         }
-        self.mem_bytes += r.json.len() + r.id.len() + 64;
-        self.mem.push(r);
-        if self.mem_bytes > IN_MEMORY {
+        self.mem_bytes += item.weight();
+        self.mem.push(item);
+        if self.mem_bytes > self.bound {
             let mut f = BufWriter::with_capacity(1 << 16, unnamed()?);
-            for r in self.mem.drain(..) {
-                write(&mut f, &r)?;
+            for item in self.mem.drain(..) {
+                item.write(&mut f)?;
                 self.in_file += 1;
             }
             self.mem = Vec::new();
@@ -105,8 +198,17 @@ impl Spool {
         Ok(())
     }
 
-    /// Every record pushed since the last call, in order; the spool is empty after.
-    pub fn take(&mut self) -> io::Result<Records> {
+    /// How many items wait in the spool.
+    pub fn len(&self) -> usize {
+        self.mem.len() + self.in_file
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every item pushed since the last call, in order; the spool is empty after.
+    pub fn take(&mut self) -> io::Result<Records<T>> {
         self.mem_bytes = 0;
         match self.file.take() {
             None => Ok(Records::Memory(std::mem::take(&mut self.mem).into_iter())),
@@ -120,14 +222,14 @@ impl Spool {
     }
 }
 
-/// The records taken from a [`Spool`], read back in order.
-pub enum Records {
-    Memory(std::vec::IntoIter<Emitted>),
+/// The items taken from a [`Spool`], read back in order.
+pub enum Records<T: Spooled = Emitted> {
+    Memory(std::vec::IntoIter<T>),
     File(BufReader<File>, usize),
 }
 
-impl Iterator for Records {
-    type Item = io::Result<Emitted>;
+impl<T: Spooled> Iterator for Records<T> {
+    type Item = io::Result<T>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
@@ -137,7 +239,7 @@ impl Iterator for Records {
                     return None;
                 }
                 *left -= 1;
-                Some(read(r))
+                Some(T::read(r))
             }
         }
     }
