@@ -971,7 +971,7 @@ fn commit(
     // A replay reprocesses what was already acknowledged: no acknowledgement is sent again.
     if !f.replay {
         for a in collected.acks.take().map_err(spool_err)? {
-            tx.output(&routing::ack_output(cfg, &a.map_err(spool_err)?))?;
+            tx.output(&routing::ack_output(cfg, a.map_err(spool_err)?))?;
         }
     }
     for o in routing::outbound_outputs(cfg, f, &outcome.outbound) {

@@ -67,7 +67,7 @@ pub fn records_path(file: &FileRow, partner: &str, schema: &str) -> String {
 }
 
 /// The output of an acknowledgement: to the outbox, and to the partner's SFTP drops.
-pub fn ack_output(cfg: &Config, a: &Ack) -> NewOutput<'static> {
+pub fn ack_output(cfg: &Config, a: Ack) -> NewOutput<'static> {
     NewOutput {
         kind: format!("ack:{}", a.doc.kind),
         path: format!(
@@ -76,8 +76,8 @@ pub fn ack_output(cfg: &Config, a: &Ack) -> NewOutput<'static> {
             a.doc.kind,
             a.doc.control
         ),
-        content: Content::Bytes(a.doc.bytes.clone()),
         uploads: upload_channels(cfg, &a.partner),
+        content: Content::Bytes(a.doc.bytes),
         awaits_ack: None,
     }
 }

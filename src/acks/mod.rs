@@ -171,8 +171,8 @@ pub fn functional(
         )?;
         let mut accepted = 0;
         let mut warned = false;
-        for tx in &g.transactions {
-            let status = tx_status(tx);
+        for tx in g.kept() {
+            let status = tx_status(&tx);
             if status != "R" {
                 accepted += 1;
             }
@@ -200,7 +200,7 @@ pub fn functional(
             el.extend(c);
             w.segment(seg5, &el)?;
         }
-        let received = g.transactions.len();
+        let received = g.kept_len();
         let included = g
             .ge_count
             .as_deref()

@@ -177,7 +177,7 @@ impl Handler for X12Run<'_, '_> {
         let so_far = ic.rejected() || g.rejected();
         let ok = self.pass.ok_so_far(so_far, Some(ic.groups.len())) && !tx.rejected();
         let records = if ok {
-            self.map(ic, g, tx, g.transactions.len())
+            self.map(ic, g, tx, g.kept_len())
         } else {
             Vec::new()
         };
@@ -234,7 +234,7 @@ impl Handler for X12Run<'_, '_> {
             let g_ok = ic_ok && !g.rejected();
             out.diagnostics
                 .extend(g.problems.iter().map(|p| p.diagnostic.clone()));
-            for tx in &g.transactions {
+            for tx in g.kept() {
                 let (records, mapped) = pending.next().unwrap_or_default();
                 let accepted = g_ok && !tx.rejected();
                 ready.push((records, accepted));

@@ -77,8 +77,11 @@ pub struct Group {
     pub control: String,
     /// GS08 (`004010`, `005010X...`).
     pub version: String,
-    /// Transactions kept by the handler (all of them when parsing a whole file).
+    /// Transactions kept by the handler (all of them when parsing a whole file). A handler
+    /// that keeps summaries finds the clean ones packed instead: read them all, in order,
+    /// with [`Group::kept`].
     pub transactions: Vec<Transaction>,
+    packed: Packed,
     /// Transactions seen, kept or not.
     pub transaction_count: usize,
     /// GE01 as sent, when GE was seen.
@@ -129,6 +132,223 @@ impl Group {
         self.problems
             .iter()
             .any(|p| p.diagnostic.severity == Severity::Error)
+    }
+
+    /// Every transaction kept, in order (packed summaries unpacked one by one).
+    pub fn kept(&self) -> Kept<'_> {
+        Kept {
+            g: self,
+            at: 0,
+            left: if self.packed.count == 0 {
+                self.transactions.len()
+            } else {
+                self.packed.count
+            },
+            full: 0,
+            prev: Default::default(),
+        }
+    }
+
+    /// How many transactions [`Group::kept`] gives.
+    pub fn kept_len(&self) -> usize {
+        if self.packed.count == 0 {
+            self.transactions.len()
+        } else {
+            self.packed.count
+        }
+    }
+
+    /// Keeps the summary of `tx` (its segments freed): packed into a few bytes when it is
+    /// clean, else whole.
+    fn keep_summary(&mut self, tx: Transaction) {
+        if !self.packed.push(&tx) {
+            self.transactions.push(tx);
+        }
+    }
+}
+
+/// The summaries of a group's transactions, in order: one flag byte each, then for a clean
+/// one its offset (from the previous one's) and only what differs from the previous one: a
+/// file of a million alike transaction sets costs a few bytes per set, not a few hundred.
+#[derive(Debug, Default)]
+struct Packed {
+    bytes: Vec<u8>,
+    count: usize,
+    last: Header,
+    separators: Separators,
+}
+
+/// What a packed summary holds.
+#[derive(Debug, Default, Clone)]
+struct Header {
+    offset: usize,
+    id: String,
+    control: String,
+    implementation: String,
+}
+
+const FULL: u8 = 1;
+const SAME_ID: u8 = 2;
+const NEXT_CONTROL: u8 = 4;
+const SAME_IMPLEMENTATION: u8 = 8;
+
+/// Whether `next` is the decimal number after `prev`, written with as many digits.
+fn follows(prev: &str, next: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+    digits(prev)
+        && digits(next)
+        && prev.len() == next.len()
+        && prev.parse::<u64>().ok().map(|p| p + 1) == next.parse::<u64>().ok()
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn get_varint(b: &[u8], at: &mut usize) -> u64 {
+    let (mut n, mut shift) = (0u64, 0);
+    while let Some(&byte) = b.get(*at) {
+        *at += 1;
+        n |= u64::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte < 0x80 || shift > 63 {
+            break;
+        }
+    }
+    n
+}
+
+fn put_text(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn get_text(b: &[u8], at: &mut usize) -> String {
+    let n = get_varint(b, at) as usize;
+    let end = (*at + n).min(b.len());
+    let s = String::from_utf8_lossy(&b[*at..end]).into_owned();
+    *at = end;
+    s
+}
+
+impl Packed {
+    /// Packs `tx` when it is clean (returns whether it did); else notes that the next whole
+    /// transaction comes here.
+    fn push(&mut self, tx: &Transaction) -> bool {
+        self.count += 1;
+        let clean = tx.problems.is_empty() && tx.issues.is_empty() && tx.offset >= self.last.offset;
+        if !clean {
+            self.bytes.push(FULL);
+            return false;
+        }
+        let mut flags = 0;
+        if tx.id == self.last.id {
+            flags |= SAME_ID;
+        }
+        if follows(&self.last.control, &tx.control) {
+            flags |= NEXT_CONTROL;
+        }
+        if tx.implementation == self.last.implementation {
+            flags |= SAME_IMPLEMENTATION;
+        }
+        self.bytes.push(flags);
+        self.separators = tx.separators;
+        put_varint(&mut self.bytes, (tx.offset - self.last.offset) as u64);
+        if flags & SAME_ID == 0 {
+            put_text(&mut self.bytes, &tx.id);
+            self.last.id.clone_from(&tx.id);
+        }
+        if flags & NEXT_CONTROL == 0 {
+            put_text(&mut self.bytes, &tx.control);
+        }
+        self.last.control.clone_from(&tx.control);
+        if flags & SAME_IMPLEMENTATION == 0 {
+            put_text(&mut self.bytes, &tx.implementation);
+            self.last.implementation.clone_from(&tx.implementation);
+        }
+        self.last.offset = tx.offset;
+        true
+    }
+}
+
+/// The transactions of a group, in order: borrowed when kept whole, unpacked otherwise.
+pub struct Kept<'g> {
+    g: &'g Group,
+    at: usize,
+    left: usize,
+    full: usize,
+    prev: Header,
+}
+
+/// A transaction kept whole, or one unpacked from its summary.
+// An iterator item, built and dropped one at a time: boxing it would allocate per transaction.
+#[allow(clippy::large_enum_variant)]
+pub enum KeptTx<'g> {
+    Whole(&'g Transaction),
+    Unpacked(Transaction),
+}
+
+impl std::ops::Deref for KeptTx<'_> {
+    type Target = Transaction;
+
+    fn deref(&self) -> &Transaction {
+        match self {
+            KeptTx::Whole(t) => t,
+            KeptTx::Unpacked(t) => t,
+        }
+    }
+}
+
+impl<'g> Iterator for Kept<'g> {
+    type Item = KeptTx<'g>;
+
+    fn next(&mut self) -> Option<KeptTx<'g>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let g = self.g;
+        let b = &g.packed.bytes;
+        let whole = |k: &mut Self| {
+            let t = g.transactions.get(k.full);
+            k.full += 1;
+            t.map(KeptTx::Whole)
+        };
+        if g.packed.count == 0 {
+            return whole(self);
+        }
+        let flags = b.get(self.at).copied().unwrap_or(FULL);
+        self.at += 1;
+        if flags & FULL != 0 {
+            return whole(self);
+        }
+        let p = &mut self.prev;
+        p.offset += get_varint(b, &mut self.at) as usize;
+        if flags & SAME_ID == 0 {
+            p.id = get_text(b, &mut self.at);
+        }
+        p.control = if flags & NEXT_CONTROL == 0 {
+            get_text(b, &mut self.at)
+        } else {
+            let n = p.control.parse::<u64>().unwrap_or(0) + 1;
+            format!("{n:0width$}", width = p.control.len())
+        };
+        if flags & SAME_IMPLEMENTATION == 0 {
+            p.implementation = get_text(b, &mut self.at);
+        }
+        Some(KeptTx::Unpacked(Transaction {
+            offset: p.offset,
+            id: p.id.clone(),
+            control: p.control.clone(),
+            implementation: p.implementation.clone(),
+            separators: g.packed.separators,
+            closed: true,
+            ..Transaction::default()
+        }))
     }
 }
 
@@ -471,8 +691,10 @@ impl<'h> Parser<'h> {
             self.spare.reset();
             tx.drop_body();
         }
-        if keep != KeepMode::Nothing {
-            g.transactions.push(tx);
+        match keep {
+            KeepMode::Whole => g.transactions.push(tx),
+            KeepMode::Summary => g.keep_summary(tx),
+            KeepMode::Nothing => {}
         }
     }
 
@@ -933,4 +1155,79 @@ pub fn hhmm(s: &str) -> bool {
         && s[0..2].parse::<u32>().unwrap_or(99) < 24
         && s[2..4].parse::<u32>().unwrap_or(99) < 60
         && (s.len() < 6 || s[4..6].parse::<u32>().unwrap_or(99) < 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keeps interchanges as the translation does: transaction summaries only.
+    #[derive(Default)]
+    struct Summaries(Vec<Interchange>);
+
+    impl Handler for Summaries {
+        fn keep(&self) -> KeepMode {
+            KeepMode::Summary
+        }
+        fn interchange(&mut self, ic: Interchange) {
+            self.0.push(ic);
+        }
+        fn stray(&mut self, _d: Diagnostic) {}
+    }
+
+    type Facts = (usize, String, String, String, Vec<Problem>, usize);
+
+    fn facts(tx: &Transaction) -> Facts {
+        (
+            tx.offset,
+            tx.id.clone(),
+            tx.control.clone(),
+            tx.implementation.clone(),
+            tx.problems.clone(),
+            tx.issues.len(),
+        )
+    }
+
+    #[test]
+    fn packed_summaries_give_back_every_transaction_header_and_problem_in_order() {
+        let isa = "ISA*00*          *00*          *ZZ*ACME           *ZZ*BUYER          *260517*1015*U*00401*000000905*0*P*>~";
+        let mut text = format!("{isa}\nGS*PO*ACME*BUYER*20260517*1015*905*X*004010~\n");
+        // Sequential controls, a jump, a repeated control (a problem: kept whole), a change
+        // of document type and of ST03, a long control, a set without its SE (kept whole).
+        let controls = (1..=300)
+            .map(|n| format!("{n:04}"))
+            .chain(["0500", "0501", "0501", "0502", "123456789"].map(String::from));
+        let mut count = 0;
+        for (k, control) in controls.enumerate() {
+            let id = if k % 97 == 5 { "810" } else { "850" };
+            let st03 = if k % 50 == 7 { "*005010X220" } else { "" };
+            text.push_str(&format!(
+                "ST*{id}*{control}{st03}~\nBEG*00*SA*P{k}**20260517~\n"
+            ));
+            text.push_str(&format!("SE*3*{control}~\n"));
+            count += 1;
+        }
+        text.push_str("ST*850*9999~\nBEG*00*SA*X**20260517~\n");
+        count += 1;
+        text.push_str(&format!("GE*{count}*905~\nIEA*1*000000905~\n"));
+        let whole = parse(text.as_bytes());
+        let mut summaries = Summaries::default();
+        super::super::stream::parse_slice(text.as_bytes(), &mut summaries);
+        let (w, s) = (&whole.interchanges[0].groups[0], &summaries.0[0].groups[0]);
+        assert_eq!(w.transactions.len(), count);
+        assert!(
+            s.transactions.len() >= 2 && s.transactions.len() < 10,
+            "{}",
+            s.transactions.len()
+        );
+        assert_eq!(s.kept_len(), count);
+        let want: Vec<Facts> = w.kept().map(|t| facts(&t)).collect();
+        let got: Vec<Facts> = s.kept().map(|t| facts(&t)).collect();
+        assert_eq!(got, want);
+        assert!(
+            s.packed.bytes.len() < 4 * count,
+            "{} bytes for {count} summaries",
+            s.packed.bytes.len()
+        );
+    }
 }
