@@ -2,6 +2,7 @@
 
 pub mod csv;
 pub mod edifact;
+pub mod packed;
 pub mod stream;
 pub mod structure;
 pub mod x12;

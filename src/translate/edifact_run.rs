@@ -7,7 +7,7 @@ use super::{record, Ack, Emitted, Input, InterchangeInfo, Outcome, RejectedItem,
 use crate::acks::{self, AckDoc};
 use crate::canonical::Source;
 use crate::config::Config;
-use crate::formats::edifact::envelope::{Handler, Problem};
+use crate::formats::edifact::envelope::{Handler, KeepMode, Problem};
 use crate::formats::edifact::{self, contrl, validate, Interchange, Message};
 use crate::formats::{Diagnostic, Position, Severity};
 use crate::mapping;
@@ -198,6 +198,10 @@ impl EdifactRun<'_, '_> {
 }
 
 impl Handler for EdifactRun<'_, '_> {
+    fn keep(&self) -> KeepMode {
+        KeepMode::Summary
+    }
+
     fn message(&mut self, ic: &Interchange, m: &mut Message) {
         if !self.sender_of(ic) {
             m.drop_body();
@@ -268,7 +272,7 @@ impl Handler for EdifactRun<'_, '_> {
                 .iter()
                 .flat_map(|g| g.problems.iter().map(|p| p.diagnostic.clone())),
         );
-        for m in &ic.messages {
+        for m in ic.kept() {
             let (kept, validated) = pending.next().unwrap_or_default();
             let records = match kept {
                 Kept::Records(n) => n,

@@ -114,7 +114,10 @@ fn an_unwritable_outbox_subfolder_backs_off_shows_in_status_and_recovers() {
     let attempts = log.matches("could not advance").count();
     // Each failed attempt is logged once; the retries wait (1 s, then 2 s, ...).
     fs::remove_file(sb.path("outbox/ACME")).unwrap();
-    let recovered = wait_for(30, || sb.records().len() == 3);
+    // Recovered: every record written and no step left failing (acknowledgements included).
+    let recovered = wait_for(30, || {
+        sb.records().len() == 3 && !status(&sb).contains("steps failing")
+    });
     let after = status(&sb);
     assert!(terminate(&mut child).success());
     assert!(failed_twice, "{shown}\n{log}");

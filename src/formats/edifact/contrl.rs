@@ -84,7 +84,7 @@ fn first(problems: &[Problem]) -> Option<&Problem> {
 
 /// Whether `ic` calls for a CONTRL: requested in UNB 0031, or something was rejected.
 pub fn wanted(ic: &Interchange) -> bool {
-    ic.has_unb && (ic.ack_requested || ic.rejected() || ic.messages.iter().any(|m| m.rejected()))
+    ic.has_unb && (ic.ack_requested || ic.rejected() || ic.kept().any(|m| m.rejected()))
 }
 
 /// The CONTRL interchange answering `ic`.
@@ -169,12 +169,12 @@ pub fn contrl(ic: &Interchange, now: Utc, control: u64) -> Vec<u8> {
                     &[code],
                 ],
             );
-            for m in ic.messages.iter().filter(|m| m.group == Some(gi)) {
-                ucm(&mut w, m);
+            for m in ic.kept().filter(|m| m.group == Some(gi)) {
+                ucm(&mut w, &m);
             }
         }
-        for m in ic.messages.iter().filter(|m| m.group.is_none()) {
-            ucm(&mut w, m);
+        for m in ic.kept().filter(|m| m.group.is_none()) {
+            ucm(&mut w, &m);
         }
     }
     let n = (w.take_count() + 1).to_string();

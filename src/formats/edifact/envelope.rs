@@ -3,10 +3,12 @@
 //! each message to a `Handler`. Never fails, never panics.
 
 use super::lexer::{Delims, LexError, Segment};
+pub use crate::formats::packed::KeepMode;
+use crate::formats::packed::{after, follows, get_text, get_varint, put_text, put_varint, Seen};
 use crate::formats::stream::{drive_reader, drive_slice, SegBuf, Step, Tokenizer};
 use crate::formats::{Diagnostic, Position, Severity};
 use crate::util::valid_date;
-use std::collections::HashSet;
+use std::borrow::Cow;
 
 /// An envelope problem with the CONTRL syntax error code that reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,11 +41,15 @@ pub struct Interchange {
     /// 0035 = 1.
     pub test: bool,
     pub groups: Vec<GroupInfo>,
+    /// Messages kept by the handler (all of them when parsing a whole file). A handler that
+    /// keeps summaries finds the clean ones packed instead: read them all, in order, with
+    /// [`Interchange::kept`].
     pub messages: Vec<Message>,
+    packed: Packed,
     pub message_count: usize,
     pub closed: bool,
     pub problems: Vec<Problem>,
-    seen_refs: HashSet<String>,
+    seen_refs: Seen,
 }
 
 /// A functional group (UNG..UNE), when used.
@@ -59,7 +65,7 @@ pub struct GroupInfo {
 }
 
 /// One message (UNH..UNT) with its segments.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Message {
     pub offset: usize,
     /// 0062 message reference number.
@@ -88,6 +94,159 @@ impl Interchange {
     /// `id:qualifier` as sent.
     pub fn sender_key(&self) -> String {
         format!("{}:{}", self.sender, self.sender_qualifier)
+    }
+
+    /// Every message kept, in order (packed summaries unpacked one by one).
+    pub fn kept(&self) -> Kept<'_> {
+        Kept {
+            ic: self,
+            at: 0,
+            left: self.kept_len(),
+            whole: 0,
+            prev: Message::default(),
+        }
+    }
+
+    /// How many messages [`Interchange::kept`] gives.
+    pub fn kept_len(&self) -> usize {
+        if self.packed.count == 0 {
+            self.messages.len()
+        } else {
+            self.packed.count
+        }
+    }
+
+    /// Keeps the summary of `m` (its segments freed): packed into a few bytes when it is
+    /// clean, else whole.
+    fn keep_summary(&mut self, m: Message) {
+        if !self.packed.push(&m) {
+            self.messages.push(m);
+        }
+    }
+}
+
+/// The summaries of an interchange's messages, in order: one flag byte each, then for a
+/// clean one its offset (from the previous one's) and only what differs from the previous
+/// one, so a million alike messages cost a few bytes each.
+#[derive(Debug, Default)]
+struct Packed {
+    bytes: Vec<u8>,
+    count: usize,
+    last: Message,
+}
+
+const FULL: u8 = 1;
+const SAME_TYPE: u8 = 2;
+const NEXT_REFERENCE: u8 = 4;
+const SAME_GROUP: u8 = 8;
+
+impl Packed {
+    /// Packs `m` when it is clean (returns whether it did); else notes that the next whole
+    /// message comes here.
+    fn push(&mut self, m: &Message) -> bool {
+        self.count += 1;
+        if !m.problems.is_empty() || !m.closed || m.offset < self.last.offset {
+            self.bytes.push(FULL);
+            return false;
+        }
+        let last = &mut self.last;
+        let same_type = m.kind == last.kind
+            && m.version == last.version
+            && m.release == last.release
+            && m.agency == last.agency;
+        let mut flags = 0;
+        if same_type {
+            flags |= SAME_TYPE;
+        }
+        if follows(&last.reference, &m.reference) {
+            flags |= NEXT_REFERENCE;
+        }
+        if m.group == last.group {
+            flags |= SAME_GROUP;
+        }
+        let b = &mut self.bytes;
+        b.push(flags);
+        put_varint(b, (m.offset - last.offset) as u64);
+        if !same_type {
+            for (mine, kept) in [
+                (&m.kind, &mut last.kind),
+                (&m.version, &mut last.version),
+                (&m.release, &mut last.release),
+                (&m.agency, &mut last.agency),
+            ] {
+                put_text(b, mine);
+                kept.clone_from(mine);
+            }
+        }
+        if flags & NEXT_REFERENCE == 0 {
+            put_text(b, &m.reference);
+        }
+        last.reference.clone_from(&m.reference);
+        if flags & SAME_GROUP == 0 {
+            // 0 for none, else the group's index plus one.
+            put_varint(b, m.group.map_or(0, |g| g as u64 + 1));
+            last.group = m.group;
+        }
+        last.offset = m.offset;
+        last.delims = m.delims;
+        true
+    }
+}
+
+/// The messages of an interchange, in order: borrowed when kept whole, unpacked otherwise.
+pub struct Kept<'i> {
+    ic: &'i Interchange,
+    at: usize,
+    left: usize,
+    whole: usize,
+    prev: Message,
+}
+
+impl<'i> Iterator for Kept<'i> {
+    type Item = Cow<'i, Message>;
+
+    fn next(&mut self) -> Option<Cow<'i, Message>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let ic = self.ic;
+        let b = &ic.packed.bytes;
+        let flags = if ic.packed.count == 0 {
+            FULL
+        } else {
+            let f = b.get(self.at).copied().unwrap_or(FULL);
+            self.at += 1;
+            f
+        };
+        if flags & FULL != 0 {
+            let m = ic.messages.get(self.whole);
+            self.whole += 1;
+            return m.map(Cow::Borrowed);
+        }
+        let p = &mut self.prev;
+        p.offset += get_varint(b, &mut self.at) as usize;
+        if flags & SAME_TYPE == 0 {
+            p.kind = get_text(b, &mut self.at);
+            p.version = get_text(b, &mut self.at);
+            p.release = get_text(b, &mut self.at);
+            p.agency = get_text(b, &mut self.at);
+        }
+        p.reference = if flags & NEXT_REFERENCE == 0 {
+            get_text(b, &mut self.at)
+        } else {
+            after(&p.reference)
+        };
+        if flags & SAME_GROUP == 0 {
+            p.group = (get_varint(b, &mut self.at) as usize).checked_sub(1);
+        }
+        p.delims = ic.packed.last.delims;
+        p.closed = true;
+        Some(Cow::Owned(p.clone()))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
     }
 }
 
@@ -151,9 +310,9 @@ impl Message {
 pub trait Handler {
     /// A message ended (at UNT, or cut short).
     fn message(&mut self, _ic: &Interchange, _m: &mut Message) {}
-    /// Whether the interchange keeps each message after `message`.
-    fn keep(&self) -> bool {
-        true
+    /// What the interchange keeps of each message after `message`.
+    fn keep(&self) -> KeepMode {
+        KeepMode::Whole
     }
     fn interchange(&mut self, ic: Interchange);
     fn stray(&mut self, d: Diagnostic);
@@ -299,7 +458,7 @@ impl Parser<'_> {
         }
         let ic = self.implicit_interchange(m.offset);
         ic.message_count += 1;
-        if !ic.seen_refs.insert(m.reference.clone()) {
+        if !ic.seen_refs.insert(&m.reference) {
             m.problems.push(Problem {
                 code: "26",
                 diagnostic: diag(
@@ -319,8 +478,14 @@ impl Parser<'_> {
         }
         let ic = self.ic.as_ref().expect("interchange");
         self.handler.message(ic, &mut m);
-        if self.handler.keep() {
-            self.ic.as_mut().expect("interchange").messages.push(m);
+        let ic = self.ic.as_mut().expect("interchange");
+        match self.handler.keep() {
+            KeepMode::Whole => ic.messages.push(m),
+            KeepMode::Summary => {
+                m.drop_body();
+                ic.keep_summary(m);
+            }
+            KeepMode::Nothing => {}
         }
     }
 
@@ -360,7 +525,7 @@ impl Parser<'_> {
                     ),
                 }));
             }
-            ic.seen_refs = HashSet::new();
+            ic.seen_refs = Seen::default();
             self.handler.interchange(ic);
         }
     }
@@ -766,5 +931,78 @@ mod tests {
         let cut = &GOOD[..GOOD.len() - 30];
         let f = parse(cut.as_bytes());
         assert!(f.interchanges[0].rejected());
+    }
+
+    #[derive(Default)]
+    struct Summaries(Vec<Interchange>);
+
+    impl Handler for Summaries {
+        fn keep(&self) -> KeepMode {
+            KeepMode::Summary
+        }
+        fn interchange(&mut self, ic: Interchange) {
+            self.0.push(ic);
+        }
+        fn stray(&mut self, _d: Diagnostic) {}
+    }
+
+    type Facts = (usize, String, String, Option<usize>, bool, Vec<Problem>);
+
+    fn facts(m: &Message) -> Facts {
+        (
+            m.offset,
+            m.reference.clone(),
+            m.identifier(),
+            m.group,
+            m.closed,
+            m.problems.clone(),
+        )
+    }
+
+    #[test]
+    fn packed_summaries_give_back_every_message_header_and_problem_in_order() {
+        let mut text = String::from("UNA:+.? 'UNB+UNOC:3+SENDER:14+RECEIVER:14+200101:1200+REF1'");
+        // Sequential references, a jump, a repeated one (a problem: kept whole), a change of
+        // type, a group, a long reference, a message without its UNT (kept whole).
+        let refs = (1..=300)
+            .map(|n| format!("{n:04}"))
+            .chain(["0500", "0501", "0501", "0502", "A12345678901"].map(String::from));
+        let mut count = 0;
+        for (k, r) in refs.enumerate() {
+            if k == 200 {
+                text.push_str("UNG+ORDERS+SENDER:14+RECEIVER:14+200101:1200+G1+UN+D:96A'");
+            }
+            let kind = if k % 97 == 5 { "INVOIC" } else { "ORDERS" };
+            text.push_str(&format!(
+                "UNH+{r}+{kind}:D:96A:UN'BGM+220+PO{k}+9'UNT+3+{r}'"
+            ));
+            if k == 250 {
+                text.push_str("UNE+51+G1'");
+            }
+            count += 1;
+        }
+        text.push_str("UNH+9999+ORDERS:D:96A:UN'BGM+220+X+9'");
+        count += 1;
+        text.push_str(&format!("UNZ+{count}+REF1'"));
+        let whole = parse(text.as_bytes());
+        let mut summaries = Summaries::default();
+        parse_slice(text.as_bytes(), &mut summaries);
+        let (w, s) = (&whole.interchanges[0], &summaries.0[0]);
+        assert_eq!(w.messages.len(), count);
+        assert!(
+            s.messages.len() >= 2 && s.messages.len() < 10,
+            "{}",
+            s.messages.len()
+        );
+        assert_eq!(s.kept_len(), count);
+        let want: Vec<Facts> = w.kept().map(|m| facts(&m)).collect();
+        let got: Vec<Facts> = s.kept().map(|m| facts(&m)).collect();
+        assert_eq!(got, want);
+        assert!(want.iter().any(|f| f.3 == Some(0)) && want.iter().any(|f| f.3.is_none()));
+        assert!(
+            s.packed.bytes.len() < 4 * count,
+            "{} bytes for {count} summaries",
+            s.packed.bytes.len()
+        );
     }
 }

@@ -456,6 +456,7 @@ pub fn summary(
     defs: &Messages,
     limit: usize,
 ) -> std::io::Result<crate::formats::Summary> {
+    use crate::formats::packed::KeepMode;
     use crate::formats::Summary;
     struct V<'a> {
         defs: &'a Messages,
@@ -481,8 +482,8 @@ pub fn summary(
                 self.note(&p.diagnostic);
             }
         }
-        fn keep(&self) -> bool {
-            false
+        fn keep(&self) -> KeepMode {
+            KeepMode::Nothing
         }
         fn interchange(&mut self, ic: Interchange) {
             self.s.interchanges += 1;

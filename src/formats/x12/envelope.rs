@@ -4,11 +4,11 @@
 
 use super::fields::{Fields, Split};
 use super::lexer::{LexError, Segment, Separators};
+pub use crate::formats::packed::KeepMode;
+use crate::formats::packed::{after, follows, get_text, get_varint, put_text, put_varint, Seen};
 use crate::formats::stream::SegBuf;
 use crate::formats::{Diagnostic, Position, Severity};
 use crate::util::valid_date;
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 
 /// A problem at one envelope level, with the acknowledgement code that reports it
 /// (TA105 for interchanges, AK905 for groups, AK502 for transactions).
@@ -87,7 +87,7 @@ pub struct Group {
     /// GE01 as sent, when GE was seen.
     pub ge_count: Option<String>,
     pub problems: Vec<Problem>,
-    seen_controls: HashSet<u64>,
+    seen_controls: Seen,
 }
 
 /// One transaction set: header facts, its segments (ST to SE) in an owned buffer, and its
@@ -192,49 +192,6 @@ const SAME_ID: u8 = 2;
 const NEXT_CONTROL: u8 = 4;
 const SAME_IMPLEMENTATION: u8 = 8;
 
-/// Whether `next` is the decimal number after `prev`, written with as many digits.
-fn follows(prev: &str, next: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
-    digits(prev)
-        && digits(next)
-        && prev.len() == next.len()
-        && prev.parse::<u64>().ok().map(|p| p + 1) == next.parse::<u64>().ok()
-}
-
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn get_varint(b: &[u8], at: &mut usize) -> u64 {
-    let (mut n, mut shift) = (0u64, 0);
-    while let Some(&byte) = b.get(*at) {
-        *at += 1;
-        n |= u64::from(byte & 0x7f) << shift;
-        shift += 7;
-        if byte < 0x80 || shift > 63 {
-            break;
-        }
-    }
-    n
-}
-
-fn put_text(out: &mut Vec<u8>, s: &str) {
-    put_varint(out, s.len() as u64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn get_text(b: &[u8], at: &mut usize) -> String {
-    let n = get_varint(b, at) as usize;
-    let end = (*at + n).min(b.len());
-    let s = String::from_utf8_lossy(&b[*at..end]).into_owned();
-    *at = end;
-    s
-}
-
 impl Packed {
     /// Packs `tx` when it is clean (returns whether it did); else notes that the next whole
     /// transaction comes here.
@@ -334,8 +291,7 @@ impl<'g> Iterator for Kept<'g> {
         p.control = if flags & NEXT_CONTROL == 0 {
             get_text(b, &mut self.at)
         } else {
-            let n = p.control.parse::<u64>().unwrap_or(0) + 1;
-            format!("{n:0width$}", width = p.control.len())
+            after(&p.control)
         };
         if flags & SAME_IMPLEMENTATION == 0 {
             p.implementation = get_text(b, &mut self.at);
@@ -478,17 +434,6 @@ pub trait Handler {
     fn stray(&mut self, d: Diagnostic);
 }
 
-/// What a group keeps of each transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeepMode {
-    /// Header, problems and segments.
-    Whole,
-    /// Header and problems (enough for a 997).
-    Summary,
-    /// Nothing: the handler counted what it needed.
-    Nothing,
-}
-
 /// Collects a whole file (used for ordinary files and by `parse`).
 #[derive(Default)]
 pub struct Collect(pub X12File);
@@ -562,12 +507,6 @@ fn digits(s: &str) -> bool {
 
 fn count_matches(text: &str, n: usize) -> bool {
     text.trim().parse::<usize>().ok() == Some(n)
-}
-
-fn hash(s: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
 }
 
 /// The envelope state machine. Feed it segments with `segment`, then call `finish`.
@@ -666,7 +605,7 @@ impl<'h> Parser<'h> {
             }
             return;
         };
-        if !g.seen_controls.insert(hash(&tx.control)) {
+        if !g.seen_controls.insert(&tx.control) {
             tx.problems.push(with_segment(
                 Problem {
                     ack_code: "23",
@@ -711,7 +650,7 @@ impl<'h> Parser<'h> {
                     ),
                 }));
             }
-            g.seen_controls = HashSet::new();
+            g.seen_controls = Seen::default();
             if let Some(ic) = self.ic.as_mut() {
                 ic.groups.push(g);
             }
