@@ -689,8 +689,10 @@ impl<W: Write> translate::Sink for Printer<W> {
     }
 
     fn ack(&mut self, a: translate::Ack) {
-        if self.acks {
-            self.write(&[&a.doc.bytes]);
+        if self.acks && self.failed.is_none() {
+            if let Err(e) = a.doc.bytes.copy_to(&mut self.out) {
+                self.failed = Some(e);
+            }
         }
     }
 }
@@ -698,7 +700,7 @@ impl<W: Write> translate::Sink for Printer<W> {
 fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: bool) -> Result<u8> {
     let cfg = config_or_defaults(config_path)?;
     let reading = || format!("reading {}", file.display());
-    let loaded = translate::Loaded::read(file).with_context(reading)?;
+    let loaded = translate::Loaded::read(file, &cfg).with_context(reading)?;
     let sha = if loaded.streamed {
         crate::fsutil::hash_file(file).with_context(reading)?.0
     } else {
@@ -711,7 +713,7 @@ fn translate_cmd(config_path: &Path, file: &Path, partner: Option<&str>, acks: b
         sha256: &sha,
         channel_partner: partner,
         seen: None,
-        whole: loaded.whole(file),
+        whole: loaded.whole(),
     };
     let mut printer = Printer {
         out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),

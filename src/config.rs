@@ -136,6 +136,10 @@ struct RawService {
     state_days: u64,
     #[serde(default = "default_max_file_mb")]
     max_file_mb: u64,
+    /// Inputs that do not stream (XML, CSV, a document inside an archived day's zip) larger
+    /// than this are quarantined untranslated: they are read whole.
+    #[serde(default = "default_max_whole_file_mb")]
+    max_whole_file_mb: u64,
     /// Outputs larger than this (in KB) are kept as files in the spool until written, not in
     /// the state database (which holds no value over about 1 GB).
     #[serde(default = "default_inline_output_kb")]
@@ -156,6 +160,7 @@ impl Default for RawService {
             archive_days: default_archive_days(),
             state_days: default_state_days(),
             max_file_mb: default_max_file_mb(),
+            max_whole_file_mb: default_max_whole_file_mb(),
             inline_output_kb: default_inline_output_kb(),
         }
     }
@@ -181,6 +186,9 @@ fn default_inline_output_kb() -> u64 {
 }
 
 fn default_max_file_mb() -> u64 {
+    4096
+}
+fn default_max_whole_file_mb() -> u64 {
     256
 }
 fn default_duplicate_days() -> u64 {
@@ -638,10 +646,11 @@ pub struct Config {
     pub archive_days: u64,
     /// State rows of finished files (and their audit trail) are deleted after this many days.
     pub state_days: u64,
-    /// Inputs larger than this are quarantined untranslated: translation holds a file and what
-    /// is made of it in memory (about 12 times its size for X12), so one huge file must not
-    /// take the service down, again at every restart.
+    /// Inputs larger than this are quarantined untranslated, before anything is read.
     pub max_file_bytes: u64,
+    /// Inputs read whole (any format but X12 and EDIFACT, and archived documents) larger than
+    /// this are quarantined untranslated: what is in memory must not grow with a file.
+    pub max_whole_bytes: u64,
     /// Outputs larger than this many bytes are kept as spool files until written.
     pub inline_output_bytes: usize,
     pub channels: Vec<Channel>,
@@ -842,6 +851,7 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
         archive_days: raw.service.archive_days,
         state_days: raw.service.state_days,
         max_file_bytes: raw.service.max_file_mb.saturating_mul(1 << 20),
+        max_whole_bytes: raw.service.max_whole_file_mb.saturating_mul(1 << 20),
         inline_output_bytes: raw.service.inline_output_kb.saturating_mul(1 << 10) as usize,
         channels: raw
             .channels
@@ -1173,10 +1183,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigErrors> {
             "settle_ms and rescan_seconds must be at least 1".into(),
         );
     }
-    if cfg.max_file_bytes == 0 {
+    if cfg.max_file_bytes == 0 || cfg.max_whole_bytes == 0 {
         add(
             header_line(text, "[service]", 0),
-            "max_file_mb must be at least 1".into(),
+            "max_file_mb and max_whole_file_mb must be at least 1".into(),
         );
     }
     for (i, c) in cfg.channels.iter().enumerate() {

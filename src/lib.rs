@@ -6,6 +6,7 @@ pub mod acks;
 pub mod admin;
 pub mod advise;
 pub mod alerts;
+pub mod body;
 pub mod bundle;
 pub mod canonical;
 pub mod cli;

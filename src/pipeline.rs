@@ -368,6 +368,35 @@ impl<'c> Grouped<'c> {
     }
 }
 
+/// An acknowledgement's content: its bytes, or past `inline_output_kb` a synced spool file
+/// (named by its place in the file's acknowledgements, so a repeated step writes the same).
+fn ack_content(
+    cfg: &Config,
+    f: &FileRow,
+    n: usize,
+    doc: &crate::acks::AckDoc,
+) -> Result<Content<'static>, PipelineError> {
+    if let Some(bytes) = doc.bytes.in_memory() {
+        if bytes.len() <= cfg.inline_output_bytes {
+            return Ok(Content::Bytes(bytes.to_vec()));
+        }
+    }
+    let dir = spill_dir(cfg);
+    let path = dir.join(format!("{:08}-a{}-ack{n}.ack", f.id, f.attempt));
+    let write = || -> io::Result<()> {
+        fs::create_dir_all(&dir)?;
+        let mut w = io::BufWriter::with_capacity(1 << 20, fs::File::create(&path)?);
+        doc.bytes.copy_to(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        fsutil::sync_dir(&dir)
+    };
+    write().map_err(io_err(f, &path))?;
+    Ok(Content::Stored {
+        path: cfg.rel(&path),
+        len: doc.bytes.len() as usize,
+    })
+}
+
 /// Removes the spool copies of `f`'s large outputs (once the file is archived or
 /// quarantined, its outputs are in the outbox for good).
 fn drop_spilled(cfg: &Config, f: &FileRow) {
@@ -660,7 +689,7 @@ fn translate_ahead(
     parallel(batch.len(), &|i| {
         let f = &batch[i];
         let result = read_input(cfg, f).and_then(|data| {
-            if bundle::is_zip(&data.data) {
+            if bundle::is_zip(&data.data) && !data.streamed {
                 return Ok(None);
             }
             let mark = lock().interchanges_mark()?;
@@ -734,22 +763,25 @@ fn translate_ahead(
 /// A file's content (only its start when it is read from disk as it is translated), or
 /// nothing when it is over `max_file_mb` (it is not read at all).
 fn read_input(cfg: &Config, f: &FileRow) -> Result<translate::Loaded, PipelineError> {
-    let whole = |data: Vec<u8>| translate::Loaded {
-        len: data.len() as u64,
-        data,
-        streamed: false,
-    };
     if translate::oversized(f.size.max(0) as u64, cfg).is_some() {
-        return Ok(whole(Vec::new()));
+        return Ok(translate::Loaded::in_memory(Vec::new()));
     }
     let path = cfg.resolve(&f.blob);
     if f.blob.contains(".zip!") {
-        // A document of an archived day (a replay), inside its day's zip.
+        // A document of an archived day (a replay), inside its day's zip: copied out to be
+        // read from disk when it is too large to read whole.
+        let copy = cfg.spool().join(format!("replay-{}.edigate-tmp", f.id));
+        if crate::retention::extract_large_blob(cfg, &f.blob, &copy)
+            .map_err(io_err(f, &path))?
+            .is_some()
+        {
+            return translate::Loaded::read_temporary(&copy, cfg).map_err(io_err(f, &copy));
+        }
         return crate::retention::read_blob(cfg, &f.blob)
-            .map(whole)
+            .map(translate::Loaded::in_memory)
             .map_err(io_err(f, &path));
     }
-    translate::Loaded::read(&path).map_err(io_err(f, &path))
+    translate::Loaded::read(&path, cfg).map_err(io_err(f, &path))
 }
 
 /// Whether interchange `control` from `sender` was received before, within the duplicate
@@ -804,14 +836,13 @@ fn run_translation(
     }
     let channel = cfg.channels.iter().find(|c| c.name == f.channel);
     let shown = shown(cfg, f);
-    let path = cfg.resolve(&f.blob);
     let input = Input {
         data: &data.data,
         file: &shown,
         sha256: &f.sha256,
         channel_partner: channel.and_then(|c| c.partner.as_deref()),
         seen: Some(seen),
-        whole: data.whole(&path),
+        whole: data.whole(),
     };
     let mut alloc_err = None;
     let outcome = translate::translate_to(
@@ -871,7 +902,7 @@ fn translate_file(
         Some(t) => t,
         None => {
             let data = read_input(cfg, f)?;
-            if !data.data.is_empty() && bundle::is_zip(&data.data) {
+            if !data.data.is_empty() && bundle::is_zip(&data.data) && !data.streamed {
                 return split_bundle(cfg, store, f, &data.data).map(|()| 0);
             }
             let cell = std::cell::RefCell::new(&mut *store);
@@ -970,8 +1001,10 @@ fn commit(
     }
     // A replay reprocesses what was already acknowledged: no acknowledgement is sent again.
     if !f.replay {
-        for a in collected.acks.take().map_err(spool_err)? {
-            tx.output(&routing::ack_output(cfg, a.map_err(spool_err)?))?;
+        for (n, a) in collected.acks.take().map_err(spool_err)?.enumerate() {
+            let a = a.map_err(spool_err)?;
+            let content = ack_content(cfg, f, n, &a.doc)?;
+            tx.output(&routing::ack_output(cfg, &a, content))?;
         }
     }
     for o in routing::outbound_outputs(cfg, f, &outcome.outbound) {

@@ -53,15 +53,41 @@ fn day_number(name: &str) -> Option<i64> {
 pub fn read_blob(cfg: &Config, blob: &str) -> io::Result<Vec<u8>> {
     match blob.split_once(".zip!") {
         Some((zip, entry)) => {
-            let data = fs::read(cfg.resolve(&format!("{zip}.zip")))?;
-            let mut z = zip::ZipArchive::new(Cursor::new(data)).map_err(io::Error::other)?;
-            let mut f = z.by_name(entry).map_err(io::Error::other)?;
             let mut out = Vec::new();
-            f.read_to_end(&mut out)?;
+            in_zip(cfg, zip, entry, |f| f.read_to_end(&mut out).map(drop))?;
             Ok(out)
         }
         None => fs::read(cfg.resolve(blob)),
     }
+}
+
+/// The size of an archived document inside its day's zip (`ARCHIVE.zip!NAME`), and a copy of
+/// it at `dest` when it is over `max_whole_bytes` (to be read from disk, not into memory).
+pub fn extract_large_blob(cfg: &Config, blob: &str, dest: &Path) -> io::Result<Option<u64>> {
+    let Some((zip, entry)) = blob.split_once(".zip!") else {
+        return Ok(None);
+    };
+    in_zip(cfg, zip, entry, |f| {
+        let len = f.size();
+        if len <= cfg.max_whole_bytes {
+            return Ok(None);
+        }
+        let mut out = fs::File::create(dest)?;
+        io::copy(f, &mut out)?;
+        Ok(Some(len))
+    })
+}
+
+fn in_zip<T>(
+    cfg: &Config,
+    zip: &str,
+    entry: &str,
+    with: impl FnOnce(&mut zip::read::ZipFile<'_, fs::File>) -> io::Result<T>,
+) -> io::Result<T> {
+    let file = fs::File::open(cfg.resolve(&format!("{zip}.zip")))?;
+    let mut z = zip::ZipArchive::new(file).map_err(io::Error::other)?;
+    let mut f = z.by_name(entry).map_err(io::Error::other)?;
+    with(&mut f)
 }
 
 /// Runs retention as of `today` (the service passes the clock; operators may plan ahead).

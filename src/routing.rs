@@ -66,8 +66,9 @@ pub fn records_path(file: &FileRow, partner: &str, schema: &str) -> String {
     )
 }
 
-/// The output of an acknowledgement: to the outbox, and to the partner's SFTP drops.
-pub fn ack_output(cfg: &Config, a: Ack) -> NewOutput<'static> {
+/// The output of an acknowledgement: to the outbox, and to the partner's SFTP drops. Its
+/// content is its bytes, or the spool file the caller made of a large one.
+pub fn ack_output(cfg: &Config, a: &Ack, content: Content<'static>) -> NewOutput<'static> {
     NewOutput {
         kind: format!("ack:{}", a.doc.kind),
         path: format!(
@@ -77,7 +78,7 @@ pub fn ack_output(cfg: &Config, a: Ack) -> NewOutput<'static> {
             a.doc.control
         ),
         uploads: upload_channels(cfg, &a.partner),
-        content: Content::Bytes(a.doc.bytes),
+        content,
         awaits_ack: None,
     }
 }

@@ -3,11 +3,15 @@
 
 pub mod advice;
 
+use crate::body::Body;
 use crate::formats::x12::envelope::{Interchange, Issue, Problem};
 use crate::formats::x12::writer::{IsaHeader, WriteError, Writer};
 use crate::formats::x12::Transaction;
 use crate::formats::Severity;
 use crate::util::Utc;
+
+/// How much of a long acknowledgement is written before it is moved to its [`Body`].
+pub const PIECE: usize = 64 << 10;
 use serde::Deserialize;
 
 /// Which functional acknowledgement a partner wants for X12.
@@ -26,7 +30,7 @@ pub enum Functional {
 pub const KINDS: [&str; 4] = ["TA1", "997", "999", "CONTRL"];
 
 /// One acknowledgement interchange ready to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct AckDoc {
     /// `TA1`, `997` or `999`.
     pub kind: &'static str,
@@ -34,7 +38,7 @@ pub struct AckDoc {
     pub control: u64,
     /// ISA13 of the interchange it answers.
     pub answers: String,
-    pub bytes: Vec<u8>,
+    pub bytes: crate::body::Body,
 }
 
 fn header(ic: &Interchange, now: Utc, control: u64) -> IsaHeader {
@@ -86,7 +90,7 @@ pub fn ta1(ic: &Interchange, now: Utc, control: u64) -> Result<AckDoc, WriteErro
         kind: "TA1",
         control,
         answers: ic.control.clone(),
-        bytes: w.finish(),
+        bytes: w.finish().into(),
     })
 }
 
@@ -133,6 +137,8 @@ pub fn functional(
     let h = header(ic, now, control);
     let (y, mo, d, hh, mi, _) = now.parts();
     let mut w = Writer::new(ic.separators);
+    // An answer to a million transaction sets leaves the writer in pieces.
+    let mut body = Body::default();
     w.isa(&h)?;
     let base_version: String = groups[0].version.chars().take(6).collect();
     let gs_version = match kind {
@@ -199,6 +205,9 @@ pub fn functional(
             let mut el = vec![status];
             el.extend(c);
             w.segment(seg5, &el)?;
+            if w.buffered() >= PIECE {
+                body.append(&w.take());
+            }
         }
         let received = g.kept_len();
         let included = g
@@ -237,7 +246,10 @@ pub fn functional(
         kind: tag,
         control,
         answers: ic.control.clone(),
-        bytes: w.finish(),
+        bytes: {
+            body.append(&w.finish());
+            body
+        },
     }))
 }
 
@@ -286,7 +298,7 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        let out = String::from_utf8(doc.bytes).unwrap();
+        let out = String::from_utf8(doc.bytes.into_vec().unwrap()).unwrap();
         assert!(out.contains("ST*999*0001*005010X231A1~"), "{out}");
         assert!(out.contains("AK1*PO*7*005010~"), "{out}");
         assert!(

@@ -47,22 +47,26 @@ pub fn streams(head: &[u8]) -> bool {
 pub const HEAD_BYTES: u64 = 64 << 10;
 
 /// A file's content for translation: all of it, or only its first [`HEAD_BYTES`] when it is
-/// read from disk as it is translated ([`streams`]).
+/// read from disk as it is translated ([`streams`]) or too large to read whole.
 pub struct Loaded {
     pub data: Vec<u8>,
     pub len: u64,
     pub streamed: bool,
+    path: std::path::PathBuf,
+    /// A copy made for this translation (an archived document), removed when dropped.
+    temporary: bool,
 }
 
 impl Loaded {
-    /// Reads the start of the file at `path`, and the rest only when it does not stream.
-    pub fn read(path: &std::path::Path) -> std::io::Result<Loaded> {
+    /// Reads the start of the file at `path`, and the rest only when it does not stream and
+    /// is within `max_whole_file_mb` (a larger one is refused by the translation, unread).
+    pub fn read(path: &std::path::Path, cfg: &Config) -> std::io::Result<Loaded> {
         use std::io::Read as _;
         let mut file = std::fs::File::open(path)?;
         let len = file.metadata()?.len();
         let mut data = Vec::new();
         (&mut file).take(HEAD_BYTES).read_to_end(&mut data)?;
-        let streamed = (data.len() as u64) < len && streams(&data);
+        let streamed = (data.len() as u64) < len && (streams(&data) || len > cfg.max_whole_bytes);
         if !streamed {
             file.read_to_end(&mut data)?;
         }
@@ -70,15 +74,48 @@ impl Loaded {
             data,
             len,
             streamed,
+            path: path.to_path_buf(),
+            temporary: false,
         })
     }
 
-    /// What [`Input::whole`] is for this content read from `path`.
-    pub fn whole<'a>(&self, path: &'a std::path::Path) -> Option<Whole<'a>> {
+    /// As [`Loaded::read`], for a copy made for this translation only: removed when dropped.
+    pub fn read_temporary(path: &std::path::Path, cfg: &Config) -> std::io::Result<Loaded> {
+        let loaded = Loaded::read(path, cfg);
+        if loaded.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        loaded.map(|mut l| {
+            l.temporary = true;
+            l
+        })
+    }
+
+    /// Content already in memory (all of it).
+    pub fn in_memory(data: Vec<u8>) -> Loaded {
+        Loaded {
+            len: data.len() as u64,
+            data,
+            streamed: false,
+            path: Default::default(),
+            temporary: false,
+        }
+    }
+
+    /// What [`Input::whole`] is for this content.
+    pub fn whole(&self) -> Option<Whole<'_>> {
         self.streamed.then_some(Whole {
-            path,
+            path: &self.path,
             len: self.len,
         })
+    }
+}
+
+impl Drop for Loaded {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -178,7 +215,7 @@ impl Emitted {
 }
 
 /// An acknowledgement with the partner it goes to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Ack {
     pub partner: String,
     pub doc: AckDoc,
@@ -315,6 +352,13 @@ fn translate_into<'r>(
         return out;
     }
     let format = formats::sniff(input.data);
+    // Read whole (or only its head, when too large to be): bounded by max_whole_file_mb.
+    let read_whole = input.whole.is_none() || !matches!(format, Format::X12 | Format::Edifact);
+    if let Some(out) = too_large(len, cfg.max_whole_bytes, "max_whole_file_mb") {
+        if read_whole {
+            return out;
+        }
+    }
     if input.whole.is_some() && !matches!(format, Format::X12 | Format::Edifact) {
         out.refuse(
             "internal",
@@ -352,18 +396,26 @@ fn translate_into<'r>(
 /// before loading the file): quarantined with its size, for the operator to raise the limit
 /// or have the file split, then release it.
 pub fn oversized(len: u64, cfg: &Config) -> Option<Outcome> {
-    if len <= cfg.max_file_bytes {
+    too_large(len, cfg.max_file_bytes, "max_file_mb")
+}
+
+fn too_large(len: u64, limit: u64, key: &str) -> Option<Outcome> {
+    if len <= limit {
         return None;
     }
+    let why = if key == "max_file_mb" {
+        "X12 and EDIFACT files stream, so memory does not grow with their size"
+    } else {
+        "this format (or an archived document) is read whole, into memory"
+    };
     let mut out = Outcome::default();
     out.refuse(
         "file.too_large",
         format!(
-            "the file is {:.1} MB, over max_file_mb = {} ([service] in edigate.toml): raise \
-             the limit (translation needs about 12 times the file's size in memory) or have \
-             the partner split it, then release it",
+            "the file is {:.1} MB, over {key} = {} ([service] in edigate.toml; {why}): raise \
+             the limit or have the partner split it, then release it",
             len as f64 / 1_048_576.0,
-            cfg.max_file_bytes >> 20
+            limit >> 20
         ),
         Position::default(),
     );

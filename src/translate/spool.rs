@@ -4,6 +4,7 @@
 
 use super::{Ack, Emitted, InterchangeInfo};
 use crate::acks::AckDoc;
+use crate::body::{unnamed, Body};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -32,20 +33,6 @@ impl<T: Spooled> Default for Spool<T> {
     fn default() -> Self {
         Spool::with_bound(IN_MEMORY)
     }
-}
-
-/// An unnamed file in the temporary folder (created, then unlinked while open).
-fn unnamed() -> io::Result<File> {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = std::env::temp_dir().join(format!("edigate-spool-{}-{n}", std::process::id()));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
-    std::fs::remove_file(&path)?;
-    Ok(file)
 }
 
 fn put(w: &mut impl Write, s: &[u8]) -> io::Result<()> {
@@ -118,7 +105,8 @@ impl Spooled for Ack {
         put(w, self.doc.kind.as_bytes())?;
         w.write_all(&self.doc.control.to_le_bytes())?;
         put(w, self.doc.answers.as_bytes())?;
-        put(w, &self.doc.bytes)
+        w.write_all(&self.doc.bytes.len().to_le_bytes())?;
+        self.doc.bytes.copy_to(w)
     }
 
     fn read(r: &mut impl Read) -> io::Result<Ack> {
@@ -134,13 +122,20 @@ impl Spooled for Ack {
                 kind,
                 control: get_u64(r)?,
                 answers: get(r)?,
-                bytes: get_bytes(r)?,
+                bytes: {
+                    let len = get_u64(r)?;
+                    Body::read_from(r, len)?
+                },
             },
         })
     }
 
     fn weight(&self) -> usize {
-        self.doc.bytes.len() + self.partner.len() + self.doc.answers.len() + 64
+        // What it holds in memory (a large body is in a file of its own).
+        self.doc.bytes.in_memory().map_or(0, <[u8]>::len)
+            + self.partner.len()
+            + self.doc.answers.len()
+            + 64
     }
 }
 

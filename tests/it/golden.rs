@@ -51,7 +51,7 @@ pub fn render(rel: &str, bytes: &[u8]) -> [String; 3] {
     }
     let mut ack = String::new();
     for a in &out.acks {
-        ack.push_str(&String::from_utf8_lossy(&a.doc.bytes));
+        ack.push_str(&String::from_utf8_lossy(&a.doc.bytes.to_vec().unwrap()));
     }
     let mut diag = String::new();
     for d in &out.diagnostics {

@@ -657,6 +657,74 @@ fn transactions_rejected_inside_a_file_that_flows_are_kept_as_exception_items() 
 }
 
 #[test]
+fn a_file_read_whole_is_bounded_by_max_whole_file_mb_and_one_that_streams_is_not() {
+    let sb = Sandbox::with_config(&format!("{}\n", crate::support::CONFIG).replace(
+        "[service]\n",
+        "[service]\nmax_whole_file_mb = 1\narchive_days = 30\n",
+    ));
+    // About 1.3 MB of X12: streams, so the limit does not apply.
+    let big: Vec<u8> = (1..=2000).flat_map(po).collect();
+    assert!(big.len() > 1 << 20, "{}", big.len());
+    sb.drop_file("big.edi", &big);
+    // About 1.5 MB of cXML: read whole, so it is held, unread beyond its start.
+    let xml = fs::read_to_string(data("cxml/ok/order-request.xml")).unwrap();
+    let at = xml.find("<cXML").expect("a cXML root");
+    let padded = format!(
+        "{}<!-- {} -->\n{}",
+        &xml[..at],
+        "padding ".repeat(200_000),
+        &xml[at..]
+    );
+    sb.drop_file("big.xml", padded.as_bytes());
+    sb.once(1);
+    assert_eq!(records(&sb).len(), 2000);
+    let list = sb.stdout(&["quarantine", "list", "--class", "configuration"]);
+    assert!(
+        list.contains("big.xml") && list.contains("over max_whole_file_mb = 1"),
+        "{list}"
+    );
+    assert!(!list.contains("big.edi"), "{list}");
+    // Packed into its day's zip, the X12 file is replayed from a copy read from disk.
+    let tomorrow = edigate::util::Utc {
+        epoch: edigate::util::Utc::now().epoch + 86_400,
+    }
+    .date();
+    assert!(sb
+        .run(&["retention", "--as-of", &tomorrow])
+        .status
+        .success());
+    assert!(sb.files("var/archive").iter().any(|f| f.ends_with(".zip")));
+    let out = sb.run(&["replay", "--partner", "ACME"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 file(s) queued"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sb.once(0);
+    let again = sb
+        .files("outbox")
+        .into_iter()
+        .filter(|f| f.contains("-a2-"))
+        .collect::<Vec<_>>();
+    assert!(!again.is_empty(), "{:?}", sb.files("outbox"));
+    let lines: usize = again
+        .iter()
+        .map(|f| {
+            fs::read_to_string(sb.path("outbox").join(f))
+                .unwrap()
+                .lines()
+                .count()
+        })
+        .sum();
+    assert_eq!(lines, 2000, "{again:?}");
+    assert!(
+        !sb.files("var/spool").iter().any(|f| f.contains("replay-")),
+        "{:?}",
+        sb.files("var/spool")
+    );
+}
+
+#[test]
 fn a_file_over_the_size_limit_is_held_untranslated_until_the_operator_raises_it() {
     let small =
         crate::support::CONFIG.replace("settle_ms = 100", "settle_ms = 100\nmax_file_mb = 1");
@@ -784,7 +852,8 @@ fn a_big_file_is_read_from_disk_and_its_results_stream_into_the_store() {
         &crate::support::CONFIG.replace("settle_ms = 100", "settle_ms = 100\ninline_output_kb = 1"),
     );
     let many = many_interchanges(0, 150);
-    let one = one_interchange(250);
+    // Its 997 (about 84 KB) leaves the writer in pieces and is kept as a spool file.
+    let one = one_interchange(4000);
     assert!(many.len() > 64 << 10 && one.len() > 64 << 10);
     let acks = |sb: &Sandbox| -> Vec<String> {
         sb.files("outbox/ACME/acks")
@@ -821,7 +890,7 @@ fn a_big_file_is_read_from_disk_and_its_results_stream_into_the_store() {
     assert_eq!(masked(&ack), masked(&golden[1]));
     let db = rusqlite::Connection::open(sb.path("var/edigate.db")).unwrap();
     let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
-    assert_eq!(count("SELECT COUNT(*) FROM records"), 400);
+    assert_eq!(count("SELECT COUNT(*) FROM records"), 4150);
     assert_eq!(
         count("SELECT COUNT(*) FROM interchanges WHERE file_id = 1"),
         150
@@ -831,6 +900,12 @@ fn a_big_file_is_read_from_disk_and_its_results_stream_into_the_store() {
         2,
         "records over the limit are spool files, not database values"
     );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM outputs WHERE kind = 'ack:997' AND stored IS NOT NULL"),
+        1,
+        "so are acknowledgements"
+    );
+    assert!(ack.len() > 64 << 10, "{}", ack.len());
     assert!(sb.files("var/spool/outputs").is_empty());
 }
 

@@ -74,6 +74,13 @@ impl Writer {
     pub fn finish(self) -> Vec<u8> {
         self.out
     }
+
+    /// Moves what is written so far to `body` once it is a long piece (the count goes on).
+    fn pass_to(&mut self, body: &mut crate::body::Body) {
+        if self.out.len() >= crate::acks::PIECE {
+            body.append(&std::mem::take(&mut self.out));
+        }
+    }
 }
 
 fn first(problems: &[Problem]) -> Option<&Problem> {
@@ -88,8 +95,10 @@ pub fn wanted(ic: &Interchange) -> bool {
 }
 
 /// The CONTRL interchange answering `ic`.
-pub fn contrl(ic: &Interchange, now: Utc, control: u64) -> Vec<u8> {
+pub fn contrl(ic: &Interchange, now: Utc, control: u64) -> crate::body::Body {
     let mut w = Writer::new(ic.delims);
+    // An answer to a million messages leaves the writer in pieces.
+    let mut body = crate::body::Body::default();
     let (y, mo, d, h, mi, _) = now.parts();
     let v4 = ic.syntax_version == "4";
     let date = if v4 {
@@ -171,16 +180,19 @@ pub fn contrl(ic: &Interchange, now: Utc, control: u64) -> Vec<u8> {
             );
             for m in ic.kept().filter(|m| m.group == Some(gi)) {
                 ucm(&mut w, &m);
+                w.pass_to(&mut body);
             }
         }
         for m in ic.kept().filter(|m| m.group.is_none()) {
             ucm(&mut w, &m);
+            w.pass_to(&mut body);
         }
     }
     let n = (w.take_count() + 1).to_string();
     w.segment("UNT", &[&[&n], &["1"]]);
     w.segment("UNZ", &[&["1"], &[&ctrl]]);
-    w.finish()
+    body.append(&w.finish());
+    body
 }
 
 fn ucm(w: &mut Writer, m: &super::Message) {
@@ -242,13 +254,17 @@ mod tests {
             validate::message(m, &validate::Messages::builtin());
         }
         assert!(wanted(ic));
-        let out = String::from_utf8(contrl(
-            ic,
-            Utc {
-                epoch: 1_779_012_900,
-            },
-            7,
-        ))
+        let out = String::from_utf8(
+            contrl(
+                ic,
+                Utc {
+                    epoch: 1_779_012_900,
+                },
+                7,
+            )
+            .into_vec()
+            .unwrap(),
+        )
         .unwrap();
         assert_eq!(
             out,
@@ -270,13 +286,17 @@ mod tests {
         let mut f = parse(text.as_bytes());
         let ic = &mut f.interchanges[0];
         validate::message(&mut ic.messages[0], &validate::Messages::builtin());
-        let out = String::from_utf8(contrl(
-            ic,
-            Utc {
-                epoch: 1_779_012_900,
-            },
-            1,
-        ))
+        let out = String::from_utf8(
+            contrl(
+                ic,
+                Utc {
+                    epoch: 1_779_012_900,
+                },
+                1,
+            )
+            .into_vec()
+            .unwrap(),
+        )
         .unwrap();
         assert!(
             out.contains("UCM+1+ORDERS:D:96A:UN+4+37'\nUCS+4'\nUCD+37+1:2'\n"),

@@ -222,6 +222,16 @@ impl Writer {
     pub fn finish(self) -> Vec<u8> {
         self.out
     }
+
+    /// What is written so far and not yet taken.
+    pub fn buffered(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Takes what is written so far (the counts go on): a long document leaves in pieces.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
 }
 
 #[cfg(test)]
