@@ -688,6 +688,10 @@ impl<W: Write> translate::Sink for Printer<W> {
         }
     }
 
+    fn wants_acks(&self) -> bool {
+        self.acks
+    }
+
     fn ack(&mut self, a: translate::Ack) {
         if self.acks && self.failed.is_none() {
             if let Err(e) = a.doc.bytes.copy_to(&mut self.out) {

@@ -337,7 +337,7 @@ impl Handler for EdifactRun<'_, '_> {
             .cfg
             .partner(&partner)
             .is_none_or(|p| p.ack != acks::Functional::None);
-        if wants && contrl::wanted(&ic) {
+        if wants && self.pass.wants_acks() && contrl::wanted(&ic) {
             let control = self.pass.number(&partner);
             self.pass.ack(Ack {
                 partner,

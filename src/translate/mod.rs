@@ -138,6 +138,10 @@ impl Whole<'_> {
 pub trait Sink {
     fn record(&mut self, r: Emitted);
     fn ack(&mut self, a: Ack);
+    /// Whether acknowledgements are wanted at all (none are built otherwise).
+    fn wants_acks(&self) -> bool {
+        true
+    }
     fn interchange(&mut self, _i: InterchangeInfo) {}
 }
 

@@ -335,6 +335,11 @@ impl<'r, 'i> Pass<'r, 'i> {
         }
     }
 
+    /// Whether the sink wants acknowledgements (built only then; the same on every pass).
+    pub fn wants_acks(&self) -> bool {
+        self.sink.as_ref().is_none_or(|s| s.wants_acks())
+    }
+
     pub fn ack(&mut self, a: Ack) {
         if self.sink.is_none() {
             self.outcome.acks.push(a);

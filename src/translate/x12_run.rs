@@ -278,6 +278,9 @@ impl Handler for X12Run<'_, '_> {
             control: ic.control.clone(),
         });
         self.pass.hand_over(spooled, &ready);
+        if !self.pass.wants_acks() {
+            return;
+        }
         if acks::wants_ta1(&ic) {
             let n = self.pass.number(&partner);
             if let Ok(doc) = acks::ta1(&ic, self.pass.now, n) {
