@@ -245,6 +245,14 @@ mod tests {
     use super::*;
     use crate::formats::edifact::{parse, validate};
 
+    /// The CONTRL answering `ic`, as text, at a fixed time.
+    fn answer(ic: &Interchange, control: u64) -> String {
+        let at = Utc {
+            epoch: 1_779_012_900,
+        };
+        String::from_utf8(contrl(ic, at, control).into_vec().unwrap()).unwrap()
+    }
+
     #[test]
     fn answers_accepted_and_rejected_messages() {
         let text = "UNA:+.? 'UNB+UNOC:3+SUPPLIER:14+BUYER:14+200101:1200+000123++++1'UNH+1+ORDERS:D:96A:UN'BGM+220+PO1?'X+9'DTM+137:20200101:102'UNS+S'UNT+5+1'UNH+2+ORDERS:D:96A:UN'DTM+137:20200101:102'UNS+S'UNT+4+2'UNZ+2+000123'";
@@ -254,18 +262,7 @@ mod tests {
             validate::message(m, &validate::Messages::builtin());
         }
         assert!(wanted(ic));
-        let out = String::from_utf8(
-            contrl(
-                ic,
-                Utc {
-                    epoch: 1_779_012_900,
-                },
-                7,
-            )
-            .into_vec()
-            .unwrap(),
-        )
-        .unwrap();
+        let out = answer(ic, 7);
         assert_eq!(
             out,
             "UNA:+.? '\nUNB+UNOC:3+BUYER:14+SUPPLIER:14+260517:1015+7'\nUNH+1+CONTRL:D:3:UN'\nUCI+000123+SUPPLIER:14+BUYER:14+7'\nUCM+1+ORDERS:D:96A:UN+7'\nUCM+2+ORDERS:D:96A:UN+4+13'\nUCS+2+13'\nUNT+6+1'\nUNZ+1+7'\n"
@@ -286,18 +283,7 @@ mod tests {
         let mut f = parse(text.as_bytes());
         let ic = &mut f.interchanges[0];
         validate::message(&mut ic.messages[0], &validate::Messages::builtin());
-        let out = String::from_utf8(
-            contrl(
-                ic,
-                Utc {
-                    epoch: 1_779_012_900,
-                },
-                1,
-            )
-            .into_vec()
-            .unwrap(),
-        )
-        .unwrap();
+        let out = answer(ic, 1);
         assert!(
             out.contains("UCM+1+ORDERS:D:96A:UN+4+37'\nUCS+4'\nUCD+37+1:2'\n"),
             "{out}"

@@ -4,11 +4,12 @@
 
 use super::lexer::{Delims, LexError, Segment};
 pub use crate::formats::packed::KeepMode;
-use crate::formats::packed::{after, follows, get_text, get_varint, put_text, put_varint, Seen};
+use crate::formats::packed::{
+    after, follows, get_text, get_varint, put_text, put_varint, Kept, Packed, Seen, Summary,
+};
 use crate::formats::stream::{drive_reader, drive_slice, SegBuf, Step, Tokenizer};
 use crate::formats::{Diagnostic, Position, Severity};
 use crate::util::valid_date;
-use std::borrow::Cow;
 
 /// An envelope problem with the CONTRL syntax error code that reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +46,7 @@ pub struct Interchange {
     /// keeps summaries finds the clean ones packed instead: read them all, in order, with
     /// [`Interchange::kept`].
     pub messages: Vec<Message>,
-    packed: Packed,
+    packed: Packed<Message>,
     pub message_count: usize,
     pub closed: bool,
     pub problems: Vec<Problem>,
@@ -97,156 +98,92 @@ impl Interchange {
     }
 
     /// Every message kept, in order (packed summaries unpacked one by one).
-    pub fn kept(&self) -> Kept<'_> {
-        Kept {
-            ic: self,
-            at: 0,
-            left: self.kept_len(),
-            whole: 0,
-            prev: Message::default(),
-        }
+    pub fn kept(&self) -> Kept<'_, Message> {
+        self.packed.kept(&self.messages)
     }
 
     /// How many messages [`Interchange::kept`] gives.
     pub fn kept_len(&self) -> usize {
-        if self.packed.count == 0 {
-            self.messages.len()
-        } else {
-            self.packed.count
-        }
+        self.packed.len(&self.messages)
     }
 
     /// Keeps the summary of `m` (its segments freed): packed into a few bytes when it is
     /// clean, else whole.
     fn keep_summary(&mut self, m: Message) {
-        if !self.packed.push(&m) {
-            self.messages.push(m);
-        }
+        self.packed.keep(m, &mut self.messages);
     }
 }
 
-/// The summaries of an interchange's messages, in order: one flag byte each, then for a
-/// clean one its offset (from the previous one's) and only what differs from the previous
-/// one, so a million alike messages cost a few bytes each.
-#[derive(Debug, Default)]
-struct Packed {
-    bytes: Vec<u8>,
-    count: usize,
-    last: Message,
-}
-
-const FULL: u8 = 1;
 const SAME_TYPE: u8 = 2;
 const NEXT_REFERENCE: u8 = 4;
 const SAME_GROUP: u8 = 8;
 
-impl Packed {
-    /// Packs `m` when it is clean (returns whether it did); else notes that the next whole
-    /// message comes here.
-    fn push(&mut self, m: &Message) -> bool {
-        self.count += 1;
-        if !m.problems.is_empty() || !m.closed || m.offset < self.last.offset {
-            self.bytes.push(FULL);
-            return false;
+impl Summary for Message {
+    /// The previous packed message's header.
+    type Last = Message;
+
+    fn pack(&self, last: &mut Message, b: &mut Vec<u8>) -> Option<u8> {
+        if !self.problems.is_empty() || !self.closed || self.offset < last.offset {
+            return None;
         }
-        let last = &mut self.last;
-        let same_type = m.kind == last.kind
-            && m.version == last.version
-            && m.release == last.release
-            && m.agency == last.agency;
+        let same_type = self.kind == last.kind
+            && self.version == last.version
+            && self.release == last.release
+            && self.agency == last.agency;
         let mut flags = 0;
         if same_type {
             flags |= SAME_TYPE;
         }
-        if follows(&last.reference, &m.reference) {
+        if follows(&last.reference, &self.reference) {
             flags |= NEXT_REFERENCE;
         }
-        if m.group == last.group {
+        if self.group == last.group {
             flags |= SAME_GROUP;
         }
-        let b = &mut self.bytes;
-        b.push(flags);
-        put_varint(b, (m.offset - last.offset) as u64);
+        put_varint(b, (self.offset - last.offset) as u64);
         if !same_type {
             for (mine, kept) in [
-                (&m.kind, &mut last.kind),
-                (&m.version, &mut last.version),
-                (&m.release, &mut last.release),
-                (&m.agency, &mut last.agency),
+                (&self.kind, &mut last.kind),
+                (&self.version, &mut last.version),
+                (&self.release, &mut last.release),
+                (&self.agency, &mut last.agency),
             ] {
                 put_text(b, mine);
                 kept.clone_from(mine);
             }
         }
         if flags & NEXT_REFERENCE == 0 {
-            put_text(b, &m.reference);
+            put_text(b, &self.reference);
         }
-        last.reference.clone_from(&m.reference);
+        last.reference.clone_from(&self.reference);
         if flags & SAME_GROUP == 0 {
             // 0 for none, else the group's index plus one.
-            put_varint(b, m.group.map_or(0, |g| g as u64 + 1));
-            last.group = m.group;
+            put_varint(b, self.group.map_or(0, |g| g as u64 + 1));
+            last.group = self.group;
         }
-        last.offset = m.offset;
-        last.delims = m.delims;
-        true
+        last.offset = self.offset;
+        last.delims = self.delims;
+        Some(flags)
     }
-}
 
-/// The messages of an interchange, in order: borrowed when kept whole, unpacked otherwise.
-pub struct Kept<'i> {
-    ic: &'i Interchange,
-    at: usize,
-    left: usize,
-    whole: usize,
-    prev: Message,
-}
-
-impl<'i> Iterator for Kept<'i> {
-    type Item = Cow<'i, Message>;
-
-    fn next(&mut self) -> Option<Cow<'i, Message>> {
-        if self.left == 0 {
-            return None;
-        }
-        self.left -= 1;
-        let ic = self.ic;
-        let b = &ic.packed.bytes;
-        let flags = if ic.packed.count == 0 {
-            FULL
-        } else {
-            let f = b.get(self.at).copied().unwrap_or(FULL);
-            self.at += 1;
-            f
-        };
-        if flags & FULL != 0 {
-            let m = ic.messages.get(self.whole);
-            self.whole += 1;
-            return m.map(Cow::Borrowed);
-        }
-        let p = &mut self.prev;
-        p.offset += get_varint(b, &mut self.at) as usize;
+    fn unpack(flags: u8, b: &[u8], at: &mut usize, p: &mut Message) -> Message {
+        p.offset += get_varint(b, at) as usize;
         if flags & SAME_TYPE == 0 {
-            p.kind = get_text(b, &mut self.at);
-            p.version = get_text(b, &mut self.at);
-            p.release = get_text(b, &mut self.at);
-            p.agency = get_text(b, &mut self.at);
+            p.kind = get_text(b, at);
+            p.version = get_text(b, at);
+            p.release = get_text(b, at);
+            p.agency = get_text(b, at);
         }
         p.reference = if flags & NEXT_REFERENCE == 0 {
-            get_text(b, &mut self.at)
+            get_text(b, at)
         } else {
             after(&p.reference)
         };
         if flags & SAME_GROUP == 0 {
-            p.group = (get_varint(b, &mut self.at) as usize).checked_sub(1);
+            p.group = (get_varint(b, at) as usize).checked_sub(1);
         }
-        p.delims = ic.packed.last.delims;
         p.closed = true;
-        Some(Cow::Owned(p.clone()))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.left, Some(self.left))
+        p.clone()
     }
 }
 
@@ -1000,9 +937,9 @@ mod tests {
         assert_eq!(got, want);
         assert!(want.iter().any(|f| f.3 == Some(0)) && want.iter().any(|f| f.3.is_none()));
         assert!(
-            s.packed.bytes.len() < 4 * count,
+            s.packed.bytes() < 4 * count,
             "{} bytes for {count} summaries",
-            s.packed.bytes.len()
+            s.packed.bytes()
         );
     }
 }

@@ -5,7 +5,9 @@
 use super::fields::{Fields, Split};
 use super::lexer::{LexError, Segment, Separators};
 pub use crate::formats::packed::KeepMode;
-use crate::formats::packed::{after, follows, get_text, get_varint, put_text, put_varint, Seen};
+use crate::formats::packed::{
+    after, follows, get_text, get_varint, put_text, put_varint, Kept, Packed, Seen, Summary,
+};
 use crate::formats::stream::SegBuf;
 use crate::formats::{Diagnostic, Position, Severity};
 use crate::util::valid_date;
@@ -81,7 +83,7 @@ pub struct Group {
     /// that keeps summaries finds the clean ones packed instead: read them all, in order,
     /// with [`Group::kept`].
     pub transactions: Vec<Transaction>,
-    packed: Packed,
+    packed: Packed<Transaction>,
     /// Transactions seen, kept or not.
     pub transaction_count: usize,
     /// GE01 as sent, when GE was seen.
@@ -135,176 +137,96 @@ impl Group {
     }
 
     /// Every transaction kept, in order (packed summaries unpacked one by one).
-    pub fn kept(&self) -> Kept<'_> {
-        Kept {
-            g: self,
-            at: 0,
-            left: if self.packed.count == 0 {
-                self.transactions.len()
-            } else {
-                self.packed.count
-            },
-            full: 0,
-            prev: Default::default(),
-        }
+    pub fn kept(&self) -> Kept<'_, Transaction> {
+        self.packed.kept(&self.transactions)
     }
 
     /// How many transactions [`Group::kept`] gives.
     pub fn kept_len(&self) -> usize {
-        if self.packed.count == 0 {
-            self.transactions.len()
-        } else {
-            self.packed.count
-        }
+        self.packed.len(&self.transactions)
     }
 
     /// Keeps the summary of `tx` (its segments freed): packed into a few bytes when it is
     /// clean, else whole.
     fn keep_summary(&mut self, tx: Transaction) {
-        if !self.packed.push(&tx) {
-            self.transactions.push(tx);
-        }
+        self.packed.keep(tx, &mut self.transactions);
     }
 }
 
-/// The summaries of a group's transactions, in order: one flag byte each, then for a clean
-/// one its offset (from the previous one's) and only what differs from the previous one: a
-/// file of a million alike transaction sets costs a few bytes per set, not a few hundred.
-#[derive(Debug, Default)]
-struct Packed {
-    bytes: Vec<u8>,
-    count: usize,
-    last: Header,
-    separators: Separators,
-}
-
-/// What a packed summary holds.
+/// What a packed summary carries to the next.
 #[derive(Debug, Default, Clone)]
-struct Header {
+pub struct Header {
     offset: usize,
     id: String,
     control: String,
     implementation: String,
+    separators: Separators,
 }
 
-const FULL: u8 = 1;
 const SAME_ID: u8 = 2;
 const NEXT_CONTROL: u8 = 4;
 const SAME_IMPLEMENTATION: u8 = 8;
 
-impl Packed {
-    /// Packs `tx` when it is clean (returns whether it did); else notes that the next whole
-    /// transaction comes here.
-    fn push(&mut self, tx: &Transaction) -> bool {
-        self.count += 1;
-        let clean = tx.problems.is_empty() && tx.issues.is_empty() && tx.offset >= self.last.offset;
+impl Summary for Transaction {
+    type Last = Header;
+
+    /// Packs a clean transaction set's header: its offset and what differs from the last.
+    fn pack(&self, last: &mut Header, out: &mut Vec<u8>) -> Option<u8> {
+        let clean =
+            self.problems.is_empty() && self.issues.is_empty() && self.offset >= last.offset;
         if !clean {
-            self.bytes.push(FULL);
-            return false;
-        }
-        let mut flags = 0;
-        if tx.id == self.last.id {
-            flags |= SAME_ID;
-        }
-        if follows(&self.last.control, &tx.control) {
-            flags |= NEXT_CONTROL;
-        }
-        if tx.implementation == self.last.implementation {
-            flags |= SAME_IMPLEMENTATION;
-        }
-        self.bytes.push(flags);
-        self.separators = tx.separators;
-        put_varint(&mut self.bytes, (tx.offset - self.last.offset) as u64);
-        if flags & SAME_ID == 0 {
-            put_text(&mut self.bytes, &tx.id);
-            self.last.id.clone_from(&tx.id);
-        }
-        if flags & NEXT_CONTROL == 0 {
-            put_text(&mut self.bytes, &tx.control);
-        }
-        self.last.control.clone_from(&tx.control);
-        if flags & SAME_IMPLEMENTATION == 0 {
-            put_text(&mut self.bytes, &tx.implementation);
-            self.last.implementation.clone_from(&tx.implementation);
-        }
-        self.last.offset = tx.offset;
-        true
-    }
-}
-
-/// The transactions of a group, in order: borrowed when kept whole, unpacked otherwise.
-pub struct Kept<'g> {
-    g: &'g Group,
-    at: usize,
-    left: usize,
-    full: usize,
-    prev: Header,
-}
-
-/// A transaction kept whole, or one unpacked from its summary.
-// An iterator item, built and dropped one at a time: boxing it would allocate per transaction.
-#[allow(clippy::large_enum_variant)]
-pub enum KeptTx<'g> {
-    Whole(&'g Transaction),
-    Unpacked(Transaction),
-}
-
-impl std::ops::Deref for KeptTx<'_> {
-    type Target = Transaction;
-
-    fn deref(&self) -> &Transaction {
-        match self {
-            KeptTx::Whole(t) => t,
-            KeptTx::Unpacked(t) => t,
-        }
-    }
-}
-
-impl<'g> Iterator for Kept<'g> {
-    type Item = KeptTx<'g>;
-
-    fn next(&mut self) -> Option<KeptTx<'g>> {
-        if self.left == 0 {
             return None;
         }
-        self.left -= 1;
-        let g = self.g;
-        let b = &g.packed.bytes;
-        let whole = |k: &mut Self| {
-            let t = g.transactions.get(k.full);
-            k.full += 1;
-            t.map(KeptTx::Whole)
-        };
-        if g.packed.count == 0 {
-            return whole(self);
+        let mut flags = 0;
+        if self.id == last.id {
+            flags |= SAME_ID;
         }
-        let flags = b.get(self.at).copied().unwrap_or(FULL);
-        self.at += 1;
-        if flags & FULL != 0 {
-            return whole(self);
+        if follows(&last.control, &self.control) {
+            flags |= NEXT_CONTROL;
         }
-        let p = &mut self.prev;
-        p.offset += get_varint(b, &mut self.at) as usize;
+        if self.implementation == last.implementation {
+            flags |= SAME_IMPLEMENTATION;
+        }
+        last.separators = self.separators;
+        put_varint(out, (self.offset - last.offset) as u64);
         if flags & SAME_ID == 0 {
-            p.id = get_text(b, &mut self.at);
+            put_text(out, &self.id);
+            last.id.clone_from(&self.id);
+        }
+        if flags & NEXT_CONTROL == 0 {
+            put_text(out, &self.control);
+        }
+        last.control.clone_from(&self.control);
+        if flags & SAME_IMPLEMENTATION == 0 {
+            put_text(out, &self.implementation);
+            last.implementation.clone_from(&self.implementation);
+        }
+        last.offset = self.offset;
+        Some(flags)
+    }
+
+    fn unpack(flags: u8, b: &[u8], at: &mut usize, p: &mut Header) -> Transaction {
+        p.offset += get_varint(b, at) as usize;
+        if flags & SAME_ID == 0 {
+            p.id = get_text(b, at);
         }
         p.control = if flags & NEXT_CONTROL == 0 {
-            get_text(b, &mut self.at)
+            get_text(b, at)
         } else {
             after(&p.control)
         };
         if flags & SAME_IMPLEMENTATION == 0 {
-            p.implementation = get_text(b, &mut self.at);
+            p.implementation = get_text(b, at);
         }
-        Some(KeptTx::Unpacked(Transaction {
+        Transaction {
             offset: p.offset,
             id: p.id.clone(),
             control: p.control.clone(),
             implementation: p.implementation.clone(),
-            separators: g.packed.separators,
+            separators: p.separators,
             closed: true,
             ..Transaction::default()
-        }))
+        }
     }
 }
 
@@ -1164,9 +1086,9 @@ mod tests {
         let got: Vec<Facts> = s.kept().map(|t| facts(&t)).collect();
         assert_eq!(got, want);
         assert!(
-            s.packed.bytes.len() < 4 * count,
+            s.packed.bytes() < 4 * count,
             "{} bytes for {count} summaries",
-            s.packed.bytes.len()
+            s.packed.bytes()
         );
     }
 }
