@@ -410,7 +410,7 @@ fn too_large(len: u64, limit: u64, key: &str) -> Option<Outcome> {
     let why = if key == "max_file_mb" {
         "X12 and EDIFACT files stream, so memory does not grow with their size"
     } else {
-        "this format (or an archived document) is read whole, into memory"
+        "XML, CSV and zip files are read whole, into memory"
     };
     let mut out = Outcome::default();
     out.refuse(
