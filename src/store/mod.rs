@@ -1094,6 +1094,9 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // Savepoint journals (one per file inside a batch) and sorts stay in memory.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // 16 MB of pages (the default is 2 MB): a file of millions of records inserts their
+        // keys into indexes that outgrow a small cache, which then rereads them page by page.
+        conn.pragma_update(None, "cache_size", -16384)?;
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
