@@ -5,6 +5,7 @@
 use crate::canonical::{Date, Decimal};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// One column map, as written in `mappings/csv/<name>.toml`.
@@ -147,8 +148,80 @@ fn reader<'d>(data: &'d [u8], map: &ColumnMap) -> Result<csv::Reader<&'d [u8]>, 
         .from_reader(data))
 }
 
-/// Every data row as an object of canonical field names (text, exact decimals, ISO dates).
-pub fn rows(data: &[u8], map: &ColumnMap) -> Result<Vec<Value>, CsvError> {
+/// The data rows of a file, by canonical field name: what a column map reads. The values sit
+/// in one text, so a row costs its text and four bytes a value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rows {
+    /// The canonical field names, sorted: the columns of every row.
+    pub fields: Vec<String>,
+    text: String,
+    /// Where each value ends in `text`, row after row; a blank value is an empty one (a value
+    /// read is never empty).
+    ends: Vec<u32>,
+    /// Each row's 1-based line in the file, blank lines counted.
+    lines: Vec<u64>,
+}
+
+impl Rows {
+    /// Where field `name` is among every row's columns.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f == name)
+    }
+
+    /// How many data rows.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The line of row `row` in the file.
+    pub fn line(&self, row: usize) -> u64 {
+        self.lines[row]
+    }
+
+    /// The value of row `row` in column `column`; `None` when blank.
+    pub fn value(&self, row: usize, column: usize) -> Option<&str> {
+        let i = row * self.fields.len() + column;
+        let start = match i {
+            0 => 0,
+            _ => *self.ends.get(i - 1)? as usize,
+        };
+        let end = *self.ends.get(i)? as usize;
+        (end > start).then(|| &self.text[start..end])
+    }
+
+    /// Every row as an object of its non-blank fields plus `_line`: the input of a CSV
+    /// mapping's jq.
+    pub fn to_json(&self) -> Vec<Value> {
+        (0..self.len())
+            .map(|r| {
+                let mut row = Map::new();
+                for (c, field) in self.fields.iter().enumerate() {
+                    if let Some(v) = self.value(r, c) {
+                        row.insert(field.clone(), Value::String(v.to_string()));
+                    }
+                }
+                row.insert("_line".into(), Value::from(self.lines[r]));
+                Value::Object(row)
+            })
+            .collect()
+    }
+
+    /// Appends one value (blank when empty).
+    fn push(&mut self, value: &str) -> Result<(), String> {
+        self.text.push_str(value);
+        let end = u32::try_from(self.text.len())
+            .map_err(|_| "the file's values add up to more than 4 GiB".to_string())?;
+        self.ends.push(end);
+        Ok(())
+    }
+}
+
+/// Every data row with the values of the map's columns (text, exact decimals, ISO dates).
+pub fn rows(data: &[u8], map: &ColumnMap) -> Result<Rows, CsvError> {
     let whole = |message: String| CsvError {
         line: 0,
         column: None,
@@ -174,51 +247,65 @@ pub fn rows(data: &[u8], map: &ColumnMap) -> Result<Vec<Value>, CsvError> {
         }
     }
     let mark = if map.decimal_mark == "," { ',' } else { '.' };
-    let mut out = Vec::new();
-    for rec in r.records() {
-        let rec = rec.map_err(|e| CsvError {
-            line: e.position().map_or(0, |p| p.line()),
-            column: None,
-            message: e.to_string(),
-        })?;
+    let mut out = Rows {
+        fields: at.iter().map(|(f, _, _)| f.clone()).collect(),
+        ..Rows::default()
+    };
+    // Lines counted so far, up to byte `counted`: rows come in order, so each byte is counted once.
+    let (mut counted, mut newlines) = (0usize, 0u64);
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match r.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                return Err(CsvError {
+                    line: e.position().map_or(0, |p| p.line()),
+                    column: None,
+                    message: e.to_string(),
+                })
+            }
+        }
         // The reader's own line count skips blank lines; count them from the byte offset.
         let line = rec.position().map_or(0, |p| {
             let mut at = (p.byte() as usize).min(body.len());
             while at < body.len() && matches!(body[at], b'\r' | b'\n') {
                 at += 1;
             }
-            body[..at].iter().filter(|b| **b == b'\n').count() as u64 + 1
+            let at = at.max(counted);
+            newlines += body[counted..at].iter().filter(|b| **b == b'\n').count() as u64;
+            counted = at;
+            newlines + 1
         });
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let mut row = Map::new();
         for (field, name, i) in &at {
             let raw = rec.get(*i).unwrap_or("").trim();
-            if raw.is_empty() {
-                continue;
-            }
             let bad = |what: &str| CsvError {
                 line,
                 column: Some(name.clone()),
                 message: format!("{raw:?} is not {what}"),
             };
-            let value = if map.decimals.contains(field) {
+            let value: Cow<'_, str> = if raw.is_empty() {
+                Cow::Borrowed("")
+            } else if map.decimals.contains(field) {
                 // Thousands separators are never guessed: "1.234,50" with a comma mark is
                 // refused rather than read wrong.
                 Decimal::parse_with(raw, mark)
                     .ok_or_else(|| bad(&format!("a number with decimal mark {mark:?}")))?
                     .to_string()
+                    .into()
             } else if map.dates.contains(field) {
                 to_iso(raw, &map.date_format)
                     .ok_or_else(|| bad(&format!("a date in the form {}", map.date_format)))?
+                    .into()
             } else {
-                raw.to_string()
+                Cow::Borrowed(raw)
             };
-            row.insert(field.clone(), Value::String(value));
+            out.push(&value).map_err(whole)?;
         }
-        row.insert("_line".into(), Value::from(line));
-        out.push(Value::Object(row));
+        out.lines.push(line);
     }
     Ok(out)
 }
@@ -251,7 +338,7 @@ quantity = "Menge"
         m.check().unwrap();
         let data =
             "Bestellung;Datum;Menge;Extra\nB-1;17.05.2026;\"1,50\";x\n\nB-1;17.05.2026;3;y\n";
-        let rows = rows(data.as_bytes(), &m).unwrap();
+        let rows = rows(data.as_bytes(), &m).unwrap().to_json();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["quantity"], "1.50");
         assert_eq!(rows[0]["order_date"], "2026-05-17");

@@ -448,6 +448,33 @@ impl Mappings {
         mapping.twin?.edifact(m, &self.codes_json, partner)
     }
 
+    /// The records of the rows of one CSV file: from the mapping's twin when it answers, else
+    /// from the interpreter (on the rows as JSON, `fields` around them).
+    pub fn inbound_csv(
+        &self,
+        mapping: &Mapping,
+        partner: &str,
+        rows: &crate::formats::csv::Rows,
+        fields: impl FnOnce(Vec<Value>) -> Value,
+    ) -> Result<Vec<Written>, MapError> {
+        if let Some(records) = self.twin_csv(mapping, partner, rows) {
+            return Ok(records);
+        }
+        let input = jq::from_json(&fields(rows.to_json()));
+        let businesses = self.inbound(mapping, partner, input)?;
+        Ok(businesses.iter().map(Written::from).collect())
+    }
+
+    /// The records of the mapping's CSV twin, when it has one and that twin answers.
+    pub fn twin_csv(
+        &self,
+        mapping: &Mapping,
+        partner: &str,
+        rows: &crate::formats::csv::Rows,
+    ) -> Option<Vec<Written>> {
+        mapping.twin?.csv(rows, &self.codes_json, partner)
+    }
+
     /// The records of the mapping's twin, when it has one and that twin answers.
     pub fn twin_x12(
         &self,

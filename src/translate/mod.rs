@@ -747,9 +747,6 @@ fn translate_csv(
             Position::default(),
         );
     };
-    let fields = serde_json::json!({
-        "format": "csv", "document": map.document, "partner": partner, "rows": rows,
-    });
     let source = Source {
         format: "csv".into(),
         document,
@@ -757,31 +754,30 @@ fn translate_csv(
         sha256: input.sha256.to_string(),
         ..Source::default()
     };
-    let program = (program, &fields);
-    whole_document(input, cfg, &partner, program, source, "csv.mapping", out);
+    let mapped = cfg.maps.inbound_csv(program, &partner, &rows, |rows| {
+        serde_json::json!({
+            "format": "csv", "document": map.document, "partner": partner, "rows": rows,
+        })
+    });
+    whole_document(input, &partner, mapped, source, "csv.mapping", out);
 }
 
 /// A document mapped as a whole (cXML, CSV): `program` run on `fields`, giving its records or
 /// its refusal.
 fn whole_document(
     input: &Input<'_>,
-    cfg: &Config,
     partner: &str,
-    (program, fields): (&mapping::Mapping, &serde_json::Value),
+    mapped: Result<Vec<Written>, mapping::MapError>,
     source: Source,
     code: &'static str,
     out: &mut Outcome,
 ) {
-    match cfg
-        .maps
-        .inbound(program, partner, mapping::jq::from_json(fields))
-    {
-        Ok(businesses) => {
+    match mapped {
+        Ok(written) => {
             out.accepted += 1;
-            for (k, business) in businesses.into_iter().enumerate() {
+            for (k, w) in written.into_iter().enumerate() {
                 let key = format!("{}:{}:{k}", input.sha256, source.format);
-                out.records
-                    .push(record(&key, partner, &source, (&business).into()));
+                out.records.push(record(&key, partner, &source, w));
             }
         }
         Err(e) => {
@@ -895,8 +891,11 @@ fn translate_cxml(input: &Input<'_>, cfg: &Config, out: &mut Outcome) {
         sha256: input.sha256.to_string(),
         ..Source::default()
     };
-    let program = (program, &fields);
-    whole_document(input, cfg, &partner, program, source, "cxml.mapping", out);
+    let mapped = cfg
+        .maps
+        .inbound(program, &partner, mapping::jq::from_json(&fields))
+        .map(|bs| bs.iter().map(Written::from).collect());
+    whole_document(input, &partner, mapped, source, "cxml.mapping", out);
 }
 
 fn refuse_nothing_accepted(out: &mut Outcome, empty: bool) {

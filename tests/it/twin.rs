@@ -1654,3 +1654,206 @@ fn the_twins_agree_with_the_interpreter_on_every_fixture_and_corpus_file() {
         assert!(total.1 >= 2, "{set}: {total:?}");
     }
 }
+
+/// The canonical fields the shipped CSV mapping for `document` reads.
+fn csv_fields(document: &str) -> &'static [&'static str] {
+    match document {
+        "purchase_order" => &[
+            "po_number",
+            "order_date",
+            "po_type",
+            "currency",
+            "requested_delivery_date",
+            "buyer_id",
+            "buyer_name",
+            "buyer_street",
+            "buyer_city",
+            "buyer_region",
+            "buyer_postal_code",
+            "buyer_country",
+            "ship_to_id",
+            "ship_to_name",
+            "ship_to_street",
+            "ship_to_city",
+            "ship_to_region",
+            "ship_to_postal_code",
+            "ship_to_country",
+            "line_number",
+            "buyer_part",
+            "supplier_part",
+            "gtin",
+            "description",
+            "quantity",
+            "uom",
+            "unit_price",
+            "line_delivery_date",
+        ],
+        _ => &[
+            "invoice_number",
+            "invoice_date",
+            "due_date",
+            "po_number",
+            "currency",
+            "total_amount",
+            "tax_total",
+            "line_number",
+            "buyer_part",
+            "supplier_part",
+            "gtin",
+            "description",
+            "quantity",
+            "uom",
+            "unit_price",
+            "amount",
+        ],
+    }
+}
+
+/// A column map for `document` naming every field it reads (header = field name), with its
+/// numbers and dates read by the map (`typed`) or handed to the mapping as written.
+fn csv_map(document: &str, typed: bool) -> edigate::formats::csv::ColumnMap {
+    let fields = csv_fields(document);
+    let (decimals, dates): (Vec<&str>, Vec<&str>) = if typed {
+        (
+            fields
+                .iter()
+                .copied()
+                .filter(|f| csv_kind(f) == 'n')
+                .collect(),
+            fields
+                .iter()
+                .copied()
+                .filter(|f| csv_kind(f) == 'd')
+                .collect(),
+        )
+    } else {
+        (vec![], vec![])
+    };
+    let columns: Vec<String> = fields.iter().map(|f| format!("{f} = \"{f}\"")).collect();
+    toml::from_str(&format!(
+        "document = \"{document}\"\ndate_format = \"YYYYMMDD\"\ndecimals = {decimals:?}\ndates = {dates:?}\n[columns]\n{}\n",
+        columns.join("\n")
+    ))
+    .unwrap()
+}
+
+/// `n` for a number, `d` for a date, `t` for text.
+fn csv_kind(field: &str) -> char {
+    if [
+        "quantity",
+        "unit_price",
+        "amount",
+        "total_amount",
+        "tax_total",
+    ]
+    .contains(&field)
+    {
+        'n'
+    } else if field.ends_with("date") {
+        'd'
+    } else {
+        't'
+    }
+}
+
+/// One value of `field` in a generated file; with `odd` > 0, that percent chance of an odd
+/// one (blank, not a number or date, unknown to a crosswalk, mapped to nothing).
+fn csv_value(r: &mut Rng, field: &str, odd: u64, typed: bool) -> String {
+    if r.chance(odd) {
+        return r
+            .pick(&[
+                "",
+                "x",
+                "1,5",
+                "1.50",
+                "007",
+                "2026-02-30",
+                "20260230",
+                "ZZ",
+                "BLANK",
+                "\"q\"\"\"",
+            ])
+            .to_string();
+    }
+    match (csv_kind(field), field) {
+        ('n', _) => r.decimal(2),
+        ('d', _) if typed => r.date().replace('-', ""),
+        ('d', _) => r.date(),
+        (_, "uom") => r.pick(&["EA", "CS", "PCE", "DZ"]).to_string(),
+        (_, "buyer_part") => r.pick(&["WIDGET-1", "QUOTED", ""]).to_string(),
+        (_, "po_number" | "invoice_number") => format!("N{}", r.below(6)),
+        (_, "currency" | "gtin") => r.word(4),
+        _ if r.chance(30) => String::new(),
+        _ => r.text(2),
+    }
+}
+
+/// A CSV file of 1 to 12 rows (document numbers repeat, not always next to each other).
+fn csv_file(r: &mut Rng, document: &str, odd: u64, typed: bool) -> Vec<u8> {
+    let fields = csv_fields(document);
+    let mut out = fields.join(",");
+    for _ in 0..1 + r.below(12) {
+        out.push('\n');
+        let row: Vec<String> = fields
+            .iter()
+            .map(|f| {
+                let v = csv_value(r, f, odd, typed);
+                if v.contains([',', '"']) {
+                    format!("\"{}\"", v.replace('"', "\"\""))
+                } else {
+                    v
+                }
+            })
+            .collect();
+        out.push_str(&row.join(","));
+    }
+    out.push('\n');
+    out.into_bytes()
+}
+
+#[test]
+fn the_csv_twins_give_exactly_the_interpreters_records_or_leave_the_file_to_it() {
+    use edigate::formats::csv;
+    let (_dir, maps) = mappings();
+    let mut r = Rng(1840);
+    for document in ["purchase_order", "invoice"] {
+        let mapping = maps.find("ACME", "inbound", "csv", document).unwrap();
+        assert!(
+            mapping.twin().is_some(),
+            "the shipped {document} has a twin"
+        );
+        let (mut answered, mut declined, mut errors) = (0, 0, 0);
+        for i in 0..3000 {
+            let partner = ["ACME", "OTHER"][i % 2];
+            let typed = (i / 4) % 4 != 0;
+            let odd = [0, 2, 5, 20][i % 4];
+            let map = csv_map(document, typed);
+            let data = csv_file(&mut r, document, odd, typed);
+            let Ok(rows) = csv::rows(&data, &map) else {
+                continue;
+            };
+            let fields = serde_json::json!({
+                "format": "csv", "document": document, "partner": partner, "rows": rows.to_json(),
+            });
+            let interpreted = maps
+                .inbound(mapping, partner, edigate::mapping::jq::from_json(&fields))
+                .map(|bs| bs.iter().map(Written::from).collect::<Vec<_>>());
+            errors += usize::from(interpreted.is_err());
+            match maps.twin_csv(mapping, partner, &rows) {
+                Some(twin) => {
+                    answered += 1;
+                    let text = String::from_utf8_lossy(&data);
+                    assert_eq!(Ok(&twin), interpreted.as_ref(), "{document} #{i}:\n{text}");
+                }
+                None => declined += 1,
+            }
+            if odd == 0 && typed {
+                assert!(interpreted.is_ok(), "{document} #{i}: {interpreted:?}");
+            }
+        }
+        assert!(
+            answered > 800 && declined > 300 && errors > 300,
+            "{document}: {answered} {declined} {errors}"
+        );
+    }
+}

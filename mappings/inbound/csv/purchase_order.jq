@@ -2,10 +2,9 @@
 # record per po_number, in the order the file first names them; header fields come from the
 # first row of each order.
 def need($row; $f): $row[$f] // error({message: "line \($row._line): no \($f)", line: $row._line});
-.rows as $rows
-| (reduce $rows[] as $r ([]; if any(.[]; . == $r.po_number) then . else . + [$r.po_number] end)) as $orders
-| $orders[] as $po
-| [$rows[] | select(.po_number == $po)] as $lines
+# Rows are grouped in one pass (keyed by po_number, absent as "": a value is never empty),
+# so the time grows with the rows, not with rows times documents.
+(reduce .rows[] as $r ({}; .[$r.po_number // ""] += [$r]))[] as $lines
 | $lines[0] as $h
 | {
     po_number: need($h; "po_number"),

@@ -1,6 +1,6 @@
 //! Compiled twins of shipped mappings (X12 850, 810, 855, 856, 860, 820, 997, 999;
-//! EDIFACT ORDERS, INVOIC, ORDRSP, DESADV, REMADV, CONTRL, APERAK): the
-//! same records, built in Rust without the jq interpreter.
+//! EDIFACT ORDERS, INVOIC, ORDRSP, DESADV, REMADV, CONTRL, APERAK; CSV purchase orders and
+//! invoices): the same records, built in Rust without the jq interpreter.
 //!
 //! A twin runs only while its mapping file and the prelude are the shipped text (an edited or
 //! partner-specific mapping always runs in the interpreter), and only on the plain path: on
@@ -15,6 +15,7 @@ use crate::formats::x12::Transaction;
 use serde_json::{Map, Value};
 
 mod acks;
+mod csv;
 mod edifact;
 
 /// The mappings that have a twin.
@@ -50,6 +51,10 @@ pub enum Twin {
     X12FunctionalAck,
     /// `inbound/x12/999.jq`
     X12ImplementationAck,
+    /// `inbound/csv/purchase_order.jq`
+    CsvPurchaseOrder,
+    /// `inbound/csv/invoice.jq`
+    CsvInvoice,
 }
 
 impl Twin {
@@ -95,6 +100,10 @@ impl Twin {
             "inbound/edifact/APERAK" => Some((Twin::EdifactAperak, "inbound/edifact/APERAK.jq")),
             "inbound/x12/997" => Some((Twin::X12FunctionalAck, "inbound/x12/997.jq")),
             "inbound/x12/999" => Some((Twin::X12ImplementationAck, "inbound/x12/999.jq")),
+            "inbound/csv/purchase_order" => {
+                Some((Twin::CsvPurchaseOrder, "inbound/csv/purchase_order.jq"))
+            }
+            "inbound/csv/invoice" => Some((Twin::CsvInvoice, "inbound/csv/invoice.jq")),
             _ => None,
         }
     }
@@ -118,7 +127,24 @@ impl Twin {
             | Twin::EdifactRemittance
             | Twin::EdifactShipNotice
             | Twin::EdifactContrl
-            | Twin::EdifactAperak => None,
+            | Twin::EdifactAperak
+            | Twin::CsvPurchaseOrder
+            | Twin::CsvInvoice => None,
+        }
+    }
+
+    /// The records of the rows of one CSV file, or `None` to let the interpreter decide.
+    pub fn csv(
+        self,
+        rows: &crate::formats::csv::Rows,
+        codes: &Value,
+        partner: &str,
+    ) -> Option<Vec<Written>> {
+        let walks = Walks::of(codes, partner);
+        match self {
+            Twin::CsvPurchaseOrder => csv::purchase_orders(rows, &walks),
+            Twin::CsvInvoice => csv::invoices(rows, &walks),
+            _ => None,
         }
     }
 

@@ -1,0 +1,235 @@
+//! Twins of the shipped CSV mappings (`inbound/csv/purchase_order.jq`, `invoice.jq`): rows
+//! grouped by document number in the order the file first names them, one typed record each.
+
+use super::{walk, Walks};
+use crate::canonical::records::{
+    Address, Invoice, InvoiceLine, Item, Party, PoLine, PurchaseOrder, Purpose, Role,
+};
+use crate::canonical::{Business, Date, Decimal, Written};
+use crate::formats::csv::Rows;
+use std::collections::HashMap;
+
+/// The values of one row by canonical field name; a field the map has no column for reads as
+/// blank, as it does in the jq (`$row.field` is null).
+struct Fields<'r> {
+    rows: &'r Rows,
+    columns: HashMap<&'static str, usize>,
+}
+
+impl<'r> Fields<'r> {
+    fn of(rows: &'r Rows, names: &[&'static str]) -> Fields<'r> {
+        let columns = names
+            .iter()
+            .filter_map(|n| rows.column(n).map(|i| (*n, i)))
+            .collect();
+        Fields { rows, columns }
+    }
+
+    fn get(&self, row: usize, name: &str) -> Option<&'r str> {
+        self.rows.value(row, *self.columns.get(name)?)
+    }
+
+    /// The rows grouped by `key`'s value, first-named first; `None` when a row has none (the
+    /// jq fails then).
+    fn groups(&self, key: &str) -> Option<Vec<Vec<usize>>> {
+        let mut at: HashMap<&str, usize> = HashMap::new();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for row in 0..self.rows.len() {
+            let k = self.get(row, key)?;
+            match at.get(k) {
+                Some(&g) => groups[g].push(row),
+                None => {
+                    at.insert(k, groups.len());
+                    groups.push(vec![row]);
+                }
+            }
+        }
+        Some(groups)
+    }
+}
+
+/// A value as the typed record's deserialisation takes it, `None` when it would refuse it.
+fn decimal(v: Option<&str>) -> Option<Option<Decimal>> {
+    match v {
+        None => Some(None),
+        Some(s) => Decimal::parse(s).filter(|d| d.as_str() == s).map(Some),
+    }
+}
+
+fn date(v: Option<&str>) -> Option<Option<Date>> {
+    v.map_or(Some(None), |s| Date::parse(s).map(Some))
+}
+
+fn text(v: Option<&str>) -> Option<String> {
+    v.map(str::to_string)
+}
+
+/// `xwalk` of an optional value: `Some(None)` for a blank one.
+fn walked(table: &Option<super::Table<'_>>, v: Option<&str>) -> Option<Option<String>> {
+    v.map_or(Some(None), |v| walk(table, v).map(|w| Some(w.to_string())))
+}
+
+fn item(f: &Fields<'_>, r: usize, walks: &Walks<'_>) -> Option<Item> {
+    Some(Item {
+        buyer_part: walked(&walks.item, f.get(r, "buyer_part"))?,
+        supplier_part: text(f.get(r, "supplier_part")),
+        gtin: text(f.get(r, "gtin")),
+        description: text(f.get(r, "description")),
+    })
+}
+
+fn line_number(f: &Fields<'_>, r: usize, k: usize) -> String {
+    f.get(r, "line_number")
+        .map_or_else(|| (k + 1).to_string(), str::to_string)
+}
+
+/// A party of the order's first row when it has an id or a name (`buyer`, `ship_to`).
+fn party(f: &Fields<'_>, h: usize, role: Role, prefix: &str) -> Option<Party> {
+    let get = |s: &str| text(f.get(h, &format!("{prefix}_{s}")));
+    let (id, name) = (get("id"), get("name"));
+    if id.is_none() && name.is_none() {
+        return None;
+    }
+    Some(Party {
+        role,
+        id,
+        id_qualifier: None,
+        name,
+        address: Address {
+            lines: get("street").into_iter().collect(),
+            city: get("city"),
+            region: get("region"),
+            postal_code: get("postal_code"),
+            country: get("country"),
+        },
+    })
+}
+
+const ORDER_FIELDS: &[&str] = &[
+    "po_number",
+    "order_date",
+    "po_type",
+    "currency",
+    "requested_delivery_date",
+    "buyer_id",
+    "buyer_name",
+    "buyer_street",
+    "buyer_city",
+    "buyer_region",
+    "buyer_postal_code",
+    "buyer_country",
+    "ship_to_id",
+    "ship_to_name",
+    "ship_to_street",
+    "ship_to_city",
+    "ship_to_region",
+    "ship_to_postal_code",
+    "ship_to_country",
+    "line_number",
+    "buyer_part",
+    "supplier_part",
+    "gtin",
+    "description",
+    "quantity",
+    "uom",
+    "unit_price",
+    "line_delivery_date",
+];
+
+/// `inbound/csv/purchase_order.jq`: one purchase order per `po_number`.
+pub(super) fn purchase_orders(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Written>> {
+    let f = Fields::of(rows, ORDER_FIELDS);
+    let mut out = Vec::new();
+    for lines in f.groups("po_number")? {
+        let h = lines[0];
+        let mut parties = Vec::new();
+        parties.extend(party(&f, h, Role::Buyer, "buyer"));
+        parties.extend(party(&f, h, Role::ShipTo, "ship_to"));
+        let mut po_lines = Vec::with_capacity(lines.len());
+        for (k, &r) in lines.iter().enumerate() {
+            let item = item(&f, r, walks)?;
+            if item.buyer_part.is_none() && item.supplier_part.is_none() && item.gtin.is_none() {
+                return None;
+            }
+            po_lines.push(PoLine {
+                line_number: line_number(&f, r, k),
+                item,
+                quantity: decimal(f.get(r, "quantity"))??,
+                uom: walk(&walks.uom, f.get(r, "uom")?)?.to_string(),
+                unit_price: decimal(f.get(r, "unit_price"))?,
+                requested_delivery_date: date(f.get(r, "line_delivery_date"))?,
+            });
+        }
+        let po = PurchaseOrder {
+            po_number: f.get(h, "po_number")?.to_string(),
+            purpose: Purpose::Original,
+            order_date: date(f.get(h, "order_date"))??,
+            parties,
+            lines: po_lines,
+            po_type: text(f.get(h, "po_type")),
+            currency: text(f.get(h, "currency")),
+            payment_terms: None,
+            requested_delivery_date: date(f.get(h, "requested_delivery_date"))?,
+            notes: Vec::new(),
+            total_amount: None,
+            requisition_id: None,
+        };
+        out.push(Written::from(&Business::PurchaseOrder(po)));
+    }
+    Some(out)
+}
+
+const INVOICE_FIELDS: &[&str] = &[
+    "invoice_number",
+    "invoice_date",
+    "due_date",
+    "po_number",
+    "currency",
+    "total_amount",
+    "tax_total",
+    "line_number",
+    "buyer_part",
+    "supplier_part",
+    "gtin",
+    "description",
+    "quantity",
+    "uom",
+    "unit_price",
+    "amount",
+];
+
+/// `inbound/csv/invoice.jq`: one invoice per `invoice_number`.
+pub(super) fn invoices(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Written>> {
+    let f = Fields::of(rows, INVOICE_FIELDS);
+    let mut out = Vec::new();
+    for lines in f.groups("invoice_number")? {
+        let h = lines[0];
+        let mut invoice_lines = Vec::with_capacity(lines.len());
+        for (k, &r) in lines.iter().enumerate() {
+            invoice_lines.push(InvoiceLine {
+                line_number: Some(line_number(&f, r, k)),
+                po_line_number: None,
+                item: Some(item(&f, r, walks)?),
+                quantity: decimal(f.get(r, "quantity"))?,
+                uom: walked(&walks.uom, f.get(r, "uom"))?,
+                unit_price: decimal(f.get(r, "unit_price"))?,
+                amount: decimal(f.get(r, "amount"))?,
+            });
+        }
+        let invoice = Invoice {
+            invoice_number: f.get(h, "invoice_number")?.to_string(),
+            invoice_date: date(f.get(h, "invoice_date"))??,
+            currency: f.get(h, "currency")?.to_string(),
+            total_amount: decimal(f.get(h, "total_amount"))??,
+            lines: invoice_lines,
+            po_number: text(f.get(h, "po_number")),
+            parties: Vec::new(),
+            payment_terms: None,
+            due_date: date(f.get(h, "due_date"))?,
+            tax_total: decimal(f.get(h, "tax_total"))?,
+            allowances_charges: Vec::new(),
+        };
+        out.push(Written::from(&Business::Invoice(invoice)));
+    }
+    Some(out)
+}
