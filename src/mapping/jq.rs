@@ -440,17 +440,38 @@ pub fn to_json(v: &Val) -> Value {
             o.iter()
                 .filter_map(|(k, v)| {
                     let v = to_json(v);
-                    let empty = match &v {
-                        Value::Null => true,
-                        Value::String(s) => s.is_empty(),
-                        Value::Object(o) => o.is_empty(),
-                        _ => false,
-                    };
                     let key = text(k).unwrap_or_else(|| k.to_string());
-                    (!empty).then_some((key, v))
+                    (!dropped(&v)).then_some((key, v))
                 })
                 .collect(),
         ),
+    }
+}
+
+/// Whether a field of an object a mapping made is left out of it: null, `""` and `{}` are.
+fn dropped(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// A value built the way a mapping's output is, with the fields [`to_json`] leaves out left
+/// out (innermost first, as it does).
+pub fn pruned(v: Value) -> Value {
+    match v {
+        Value::Array(a) => Value::Array(a.into_iter().map(pruned).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .filter_map(|(k, v)| {
+                    let v = pruned(v);
+                    (!dropped(&v)).then_some((k, v))
+                })
+                .collect(),
+        ),
+        v => v,
     }
 }
 

@@ -448,21 +448,30 @@ impl Mappings {
         mapping.twin?.edifact(m, &self.codes_json, partner)
     }
 
-    /// The records of the rows of one CSV file: from the mapping's twin when it answers, else
-    /// from the interpreter (on the rows as JSON, `fields` around them).
-    pub fn inbound_csv(
+    /// The records of a document mapped whole (CSV, cXML): `twin`'s answer when it gives one,
+    /// else the interpreter's on `fields()`.
+    pub fn inbound_whole(
         &self,
         mapping: &Mapping,
         partner: &str,
-        rows: &crate::formats::csv::Rows,
-        fields: impl FnOnce(Vec<Value>) -> Value,
+        twin: Option<Vec<Written>>,
+        fields: impl FnOnce() -> Value,
     ) -> Result<Vec<Written>, MapError> {
-        if let Some(records) = self.twin_csv(mapping, partner, rows) {
+        if let Some(records) = twin {
             return Ok(records);
         }
-        let input = jq::from_json(&fields(rows.to_json()));
-        let businesses = self.inbound(mapping, partner, input)?;
+        let businesses = self.inbound(mapping, partner, jq::from_json(&fields()))?;
         Ok(businesses.iter().map(Written::from).collect())
+    }
+
+    /// The records of the mapping's cXML twin, when it has one and that twin answers.
+    pub fn twin_cxml(
+        &self,
+        mapping: &Mapping,
+        partner: &str,
+        root: &Value,
+    ) -> Option<Vec<Written>> {
+        mapping.twin?.cxml(root, &self.codes_json, partner)
     }
 
     /// The records of the mapping's CSV twin, when it has one and that twin answers.

@@ -754,9 +754,10 @@ fn translate_csv(
         sha256: input.sha256.to_string(),
         ..Source::default()
     };
-    let mapped = cfg.maps.inbound_csv(program, &partner, &rows, |rows| {
+    let twin = cfg.maps.twin_csv(program, &partner, &rows);
+    let mapped = cfg.maps.inbound_whole(program, &partner, twin, || {
         serde_json::json!({
-            "format": "csv", "document": map.document, "partner": partner, "rows": rows,
+            "format": "csv", "document": map.document, "partner": partner, "rows": rows.to_json(),
         })
     });
     whole_document(input, &partner, mapped, source, "csv.mapping", out);
@@ -872,14 +873,6 @@ fn translate_cxml(input: &Input<'_>, cfg: &Config, out: &mut Outcome) {
             Position::default(),
         );
     };
-    let fields = serde_json::json!({
-        "format": "cxml",
-        "standard": version,
-        "document": document,
-        "control": payload,
-        "partner": partner,
-        "xml": root,
-    });
     let source = Source {
         format: "cxml".into(),
         standard: version,
@@ -891,10 +884,17 @@ fn translate_cxml(input: &Input<'_>, cfg: &Config, out: &mut Outcome) {
         sha256: input.sha256.to_string(),
         ..Source::default()
     };
-    let mapped = cfg
-        .maps
-        .inbound(program, &partner, mapping::jq::from_json(&fields))
-        .map(|bs| bs.iter().map(Written::from).collect());
+    let twin = cfg.maps.twin_cxml(program, &partner, root);
+    let mapped = cfg.maps.inbound_whole(program, &partner, twin, || {
+        serde_json::json!({
+            "format": "cxml",
+            "standard": source.standard,
+            "document": source.document,
+            "control": source.interchange_control,
+            "partner": partner,
+            "xml": root,
+        })
+    });
     whole_document(input, &partner, mapped, source, "cxml.mapping", out);
 }
 

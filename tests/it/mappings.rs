@@ -74,7 +74,7 @@ fn an_edited_shared_850_mapping_leaves_the_compiled_one_and_takes_effect() {
     let check = sb.stdout(&["check"]);
     assert!(
         check.contains(
-            "compiled mappings: inbound/csv/invoice, inbound/csv/purchase_order, inbound/edifact/APERAK, inbound/edifact/CONTRL, inbound/edifact/DESADV, inbound/edifact/INVOIC, inbound/edifact/ORDERS, inbound/edifact/ORDRSP, inbound/edifact/REMADV, inbound/x12/810, inbound/x12/820, inbound/x12/850, inbound/x12/855, inbound/x12/856, inbound/x12/860, inbound/x12/997, inbound/x12/999\n"
+            "compiled mappings: inbound/csv/invoice, inbound/csv/purchase_order, inbound/cxml/ConfirmationRequest, inbound/cxml/InvoiceDetailRequest, inbound/cxml/OrderRequest, inbound/cxml/ShipNoticeRequest, inbound/edifact/APERAK, inbound/edifact/CONTRL, inbound/edifact/DESADV, inbound/edifact/INVOIC, inbound/edifact/ORDERS, inbound/edifact/ORDRSP, inbound/edifact/REMADV, inbound/x12/810, inbound/x12/820, inbound/x12/850, inbound/x12/855, inbound/x12/856, inbound/x12/860, inbound/x12/997, inbound/x12/999\n"
         ),
         "{check}"
     );
@@ -90,7 +90,7 @@ fn an_edited_shared_850_mapping_leaves_the_compiled_one_and_takes_effect() {
     );
     let check = sb.stdout(&["check"]);
     assert!(
-        check.contains("compiled mappings: inbound/csv/invoice, inbound/csv/purchase_order, inbound/edifact/APERAK, inbound/edifact/CONTRL, inbound/edifact/DESADV, inbound/edifact/INVOIC, inbound/edifact/ORDERS, inbound/edifact/ORDRSP, inbound/edifact/REMADV, inbound/x12/810, inbound/x12/820, inbound/x12/855, inbound/x12/856, inbound/x12/860, inbound/x12/997, inbound/x12/999\n"),
+        check.contains("compiled mappings: inbound/csv/invoice, inbound/csv/purchase_order, inbound/cxml/ConfirmationRequest, inbound/cxml/InvoiceDetailRequest, inbound/cxml/OrderRequest, inbound/cxml/ShipNoticeRequest, inbound/edifact/APERAK, inbound/edifact/CONTRL, inbound/edifact/DESADV, inbound/edifact/INVOIC, inbound/edifact/ORDERS, inbound/edifact/ORDRSP, inbound/edifact/REMADV, inbound/x12/810, inbound/x12/820, inbound/x12/855, inbound/x12/856, inbound/x12/860, inbound/x12/997, inbound/x12/999\n"),
         "the other twins stay compiled: {check}"
     );
     assert!(

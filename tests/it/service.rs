@@ -1014,7 +1014,7 @@ fn init_writes_a_new_installation_that_checks_and_runs_and_never_overwrites() {
     let said = String::from_utf8_lossy(&check.stdout);
     assert!(
         said.contains(
-            "compiled mappings: inbound/csv/invoice, inbound/csv/purchase_order, inbound/edifact/APERAK, inbound/edifact/CONTRL, inbound/edifact/DESADV, inbound/edifact/INVOIC, inbound/edifact/ORDERS, inbound/edifact/ORDRSP, inbound/edifact/REMADV, inbound/x12/810, inbound/x12/820, inbound/x12/850, inbound/x12/855, inbound/x12/856, inbound/x12/860, inbound/x12/997, inbound/x12/999\n"
+            "compiled mappings: inbound/csv/invoice, inbound/csv/purchase_order, inbound/cxml/ConfirmationRequest, inbound/cxml/InvoiceDetailRequest, inbound/cxml/OrderRequest, inbound/cxml/ShipNoticeRequest, inbound/edifact/APERAK, inbound/edifact/CONTRL, inbound/edifact/DESADV, inbound/edifact/INVOIC, inbound/edifact/ORDERS, inbound/edifact/ORDRSP, inbound/edifact/REMADV, inbound/x12/810, inbound/x12/820, inbound/x12/850, inbound/x12/855, inbound/x12/856, inbound/x12/860, inbound/x12/997, inbound/x12/999\n"
         ) && !said.contains("edited"),
         "{said}"
     );

@@ -1857,3 +1857,507 @@ fn the_csv_twins_give_exactly_the_interpreters_records_or_leave_the_file_to_it()
         );
     }
 }
+
+/// An XML element as text: `name`, its attributes (left out when `None`), its children.
+fn xml_el(name: &str, attrs: &[(&str, Option<String>)], children: &[String]) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;")
+    };
+    let mut out = format!("<{name}");
+    for (k, v) in attrs {
+        if let Some(v) = v {
+            out.push_str(&format!(" {k}=\"{}\"", esc(v)));
+        }
+    }
+    out.push('>');
+    for c in children {
+        out.push_str(c);
+    }
+    out.push_str(&format!("</{name}>"));
+    out
+}
+
+/// An element holding only text (escaped).
+fn xml_text(name: &str, text: &str) -> String {
+    xml_el(
+        name,
+        &[],
+        &[text.replace('&', "&amp;").replace('<', "&lt;")],
+    )
+}
+
+/// A cXML value: `good`, or with `odd` percent chance an odd one.
+fn cx(r: &mut Rng, odd: u64, good: String) -> String {
+    if r.chance(odd) {
+        r.pick(&[
+            "",
+            "x",
+            "1,5",
+            " 2 ",
+            "2026-02-30",
+            "2026-05-1\u{e9}T10",
+            "ZZ",
+            "EMPTY",
+            "BLANK",
+            "QUOTED",
+            "DZ",
+            "a&b",
+            "update",
+            "delete",
+            "reject",
+            "accept",
+            "backordered",
+        ])
+        .to_string()
+    } else {
+        good
+    }
+}
+
+/// An attribute: present unless odd (then sometimes absent, sometimes odd).
+fn cx_attr(r: &mut Rng, odd: u64, good: impl FnOnce(&mut Rng) -> String) -> Option<String> {
+    if r.chance(odd / 2) {
+        None
+    } else {
+        let good = good(r);
+        Some(cx(r, odd, good))
+    }
+}
+
+fn cx_money(r: &mut Rng, odd: u64) -> String {
+    let amount = r.cents();
+    let amount = cx(r, odd, amount);
+    let currency = cx_attr(r, odd, |_| "USD".into());
+    xml_el(
+        "Money",
+        &[("currency", currency)],
+        &[amount.replace('&', "&amp;")],
+    )
+}
+
+fn cx_date(r: &mut Rng, odd: u64) -> Option<String> {
+    cx_attr(r, odd, |r| format!("{}T09:00:00-05:00", r.date()))
+}
+
+/// `n` children made by `f`, some left out when odd.
+fn cx_some(r: &mut Rng, odd: u64, n: u64, mut f: impl FnMut(&mut Rng) -> String) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        if !r.chance(odd) {
+            out.push(f(&mut *r));
+        }
+    }
+    out
+}
+
+fn cx_item_id(r: &mut Rng, odd: u64) -> String {
+    let mut kids = cx_some(r, odd, 1, |r| xml_text("SupplierPartID", &r.word(8)));
+    if r.chance(50) {
+        let b = r.pick(&["WIDGET-1", "QUOTED"]).to_string();
+        let b = cx(r, odd, b);
+        kids.push(xml_text("BuyerPartID", &b));
+    }
+    xml_el("ItemID", &[], &kids)
+}
+
+/// A UnitOfMeasure, absent at `odd` percent plus `absent`.
+fn cx_uom(r: &mut Rng, odd: u64, absent: u64) -> Vec<String> {
+    cx_some(r, odd + absent, 1, |r| {
+        let u = r.pick(&["EA", "CS", "PCE", "DZ"]).to_string();
+        xml_text("UnitOfMeasure", &cx(r, odd, u))
+    })
+}
+
+fn cx_party(r: &mut Rng, odd: u64, tag: &str) -> String {
+    let mut address = cx_some(r, odd, 1, |r| xml_text("Name", &r.text(2)));
+    if r.chance(60) {
+        let mut postal = cx_some(r, odd, 2, |r| {
+            let s = if r.chance(odd) {
+                String::new()
+            } else {
+                r.text(3)
+            };
+            xml_text("Street", &s)
+        });
+        postal.extend(cx_some(r, odd, 1, |r| xml_text("City", &r.word(8))));
+        postal.extend(cx_some(r, odd, 1, |r| xml_text("State", &r.word(2))));
+        postal.extend(cx_some(r, odd, 1, |r| xml_text("PostalCode", &r.digits(5))));
+        postal.extend(cx_some(r, odd, 1, |r| {
+            let c = cx_attr(r, odd, |_| "US".into());
+            xml_el(
+                "Country",
+                &[("isoCountryCode", c)],
+                &["United States".into()],
+            )
+        }));
+        address.push(xml_el("PostalAddress", &[], &postal));
+    }
+    let id = cx_attr(r, odd, |r| r.word(5));
+    let kids = if r.chance(odd) {
+        vec![]
+    } else {
+        vec![xml_el("Address", &[("addressID", id)], &address)]
+    };
+    xml_el(tag, &[], &kids)
+}
+
+fn cx_terms(r: &mut Rng, odd: u64) -> Vec<String> {
+    cx_some(r, 20 + odd, 1, |r| {
+        let d = cx_attr(r, odd, |_| "30".into());
+        xml_el("PaymentTerm", &[("payInNumberOfDays", d)], &[])
+    })
+}
+
+/// One cXML request of `kind` (OrderRequest, ...), odd parts at `odd` percent.
+fn cxml_request(r: &mut Rng, kind: &str, odd: u64) -> Vec<u8> {
+    let body = match kind {
+        "OrderRequest" => {
+            let mut head = cx_some(r, odd, 1, |r| xml_el("Total", &[], &[cx_money(r, odd)]));
+            head.extend(cx_some(r, 30, 1, |r| cx_party(r, odd, "ShipTo")));
+            head.extend(cx_some(r, 50, 1, |r| cx_party(r, odd, "BillTo")));
+            head.extend(cx_terms(r, odd));
+            head.extend(cx_some(r, 50, 2, |r| {
+                let c = if r.chance(odd) {
+                    String::new()
+                } else {
+                    r.text(4)
+                };
+                xml_text("Comments", &c)
+            }));
+            let kind_attr = cx_attr(r, odd, |_| "new".into());
+            let header = xml_el(
+                "OrderRequestHeader",
+                &[
+                    ("orderID", cx_attr(r, odd, |r| r.word(10))),
+                    ("orderDate", cx_date(r, odd)),
+                    ("type", kind_attr),
+                    ("orderType", cx_attr(r, 50 + odd, |_| "SA".into())),
+                    ("requisitionID", cx_attr(r, 50, |r| r.word(6))),
+                ],
+                &head,
+            );
+            let mut kids = cx_some(r, odd, 1, |_| header.clone());
+            for k in 0..1 + r.below(4) {
+                let mut detail =
+                    cx_some(r, odd, 1, |r| xml_el("UnitPrice", &[], &[cx_money(r, odd)]));
+                detail.extend(cx_some(r, 30, 1, |r| xml_text("Description", &r.text(3))));
+                detail.extend(cx_uom(r, odd, 0));
+                let mut item = vec![cx_item_id(r, odd)];
+                item.extend(cx_some(r, odd, 1, |_| xml_el("ItemDetail", &[], &detail)));
+                kids.push(xml_el(
+                    "ItemOut",
+                    &[
+                        ("quantity", cx_attr(r, odd, |r| r.decimal(2))),
+                        ("lineNumber", cx_attr(r, odd, |_| (k + 1).to_string())),
+                        (
+                            "requestedDeliveryDate",
+                            if r.chance(50) { cx_date(r, odd) } else { None },
+                        ),
+                    ],
+                    &item,
+                ));
+            }
+            xml_el("OrderRequest", &[], &kids)
+        }
+        "InvoiceDetailRequest" => {
+            let mut head = vec![xml_el("InvoiceDetailHeaderIndicator", &[], &[])];
+            head.extend(cx_terms(r, odd));
+            let header = xml_el(
+                "InvoiceDetailRequestHeader",
+                &[
+                    ("invoiceID", cx_attr(r, odd, |r| r.word(10))),
+                    ("invoiceDate", cx_date(r, odd)),
+                ],
+                &head,
+            );
+            let mut kids = cx_some(r, odd, 1, |_| header.clone());
+            for _ in 0..1 + r.below(2) {
+                let po = cx_attr(r, odd, |r| r.word(8));
+                let mut order = cx_some(r, odd, 1, |_| {
+                    xml_el(
+                        "InvoiceDetailOrderInfo",
+                        &[],
+                        &[xml_el("OrderReference", &[("orderID", po.clone())], &[])],
+                    )
+                });
+                for k in 0..1 + r.below(3) {
+                    let mut item = cx_uom(r, odd, 0);
+                    item.extend(cx_some(r, odd, 1, |r| {
+                        xml_el("UnitPrice", &[], &[cx_money(r, odd)])
+                    }));
+                    item.extend(cx_some(r, odd, 1, |r| {
+                        let mut rf = vec![cx_item_id(r, odd)];
+                        rf.extend(cx_some(r, 30, 1, |r| xml_text("Description", &r.text(3))));
+                        xml_el(
+                            "InvoiceDetailItemReference",
+                            &[("lineNumber", cx_attr(r, odd, |_| (k + 1).to_string()))],
+                            &rf,
+                        )
+                    }));
+                    item.extend(cx_some(r, odd, 1, |r| {
+                        xml_el("SubtotalAmount", &[], &[cx_money(r, odd)])
+                    }));
+                    order.push(xml_el(
+                        "InvoiceDetailItem",
+                        &[
+                            (
+                                "invoiceLineNumber",
+                                cx_attr(r, odd, |_| (k + 1).to_string()),
+                            ),
+                            ("quantity", cx_attr(r, odd, |r| r.decimal(2))),
+                        ],
+                        &item,
+                    ));
+                }
+                kids.push(xml_el("InvoiceDetailOrder", &[], &order));
+            }
+            let mut sum = Vec::new();
+            for tag in [
+                "SubtotalAmount",
+                "Tax",
+                "ShippingAmount",
+                "SpecialHandlingAmount",
+                "GrossAmount",
+                "NetAmount",
+                "DueAmount",
+            ] {
+                if r.chance(50) || (odd == 0 && tag == "NetAmount") {
+                    let m = if r.chance(odd) {
+                        xml_el("Money", &[("currency", Some("USD".into()))], &[])
+                    } else {
+                        cx_money(r, odd)
+                    };
+                    sum.push(xml_el(tag, &[], &[m]));
+                }
+            }
+            kids.extend(cx_some(r, odd, 1, |_| {
+                xml_el("InvoiceDetailSummary", &[], &sum)
+            }));
+            xml_el("InvoiceDetailRequest", &[], &kids)
+        }
+        "ConfirmationRequest" => {
+            let header = xml_el(
+                "ConfirmationHeader",
+                &[
+                    (
+                        "type",
+                        cx_attr(r, odd, |r| {
+                            r.pick(&["accept", "reject", "detail", "except"]).into()
+                        }),
+                    ),
+                    ("noticeDate", cx_date(r, odd)),
+                    ("confirmID", cx_attr(r, 30, |r| r.word(6))),
+                ],
+                &[],
+            );
+            let mut kids = cx_some(r, odd, 1, |_| header.clone());
+            kids.extend(cx_some(r, odd, 1, |r| {
+                xml_el(
+                    "OrderReference",
+                    &[("orderID", cx_attr(r, odd, |r| r.word(8)))],
+                    &[],
+                )
+            }));
+            for k in 0..r.below(4) {
+                let mut st = cx_uom(r, odd, 40);
+                st.extend(cx_some(r, 50, 1, |r| {
+                    let detail = xml_el(
+                        "ItemDetail",
+                        &[],
+                        &[xml_el("UnitPrice", &[], &[cx_money(r, odd)])],
+                    );
+                    xml_el("ItemIn", &[], &[detail])
+                }));
+                let status = xml_el(
+                    "ConfirmationStatus",
+                    &[
+                        (
+                            "type",
+                            cx_attr(r, odd, |r| {
+                                r.pick(&["accept", "reject", "backordered", "detail"])
+                                    .into()
+                            }),
+                        ),
+                        (
+                            "quantity",
+                            if r.chance(50) {
+                                cx_attr(r, odd, |r| r.decimal(1))
+                            } else {
+                                None
+                            },
+                        ),
+                        (
+                            "deliveryDate",
+                            if r.chance(50) { cx_date(r, odd) } else { None },
+                        ),
+                    ],
+                    &st,
+                );
+                let mut item = cx_uom(r, odd, 0);
+                item.extend(cx_some(r, odd, 1, |_| status.clone()));
+                kids.push(xml_el(
+                    "ConfirmationItem",
+                    &[
+                        ("lineNumber", cx_attr(r, odd, |_| (k + 1).to_string())),
+                        ("quantity", cx_attr(r, odd, |r| r.decimal(1))),
+                    ],
+                    &item,
+                ));
+            }
+            xml_el("ConfirmationRequest", &[], &kids)
+        }
+        _ => {
+            let header = xml_el(
+                "ShipNoticeHeader",
+                &[
+                    ("shipmentID", cx_attr(r, odd, |r| r.word(8))),
+                    (
+                        "shipmentDate",
+                        if r.chance(70) { cx_date(r, odd) } else { None },
+                    ),
+                    ("noticeDate", cx_date(r, odd)),
+                    (
+                        "deliveryDate",
+                        if r.chance(50) { cx_date(r, odd) } else { None },
+                    ),
+                ],
+                &[],
+            );
+            let mut kids = cx_some(r, odd, 1, |_| header.clone());
+            kids.extend(cx_some(r, 30, 1, |r| {
+                let mut ctl = cx_some(r, odd, 2, |r| {
+                    let c = if r.chance(odd) {
+                        String::new()
+                    } else {
+                        r.word(5)
+                    };
+                    xml_text("CarrierIdentifier", &c)
+                });
+                ctl.extend(cx_some(r, odd, 1, |r| {
+                    xml_text("ShipmentIdentifier", &r.digits(12))
+                }));
+                xml_el("ShipControl", &[], &ctl)
+            }));
+            for _ in 0..1 + r.below(2) {
+                let mut portion = cx_some(r, odd, 1, |r| {
+                    xml_el(
+                        "OrderReference",
+                        &[("orderID", cx_attr(r, odd, |r| r.word(8)))],
+                        &[],
+                    )
+                });
+                for k in 0..1 + r.below(3) {
+                    let mut item = vec![cx_item_id(r, odd)];
+                    item.extend(cx_some(r, 30, 1, |r| {
+                        xml_el(
+                            "ShipNoticeItemDetail",
+                            &[],
+                            &[xml_text("Description", &r.text(2))],
+                        )
+                    }));
+                    item.extend(cx_uom(r, odd, 0));
+                    portion.push(xml_el(
+                        "ShipNoticeItem",
+                        &[
+                            ("lineNumber", cx_attr(r, odd, |_| (k + 1).to_string())),
+                            ("quantity", cx_attr(r, odd, |r| r.decimal(1))),
+                        ],
+                        &item,
+                    ));
+                }
+                kids.push(xml_el("ShipNoticePortion", &[], &portion));
+            }
+            xml_el("ShipNoticeRequest", &[], &kids)
+        }
+    };
+    format!(
+        "<?xml version=\"1.0\"?><cXML payloadID=\"1@x\"><Header><From><Credential domain=\"NetworkID\"><Identity>AN01000000147</Identity></Credential></From></Header><Request>{body}</Request></cXML>"
+    )
+    .into_bytes()
+}
+
+/// Maps the cXML request in `data` both ways: (the twin answered, the interpreter failed).
+/// Panics, naming `what`, when the twin gives a record the interpreter does not.
+fn compare_cxml(maps: &Mappings, data: &[u8], partner: &str, what: &str) -> Option<(bool, bool)> {
+    let doc = edigate::formats::xml::parse(data).ok()?;
+    let request = doc
+        .root
+        .get(4)
+        .or_else(|| edigate::formats::xml::child(&doc.root, "Request"));
+    let request = edigate::formats::xml::child(&doc.root, "Request")
+        .and_then(|r| r.as_array())
+        .and_then(|a| a.iter().skip(2).find(|c| c.is_array()))
+        .or(request.filter(|_| false))?;
+    let kind = edigate::formats::xml::name(request);
+    let mapping = maps.find(partner, "inbound", "cxml", kind)?;
+    assert!(
+        mapping.twin().is_some(),
+        "the shipped {kind} mapping has a twin"
+    );
+    let fields = serde_json::json!({
+        "format": "cxml", "standard": "", "document": kind, "control": "", "partner": partner, "xml": doc.root,
+    });
+    let interpreted = maps
+        .inbound(mapping, partner, edigate::mapping::jq::from_json(&fields))
+        .map(|bs| bs.iter().map(Written::from).collect::<Vec<_>>());
+    let twin = maps.twin_cxml(mapping, partner, &doc.root);
+    if let Some(twin) = &twin {
+        let text = String::from_utf8_lossy(data);
+        assert_eq!(Ok(twin), interpreted.as_ref(), "{what}:\n{text}");
+    }
+    Some((twin.is_some(), interpreted.is_err()))
+}
+
+#[test]
+fn the_cxml_twins_give_exactly_the_interpreters_records_or_leave_the_document_to_it() {
+    let (_dir, maps) = mappings();
+    let mut r = Rng(1204);
+    for kind in [
+        "OrderRequest",
+        "InvoiceDetailRequest",
+        "ConfirmationRequest",
+        "ShipNoticeRequest",
+    ] {
+        let (mut answered, mut declined, mut errors) = (0, 0, 0);
+        for i in 0..1000 {
+            let partner = ["ACME", "OTHER"][i % 2];
+            let odd = [0, 2, 5, 15][i % 4];
+            let data = cxml_request(&mut r, kind, odd);
+            let (twin, failed) = compare_cxml(&maps, &data, partner, &format!("{kind} #{i}"))
+                .unwrap_or_else(|| panic!("{kind} #{i} reads"));
+            answered += usize::from(twin);
+            declined += usize::from(!twin);
+            errors += usize::from(failed);
+            if odd == 0 {
+                assert!(twin, "{kind} #{i}: {}", String::from_utf8_lossy(&data));
+            }
+        }
+        assert!(
+            answered > 400 && declined > 100 && errors > 100,
+            "{kind}: {answered} {declined} {errors}"
+        );
+    }
+    // And every cXML fixture and corpus file.
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    let mut stack = vec![data("cxml"), crate::corpus::corpus()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else if e.path().extension().is_some_and(|x| x == "xml") {
+                files.push(e.path());
+            }
+        }
+    }
+    let mut answered = 0;
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for partner in ["ACME", "OTHER"] {
+            let said = compare_cxml(&maps, &bytes, partner, &f.display().to_string());
+            answered += usize::from(said.is_some_and(|(twin, _)| twin));
+        }
+    }
+    assert!(answered >= 8, "{answered} of {} files", files.len());
+}

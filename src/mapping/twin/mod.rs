@@ -1,5 +1,6 @@
 //! Compiled twins of shipped mappings (X12 850, 810, 855, 856, 860, 820, 997, 999;
-//! EDIFACT ORDERS, INVOIC, ORDRSP, DESADV, REMADV, CONTRL, APERAK; CSV purchase orders and
+//! EDIFACT ORDERS, INVOIC, ORDRSP, DESADV, REMADV, CONTRL, APERAK; cXML OrderRequest,
+//! InvoiceDetailRequest, ConfirmationRequest, ShipNoticeRequest; CSV purchase orders and
 //! invoices): the same records, built in Rust without the jq interpreter.
 //!
 //! A twin runs only while its mapping file and the prelude are the shipped text (an edited or
@@ -16,6 +17,7 @@ use serde_json::{Map, Value};
 
 mod acks;
 mod csv;
+mod cxml;
 mod edifact;
 
 /// The mappings that have a twin.
@@ -55,6 +57,14 @@ pub enum Twin {
     CsvPurchaseOrder,
     /// `inbound/csv/invoice.jq`
     CsvInvoice,
+    /// `inbound/cxml/OrderRequest.jq`
+    CxmlOrderRequest,
+    /// `inbound/cxml/InvoiceDetailRequest.jq`
+    CxmlInvoiceDetailRequest,
+    /// `inbound/cxml/ConfirmationRequest.jq`
+    CxmlConfirmationRequest,
+    /// `inbound/cxml/ShipNoticeRequest.jq`
+    CxmlShipNoticeRequest,
 }
 
 impl Twin {
@@ -104,6 +114,21 @@ impl Twin {
                 Some((Twin::CsvPurchaseOrder, "inbound/csv/purchase_order.jq"))
             }
             "inbound/csv/invoice" => Some((Twin::CsvInvoice, "inbound/csv/invoice.jq")),
+            "inbound/cxml/OrderRequest" => {
+                Some((Twin::CxmlOrderRequest, "inbound/cxml/OrderRequest.jq"))
+            }
+            "inbound/cxml/InvoiceDetailRequest" => Some((
+                Twin::CxmlInvoiceDetailRequest,
+                "inbound/cxml/InvoiceDetailRequest.jq",
+            )),
+            "inbound/cxml/ConfirmationRequest" => Some((
+                Twin::CxmlConfirmationRequest,
+                "inbound/cxml/ConfirmationRequest.jq",
+            )),
+            "inbound/cxml/ShipNoticeRequest" => Some((
+                Twin::CxmlShipNoticeRequest,
+                "inbound/cxml/ShipNoticeRequest.jq",
+            )),
             _ => None,
         }
     }
@@ -129,7 +154,11 @@ impl Twin {
             | Twin::EdifactContrl
             | Twin::EdifactAperak
             | Twin::CsvPurchaseOrder
-            | Twin::CsvInvoice => None,
+            | Twin::CsvInvoice
+            | Twin::CxmlOrderRequest
+            | Twin::CxmlInvoiceDetailRequest
+            | Twin::CxmlConfirmationRequest
+            | Twin::CxmlShipNoticeRequest => None,
         }
     }
 
@@ -144,6 +173,19 @@ impl Twin {
         match self {
             Twin::CsvPurchaseOrder => csv::purchase_orders(rows, &walks),
             Twin::CsvInvoice => csv::invoices(rows, &walks),
+            _ => None,
+        }
+    }
+
+    /// The records of one cXML document (`root`: its `cXML` element as JsonML), or `None` to
+    /// let the interpreter decide.
+    pub fn cxml(self, root: &Value, codes: &Value, partner: &str) -> Option<Vec<Written>> {
+        let walks = Walks::of(codes, partner);
+        match self {
+            Twin::CxmlOrderRequest => cxml::order_request(root, &walks),
+            Twin::CxmlInvoiceDetailRequest => cxml::invoice_detail_request(root, &walks),
+            Twin::CxmlConfirmationRequest => cxml::confirmation_request(root, &walks),
+            Twin::CxmlShipNoticeRequest => cxml::ship_notice_request(root, &walks),
             _ => None,
         }
     }
