@@ -1812,6 +1812,29 @@ fn csv_file(r: &mut Rng, document: &str, odd: u64, typed: bool) -> Vec<u8> {
 }
 
 #[test]
+fn a_csv_file_without_rows_is_left_to_the_interpreter_which_refuses_it() {
+    use edigate::formats::csv;
+    let (_dir, maps) = mappings();
+    for document in ["purchase_order", "invoice"] {
+        let mapping = maps.find("ACME", "inbound", "csv", document).unwrap();
+        let map = csv_map(document, true);
+        let (header, fields) = (csv_fields(document).join(","), csv_fields(document).len());
+        for data in [
+            header.clone(),
+            format!("{header}\n\n{}\n", ",".repeat(fields - 1)),
+        ] {
+            let rows = csv::rows(data.as_bytes(), &map).unwrap();
+            assert_eq!(maps.twin_csv(mapping, "ACME", &rows), None, "{data:?}");
+            let fields = serde_json::json!({"format": "csv", "document": document, "partner": "ACME", "rows": rows.to_json()});
+            let e = maps
+                .inbound(mapping, "ACME", edigate::mapping::jq::from_json(&fields))
+                .unwrap_err();
+            assert!(e.message.contains("no record"), "{e:?}");
+        }
+    }
+}
+
+#[test]
 fn the_csv_twins_give_exactly_the_interpreters_records_or_leave_the_file_to_it() {
     use edigate::formats::csv;
     let (_dir, maps) = mappings();

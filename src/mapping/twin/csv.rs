@@ -48,6 +48,12 @@ impl<'r> Fields<'r> {
     }
 }
 
+/// The records of a file; `None` when there are none (the interpreter refuses a mapping that
+/// gives no record).
+fn nonempty(out: Vec<Written>) -> Option<Vec<Written>> {
+    (!out.is_empty()).then_some(out)
+}
+
 /// A value as the typed record's deserialisation takes it, `None` when it would refuse it.
 fn decimal(v: Option<&str>) -> Option<Option<Decimal>> {
     match v {
@@ -176,7 +182,7 @@ pub(super) fn purchase_orders(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Writ
         };
         out.push(Written::from(&Business::PurchaseOrder(po)));
     }
-    Some(out)
+    nonempty(out)
 }
 
 const INVOICE_FIELDS: &[&str] = &[
@@ -231,5 +237,5 @@ pub(super) fn invoices(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Written>> {
         };
         out.push(Written::from(&Business::Invoice(invoice)));
     }
-    Some(out)
+    nonempty(out)
 }
