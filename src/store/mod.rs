@@ -19,8 +19,10 @@ pub use tracking::{KeyedRecord, TrackedDelivery};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// The database refused or failed, in its own words: no backend's error type leaves the
+    /// store.
     #[error("state database: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Database(String),
     #[error("file {0} is not known")]
     NotFound(i64),
     #[error("file {id} is {state}, not {expected}")]
@@ -31,6 +33,12 @@ pub enum StoreError {
     },
     #[error("state database is at version {found}, this binary expects {expected}: a newer database needs the edigate that wrote it, an older one is migrated by running edigate once")]
     Outdated { found: i64, expected: usize },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(e.to_string())
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -339,307 +347,22 @@ pub struct InterchangeRow {
     pub control: String,
 }
 
+/// The schema, one file per version (`migrations/sqlite/NNNN_*.sql`), applied in order.
 const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE files (
-    id INTEGER PRIMARY KEY,
-    channel TEXT NOT NULL,
-    partner TEXT,
-    name TEXT NOT NULL,
-    source_key TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    attempt INTEGER NOT NULL DEFAULT 1,
-    duplicate_of INTEGER REFERENCES files(id),
-    blob TEXT NOT NULL,
-    refusal TEXT,
-    received_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX files_sha ON files(sha256);
-CREATE INDEX files_state ON files(state);
-CREATE INDEX files_source ON files(source_key);
-CREATE TABLE outputs (
-    id INTEGER PRIMARY KEY,
-    file_id INTEGER NOT NULL REFERENCES files(id),
-    kind TEXT NOT NULL,
-    path TEXT NOT NULL UNIQUE,
-    content BLOB NOT NULL,
-    written_at TEXT
-);
-CREATE INDEX outputs_file ON outputs(file_id);
-CREATE TABLE records (
-    id TEXT PRIMARY KEY,
-    file_id INTEGER NOT NULL REFERENCES files(id),
-    schema TEXT NOT NULL,
-    partner TEXT NOT NULL
-);
-CREATE TABLE record_keys (
-    record_id TEXT NOT NULL REFERENCES records(id),
-    key TEXT NOT NULL,
-    value TEXT NOT NULL
-);
-CREATE INDEX record_keys_lookup ON record_keys(key, value);
-CREATE TABLE interchanges (
-    file_id INTEGER NOT NULL REFERENCES files(id),
-    partner TEXT NOT NULL,
-    sender TEXT NOT NULL,
-    control TEXT NOT NULL
-);
-CREATE INDEX interchanges_lookup ON interchanges(sender, control);
-CREATE TABLE counters (
-    partner TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    value INTEGER NOT NULL,
-    PRIMARY KEY (partner, kind)
-);
-CREATE TABLE events (
-    id INTEGER PRIMARY KEY,
-    file_id INTEGER,
-    at TEXT NOT NULL,
-    state TEXT NOT NULL,
-    detail TEXT
-);
-CREATE INDEX events_file ON events(file_id);
-"#,
-    r#"
-CREATE TABLE channel_health (
-    channel TEXT PRIMARY KEY,
-    last_poll_at TEXT,
-    last_ok_at TEXT,
-    last_error TEXT,
-    failures INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE uploads (
-    id INTEGER PRIMARY KEY,
-    output_id INTEGER NOT NULL REFERENCES outputs(id),
-    channel TEXT NOT NULL,
-    remote_name TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at TEXT NOT NULL,
-    last_error TEXT,
-    done_at TEXT
-);
-CREATE INDEX uploads_due ON uploads(state, channel, next_at);
-"#,
-    r#"
-CREATE TABLE deliveries (
-    id INTEGER PRIMARY KEY,
-    record_id TEXT NOT NULL,
-    file_id INTEGER NOT NULL REFERENCES files(id),
-    target TEXT NOT NULL,
-    idem_key TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    delivered_at TEXT,
-    last_status INTEGER,
-    last_error TEXT,
-    UNIQUE (target, idem_key)
-);
-CREATE INDEX deliveries_due ON deliveries(state, target, next_at);
-CREATE TABLE breakers (
-    target TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    failures INTEGER NOT NULL,
-    opened_at TEXT
-);
-"#,
-    r#"
-ALTER TABLE files ADD COLUMN replay INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE files ADD COLUMN documents TEXT NOT NULL DEFAULT '';
-CREATE TABLE exceptions (
-    id INTEGER PRIMARY KEY,
-    file_id INTEGER NOT NULL REFERENCES files(id),
-    document TEXT NOT NULL,
-    control TEXT NOT NULL,
-    interchange TEXT NOT NULL,
-    code TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    offset INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    UNIQUE (file_id, offset)
-);
-"#,
-    // Lookups by owner: re-running a step deletes its earlier rows by file or record, and
-    // retention deletes by file; without these each was a scan of a table that only grows.
-    r#"
-CREATE INDEX interchanges_file ON interchanges(file_id);
-CREATE INDEX record_keys_record ON record_keys(record_id);
-CREATE INDEX records_file ON records(file_id);
-CREATE INDEX deliveries_file ON deliveries(file_id);
-CREATE INDEX uploads_output ON uploads(output_id);
-CREATE INDEX files_duplicate ON files(duplicate_of);
-"#,
-    // Things that must never pass silently (a delivery key that collides with another
-    // record's, entries a channel cannot take), counted for status; files whose outputs could
-    // not be written wait for `retry_at`; a record reaches each target at most once.
-    r#"
-CREATE TABLE anomalies (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    file_id INTEGER,
-    detail TEXT NOT NULL
-);
-CREATE INDEX anomalies_kind ON anomalies(kind);
-ALTER TABLE files ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE files ADD COLUMN retry_at TEXT;
-ALTER TABLE files ADD COLUMN last_error TEXT;
-CREATE UNIQUE INDEX deliveries_record ON deliveries(target, record_id);
-"#,
-    // What the target system answered: its own id for the document (SAP
-    // `SupplierInvoice/FiscalYear`, D365 `HeaderReference`) and a bounded excerpt of its body.
-    r#"
-ALTER TABLE deliveries ADD COLUMN system_id TEXT;
-ALTER TABLE deliveries ADD COLUMN response TEXT;
-CREATE INDEX record_keys_value ON record_keys(value);
-ALTER TABLE deliveries ADD COLUMN tried INTEGER NOT NULL DEFAULT 0;
-"#,
-    // Phased migration: the route and mode each record was routed under (decided once), the
-    // side of each delivery, the routes' modes with the audit trail of their changes, and the
-    // latest reconciliations.
-    r#"
-CREATE TABLE record_routes (
-    record_id TEXT PRIMARY KEY,
-    file_id INTEGER NOT NULL,
-    route TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    routed_at TEXT NOT NULL
-);
-CREATE INDEX record_routes_route ON record_routes(route, routed_at);
-CREATE INDEX record_routes_file ON record_routes(file_id);
-CREATE INDEX deliveries_record_id ON deliveries(record_id);
-ALTER TABLE deliveries ADD COLUMN route TEXT;
-ALTER TABLE deliveries ADD COLUMN side TEXT;
-ALTER TABLE deliveries ADD COLUMN shadow INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE route_modes (
-    route TEXT PRIMARY KEY,
-    mode TEXT NOT NULL,
-    since TEXT NOT NULL
-);
-CREATE TABLE route_changes (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    route TEXT NOT NULL,
-    old_mode TEXT,
-    new_mode TEXT NOT NULL,
-    config_hash TEXT NOT NULL,
-    actor TEXT NOT NULL
-);
-CREATE TABLE reconcile_runs (
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    route TEXT NOT NULL,
-    summary TEXT NOT NULL
-);
-"#,
-    // Rejections to tell the partner about: one per record, queued in the transaction that
-    // settles the live delivery the ERP rejected, written once as an output (824, APERAK).
-    r#"
-CREATE TABLE advices (
-    id INTEGER PRIMARY KEY,
-    record_id TEXT NOT NULL UNIQUE,
-    delivery_id INTEGER NOT NULL,
-    file_id INTEGER NOT NULL,
-    target TEXT NOT NULL,
-    error TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    state TEXT NOT NULL,
-    output_id INTEGER,
-    note TEXT
-);
-CREATE INDEX advices_state ON advices(state);
-"#,
-    // Process orchestration: where each record of a route with steps stands (its current
-    // step, the delivery it waits for), and the outcome of every step and compensation.
-    r#"
-CREATE TABLE orchestrations (
-    record_id TEXT PRIMARY KEY,
-    file_id INTEGER NOT NULL,
-    route TEXT NOT NULL,
-    state TEXT NOT NULL,
-    step INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at TEXT NOT NULL,
-    delivery_id INTEGER,
-    reason TEXT,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX orchestrations_due ON orchestrations(state, next_at);
-CREATE INDEX orchestrations_file ON orchestrations(file_id);
-CREATE INDEX orchestrations_delivery ON orchestrations(delivery_id);
-CREATE TABLE steps (
-    id INTEGER PRIMARY KEY,
-    record_id TEXT NOT NULL,
-    file_id INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    target TEXT,
-    outcome TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    system_id TEXT,
-    output_id INTEGER,
-    at TEXT NOT NULL,
-    UNIQUE (record_id, seq, kind)
-);
-CREATE INDEX steps_file ON steps(file_id);
-"#,
-    // Interchanges sent to partners and the functional acknowledgement each one is owed:
-    // overdue while `awaiting` past `due_at`; a late one still settles it.
-    r#"
-CREATE TABLE sent_interchanges (
-    id INTEGER PRIMARY KEY,
-    partner TEXT NOT NULL,
-    syntax TEXT NOT NULL,
-    control TEXT NOT NULL,
-    document TEXT NOT NULL,
-    file_id INTEGER NOT NULL,
-    output_id INTEGER NOT NULL UNIQUE,
-    sent_at TEXT NOT NULL,
-    due_at TEXT NOT NULL,
-    state TEXT NOT NULL,
-    ack_at TEXT,
-    ack_file_id INTEGER
-);
-CREATE INDEX sent_interchanges_due ON sent_interchanges(state, due_at);
-CREATE INDEX sent_interchanges_control ON sent_interchanges(partner, syntax, control);
-CREATE INDEX sent_interchanges_file ON sent_interchanges(file_id);
-"#,
-    // Alerts to webhooks: one row per alert and fact (its key), so a fact is told once;
-    // sent with retries like a delivery.
-    r#"
-CREATE TABLE alerts (
-    id INTEGER PRIMARY KEY,
-    alert TEXT NOT NULL,
-    key TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    body TEXT NOT NULL,
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_at TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    sent_at TEXT,
-    last_error TEXT,
-    UNIQUE (alert, key)
-);
-CREATE INDEX alerts_due ON alerts(alert, state, next_at);
-CREATE INDEX alerts_sent ON alerts(alert, sent_at);
-"#,
-    // The console's channel tiles: each channel's latest files without a scan.
-    r#"
-CREATE INDEX files_channel ON files(channel, received_at);
-"#,
-    // Outputs too large for a database value are kept as spool files until written.
-    r#"
-ALTER TABLE outputs ADD COLUMN stored TEXT;
-"#,
+    include_str!("migrations/sqlite/0001_initial.sql"),
+    include_str!("migrations/sqlite/0002_channels_and_uploads.sql"),
+    include_str!("migrations/sqlite/0003_deliveries_and_breakers.sql"),
+    include_str!("migrations/sqlite/0004_replays_and_exceptions.sql"),
+    include_str!("migrations/sqlite/0005_lookups_by_owner.sql"),
+    include_str!("migrations/sqlite/0006_anomalies_and_retries.sql"),
+    include_str!("migrations/sqlite/0007_target_responses.sql"),
+    include_str!("migrations/sqlite/0008_migration_routes.sql"),
+    include_str!("migrations/sqlite/0009_advices.sql"),
+    include_str!("migrations/sqlite/0010_orchestrations.sql"),
+    include_str!("migrations/sqlite/0011_sent_interchanges.sql"),
+    include_str!("migrations/sqlite/0012_alerts.sql"),
+    include_str!("migrations/sqlite/0013_channel_tiles.sql"),
+    include_str!("migrations/sqlite/0014_stored_outputs.sql"),
 ];
 
 /// The open state database.
@@ -1111,23 +834,17 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let check = |conn: Connection| -> Result<Store> {
+        // The connection and its schema version; SQLite opens lazily, so a file it cannot
+        // read fails here, at the first query.
+        let open = |p: &Path| -> rusqlite::Result<(Connection, i64)> {
+            let conn = Connection::open_with_flags(p, flags)?;
             conn.busy_timeout(std::time::Duration::from_secs(10))?;
             let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-            if version != MIGRATIONS.len() as i64 {
-                return Err(StoreError::Outdated {
-                    found: version,
-                    expected: MIGRATIONS.len(),
-                });
-            }
-            Ok(Store { conn })
+            Ok((conn, version))
         };
-        match Connection::open_with_flags(path, flags)
-            .map_err(StoreError::from)
-            .and_then(check)
-        {
-            Ok(store) => Ok((store, false)),
-            Err(StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)))
+        let ((conn, version), behind) = match open(path) {
+            Ok(opened) => (opened, false),
+            Err(rusqlite::Error::SqliteFailure(e, _))
                 if matches!(
                     e.code,
                     rusqlite::ErrorCode::SystemIoFailure
@@ -1145,11 +862,17 @@ impl Store {
                     }
                 }
                 uri.push_str("?immutable=1");
-                let conn = Connection::open_with_flags(uri, flags)?;
-                Ok((check(conn)?, true))
+                (open(Path::new(&uri))?, true)
             }
-            Err(e) => Err(e),
+            Err(e) => return Err(e.into()),
+        };
+        if version != MIGRATIONS.len() as i64 {
+            return Err(StoreError::Outdated {
+                found: version,
+                expected: MIGRATIONS.len(),
+            });
         }
+        Ok((Store { conn }, behind))
     }
 
     fn migrate(&mut self) -> Result<()> {
