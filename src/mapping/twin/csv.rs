@@ -13,14 +13,16 @@ use std::collections::HashMap;
 /// blank, as it does in the jq (`$row.field` is null).
 struct Fields<'r> {
     rows: &'r Rows,
-    columns: HashMap<&'static str, usize>,
+    columns: HashMap<&'r str, usize>,
 }
 
 impl<'r> Fields<'r> {
-    fn of(rows: &'r Rows, names: &[&'static str]) -> Fields<'r> {
-        let columns = names
+    fn of(rows: &'r Rows) -> Fields<'r> {
+        let columns = rows
+            .fields
             .iter()
-            .filter_map(|n| rows.column(n).map(|i| (*n, i)))
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
             .collect();
         Fields { rows, columns }
     }
@@ -111,54 +113,36 @@ fn party(f: &Fields<'_>, h: usize, role: Role, prefix: &str) -> Option<Party> {
     })
 }
 
-const ORDER_FIELDS: &[&str] = &[
-    "po_number",
-    "order_date",
-    "po_type",
-    "currency",
-    "requested_delivery_date",
-    "buyer_id",
-    "buyer_name",
-    "buyer_street",
-    "buyer_city",
-    "buyer_region",
-    "buyer_postal_code",
-    "buyer_country",
-    "ship_to_id",
-    "ship_to_name",
-    "ship_to_street",
-    "ship_to_city",
-    "ship_to_region",
-    "ship_to_postal_code",
-    "ship_to_country",
-    "line_number",
-    "buyer_part",
-    "supplier_part",
-    "gtin",
-    "description",
-    "quantity",
-    "uom",
-    "unit_price",
-    "line_delivery_date",
-];
+/// One record per value of `key`, each built by `record` from its rows (the first one gives
+/// the header fields); `None` as soon as one declines, or when there is none.
+fn by_document(
+    rows: &Rows,
+    key: &str,
+    mut record: impl FnMut(&Fields<'_>, &[usize]) -> Option<Business>,
+) -> Option<Vec<Written>> {
+    let f = Fields::of(rows);
+    let mut out = Vec::new();
+    for lines in f.groups(key)? {
+        out.push(Written::from(&record(&f, &lines)?));
+    }
+    nonempty(out)
+}
 
 /// `inbound/csv/purchase_order.jq`: one purchase order per `po_number`.
 pub(super) fn purchase_orders(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Written>> {
-    let f = Fields::of(rows, ORDER_FIELDS);
-    let mut out = Vec::new();
-    for lines in f.groups("po_number")? {
+    by_document(rows, "po_number", |f, lines| {
         let h = lines[0];
         let mut parties = Vec::new();
-        parties.extend(party(&f, h, Role::Buyer, "buyer"));
-        parties.extend(party(&f, h, Role::ShipTo, "ship_to"));
+        parties.extend(party(f, h, Role::Buyer, "buyer"));
+        parties.extend(party(f, h, Role::ShipTo, "ship_to"));
         let mut po_lines = Vec::with_capacity(lines.len());
         for (k, &r) in lines.iter().enumerate() {
-            let item = item(&f, r, walks)?;
+            let item = item(f, r, walks)?;
             if item.buyer_part.is_none() && item.supplier_part.is_none() && item.gtin.is_none() {
                 return None;
             }
             po_lines.push(PoLine {
-                line_number: line_number(&f, r, k),
+                line_number: line_number(f, r, k),
                 item,
                 quantity: decimal(f.get(r, "quantity"))??,
                 uom: walk(&walks.uom, f.get(r, "uom")?)?.to_string(),
@@ -166,7 +150,7 @@ pub(super) fn purchase_orders(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Writ
                 requested_delivery_date: date(f.get(r, "line_delivery_date"))?,
             });
         }
-        let po = PurchaseOrder {
+        Some(Business::PurchaseOrder(PurchaseOrder {
             po_number: f.get(h, "po_number")?.to_string(),
             purpose: Purpose::Original,
             order_date: date(f.get(h, "order_date"))??,
@@ -179,50 +163,27 @@ pub(super) fn purchase_orders(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Writ
             notes: Vec::new(),
             total_amount: None,
             requisition_id: None,
-        };
-        out.push(Written::from(&Business::PurchaseOrder(po)));
-    }
-    nonempty(out)
+        }))
+    })
 }
-
-const INVOICE_FIELDS: &[&str] = &[
-    "invoice_number",
-    "invoice_date",
-    "due_date",
-    "po_number",
-    "currency",
-    "total_amount",
-    "tax_total",
-    "line_number",
-    "buyer_part",
-    "supplier_part",
-    "gtin",
-    "description",
-    "quantity",
-    "uom",
-    "unit_price",
-    "amount",
-];
 
 /// `inbound/csv/invoice.jq`: one invoice per `invoice_number`.
 pub(super) fn invoices(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Written>> {
-    let f = Fields::of(rows, INVOICE_FIELDS);
-    let mut out = Vec::new();
-    for lines in f.groups("invoice_number")? {
+    by_document(rows, "invoice_number", |f, lines| {
         let h = lines[0];
         let mut invoice_lines = Vec::with_capacity(lines.len());
         for (k, &r) in lines.iter().enumerate() {
             invoice_lines.push(InvoiceLine {
-                line_number: Some(line_number(&f, r, k)),
+                line_number: Some(line_number(f, r, k)),
                 po_line_number: None,
-                item: Some(item(&f, r, walks)?),
+                item: Some(item(f, r, walks)?),
                 quantity: decimal(f.get(r, "quantity"))?,
                 uom: walked(&walks.uom, f.get(r, "uom"))?,
                 unit_price: decimal(f.get(r, "unit_price"))?,
                 amount: decimal(f.get(r, "amount"))?,
             });
         }
-        let invoice = Invoice {
+        Some(Business::Invoice(Invoice {
             invoice_number: f.get(h, "invoice_number")?.to_string(),
             invoice_date: date(f.get(h, "invoice_date"))??,
             currency: f.get(h, "currency")?.to_string(),
@@ -234,8 +195,6 @@ pub(super) fn invoices(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Written>> {
             due_date: date(f.get(h, "due_date"))?,
             tax_total: decimal(f.get(h, "tax_total"))?,
             allowances_charges: Vec::new(),
-        };
-        out.push(Written::from(&Business::Invoice(invoice)));
-    }
-    nonempty(out)
+        }))
+    })
 }
