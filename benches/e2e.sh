@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# End-to-end durable throughput: N small X12 850 files (default 10000) dropped into inbox/,
+# End-to-end durable throughput: N small X12 850 files (default 10000; DOC=810 for invoices)
+# dropped into inbox/,
 # translated, delivered to a local HTTP target (the simulator, no failures) and acknowledged
 # (997 written), with the real service running. Prints files/s for the burst, and the latency
 # from drop to delivery (p50/p99) for files dropped one by one while the queue is not backed up.
 #
 #   bash benches/e2e.sh            # N=10000, 200 paced files for latency
+#   DOC=810 bash benches/e2e.sh    # the same with invoices
 #   EDIGATE_LOG=edigate::scheduler=debug KEEP_LOG=/tmp/e2e.log bash benches/e2e.sh   # per-pass stage times
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-10000}
 PACED=${PACED:-200}
+DOC=${DOC:-850}
 cargo build --release --manifest-path "$here/Cargo.toml" -q
 bin=$here/target/release/edigate
 work=$(mktemp -d)
@@ -38,12 +41,17 @@ type = "http"
 url = "http://127.0.0.1:$port/records"
 concurrency = 8
 CFG
-python3 - "$N" "$PACED" <<PY
+python3 - "$N" "$PACED" "$DOC" <<PY
 import sys
-n, paced = int(sys.argv[1]), int(sys.argv[2])
-t = open("$here/tests/data/x12/ok/850-4010-acme.edi").read()
+n, paced, doc = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+# The fixture, its document number and its interchange control number.
+fixture, number, control = {
+    "850": ("850-4010-acme.edi", "4500001234", "000000905"),
+    "810": ("810-4010-invoice-with-charges.edi", "INV-9001", "000000910"),
+}[doc]
+t = open("$here/tests/data/x12/ok/" + fixture).read()
 for i in range(1, n + paced + 1):
-    s = t.replace("4500001234", "PO%08d" % i).replace("000000905", "%09d" % (100000 + i))
+    s = t.replace(number, "DOC%08d" % i).replace(control, "%09d" % (100000 + i))
     open(("stage/po%06d.edi" if i <= n else "paced/po%06d.edi") % i, "w").write(s)
 PY
 EDIGATE_LOG=${EDIGATE_LOG:-error} "$bin" run 2>service.log &
