@@ -98,12 +98,7 @@ pub struct Utc {
 
 impl Utc {
     pub fn now() -> Utc {
-        let d = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Utc {
-            epoch: d.as_secs() as i64,
-        }
+        Utc::of(SystemTime::now())
     }
 
     /// (year, month, day, hour, minute, second)
@@ -127,16 +122,19 @@ impl Utc {
         format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
     }
 
-    /// The current time with milliseconds, `2026-05-17T10:15:00.123Z` (for latency records).
-    pub fn now_rfc3339_ms() -> String {
-        let d = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let t = Utc {
+    /// The second of `t`.
+    pub fn of(t: SystemTime) -> Utc {
+        let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        Utc {
             epoch: d.as_secs() as i64,
         }
-        .rfc3339();
-        format!("{}.{:03}Z", &t[..19], d.subsec_millis())
+    }
+
+    /// `t` with milliseconds, `2026-05-17T10:15:00.123Z` (for latency records).
+    pub fn rfc3339_ms(t: SystemTime) -> String {
+        let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let s = Utc::of(t).rfc3339();
+        format!("{}.{:03}Z", &s[..19], d.subsec_millis())
     }
 
     /// `2026-05-17`

@@ -87,6 +87,7 @@ impl Store {
         now: Utc,
         make: impl FnOnce(u64) -> std::result::Result<AdviceDoc, String>,
     ) -> Result<std::result::Result<i64, String>> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
         // The partner's one counter, as for acknowledgements and outbound documents.
         let control = draw_controls(&tx, &a.partner, "x12", 1)?;
@@ -104,7 +105,7 @@ impl Store {
                     "record {} of partner {}: the rejection by {} could not be written as an advice: {e}",
                     a.record_id, a.partner, a.target
                 );
-                anomaly_in(&tx, "advice.failed", Some(a.file_id), &detail)?;
+                anomaly_in(&tx, stamp, "advice.failed", Some(a.file_id), &detail)?;
                 tx.commit()?;
                 return Ok(Err(e));
             }

@@ -86,6 +86,7 @@ impl Store {
 
     /// A failed attempt: retried at `next_at`, or given up (`None`), which is an anomaly.
     pub fn alert_failed(&mut self, id: i64, error: &str, next_at: Option<Utc>) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
         match next_at {
             Some(t) => exec(
@@ -94,7 +95,7 @@ impl Store {
                 params![id, error, t.rfc3339()],
             )?,
             None => {
-                anomaly_in(&tx, "alert.dead", None, &format!("alert {id}: gave up: {error}"))?;
+                anomaly_in(&tx, stamp, "alert.dead", None, &format!("alert {id}: gave up: {error}"))?;
                 exec(
                     &tx,
                     "UPDATE alerts SET attempts = attempts + 1, last_error = ?2, state = 'dead' WHERE id = ?1",

@@ -368,6 +368,38 @@ const MIGRATIONS: &[&str] = &[
 /// The open state database.
 pub struct Store {
     conn: Connection,
+    clock: Clock,
+}
+
+/// Where the store's time comes from: given when it is opened (the system clock in the
+/// service, a fixed one in tests); the store never reads a clock of its own.
+pub type Clock = fn() -> std::time::SystemTime;
+
+/// One reading of the store's clock, written into rows as text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stamp(std::time::SystemTime);
+
+impl From<Utc> for Stamp {
+    fn from(t: Utc) -> Stamp {
+        let secs = u64::try_from(t.epoch).unwrap_or(0);
+        Stamp(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+    }
+}
+
+impl Stamp {
+    fn utc(self) -> Utc {
+        Utc::of(self.0)
+    }
+
+    /// `2026-05-17T10:15:00Z`
+    fn secs(self) -> String {
+        self.utc().rfc3339()
+    }
+
+    /// `2026-05-17T10:15:00.123Z`: for what latencies are measured on.
+    fn millis(self) -> String {
+        Utc::rfc3339_ms(self.0)
+    }
 }
 
 const FILE_COLUMNS: &str = "id, channel, partner, name, sha256, size, state, attempt, duplicate_of, blob, refusal, received_at, updated_at, replay, documents, failures, retry_at, last_error";
@@ -403,7 +435,7 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
 pub struct TranslationTx<'s> {
     tx: rusqlite::Savepoint<'s>,
     id: i64,
-    now: Utc,
+    stamp: Stamp,
     /// Deliveries refused because their key is held by another record.
     conflicts: Vec<String>,
 }
@@ -414,7 +446,7 @@ impl TranslationTx<'_> {
         exec(&self.tx,
             "INSERT OR IGNORE INTO exceptions (file_id, document, control, interchange, code, reason, offset, state, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)",
-            params![self.id, e.document, e.control, e.interchange, e.code, e.reason, e.offset as i64, self.now.rfc3339()],
+            params![self.id, e.document, e.control, e.interchange, e.code, e.reason, e.offset as i64, self.stamp.secs()],
         )?;
         Ok(())
     }
@@ -422,7 +454,7 @@ impl TranslationTx<'_> {
     /// A record's delivery to a target (the same record already queued for it is not added
     /// again; another record holding its key is a conflict, kept as an anomaly).
     pub fn delivery(&mut self, d: &NewDelivery<'_>) -> Result<()> {
-        let (tx, id, created) = (&self.tx, self.id, self.now.rfc3339());
+        let (tx, id, created) = (&self.tx, self.id, self.stamp.secs());
         let waits = d.route.as_ref().is_some_and(|t| t.waits);
         let (route, side, shadow) = match &d.route {
             None => (None, None, false),
@@ -481,7 +513,7 @@ impl TranslationTx<'_> {
                     other.as_ref().map_or("?", |o| o.0.as_str()),
                     other.as_ref().map_or(0, |o| o.1),
                 );
-                anomaly_in(tx, "delivery.key_conflict", Some(id), &detail)?;
+                anomaly_in(tx, self.stamp, "delivery.key_conflict", Some(id), &detail)?;
                 self.conflicts.push(detail);
             }
         }
@@ -527,7 +559,7 @@ impl TranslationTx<'_> {
             }
         };
         let remote = o.path.rsplit('/').next().unwrap_or(&o.path);
-        let now = self.now.rfc3339();
+        let now = self.stamp.secs();
         for channel in &o.uploads {
             exec(tx,
                 "INSERT INTO uploads (output_id, channel, remote_name, state, next_at) VALUES (?1, ?2, ?3, 'pending', ?4)",
@@ -536,7 +568,7 @@ impl TranslationTx<'_> {
         }
         if let Some(a) = &o.awaits_ack {
             let due = Utc {
-                epoch: self.now.epoch + a.due_minutes as i64 * 60,
+                epoch: self.stamp.utc().epoch + a.due_minutes as i64 * 60,
             };
             exec(tx,
                 "INSERT OR IGNORE INTO sent_interchanges (partner, syntax, control, document, file_id, output_id, sent_at, due_at, state)
@@ -550,7 +582,7 @@ impl TranslationTx<'_> {
     /// A record made: its business keys, and the answer it gives when it is a functional
     /// acknowledgement of an interchange we sent.
     pub fn record(&mut self, r: &RecordKeys) -> Result<()> {
-        let (tx, id, now) = (&self.tx, self.id, self.now.rfc3339());
+        let (tx, id, now) = (&self.tx, self.id, self.stamp.secs());
         if let Some(a) = &r.answers {
             // A late answer settles an overdue one too; the first answer counts.
             exec(tx,
@@ -595,7 +627,7 @@ impl TranslationTx<'_> {
             "UPDATE files SET refusal = ?2 WHERE id = ?1",
             params![self.id, refusal],
         )?;
-        event(&self.tx, self.id, State::Translated, detail)?;
+        event(&self.tx, self.stamp, self.id, State::Translated, detail)?;
         self.tx.commit()?;
         Ok(self.conflicts)
     }
@@ -605,20 +637,26 @@ fn exec<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlit
     conn.prepare_cached(sql)?.execute(params)
 }
 
-fn event(tx: &Connection, file_id: i64, state: State, detail: &str) -> Result<()> {
+fn event(tx: &Connection, stamp: Stamp, file_id: i64, state: State, detail: &str) -> Result<()> {
     exec(
         tx,
         "INSERT INTO events (file_id, at, state, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![file_id, Utc::now().rfc3339(), state.as_str(), detail],
+        params![file_id, stamp.secs(), state.as_str(), detail],
     )?;
     Ok(())
 }
 
-fn anomaly_in(conn: &Connection, kind: &str, file_id: Option<i64>, detail: &str) -> Result<()> {
+fn anomaly_in(
+    conn: &Connection,
+    stamp: Stamp,
+    kind: &str,
+    file_id: Option<i64>,
+    detail: &str,
+) -> Result<()> {
     exec(
         conn,
         "INSERT INTO anomalies (at, kind, file_id, detail) VALUES (?1, ?2, ?3, ?4)",
-        params![Utc::now().rfc3339(), kind, file_id, detail],
+        params![stamp.secs(), kind, file_id, detail],
     )?;
     Ok(())
 }
@@ -639,19 +677,19 @@ fn draw_controls(conn: &Connection, partner: &str, kind: &str, n: u64) -> Result
 }
 
 /// An audit event of a delivery, under the file its record came from.
-fn delivery_event(conn: &Connection, delivery: i64, what: &str) -> Result<()> {
+fn delivery_event(conn: &Connection, stamp: Stamp, delivery: i64, what: &str) -> Result<()> {
     exec(
         conn,
         "INSERT INTO events (file_id, at, state, detail)
          SELECT file_id, ?2, 'delivery', ?3 || ' (delivery ' || id || ', target ' || target || ', record ' || record_id || ')' FROM deliveries WHERE id = ?1",
-        params![delivery, Utc::now().rfc3339(), what],
+        params![delivery, stamp.secs(), what],
     )?;
     Ok(())
 }
 
 /// Records the outcome of one attempt on `conn` (inside the caller's transaction).
-fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
-    let now = Utc::now_rfc3339_ms();
+fn settle_in(conn: &Connection, stamp: Stamp, id: i64, attempt: &Attempt) -> Result<()> {
+    let now = stamp.millis();
     let (state, status, error, next_at): (&str, Option<u16>, Option<&str>, Option<String>) =
         match attempt {
             Attempt::Delivered { status, .. } => ("delivered", Some(*status), None, None),
@@ -716,7 +754,7 @@ fn settle_in(conn: &Connection, id: i64, attempt: &Attempt) -> Result<()> {
             (_, Some(s)) => format!("{state}, HTTP {s}"),
             (_, None) => state.to_string(),
         };
-        delivery_event(conn, id, &what)?;
+        delivery_event(conn, stamp, id, &what)?;
     }
     Ok(())
 }
@@ -737,10 +775,11 @@ fn original(conn: &Connection, sha256: &str) -> Result<Option<i64>> {
 /// audit event; `origin` prefixes the event's detail.
 fn insert_in(
     tx: &Connection,
+    stamp: Stamp,
     f: &NewFile<'_>,
-    now: &str,
     origin: &str,
 ) -> Result<(i64, Option<i64>)> {
+    let now = stamp.secs();
     let duplicate_of = original(tx, f.sha256)?;
     let state = if duplicate_of.is_some() {
         State::Delivered
@@ -760,11 +799,11 @@ fn insert_in(
         ),
         None => format!("{origin}{} bytes, sha256 {}", f.size, f.sha256),
     };
-    event(tx, id, state, &detail)?;
+    event(tx, stamp, id, state, &detail)?;
     Ok((id, duplicate_of))
 }
 
-fn set_state(tx: &Connection, id: i64, from: &[State], to: State) -> Result<()> {
+fn set_state(tx: &Connection, stamp: Stamp, id: i64, from: &[State], to: State) -> Result<()> {
     let current: Option<String> = tx
         .prepare_cached("SELECT state FROM files WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -780,14 +819,20 @@ fn set_state(tx: &Connection, id: i64, from: &[State], to: State) -> Result<()> 
     exec(
         tx,
         "UPDATE files SET state = ?2, updated_at = ?3, failures = 0, retry_at = NULL, last_error = NULL WHERE id = ?1",
-        params![id, to.as_str(), Utc::now().rfc3339()],
+        params![id, to.as_str(), stamp.secs()],
     )?;
     Ok(())
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and brings its schema up to date.
+    /// Opens (creating if needed) the database and brings its schema up to date; its time is
+    /// the system clock's.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_with_clock(path, std::time::SystemTime::now)
+    }
+
+    /// [`Store::open`] with the time taken from `clock`.
+    pub fn open_with_clock(path: &Path, clock: Clock) -> Result<Store> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.set_prepared_statement_cache_capacity(64);
@@ -820,7 +865,7 @@ impl Store {
         // 16 MB of pages (the default is 2 MB): a file of millions of records inserts their
         // keys into indexes that outgrow a small cache, which then rereads them page by page.
         conn.pragma_update(None, "cache_size", -16384)?;
-        let mut store = Store { conn };
+        let mut store = Store { conn, clock };
         store.migrate()?;
         Ok(store)
     }
@@ -830,6 +875,7 @@ impl Store {
     /// file is read as immutable, without locks, and the caller is told it may be behind the
     /// write-ahead log.
     pub fn open_read_only(path: &Path) -> Result<(Store, bool)> {
+        let clock: Clock = std::time::SystemTime::now;
         use rusqlite::OpenFlags;
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
@@ -872,7 +918,12 @@ impl Store {
                 expected: MIGRATIONS.len(),
             });
         }
-        Ok((Store { conn }, behind))
+        Ok((Store { conn, clock }, behind))
+    }
+
+    /// The time now, by the store's clock.
+    fn stamp(&self) -> Stamp {
+        Stamp((self.clock)())
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -953,11 +1004,11 @@ impl Store {
     /// was received before (by SHA-256, including earlier files of the same batch), as an
     /// already-delivered duplicate. Returns (id, duplicate of) per input.
     pub fn insert_files(&mut self, files: &[NewFile<'_>]) -> Result<Vec<(i64, Option<i64>)>> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        let now = Utc::now().rfc3339();
         let out = files
             .iter()
-            .map(|f| insert_in(&tx, f, &now, ""))
+            .map(|f| insert_in(&tx, stamp, f, ""))
             .collect::<Result<Vec<_>>>()?;
         tx.commit()?;
         Ok(out)
@@ -1018,8 +1069,9 @@ impl Store {
         documents: &str,
         interchanges: impl IntoIterator<Item = std::result::Result<InterchangeRow, E>>,
     ) -> std::result::Result<(), E> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint().map_err(StoreError::from)?;
-        set_state(&tx, id, &[State::Received], State::Parsed)?;
+        set_state(&tx, stamp, id, &[State::Received], State::Parsed)?;
         exec(&tx, "DELETE FROM interchanges WHERE file_id = ?1", [id]).map_err(StoreError::from)?;
         let mut n = 0;
         for ic in interchanges {
@@ -1044,7 +1096,13 @@ impl Store {
             params![id, documents],
         )
         .map_err(StoreError::from)?;
-        event(&tx, id, State::Parsed, &format!("{n} interchange(s)"))?;
+        event(
+            &tx,
+            stamp,
+            id,
+            State::Parsed,
+            &format!("{n} interchange(s)"),
+        )?;
         tx.commit().map_err(StoreError::from)?;
         Ok(())
     }
@@ -1072,12 +1130,13 @@ impl Store {
     /// outputs and records are then added one by one (so that a file's results never need to
     /// be in memory at once), and are seen by no one until [`TranslationTx::finish`].
     pub fn begin_translation(&mut self, id: i64) -> Result<TranslationTx<'_>> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        set_state(&tx, id, &[State::Parsed], State::Translated)?;
+        set_state(&tx, stamp, id, &[State::Parsed], State::Translated)?;
         Ok(TranslationTx {
             tx,
             id,
-            now: Utc::now(),
+            stamp,
             conflicts: Vec::new(),
         })
     }
@@ -1103,8 +1162,9 @@ impl Store {
     }
 
     pub fn mark_written(&mut self, output_id: i64) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        let now = Utc::now().rfc3339();
+        let now = stamp.secs();
         if exec(
             &tx,
             "UPDATE outputs SET written_at = ?2 WHERE id = ?1 AND written_at IS NULL",
@@ -1125,16 +1185,17 @@ impl Store {
     /// translated -> delivered for every file in `ids`, in one transaction: their outputs are
     /// written (and the folders synced) by the caller.
     pub fn mark_delivered(&mut self, ids: &[i64]) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        let now = Utc::now().rfc3339();
+        let now = stamp.secs();
         for &id in ids {
-            set_state(&tx, id, &[State::Translated], State::Delivered)?;
+            set_state(&tx, stamp, id, &[State::Translated], State::Delivered)?;
             exec(
                 &tx,
                 "UPDATE outputs SET written_at = ?2 WHERE file_id = ?1 AND written_at IS NULL",
                 params![id, now],
             )?;
-            event(&tx, id, State::Delivered, "all outputs written")?;
+            event(&tx, stamp, id, State::Delivered, "all outputs written")?;
         }
         tx.commit()?;
         Ok(())
@@ -1143,16 +1204,23 @@ impl Store {
     /// A bundle (zip) becomes its documents: the children are recorded as received and the
     /// bundle itself moves to `delivered` (it has no outputs), all in one transaction.
     pub fn split_bundle(&mut self, id: i64, children: &[NewFile<'_>]) -> Result<Vec<i64>> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        set_state(&tx, id, &[State::Received, State::Parsed], State::Delivered)?;
-        let now = Utc::now().rfc3339();
+        set_state(
+            &tx,
+            stamp,
+            id,
+            &[State::Received, State::Parsed],
+            State::Delivered,
+        )?;
         let origin = format!("from bundle {id}, ");
         let ids = children
             .iter()
-            .map(|c| insert_in(&tx, c, &now, &origin).map(|(child, _)| child))
+            .map(|c| insert_in(&tx, stamp, c, &origin).map(|(child, _)| child))
             .collect::<Result<Vec<_>>>()?;
         event(
             &tx,
+            stamp,
             id,
             State::Delivered,
             &format!("bundle of {} document(s): {ids:?}", children.len()),
@@ -1164,6 +1232,7 @@ impl Store {
     /// delivered -> archived (or quarantined when `quarantined`), the content now at `blob`,
     /// for a batch of files in one transaction.
     pub fn mark_placed(&mut self, placed: &[(i64, String, bool)]) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
         for (id, blob, quarantined) in placed {
             let to = if *quarantined {
@@ -1171,13 +1240,13 @@ impl Store {
             } else {
                 State::Archived
             };
-            set_state(&tx, *id, &[State::Delivered], to)?;
+            set_state(&tx, stamp, *id, &[State::Delivered], to)?;
             exec(
                 &tx,
                 "UPDATE files SET blob = ?2 WHERE id = ?1",
                 params![id, blob],
             )?;
-            event(&tx, *id, to, blob)?;
+            event(&tx, stamp, *id, to, blob)?;
         }
         tx.commit()?;
         Ok(())
@@ -1185,14 +1254,16 @@ impl Store {
 
     /// quarantined -> received for another attempt, with the (possibly replaced) content.
     pub fn release(&mut self, id: i64, blob: &str, sha256: &str, size: i64) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        set_state(&tx, id, &[State::Quarantined], State::Received)?;
+        set_state(&tx, stamp, id, &[State::Quarantined], State::Received)?;
         exec(&tx,
             "UPDATE files SET blob = ?2, sha256 = ?3, size = ?4, refusal = NULL, attempt = attempt + 1 WHERE id = ?1",
             params![id, blob, sha256, size],
         )?;
         event(
             &tx,
+            stamp,
             id,
             State::Received,
             &format!("released by operator, sha256 {sha256}"),
@@ -1203,13 +1274,14 @@ impl Store {
 
     /// archived -> received for a replay through today's mappings and routes.
     pub fn replay(&mut self, id: i64, blob: &str) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        set_state(&tx, id, &[State::Archived], State::Received)?;
+        set_state(&tx, stamp, id, &[State::Archived], State::Received)?;
         exec(&tx,
             "UPDATE files SET blob = ?2, refusal = NULL, attempt = attempt + 1, replay = 1 WHERE id = ?1",
             params![id, blob],
         )?;
-        event(&tx, id, State::Received, "replayed by operator")?;
+        event(&tx, stamp, id, State::Received, "replayed by operator")?;
         tx.commit()?;
         Ok(())
     }
@@ -1243,14 +1315,15 @@ impl Store {
 
     /// quarantined -> discarded, the content kept at `blob`.
     pub fn discard(&mut self, id: i64, blob: &str) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        set_state(&tx, id, &[State::Quarantined], State::Discarded)?;
+        set_state(&tx, stamp, id, &[State::Quarantined], State::Discarded)?;
         exec(
             &tx,
             "UPDATE files SET blob = ?2 WHERE id = ?1",
             params![id, blob],
         )?;
-        event(&tx, id, State::Discarded, "discarded by operator")?;
+        event(&tx, stamp, id, State::Discarded, "discarded by operator")?;
         tx.commit()?;
         Ok(())
     }
@@ -1347,9 +1420,10 @@ impl Store {
         target: &str,
         breaker: &Breaker,
     ) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
         for (id, attempt) in settled {
-            settle_in(&tx, *id, attempt)?;
+            settle_in(&tx, stamp, *id, attempt)?;
         }
         exec(
             &tx,
@@ -1383,6 +1457,7 @@ impl Store {
 
     /// Closes an exception item (the operator dealt with it, for example by a replay).
     pub fn discard_exception(&mut self, id: i64) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
         if exec(
             &tx,
@@ -1396,7 +1471,7 @@ impl Store {
             &tx,
             "INSERT INTO events (file_id, at, state, detail)
              SELECT file_id, ?2, 'exception', 'exception ' || id || ' (' || document || ' ' || control || ') discarded by operator' FROM exceptions WHERE id = ?1",
-            params![id, Utc::now().rfc3339()],
+            params![id, stamp.secs()],
         )?;
         tx.commit()?;
         Ok(())
@@ -1404,22 +1479,23 @@ impl Store {
 
     /// A held (rejected or dead) delivery goes back to pending, with its attempts reset.
     pub fn release_delivery(&mut self, id: i64) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
         let n = exec(
             &tx,
             "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?2, created_at = ?2
              WHERE id = ?1 AND state IN ('rejected', 'dead')",
-            params![id, Utc::now().rfc3339()],
+            params![id, stamp.secs()],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound(id));
         }
-        delivery_event(&tx, id, "released by operator")?;
+        delivery_event(&tx, stamp, id, "released by operator")?;
         // A process held on this delivery's step goes on with it.
         exec(
             &tx,
             "UPDATE orchestrations SET state = 'running', reason = NULL, next_at = ?2, updated_at = ?2 WHERE delivery_id = ?1 AND state = 'held'",
-            params![id, Utc::now().rfc3339()],
+            params![id, stamp.secs()],
         )?;
         tx.commit()?;
         Ok(())
@@ -1427,6 +1503,7 @@ impl Store {
 
     /// A held delivery is dropped (kept as `discarded`, never sent).
     pub fn discard_delivery(&mut self, id: i64) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
         let n = exec(&tx,
             "UPDATE deliveries SET state = 'discarded' WHERE id = ?1 AND state IN ('rejected', 'dead')",
@@ -1435,7 +1512,7 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound(id));
         }
-        delivery_event(&tx, id, "discarded by operator")?;
+        delivery_event(&tx, stamp, id, "discarded by operator")?;
         tx.commit()?;
         Ok(())
     }
@@ -1512,8 +1589,9 @@ impl Store {
     }
 
     pub fn upload_done(&mut self, id: i64) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        let now = Utc::now().rfc3339();
+        let now = stamp.secs();
         if exec(
             &tx,
             "UPDATE uploads SET state = 'done', done_at = ?2, last_error = NULL WHERE id = ?1 AND state != 'done'",
@@ -1548,8 +1626,9 @@ impl Store {
 
     /// Records the outcome of a poll of `channel`.
     pub fn record_poll(&mut self, channel: &str, error: Option<&str>) -> Result<()> {
+        let stamp = self.stamp();
         // Milliseconds: two polls within one second are still told apart.
-        let now = Utc::now_rfc3339_ms();
+        let now = stamp.millis();
         match error {
             None => exec(&self.conn,
                 "INSERT INTO channel_health (channel, last_poll_at, last_ok_at, last_error, failures) VALUES (?1, ?2, ?2, NULL, 0)
@@ -1659,7 +1738,8 @@ impl Store {
 
     /// Keeps something that must not pass silently, for `edigate status` and the log.
     pub fn anomaly(&mut self, kind: &str, file_id: Option<i64>, detail: &str) -> Result<()> {
-        anomaly_in(&self.conn, kind, file_id, detail)
+        let stamp = self.stamp();
+        anomaly_in(&self.conn, stamp, kind, file_id, detail)
     }
 
     /// (kind, count, latest detail) of every anomaly kept.
@@ -1675,6 +1755,7 @@ impl Store {
     /// Records a failed attempt at a file's current step (it stays in its state) and when it
     /// may be tried again, with its audit event.
     pub fn step_failed(&mut self, id: i64, error: &str, retry_at: Utc) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
         exec(
             &tx,
@@ -1685,7 +1766,7 @@ impl Store {
             &tx,
             "INSERT INTO events (file_id, at, state, detail)
              SELECT id, ?2, state, 'attempt ' || failures || ' failed: ' || ?3 || '; next at ' || ?4 FROM files WHERE id = ?1",
-            params![id, Utc::now().rfc3339(), error, retry_at.rfc3339()],
+            params![id, stamp.secs(), error, retry_at.rfc3339()],
         )?;
         tx.commit()?;
         Ok(())
@@ -1694,8 +1775,9 @@ impl Store {
     /// Gives up on a file's outputs after repeated failures: it goes on to the quarantine with
     /// `refusal` (its content is placed there with the reason); nothing unwritten is written.
     pub fn give_up_writing(&mut self, id: i64, refusal: &str, detail: &str) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        set_state(&tx, id, &[State::Translated], State::Delivered)?;
+        set_state(&tx, stamp, id, &[State::Translated], State::Delivered)?;
         exec(
             &tx,
             "UPDATE files SET refusal = ?2, failures = 0, retry_at = NULL WHERE id = ?1",
@@ -1707,7 +1789,7 @@ impl Store {
             "DELETE FROM outputs WHERE file_id = ?1 AND written_at IS NULL",
             [id],
         )?;
-        event(&tx, id, State::Delivered, detail)?;
+        event(&tx, stamp, id, State::Delivered, detail)?;
         tx.commit()?;
         Ok(())
     }
@@ -1772,7 +1854,8 @@ impl Store {
     /// What a channel brought lately: its last file, files today (UTC) and how many of its
     /// files wait in the quarantine.
     pub fn channel_activity(&self, channel: &str) -> Result<ChannelActivity> {
-        let today = format!("{}T00:00:00Z", Utc::now().date());
+        let stamp = self.stamp();
+        let today = format!("{}T00:00:00Z", stamp.utc().date());
         let conn = &self.conn;
         // Each answered from an index (channel and time; state).
         let last_file_at: Option<String> = conn
@@ -1795,10 +1878,11 @@ impl Store {
 
     /// Notes an operator's action on a file in its audit trail (`kind`: `operator`).
     pub fn note_event(&mut self, file_id: i64, kind: &str, detail: &str) -> Result<()> {
+        let stamp = self.stamp();
         exec(
             &self.conn,
             "INSERT INTO events (file_id, at, state, detail) VALUES (?1, ?2, ?3, ?4)",
-            params![file_id, Utc::now().rfc3339(), kind, detail],
+            params![file_id, stamp.secs(), kind, detail],
         )?;
         Ok(())
     }
@@ -1880,6 +1964,24 @@ mod tests {
             size: 3,
             blob: "spool/x",
         }
+    }
+
+    #[test]
+    fn the_store_writes_the_time_of_the_clock_it_was_opened_with() {
+        fn fixed() -> std::time::SystemTime {
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_780_000_000_123)
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open_with_clock(&dir.path().join("s.db"), fixed).unwrap();
+        let (id, _) = s.insert_files(&[new_file("k", "sha")]).unwrap()[0];
+        let second = Utc::of(fixed()).rfc3339();
+        assert_eq!(second, "2026-05-28T20:26:40Z");
+        assert_eq!(s.file(id).unwrap().received_at, second);
+        assert!(s.events(id).unwrap().iter().all(|(at, ..)| *at == second));
+        s.anomaly("test.kind", Some(id), "detail").unwrap();
+        s.record_poll("sftp", None).unwrap();
+        let h = &s.health().unwrap()[0];
+        assert_eq!(h.last_poll_at.as_deref(), Some("2026-05-28T20:26:40.123Z"));
     }
 
     #[test]

@@ -117,6 +117,7 @@ impl Store {
 
     /// The step's delivery is due now: it leaves `waiting`, and the process waits for it.
     pub fn start_step_delivery(&mut self, record: &str, delivery: i64, now: Utc) -> Result<()> {
+        let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
         exec(
             &tx,
@@ -128,7 +129,12 @@ impl Store {
             "UPDATE orchestrations SET delivery_id = ?2, updated_at = ?3 WHERE record_id = ?1",
             params![record, delivery, now.rfc3339()],
         )?;
-        super::delivery_event(&tx, delivery, "its step in the route's process is due")?;
+        super::delivery_event(
+            &tx,
+            stamp,
+            delivery,
+            "its step in the route's process is due",
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -355,7 +361,7 @@ fn settle_step_in(
                     p.record_id,
                     reason.as_deref().unwrap_or("")
                 );
-                anomaly_in(tx, "process.held", Some(p.file_id), &detail)?;
+                anomaly_in(tx, now.into(), "process.held", Some(p.file_id), &detail)?;
             }
             exec(
                 tx,
