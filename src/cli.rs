@@ -1045,8 +1045,8 @@ fn quarantine_cmd(cfg: &Config, action: QuarantineCmd) -> Result<u8> {
                 }
             }
             println!("history:");
-            for (at, state, detail) in store.events(id)? {
-                println!("  {at} {state:<12} {detail}");
+            for e in store.events(id)? {
+                println!("  {} {:<12} {}", e.at, e.state, e.detail);
             }
             Ok(OK)
         }

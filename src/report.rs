@@ -66,32 +66,7 @@ pub struct UploadStatus {
     pub done: i64,
 }
 
-/// A route's process held for the operator.
-#[derive(Debug, Clone, Serialize)]
-pub struct HeldProcess {
-    pub record_id: String,
-    pub route: String,
-    /// 1-based.
-    pub step: usize,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct FailingFile {
-    pub id: i64,
-    pub name: String,
-    pub state: String,
-    pub failures: i64,
-    pub retry_at: String,
-    pub error: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AnomalyCount {
-    pub kind: String,
-    pub count: i64,
-    pub latest: String,
-}
+pub use crate::store::{AnomalyCount, FailingFile, HeldProcess};
 
 /// Everything `edigate status` shows.
 #[derive(Debug, Clone, Serialize)]
@@ -223,37 +198,9 @@ pub fn status(cfg: &Config, store: &Store) -> Result<Status, StoreError> {
             .position(|x| *x == s)
     };
     processes.sort_by_key(|(s, _)| rank(s));
-    let held_processes = store
-        .held_processes()?
-        .into_iter()
-        .map(|(record_id, route, step, reason)| HeldProcess {
-            record_id,
-            route,
-            step: step + 1,
-            reason,
-        })
-        .collect();
-    let failing = store
-        .failing_files()?
-        .into_iter()
-        .map(|(id, name, state, failures, retry_at, error)| FailingFile {
-            id,
-            name,
-            state,
-            failures,
-            retry_at,
-            error,
-        })
-        .collect();
-    let anomalies = store
-        .anomaly_counts()?
-        .into_iter()
-        .map(|(kind, count, latest)| AnomalyCount {
-            kind,
-            count,
-            latest,
-        })
-        .collect();
+    let held_processes = store.held_processes()?;
+    let failing = store.failing_files()?;
+    let anomalies = store.anomaly_counts()?;
     let acks_overdue = store.overdue_ack_count(crate::util::Utc::now())?;
     Ok(Status {
         sent_interchanges: store.sent_interchange_counts()?,
@@ -522,11 +469,12 @@ pub fn metrics_text(cfg: &Config, store: &Store) -> Result<String, StoreError> {
         store.failing_files()?.len()
     );
     out.push_str("# HELP edigate_anomalies_total Things that must not pass silently (key conflicts, worker restarts, panics), by kind.\n# TYPE edigate_anomalies_total counter\n");
-    for (kind, n, _) in store.anomaly_counts()? {
+    for a in store.anomaly_counts()? {
         let _ = writeln!(
             out,
-            "edigate_anomalies_total{{kind=\"{}\"}} {n}",
-            label(&kind)
+            "edigate_anomalies_total{{kind=\"{}\"}} {}",
+            label(&a.kind),
+            a.count
         );
     }
     Ok(out)

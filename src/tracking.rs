@@ -217,7 +217,7 @@ pub fn timeline(store: &Store, key: &str) -> Result<Option<serde_json::Value>, S
         let events: Vec<serde_json::Value> = store
             .events(d.file_id)?
             .into_iter()
-            .map(|(at, state, detail)| json!({"at": at, "state": state, "detail": detail}))
+            .map(|e| json!(e))
             .collect();
         timelines.push(json!({
             "record_id": d.record_id,

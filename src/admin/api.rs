@@ -224,7 +224,7 @@ pub fn detail(
         .events(id)
         .map_err(|e| e.to_string())?
         .into_iter()
-        .map(|(at, state, detail)| json!({"at": at, "state": state, "detail": detail}))
+        .map(|e| json!(e))
         .collect();
     let code = refusal["code"].as_str().unwrap_or("");
     Ok(Some(json!({

@@ -14,7 +14,7 @@ mod tracking;
 pub use advices::{AdviceDoc, AdviceRow};
 pub use alerts::AlertRow;
 pub use routes::{ModeChange, RoutedDelivery, RoutedRecord};
-pub use steps::{Next, Process, ProcessRow, StepDelivery, StepOutcome};
+pub use steps::{HeldProcess, Next, Process, ProcessRow, StepDelivery, StepOutcome};
 pub use tracking::{KeyedRecord, TrackedDelivery};
 
 #[derive(Debug, Error)]
@@ -315,6 +315,34 @@ pub struct Health {
     pub last_ok_at: Option<String>,
     pub last_error: Option<String>,
     pub failures: i64,
+}
+
+/// A file whose current step failed and waits for its retry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FailingFile {
+    pub id: i64,
+    pub name: String,
+    pub state: String,
+    pub failures: i64,
+    /// RFC 3339, or empty.
+    pub retry_at: String,
+    pub error: String,
+}
+
+/// How many anomalies of one kind were kept, and the latest one's detail.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AnomalyCount {
+    pub kind: String,
+    pub count: i64,
+    pub latest: String,
+}
+
+/// One audit event of a file: when, the state (or `delivery`, an operator action), what.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventRow {
+    pub at: String,
+    pub state: String,
+    pub detail: String,
 }
 
 /// What a channel brought lately.
@@ -1743,12 +1771,18 @@ impl Store {
     }
 
     /// (kind, count, latest detail) of every anomaly kept.
-    pub fn anomaly_counts(&self) -> Result<Vec<(String, i64, String)>> {
+    pub fn anomaly_counts(&self) -> Result<Vec<AnomalyCount>> {
         self.all(
             "SELECT kind, COUNT(*), (SELECT detail FROM anomalies b WHERE b.kind = a.kind ORDER BY id DESC LIMIT 1)
              FROM anomalies a GROUP BY kind ORDER BY kind",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| {
+                Ok(AnomalyCount {
+                    kind: r.get(0)?,
+                    count: r.get(1)?,
+                    latest: r.get(2)?,
+                })
+            },
         )
     }
 
@@ -1796,12 +1830,21 @@ impl Store {
 
     /// Files waiting to retry a step that failed: (id, name, state, failures, retry at, error).
     #[allow(clippy::type_complexity)]
-    pub fn failing_files(&self) -> Result<Vec<(i64, String, String, i64, String, String)>> {
+    pub fn failing_files(&self) -> Result<Vec<FailingFile>> {
         self.all(
             "SELECT id, name, state, failures, COALESCE(retry_at, ''), COALESCE(last_error, '') FROM files
              WHERE failures > 0 AND state IN ('received','parsed','translated','delivered') ORDER BY id",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| {
+                Ok(FailingFile {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    state: r.get(2)?,
+                    failures: r.get(3)?,
+                    retry_at: r.get(4)?,
+                    error: r.get(5)?,
+                })
+            },
         )
     }
 
@@ -1898,11 +1941,17 @@ impl Store {
             .optional()?)
     }
 
-    pub fn events(&self, file_id: i64) -> Result<Vec<(String, String, String)>> {
+    pub fn events(&self, file_id: i64) -> Result<Vec<EventRow>> {
         self.all(
             "SELECT at, state, COALESCE(detail, '') FROM events WHERE file_id = ?1 ORDER BY id",
             [file_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| {
+                Ok(EventRow {
+                    at: r.get(0)?,
+                    state: r.get(1)?,
+                    detail: r.get(2)?,
+                })
+            },
         )
     }
 
@@ -1977,7 +2026,7 @@ mod tests {
         let second = Utc::of(fixed()).rfc3339();
         assert_eq!(second, "2026-05-28T20:26:40Z");
         assert_eq!(s.file(id).unwrap().received_at, second);
-        assert!(s.events(id).unwrap().iter().all(|(at, ..)| *at == second));
+        assert!(s.events(id).unwrap().iter().all(|e| e.at == second));
         s.anomaly("test.kind", Some(id), "detail").unwrap();
         s.record_poll("sftp", None).unwrap();
         let h = &s.health().unwrap()[0];
@@ -2064,7 +2113,7 @@ mod tests {
         assert!(
             events
                 .iter()
-                .any(|(_, state, detail)| state == "output" && detail.contains("written")),
+                .any(|e| e.state == "output" && e.detail.contains("written")),
             "writing an output is an audit event: {events:?}"
         );
         assert_eq!(s.original_of("abc").unwrap(), Some(id));
@@ -2137,7 +2186,12 @@ mod tests {
         s.upload_done(upload).unwrap();
         let item = s.open_exceptions().unwrap()[0].0;
         s.discard_exception(item).unwrap();
-        let events: Vec<String> = s.events(id).unwrap().into_iter().map(|e| e.2).collect();
+        let events: Vec<String> = s
+            .events(id)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.detail)
+            .collect();
         for said in [
             "rejected, HTTP 422",
             "released by operator",

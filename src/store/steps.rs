@@ -7,6 +7,16 @@ use super::{anomaly_in, draw_controls, exec, AdviceDoc, OutputRow, Result, Store
 use crate::util::Utc;
 use rusqlite::{params, OptionalExtension};
 
+/// A route's process held for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HeldProcess {
+    pub record_id: String,
+    pub route: String,
+    /// 1-based.
+    pub step: usize,
+    pub reason: String,
+}
+
 /// A record whose process can move now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessRow {
@@ -221,11 +231,18 @@ impl Store {
     }
 
     /// Held processes: (record id, route, step position, reason).
-    pub fn held_processes(&self) -> Result<Vec<(String, String, usize, String)>> {
+    pub fn held_processes(&self) -> Result<Vec<HeldProcess>> {
         self.all(
             "SELECT record_id, route, step, COALESCE(reason, '') FROM orchestrations WHERE state = 'held' ORDER BY updated_at",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as usize, r.get(3)?)),
+            |r| {
+                Ok(HeldProcess {
+                    record_id: r.get(0)?,
+                    route: r.get(1)?,
+                    step: r.get::<_, i64>(2)? as usize + 1,
+                    reason: r.get(3)?,
+                })
+            },
         )
     }
 
