@@ -481,7 +481,21 @@ impl Mappings {
         partner: &str,
         rows: &crate::formats::csv::Rows,
     ) -> Option<Vec<Written>> {
-        mapping.twin?.csv(rows, &self.codes_json, partner)
+        let mut out = Vec::new();
+        self.twin_csv_each(mapping, partner, rows, &mut |w| out.push(w))?;
+        Some(out)
+    }
+
+    /// [`Mappings::twin_csv`] handing each record to `emit` as it is made (so that a big file's
+    /// records need not be held); on `None`, what was emitted is void.
+    pub fn twin_csv_each(
+        &self,
+        mapping: &Mapping,
+        partner: &str,
+        rows: &crate::formats::csv::Rows,
+        emit: &mut dyn FnMut(Written),
+    ) -> Option<()> {
+        mapping.twin?.csv(rows, &self.codes_json, partner, emit)
     }
 
     /// The records of the mapping's twin, when it has one and that twin answers.

@@ -377,7 +377,9 @@ fn translate_into<'r>(
         Format::Xml => translate_cxml(input, cfg, &mut out),
         Format::Records => translate_records(input, cfg, now, allocate, &mut out),
         Format::Unknown => match cfg.maps.csv_map(input.data) {
-            Some((name, map)) => translate_csv(input, cfg, name, map, &mut out),
+            Some((name, map)) => {
+                translate_csv(input, cfg, (name, map), sink.as_deref_mut(), &mut out)
+            }
             None => out.refuse(
                 "format.unknown",
                 "not a document we read: the file starts with neither ISA, UNA, UNB nor <, and \
@@ -700,11 +702,11 @@ fn translate_records(
 }
 
 /// A CSV file read through column map `name`: rows, then the map's mapping.
-fn translate_csv(
+fn translate_csv<'s>(
     input: &Input<'_>,
     cfg: &Config,
-    name: &str,
-    map: &crate::formats::csv::ColumnMap,
+    (name, map): (&str, &crate::formats::csv::ColumnMap),
+    mut sink: Option<&mut (dyn Sink + 's)>,
     out: &mut Outcome,
 ) {
     let document = name.to_string();
@@ -754,8 +756,49 @@ fn translate_csv(
         sha256: input.sha256.to_string(),
         ..Source::default()
     };
-    let twin = cfg.maps.twin_csv(program, &partner, &rows);
-    let mapped = cfg.maps.inbound_whole(program, &partner, twin, || {
+    // The twin's records wait in a spool (a temporary file past 4 MB) until every document of
+    // the file is mapped: a file's records are not held in memory, and none flows when the
+    // twin declines halfway (the interpreter then maps the whole file).
+    let mut spool: Spool<Emitted> = Spool::with_bound(4 << 20);
+    let (mut k, mut failed) = (0, None);
+    let answered = cfg.maps.twin_csv_each(program, &partner, &rows, &mut |w| {
+        let key = format!("{}:csv:{k}", input.sha256);
+        k += 1;
+        if let Err(e) = spool.push(record(&key, &partner, &source, w)) {
+            failed.get_or_insert(e);
+        }
+    });
+    if answered.is_some() {
+        out.accepted += 1;
+        let mut hand = |r: Emitted| match sink.as_deref_mut() {
+            Some(s) => s.record(r),
+            None => out.records.push(r),
+        };
+        match failed.take().map_or_else(|| spool.take(), Err) {
+            Ok(records) => {
+                for r in records {
+                    match r {
+                        Ok(r) => hand(r),
+                        Err(e) => failed = Some(e),
+                    }
+                    if failed.is_some() {
+                        break;
+                    }
+                }
+            }
+            Err(e) => failed = Some(e),
+        }
+        if let Some(e) = failed {
+            out.refuse(
+                "internal",
+                format!("the temporary spool of records failed: {e}"),
+                Position::default(),
+            );
+        }
+        return;
+    }
+    drop(spool);
+    let mapped = cfg.maps.inbound_whole(program, &partner, None, || {
         serde_json::json!({
             "format": "csv", "document": map.document, "partner": partner, "rows": rows.to_json(),
         })

@@ -189,3 +189,45 @@ fn one_interchange_too_big_for_memory_spools_its_records_and_gives_them_back_in_
     std::fs::write(&path, doc).unwrap();
     assert_eq!(same_both_ways(&path, true), n - 1);
 }
+
+/// A CSV file of 20,000 order lines (about 16 MB of records: past what the spool keeps in
+/// memory) gives the sink exactly what the kept translation gives; the same file with a bad
+/// last row, which the twin only meets after it has spooled every other order, gives the sink
+/// nothing and is refused as the interpreter refuses it.
+#[test]
+fn a_big_csv_file_spools_its_records_and_hands_over_none_when_its_last_row_fails() {
+    let text = std::fs::read_to_string(data("csv/ok/order-lines.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let row = lines.next().unwrap();
+    let mut doc = format!("{header}\n");
+    for i in 0..20_000 {
+        doc.push_str(&row.replacen("4500001240", &format!("45{i:08}"), 1));
+        doc.push('\n');
+    }
+    // The last row names no item (no UPC): the mapping refuses the file.
+    let bad = doc.clone()
+        + &row
+            .replacen("4500001240", "4599999999", 1)
+            .replace("4000862141404", "");
+    for (text, orders) in [(doc, 20_000), (bad, 0)] {
+        let bytes = text.into_bytes();
+        let sha = sha256_hex(&bytes);
+        let input = Input {
+            data: &bytes,
+            file: "orders.csv",
+            sha256: &sha,
+            channel_partner: Some("ACME"),
+            seen: None,
+            whole: None,
+        };
+        let kept = dry_run(&input, cfg(), FIXED_NOW);
+        let mut sink = Collect::default();
+        let streamed = dry_run_to(&input, cfg(), FIXED_NOW, &mut sink);
+        assert_eq!(kept.records.len(), orders);
+        assert_eq!(sink.records, kept.records);
+        assert!(streamed.records.is_empty());
+        assert_eq!(streamed.refusal, kept.refusal);
+        assert_eq!(kept.refusal.is_some(), orders == 0, "{:?}", kept.refusal);
+    }
+}

@@ -50,12 +50,6 @@ impl<'r> Fields<'r> {
     }
 }
 
-/// The records of a file; `None` when there are none (the interpreter refuses a mapping that
-/// gives no record).
-fn nonempty(out: Vec<Written>) -> Option<Vec<Written>> {
-    (!out.is_empty()).then_some(out)
-}
-
 /// A value as the typed record's deserialisation takes it, `None` when it would refuse it.
 fn decimal(v: Option<&str>) -> Option<Option<Decimal>> {
     match v {
@@ -114,23 +108,30 @@ fn party(f: &Fields<'_>, h: usize, role: Role, prefix: &str) -> Option<Party> {
 }
 
 /// One record per value of `key`, each built by `record` from its rows (the first one gives
-/// the header fields); `None` as soon as one declines, or when there is none.
+/// the header fields) and handed to `emit` as it is made; `None` as soon as one declines (what
+/// was emitted is then the caller's to drop), or when there is none (the interpreter refuses a
+/// mapping that gives no record).
 fn by_document(
     rows: &Rows,
     key: &str,
+    emit: &mut dyn FnMut(Written),
     mut record: impl FnMut(&Fields<'_>, &[usize]) -> Option<Business>,
-) -> Option<Vec<Written>> {
+) -> Option<()> {
     let f = Fields::of(rows);
-    let mut out = Vec::new();
-    for lines in f.groups(key)? {
-        out.push(Written::from(&record(&f, &lines)?));
+    let groups = f.groups(key)?;
+    for lines in &groups {
+        emit(Written::from(&record(&f, lines)?));
     }
-    nonempty(out)
+    (!groups.is_empty()).then_some(())
 }
 
 /// `inbound/csv/purchase_order.jq`: one purchase order per `po_number`.
-pub(super) fn purchase_orders(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Written>> {
-    by_document(rows, "po_number", |f, lines| {
+pub(super) fn purchase_orders(
+    rows: &Rows,
+    walks: &Walks<'_>,
+    emit: &mut dyn FnMut(Written),
+) -> Option<()> {
+    by_document(rows, "po_number", emit, |f, lines| {
         let h = lines[0];
         let mut parties = Vec::new();
         parties.extend(party(f, h, Role::Buyer, "buyer"));
@@ -168,8 +169,12 @@ pub(super) fn purchase_orders(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Writ
 }
 
 /// `inbound/csv/invoice.jq`: one invoice per `invoice_number`.
-pub(super) fn invoices(rows: &Rows, walks: &Walks<'_>) -> Option<Vec<Written>> {
-    by_document(rows, "invoice_number", |f, lines| {
+pub(super) fn invoices(
+    rows: &Rows,
+    walks: &Walks<'_>,
+    emit: &mut dyn FnMut(Written),
+) -> Option<()> {
+    by_document(rows, "invoice_number", emit, |f, lines| {
         let h = lines[0];
         let mut invoice_lines = Vec::with_capacity(lines.len());
         for (k, &r) in lines.iter().enumerate() {

@@ -163,16 +163,18 @@ impl Twin {
     }
 
     /// The records of the rows of one CSV file, or `None` to let the interpreter decide.
+    /// Each record is handed to `emit` as it is made; on `None`, what was emitted is void.
     pub fn csv(
         self,
         rows: &crate::formats::csv::Rows,
         codes: &Value,
         partner: &str,
-    ) -> Option<Vec<Written>> {
+        emit: &mut dyn FnMut(Written),
+    ) -> Option<()> {
         let walks = Walks::of(codes, partner);
         match self {
-            Twin::CsvPurchaseOrder => csv::purchase_orders(rows, &walks),
-            Twin::CsvInvoice => csv::invoices(rows, &walks),
+            Twin::CsvPurchaseOrder => csv::purchase_orders(rows, &walks, emit),
+            Twin::CsvInvoice => csv::invoices(rows, &walks, emit),
             _ => None,
         }
     }
