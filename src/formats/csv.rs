@@ -285,7 +285,7 @@ pub fn rows(data: &[u8], map: &ColumnMap) -> Result<Rows, CsvError> {
             let bad = |what: &str| CsvError {
                 line,
                 column: Some(name.clone()),
-                message: format!("{raw:?} is not {what}"),
+                message: format!("{} is not {what}", super::quoted(raw)),
             };
             let value: Cow<'_, str> = if raw.is_empty() {
                 Cow::Borrowed("")

@@ -132,6 +132,19 @@ pub enum Format {
     Unknown,
 }
 
+/// How many characters of a value a message quotes.
+pub const QUOTED_CHARS: usize = 64;
+
+/// `value` quoted for a message (as `{:?}` writes it), cut after [`QUOTED_CHARS`] characters
+/// with how long it was: a hostile file's megabyte of one element never reaches a log line, a
+/// refusal or an acknowledgement note whole.
+pub fn quoted(value: &str) -> String {
+    match value.char_indices().nth(QUOTED_CHARS) {
+        None => format!("{value:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &value[..cut], value.len()),
+    }
+}
+
 /// Guesses the format from the first bytes, skipping a BOM and blanks.
 pub fn sniff(data: &[u8]) -> Format {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
@@ -181,6 +194,18 @@ pub fn refuse_encoding(data: &[u8]) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use super::quoted;
+
+    #[test]
+    fn a_quoted_value_is_cut_after_64_characters_and_says_how_long_it_was() {
+        assert_eq!(quoted("PO-1"), "\"PO-1\"");
+        let long = "é".repeat(100);
+        let q = quoted(&long);
+        assert!(q.starts_with(&format!("\"{}\"", "é".repeat(64))), "{q}");
+        assert!(q.ends_with("... (200 bytes)"), "{q}");
+        assert_eq!(quoted(&"A".repeat(64)), format!("{:?}", "A".repeat(64)));
+    }
+
     use super::*;
 
     #[test]

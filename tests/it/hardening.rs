@@ -351,3 +351,39 @@ fn checksum_listings_have_each_file_once_across_restarts_and_replays() {
     assert_eq!(lines.len(), n, "{text}");
     assert_eq!(n, 2, "{text}");
 }
+
+#[test]
+fn a_megabyte_element_is_quoted_cut_short_in_the_log_the_quarantine_and_the_database() {
+    // An 850 whose buyer name is 1 MB: every message once quoted the whole value, so one
+    // file wrote megabyte log lines and a megabyte quarantine reason.
+    let sb = Sandbox::new();
+    let name = "A".repeat(1 << 20);
+    let text = String::from_utf8(po(1))
+        .unwrap()
+        .replacen("N1*BY*", &format!("N1*BY*{name}*"), 1);
+    assert!(text.contains(&name), "the fixture has an N1*BY");
+    sb.drop_file("big-name.edi", text.as_bytes());
+    let out = sb.once(1);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("(1048576 bytes)"),
+        "{}",
+        &log[..log.len().min(2000)]
+    );
+    assert!(
+        log.lines().all(|l| l.len() < 4096),
+        "a log line quotes the whole element"
+    );
+    let list = sb.stdout(&["quarantine", "list"]);
+    assert!(
+        list.contains("bytes)") && list.len() < 4096,
+        "{}",
+        &list[..list.len().min(2000)]
+    );
+    let db = std::fs::metadata(sb.path("var/edigate.db")).unwrap().len();
+    let wal = std::fs::metadata(sb.path("var/edigate.db-wal")).map_or(0, |m| m.len());
+    assert!(
+        db + wal < 1 << 20,
+        "the database holds a copy of the element: {db} + {wal}"
+    );
+}

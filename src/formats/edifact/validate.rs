@@ -3,7 +3,7 @@
 
 use super::envelope::{Handler, Interchange, Message, Problem};
 use crate::formats::structure::{lines, parse_set, walk_message, Misfit, SetSpec};
-use crate::formats::{Diagnostic, Position, Severity};
+use crate::formats::{quoted, Diagnostic, Position, Severity};
 use std::collections::{HashMap, HashSet};
 
 /// Message structures, the known segment tags, and the contents of the common segments.
@@ -411,7 +411,7 @@ fn check(
                     return Some((
                         "37",
                         "edifact.not_numeric",
-                        format!("{} {value:?} is not numeric", f.code),
+                        format!("{} {} is not numeric", f.code, quoted(&value)),
                     ));
                 }
             }
@@ -419,7 +419,7 @@ fn check(
                 return Some((
                     "37",
                     "edifact.not_numeric",
-                    format!("{} {value:?} is not numeric", f.code),
+                    format!("{} {} is not numeric", f.code, quoted(&value)),
                 ));
             }
             digits
@@ -428,7 +428,7 @@ fn check(
             return Some((
                 "37",
                 "edifact.not_alphabetic",
-                format!("{} {value:?} holds digits", f.code),
+                format!("{} {} holds digits", f.code, quoted(&value)),
             ));
         }
         _ => value.chars().count(),
@@ -437,13 +437,13 @@ fn check(
         Some((
             "39",
             "edifact.too_long",
-            format!("{} {value:?} is longer than {}", f.code, f.max),
+            format!("{} {} is longer than {}", f.code, quoted(&value), f.max),
         ))
     } else if n < f.min {
         Some((
             "40",
             "edifact.too_short",
-            format!("{} {value:?} is shorter than {}", f.code, f.min),
+            format!("{} {} is shorter than {}", f.code, quoted(&value), f.min),
         ))
     } else {
         None

@@ -294,7 +294,7 @@ fn fault_of(el: &Element, value: &[u8], printable: bool) -> Option<Fault> {
 /// The AK403 code, diagnostic code and reason of a fault found in `value`.
 #[cold]
 fn describe(fault: Fault, el: &Element, value: &[u8]) -> (&'static str, &'static str, String) {
-    let shown = format!("{:?}", String::from_utf8_lossy(value));
+    let shown = crate::formats::quoted(&String::from_utf8_lossy(value));
     match fault {
         Fault::NotPrintable => (
             "6",
