@@ -132,6 +132,17 @@ pub enum Format {
     Unknown,
 }
 
+/// How many characters of a message are kept (one a mapping wrote may quote any value).
+pub const MESSAGE_CHARS: usize = 1024;
+
+/// `message` cut after [`MESSAGE_CHARS`] characters, saying how long it was.
+pub fn bounded(message: String) -> String {
+    match message.char_indices().nth(MESSAGE_CHARS) {
+        None => message,
+        Some((cut, _)) => format!("{}... ({} bytes)", &message[..cut], message.len()),
+    }
+}
+
 /// How many characters of a value a message quotes.
 pub const QUOTED_CHARS: usize = 64;
 
@@ -204,6 +215,9 @@ mod tests {
         assert!(q.starts_with(&format!("\"{}\"", "é".repeat(64))), "{q}");
         assert!(q.ends_with("... (200 bytes)"), "{q}");
         assert_eq!(quoted(&"A".repeat(64)), format!("{:?}", "A".repeat(64)));
+        assert_eq!(super::bounded("short".into()), "short");
+        let b = super::bounded("x".repeat(5000));
+        assert!(b.len() < 1100 && b.ends_with("... (5000 bytes)"), "{b}");
     }
 
     use super::*;

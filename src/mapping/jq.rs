@@ -160,14 +160,20 @@ fn convert(
     f: impl Fn(&str) -> Option<String>,
 ) -> Result<Val, jaq_core::Error<Val>> {
     let Some(t) = text(&v) else {
-        return Err(err(format!("{name}: {v} is not text")));
+        return Err(err(crate::formats::bounded(format!(
+            "{name}: {v} is not text"
+        ))));
     };
     let t = t.trim();
     if t.is_empty() {
         return Ok(Val::Null);
     }
-    f(t).map(Val::from)
-        .ok_or_else(|| err(format!("{name}: {t:?} is not valid")))
+    f(t).map(Val::from).ok_or_else(|| {
+        err(format!(
+            "{name}: {} is not valid",
+            crate::formats::quoted(t)
+        ))
+    })
 }
 
 /// The conversions mapping authors need most, done exactly in Rust.

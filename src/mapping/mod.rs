@@ -145,7 +145,7 @@ impl MapError {
         let o = e.0.as_object();
         let get = |k: &str| o.and_then(|o| o.get(k));
         MapError {
-            message: e.message(),
+            message: crate::formats::bounded(e.message()),
             code: get("code")
                 .and_then(Value::as_str)
                 .unwrap_or("7")

@@ -387,3 +387,30 @@ fn a_megabyte_element_is_quoted_cut_short_in_the_log_the_quarantine_and_the_data
         "the database holds a copy of the element: {db} + {wal}"
     );
 }
+
+#[test]
+fn a_megabyte_value_a_mapping_refuses_is_quoted_cut_short() {
+    // A cXML order whose quantity is 1 MB of digits: the mapping's own error quoted it whole.
+    let sb = Sandbox::new();
+    let text = fs::read_to_string(data("cxml/ok/order-request.xml"))
+        .unwrap()
+        .replacen(
+            "quantity=\"10\"",
+            &format!("quantity=\"1{}x\"", "2".repeat(1 << 20)),
+            1,
+        );
+    sb.drop_file("big-quantity.xml", text.as_bytes());
+    let out = sb.once(1);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("bytes) is not valid"),
+        "{}",
+        &log[..log.len().min(2000)]
+    );
+    assert!(
+        log.lines().all(|l| l.len() < 4096),
+        "a log line quotes the whole value"
+    );
+    let list = sb.stdout(&["quarantine", "list"]);
+    assert!(list.len() < 4096, "{}", &list[..list.len().min(2000)]);
+}
