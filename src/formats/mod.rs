@@ -132,6 +132,55 @@ pub enum Format {
     Unknown,
 }
 
+/// How many errors one transaction set or message keeps (and its acknowledgement reports): a
+/// hostile file of a million bad segments costs no more than this. The last one kept says how
+/// many more there were.
+pub const MAX_ERRORS: usize = 1000;
+
+/// Errors as they are found: the first [`MAX_ERRORS`] kept, the rest only counted.
+#[derive(Debug)]
+pub struct Errors<T> {
+    pub kept: Vec<T>,
+    pub more: usize,
+}
+
+impl<T> Default for Errors<T> {
+    fn default() -> Self {
+        Errors {
+            kept: Vec::new(),
+            more: 0,
+        }
+    }
+}
+
+impl<T> Errors<T> {
+    pub fn push(&mut self, item: T) {
+        if self.kept.len() < MAX_ERRORS {
+            self.kept.push(item);
+        } else {
+            self.more += 1;
+        }
+    }
+}
+
+/// Keeps the first [`MAX_ERRORS`] of `items` (each with its diagnostic, through `diagnostic`),
+/// noting on the last one kept how many were left out (`more` of them before these).
+pub fn keep_first_errors<T>(
+    items: &mut Vec<T>,
+    more: usize,
+    diagnostic: impl Fn(&mut T) -> &mut Diagnostic,
+) {
+    let more = more + items.len().saturating_sub(MAX_ERRORS);
+    items.truncate(MAX_ERRORS);
+    if more > 0 {
+        if let Some(last) = items.last_mut() {
+            diagnostic(last)
+                .message
+                .push_str(&format!("; {more} more errors here are not listed"));
+        }
+    }
+}
+
 /// How many characters of a message are kept (one a mapping wrote may quote any value).
 pub const MESSAGE_CHARS: usize = 1024;
 

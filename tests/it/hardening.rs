@@ -414,3 +414,39 @@ fn a_megabyte_value_a_mapping_refuses_is_quoted_cut_short() {
     let list = sb.stdout(&["quarantine", "list"]);
     assert!(list.len() < 4096, "{}", &list[..list.len().min(2000)]);
 }
+
+#[test]
+fn a_transaction_set_of_a_hundred_thousand_bad_segments_keeps_a_thousand_errors() {
+    // 100,000 N9 segments where one may stand: every one was an error kept, printed and
+    // acknowledged (seconds and hundreds of megabytes for a few megabytes of input).
+    let sb = Sandbox::new();
+    let text = String::from_utf8(po(1)).unwrap();
+    let at = text.find("PO1*").unwrap();
+    let (head, tail) = text.split_at(at);
+    let se = tail.find("SE*").unwrap();
+    let count: usize = tail[se + 3..].split('*').next().unwrap().parse().unwrap();
+    let extra = 100_000;
+    let body = format!(
+        "{head}{}{}SE*{}{}",
+        "N9*L1*x~\n".repeat(extra),
+        &tail[..se],
+        count + extra,
+        &tail[se + 3 + count.to_string().len()..]
+    );
+    sb.drop_file("many-n9.edi", body.as_bytes());
+    let out = sb.run(&["translate", "inbox/many-n9.edi"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    let errors = said.lines().filter(|l| l.contains(": error: ")).count();
+    assert!((1..=1000).contains(&errors), "{errors} errors");
+    assert!(
+        said.contains("more errors here are not listed"),
+        "{}",
+        &said[..said.len().min(2000)]
+    );
+    let ack = sb.stdout(&["ack", "inbox/many-n9.edi"]);
+    let ak3 = ack
+        .split('~')
+        .filter(|s| s.trim_start().starts_with("AK3"))
+        .count();
+    assert!((1..=1000).contains(&ak3), "{ak3} AK3 segments");
+}

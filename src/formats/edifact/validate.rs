@@ -255,6 +255,7 @@ pub fn message(m: &mut Message, defs: &Messages) -> bool {
             },
         });
     }
+    crate::formats::keep_first_errors(&mut m.problems, 0, |p| &mut p.diagnostic);
     true
 }
 

@@ -7,23 +7,30 @@ use super::fields::Split;
 use super::spec::{Element, Kind, Req, SetSpec, Standards};
 use crate::formats::structure::{walk_message, Misfit};
 pub use crate::formats::Summary;
-use crate::formats::{Diagnostic, Position, Severity};
+use crate::formats::{Diagnostic, Errors, Position, Severity};
 
 /// Validates `tx` (in a group of `version`) if a definition covers it; returns whether one did.
 pub fn transaction(tx: &mut Transaction, st: &Standards, version: &str) -> bool {
     let Some(set) = st.sets.get(&tx.id).filter(|s| s.covers(version)) else {
         return false;
     };
-    let mut issues = Vec::new();
-    structure(set, tx, st, &mut issues);
+    // Each kind in segment order, so that the first kept of both are the first of all.
+    let mut found = Errors::default();
+    structure(set, tx, st, &mut found);
+    let mut issues = std::mem::take(&mut found.kept);
+    let mut more = found.more;
+    found.more = 0;
     let text = Text {
         repetition: tx.repetition(),
         printable: tx.printable(),
     };
     for (i, seg) in tx.split().enumerate() {
-        elements(&seg, text, i, st, &mut issues);
+        elements(&seg, text, i, st, &mut found);
     }
+    issues.append(&mut found.kept);
+    more += found.more;
     issues.sort_by_key(|i: &Issue| (i.diagnostic.position.segment, i.diagnostic.position.element));
+    crate::formats::keep_first_errors(&mut issues, more, |i| &mut i.diagnostic);
     tx.issues.extend(issues);
     true
 }
@@ -56,7 +63,7 @@ fn issue(
     }
 }
 
-fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Vec<Issue>) {
+fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Errors<Issue>) {
     let segments = tx.tags();
     for m in walk_message(set, segments, tx.closed, |id| st.segments.contains_key(id)) {
         let (seg_code, code) = match m.kind {
@@ -87,7 +94,7 @@ struct Text {
     printable: bool,
 }
 
-fn elements(seg: &Split<'_>, text: Text, index: usize, st: &Standards, out: &mut Vec<Issue>) {
+fn elements(seg: &Split<'_>, text: Text, index: usize, st: &Standards, out: &mut Errors<Issue>) {
     let Some(spec) = st.segment(seg.id) else {
         return;
     };
