@@ -450,3 +450,26 @@ fn a_transaction_set_of_a_hundred_thousand_bad_segments_keeps_a_thousand_errors(
         .count();
     assert!((1..=1000).contains(&ak3), "{ak3} AK3 segments");
 }
+
+#[test]
+fn an_edifact_message_of_a_hundred_thousand_misplaced_segments_keeps_a_thousand_errors() {
+    let sb = Sandbox::new();
+    let n = 100_000;
+    let msg = format!(
+        "UNH+1+ORDERS:D:96A:UN'BGM+220+PO1+9'DTM+137:20260517:102'{}UNS+S'UNT+{}+1'",
+        "FTX+AAI+++x'".repeat(n),
+        n + 5
+    );
+    let text =
+        format!("UNA:+.? 'UNB+UNOC:3+5412345000013:14+RECEIVER:14+260517:1015+1'{msg}UNZ+1+1'");
+    sb.drop_file("many-ftx.edi", text.as_bytes());
+    let out = sb.run(&["translate", "inbox/many-ftx.edi"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    let errors = said.lines().filter(|l| l.contains(": error: ")).count();
+    assert!((1..=1000).contains(&errors), "{errors} errors");
+    assert!(
+        said.contains("more errors here are not listed"),
+        "{}",
+        &said[..said.len().min(2000)]
+    );
+}

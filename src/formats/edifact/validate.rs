@@ -3,7 +3,7 @@
 
 use super::envelope::{Handler, Interchange, Message, Problem};
 use crate::formats::structure::{lines, parse_set, walk_message, Misfit, SetSpec};
-use crate::formats::{quoted, Diagnostic, Position, Severity};
+use crate::formats::{quoted, Diagnostic, Errors, Position, Severity};
 use std::collections::{HashMap, HashSet};
 
 /// Message structures, the known segment tags, and the contents of the common segments.
@@ -227,9 +227,15 @@ pub fn message(m: &mut Message, defs: &Messages) -> bool {
     let Some(set) = defs.sets.get(&m.kind).filter(|s| s.covers(&dir)) else {
         return false;
     };
-    elements(m, defs);
+    // Element errors, then the structure's, each in segment order and counted past the bound.
+    let mut more = elements(m, defs);
     let segments = m.segments().map(|s| (s.id(), s.offset));
+    let mut walked = Errors::default();
     for e in walk_message(set, segments, m.closed, |t| defs.tags.contains(t)) {
+        if walked.kept.len() >= crate::formats::MAX_ERRORS {
+            walked.more += 1;
+            continue;
+        }
         let id = &e.segment_id;
         let (code, dcode) = match e.kind {
             Misfit::Missing => ("13", "edifact.segment_missing"),
@@ -240,7 +246,7 @@ pub fn message(m: &mut Message, defs: &Messages) -> bool {
             Misfit::Unknown => ("15", "edifact.segment_unknown"),
         };
         let message = e.message("message");
-        m.problems.push(Problem {
+        walked.push(Problem {
             code,
             diagnostic: Diagnostic {
                 severity: Severity::Error,
@@ -255,13 +261,15 @@ pub fn message(m: &mut Message, defs: &Messages) -> bool {
             },
         });
     }
-    crate::formats::keep_first_errors(&mut m.problems, 0, |p| &mut p.diagnostic);
+    m.problems.append(&mut walked.kept);
+    more += walked.more;
+    crate::formats::keep_first_errors(&mut m.problems, more, |p| &mut p.diagnostic);
     true
 }
 
 /// Checks the data elements of every segment of `m` that `elements.txt` defines.
-fn elements(m: &mut Message, defs: &Messages) {
-    let mut found = Vec::new();
+fn elements(m: &mut Message, defs: &Messages) -> usize {
+    let mut found = Errors::default();
     let decimal = m.delims.decimal;
     for (i, seg) in m.segments().enumerate() {
         let Ok(tag) = std::str::from_utf8(seg.id()) else {
@@ -363,7 +371,8 @@ fn elements(m: &mut Message, defs: &Messages) {
             );
         }
     }
-    m.problems.extend(found);
+    m.problems.extend(found.kept);
+    found.more
 }
 
 /// The 0085 code, diagnostic code and reason when `raw` (still escaped) does not fit `f`.
