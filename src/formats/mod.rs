@@ -155,8 +155,13 @@ impl<T> Default for Errors<T> {
 
 impl<T> Errors<T> {
     pub fn push(&mut self, item: T) {
+        self.push_with(|| item);
+    }
+
+    /// [`Errors::push`] of an item made only when it is kept.
+    pub fn push_with(&mut self, make: impl FnOnce() -> T) {
         if self.kept.len() < MAX_ERRORS {
-            self.kept.push(item);
+            self.kept.push(make());
         } else {
             self.more += 1;
         }

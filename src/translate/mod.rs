@@ -306,6 +306,16 @@ pub struct OutboundDoc {
 }
 
 impl Outcome {
+    /// The temporary spool of records could not be written or read back: the results are
+    /// incomplete, so the file is refused.
+    fn spool_failed(&mut self, e: std::io::Error) {
+        self.refuse(
+            "internal",
+            format!("the temporary spool of records failed: {e}"),
+            Position::default(),
+        );
+    }
+
     fn refuse(&mut self, code: &'static str, reason: String, position: Position) {
         if self.refusal.is_none() {
             self.refusal = Some(Refusal {
@@ -770,30 +780,20 @@ fn translate_csv<'s>(
     });
     if answered.is_some() {
         out.accepted += 1;
-        let mut hand = |r: Emitted| match sink.as_deref_mut() {
-            Some(s) => s.record(r),
-            None => out.records.push(r),
-        };
-        match failed.take().map_or_else(|| spool.take(), Err) {
-            Ok(records) => {
+        let handed = failed
+            .map_or_else(|| spool.take(), Err)
+            .and_then(|records| {
                 for r in records {
-                    match r {
-                        Ok(r) => hand(r),
-                        Err(e) => failed = Some(e),
-                    }
-                    if failed.is_some() {
-                        break;
+                    let r = r?;
+                    match sink.as_deref_mut() {
+                        Some(s) => s.record(r),
+                        None => out.records.push(r),
                     }
                 }
-            }
-            Err(e) => failed = Some(e),
-        }
-        if let Some(e) = failed {
-            out.refuse(
-                "internal",
-                format!("the temporary spool of records failed: {e}"),
-                Position::default(),
-            );
+                Ok(())
+            });
+        if let Err(e) = handed {
+            out.spool_failed(e);
         }
         return;
     }

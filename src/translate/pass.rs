@@ -272,11 +272,7 @@ impl<'r, 'i> Pass<'r, 'i> {
     /// with that reason, never passed on with records missing.
     pub fn spool_failed(&mut self, e: std::io::Error) {
         self.refused = true;
-        self.outcome.refuse(
-            "internal",
-            format!("the temporary spool of records failed: {e}"),
-            Position::default(),
-        );
+        self.outcome.spool_failed(e);
     }
 
     /// The file could not be read to its end (it was being streamed from disk): refused.

@@ -232,33 +232,29 @@ pub fn message(m: &mut Message, defs: &Messages) -> bool {
     let segments = m.segments().map(|s| (s.id(), s.offset));
     let mut walked = Errors::default();
     for e in walk_message(set, segments, m.closed, |t| defs.tags.contains(t)) {
-        if walked.kept.len() >= crate::formats::MAX_ERRORS {
-            walked.more += 1;
-            continue;
-        }
-        let id = &e.segment_id;
-        let (code, dcode) = match e.kind {
-            Misfit::Missing => ("13", "edifact.segment_missing"),
-            Misfit::Repeats => ("35", "edifact.segment_repeats"),
-            Misfit::LoopRepeats => ("36", "edifact.group_repeats"),
-            Misfit::Unexpected => ("15", "edifact.segment_unexpected"),
-            Misfit::NotInSet => ("15", "edifact.segment_not_in_message"),
-            Misfit::Unknown => ("15", "edifact.segment_unknown"),
-        };
-        let message = e.message("message");
-        walked.push(Problem {
-            code,
-            diagnostic: Diagnostic {
-                severity: Severity::Error,
-                code: dcode,
-                message,
-                position: Position {
-                    offset: e.offset,
-                    segment: Some(e.index + 1),
-                    segment_id: id.clone(),
-                    ..Position::default()
+        walked.push_with(|| {
+            let (code, dcode) = match e.kind {
+                Misfit::Missing => ("13", "edifact.segment_missing"),
+                Misfit::Repeats => ("35", "edifact.segment_repeats"),
+                Misfit::LoopRepeats => ("36", "edifact.group_repeats"),
+                Misfit::Unexpected => ("15", "edifact.segment_unexpected"),
+                Misfit::NotInSet => ("15", "edifact.segment_not_in_message"),
+                Misfit::Unknown => ("15", "edifact.segment_unknown"),
+            };
+            Problem {
+                code,
+                diagnostic: Diagnostic {
+                    severity: Severity::Error,
+                    code: dcode,
+                    message: e.message("message"),
+                    position: Position {
+                        offset: e.offset,
+                        segment: Some(e.index + 1),
+                        segment_id: e.segment_id.clone(),
+                        ..Position::default()
+                    },
                 },
-            },
+            }
         });
     }
     m.problems.append(&mut walked.kept);

@@ -66,22 +66,24 @@ fn issue(
 fn structure(set: &SetSpec, tx: &Transaction, st: &Standards, out: &mut Errors<Issue>) {
     let segments = tx.tags();
     for m in walk_message(set, segments, tx.closed, |id| st.segments.contains_key(id)) {
-        let (seg_code, code) = match m.kind {
-            Misfit::Missing => ("3", "x12.segment_missing"),
-            Misfit::Repeats => ("5", "x12.segment_repeats"),
-            Misfit::LoopRepeats => ("4", "x12.loop_repeats"),
-            Misfit::Unexpected => ("2", "x12.segment_unexpected"),
-            Misfit::NotInSet => ("6", "x12.segment_not_in_set"),
-            Misfit::Unknown => ("1", "x12.segment_unknown"),
-        };
-        let message = m.message("transaction set");
-        out.push(issue(
-            Some((m.offset, m.index)),
-            &m.segment_id,
-            seg_code,
-            code,
-            message,
-        ));
+        out.push_with(|| {
+            let (seg_code, code) = match m.kind {
+                Misfit::Missing => ("3", "x12.segment_missing"),
+                Misfit::Repeats => ("5", "x12.segment_repeats"),
+                Misfit::LoopRepeats => ("4", "x12.loop_repeats"),
+                Misfit::Unexpected => ("2", "x12.segment_unexpected"),
+                Misfit::NotInSet => ("6", "x12.segment_not_in_set"),
+                Misfit::Unknown => ("1", "x12.segment_unknown"),
+            };
+            let message = m.message("transaction set");
+            issue(
+                Some((m.offset, m.index)),
+                &m.segment_id,
+                seg_code,
+                code,
+                message,
+            )
+        });
     }
 }
 
