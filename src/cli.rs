@@ -167,6 +167,17 @@ enum Command {
         #[arg(long)]
         as_of: Option<String>,
     },
+    /// Copy the state from a SQLite file into an empty PostgreSQL database, with the service
+    /// stopped; then set `[store] backend = "postgres"`.
+    MigrateStore {
+        /// The source: `sqlite:PATH`, e.g. `sqlite:var/edigate.db`.
+        #[arg(long)]
+        from: String,
+        /// The destination: a `postgres://user@host:port/db` URL, or `env:NAME` to read it from
+        /// an environment variable (kept out of the process list).
+        #[arg(long)]
+        to: String,
+    },
     /// List the migration routes with their modes, targets, the history of mode changes and
     /// the latest reconciliation.
     Routes,
@@ -413,6 +424,7 @@ fn run(cli: Cli) -> Result<u8> {
             Ok(OK)
         }
         Command::Routes => routes_cmd(&load(&cli.config)?),
+        Command::MigrateStore { from, to } => migrate_store(&load(&cli.config)?, &from, &to),
         Command::Reconcile {
             route,
             partner,
@@ -810,13 +822,14 @@ fn schema_cmd(name: Option<&str>) -> Result<u8> {
 
 fn open_store(cfg: &Config) -> Result<Store> {
     std::fs::create_dir_all(&cfg.data_dir)?;
-    Ok(Store::open(&cfg.database())?)
+    Ok(Store::for_config(cfg)?)
 }
 
 /// The store for a command that only reads, told on stderr when it had to be read unlocked.
 fn read_store(cfg: &Config) -> Result<Store> {
     let db = cfg.database();
-    if !db.exists() {
+    let at = cfg.store_location()?;
+    if matches!(at, crate::store::Location::Postgres { .. }) || !db.exists() {
         return open_store(cfg);
     }
     let (store, unlocked) = Store::open_read_only(&db)?;
@@ -839,6 +852,51 @@ fn status(cfg: &Config, json: bool) -> Result<u8> {
     } else {
         print!("{}", crate::report::status_text(&s, escape));
     }
+    Ok(OK)
+}
+
+fn migrate_store(cfg: &Config, from: &str, to: &str) -> Result<u8> {
+    use crate::store::Location;
+    let source = from
+        .strip_prefix("sqlite:")
+        .map(Path::new)
+        .context("--from: give sqlite:PATH (the SQLite file of the state)")?;
+    anyhow::ensure!(
+        source.is_file(),
+        "--from: {} is not a file",
+        source.display()
+    );
+    let url = match to.strip_prefix("env:") {
+        Some(var) => std::env::var(var)
+            .with_context(|| format!("--to: the environment variable {var} is not set"))?,
+        None => to.to_string(),
+    };
+    anyhow::ensure!(
+        url.starts_with("postgres://") || url.starts_with("postgresql://"),
+        "--to: give a postgres:// URL or env:NAME"
+    );
+    // The service must not change the source meanwhile.
+    let _lock = scheduler::lock_data(cfg)?;
+    let from_store = Store::open(source)?;
+    let mut to_store = Store::connect(&Location::Postgres {
+        url,
+        password: match &cfg.store.password_file {
+            Some(f) => Some(
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("password_file {}", f.display()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            ),
+            None => None,
+        },
+    })?;
+    let copied = from_store.copy_into(&mut to_store)?;
+    for (table, n) in &copied.tables {
+        println!("{table:<20} {n}");
+    }
+    eprintln!(
+        "copied into PostgreSQL; set [store] backend = \"postgres\" and url_env, then start the service"
+    );
     Ok(OK)
 }
 

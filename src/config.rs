@@ -27,6 +27,47 @@ struct RawConfig {
     admin: Option<Admin>,
     #[serde(default)]
     alerts: Vec<Alert>,
+    #[serde(default)]
+    store: StoreConfig,
+}
+
+/// Where the state lives (`[store]`): one SQLite file in the data folder (the default), or
+/// a PostgreSQL database that several nodes share.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    #[serde(default)]
+    pub backend: Backend,
+    /// The environment variable that holds the PostgreSQL URL
+    /// (`postgres://user@host:port/db`): the secret stays out of the configuration.
+    #[serde(default = "default_url_env")]
+    pub url_env: String,
+    /// A file holding the password, when the URL carries none.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            backend: Backend::Sqlite,
+            url_env: default_url_env(),
+            password_file: None,
+        }
+    }
+}
+
+fn default_url_env() -> String {
+    "EDIGATE_DATABASE_URL".into()
+}
+
+/// The engine of the state store.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    #[default]
+    Sqlite,
+    Postgres,
 }
 
 /// A webhook told of what needs an operator (`[[alerts]]`).
@@ -660,6 +701,8 @@ pub struct Config {
     pub routes: Vec<crate::migration::Route>,
     /// The admin listener, when configured.
     pub admin: Option<Admin>,
+    /// Where the state lives.
+    pub store: StoreConfig,
     /// Webhooks told of what needs an operator.
     pub alerts: Vec<Alert>,
     /// SHA-256 of the configuration text, for the audit trail of mode changes.
@@ -703,8 +746,41 @@ impl Config {
         self.data_dir.join("spool")
     }
 
+    /// The SQLite file of the state (when `[store]` says SQLite).
     pub fn database(&self) -> PathBuf {
         self.data_dir.join("edigate.db")
+    }
+
+    /// Where the state is: the SQLite file, or the PostgreSQL database whose URL is in the
+    /// environment variable `[store] url_env` (read now, never kept in the configuration).
+    pub fn store_location(&self) -> Result<crate::store::Location, crate::store::StoreError> {
+        use crate::store::{Location, StoreError};
+        match self.store.backend {
+            Backend::Sqlite => Ok(Location::Sqlite(self.database())),
+            Backend::Postgres => {
+                let url = std::env::var(&self.store.url_env).map_err(|_| {
+                    StoreError::Unconfigured(format!(
+                        "backend = \"postgres\" but the environment variable {} (url_env) is not set",
+                        self.store.url_env
+                    ))
+                })?;
+                let password = match &self.store.password_file {
+                    None => None,
+                    Some(f) => Some(
+                        std::fs::read_to_string(f)
+                            .map_err(|e| {
+                                StoreError::Unconfigured(format!(
+                                    "password_file {}: {e}",
+                                    f.display()
+                                ))
+                            })?
+                            .trim_end_matches(['\r', '\n'])
+                            .to_string(),
+                    ),
+                };
+                Ok(Location::Postgres { url, password })
+            }
+        }
     }
 
     /// `path` relative to the configuration folder when inside it (for state rows and records).
@@ -761,6 +837,7 @@ impl Config {
                 partners: Vec::new(),
                 routes: Vec::new(),
                 admin: None,
+                store: StoreConfig::default(),
                 alerts: Vec::new(),
             },
         )
@@ -935,6 +1012,10 @@ fn build(file: PathBuf, raw: RawConfig) -> Config {
             })
             .collect(),
         routes: raw.routes,
+        store: StoreConfig {
+            password_file: raw.store.password_file.as_deref().map(abs),
+            ..raw.store
+        },
         admin: raw.admin.map(|mut a| {
             for t in &mut a.tokens {
                 if let Some(f) = t.token_file.as_mut() {

@@ -422,7 +422,7 @@ mod tests {
         let text = "[service]\nsettle_ms = 1\n\n[[channels]]\nname = \"in\"\ntype = \"dir\"\npath = \"inbox\"\n";
         let cfg = crate::config::parse(&dir.path().join("edigate.toml"), text).unwrap();
         fs::create_dir_all(cfg.spool()).unwrap();
-        let store = Store::open(&cfg.database()).unwrap();
+        let store = Store::for_config(&cfg).unwrap();
         (dir, cfg, store)
     }
 

@@ -1049,7 +1049,7 @@ mod tests {
         let fixture =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/x12/ok/850-4010-acme.edi");
         std::fs::copy(fixture, dir.path().join("inbox/po.edi")).unwrap();
-        let mut store = Store::open(&cfg.database()).unwrap();
+        let mut store = Store::for_config(&cfg).unwrap();
         let report = crate::intake::Intake::default()
             .pass(&cfg, &mut store, &|_| true)
             .unwrap();

@@ -62,6 +62,24 @@ fn writable(dirs: &[&std::path::Path]) -> std::io::Result<()> {
 }
 
 /// The running appliance: configuration, store, intake memory and the data-folder lock.
+/// Takes the data folder's lock, held while the service (or `once`, or `migrate-store`)
+/// works on it: a second one is refused.
+pub fn lock_data(cfg: &Config) -> Result<File, ServiceError> {
+    let lock_path = cfg.data_dir.join("edigate.lock");
+    let lock = File::create(&lock_path).map_err(|source| ServiceError::Io {
+        path: lock_path.clone(),
+        source,
+    })?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(TryLockError::WouldBlock) => Err(ServiceError::Locked(cfg.data_dir.clone())),
+        Err(TryLockError::Error(source)) => Err(ServiceError::Io {
+            path: lock_path,
+            source,
+        }),
+    }
+}
+
 pub struct Appliance {
     pub cfg: Config,
     pub store: Store,
@@ -90,24 +108,8 @@ impl Appliance {
                 source,
             })?;
         }
-        let lock_path = cfg.data_dir.join("edigate.lock");
-        let lock = File::create(&lock_path).map_err(|source| ServiceError::Io {
-            path: lock_path.clone(),
-            source,
-        })?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(ServiceError::Locked(cfg.data_dir.clone()))
-            }
-            Err(TryLockError::Error(source)) => {
-                return Err(ServiceError::Io {
-                    path: lock_path,
-                    source,
-                })
-            }
-        }
-        let store = Store::open(&cfg.database())?;
+        let lock = lock_data(&cfg)?;
+        let store = Store::for_config(&cfg)?;
         // Temporary files of writes cut short by a crash; their content is still committed
         // in the store or the inbox, so they are safe to remove.
         for dir in [&cfg.outbox, &cfg.spool(), &cfg.archive, &cfg.quarantine] {
@@ -302,7 +304,7 @@ fn deliver(cfg: &Config, _store: &mut Store) -> Result<bool, ServiceError> {
             .iter()
             .map(|t| {
                 s.spawn(move || {
-                    let mut store = Store::open(&cfg.database())?;
+                    let mut store = Store::for_config(cfg)?;
                     // Round after round while full ones come back, so that a fast target is
                     // not held to the pace of the slowest.
                     while deliver_target(cfg, t, &mut store)? {}
@@ -505,7 +507,7 @@ impl Deliverer {
         let mut threads = Vec::new();
         for index in 0..cfg.targets.len() {
             let name = cfg.targets[index].name.clone();
-            let mut store = Store::open(&cfg.database())?;
+            let mut store = Store::for_config(&cfg)?;
             let (kick, woken) = std::sync::mpsc::sync_channel::<()>(1);
             let cfg = cfg.clone();
             let thread = std::thread::Builder::new()
@@ -580,7 +582,7 @@ fn worker(cfg: &Config, index: usize, store: &mut Store, woken: &std::sync::mpsc
                 tracing::error!(target = %t.name, panic = %text, "the delivery worker panicked; it is restarted");
                 failures += 1;
                 // The connection may have been left inside a transaction: start afresh.
-                match Store::open(&cfg.database()) {
+                match Store::for_config(cfg) {
                     Ok(fresh) => *store = fresh,
                     Err(e) => {
                         tracing::error!(target = %t.name, error = %e, "reopening the state database")
@@ -818,7 +820,7 @@ pub async fn run(
                 Err(p) => {
                     let text = crate::translate::panic_text(&*p);
                     tracing::error!(panic = %text, "a pass panicked; the service goes on");
-                    let reopened = Store::open(&app.cfg.database()).map(|s| app.store = s);
+                    let reopened = Store::for_config(&app.cfg).map(|s| app.store = s);
                     reopened
                         .and_then(|()| app.store.anomaly("pass.panic", None, &text))
                         .map(|()| None)

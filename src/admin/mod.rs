@@ -210,7 +210,7 @@ fn operator(s: &Shared, headers: &HeaderMap, csrf: Option<&str>) -> Result<Princ
 
 thread_local! {
     /// One store connection per blocking thread, kept between requests.
-    static STORE: RefCell<Option<(PathBuf, Store)>> = const { RefCell::new(None) };
+    static STORE: RefCell<Option<(crate::store::Location, Store)>> = const { RefCell::new(None) };
 }
 
 /// Runs `f` with a store connection on a blocking thread.
@@ -222,9 +222,9 @@ async fn with_store<T: Send + 'static>(
     let r = tokio::task::spawn_blocking(move || {
         STORE.with(|cell| {
             let mut cell = cell.borrow_mut();
-            let db = shared.cfg.database();
+            let db = shared.cfg.store_location().map_err(|e| e.to_string())?;
             if cell.as_ref().is_none_or(|(p, _)| *p != db) {
-                let store = Store::open(&db).map_err(|e| e.to_string())?;
+                let store = Store::connect(&db).map_err(|e| e.to_string())?;
                 *cell = Some((db, store));
             }
             let (_, store) = cell.as_mut().expect("opened above");

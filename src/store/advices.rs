@@ -1,9 +1,9 @@
 //! The store's part of rejection advice: the ERP rejections queued for the partner, each
 //! turned into one output (with its control number) in one transaction, then written.
 
+use super::db::params;
 use super::{anomaly_in, draw_controls, exec, OutputRow, Result, Store};
 use crate::util::Utc;
-use rusqlite::params;
 
 /// A rejection waiting to be told to the partner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,17 +33,16 @@ pub struct AdviceDoc {
 /// Keeps a document edigate made as an output of file `file_id`, with an upload per channel
 /// that takes it (inside the caller's transaction); returns the output's id.
 pub(super) fn keep_output(
-    tx: &rusqlite::Connection,
+    tx: &super::db::Db,
     file_id: i64,
     doc: &AdviceDoc,
     at: &str,
 ) -> Result<i64> {
-    exec(
-        tx,
-        "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4)",
+    let output_id: i64 = tx.query_row(
+        "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4) RETURNING id",
         params![file_id, doc.kind, doc.path, doc.bytes],
+        |r| r.get(0),
     )?;
-    let output_id = tx.last_insert_rowid();
     let remote = doc.path.rsplit('/').next().unwrap_or(&doc.path);
     for channel in &doc.uploads {
         exec(tx,
@@ -61,7 +60,7 @@ impl Store {
             "SELECT a.id, a.record_id, a.file_id, r.partner, a.target, a.error, d.payload
              FROM advices a JOIN records r ON r.id = a.record_id JOIN deliveries d ON d.id = a.delivery_id
              WHERE a.state = 'due' ORDER BY a.id LIMIT ?1",
-            [limit as i64],
+            params![limit as i64],
             |r| {
                 Ok(AdviceRow {
                     id: r.get(0)?,
@@ -148,7 +147,7 @@ impl Store {
         self.all(
             "SELECT a.id, o.id, o.file_id, o.kind, o.path, o.content FROM advices a JOIN outputs o ON o.id = a.output_id
              WHERE a.state = 'made' ORDER BY a.id",
-            [],
+            params![],
             |r| {
                 Ok((
                     r.get(0)?,
@@ -172,7 +171,7 @@ impl Store {
         exec(
             &self.conn,
             "UPDATE advices SET state = 'sent' WHERE id = ?1",
-            [advice],
+            params![advice],
         )?;
         Ok(())
     }
@@ -181,7 +180,7 @@ impl Store {
     pub fn advice_counts(&self) -> Result<Vec<(String, i64)>> {
         self.all(
             "SELECT state, COUNT(*) FROM advices GROUP BY state ORDER BY state",
-            [],
+            params![],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
     }

@@ -2,9 +2,9 @@
 //! fact (quarantined files, dead or rejected deliveries, overdue acknowledgements, failing
 //! channels, paused storage, open breakers), and their sending with retries.
 
+use super::db::{params, Engine};
 use super::{anomaly_in, exec, Result, Store};
 use crate::util::Utc;
-use rusqlite::params;
 
 /// An alert due for sending.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,20 @@ fn facts(kind: &str) -> Option<&'static str> {
     })
 }
 
+/// SQLite's JSON functions of [`facts`] in PostgreSQL's words.
+fn json_for_postgres(sql: &str) -> String {
+    sql.replace("json_object(", "json_build_object(")
+        .replace("json(f.d)", "f.d")
+        .replace(
+            "json_extract(refusal, '$.code')",
+            "(refusal::json ->> 'code')",
+        )
+        .replace(
+            "json_extract(refusal, '$.reason')",
+            "(refusal::json ->> 'reason')",
+        )
+}
+
 impl Store {
     /// Raises alert `alert` for every current fact of `kinds` it was not raised for yet;
     /// returns how many are new.
@@ -40,10 +54,14 @@ impl Store {
         for kind in kinds {
             let Some(select) = facts(kind) else { continue };
             let sql = format!(
-                "INSERT OR IGNORE INTO alerts (alert, key, kind, body, state, next_at, created_at)
+                "INSERT INTO alerts (alert, key, kind, body, state, next_at, created_at)
                  SELECT ?2, f.k, ?3, json_object('alert', ?2, 'kind', ?3, 'key', f.k, 'at', ?1, 'detail', json(f.d)), 'pending', ?1, ?1
-                 FROM ({select}) AS f"
+                 FROM ({select}) AS f WHERE true ON CONFLICT DO NOTHING"
             );
+            let sql = match tx.engine() {
+                Engine::Sqlite => sql,
+                Engine::Postgres => json_for_postgres(&sql),
+            };
             n += exec(&tx, &sql, params![at, alert, kind])?;
         }
         tx.commit()?;
@@ -69,10 +87,11 @@ impl Store {
 
     /// How many alerts of `alert` were sent since `since`.
     pub fn alerts_sent_since(&self, alert: &str, since: Utc) -> Result<i64> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT COUNT(*) FROM alerts WHERE alert = ?1 AND sent_at >= ?2")?
-            .query_row(params![alert, since.rfc3339()], |r| r.get(0))?)
+        self.conn.query_row(
+            "SELECT COUNT(*) FROM alerts WHERE alert = ?1 AND sent_at >= ?2",
+            params![alert, since.rfc3339()],
+            |r| r.get(0),
+        )
     }
 
     pub fn alert_sent(&mut self, id: i64, now: Utc) -> Result<()> {
@@ -111,7 +130,7 @@ impl Store {
     pub fn alert_counts(&self) -> Result<Vec<(String, i64)>> {
         self.all(
             "SELECT state, COUNT(*) FROM alerts GROUP BY state ORDER BY state",
-            [],
+            params![],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
     }

@@ -2,17 +2,20 @@
 //! every state change is one transaction and leaves an audit event.
 
 use crate::util::Utc;
-use rusqlite::{params, Connection, OptionalExtension};
+use db::{params, Db, Row, Tx};
 use std::path::Path;
 use thiserror::Error;
 
 mod advices;
 mod alerts;
+mod copy;
+pub(crate) mod db;
 mod routes;
 mod steps;
 mod tracking;
 pub use advices::{AdviceDoc, AdviceRow};
 pub use alerts::AlertRow;
+pub use copy::Copied;
 pub use routes::{ModeChange, RoutedDelivery, RoutedRecord};
 pub use steps::{HeldProcess, Next, Process, ProcessRow, StepDelivery, StepOutcome};
 pub use tracking::{KeyedRecord, TrackedDelivery};
@@ -33,12 +36,9 @@ pub enum StoreError {
     },
     #[error("state database is at version {found}, this binary expects {expected}: a newer database needs the edigate that wrote it, an older one is migrated by running edigate once")]
     Outdated { found: i64, expected: usize },
-}
-
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Database(e.to_string())
-    }
+    /// `[store]` names a database that cannot be reached as configured.
+    #[error("[store]: {0}")]
+    Unconfigured(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -376,7 +376,39 @@ pub struct InterchangeRow {
 }
 
 /// The schema, one file per version (`migrations/sqlite/NNNN_*.sql`), applied in order.
-const MIGRATIONS: &[&str] = &[
+/// The schema version written in the database (0 for a new one).
+fn schema_version(conn: &Db) -> Result<i64> {
+    match conn.lite() {
+        Some(lite) => Ok(lite.pragma_query_value(None, "user_version", |r| r.get(0))?),
+        None => {
+            let known: bool = conn.query_row(
+                "SELECT to_regclass('edigate_schema') IS NOT NULL",
+                params![],
+                |r| r.get(0),
+            )?;
+            if !known {
+                return Ok(0);
+            }
+            Ok(conn
+                .query_opt("SELECT version FROM edigate_schema", params![], |r| {
+                    r.get(0)
+                })?
+                .unwrap_or(0))
+        }
+    }
+}
+
+/// The schema of each engine, one file per change, applied in order.
+fn migrations(engine: db::Engine) -> &'static [&'static str] {
+    match engine {
+        db::Engine::Sqlite => SQLITE_MIGRATIONS,
+        db::Engine::Postgres => POSTGRES_MIGRATIONS,
+    }
+}
+
+const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_initial.sql")];
+
+const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0001_initial.sql"),
     include_str!("migrations/sqlite/0002_channels_and_uploads.sql"),
     include_str!("migrations/sqlite/0003_deliveries_and_breakers.sql"),
@@ -393,9 +425,51 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0014_stored_outputs.sql"),
 ];
 
+/// Where the state database is.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(std::path::PathBuf),
+    /// `postgres://user@host:port/db`; the password in the URL or given apart.
+    Postgres {
+        url: String,
+        password: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+            Location::Postgres { .. } => write!(f, "postgres"),
+        }
+    }
+}
+
+/// A PostgreSQL client for the store: the password given apart wins over the URL's, and
+/// string literals are standard (the store quotes its values for that).
+fn connect_postgres(url: &str, password: Option<&str>) -> Result<postgres::Client> {
+    let mut config: postgres::Config = url.parse().map_err(|_| {
+        StoreError::Database(
+            "the PostgreSQL URL is not valid (postgres://user@host:port/db)".into(),
+        )
+    })?;
+    if let Some(p) = password {
+        config.password(p);
+    }
+    config.application_name("edigate");
+    config.connect_timeout(std::time::Duration::from_secs(10));
+    let mut client = db::off_runtime(|| config.connect(postgres::NoTls))?;
+    db::off_runtime(|| {
+        client.batch_execute(
+            "SET standard_conforming_strings = on; SET client_min_messages = warning",
+        )
+    })?;
+    Ok(client)
+}
+
 /// The open state database.
 pub struct Store {
-    conn: Connection,
+    conn: Db,
     clock: Clock,
 }
 
@@ -432,7 +506,7 @@ impl Stamp {
 
 const FILE_COLUMNS: &str = "id, channel, partner, name, sha256, size, state, attempt, duplicate_of, blob, refusal, received_at, updated_at, replay, documents, failures, retry_at, last_error";
 
-fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
+fn file_row(r: &Row<'_>) -> Result<FileRow> {
     let state: String = r.get(6)?;
     Ok(FileRow {
         id: r.get(0)?,
@@ -461,7 +535,7 @@ fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRow> {
 /// A translation being committed ([`Store::begin_translation`]); dropped without
 /// [`TranslationTx::finish`], it leaves nothing.
 pub struct TranslationTx<'s> {
-    tx: rusqlite::Savepoint<'s>,
+    tx: Tx<'s>,
     id: i64,
     stamp: Stamp,
     /// Deliveries refused because their key is held by another record.
@@ -472,8 +546,8 @@ impl TranslationTx<'_> {
     /// A transaction set or message rejected inside a file whose other content flows.
     pub fn exception(&mut self, e: &crate::translate::RejectedItem) -> Result<()> {
         exec(&self.tx,
-            "INSERT OR IGNORE INTO exceptions (file_id, document, control, interchange, code, reason, offset, state, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8)",
+            "INSERT INTO exceptions (file_id, document, control, interchange, code, reason, \"offset\", state, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8) ON CONFLICT DO NOTHING",
             params![self.id, e.document, e.control, e.interchange, e.code, e.reason, e.offset as i64, self.stamp.secs()],
         )?;
         Ok(())
@@ -490,18 +564,20 @@ impl TranslationTx<'_> {
                 // The first routing decides the record's mode for good: a replay or a
                 // retranslation after a mode change sends nothing the first did not.
                 exec(tx,
-                    "INSERT OR IGNORE INTO record_routes (record_id, file_id, route, mode, routed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO record_routes (record_id, file_id, route, mode, routed_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
                     params![d.record_id, id, tag.route, tag.mode.as_str(), created],
                 )?;
                 if tag.orchestrated {
                     exec(tx,
-                        "INSERT OR IGNORE INTO orchestrations (record_id, file_id, route, state, step, next_at, updated_at) VALUES (?1, ?2, ?3, 'running', 0, ?4, ?4)",
+                        "INSERT INTO orchestrations (record_id, file_id, route, state, step, next_at, updated_at) VALUES (?1, ?2, ?3, 'running', 0, ?4, ?4) ON CONFLICT DO NOTHING",
                         params![d.record_id, id, tag.route, created],
                     )?;
                 }
-                let kept: String = tx
-                    .prepare_cached("SELECT mode FROM record_routes WHERE record_id = ?1")?
-                    .query_row([&d.record_id], |r| r.get(0))?;
+                let kept: String = tx.query_row(
+                    "SELECT mode FROM record_routes WHERE record_id = ?1",
+                    params![&d.record_id],
+                    |r| r.get(0),
+                )?;
                 let mode = crate::migration::Mode::parse(&kept).unwrap_or(tag.mode);
                 if !mode.sends(tag.side) {
                     return Ok(());
@@ -525,11 +601,7 @@ impl TranslationTx<'_> {
         // is expected and is not sent again; anything else is a key that collides with
         // another record's, which must never pass silently.
         let holder: Option<(String, i64)> = tx
-            .prepare_cached(
-                "SELECT record_id, file_id FROM deliveries WHERE target = ?1 AND (idem_key = ?2 OR record_id = ?3) LIMIT 1",
-            )?
-            .query_row(params![d.target, d.idem_key, d.record_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
+            .query_opt("SELECT record_id, file_id FROM deliveries WHERE target = ?1 AND (idem_key = ?2 OR record_id = ?3) LIMIT 1", params![d.target, d.idem_key, d.record_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         match holder {
             Some((record, _)) if record == d.record_id => {}
             other => {
@@ -552,39 +624,52 @@ impl TranslationTx<'_> {
     pub fn output(&mut self, o: &NewOutput<'_>) -> Result<()> {
         let (tx, id) = (&self.tx, self.id);
         let output_id = match &o.content {
-            Content::Bytes(b) => {
-                exec(
-                    tx,
-                    "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, o.kind, o.path, b],
-                )?;
-                tx.last_insert_rowid()
-            }
-            Content::Stored { path, .. } => {
-                exec(
-                    tx,
-                    "INSERT INTO outputs (file_id, kind, path, content, stored) VALUES (?1, ?2, ?3, X'', ?4)",
-                    params![id, o.kind, o.path, path],
-                )?;
-                tx.last_insert_rowid()
-            }
-            Content::Lines(lines) => {
-                exec(
-                    tx,
-                    "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, zeroblob(?4))",
-                    params![id, o.kind, o.path, o.content.len() as i64],
-                )?;
-                let output_id = tx.last_insert_rowid();
-                let mut blob =
-                    tx.blob_open(rusqlite::MAIN_DB, "outputs", "content", output_id, false)?;
-                let mut at = 0;
-                for line in lines {
-                    blob.write_at(line.as_bytes(), at)?;
-                    blob.write_at(b"\n", at + line.len())?;
-                    at += line.len() + 1;
+            Content::Bytes(b) => tx.query_row(
+                "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                params![id, o.kind, o.path, b],
+                |r| r.get(0),
+            )?,
+            Content::Stored { path, .. } => tx.query_row(
+                "INSERT INTO outputs (file_id, kind, path, content, stored) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                params![id, o.kind, o.path, b"".as_slice(), path],
+                |r| r.get(0),
+            )?,
+            Content::Lines(lines) => match tx.lite() {
+                // SQLite writes the lines into the value in place, never joined in memory.
+                Some(lite) => {
+                    let output_id: i64 = tx.query_row(
+                        "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, zeroblob(?4)) RETURNING id",
+                        params![id, o.kind, o.path, o.content.len() as i64],
+                        |r| r.get(0),
+                    )?;
+                    let mut blob = lite.blob_open(
+                        rusqlite::MAIN_DB,
+                        "outputs",
+                        "content",
+                        output_id,
+                        false,
+                    )?;
+                    let mut at = 0;
+                    for line in lines {
+                        blob.write_at(line.as_bytes(), at)?;
+                        blob.write_at(b"\n", at + line.len())?;
+                        at += line.len() + 1;
+                    }
+                    output_id
                 }
-                output_id
-            }
+                None => {
+                    let mut joined = Vec::with_capacity(o.content.len());
+                    for line in lines {
+                        joined.extend_from_slice(line.as_bytes());
+                        joined.push(b'\n');
+                    }
+                    tx.query_row(
+                        "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4) RETURNING id",
+                        params![id, o.kind, o.path, joined],
+                        |r| r.get(0),
+                    )?
+                }
+            },
         };
         let remote = o.path.rsplit('/').next().unwrap_or(&o.path);
         let now = self.stamp.secs();
@@ -599,8 +684,8 @@ impl TranslationTx<'_> {
                 epoch: self.stamp.utc().epoch + a.due_minutes as i64 * 60,
             };
             exec(tx,
-                "INSERT OR IGNORE INTO sent_interchanges (partner, syntax, control, document, file_id, output_id, sent_at, due_at, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'awaiting')",
+                "INSERT INTO sent_interchanges (partner, syntax, control, document, file_id, output_id, sent_at, due_at, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'awaiting') ON CONFLICT DO NOTHING",
                 params![a.partner, a.syntax, a.control, a.document, id, output_id, now, due.rfc3339()],
             )?;
         }
@@ -633,10 +718,15 @@ impl TranslationTx<'_> {
         }
         exec(
             tx,
-            "INSERT OR REPLACE INTO records (id, file_id, schema, partner) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO records (id, file_id, schema, partner) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET file_id = excluded.file_id, schema = excluded.schema, partner = excluded.partner",
             params![r.id, id, r.schema, r.partner],
         )?;
-        exec(tx, "DELETE FROM record_keys WHERE record_id = ?1", [&r.id])?;
+        exec(
+            tx,
+            "DELETE FROM record_keys WHERE record_id = ?1",
+            params![&r.id],
+        )?;
         for (k, v) in &r.keys {
             exec(
                 tx,
@@ -661,11 +751,11 @@ impl TranslationTx<'_> {
     }
 }
 
-fn exec<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
-    conn.prepare_cached(sql)?.execute(params)
+fn exec(conn: &Db, sql: &str, params: &[db::Value<'_>]) -> Result<usize> {
+    conn.execute(sql, params)
 }
 
-fn event(tx: &Connection, stamp: Stamp, file_id: i64, state: State, detail: &str) -> Result<()> {
+fn event(tx: &Db, stamp: Stamp, file_id: i64, state: State, detail: &str) -> Result<()> {
     exec(
         tx,
         "INSERT INTO events (file_id, at, state, detail) VALUES (?1, ?2, ?3, ?4)",
@@ -675,7 +765,7 @@ fn event(tx: &Connection, stamp: Stamp, file_id: i64, state: State, detail: &str
 }
 
 fn anomaly_in(
-    conn: &Connection,
+    conn: &Db,
     stamp: Stamp,
     kind: &str,
     file_id: Option<i64>,
@@ -691,21 +781,23 @@ fn anomaly_in(
 
 /// Takes `n` consecutive control numbers on `conn` (inside the caller's transaction);
 /// returns the first.
-fn draw_controls(conn: &Connection, partner: &str, kind: &str, n: u64) -> Result<u64> {
+fn draw_controls(conn: &Db, partner: &str, kind: &str, n: u64) -> Result<u64> {
     exec(
         conn,
         "INSERT INTO counters (partner, kind, value) VALUES (?1, ?2, ?3)
-         ON CONFLICT (partner, kind) DO UPDATE SET value = value + ?3",
+         ON CONFLICT (partner, kind) DO UPDATE SET value = counters.value + excluded.value",
         params![partner, kind, n as i64],
     )?;
-    let v: i64 = conn
-        .prepare_cached("SELECT value FROM counters WHERE partner = ?1 AND kind = ?2")?
-        .query_row(params![partner, kind], |r| r.get(0))?;
+    let v: i64 = conn.query_row(
+        "SELECT value FROM counters WHERE partner = ?1 AND kind = ?2",
+        params![partner, kind],
+        |r| r.get(0),
+    )?;
     Ok(v as u64 + 1 - n)
 }
 
 /// An audit event of a delivery, under the file its record came from.
-fn delivery_event(conn: &Connection, stamp: Stamp, delivery: i64, what: &str) -> Result<()> {
+fn delivery_event(conn: &Db, stamp: Stamp, delivery: i64, what: &str) -> Result<()> {
     exec(
         conn,
         "INSERT INTO events (file_id, at, state, detail)
@@ -716,7 +808,7 @@ fn delivery_event(conn: &Connection, stamp: Stamp, delivery: i64, what: &str) ->
 }
 
 /// Records the outcome of one attempt on `conn` (inside the caller's transaction).
-fn settle_in(conn: &Connection, stamp: Stamp, id: i64, attempt: &Attempt) -> Result<()> {
+fn settle_in(conn: &Db, stamp: Stamp, id: i64, attempt: &Attempt) -> Result<()> {
     let now = stamp.millis();
     let (state, status, error, next_at): (&str, Option<u16>, Option<&str>, Option<String>) =
         match attempt {
@@ -764,8 +856,8 @@ fn settle_in(conn: &Connection, stamp: Stamp, id: i64, attempt: &Attempt) -> Res
         // side's never does. The first rejection of a record is the one told.
         exec(
             conn,
-            "INSERT OR IGNORE INTO advices (record_id, delivery_id, file_id, target, error, created_at, state)
-             SELECT record_id, id, file_id, target, ?2, ?3, 'due' FROM deliveries WHERE id = ?1 AND shadow = 0",
+            "INSERT INTO advices (record_id, delivery_id, file_id, target, error, created_at, state)
+             SELECT record_id, id, file_id, target, ?2, ?3, 'due' FROM deliveries WHERE id = ?1 AND shadow = 0 ON CONFLICT DO NOTHING",
             params![id, error, now],
         )?;
     }
@@ -788,25 +880,15 @@ fn settle_in(conn: &Connection, stamp: Stamp, id: i64, attempt: &Attempt) -> Res
 }
 
 /// The first live file with this content (not discarded, not itself a duplicate).
-fn original(conn: &Connection, sha256: &str) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1")?
-            .query_row(
-            [sha256],
-            |r| r.get(0),
-        )
-        .optional()?)
+fn original(conn: &Db, sha256: &str) -> Result<Option<i64>> {
+    conn
+        .query_opt("SELECT id FROM files WHERE sha256 = ?1 AND state != 'discarded' AND duplicate_of IS NULL ORDER BY id LIMIT 1", params![sha256],
+            |r| r.get(0),)
 }
 
 /// Inserts one new input (received, or a delivered duplicate of earlier content) with its
 /// audit event; `origin` prefixes the event's detail.
-fn insert_in(
-    tx: &Connection,
-    stamp: Stamp,
-    f: &NewFile<'_>,
-    origin: &str,
-) -> Result<(i64, Option<i64>)> {
+fn insert_in(tx: &Db, stamp: Stamp, f: &NewFile<'_>, origin: &str) -> Result<(i64, Option<i64>)> {
     let now = stamp.secs();
     let duplicate_of = original(tx, f.sha256)?;
     let state = if duplicate_of.is_some() {
@@ -814,12 +896,12 @@ fn insert_in(
     } else {
         State::Received
     };
-    exec(tx,
+    let id: i64 = tx.query_row(
         "INSERT INTO files (channel, partner, name, source_key, sha256, size, state, duplicate_of, blob, received_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10) RETURNING id",
         params![f.channel, f.partner, f.name, f.source_key, f.sha256, f.size, state.as_str(), duplicate_of, f.blob, now],
+        |r| r.get(0),
     )?;
-    let id = tx.last_insert_rowid();
     let detail = match duplicate_of {
         Some(o) => format!(
             "{origin}duplicate of file {o} ({} bytes, sha256 {})",
@@ -831,11 +913,11 @@ fn insert_in(
     Ok((id, duplicate_of))
 }
 
-fn set_state(tx: &Connection, stamp: Stamp, id: i64, from: &[State], to: State) -> Result<()> {
-    let current: Option<String> = tx
-        .prepare_cached("SELECT state FROM files WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()?;
+fn set_state(tx: &Db, stamp: Stamp, id: i64, from: &[State], to: State) -> Result<()> {
+    let current: Option<String> =
+        tx.query_opt("SELECT state FROM files WHERE id = ?1", params![id], |r| {
+            r.get(0)
+        })?;
     let current = current.ok_or(StoreError::NotFound(id))?;
     if !from.iter().any(|s| s.as_str() == current) {
         return Err(StoreError::WrongState {
@@ -859,9 +941,38 @@ impl Store {
         Store::open_with_clock(path, std::time::SystemTime::now)
     }
 
+    /// The store `[store]` of the configuration names.
+    pub fn for_config(cfg: &crate::config::Config) -> Result<Store> {
+        Store::connect(&cfg.store_location()?)
+    }
+
+    /// The store at `at`, SQLite or PostgreSQL, opened as [`Store::open`] does.
+    pub fn connect(at: &Location) -> Result<Store> {
+        match at {
+            Location::Sqlite(path) => Store::open(path),
+            Location::Postgres { url, password } => {
+                let mut store = Store {
+                    conn: Db::postgres(connect_postgres(url, password.as_deref())?),
+                    clock: std::time::SystemTime::now,
+                };
+                store.migrate()?;
+                Ok(store)
+            }
+        }
+    }
+
+    /// The store at `at` for reading only, as [`Store::open_read_only`] opens SQLite; a
+    /// PostgreSQL store is opened as the service opens it.
+    pub fn connect_read_only(at: &Location) -> Result<(Store, bool)> {
+        match at {
+            Location::Sqlite(path) => Store::open_read_only(path),
+            Location::Postgres { .. } => Ok((Store::connect(at)?, false)),
+        }
+    }
+
     /// [`Store::open`] with the time taken from `clock`.
     pub fn open_with_clock(path: &Path, clock: Clock) -> Result<Store> {
-        let conn = Connection::open(path)?;
+        let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.set_prepared_statement_cache_capacity(64);
         // Plans do not depend on bound values, so cached statements are never prepared again
@@ -893,7 +1004,10 @@ impl Store {
         // 16 MB of pages (the default is 2 MB): a file of millions of records inserts their
         // keys into indexes that outgrow a small cache, which then rereads them page by page.
         conn.pragma_update(None, "cache_size", -16384)?;
-        let mut store = Store { conn, clock };
+        let mut store = Store {
+            conn: Db::sqlite(conn),
+            clock,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -904,7 +1018,7 @@ impl Store {
     /// write-ahead log.
     pub fn open_read_only(path: &Path) -> Result<(Store, bool)> {
         let clock: Clock = std::time::SystemTime::now;
-        use rusqlite::OpenFlags;
+        use rusqlite::{Connection, OpenFlags};
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -940,13 +1054,25 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
-        if version != MIGRATIONS.len() as i64 {
+        let expected = migrations(db::Engine::Sqlite).len();
+        if version != expected as i64 {
             return Err(StoreError::Outdated {
                 found: version,
-                expected: MIGRATIONS.len(),
+                expected,
             });
         }
-        Ok((Store { conn, clock }, behind))
+        Ok((
+            Store {
+                conn: Db::sqlite(conn),
+                clock,
+            },
+            behind,
+        ))
+    }
+
+    /// Which engine holds the state.
+    pub fn engine(&self) -> db::Engine {
+        self.conn.engine()
     }
 
     /// The time now, by the store's clock.
@@ -954,32 +1080,47 @@ impl Store {
         Stamp((self.clock)())
     }
 
+    /// The schema version written in the database (0 for a new one).
+    fn schema_version(&self) -> Result<i64> {
+        schema_version(&self.conn)
+    }
+
     fn migrate(&mut self) -> Result<()> {
+        let all = migrations(self.conn.engine());
         // A database already up to date is only read: `edigate status` must work on a full
         // disk, when no write can succeed.
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version == MIGRATIONS.len() as i64 {
+        let version = self.schema_version()?;
+        if version == all.len() as i64 {
             return Ok(());
         }
-        if version > MIGRATIONS.len() as i64 {
+        if version > all.len() as i64 {
             // Written by a newer edigate: running on it would mark it older than it is.
             return Err(StoreError::Outdated {
                 found: version,
-                expected: MIGRATIONS.len(),
+                expected: all.len(),
             });
         }
-        // Another process (the service and a CLI command) may open the same file at the same
-        // moment: the version is read and the migrations applied under one write lock.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        for m in MIGRATIONS.iter().skip(version as usize) {
+        // Another process (the service and a CLI command, another node) may open the same
+        // database at the same moment: the version is read and the migrations applied under
+        // one write lock.
+        let engine = self.conn.engine();
+        if engine == db::Engine::Postgres {
+            self.conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS edigate_schema (version BIGINT NOT NULL)",
+            )?;
+        }
+        let tx = self.conn.transaction_immediate()?;
+        let version = schema_version(&tx)?;
+        for m in all.iter().skip(version as usize) {
             tx.execute_batch(m)?;
         }
-        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+        match tx.lite() {
+            Some(lite) => lite.pragma_update(None, "user_version", all.len() as i64)?,
+            None => tx.execute_batch(&format!(
+                "DELETE FROM edigate_schema; INSERT INTO edigate_schema VALUES ({})",
+                all.len()
+            ))?,
+        }
         tx.commit()?;
         Ok(())
     }
@@ -988,38 +1129,29 @@ impl Store {
     fn all<T>(
         &self,
         sql: &str,
-        params: impl rusqlite::Params,
-        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+        params: &[db::Value<'_>],
+        map: impl FnMut(&Row<'_>) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let mut st = self.conn.prepare_cached(sql)?;
-        let rows = st
-            .query_map(params, map)?
-            .collect::<rusqlite::Result<Vec<T>>>()?;
-        Ok(rows)
+        self.conn.query_map(sql, params, map)
     }
 
     /// Opens a batch: every change until [`Store::end_batch`] commits (or rolls back) as one
     /// transaction. Each change still is its own savepoint inside it.
     pub fn begin_batch(&mut self) -> Result<()> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(())
+        self.conn.begin(true)
     }
 
     pub fn end_batch(&mut self, commit: bool) -> Result<()> {
-        self.conn
-            .execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })?;
-        Ok(())
+        self.conn.end(commit)
     }
 
     /// The file recorded for this exact drop (channel, name, size, mtime, inode), if any.
     pub fn file_by_source(&self, source_key: &str) -> Result<Option<FileRow>> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {FILE_COLUMNS} FROM files WHERE source_key = ?1 ORDER BY id LIMIT 1"
-            ))?
-            .query_row([source_key], file_row)
-            .optional()?)
+        self.conn.query_opt(
+            &format!("SELECT {FILE_COLUMNS} FROM files WHERE source_key = ?1 ORDER BY id LIMIT 1"),
+            params![source_key],
+            file_row,
+        )
     }
 
     /// The first live file with this content (not discarded, not itself a duplicate).
@@ -1044,9 +1176,11 @@ impl Store {
 
     pub fn file(&self, id: i64) -> Result<FileRow> {
         self.conn
-            .prepare_cached(&format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?1"))?
-            .query_row([id], file_row)
-            .optional()?
+            .query_opt(
+                &format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?1"),
+                params![id],
+                file_row,
+            )?
             .ok_or(StoreError::NotFound(id))
     }
 
@@ -1054,13 +1188,13 @@ impl Store {
     pub fn unfinished(&self) -> Result<Vec<FileRow>> {
         self.all(&format!(
             "SELECT {FILE_COLUMNS} FROM files WHERE state IN ('received','parsed','translated','delivered') ORDER BY id"
-        ), [], file_row)
+        ), params![], file_row)
     }
 
     pub fn files_in(&self, state: State) -> Result<Vec<FileRow>> {
         self.all(
             &format!("SELECT {FILE_COLUMNS} FROM files WHERE state = ?1 ORDER BY id"),
-            [state.as_str()],
+            params![state.as_str()],
             file_row,
         )
     }
@@ -1098,16 +1232,20 @@ impl Store {
         interchanges: impl IntoIterator<Item = std::result::Result<InterchangeRow, E>>,
     ) -> std::result::Result<(), E> {
         let stamp = self.stamp();
-        let tx = self.conn.savepoint().map_err(StoreError::from)?;
+        let tx = self.conn.savepoint()?;
         set_state(&tx, stamp, id, &[State::Received], State::Parsed)?;
-        exec(&tx, "DELETE FROM interchanges WHERE file_id = ?1", [id]).map_err(StoreError::from)?;
+        exec(
+            &tx,
+            "DELETE FROM interchanges WHERE file_id = ?1",
+            params![id],
+        )?;
         let mut n = 0;
         for ic in interchanges {
             let ic = ic?;
             exec(&tx,
                 "INSERT INTO interchanges (file_id, partner, sender, control) VALUES (?1, ?2, ?3, ?4)",
                 params![id, ic.partner, ic.sender, ic.control],
-            ).map_err(StoreError::from)?;
+            )?;
             n += 1;
         }
         if let Some(p) = partner {
@@ -1115,15 +1253,13 @@ impl Store {
                 &tx,
                 "UPDATE files SET partner = ?2 WHERE id = ?1",
                 params![id, p],
-            )
-            .map_err(StoreError::from)?;
+            )?;
         }
         exec(
             &tx,
             "UPDATE files SET documents = ?2 WHERE id = ?1",
             params![id, documents],
-        )
-        .map_err(StoreError::from)?;
+        )?;
         event(
             &tx,
             stamp,
@@ -1131,7 +1267,7 @@ impl Store {
             State::Parsed,
             &format!("{n} interchange(s)"),
         )?;
-        tx.commit().map_err(StoreError::from)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -1324,17 +1460,18 @@ impl Store {
         since: Option<&str>,
         until: Option<&str>,
     ) -> Result<Vec<FileRow>> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {FILE_COLUMNS} FROM files f WHERE state = 'archived' AND duplicate_of IS NULL
+        let rows = self.all(
+            &format!(
+                "SELECT {FILE_COLUMNS} FROM files f WHERE state = 'archived' AND duplicate_of IS NULL
                AND (?1 IS NULL OR partner = ?1)
                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM records r WHERE r.file_id = f.id AND r.schema LIKE ?2 || '%'))
                AND (?3 IS NULL OR substr(received_at, 1, 10) >= ?3)
                AND (?4 IS NULL OR substr(received_at, 1, 10) <= ?4)
              ORDER BY id"
-        ))?;
-        let rows = st
-            .query_map(params![partner, document, since, until], file_row)?
-            .collect::<rusqlite::Result<Vec<FileRow>>>()?;
+            ),
+            params![partner, document, since, until],
+            file_row,
+        )?;
         Ok(rows
             .into_iter()
             .filter(|f| ids.is_empty() || ids.contains(&f.id))
@@ -1358,29 +1495,32 @@ impl Store {
 
     /// Number of files in each state, and how many were duplicates.
     pub fn counts(&self) -> Result<(Vec<(State, i64)>, i64)> {
-        let mut st = self
-            .conn
-            .prepare("SELECT state, COUNT(*) FROM files GROUP BY state")?;
-        let mut v: Vec<(State, i64)> = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
-            .filter_map(|r| r.ok())
+        let mut v: Vec<(State, i64)> = self
+            .all(
+                "SELECT state, COUNT(*) FROM files GROUP BY state",
+                params![],
+                |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
+            )?
+            .into_iter()
             .filter_map(|(s, n)| State::parse(&s).map(|s| (s, n)))
             .collect();
         v.sort_by_key(|(s, _)| State::ALL.iter().position(|x| x == s));
-        let dups = self
-            .conn
-            .prepare_cached("SELECT COUNT(*) FROM files WHERE duplicate_of IS NOT NULL")?
-            .query_row([], |r| r.get(0))?;
+        let dups = self.conn.query_row(
+            "SELECT COUNT(*) FROM files WHERE duplicate_of IS NOT NULL",
+            params![],
+            |r| r.get(0),
+        )?;
         Ok((v, dups))
     }
 
     /// A mark that changes whenever an interchange is recorded: duplicate checks answered
     /// while it stays the same are still right.
     pub fn interchanges_mark(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT coalesce(max(rowid), 0) FROM interchanges")?
-            .query_row([], |r| r.get(0))?)
+        self.conn.query_row(
+            "SELECT coalesce(max(rowid), 0) FROM interchanges",
+            params![],
+            |r| r.get(0),
+        )
     }
 
     /// Whether another file, received since `since` and not quarantined or discarded, held the
@@ -1395,16 +1535,13 @@ impl Store {
     ) -> Result<bool> {
         Ok(self
             .conn
-            .prepare_cached(
+            .query_opt(
                 "SELECT 1 FROM interchanges i JOIN files f ON f.id = i.file_id
                  WHERE i.sender = ?2 AND i.control = ?3 AND i.partner = ?1 AND i.file_id != ?4
                    AND f.received_at >= ?5 AND f.state NOT IN ('quarantined', 'discarded') LIMIT 1",
-            )?
-            .query_row(
                 params![partner, sender, control, except_file, since.rfc3339()],
                 |_| Ok(()),
-            )
-            .optional()?
+            )?
             .is_some())
     }
 
@@ -1434,7 +1571,7 @@ impl Store {
             exec(
                 &tx,
                 "UPDATE deliveries SET tried = 1 WHERE id = ?1 AND tried = 0",
-                [id],
+                params![id],
             )?;
         }
         tx.commit()?;
@@ -1469,7 +1606,7 @@ impl Store {
         &self,
     ) -> Result<Vec<(i64, i64, String, String, String, String, String, String)>> {
         self.all("SELECT e.id, e.file_id, f.name, e.document, e.control, e.interchange, e.code, e.reason
-             FROM exceptions e JOIN files f ON f.id = e.file_id WHERE e.state = 'open' ORDER BY e.id", [], |r| {
+             FROM exceptions e JOIN files f ON f.id = e.file_id WHERE e.state = 'open' ORDER BY e.id", params![], |r| {
                 Ok((
                     r.get(0)?,
                     r.get(1)?,
@@ -1490,7 +1627,7 @@ impl Store {
         if exec(
             &tx,
             "UPDATE exceptions SET state = 'discarded' WHERE id = ?1 AND state = 'open'",
-            [id],
+            params![id],
         )? == 0
         {
             return Err(StoreError::NotFound(id));
@@ -1535,7 +1672,7 @@ impl Store {
         let tx = self.conn.savepoint()?;
         let n = exec(&tx,
             "UPDATE deliveries SET state = 'discarded' WHERE id = ?1 AND state IN ('rejected', 'dead')",
-            [id],
+            params![id],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound(id));
@@ -1547,7 +1684,7 @@ impl Store {
 
     /// (target, state, count) over all deliveries.
     pub fn delivery_counts(&self) -> Result<Vec<(String, String, i64)>> {
-        self.all("SELECT target, state, COUNT(*) FROM deliveries GROUP BY target, state ORDER BY target, state", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        self.all("SELECT target, state, COUNT(*) FROM deliveries GROUP BY target, state ORDER BY target, state", params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
     }
 
     /// Deliveries that ended in the exception queue (`rejected`) or as dead letters (`dead`):
@@ -1569,7 +1706,7 @@ impl Store {
         self.all(
             "SELECT id, target, record_id, state, attempts, last_status, last_error FROM deliveries
              WHERE state IN ('rejected', 'dead') ORDER BY id",
-            [],
+            params![],
             |r| {
                 Ok((
                     r.get(0)?,
@@ -1587,15 +1724,17 @@ impl Store {
     pub fn breaker(&self, target: &str) -> Result<Breaker> {
         Ok(self
             .conn
-            .prepare_cached("SELECT state, failures, opened_at FROM breakers WHERE target = ?1")?
-            .query_row([target], |r| {
-                Ok(Breaker {
-                    state: r.get(0)?,
-                    failures: r.get(1)?,
-                    opened_at: r.get(2)?,
-                })
-            })
-            .optional()?
+            .query_opt(
+                "SELECT state, failures, opened_at FROM breakers WHERE target = ?1",
+                params![target],
+                |r| {
+                    Ok(Breaker {
+                        state: r.get(0)?,
+                        failures: r.get(1)?,
+                        opened_at: r.get(2)?,
+                    })
+                },
+            )?
             .unwrap_or(Breaker {
                 state: "closed".into(),
                 failures: 0,
@@ -1649,7 +1788,7 @@ impl Store {
 
     /// (pending, done) uploads per channel.
     pub fn upload_counts(&self) -> Result<Vec<(String, i64, i64)>> {
-        self.all("SELECT channel, SUM(state = 'pending'), SUM(state = 'done') FROM uploads GROUP BY channel ORDER BY channel", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        self.all("SELECT channel, COUNT(CASE WHEN state = 'pending' THEN 1 END), COUNT(CASE WHEN state = 'done' THEN 1 END) FROM uploads GROUP BY channel ORDER BY channel", params![], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
     }
 
     /// Records the outcome of a poll of `channel`.
@@ -1665,7 +1804,7 @@ impl Store {
             )?,
             Some(e) => exec(&self.conn,
                 "INSERT INTO channel_health (channel, last_poll_at, last_error, failures) VALUES (?1, ?2, ?3, 1)
-                 ON CONFLICT (channel) DO UPDATE SET last_poll_at = ?2, last_error = ?3, failures = failures + 1",
+                 ON CONFLICT (channel) DO UPDATE SET last_poll_at = ?2, last_error = ?3, failures = channel_health.failures + 1",
                 params![channel, now, e],
             )?,
         };
@@ -1673,7 +1812,7 @@ impl Store {
     }
 
     pub fn health(&self) -> Result<Vec<Health>> {
-        self.all("SELECT channel, last_poll_at, last_ok_at, last_error, failures FROM channel_health ORDER BY channel", [], |r| {
+        self.all("SELECT channel, last_poll_at, last_ok_at, last_error, failures FROM channel_health ORDER BY channel", params![], |r| {
                 Ok(Health {
                     channel: r.get(0)?,
                     last_poll_at: r.get(1)?,
@@ -1688,7 +1827,7 @@ impl Store {
     pub fn blobs_under(&self, prefix: &str) -> Result<Vec<(i64, String)>> {
         self.all(
             "SELECT id, blob FROM files WHERE substr(blob, 1, length(?1)) = ?1",
-            [prefix],
+            params![prefix],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
     }
@@ -1713,54 +1852,58 @@ impl Store {
         let tx = self.conn.savepoint()?;
         let ids = "SELECT id FROM files WHERE state IN ('archived', 'discarded') AND received_at < ?1
                    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.file_id = files.id AND d.state = 'pending')";
-        tx.execute(&format!("DELETE FROM record_keys WHERE record_id IN (SELECT id FROM records WHERE file_id IN ({ids}))"), [before])?;
+        tx.execute(&format!("DELETE FROM record_keys WHERE record_id IN (SELECT id FROM records WHERE file_id IN ({ids}))"), params![before])?;
         tx.execute(
             &format!("DELETE FROM records WHERE file_id IN ({ids})"),
-            [before],
+            params![before],
         )?;
         tx.execute(
             &format!("DELETE FROM record_routes WHERE file_id IN ({ids})"),
-            [before],
+            params![before],
         )?;
         for table in ["orchestrations", "steps", "sent_interchanges"] {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE file_id IN ({ids})"),
-                [before],
+                params![before],
             )?;
         }
-        tx.execute(&format!("DELETE FROM uploads WHERE output_id IN (SELECT id FROM outputs WHERE file_id IN ({ids}))"), [before])?;
+        tx.execute(&format!("DELETE FROM uploads WHERE output_id IN (SELECT id FROM outputs WHERE file_id IN ({ids}))"), params![before])?;
         tx.execute(
             &format!("DELETE FROM outputs WHERE file_id IN ({ids})"),
-            [before],
+            params![before],
         )?;
         tx.execute(
             &format!("DELETE FROM deliveries WHERE file_id IN ({ids})"),
-            [before],
+            params![before],
         )?;
         tx.execute(
             &format!("DELETE FROM interchanges WHERE file_id IN ({ids})"),
-            [before],
+            params![before],
         )?;
         tx.execute(
             &format!("DELETE FROM exceptions WHERE file_id IN ({ids})"),
-            [before],
+            params![before],
         )?;
         tx.execute(
             &format!("DELETE FROM events WHERE file_id IN ({ids})"),
-            [before],
+            params![before],
         )?;
-        exec(&tx, "UPDATE files SET duplicate_of = NULL WHERE duplicate_of IN (SELECT id FROM files WHERE state IN ('archived', 'discarded') AND received_at < ?1)", [before])?;
-        let n = tx.execute(&format!("DELETE FROM files WHERE id IN ({ids})"), [before])?;
+        exec(&tx, "UPDATE files SET duplicate_of = NULL WHERE duplicate_of IN (SELECT id FROM files WHERE state IN ('archived', 'discarded') AND received_at < ?1)", params![before])?;
+        let n = tx.execute(
+            &format!("DELETE FROM files WHERE id IN ({ids})"),
+            params![before],
+        )?;
         tx.commit()?;
-        // Each step of the pragma frees pages; run it to the end, then fold the WAL back in.
-        let mut st = self.conn.prepare("PRAGMA incremental_vacuum")?;
-        let mut rows = st.query([])?;
-        while rows.next()?.is_some() {}
-        drop(rows);
-        drop(st);
-        self.conn
-            .prepare_cached("PRAGMA wal_checkpoint(TRUNCATE)")?
-            .query_row([], |_| Ok(()))?;
+        // SQLite gives the pages back itself (each step of the pragma frees pages; run it to
+        // the end, then fold the WAL back in); PostgreSQL's autovacuum does.
+        if let Some(lite) = self.conn.lite() {
+            let mut st = lite.prepare("PRAGMA incremental_vacuum")?;
+            let mut rows = st.query([])?;
+            while rows.next()?.is_some() {}
+            drop(rows);
+            drop(st);
+            lite.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
         Ok(n)
     }
 
@@ -1775,7 +1918,7 @@ impl Store {
         self.all(
             "SELECT kind, COUNT(*), (SELECT detail FROM anomalies b WHERE b.kind = a.kind ORDER BY id DESC LIMIT 1)
              FROM anomalies a GROUP BY kind ORDER BY kind",
-            [],
+            params![],
             |r| {
                 Ok(AnomalyCount {
                     kind: r.get(0)?,
@@ -1817,11 +1960,11 @@ impl Store {
             "UPDATE files SET refusal = ?2, failures = 0, retry_at = NULL WHERE id = ?1",
             params![id, refusal],
         )?;
-        exec(&tx, "DELETE FROM uploads WHERE state = 'pending' AND output_id IN (SELECT id FROM outputs WHERE file_id = ?1 AND written_at IS NULL)", [id])?;
+        exec(&tx, "DELETE FROM uploads WHERE state = 'pending' AND output_id IN (SELECT id FROM outputs WHERE file_id = ?1 AND written_at IS NULL)", params![id])?;
         exec(
             &tx,
             "DELETE FROM outputs WHERE file_id = ?1 AND written_at IS NULL",
-            [id],
+            params![id],
         )?;
         event(&tx, stamp, id, State::Delivered, detail)?;
         tx.commit()?;
@@ -1834,7 +1977,7 @@ impl Store {
         self.all(
             "SELECT id, name, state, failures, COALESCE(retry_at, ''), COALESCE(last_error, '') FROM files
              WHERE failures > 0 AND state IN ('received','parsed','translated','delivered') ORDER BY id",
-            [],
+            params![],
             |r| {
                 Ok(FailingFile {
                     id: r.get(0)?,
@@ -1877,19 +2020,18 @@ impl Store {
     /// How many interchanges sent had their functional acknowledgement due by `at` without
     /// it coming (counted from the index, no row read).
     pub fn overdue_ack_count(&self, at: Utc) -> Result<i64> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM sent_interchanges WHERE state = 'awaiting' AND due_at <= ?1",
-            )?
-            .query_row([at.rfc3339()], |r| r.get(0))?)
+        self.conn.query_row(
+            "SELECT COUNT(*) FROM sent_interchanges WHERE state = 'awaiting' AND due_at <= ?1",
+            params![at.rfc3339()],
+            |r| r.get(0),
+        )
     }
 
     /// Interchanges sent by acknowledgement state (`awaiting`, `accepted`, `rejected`, ...).
     pub fn sent_interchange_counts(&self) -> Result<Vec<(String, i64)>> {
         self.all(
             "SELECT state, COUNT(*) FROM sent_interchanges GROUP BY state ORDER BY state",
-            [],
+            params![],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
     }
@@ -1901,17 +2043,21 @@ impl Store {
         let today = format!("{}T00:00:00Z", stamp.utc().date());
         let conn = &self.conn;
         // Each answered from an index (channel and time; state).
-        let last_file_at: Option<String> = conn
-            .prepare_cached("SELECT MAX(received_at) FROM files WHERE channel = ?1")?
-            .query_row([channel], |r| r.get(0))?;
-        let files_today: i64 = conn
-            .prepare_cached("SELECT COUNT(*) FROM files WHERE channel = ?1 AND received_at >= ?2")?
-            .query_row(params![channel, today], |r| r.get(0))?;
-        let quarantined: i64 = conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM files WHERE state = 'quarantined' AND channel = ?1",
-            )?
-            .query_row([channel], |r| r.get(0))?;
+        let last_file_at: Option<String> = conn.query_row(
+            "SELECT MAX(received_at) FROM files WHERE channel = ?1",
+            params![channel],
+            |r| r.get(0),
+        )?;
+        let files_today: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM files WHERE channel = ?1 AND received_at >= ?2",
+            params![channel, today],
+            |r| r.get(0),
+        )?;
+        let quarantined: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM files WHERE state = 'quarantined' AND channel = ?1",
+            params![channel],
+            |r| r.get(0),
+        )?;
         Ok(ChannelActivity {
             last_file_at,
             files_today,
@@ -1932,19 +2078,15 @@ impl Store {
 
     /// The latest error a target answered, if any.
     pub fn last_error(&self, target: &str) -> Result<Option<(String, String)>> {
-        Ok(self
+        self
             .conn
-            .prepare_cached(
-                "SELECT COALESCE(delivered_at, next_at), last_error FROM deliveries WHERE target = ?1 AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
-            )?
-            .query_row([target], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+            .query_opt("SELECT COALESCE(delivered_at, next_at), last_error FROM deliveries WHERE target = ?1 AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1", params![target], |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     pub fn events(&self, file_id: i64) -> Result<Vec<EventRow>> {
         self.all(
             "SELECT at, state, COALESCE(detail, '') FROM events WHERE file_id = ?1 ORDER BY id",
-            [file_id],
+            params![file_id],
             |r| {
                 Ok(EventRow {
                     at: r.get(0)?,
@@ -1957,7 +2099,7 @@ impl Store {
 
     /// Record ids whose business key `key` equals `value` (for example a PO number).
     /// Every record one of whose keys (business or system id) is `value`, with all its keys
-    /// and where it came from: (record id, schema, partner, file id, [(key, value)]).
+    /// and where it came from: (record id, schema, partner, file id, params![(key, value)]).
     #[allow(clippy::type_complexity)]
     pub fn where_is(
         &self,
@@ -1966,7 +2108,7 @@ impl Store {
         let found: Vec<(String, String, String, i64)> = self.all(
             "SELECT DISTINCT r.id, r.schema, r.partner, r.file_id FROM record_keys k JOIN records r ON r.id = k.record_id
              WHERE k.value = ?1 ORDER BY r.id",
-            [value],
+            params![value],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
         found
@@ -1974,7 +2116,7 @@ impl Store {
             .map(|(id, schema, partner, file)| {
                 let keys = self.all(
                     "SELECT key, value FROM record_keys WHERE record_id = ?1 ORDER BY rowid",
-                    [&id],
+                    params![&id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
                 Ok((id, schema, partner, file, keys))
@@ -2050,7 +2192,9 @@ mod tests {
             "UPDATE files SET duplicate_of = NULL WHERE duplicate_of = ?1",
         ] {
             let plan: Vec<String> = s
-                .all(&format!("EXPLAIN QUERY PLAN {sql}"), [1], |r| r.get(3))
+                .all(&format!("EXPLAIN QUERY PLAN {sql}"), params![1], |r| {
+                    r.get(3)
+                })
                 .unwrap();
             assert!(plan.iter().all(|p| !p.contains("SCAN")), "{sql}: {plan:?}");
         }

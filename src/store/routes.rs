@@ -1,10 +1,10 @@
 //! The store's part of a phased migration: route modes and their audit trail, the records
 //! each route carried with their deliveries, and the reconciliations kept.
 
+use super::db::params;
 use super::{exec, Result, Store};
 use crate::migration::{Mode, Side};
 use crate::util::Utc;
-use rusqlite::{params, OptionalExtension};
 
 /// One change of a route's mode, as the audit trail keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -59,11 +59,11 @@ impl Store {
     ) -> Result<Vec<ModeChange>> {
         let tx = self.conn.savepoint()?;
         let at = now.rfc3339();
-        let stored: Vec<(String, String)> = {
-            let mut st = tx.prepare_cached("SELECT route, mode FROM route_modes ORDER BY route")?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
+        let stored: Vec<(String, String)> = tx.query_map(
+            "SELECT route, mode FROM route_modes ORDER BY route",
+            params![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         let mut changes = Vec::new();
         for (route, mode) in modes {
             let old = stored
@@ -92,7 +92,11 @@ impl Store {
             if modes.iter().any(|(r, _)| r == route) {
                 continue;
             }
-            exec(&tx, "DELETE FROM route_modes WHERE route = ?1", [route])?;
+            exec(
+                &tx,
+                "DELETE FROM route_modes WHERE route = ?1",
+                params![route],
+            )?;
             changes.push(ModeChange {
                 at: at.clone(),
                 route: route.clone(),
@@ -117,7 +121,7 @@ impl Store {
         self.all(
             "SELECT at, route, old_mode, new_mode, config_hash, actor FROM route_changes
              WHERE ?1 IS NULL OR route = ?1 ORDER BY id",
-            [route],
+            params![route],
             |r| {
                 Ok(ModeChange {
                     at: r.get(0)?,
@@ -159,27 +163,27 @@ impl Store {
                 })
             },
         )?;
-        let mut st = self.conn.prepare_cached(
-            "SELECT target, side, state, system_id, last_error, shadow, payload FROM deliveries
-             WHERE record_id = ?1 AND side IS NOT NULL ORDER BY id",
-        )?;
         for rec in &mut out {
-            let rows = st.query_map([&rec.record_id], |r| {
-                let side: String = r.get(1)?;
-                Ok((
-                    RoutedDelivery {
-                        target: r.get(0)?,
-                        side: Side::parse(&side).unwrap_or(Side::Legacy),
-                        state: r.get(2)?,
-                        system_id: r.get(3)?,
-                        error: r.get(4)?,
-                        shadow: r.get(5)?,
-                    },
-                    r.get::<_, Vec<u8>>(6)?,
-                ))
-            })?;
-            for row in rows {
-                let (d, payload) = row?;
+            let rows = self.conn.query_map(
+                "SELECT target, side, state, system_id, last_error, shadow, payload FROM deliveries
+             WHERE record_id = ?1 AND side IS NOT NULL ORDER BY id",
+                params![rec.record_id],
+                |r| {
+                    let side: String = r.get(1)?;
+                    Ok((
+                        RoutedDelivery {
+                            target: r.get(0)?,
+                            side: Side::parse(&side).unwrap_or(Side::Legacy),
+                            state: r.get(2)?,
+                            system_id: r.get(3)?,
+                            error: r.get(4)?,
+                            shadow: r.get(5)?,
+                        },
+                        r.get::<Vec<u8>>(6)?,
+                    ))
+                },
+            )?;
+            for (d, payload) in rows {
                 if rec.json.is_empty() {
                     rec.json = payload;
                 }
@@ -201,12 +205,10 @@ impl Store {
 
     /// The latest reconciliation kept for `route`: (time, summary JSON).
     pub fn latest_reconcile(&self, route: &str) -> Result<Option<(String, String)>> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT at, summary FROM reconcile_runs WHERE route = ?1 ORDER BY id DESC LIMIT 1",
-            )?
-            .query_row([route], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+        self.conn.query_opt(
+            "SELECT at, summary FROM reconcile_runs WHERE route = ?1 ORDER BY id DESC LIMIT 1",
+            params![route],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 }

@@ -3,9 +3,9 @@
 //! position in one transaction.
 
 use super::advices::keep_output;
+use super::db::params;
 use super::{anomaly_in, draw_controls, exec, AdviceDoc, OutputRow, Result, Store};
 use crate::util::Utc;
-use rusqlite::{params, OptionalExtension};
 
 /// A route's process held for the operator.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -99,9 +99,9 @@ impl Store {
                     route: r.get(2)?,
                     mode: r.get(3)?,
                     partner: r.get(4)?,
-                    step: r.get::<_, i64>(5)? as usize,
+                    step: r.get::<i64>(5)? as usize,
                     attempts: r.get(6)?,
-                    record: r.get::<_, Option<Vec<u8>>>(7)?.unwrap_or_default(),
+                    record: r.get::<Option<Vec<u8>>>(7)?.unwrap_or_default(),
                 })
             },
         )
@@ -109,12 +109,9 @@ impl Store {
 
     /// The delivery of `record` to `target`, if the record's mode queued one.
     pub fn step_delivery(&self, record: &str, target: &str) -> Result<Option<StepDelivery>> {
-        Ok(self
+        self
             .conn
-            .prepare_cached(
-                "SELECT id, state, system_id, last_error FROM deliveries WHERE record_id = ?1 AND target = ?2",
-            )?
-            .query_row(params![record, target], |r| {
+            .query_opt("SELECT id, state, system_id, last_error FROM deliveries WHERE record_id = ?1 AND target = ?2", params![record, target], |r| {
                 Ok(StepDelivery {
                     id: r.get(0)?,
                     state: r.get(1)?,
@@ -122,7 +119,6 @@ impl Store {
                     last_error: r.get(3)?,
                 })
             })
-            .optional()?)
     }
 
     /// The step's delivery is due now: it leaves `waiting`, and the process waits for it.
@@ -177,10 +173,10 @@ impl Store {
     pub fn step_outcomes(&self, record: &str) -> Result<Vec<StepOutcome>> {
         self.all(
             "SELECT seq, name, kind, target, outcome, detail, system_id, at FROM steps WHERE record_id = ?1 ORDER BY id",
-            [record],
+            params![record],
             |r| {
                 Ok(StepOutcome {
-                    seq: r.get::<_, i64>(0)? as usize,
+                    seq: r.get::<i64>(0)? as usize,
                     name: r.get(1)?,
                     kind: r.get(2)?,
                     target: r.get(3)?,
@@ -195,20 +191,18 @@ impl Store {
 
     /// `record`'s process with its steps, if its route runs one.
     pub fn process(&self, record: &str) -> Result<Option<Process>> {
-        let head = self
-            .conn
-            .prepare_cached(
-                "SELECT route, state, step, reason FROM orchestrations WHERE record_id = ?1",
-            )?
-            .query_row([record], |r| {
+        let head = self.conn.query_opt(
+            "SELECT route, state, step, reason FROM orchestrations WHERE record_id = ?1",
+            params![record],
+            |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get::<_, Option<String>>(3)?,
+                    r.get::<String>(0)?,
+                    r.get::<String>(1)?,
+                    r.get::<i64>(2)?,
+                    r.get::<Option<String>>(3)?,
                 ))
-            })
-            .optional()?;
+            },
+        )?;
         let Some((route, state, step, reason)) = head else {
             return Ok(None);
         };
@@ -225,7 +219,7 @@ impl Store {
     pub fn process_counts(&self) -> Result<Vec<(String, String, i64)>> {
         self.all(
             "SELECT route, state, COUNT(*) FROM orchestrations GROUP BY route, state ORDER BY route, state",
-            [],
+            params![],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
     }
@@ -234,12 +228,12 @@ impl Store {
     pub fn held_processes(&self) -> Result<Vec<HeldProcess>> {
         self.all(
             "SELECT record_id, route, step, COALESCE(reason, '') FROM orchestrations WHERE state = 'held' ORDER BY updated_at",
-            [],
+            params![],
             |r| {
                 Ok(HeldProcess {
                     record_id: r.get(0)?,
                     route: r.get(1)?,
-                    step: r.get::<_, i64>(2)? as usize + 1,
+                    step: r.get::<i64>(2)? as usize + 1,
                     reason: r.get(3)?,
                 })
             },
@@ -292,7 +286,7 @@ impl Store {
         self.all(
             "SELECT o.id, o.file_id, o.kind, o.path, o.content FROM steps s JOIN outputs o ON o.id = s.output_id
              WHERE o.written_at IS NULL ORDER BY o.id",
-            [],
+            params![],
             |r| {
                 Ok(OutputRow {
                     id: r.get(0)?,
@@ -309,7 +303,7 @@ impl Store {
 }
 
 fn insert_step(
-    tx: &rusqlite::Connection,
+    tx: &super::db::Db,
     p: &ProcessRow,
     o: &StepOutcome,
     output: Option<i64>,
@@ -318,7 +312,7 @@ fn insert_step(
         tx,
         "INSERT INTO steps (record_id, file_id, seq, name, kind, target, outcome, detail, system_id, output_id, at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-         ON CONFLICT (record_id, seq, kind) DO UPDATE SET outcome = ?7, detail = ?8, system_id = ?9, output_id = COALESCE(?10, output_id), at = ?11",
+         ON CONFLICT (record_id, seq, kind) DO UPDATE SET outcome = ?7, detail = ?8, system_id = ?9, output_id = COALESCE(?10, steps.output_id), at = ?11",
         params![p.record_id, p.file_id, o.seq as i64, o.name, o.kind, o.target, o.outcome, o.detail, o.system_id, output, o.at],
     )?;
     exec(
@@ -343,7 +337,7 @@ fn insert_step(
 }
 
 fn settle_step_in(
-    tx: &rusqlite::Connection,
+    tx: &super::db::Db,
     p: &ProcessRow,
     o: &StepOutcome,
     output: Option<i64>,

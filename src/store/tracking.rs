@@ -1,8 +1,8 @@
 //! The store's part of document tracking: the records that share business keys, with the
 //! file each came from and each delivery's state.
 
+use super::db::params;
 use super::{Result, Store};
-use rusqlite::params;
 
 /// A record found by one of its keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl Store {
             .map(|(record_id, schema, partner, file_id, received_at)| {
                 let keys = self.all(
                     "SELECT key, value FROM record_keys WHERE record_id = ?1 ORDER BY rowid",
-                    [&record_id],
+                    params![&record_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
                 Ok(KeyedRecord {
@@ -64,7 +64,7 @@ impl Store {
     pub fn deliveries_of(&self, record_id: &str) -> Result<Vec<TrackedDelivery>> {
         self.all(
             "SELECT target, state, system_id, last_error, shadow FROM deliveries WHERE record_id = ?1 ORDER BY id",
-            [record_id],
+            params![record_id],
             |r| {
                 Ok(TrackedDelivery {
                     target: r.get(0)?,

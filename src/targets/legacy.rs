@@ -204,7 +204,8 @@ fn publish_remote(
 /// The bytes of input file `id` as received (from the spool, the archive or a packed day).
 fn original(cfg: &Config, id: i64) -> Result<Vec<u8>, String> {
     let (store, _) =
-        crate::store::Store::open_read_only(&cfg.database()).map_err(|e| e.to_string())?;
+        crate::store::Store::connect_read_only(&cfg.store_location().map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
     let f = store.file(id).map_err(|e| e.to_string())?;
     crate::retention::read_blob(cfg, &f.blob).map_err(|e| e.to_string())
 }

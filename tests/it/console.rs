@@ -381,7 +381,7 @@ fn check_refuses_a_remote_admin_address_unless_allowed_and_a_missing_token() {
         "{text}"
     );
     let allowed = remote.replace("[admin]\n", "[admin]\nallow_remote = true\n");
-    fs::write(sb.path("edigate.toml"), allowed).unwrap();
+    sb.write_config(&allowed);
     let out = sb.run(&["check"]);
     assert!(out.status.success());
     let said = String::from_utf8_lossy(&out.stdout);

@@ -137,7 +137,7 @@ fn each_mode_sends_to_its_sides_and_no_change_sends_again() {
     let erp = Erp::start(3599);
     let sb = Sandbox::with_config(&config(erp.port, "legacy", ""));
     let step = |n: usize, mode: &str| {
-        std::fs::write(sb.path("edigate.toml"), config(erp.port, mode, "")).unwrap();
+        sb.write_config(&config(erp.port, mode, ""));
         sb.drop_file(&format!("inv{n}.edi"), &invoice(n, false));
         let out = once(&sb);
         assert_eq!(
@@ -416,7 +416,7 @@ fn a_running_service_applies_a_mode_change_refuses_a_bad_one_and_survives_a_kill
         sb.log()
     );
     // A broken edit is refused; the mode in force stays, and status says why.
-    std::fs::write(sb.path("edigate.toml"), config(erp.port, "sideways", "")).unwrap();
+    sb.write_config(&config(erp.port, "sideways", ""));
     assert!(
         wait_for(30, || sb
             .log()
@@ -451,7 +451,7 @@ fn a_running_service_applies_a_mode_change_refuses_a_bad_one_and_survives_a_kill
     assert!(wait_for(30, || legacy_invoices(&sb).len() == 2));
     assert!(sap_invoices(&erp).is_empty());
     // The one-line change to shadow is applied without a restart.
-    std::fs::write(sb.path("edigate.toml"), config(erp.port, "shadow", "")).unwrap();
+    sb.write_config(&config(erp.port, "shadow", ""));
     assert!(
         wait_for(30, || sb.stdout(&["routes"]).contains("legacy -> shadow")),
         "{}",
@@ -479,7 +479,7 @@ fn a_running_service_applies_a_mode_change_refuses_a_bad_one_and_survives_a_kill
             .count()
     };
     assert_eq!(changes_now(&sb), 2);
-    std::fs::write(sb.path("edigate.toml"), config(erp.port, "dual", "")).unwrap();
+    sb.write_config(&config(erp.port, "dual", ""));
     let _ = child.kill();
     let _ = child.wait();
     let mut child = sb.spawn_with(&["run"], &SECRETS);
@@ -493,7 +493,7 @@ fn a_running_service_applies_a_mode_change_refuses_a_bad_one_and_survives_a_kill
     );
     // A change to modern, and the service killed once the change is recorded: the next start
     // finds it in force and records nothing again.
-    std::fs::write(sb.path("edigate.toml"), config(erp.port, "modern", "")).unwrap();
+    sb.write_config(&config(erp.port, "modern", ""));
     assert!(
         wait_for(30, || sb.stdout(&["routes"]).contains("dual -> modern")),
         "{}",
@@ -618,7 +618,7 @@ fn a_live_rejection_travels_back_to_the_partner_once_and_a_shadow_one_never() {
         "{ack:#}"
     );
     // Passes again write nothing new; a shadow rejection is recorded, never told.
-    std::fs::write(sb.path("edigate.toml"), asking("shadow")).unwrap();
+    sb.write_config(&asking("shadow"));
     sb.drop_file("inv2.edi", long(2).as_bytes());
     assert_eq!(once(&sb).status.code(), Some(0));
     assert_eq!(once(&sb).status.code(), Some(0));

@@ -29,7 +29,7 @@ fn run_turns_a_dropped_850_into_records_and_a_997_then_stops_on_sigterm() {
     let sb = Sandbox::new();
     let mut child = sb.spawn(&["run"]);
     // The service is up once its database exists.
-    assert!(wait_for(10, || sb.path("var/edigate.db").exists()));
+    assert!(wait_for(10, || sb.state_ready()));
     let input = fs::read(data("x12/ok/850-4010-acme.edi")).unwrap();
     sb.drop_file("po.edi", &input);
     let done = wait_for(5, || {
@@ -235,7 +235,7 @@ fn check_reports_every_problem_with_file_and_line() {
 fn a_second_instance_on_the_same_data_is_refused() {
     let sb = Sandbox::new();
     let mut child = sb.spawn(&["run"]);
-    assert!(wait_for(10, || sb.path("var/edigate.db").exists()));
+    assert!(wait_for(10, || sb.state_ready()));
     let out = sb.run(&["once"]);
     terminate(&mut child);
     assert_eq!(out.status.code(), Some(2));
@@ -523,8 +523,7 @@ fn quarantine_list_filters_by_partner_document_class_and_age() {
 fn an_unwritable_outbox_pauses_intake_until_it_is_writable_again() {
     let sb = Sandbox::new();
     let mut child = sb.spawn(&["run"]);
-    assert!(wait_for(10, || sb.path("var/edigate.db").exists()
-        && sb.path("outbox").is_dir()));
+    assert!(wait_for(10, || sb.state_ready() && sb.path("outbox").is_dir()));
     // The outbox turns into something that cannot take files (as a full or read-only disk):
     // a plain file renamed into its place. The running service may make the folder again
     // between moving it away and the rename, so each step is tried until the file stands there.
@@ -599,8 +598,8 @@ fn retention_packs_days_into_zips_forgets_old_state_and_shrinks_the_database() {
         "{:?}",
         sb.files("outbox")
     );
-    // Much later: the archive and the state rows are gone, and the file shrank.
-    let size = || fs::metadata(sb.path("var/edigate.db")).unwrap().len();
+    // Much later: the archive and the state rows are gone, and the database shrank.
+    let size = || sb.state_bytes().len();
     let before = size();
     let later = edigate::util::Utc {
         epoch: now.epoch + 400 * 86_400,
@@ -741,11 +740,7 @@ fn a_file_over_the_size_limit_is_held_untranslated_until_the_operator_raises_it(
     );
     assert!(records(&sb).is_empty());
     // The operator raises the limit and releases the file: every order flows.
-    fs::write(
-        sb.path("edigate.toml"),
-        small.replace("max_file_mb = 1", "max_file_mb = 2"),
-    )
-    .unwrap();
+    sb.write_config(&small.replace("max_file_mb = 1", "max_file_mb = 2"));
     assert!(sb.run(&["quarantine", "release", "1"]).status.success());
     sb.once(0);
     assert_eq!(records(&sb).len(), 2000);
@@ -785,17 +780,15 @@ fn outputs_too_large_for_the_database_are_kept_as_spool_files_until_written() {
     let golden = render("inbox/po.edi", &input);
     assert_eq!(written, golden[0]);
     // The database kept the path, not the value, and the spool copy is gone once archived.
-    let db = rusqlite::Connection::open(sb.path("var/edigate.db")).unwrap();
-    let (stored, size): (Option<String>, i64) = db
-        .query_row(
-            "SELECT stored, length(content) FROM outputs WHERE kind = 'records'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
+    let stored = sb.state_column("SELECT stored FROM outputs WHERE kind = 'records'");
+    let size =
+        sb.state_column("SELECT CAST(length(content) AS TEXT) FROM outputs WHERE kind = 'records'");
     assert_eq!(
-        (stored.as_deref(), size),
-        (Some("var/spool/outputs/00000001-a1-0.jsonl"), 0)
+        (stored, size),
+        (
+            vec!["var/spool/outputs/00000001-a1-0.jsonl".to_string()],
+            vec!["0".to_string()]
+        )
     );
     assert!(
         sb.files("var/spool/outputs").is_empty(),
@@ -803,14 +796,10 @@ fn outputs_too_large_for_the_database_are_kept_as_spool_files_until_written() {
         sb.files("var/spool")
     );
     // The small acknowledgement stayed a database value.
-    let acks: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM outputs WHERE kind LIKE 'ack:%' AND stored IS NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(acks, 1);
+    let acks = sb.state_column(
+        "SELECT CAST(COUNT(*) AS TEXT) FROM outputs WHERE kind LIKE 'ack:%' AND stored IS NULL",
+    );
+    assert_eq!(acks, ["1"]);
 }
 
 /// `n` purchase orders as one interchange and one group of `n` transaction sets.
@@ -888,8 +877,10 @@ fn a_big_file_is_read_from_disk_and_its_results_stream_into_the_store() {
             .join("#")
     };
     assert_eq!(masked(&ack), masked(&golden[1]));
-    let db = rusqlite::Connection::open(sb.path("var/edigate.db")).unwrap();
-    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let count = |sql: &str| -> i64 {
+        let sql = sql.replace("SELECT COUNT(*)", "SELECT CAST(COUNT(*) AS TEXT)");
+        sb.state_column(&sql)[0].parse().unwrap()
+    };
     assert_eq!(count("SELECT COUNT(*) FROM records"), 4150);
     assert_eq!(
         count("SELECT COUNT(*) FROM interchanges WHERE file_id = 1"),

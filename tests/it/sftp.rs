@@ -36,7 +36,7 @@ fn records(sb: &Sandbox) -> Vec<String> {
 /// When the SFTP channel was last polled, read from the state database (quicker than
 /// `status`, so the next part is written well before the next poll).
 fn last_poll(sb: &Sandbox) -> String {
-    let Ok((store, _)) = edigate::store::Store::open_read_only(&sb.path("var/edigate.db")) else {
+    let Ok((store, _)) = edigate::store::Store::connect_read_only(&sb.location()) else {
         return String::new();
     };
     store

@@ -35,21 +35,125 @@ id = "ACME"
 x12_ids = ["ZZ:ACMESUPPLY"]
 "#;
 
-/// A temporary appliance home: `edigate.toml`, `inbox/`, `outbox/`, `var/`.
+/// A temporary appliance home: `edigate.toml`, `inbox/`, `outbox/`, `var/`; its state in
+/// `var/edigate.db`, or in a PostgreSQL database of its own when the suite runs on
+/// PostgreSQL (`EDIGATE_TEST_STORE=postgres`).
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database holding the state, given to every command as
+    /// `EDIGATE_DATABASE_URL`.
+    pub db_url: Option<String>,
 }
+
+/// The `[store]` section that points a configuration at PostgreSQL (the issue's contract).
+pub const POSTGRES_STORE: &str =
+    "\n[store]\nbackend = \"postgres\"\nurl_env = \"EDIGATE_DATABASE_URL\"\n";
 
 impl Sandbox {
     pub fn new() -> Sandbox {
         Sandbox::with_config(CONFIG)
     }
 
+    /// A sandbox whose state is where the suite keeps it (SQLite, or PostgreSQL).
     pub fn with_config(config: &str) -> Sandbox {
+        if crate::pg::suite_on_postgres() {
+            Sandbox::on_postgres(config)
+        } else {
+            Sandbox::on_sqlite(config)
+        }
+    }
+
+    /// A sandbox whose state is the SQLite file, whatever the suite runs on (for tests about
+    /// that file).
+    pub fn on_sqlite(config: &str) -> Sandbox {
         let dir = tempfile::tempdir().unwrap();
         fs::create_dir(dir.path().join("inbox")).unwrap();
         fs::write(dir.path().join("edigate.toml"), config).unwrap();
-        Sandbox { dir }
+        Sandbox { dir, db_url: None }
+    }
+
+    /// A sandbox whose state is a new PostgreSQL database.
+    pub fn on_postgres(config: &str) -> Sandbox {
+        let mut sb = Sandbox::on_sqlite(config);
+        sb.db_url = Some(crate::pg::server().fresh_database());
+        sb.write_config(config);
+        sb
+    }
+
+    /// Replaces the configuration, keeping the sandbox's `[store]`.
+    pub fn write_config(&self, config: &str) {
+        let text = match self.db_url {
+            Some(_) => format!("{config}{POSTGRES_STORE}"),
+            None => config.to_string(),
+        };
+        fs::write(self.path("edigate.toml"), text).unwrap();
+    }
+
+    /// Where the sandbox's state is, as the appliance is told.
+    pub fn location(&self) -> edigate::store::Location {
+        match &self.db_url {
+            Some(url) => edigate::store::Location::Postgres {
+                url: url.clone(),
+                password: None,
+            },
+            None => edigate::store::Location::Sqlite(self.path("var/edigate.db")),
+        }
+    }
+
+    /// Whether the state database has been made (the service is up once it has).
+    pub fn state_ready(&self) -> bool {
+        match &self.db_url {
+            Some(url) => crate::pg::server()
+                .column(url, "SELECT to_regclass('edigate_schema')::text")
+                .iter()
+                .any(|t| !t.is_empty()),
+            None => self.path("var/edigate.db").exists(),
+        }
+    }
+
+    /// Everything the state database holds, as bytes to search (the SQLite file and its
+    /// log; every PostgreSQL row as text).
+    pub fn state_bytes(&self) -> Vec<u8> {
+        match &self.db_url {
+            Some(url) => {
+                let pg = crate::pg::server();
+                let tables = pg.column(
+                    url,
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+                );
+                let mut all = Vec::new();
+                for t in tables {
+                    for row in pg.column(url, &format!("SELECT t::text FROM \"{t}\" t")) {
+                        all.extend_from_slice(row.as_bytes());
+                        all.push(b'\n');
+                    }
+                }
+                all
+            }
+            None => {
+                let mut all = fs::read(self.path("var/edigate.db")).unwrap();
+                all.extend(fs::read(self.path("var/edigate.db-wal")).unwrap_or_default());
+                all
+            }
+        }
+    }
+
+    /// The rows of one query on the state, whichever engine holds it: the first column of
+    /// each, as text.
+    pub fn state_column(&self, sql: &str) -> Vec<String> {
+        match &self.db_url {
+            Some(url) => crate::pg::server().column(url, sql),
+            None => {
+                let db = rusqlite::Connection::open(self.path("var/edigate.db")).unwrap();
+                let mut st = db.prepare(sql).unwrap();
+                let rows = st
+                    .query_map([], |r| r.get::<_, Option<String>>(0))
+                    .unwrap()
+                    .map(|r| r.unwrap().unwrap_or_default())
+                    .collect();
+                rows
+            }
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -61,7 +165,11 @@ impl Sandbox {
         c.current_dir(self.dir.path())
             .env("EDIGATE_LOG", "warn")
             .env_remove("EDIGATE_CONFIG")
+            .env_remove("EDIGATE_DATABASE_URL")
             .args(args);
+        if let Some(url) = &self.db_url {
+            c.env("EDIGATE_DATABASE_URL", url);
+        }
         c
     }
 

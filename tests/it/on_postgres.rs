@@ -1,0 +1,277 @@
+//! The state in PostgreSQL (`[store] backend = "postgres"`): the same outcomes as SQLite for
+//! the same files, the URL and password kept out of sight, and `migrate-store` carrying an
+//! appliance's state over.
+
+use crate::pg;
+use crate::support::{data, Sandbox, CONFIG};
+use std::fs;
+use std::path::Path;
+
+/// Every input of our fixture folders (good and bad, every syntax) and one repeated file.
+fn drop_mixed_inputs(sb: &Sandbox) -> usize {
+    let mut n = 0;
+    for folder in [
+        "x12/ok",
+        "x12/err",
+        "edifact/ok",
+        "edifact/err",
+        "cxml/ok",
+        "csv/ok",
+    ] {
+        let mut names: Vec<_> = fs::read_dir(data(folder))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                !["ack", "diag", "jsonl", "json"]
+                    .iter()
+                    .any(|x| p.extension().is_some_and(|e| e == *x))
+            })
+            .collect();
+        names.sort();
+        for p in names {
+            let name = format!("{}-{}", folder.replace('/', "-"), file_name(&p));
+            sb.drop_file(&name, &fs::read(&p).unwrap());
+            n += 1;
+        }
+    }
+    sb.drop_file(
+        "zz-repeat.edi",
+        &fs::read(data("x12/ok/850-4010-acme.edi")).unwrap(),
+    );
+    n + 1
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().to_string()
+}
+
+/// The outbox: records as (path, content); acknowledgements as their folder and kind, since
+/// files mapped side by side take control numbers in the order they finish (on SQLite too).
+/// Every acknowledgement's number is checked unique within its partner and kind.
+fn outbox(sb: &Sandbox) -> (Vec<(String, String)>, Vec<String>) {
+    let (mut records, mut acks) = (Vec::new(), Vec::new());
+    for f in sb.files("outbox") {
+        let text =
+            String::from_utf8_lossy(&fs::read(sb.path("outbox").join(&f)).unwrap()).to_string();
+        if f.contains("/acks/") {
+            let (kind, number) = f.rsplit_once('-').unwrap();
+            acks.push((kind.to_string(), number.to_string()));
+        } else {
+            records.push((f, text));
+        }
+    }
+    let mut numbers: Vec<_> = acks.clone();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(
+        numbers.len(),
+        acks.len(),
+        "an acknowledgement number repeats"
+    );
+    let mut kinds: Vec<String> = acks.into_iter().map(|(k, _)| k).collect();
+    kinds.sort();
+    records.sort();
+    (records, kinds)
+}
+
+/// What `status --json` says of the files.
+fn file_counts(sb: &Sandbox) -> serde_json::Value {
+    let status: serde_json::Value =
+        serde_json::from_str(&sb.stdout(&["status", "--json"])).unwrap();
+    status["files"].clone()
+}
+
+#[test]
+fn the_same_files_give_the_same_outputs_quarantine_and_status_on_postgres_as_on_sqlite() {
+    let lite = Sandbox::on_sqlite(CONFIG);
+    let post = Sandbox::on_postgres(CONFIG);
+    let n = drop_mixed_inputs(&lite);
+    assert_eq!(drop_mixed_inputs(&post), n);
+    assert!(n > 20, "{n} inputs");
+    let a = lite.run(&["once"]);
+    let b = post.run(&["once"]);
+    assert_eq!(a.status.code(), b.status.code());
+    assert!(
+        !String::from_utf8_lossy(&b.stderr).contains("state database"),
+        "{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let ((ra, ka), (rb, kb)) = (outbox(&lite), outbox(&post));
+    assert!(
+        ra.len() >= 8 && ka.len() > 20,
+        "{} records, {} acks",
+        ra.len(),
+        ka.len()
+    );
+    assert_eq!(
+        ra.iter().map(|o| &o.0).collect::<Vec<_>>(),
+        rb.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
+    for (x, y) in ra.iter().zip(&rb) {
+        assert_eq!(x, y);
+    }
+    assert_eq!(ka, kb);
+    let quarantined = lite.stdout(&["quarantine", "list"]);
+    assert!(quarantined.contains("x12-err-"), "{quarantined}");
+    assert_eq!(quarantined, post.stdout(&["quarantine", "list"]));
+    let counts = file_counts(&lite);
+    assert_eq!(counts, file_counts(&post));
+    assert!(counts["duplicates"].as_i64().unwrap() >= 1, "{counts}");
+    assert!(counts["done"].as_i64().unwrap() >= 10, "{counts}");
+    assert!(counts["quarantined"].as_i64().unwrap() >= 5, "{counts}");
+    // Nothing was kept in a SQLite file beside the PostgreSQL database.
+    assert!(!post.path("var/edigate.db").exists());
+    // The rows are in PostgreSQL: every input once.
+    let url = post.db_url.as_ref().unwrap();
+    let files = pg::server().column(url, "SELECT COUNT(*)::text FROM files");
+    assert_eq!(files, [n.to_string()]);
+}
+
+#[test]
+fn postgres_without_its_url_is_refused_naming_the_variable_and_nothing_is_made_elsewhere() {
+    let sb = Sandbox::on_sqlite(&format!("{CONFIG}{}", crate::support::POSTGRES_STORE));
+    sb.drop_file(
+        "po.edi",
+        &fs::read(data("x12/ok/850-4010-acme.edi")).unwrap(),
+    );
+    let out = sb.run(&["once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("EDIGATE_DATABASE_URL"), "{err}");
+    assert!(!sb.path("var/edigate.db").exists());
+    assert!(sb.path("inbox/po.edi").exists(), "the input is left alone");
+    // An unreachable server is an error too, and the URL's password is not repeated.
+    let mut cmd = sb.cmd(&["once"]);
+    cmd.env(
+        "EDIGATE_DATABASE_URL",
+        "postgres://edigate:hunter2-secret@127.0.0.1:1/none",
+    );
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(sb.path("inbox/po.edi").exists());
+}
+
+#[test]
+fn the_password_comes_from_password_file_and_a_wrong_one_is_refused_without_being_shown() {
+    let server = pg::server();
+    let url = server.fresh_database();
+    let db = url.rsplit('/').next().unwrap().to_string();
+    // A role that must give its password (the test server asks it of `secretive` only).
+    let mut admin = postgres::Client::connect(&server.url("postgres"), postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'secretive') THEN CREATE ROLE secretive LOGIN PASSWORD 'open-sesame-42'; END IF; END $$;
+             ALTER DATABASE {db} OWNER TO secretive"
+        ))
+        .unwrap();
+    let sb = Sandbox::on_sqlite(&format!(
+        "{CONFIG}\n[store]\nbackend = \"postgres\"\nurl_env = \"EDIGATE_DATABASE_URL\"\npassword_file = \"db.password\"\n"
+    ));
+    let role_url = format!("postgres://secretive@127.0.0.1:{}/{db}", server.port);
+    fs::write(sb.path("db.password"), "wrong-guess-99\n").unwrap();
+    sb.drop_file(
+        "po.edi",
+        &fs::read(data("x12/ok/850-4010-acme.edi")).unwrap(),
+    );
+    let mut cmd = sb.cmd(&["once"]);
+    cmd.env("EDIGATE_DATABASE_URL", &role_url);
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("password"), "{err}");
+    assert!(!err.contains("wrong-guess-99"), "{err}");
+    assert!(sb.path("inbox/po.edi").exists());
+    fs::write(sb.path("db.password"), "open-sesame-42\n").unwrap();
+    let mut cmd = sb.cmd(&["once"]);
+    cmd.env("EDIGATE_DATABASE_URL", &role_url);
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sb.records().len(), 1);
+    let owner_url = format!("postgres://edigate@127.0.0.1:{}/{db}", server.port);
+    assert_eq!(
+        server.column(&owner_url, "SELECT state FROM files"),
+        ["archived"]
+    );
+}
+
+#[test]
+fn migrate_store_carries_an_appliance_into_postgres_where_numbering_goes_on() {
+    let sb = Sandbox::on_sqlite(CONFIG);
+    drop_mixed_inputs(&sb);
+    sb.run(&["once"]);
+    let before_status = file_counts(&sb);
+    let last_id: i64 = sb.state_column("SELECT CAST(MAX(id) AS TEXT) FROM files")[0]
+        .parse()
+        .unwrap();
+    let before_quarantine = sb.stdout(&["quarantine", "list"]);
+    let last_ack = sb
+        .files("outbox")
+        .into_iter()
+        .filter(|f| f.contains("/acks/997-"))
+        .max()
+        .unwrap();
+    let url = pg::server().fresh_database();
+    let out = sb.run(&[
+        "migrate-store",
+        "--from",
+        "sqlite:var/edigate.db",
+        "--to",
+        &url,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(listing.contains("files"), "{listing}");
+    // A second copy into the same database is refused: it is no longer empty.
+    let again = sb.run(&[
+        "migrate-store",
+        "--from",
+        "sqlite:var/edigate.db",
+        "--to",
+        &url,
+    ]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds"));
+    // The appliance now runs on PostgreSQL and sees what it saw on SQLite.
+    let post = Sandbox {
+        dir: sb.dir,
+        db_url: Some(url),
+    };
+    post.write_config(CONFIG);
+    fs::rename(
+        post.path("var/edigate.db"),
+        post.path("var/edigate.db.migrated"),
+    )
+    .unwrap();
+    assert_eq!(file_counts(&post), before_status);
+    assert_eq!(post.stdout(&["quarantine", "list"]), before_quarantine);
+    // The next file takes the next id and its 997 the next control number: nothing repeats.
+    let next = fs::read_to_string(data("x12/ok/850-4010-acme.edi"))
+        .unwrap()
+        .replace("4500001234", "PO-AFTER-MOVE")
+        .replace("000000905", "000007777");
+    post.drop_file("after-move.edi", next.as_bytes());
+    post.once(0);
+    let acks: Vec<_> = post
+        .files("outbox")
+        .into_iter()
+        .filter(|f| f.contains("/acks/997-"))
+        .collect();
+    let newest = acks.iter().max().unwrap();
+    assert!(newest > &last_ack, "{newest} after {last_ack}");
+    let ids = pg::server().column(
+        post.db_url.as_ref().unwrap(),
+        "SELECT id::text FROM files WHERE name = 'after-move.edi'",
+    );
+    assert_eq!(ids, [(last_id + 1).to_string()]);
+}
