@@ -326,13 +326,33 @@ fn run(cli: Cli) -> Result<u8> {
                 tracing::warn!("{note}");
             }
             let admin_cfg = std::sync::Arc::new(cfg.clone());
-            let app = Appliance::open(cfg)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()
                 .context("starting the runtime")?;
-            crate::admin::start(admin_cfg, rt.handle()).context("the admin listener")?;
+            let hold = match cfg.store.backend {
+                config::Backend::Sqlite => scheduler::Hold::take(&cfg)?,
+                // A standby serves the admin API while it waits for the active node's lease.
+                config::Backend::Postgres => {
+                    crate::admin::start(admin_cfg.clone(), rt.handle())
+                        .context("the admin listener")?;
+                    let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    let flag = stopping.clone();
+                    rt.spawn(async move {
+                        scheduler::shutdown_signal().await;
+                        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                    });
+                    match crate::nodes::Lease::wait(&cfg, &stopping)? {
+                        Some(lease) => scheduler::Hold::Lease(Box::new(lease)),
+                        None => return Ok(OK),
+                    }
+                }
+            };
+            let app = Appliance::open_holding(cfg, hold)?;
+            if app.cfg.store.backend == config::Backend::Sqlite {
+                crate::admin::start(admin_cfg, rt.handle()).context("the admin listener")?;
+            }
             rt.block_on(scheduler::run(app, scheduler::shutdown_signal()))?;
             Ok(OK)
         }

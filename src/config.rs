@@ -45,6 +45,14 @@ pub struct StoreConfig {
     /// A file holding the password, when the URL carries none.
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// How long the active node's lease lasts without renewal (PostgreSQL): a standby takes
+    /// over this long after the active node stops answering.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
+}
+
+fn default_lease_seconds() -> u64 {
+    30
 }
 
 impl Default for StoreConfig {
@@ -53,6 +61,7 @@ impl Default for StoreConfig {
             backend: Backend::Sqlite,
             url_env: default_url_env(),
             password_file: None,
+            lease_seconds: default_lease_seconds(),
         }
     }
 }

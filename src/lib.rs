@@ -19,6 +19,7 @@ pub mod intake;
 pub mod latency;
 pub mod mapping;
 pub mod migration;
+pub mod nodes;
 pub mod orchestrate;
 pub mod outbound;
 pub mod pipeline;

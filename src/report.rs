@@ -89,6 +89,9 @@ pub struct Status {
     pub acks_overdue: i64,
     /// Alerts to webhooks per state (`pending`, `sent`, `dead`).
     pub alerts: Vec<(String, i64)>,
+    /// The nodes sharing a PostgreSQL store, the active one (holding the lease) first; empty
+    /// on SQLite.
+    pub nodes: Vec<crate::store::NodeRow>,
 }
 
 /// Computes the status.
@@ -205,6 +208,7 @@ pub fn status(cfg: &Config, store: &Store) -> Result<Status, StoreError> {
     Ok(Status {
         sent_interchanges: store.sent_interchange_counts()?,
         alerts: store.alert_counts()?,
+        nodes: store.nodes()?,
         acks_overdue,
         channels,
         files,
@@ -341,6 +345,23 @@ pub fn status_text(s: &Status, escape: impl Fn(&str) -> String) -> String {
     if !s.alerts.is_empty() {
         let parts: Vec<String> = s.alerts.iter().map(|(st, n)| format!("{st} {n}")).collect();
         let _ = writeln!(o, "alerts to webhooks: {}", parts.join(", "));
+    }
+    if !s.nodes.is_empty() {
+        let _ = writeln!(o, "nodes:");
+        for n in &s.nodes {
+            let role = match (&n.fence, &n.lease_until) {
+                (Some(fence), Some(until)) => {
+                    format!("active, lease until {until} (fence {fence})")
+                }
+                _ => "standby".to_string(),
+            };
+            let _ = writeln!(
+                o,
+                "  {:<32} {role}; seen {} s ago",
+                escape(&n.node),
+                n.silent_seconds
+            );
+        }
     }
     if !s.failing.is_empty() {
         let _ = writeln!(

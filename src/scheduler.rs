@@ -90,12 +90,44 @@ pub struct Appliance {
     /// Whether a pass also sends due deliveries (`once`); the service sends them from its own
     /// thread instead, beside the passes.
     inline_deliveries: bool,
-    _lock: File,
+    _hold: Hold,
+}
+
+/// What makes this process the one that works on the state: the data folder's lock (SQLite),
+/// or the lease among the nodes sharing PostgreSQL.
+pub enum Hold {
+    Lock(File),
+    Lease(Box<crate::nodes::Lease>),
+}
+
+impl Hold {
+    /// Takes it now, or says who holds it.
+    pub fn take(cfg: &Config) -> Result<Hold, ServiceError> {
+        match cfg.store.backend {
+            crate::config::Backend::Sqlite => {
+                fs::create_dir_all(&cfg.data_dir).map_err(|source| ServiceError::Io {
+                    path: cfg.data_dir.clone(),
+                    source,
+                })?;
+                Ok(Hold::Lock(lock_data(cfg)?))
+            }
+            crate::config::Backend::Postgres => {
+                Ok(Hold::Lease(Box::new(crate::nodes::Lease::take(cfg)?)))
+            }
+        }
+    }
 }
 
 impl Appliance {
-    /// Creates the runtime folders, takes the lock and opens the store.
+    /// Creates the runtime folders, takes the lock (the lease, on PostgreSQL) and opens the
+    /// store.
     pub fn open(cfg: Config) -> Result<Appliance, ServiceError> {
+        let hold = Hold::take(&cfg)?;
+        Appliance::open_holding(cfg, hold)
+    }
+
+    /// [`Appliance::open`] with the right to work already held.
+    pub fn open_holding(cfg: Config, hold: Hold) -> Result<Appliance, ServiceError> {
         for dir in [
             &cfg.data_dir,
             &cfg.spool(),
@@ -108,7 +140,6 @@ impl Appliance {
                 source,
             })?;
         }
-        let lock = lock_data(&cfg)?;
         let store = Store::for_config(&cfg)?;
         // Temporary files of writes cut short by a crash; their content is still committed
         // in the store or the inbox, so they are safe to remove.
@@ -125,7 +156,7 @@ impl Appliance {
             listings: Listings::default(),
             retention_day: None,
             inline_deliveries: true,
-            _lock: lock,
+            _hold: hold,
         })
     }
 

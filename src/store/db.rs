@@ -255,6 +255,16 @@ pub enum Engine {
     Postgres,
 }
 
+/// The lease this process writes under once it is the active node: (node, fence). Set once;
+/// a process that loses its lease exits.
+static FENCE: std::sync::OnceLock<(String, i64)> = std::sync::OnceLock::new();
+
+/// From now on every PostgreSQL write of this process checks that `node` still holds the
+/// lease under `fence`, and is refused (`StoreError::Fenced`) when another node took it.
+pub fn write_under(node: &str, fence: i64) {
+    let _ = FENCE.set((node.to_string(), fence));
+}
+
 /// The key of the advisory lock every PostgreSQL transaction of the store holds.
 const WRITER_LOCK: i64 = 0x6564_6967_6174_6501;
 
@@ -309,8 +319,27 @@ impl Db {
                 .execute(rusqlite::params_from_iter(params.iter()))?),
             Conn::Pg(c) => {
                 let sql = with_literals(sql, params)?;
+                if self.depth.get() == 0 && FENCE.get().is_some() {
+                    // A write of its own, fenced like a transaction's.
+                    self.begin(true)?;
+                    let n = pg(c, |c| c.execute(sql.as_str(), &[]));
+                    self.end(n.is_ok())?;
+                    return Ok(n? as usize);
+                }
                 Ok(pg(c, |c| c.execute(sql.as_str(), &[]))? as usize)
             }
+        }
+    }
+
+    /// Runs one statement outside the writers' lock and fence (the lease's own rows, which a
+    /// node renews while its work holds the lock).
+    pub fn execute_plain(&self, sql: &str, params: &[Value<'_>]) -> Result<usize> {
+        match &self.conn {
+            Conn::Pg(c) if self.depth.get() == 0 => {
+                let sql = with_literals(sql, params)?;
+                Ok(pg(c, |c| c.execute(sql.as_str(), &[]))? as usize)
+            }
+            _ => self.execute(sql, params),
         }
     }
 
@@ -402,11 +431,34 @@ impl Db {
         };
         self.execute_batch(&sql)?;
         self.depth.set(1);
+        self.check_fence()
+    }
+
+    /// Inside a transaction holding the writers' lock: refuses it (rolled back) when this
+    /// process writes under a lease that another node has taken since.
+    fn check_fence(&self) -> Result<()> {
+        if let (Engine::Postgres, Some((node, fence))) = (self.engine(), FENCE.get()) {
+            let held: Option<i64> = self.query_opt(
+                "SELECT fence FROM leader WHERE node = ?1",
+                &[Value::Text(node)],
+                |r| r.get(0),
+            )?;
+            if held != Some(*fence) {
+                self.depth.set(0);
+                self.execute_batch("ROLLBACK")?;
+                return Err(StoreError::Fenced { fence: *fence });
+            }
+        }
         Ok(())
     }
 
-    /// Commits or rolls back what [`Db::begin`] opened.
+    /// Commits or rolls back what [`Db::begin`] opened. A commit checks the fence again: the
+    /// lease may have been taken while the transaction ran, and a late completion by a node
+    /// presumed dead must leave nothing.
     pub fn end(&self, commit: bool) -> Result<()> {
+        if commit {
+            self.check_fence()?;
+        }
         self.depth.set(0);
         self.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })
     }

@@ -10,12 +10,15 @@ mod advices;
 mod alerts;
 mod copy;
 pub(crate) mod db;
+mod nodes;
 mod routes;
 mod steps;
 mod tracking;
 pub use advices::{AdviceDoc, AdviceRow};
 pub use alerts::AlertRow;
 pub use copy::Copied;
+pub use db::write_under;
+pub use nodes::NodeRow;
 pub use routes::{ModeChange, RoutedDelivery, RoutedRecord};
 pub use steps::{HeldProcess, Next, Process, ProcessRow, StepDelivery, StepOutcome};
 pub use tracking::{KeyedRecord, TrackedDelivery};
@@ -36,6 +39,9 @@ pub enum StoreError {
     },
     #[error("state database is at version {found}, this binary expects {expected}: a newer database needs the edigate that wrote it, an older one is migrated by running edigate once")]
     Outdated { found: i64, expected: usize },
+    /// This node's lease was taken by another node: it must not write any more.
+    #[error("this node lost its lease (fence {fence}) to another node and writes nothing more")]
+    Fenced { fence: i64 },
     /// `[store]` names a database that cannot be reached as configured.
     #[error("[store]: {0}")]
     Unconfigured(String),
@@ -406,7 +412,10 @@ fn migrations(engine: db::Engine) -> &'static [&'static str] {
     }
 }
 
-const POSTGRES_MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_initial.sql")];
+const POSTGRES_MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/0001_initial.sql"),
+    include_str!("migrations/postgres/0002_nodes.sql"),
+];
 
 const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0001_initial.sql"),

@@ -10,6 +10,7 @@ mod golden;
 mod hardening;
 mod mappings;
 mod migration;
+mod nodes;
 mod on_postgres;
 mod orchestration;
 mod pg;

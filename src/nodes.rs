@@ -1,0 +1,167 @@
+//! One node among several sharing a PostgreSQL store: it waits as a standby (its admin API
+//! answering) until it takes the lease, keeps the lease alive while it works, and stops at
+//! once if it ever loses it; a takeover raises the fence, so a presumed-dead node's late
+//! writes are refused.
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The exit code of a node that lost its lease (its supervisor starts it again, as a standby).
+pub const FENCED_EXIT: i32 = 75;
+
+/// This process's name among the nodes: `host:pid:random`.
+pub fn node_name() -> String {
+    let host = host_name();
+    let mut salt = [0u8; 3];
+    let _ = getrandom(&mut salt);
+    format!(
+        "{host}:{}:{:02x}{:02x}{:02x}",
+        std::process::id(),
+        salt[0],
+        salt[1],
+        salt[2]
+    )
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// A few bytes of randomness, from the kernel.
+fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)
+}
+
+/// The lease this node holds, renewed by a thread of its own; given up when dropped.
+pub struct Lease {
+    node: String,
+    fence: i64,
+    stop: Arc<AtomicBool>,
+    renewer: Option<std::thread::JoinHandle<()>>,
+    store: Store,
+}
+
+impl Lease {
+    /// Takes the lease now, or says which node holds it.
+    pub fn take(cfg: &Config) -> Result<Lease, StoreError> {
+        let node = node_name();
+        let store = Store::for_config(cfg)?;
+        store.heartbeat(&node, &host_name(), std::process::id())?;
+        match store.take_lease(&node, cfg.store.lease_seconds)? {
+            Some(fence) => Ok(Lease::hold(cfg, node, fence, store)),
+            None => Err(StoreError::Unconfigured(format!(
+                "another node is active ({}); this one would share its work",
+                store.active_node()?.unwrap_or_else(|| "?".into())
+            ))),
+        }
+    }
+
+    /// Waits as a standby, heartbeating, until the lease is free or `stopping` is set.
+    pub fn wait(cfg: &Config, stopping: &AtomicBool) -> Result<Option<Lease>, StoreError> {
+        let node = node_name();
+        let store = Store::for_config(cfg)?;
+        let pause = Duration::from_millis(cfg.store.lease_seconds.max(1) * 1000 / 3);
+        let mut told = false;
+        loop {
+            if stopping.load(Ordering::SeqCst) {
+                let _ = store.release_lease(&node, 0);
+                return Ok(None);
+            }
+            store.heartbeat(&node, &host_name(), std::process::id())?;
+            if let Some(fence) = store.take_lease(&node, cfg.store.lease_seconds)? {
+                return Ok(Some(Lease::hold(cfg, node, fence, store)));
+            }
+            if !told {
+                tracing::info!(
+                    node = %node,
+                    active = %store.active_node()?.unwrap_or_default(),
+                    "standing by: another node is active"
+                );
+                told = true;
+            }
+            std::thread::sleep(pause);
+        }
+    }
+
+    fn hold(cfg: &Config, node: String, fence: i64, store: Store) -> Lease {
+        crate::store::write_under(&node, fence);
+        tracing::info!(node = %node, fence, "this node is active");
+        let stop = Arc::new(AtomicBool::new(false));
+        let renewer = {
+            let (cfg, node, stop) = (cfg.clone(), node.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("lease".into())
+                .spawn(move || renew(&cfg, &node, fence, &stop))
+                .ok()
+        };
+        Lease {
+            node,
+            fence,
+            stop,
+            renewer,
+            store,
+        }
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+}
+
+/// Renews the lease a third of its length before it ends; a node that cannot renew it
+/// before it ends exits, since another node may have taken over.
+fn renew(cfg: &Config, node: &str, fence: i64, stop: &AtomicBool) {
+    let length = Duration::from_secs(cfg.store.lease_seconds.max(1));
+    let mut renewed = Instant::now();
+    let mut store: Option<Store> = None;
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::park_timeout(length / 3);
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if store.is_none() {
+            store = Store::for_config(cfg).ok();
+        }
+        let outcome = match &store {
+            Some(s) => s
+                .heartbeat(node, &host_name(), std::process::id())
+                .and_then(|()| s.renew_lease(node, fence, cfg.store.lease_seconds)),
+            None => Err(StoreError::Database("no connection".into())),
+        };
+        match outcome {
+            Ok(true) => renewed = Instant::now(),
+            Ok(false) => lost(node, fence, "another node took the lease"),
+            Err(e) => {
+                tracing::warn!(error = %e, "renewing the lease");
+                store = None;
+                if renewed.elapsed() >= length {
+                    lost(node, fence, "the lease ran out before it could be renewed");
+                }
+            }
+        }
+    }
+}
+
+fn lost(node: &str, fence: i64, why: &str) -> ! {
+    tracing::error!(node = %node, fence, "{why}: this node stops now, writing nothing more");
+    std::process::exit(FENCED_EXIT)
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.renewer.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+        let _ = self.store.release_lease(&self.node, self.fence);
+    }
+}

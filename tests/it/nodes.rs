@@ -1,0 +1,123 @@
+//! Several `edigate run` nodes on one PostgreSQL database and one data folder: one is active
+//! (it holds the lease), the others stand by; the active one killed with SIGKILL again and
+//! again, every file still ends once in the outbox, with one 997 each.
+//!
+//! `EDIGATE_NODES_FILES` and `EDIGATE_NODES_KILLS` scale the run (`benches/nodes.sh` runs
+//! 1,000 files and 50 kills).
+
+use crate::support::{data, terminate, wait_for, Sandbox, CONFIG, POSTGRES_STORE};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::fs;
+use std::process::Child;
+use std::time::Instant;
+
+fn po(n: usize) -> Vec<u8> {
+    String::from_utf8(fs::read(data("x12/ok/850-4010-acme.edi")).unwrap())
+        .unwrap()
+        .replace("4500001234", &format!("PN{n:08}"))
+        .replace("000000905", &format!("{:09}", 20_000 + n))
+        .into_bytes()
+}
+
+fn scale(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn status(sb: &Sandbox) -> Value {
+    serde_json::from_str(&sb.stdout(&["status", "--json"])).unwrap_or(Value::Null)
+}
+
+fn done(s: &Value) -> u64 {
+    s["files"]["done"].as_u64().unwrap_or(0)
+}
+
+/// The pid of the node holding the lease, as `status` shows it.
+fn active_pid(s: &Value) -> Option<u32> {
+    s["nodes"]
+        .as_array()?
+        .iter()
+        .find(|n| n["active"] == Value::Bool(true))
+        .and_then(|n| n["pid"].as_u64())
+        .map(|p| p as u32)
+}
+
+#[test]
+fn two_nodes_take_over_from_each_other_through_kills_and_every_file_flows_once() {
+    let files = scale("EDIGATE_NODES_FILES", 120);
+    let kills = scale("EDIGATE_NODES_KILLS", 6);
+    let sb = Sandbox::on_postgres(CONFIG);
+    fs::write(
+        sb.path("edigate.toml"),
+        format!("{CONFIG}{POSTGRES_STORE}lease_seconds = 2\n"),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut nodes: Vec<Child> = vec![sb.spawn(&["run"]), sb.spawn(&["run"])];
+    for n in 0..files {
+        sb.drop_file(&format!("po{n:05}.edi"), &po(n));
+    }
+    let mut killed = 0;
+    let mut last_done = 0;
+    while killed < kills {
+        // A live node took over (the killed one's lease may still show until it ends), and
+        // work went on under it before it is killed in turn.
+        let mut pid = None;
+        let live: Vec<u32> = nodes.iter().map(|c| c.id()).collect();
+        let progressed = wait_for(60, || {
+            let s = status(&sb);
+            pid = active_pid(&s).filter(|p| live.contains(p));
+            pid.is_some() && (done(&s) > last_done || done(&s) as usize == files)
+        });
+        assert!(progressed, "no node made progress:\n{}", sb.log());
+        last_done = done(&status(&sb));
+        let pid = pid.unwrap();
+        let Some(at) = nodes.iter().position(|c| c.id() == pid) else {
+            panic!("the active node {pid} is not one of ours:\n{}", sb.log());
+        };
+        let mut victim = nodes.remove(at);
+        victim.kill().unwrap();
+        victim.wait().unwrap();
+        killed += 1;
+        // Its replacement stands by while the other takes over.
+        nodes.push(sb.spawn(&["run"]));
+    }
+    let all = wait_for(300, || done(&status(&sb)) as usize == files);
+    let s = status(&sb);
+    let elapsed = started.elapsed();
+    for mut n in nodes {
+        let code = terminate(&mut n);
+        assert!(code.success(), "a node stopped with {code}:\n{}", sb.log());
+    }
+    assert!(all, "{s}\n{}", sb.log());
+    assert_eq!(s["files"]["quarantined"], 0, "{s}");
+    assert_eq!(s["files"]["in_flight"], 0, "{s}");
+    // Every order once in the outbox, and one 997 per interchange, each number once.
+    let mut orders = HashSet::new();
+    let mut lines = 0;
+    for f in sb.files("outbox/ACME/purchase_order") {
+        let text = fs::read_to_string(sb.path("outbox/ACME/purchase_order").join(&f)).unwrap();
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            orders.insert(
+                v["correlation"]["po_number"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            lines += 1;
+        }
+    }
+    assert_eq!((orders.len(), lines), (files, files));
+    let acks = sb.files("outbox/ACME/acks");
+    let numbers: HashSet<_> = acks.iter().collect();
+    assert_eq!((acks.len(), numbers.len()), (files, files), "{acks:?}");
+    eprintln!(
+        "{files} files, {killed} SIGKILLs of the active node: {:.1} s, {:.1} files/s",
+        elapsed.as_secs_f64(),
+        files as f64 / elapsed.as_secs_f64()
+    );
+}
