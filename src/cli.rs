@@ -900,15 +900,7 @@ fn migrate_store(cfg: &Config, from: &str, to: &str) -> Result<u8> {
     let from_store = Store::open(source)?;
     let mut to_store = Store::connect(&Location::Postgres {
         url,
-        password: match &cfg.store.password_file {
-            Some(f) => Some(
-                std::fs::read_to_string(f)
-                    .with_context(|| format!("password_file {}", f.display()))?
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string(),
-            ),
-            None => None,
-        },
+        password: cfg.store.password()?,
     })?;
     let copied = from_store.copy_into(&mut to_store)?;
     for (table, n) in &copied.tables {

@@ -51,6 +51,19 @@ pub struct StoreConfig {
     pub lease_seconds: u64,
 }
 
+impl StoreConfig {
+    /// The password in `password_file`, if one is named (its trailing line break dropped).
+    pub fn password(&self) -> Result<Option<String>, crate::store::StoreError> {
+        let Some(f) = &self.password_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(f).map_err(|e| {
+            crate::store::StoreError::Unconfigured(format!("password_file {}: {e}", f.display()))
+        })?;
+        Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
+    }
+}
+
 fn default_lease_seconds() -> u64 {
     30
 }
@@ -773,20 +786,7 @@ impl Config {
                         self.store.url_env
                     ))
                 })?;
-                let password = match &self.store.password_file {
-                    None => None,
-                    Some(f) => Some(
-                        std::fs::read_to_string(f)
-                            .map_err(|e| {
-                                StoreError::Unconfigured(format!(
-                                    "password_file {}: {e}",
-                                    f.display()
-                                ))
-                            })?
-                            .trim_end_matches(['\r', '\n'])
-                            .to_string(),
-                    ),
-                };
+                let password = self.store.password()?;
                 Ok(Location::Postgres { url, password })
             }
         }

@@ -40,6 +40,21 @@ fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
     std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
+/// The node holding the lease when it is a process of this host that is gone (killed, then
+/// started again by its supervisor): its lease need not be waited out.
+fn dead_holder(store: &Store) -> Result<Option<String>, StoreError> {
+    let Some(holder) = store.active_node()? else {
+        return Ok(None);
+    };
+    let mut parts = holder.rsplitn(3, ':');
+    let (_salt, pid, host) = (parts.next(), parts.next(), parts.next());
+    let gone = host == Some(host_name().as_str())
+        && pid.and_then(|p| p.parse::<u32>().ok()).is_some_and(|p| {
+            p != std::process::id() && !std::path::Path::new("/proc").join(p.to_string()).exists()
+        });
+    Ok(gone.then_some(holder))
+}
+
 /// The lease this node holds, renewed by a thread of its own; given up when dropped.
 pub struct Lease {
     node: String,
@@ -55,10 +70,14 @@ impl Lease {
         let node = node_name();
         let store = Store::for_config(cfg)?;
         store.heartbeat(&node, &host_name(), std::process::id())?;
-        match store.take_lease(&node, cfg.store.lease_seconds)? {
+        match store.take_lease(
+            &node,
+            cfg.store.lease_seconds,
+            dead_holder(&store)?.as_deref(),
+        )? {
             Some(fence) => Ok(Lease::hold(cfg, node, fence, store)),
             None => Err(StoreError::Unconfigured(format!(
-                "another node is active ({}); this one would share its work",
+                "another edigate is already running on this store: node {} holds its lease",
                 store.active_node()?.unwrap_or_else(|| "?".into())
             ))),
         }
@@ -76,7 +95,10 @@ impl Lease {
                 return Ok(None);
             }
             store.heartbeat(&node, &host_name(), std::process::id())?;
-            if let Some(fence) = store.take_lease(&node, cfg.store.lease_seconds)? {
+            let dead = dead_holder(&store)?;
+            if let Some(fence) =
+                store.take_lease(&node, cfg.store.lease_seconds, dead.as_deref())?
+            {
                 return Ok(Some(Lease::hold(cfg, node, fence, store)));
             }
             if !told {

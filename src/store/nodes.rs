@@ -49,17 +49,18 @@ impl Store {
         Ok(())
     }
 
-    /// Takes the lease for `node` when nobody holds a live one; returns its fence number.
-    pub fn take_lease(&self, node: &str, seconds: u64) -> Result<Option<i64>> {
+    /// Takes the lease for `node` when nobody holds a live one, or when its holder is `dead`
+    /// (a process known to be gone); returns its fence number.
+    pub fn take_lease(&self, node: &str, seconds: u64, dead: Option<&str>) -> Result<Option<i64>> {
         self.postgres_only("the active node's lease")?;
         self.conn.query_opt(
             "INSERT INTO leader (id, node, fence, since, expires_at)
              VALUES (1, ?1, 1, now(), now() + make_interval(secs => ?2))
              ON CONFLICT (id) DO UPDATE SET node = excluded.node, fence = leader.fence + 1,
                  since = excluded.since, expires_at = excluded.expires_at
-             WHERE leader.expires_at < now()
+             WHERE leader.expires_at < now() OR leader.node = ?3
              RETURNING fence",
-            params![node, seconds as i64],
+            params![node, seconds as i64, dead],
             |r| r.get(0),
         )
     }

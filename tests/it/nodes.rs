@@ -1,6 +1,7 @@
 //! Several `edigate run` nodes on one PostgreSQL database and one data folder: one is active
-//! (it holds the lease), the others stand by; the active one killed with SIGKILL again and
-//! again, every file still ends once in the outbox, with one 997 each.
+//! (it holds the lease), the others stand by; the active one killed with SIGKILL, or frozen
+//! until another takes over and then woken (it must find itself fenced and exit), again and
+//! again: every file still ends once in the outbox, with one 997 each.
 //!
 //! `EDIGATE_NODES_FILES` and `EDIGATE_NODES_KILLS` scale the run (`benches/nodes.sh` runs
 //! 1,000 files and 50 kills).
@@ -18,6 +19,15 @@ fn po(n: usize) -> Vec<u8> {
         .replace("4500001234", &format!("PN{n:08}"))
         .replace("000000905", &format!("{:09}", 20_000 + n))
         .into_bytes()
+}
+
+fn signal(child: &Child, which: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([which, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {which}");
 }
 
 fn scale(var: &str, default: usize) -> usize {
@@ -60,7 +70,7 @@ fn two_nodes_take_over_from_each_other_through_kills_and_every_file_flows_once()
     for n in 0..files {
         sb.drop_file(&format!("po{n:05}.edi"), &po(n));
     }
-    let mut killed = 0;
+    let (mut killed, mut fenced) = (0, 0);
     let mut last_done = 0;
     while killed < kills {
         // A live node took over (the killed one's lease may still show until it ends), and
@@ -79,10 +89,34 @@ fn two_nodes_take_over_from_each_other_through_kills_and_every_file_flows_once()
             panic!("the active node {pid} is not one of ours:\n{}", sb.log());
         };
         let mut victim = nodes.remove(at);
-        victim.kill().unwrap();
-        victim.wait().unwrap();
+        if killed % 2 == 0 {
+            // Killed: its pid is gone, so a node of the same host takes over at once.
+            victim.kill().unwrap();
+            victim.wait().unwrap();
+        } else {
+            // Frozen (a node presumed dead): another takes over once its lease has run out;
+            // woken up, it finds its fence raised, writes nothing and exits.
+            signal(&victim, "-STOP");
+            let other = wait_for(60, || {
+                active_pid(&status(&sb)).is_some_and(|p| p != victim.id())
+            });
+            signal(&victim, "-CONT");
+            assert!(other, "no node took over from a frozen one:\n{}", sb.log());
+            let mut code = None;
+            assert!(wait_for(30, || {
+                code = victim.try_wait().unwrap();
+                code.is_some()
+            }));
+            assert_eq!(
+                code.and_then(|c| c.code()),
+                Some(edigate::nodes::FENCED_EXIT),
+                "{}",
+                sb.log()
+            );
+            fenced += 1;
+        }
         killed += 1;
-        // Its replacement stands by while the other takes over.
+        // Its replacement stands by while another works.
         nodes.push(sb.spawn(&["run"]));
     }
     let all = wait_for(300, || done(&status(&sb)) as usize == files);
@@ -115,8 +149,9 @@ fn two_nodes_take_over_from_each_other_through_kills_and_every_file_flows_once()
     let acks = sb.files("outbox/ACME/acks");
     let numbers: HashSet<_> = acks.iter().collect();
     assert_eq!((acks.len(), numbers.len()), (files, files), "{acks:?}");
+    assert!(fenced >= 1 || kills < 2);
     eprintln!(
-        "{files} files, {killed} SIGKILLs of the active node: {:.1} s, {:.1} files/s",
+        "{files} files, the active node stopped {killed} times ({fenced} frozen and fenced, the rest SIGKILLed): {:.1} s, {:.1} files/s",
         elapsed.as_secs_f64(),
         files as f64 / elapsed.as_secs_f64()
     );

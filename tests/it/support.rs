@@ -100,13 +100,20 @@ impl Sandbox {
         }
     }
 
-    /// Whether the state database has been made (the service is up once it has).
+    /// Whether the service is up: its state database made (SQLite), or a node holding the
+    /// lease (PostgreSQL).
     pub fn state_ready(&self) -> bool {
         match &self.db_url {
-            Some(url) => crate::pg::server()
-                .column(url, "SELECT to_regclass('edigate_schema')::text")
-                .iter()
-                .any(|t| !t.is_empty()),
+            Some(url) => {
+                let pg = crate::pg::server();
+                let made = pg
+                    .column(url, "SELECT to_regclass('leader')::text")
+                    .iter()
+                    .any(|t| !t.is_empty());
+                made && !pg
+                    .column(url, "SELECT node FROM leader WHERE expires_at >= now()")
+                    .is_empty()
+            }
             None => self.path("var/edigate.db").exists(),
         }
     }
