@@ -322,11 +322,11 @@ impl Db {
                 if self.depth.get() == 0 && FENCE.get().is_some() {
                     // A write of its own, fenced like a transaction's.
                     self.begin(true)?;
-                    let n = pg(c, |c| c.execute(sql.as_str(), &[]));
+                    let n = pg(c, |c| changed(c, &sql));
                     self.end(n.is_ok())?;
-                    return Ok(n? as usize);
+                    return n;
                 }
-                Ok(pg(c, |c| c.execute(sql.as_str(), &[]))? as usize)
+                pg(c, |c| changed(c, &sql))
             }
         }
     }
@@ -337,7 +337,7 @@ impl Db {
         match &self.conn {
             Conn::Pg(c) if self.depth.get() == 0 => {
                 let sql = with_literals(sql, params)?;
-                Ok(pg(c, |c| c.execute(sql.as_str(), &[]))? as usize)
+                pg(c, |c| changed(c, &sql))
             }
             _ => self.execute(sql, params),
         }
@@ -371,7 +371,7 @@ impl Db {
             }
             Conn::Pg(c) => {
                 let sql = with_literals(sql, params)?;
-                let rows = pg(c, |c| c.query(sql.as_str(), &[]))?;
+                let rows = pg(c, |c| c.query_typed(sql.as_str(), &[]))?;
                 rows.iter().map(|r| map(&Row(RowOf::Pg(r)))).collect()
             }
         }
@@ -395,7 +395,7 @@ impl Db {
             }
             Conn::Pg(c) => {
                 let sql = with_literals(sql, params)?;
-                let rows = pg(c, |c| c.query(sql.as_str(), &[]))?;
+                let rows = pg(c, |c| c.query_typed(sql.as_str(), &[]))?;
                 rows.first().map(|r| map(&Row(RowOf::Pg(r)))).transpose()
             }
         }
@@ -462,6 +462,18 @@ impl Db {
         self.depth.set(0);
         self.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })
     }
+}
+
+/// Runs one statement whose values are literals in one round trip (the simple protocol: no
+/// statement is prepared first); returns the rows it changed.
+fn changed(c: &mut postgres::Client, sql: &str) -> std::result::Result<usize, postgres::Error> {
+    let mut n = 0;
+    for m in c.simple_query(sql)? {
+        if let postgres::SimpleQueryMessage::CommandComplete(rows) = m {
+            n = rows as usize;
+        }
+    }
+    Ok(n)
 }
 
 /// One call of the PostgreSQL client, off the service's runtime.
