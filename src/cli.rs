@@ -575,6 +575,20 @@ fn run(cli: Cli) -> Result<u8> {
                          25 times slower than the compiled shipped mapping)"
                     );
                 }
+                // A PostgreSQL store must be reachable before the service starts (the unit runs
+                // check first); SQLite's file is made by the service itself.
+                if cfg.store.backend == config::Backend::Postgres {
+                    match Store::for_config(&cfg) {
+                        Ok(store) => println!(
+                            "state: PostgreSQL reached; {} node(s) seen",
+                            store.nodes().map_or(0, |n| n.len())
+                        ),
+                        Err(e) => {
+                            eprintln!("state: {e}");
+                            return Ok(FAILED);
+                        }
+                    }
+                }
                 Ok(OK)
             }
             Err(errors) => {
@@ -600,13 +614,16 @@ fn run(cli: Cli) -> Result<u8> {
             let db = app.cfg.database();
             let before = size(&db);
             let r = crate::retention::run(&app.cfg, &mut app.store, today)?;
+            let shrunk = match app.cfg.store.backend {
+                config::Backend::Sqlite => {
+                    format!("; state database {} -> {} bytes", before, size(&db))
+                }
+                // PostgreSQL's autovacuum gives the space back on its own schedule.
+                config::Backend::Postgres => String::new(),
+            };
             eprintln!(
-                "packed {} day(s), deleted {} archive day(s), forgot {} file(s); state database {} -> {} bytes",
-                r.days_packed,
-                r.archives_deleted,
-                r.files_forgotten,
-                before,
-                size(&db)
+                "packed {} day(s), deleted {} archive day(s), forgot {} file(s){shrunk}",
+                r.days_packed, r.archives_deleted, r.files_forgotten,
             );
             Ok(OK)
         }

@@ -168,6 +168,11 @@ fn postgres_without_its_url_is_refused_naming_the_variable_and_nothing_is_made_e
     assert!(err.contains("EDIGATE_DATABASE_URL"), "{err}");
     assert!(!sb.path("var/edigate.db").exists());
     assert!(sb.path("inbox/po.edi").exists(), "the input is left alone");
+    // `check` (the unit's ExecStartPre) says so before the service would start.
+    let out = sb.run(&["check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("EDIGATE_DATABASE_URL"), "{err}");
     // An unreachable server is an error too, and the URL's password is not repeated.
     let mut cmd = sb.cmd(&["once"]);
     cmd.env(
@@ -222,6 +227,11 @@ fn the_password_comes_from_password_file_and_a_wrong_one_is_refused_without_bein
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(sb.records().len(), 1);
+    let mut check = sb.cmd(&["check"]);
+    check.env("EDIGATE_DATABASE_URL", &role_url);
+    let out = check.output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("state: PostgreSQL reached"));
     let owner_url = format!("postgres://edigate@127.0.0.1:{}/{db}", server.port);
     assert_eq!(
         server.column(&owner_url, "SELECT state FROM files"),
