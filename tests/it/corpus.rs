@@ -239,7 +239,8 @@ fn the_service_routes_the_whole_corpus_to_one_place_per_file_despite_a_failing_t
         }
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
-    assert!(crate::support::terminate(&mut child).success());
+    let code = crate::support::terminate(&mut child);
+    assert!(code.success(), "{code}:\n{}", sb.log());
     let (quarantined, done) = (count(&status, "quarantined"), count(&status, "done"));
     assert_eq!(quarantined + done, all.len(), "{status}");
     assert_eq!(count(&status, "in flight"), 0, "{status}");
