@@ -14,15 +14,11 @@ pub const FENCED_EXIT: i32 = 75;
 
 /// This process's name among the nodes: `host:pid:random`.
 pub fn node_name() -> String {
-    let host = host_name();
-    let mut salt = [0u8; 3];
-    let _ = getrandom(&mut salt);
     format!(
-        "{host}:{}:{:02x}{:02x}{:02x}",
+        "{}:{}:{}",
+        host_name(),
         std::process::id(),
-        salt[0],
-        salt[1],
-        salt[2]
+        crate::util::random_hex(3)
     )
 }
 
@@ -32,12 +28,6 @@ fn host_name() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
-}
-
-/// A few bytes of randomness, from the kernel.
-fn getrandom(buf: &mut [u8]) -> std::io::Result<()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")?.read_exact(buf)
 }
 
 /// The node holding the lease when it is a process of this host that is gone (killed, then
@@ -55,6 +45,13 @@ fn dead_holder(store: &Store) -> Result<Option<String>, StoreError> {
     Ok(gone.then_some(holder))
 }
 
+/// One try at the lease for `node`, after its heartbeat: its fence when taken.
+fn attempt(cfg: &Config, store: &Store, node: &str) -> Result<Option<i64>, StoreError> {
+    store.heartbeat(node, &host_name(), std::process::id())?;
+    let dead = dead_holder(store)?;
+    store.take_lease(node, cfg.store.lease_seconds, dead.as_deref())
+}
+
 /// The lease this node holds, renewed by a thread of its own; given up when dropped.
 pub struct Lease {
     node: String,
@@ -69,12 +66,7 @@ impl Lease {
     pub fn take(cfg: &Config) -> Result<Lease, StoreError> {
         let node = node_name();
         let store = Store::for_config(cfg)?;
-        store.heartbeat(&node, &host_name(), std::process::id())?;
-        match store.take_lease(
-            &node,
-            cfg.store.lease_seconds,
-            dead_holder(&store)?.as_deref(),
-        )? {
+        match attempt(cfg, &store, &node)? {
             Some(fence) => Ok(Lease::hold(cfg, node, fence, store)),
             None => Err(StoreError::Unconfigured(format!(
                 "another edigate is already running on this store: node {} holds its lease",
@@ -94,11 +86,7 @@ impl Lease {
                 let _ = store.release_lease(&node, 0);
                 return Ok(None);
             }
-            store.heartbeat(&node, &host_name(), std::process::id())?;
-            let dead = dead_holder(&store)?;
-            if let Some(fence) =
-                store.take_lease(&node, cfg.store.lease_seconds, dead.as_deref())?
-            {
+            if let Some(fence) = attempt(cfg, &store, &node)? {
                 return Ok(Some(Lease::hold(cfg, node, fence, store)));
             }
             if !told {

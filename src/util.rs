@@ -301,6 +301,20 @@ pub fn actor_of_file(file: &std::path::Path, how: &str) -> String {
     }
 }
 
+/// `n` random bytes from the kernel, as hex.
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        // SAFETY: the pointer and length describe the unfilled part of `buf`.
+        let r = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), n - filled, 0) };
+        if r > 0 {
+            filled += r as usize;
+        }
+    }
+    crate::util::hex(&buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

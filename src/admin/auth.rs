@@ -101,7 +101,7 @@ impl Auth {
 
     /// Opens a session for `p`: (session id, CSRF token).
     pub fn open_session(&self, p: &Principal) -> (String, String) {
-        let (id, csrf) = (random_hex(32), random_hex(32));
+        let (id, csrf) = (crate::util::random_hex(32), crate::util::random_hex(32));
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         sessions.retain(|_, s| s.seen.elapsed() <= IDLE);
         sessions.insert(
@@ -155,20 +155,6 @@ fn equal(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `n` random bytes from the kernel, as hex.
-pub fn random_hex(n: usize) -> String {
-    let mut buf = vec![0u8; n];
-    let mut filled = 0;
-    while filled < n {
-        // SAFETY: the pointer and length describe the unfilled part of `buf`.
-        let r = unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), n - filled, 0) };
-        if r > 0 {
-            filled += r as usize;
-        }
-    }
-    crate::util::hex(&buf)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,8 +170,8 @@ mod tests {
         };
         assert!(!csrf_ok(&p, None) && !csrf_ok(&p, Some("y")));
         assert!(csrf_ok(&p, Some(&"x".repeat(64))));
-        let a = random_hex(32);
+        let a = crate::util::random_hex(32);
         assert_eq!(a.len(), 64);
-        assert_ne!(a, random_hex(32));
+        assert_ne!(a, crate::util::random_hex(32));
     }
 }
