@@ -266,7 +266,7 @@ pub fn write_under(node: &str, fence: i64) {
 }
 
 /// The key of the advisory lock every PostgreSQL transaction of the store holds.
-const WRITER_LOCK: i64 = 0x6564_6967_6174_6501;
+pub const WRITER_LOCK: i64 = 0x6564_6967_6174_6501;
 
 /// A connection with the store's transactions: the outermost is a transaction, the inner
 /// ones savepoints.

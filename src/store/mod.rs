@@ -17,7 +17,7 @@ mod tracking;
 pub use advices::{AdviceDoc, AdviceRow};
 pub use alerts::AlertRow;
 pub use copy::Copied;
-pub use db::write_under;
+pub use db::{write_under, WRITER_LOCK};
 pub use nodes::NodeRow;
 pub use routes::{ModeChange, RoutedDelivery, RoutedRecord};
 pub use steps::{HeldProcess, Next, Process, ProcessRow, StepDelivery, StepOutcome};
@@ -1112,13 +1112,14 @@ impl Store {
         // Another process (the service and a CLI command, another node) may open the same
         // database at the same moment: the version is read and the migrations applied under
         // one write lock.
-        let engine = self.conn.engine();
-        if engine == db::Engine::Postgres {
-            self.conn.execute_batch(
+        // On PostgreSQL even the version table is made under that lock: two nodes starting
+        // together would otherwise both create it, and one would fail on the catalog's key.
+        let tx = self.conn.transaction_immediate()?;
+        if tx.lite().is_none() {
+            tx.execute_batch(
                 "CREATE TABLE IF NOT EXISTS edigate_schema (version BIGINT NOT NULL)",
             )?;
         }
-        let tx = self.conn.transaction_immediate()?;
         let version = schema_version(&tx)?;
         for m in all.iter().skip(version as usize) {
             tx.execute_batch(m)?;

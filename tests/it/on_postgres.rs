@@ -313,3 +313,57 @@ fn migrate_store_carries_an_appliance_into_postgres_where_numbering_goes_on() {
     );
     assert_eq!(ids, [(last_id + 1).to_string()]);
 }
+
+#[test]
+fn nodes_starting_together_on_a_new_database_make_its_schema_once_and_all_start() {
+    // One node is making the schema of a new database (its transaction open, as the store's
+    // always are, under the writers' lock) when eight more arrive: each must wait for it and
+    // then find the schema made, never clash with it in the catalog.
+    use edigate::store::{Location, Store, WRITER_LOCK};
+    let server = pg::server();
+    let url = server.fresh_database();
+    let mut first = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    first
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK});
+             CREATE TABLE IF NOT EXISTS edigate_schema (version BIGINT NOT NULL)"
+        ))
+        .unwrap();
+    let nodes: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                Store::connect(&Location::Postgres {
+                    url,
+                    password: None,
+                })
+                .map(drop)
+                .map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    // Every one of them is waiting on a lock the first node holds.
+    let db = url.rsplit('/').next().unwrap().to_string();
+    let mut watch = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    loop {
+        let waiting: i64 = watch
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                &[&db],
+            )
+            .unwrap()
+            .get(0);
+        if waiting == 8 {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    first.batch_execute("COMMIT").unwrap();
+    for node in nodes {
+        node.join().unwrap().unwrap();
+    }
+    assert_eq!(
+        server.column(&url, "SELECT version::text FROM edigate_schema"),
+        ["2"]
+    );
+}
