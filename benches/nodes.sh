@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Files/s of the service with its state in SQLite (one node), in PostgreSQL with one node, and
 # in PostgreSQL with two nodes sharing the database and the data folder (one active, one
-# standing by); then the failover run: 1,000 files while the active node is killed with
-# SIGKILL 50 times (the integration test tests/it/nodes.rs, scaled up, release build).
+# standing by); then deliveries to a slow target (the HTTP simulator answering each POST after
+# LATENCY_MS, concurrency 4), which every node claims and sends, with one node and with two;
+# then the failover run: 1,000 files while the active node is killed with SIGKILL 50 times (the
+# integration test tests/it/nodes.rs, scaled up, release build).
 #
-#   bash benches/nodes.sh              # N=2000 files per run
+#   bash benches/nodes.sh              # N=2000 files per run, D=600 deliveries
 #   N=5000 KILLS=0 bash benches/nodes.sh   # throughput only
 #
 # PostgreSQL: Debian's server binaries, a throwaway cluster on 127.0.0.1 (fsync on, as a real
@@ -13,6 +15,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 N=${N:-2000}
 KILLS=${KILLS:-50}
+D=${D:-600}
+LATENCY_MS=${LATENCY_MS:-50}
 FILES=${FILES:-1000}
 cargo build --release --manifest-path "$here/Cargo.toml" -q
 bin=$here/target/release/edigate
@@ -27,9 +31,10 @@ as_pg "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $port -k $work/pg" start >/dev/null
 trap 'as_pg "$pgbin/pg_ctl" -D "$work/pg/data" -m immediate stop >/dev/null 2>&1 || true; pkill -f "$work/" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# One run: $1 = label, $2 = backend (sqlite|postgres), $3 = nodes.
+# One run: $1 = label, $2 = backend (sqlite|postgres), $3 = nodes, $4 = files, $5 = the port
+# of a target simulator (empty: no target; otherwise the run ends when all are delivered).
 run() {
-  local label=$1 backend=$2 nodes=$3 dir="$work/$1"
+  local label=$1 backend=$2 nodes=$3 n=$4 sim=${5:-} dir="$work/$1"
   mkdir -p "$dir/inbox" "$dir/stage"
   cat > "$dir/edigate.toml" <<CFG
 [service]
@@ -45,17 +50,20 @@ path = "inbox"
 id = "ACME"
 x12_ids = ["ZZ:ACMESUPPLY"]
 CFG
+  if [ -n "$sim" ]; then
+    printf '\n[[targets]]\nname = "erp"\ntype = "http"\nurl = "http://127.0.0.1:%s/records"\nconcurrency = 4\n' "$sim" >> "$dir/edigate.toml"
+  fi
   export EDIGATE_DATABASE_URL="postgres://edigate@127.0.0.1:$port/$label"
   if [ "$backend" = postgres ]; then
     printf '\n[store]\nbackend = "postgres"\nurl_env = "EDIGATE_DATABASE_URL"\nlease_seconds = 5\n' >> "$dir/edigate.toml"
     "$pgbin/psql" -q -h 127.0.0.1 -p "$port" -U edigate -d postgres -c "CREATE DATABASE $label"
   fi
-  python3 - "$N" "$dir" "$here" <<'PY'
+  python3 - "$n" "$dir" "$here" "$label" <<'PY'
 import sys
 n, d, here = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 t = open(here + "/tests/data/x12/ok/850-4010-acme.edi").read()
 for i in range(1, n + 1):
-    s = t.replace("4500001234", "DOC%08d" % i).replace("000000905", "%09d" % (100000 + i))
+    s = t.replace("4500001234", "%s%08d" % (sys.argv[4][:4].upper(), i)).replace("000000905", "%09d" % (100000 + i))
     open("%s/stage/po%06d.edi" % (d, i), "w").write(s)
 PY
   local pids=()
@@ -68,16 +76,17 @@ PY
     (cd "$dir" && "$bin" status --json >/dev/null 2>&1) && break
     sleep 0.1
   done
-  python3 - "$N" "$dir" "$bin" "$label" <<'PY'
+  python3 - "$n" "$dir" "$bin" "$label" "$sim" <<'PY'
 import json, os, subprocess, sys, time
-n, d, binary, label = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+n, d, binary, label, sim = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 start = time.time()
 for name in sorted(os.listdir(d + "/stage")):
     os.rename(os.path.join(d, "stage", name), os.path.join(d, "inbox", name))
 while True:
     out = subprocess.run([binary, "status", "--json"], cwd=d, capture_output=True, text=True)
     try:
-        done = json.loads(out.stdout)["files"]["done"]
+        status = json.loads(out.stdout)
+        done = status["targets"][0]["delivered"] if sim else status["files"]["done"]
     except Exception:
         done = 0
     if done >= n:
@@ -85,16 +94,31 @@ while True:
     time.sleep(0.25)
 took = time.time() - start
 acks = len(os.listdir(d + "/outbox/ACME/acks"))
-print(f"{label:<12} {n} files in {took:.1f} s: {n / took:.0f} files/s ({acks} 997s)")
+what = "delivered" if sim else "files"
+print(f"{label:<12} {n} {what} in {took:.1f} s: {n / took:.0f} {what}/s ({acks} 997s)")
 PY
   kill "${pids[@]}" 2>/dev/null || true
   wait "${pids[@]}" 2>/dev/null || true
 }
 
 echo "throughput, $(nproc) cores:"
-run sqlite1 sqlite 1
-run postgres1 postgres 1
-run postgres2 postgres 2
+run sqlite1 sqlite 1 "$N"
+run postgres1 postgres 1 "$N"
+run postgres2 postgres 2 "$N"
+
+# A fresh simulator per run: every record stored once, and no request sent twice.
+deliveries() {
+  local label=$1 nodes=$2 simport
+  simport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$bin" sim-http --listen "127.0.0.1:$simport" --fail-rate 0 --latency-ms "$LATENCY_MS" 2>/dev/null &
+  local simpid=$!
+  run "$label" postgres "$nodes" "$D" "$simport"
+  curl -s "http://127.0.0.1:$simport/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print("             target: %d posts, %d stored" % (s["posts"], len(s["stored"])))'
+  kill "$simpid"
+}
+echo "deliveries to a target answering in $LATENCY_MS ms, concurrency 4 per node:"
+deliveries deliver1 1
+deliveries deliver2 2
 
 if [ "$KILLS" -gt 0 ]; then
   echo "failover: $FILES files, the active node killed $KILLS times"

@@ -90,6 +90,9 @@ enum Command {
         /// How long a deliberately slow answer takes, in milliseconds.
         #[arg(long, default_value_t = 3000)]
         slow_ms: u64,
+        /// How long every answer to a POST takes, in milliseconds (the system's own latency).
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
         /// Records containing this text are refused with 422.
         #[arg(long)]
         reject: Option<String>,
@@ -343,7 +346,16 @@ fn run(cli: Cli) -> Result<u8> {
                         scheduler::shutdown_signal().await;
                         flag.store(true, std::sync::atomic::Ordering::SeqCst);
                     });
-                    match crate::nodes::Lease::wait(&cfg, &stopping)? {
+                    // It sends deliveries meanwhile, claiming them as the active node does.
+                    let standby = match cfg.targets.is_empty() {
+                        true => None,
+                        false => Some(scheduler::Deliverer::start(cfg.clone())?),
+                    };
+                    let lease = crate::nodes::Lease::wait(&cfg, &stopping);
+                    if let Some(d) = standby {
+                        d.stop();
+                    }
+                    match lease? {
                         Some(lease) => scheduler::Hold::Lease(Box::new(lease)),
                         None => return Ok(OK),
                     }
@@ -400,6 +412,7 @@ fn run(cli: Cli) -> Result<u8> {
             fail_rate,
             seed,
             slow_ms,
+            latency_ms,
             reject,
         } => {
             let listener = std::net::TcpListener::bind(&listen)
@@ -412,6 +425,7 @@ fn run(cli: Cli) -> Result<u8> {
                 fail_rate,
                 seed,
                 slow_ms,
+                latency_ms,
                 reject_marker: reject,
             });
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -918,6 +932,7 @@ fn migrate_store(cfg: &Config, from: &str, to: &str) -> Result<u8> {
     let mut to_store = Store::connect(&Location::Postgres {
         url,
         password: cfg.store.password()?,
+        idle_seconds: cfg.store.idle_seconds(),
     })?;
     let copied = from_store.copy_into(&mut to_store)?;
     for (table, n) in &copied.tables {

@@ -52,6 +52,13 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
+    /// How long a PostgreSQL transaction may stand idle before the server ends its session:
+    /// four leases, and at least two minutes (a batch's translation runs inside its
+    /// transaction, between two statements).
+    pub fn idle_seconds(&self) -> u64 {
+        self.lease_seconds.saturating_mul(4).max(120)
+    }
+
     /// The password in `password_file`, if one is named (its trailing line break dropped).
     pub fn password(&self) -> Result<Option<String>, crate::store::StoreError> {
         let Some(f) = &self.password_file else {
@@ -787,7 +794,11 @@ impl Config {
                     ))
                 })?;
                 let password = self.store.password()?;
-                Ok(Location::Postgres { url, password })
+                Ok(Location::Postgres {
+                    url,
+                    password,
+                    idle_seconds: self.store.idle_seconds(),
+                })
             }
         }
     }

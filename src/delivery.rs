@@ -188,6 +188,7 @@ mod tests {
             created_at: Utc::now().rfc3339(),
             maybe_sent: attempts > 0,
             file_id: 1,
+            claim_no: 1,
         }
     }
 

@@ -12,14 +12,19 @@ use std::time::{Duration, Instant};
 /// The exit code of a node that lost its lease (its supervisor starts it again, as a standby).
 pub const FENCED_EXIT: i32 = 75;
 
-/// This process's name among the nodes: `host:pid:random`.
+/// This process's name among the nodes: `host:pid:random`, the same for all its work (its
+/// lease, its heartbeat and its claims on deliveries).
 pub fn node_name() -> String {
-    format!(
-        "{}:{}:{}",
-        host_name(),
-        std::process::id(),
-        crate::util::random_hex(3)
-    )
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        format!(
+            "{}:{}:{}",
+            host_name(),
+            std::process::id(),
+            crate::util::random_hex(3)
+        )
+    })
+    .clone()
 }
 
 fn host_name() -> String {
@@ -30,19 +35,26 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// The node holding the lease when it is a process of this host that is gone (killed, then
-/// started again by its supervisor): its lease need not be waited out.
-fn dead_holder(store: &Store) -> Result<Option<String>, StoreError> {
-    let Some(holder) = store.active_node()? else {
-        return Ok(None);
-    };
-    let mut parts = holder.rsplitn(3, ':');
+/// Whether `node` names a process of this host that is gone (killed, then started again by
+/// its supervisor): what it held need not be waited out.
+pub fn gone(node: &str) -> bool {
+    let mut parts = node.rsplitn(3, ':');
     let (_salt, pid, host) = (parts.next(), parts.next(), parts.next());
-    let gone = host == Some(host_name().as_str())
-        && pid.and_then(|p| p.parse::<u32>().ok()).is_some_and(|p| {
-            p != std::process::id() && !std::path::Path::new("/proc").join(p.to_string()).exists()
-        });
-    Ok(gone.then_some(holder))
+    let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    host == Some(host_name().as_str())
+        && if pid == std::process::id() {
+            // An earlier process with this process's number (a container started again).
+            node != node_name()
+        } else {
+            !std::path::Path::new("/proc").join(pid.to_string()).exists()
+        }
+}
+
+/// The node holding the lease when it is [`gone`].
+fn dead_holder(store: &Store) -> Result<Option<String>, StoreError> {
+    Ok(store.active_node()?.filter(|holder| gone(holder)))
 }
 
 /// One try at the lease for `node`, after its heartbeat: its fence when taken.

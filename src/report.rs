@@ -357,9 +357,10 @@ pub fn status_text(s: &Status, escape: impl Fn(&str) -> String) -> String {
             };
             let _ = writeln!(
                 o,
-                "  {:<32} {role}; seen {} s ago",
+                "  {:<32} {role}; seen {} s ago; sending {} claimed deliveries",
                 escape(&n.node),
-                n.silent_seconds
+                n.silent_seconds,
+                n.claims
             );
         }
     }

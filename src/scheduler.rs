@@ -12,7 +12,7 @@ use crate::util::Utc;
 use notify::{RecursiveMode, Watcher};
 use std::fs::{self, File, TryLockError};
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
@@ -328,7 +328,8 @@ impl Appliance {
 /// connection, so that a slow or silent target never holds up another (for `edigate once`;
 /// the service runs one long-lived worker per target instead, see [`Deliverer`]). True when
 /// a target may have more due now.
-fn deliver(cfg: &Config, _store: &mut Store) -> Result<bool, ServiceError> {
+fn deliver(cfg: &Config, store: &mut Store) -> Result<bool, ServiceError> {
+    free_stale_claims(cfg, store)?;
     let results: Vec<Result<bool, StoreError>> = std::thread::scope(|s| {
         let workers: Vec<_> = cfg
             .targets
@@ -377,8 +378,20 @@ fn deliver_target(
     let Some(limit) = delivery::allowed(t, &b, now) else {
         return Ok(false);
     };
-    let limit = limit.min(ROUND);
-    let due = store.due_deliveries(&t.name, now, limit)?;
+    // A round claims what its workers send in a few turns, so that nodes sharing the store
+    // split a target's deliveries and a claim left by a node that dies covers little.
+    let limit = limit
+        .min(ROUND)
+        .min(t.concurrency.saturating_mul(16).max(16));
+    let node = crate::nodes::node_name();
+    let claim = Duration::from_secs(cfg.store.lease_seconds.max(1));
+    let due = store.claim_deliveries(
+        &t.name,
+        &node,
+        std::time::SystemTime::now(),
+        claim_end(claim),
+        limit,
+    )?;
     if due.is_empty() {
         return Ok(false);
     }
@@ -401,14 +414,20 @@ fn deliver_target(
     let agent = delivery::agent(t);
     let queue = std::sync::Mutex::new(due.iter().enumerate());
     let stop = std::sync::atomic::AtomicBool::new(false);
+    // Nothing is sent once the claim may have run out: renewed every third of its length,
+    // it is trusted for two thirds after each renewal.
+    let trusted = std::sync::Mutex::new(Instant::now() + claim * 2 / 3);
     let (tx, rx) = std::sync::mpsc::channel::<(usize, crate::targets::Reply)>();
     let mut outcome: Result<(), StoreError> = Ok(());
     std::thread::scope(|s| {
         for _ in 0..t.concurrency.min(due.len()) {
             let tx = tx.clone();
-            let (queue, stop, agent, connector) = (&queue, &stop, &agent, &connector);
+            let (queue, stop, agent, connector, trusted) =
+                (&queue, &stop, &agent, &connector, &trusted);
             s.spawn(move || loop {
-                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if stop.load(std::sync::atomic::Ordering::Relaxed)
+                    || Instant::now() >= *trusted.lock().unwrap_or_else(|p| p.into_inner())
+                {
                     break;
                 }
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
@@ -429,7 +448,24 @@ fn deliver_target(
         // Each response is settled as it comes; responses that arrive while one commit syncs
         // are settled together in the next (group commit), so the database's sync does not
         // bound the delivery rate.
-        while let Ok(first) = rx.recv() {
+        let mut renewed = Instant::now();
+        loop {
+            let first = match rx.recv_timeout(claim / 3) {
+                Ok(first) => Some(first),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            if renewed.elapsed() >= claim / 3 && outcome.is_ok() {
+                let at = Instant::now();
+                outcome = store.renew_claims(&t.name, &node, claim_end(claim));
+                if outcome.is_ok() {
+                    renewed = at;
+                    *trusted.lock().unwrap_or_else(|p| p.into_inner()) = at + claim * 2 / 3;
+                } else {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            let Some(first) = first else { continue };
             let mut batch = vec![first];
             while batch.len() < 256 {
                 match rx.try_recv() {
@@ -466,10 +502,12 @@ fn deliver_target(
                     stop.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
                 b = next;
-                settled.push((row.id, attempt));
+                settled.push((row.id, row.claim_no, attempt));
             }
             if outcome.is_ok() {
-                outcome = store.settle_deliveries(&settled, &t.name, &b);
+                outcome = store
+                    .settle_deliveries(&node, &settled, &t.name, &b)
+                    .and_then(|lost| claims_lost(store, t, &lost));
             }
             if outcome.is_err() {
                 stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -478,6 +516,49 @@ fn deliver_target(
     });
     outcome?;
     Ok(full && b.state != "open")
+}
+
+/// Frees the delivery claims of processes known to be gone: on SQLite every process but this
+/// one (one process at a time holds the data folder), on PostgreSQL those of this host that
+/// no longer run. Claims of nodes elsewhere run out by themselves.
+pub(crate) fn free_stale_claims(cfg: &Config, store: &mut Store) -> Result<(), StoreError> {
+    let me = crate::nodes::node_name();
+    let sqlite = cfg.store.backend == crate::config::Backend::Sqlite;
+    let freed = store.free_claims_of(&|node| (sqlite && node != me) || crate::nodes::gone(node))?;
+    if freed > 0 {
+        tracing::info!(
+            deliveries = freed,
+            "freed the delivery claims of stopped processes"
+        );
+    }
+    Ok(())
+}
+
+/// The end of a claim of length `claim` taken now.
+fn claim_end(claim: Duration) -> std::time::SystemTime {
+    std::time::SystemTime::now() + claim
+}
+
+/// Outcomes not recorded because another node claimed their deliveries meanwhile: each is
+/// logged and counted (anomaly `delivery.claim_lost`); the other node's attempt stands, and
+/// a connector without idempotency keys looks the document up before creating it again.
+fn claims_lost(
+    store: &mut Store,
+    t: &crate::config::Target,
+    lost: &[i64],
+) -> Result<(), StoreError> {
+    for id in lost {
+        tracing::warn!(target = %t.name, delivery = id, "claim lost: another node took this delivery while its request was out; this node's outcome is not recorded");
+        store.anomaly(
+            "delivery.claim_lost",
+            None,
+            &format!(
+                "delivery {id} to target {}: its claim ran out while the request was out, and another node took it",
+                t.name
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 /// Set once the injected delivery fault has fired (it fires once per process).
@@ -527,13 +608,14 @@ fn parallel(n: usize, job: &(dyn Fn(usize) + Sync)) {
 /// connection, woken by each pass and every quarter second for retries that come due. Each
 /// is supervised: a panic in a round is caught, logged, counted (`edigate status` shows it
 /// under anomalies) and the worker goes on with a fresh connection after a pause.
-struct Deliverer {
+pub(crate) struct Deliverer {
     kicks: Vec<std::sync::mpsc::SyncSender<()>>,
     threads: Vec<(String, std::thread::JoinHandle<()>)>,
 }
 
 impl Deliverer {
-    fn start(cfg: Config) -> Result<Deliverer, ServiceError> {
+    pub(crate) fn start(cfg: Config) -> Result<Deliverer, ServiceError> {
+        free_stale_claims(&cfg, &mut Store::for_config(&cfg)?)?;
         let mut kicks = Vec::new();
         let mut threads = Vec::new();
         for index in 0..cfg.targets.len() {
@@ -561,7 +643,7 @@ impl Deliverer {
     /// Lets the rounds in progress finish, then stops. A worker still waiting on a target after
     /// `STOP_WAIT` is left behind: the process ends, and what it was sending stays pending, to
     /// be sent again (under the same idempotency key) after the restart.
-    fn stop(self) {
+    pub(crate) fn stop(self) {
         const STOP_WAIT: Duration = Duration::from_secs(5);
         drop(self.kicks);
         let end = std::time::Instant::now() + STOP_WAIT;
@@ -605,6 +687,9 @@ fn worker(cfg: &Config, index: usize, store: &mut Store, woken: &std::sync::mpsc
                 if failures == 0 {
                     tracing::error!(target = %t.name, error = %e, "deliveries failed; retrying with backoff");
                 }
+                // What the round claimed goes back (if the database lets it), so that its
+                // retry need not wait for the claims to run out.
+                let _ = store.drop_claims(&t.name, &crate::nodes::node_name());
                 failures += 1;
                 Duration::from_millis(250 << failures.min(7))
             }
@@ -625,6 +710,9 @@ fn worker(cfg: &Config, index: usize, store: &mut Store, woken: &std::sync::mpsc
                 );
                 if let Err(e) = store.anomaly("worker.restart", None, &detail) {
                     tracing::error!(error = %e, "recording the restart");
+                }
+                if let Err(e) = store.drop_claims(&t.name, &crate::nodes::node_name()) {
+                    tracing::error!(target = %t.name, error = %e, "giving up the round's claims; they run out by themselves");
                 }
                 Duration::from_millis(250 << failures.min(7))
             }

@@ -19,6 +19,8 @@ pub struct SimConfig {
     pub seed: u64,
     /// How long a "slow" response takes (longer than the client's timeout).
     pub slow_ms: u64,
+    /// How long every answer to a POST takes (the system's own latency).
+    pub latency_ms: u64,
     /// Records whose JSON contains this text are refused with 422.
     pub reject_marker: Option<String>,
 }
@@ -143,6 +145,7 @@ fn handle(stream: TcpStream, sim: &Sim) -> io::Result<()> {
         );
     }
     sim.posts.fetch_add(1, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(sim.cfg.latency_ms));
     let Some(key) = key else {
         return respond(
             &mut stream,

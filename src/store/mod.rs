@@ -4,6 +4,7 @@
 use crate::util::Utc;
 use db::{params, Db, Row, Tx};
 use std::path::Path;
+use std::time::SystemTime;
 use thiserror::Error;
 
 mod advices;
@@ -271,6 +272,9 @@ pub struct DeliveryRow {
     pub maybe_sent: bool,
     /// The input file the record came from.
     pub file_id: i64,
+    /// The number of the claim under which this node sends it (its outcome is recorded only
+    /// while that claim is still the delivery's).
+    pub claim_no: i64,
 }
 
 /// How one delivery attempt ended.
@@ -415,6 +419,7 @@ fn migrations(engine: db::Engine) -> &'static [&'static str] {
 const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_initial.sql"),
     include_str!("migrations/postgres/0002_nodes.sql"),
+    include_str!("migrations/postgres/0003_delivery_claims.sql"),
 ];
 
 const SQLITE_MIGRATIONS: &[&str] = &[
@@ -432,6 +437,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0012_alerts.sql"),
     include_str!("migrations/sqlite/0013_channel_tiles.sql"),
     include_str!("migrations/sqlite/0014_stored_outputs.sql"),
+    include_str!("migrations/sqlite/0015_delivery_claims.sql"),
 ];
 
 /// Where the state database is.
@@ -442,6 +448,11 @@ pub enum Location {
     Postgres {
         url: String,
         password: Option<String>,
+        /// How long a transaction of this process may stand idle before the server ends its
+        /// session (`idle_in_transaction_session_timeout`): a node frozen or cut off inside a
+        /// transaction releases the writers' lock after this long instead of holding every
+        /// other node up until it wakes.
+        idle_seconds: u64,
     },
 }
 
@@ -456,7 +467,11 @@ impl std::fmt::Debug for Location {
 
 /// A PostgreSQL client for the store: the password given apart wins over the URL's, and
 /// string literals are standard (the store quotes its values for that).
-fn connect_postgres(url: &str, password: Option<&str>) -> Result<postgres::Client> {
+fn connect_postgres(
+    url: &str,
+    password: Option<&str>,
+    idle_seconds: u64,
+) -> Result<postgres::Client> {
     let mut config: postgres::Config = url.parse().map_err(|_| {
         StoreError::Database(
             "the PostgreSQL URL is not valid (postgres://user@host:port/db)".into(),
@@ -469,9 +484,11 @@ fn connect_postgres(url: &str, password: Option<&str>) -> Result<postgres::Clien
     config.connect_timeout(std::time::Duration::from_secs(10));
     let mut client = db::off_runtime(|| config.connect(postgres::NoTls))?;
     db::off_runtime(|| {
-        client.batch_execute(
-            "SET standard_conforming_strings = on; SET client_min_messages = warning",
-        )
+        client.batch_execute(&format!(
+            "SET standard_conforming_strings = on; SET client_min_messages = warning;
+             SET idle_in_transaction_session_timeout = '{}s'",
+            idle_seconds.max(1)
+        ))
     })?;
     Ok(client)
 }
@@ -817,7 +834,14 @@ fn delivery_event(conn: &Db, stamp: Stamp, delivery: i64, what: &str) -> Result<
 }
 
 /// Records the outcome of one attempt on `conn` (inside the caller's transaction).
-fn settle_in(conn: &Db, stamp: Stamp, id: i64, attempt: &Attempt) -> Result<()> {
+/// Records one attempt's outcome, if the claim `(node, claim_no)` is still the delivery's;
+/// false (nothing written) when another node has claimed it since.
+fn settle_in(
+    conn: &Db,
+    stamp: Stamp,
+    (id, node, claim_no): (i64, &str, i64),
+    attempt: &Attempt,
+) -> Result<bool> {
     let now = stamp.millis();
     let (state, status, error, next_at): (&str, Option<u16>, Option<&str>, Option<String>) =
         match attempt {
@@ -832,9 +856,10 @@ fn settle_in(conn: &Db, stamp: Stamp, id: i64, attempt: &Attempt) -> Result<()> 
         };
     let changed = exec(conn,
         "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_status = ?3, last_error = ?4,
-             next_at = COALESCE(?5, next_at), delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 ELSE delivered_at END
-         WHERE id = ?1 AND state = 'pending'",
-        params![id, state, status, error, next_at, now],
+             next_at = COALESCE(?5, next_at), delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 ELSE delivered_at END,
+             claim_until = NULL
+         WHERE id = ?1 AND state = 'pending' AND claimed_by = ?7 AND claim_no = ?8",
+        params![id, state, status, error, next_at, now, node, claim_no],
     )?;
     if let (
         1,
@@ -885,7 +910,7 @@ fn settle_in(conn: &Db, stamp: Stamp, id: i64, attempt: &Attempt) -> Result<()> 
         };
         delivery_event(conn, stamp, id, &what)?;
     }
-    Ok(())
+    Ok(changed == 1)
 }
 
 /// The first live file with this content (not discarded, not itself a duplicate).
@@ -959,9 +984,13 @@ impl Store {
     pub fn connect(at: &Location) -> Result<Store> {
         match at {
             Location::Sqlite(path) => Store::open(path),
-            Location::Postgres { url, password } => {
+            Location::Postgres {
+                url,
+                password,
+                idle_seconds,
+            } => {
                 let mut store = Store {
-                    conn: Db::postgres(connect_postgres(url, password.as_deref())?),
+                    conn: Db::postgres(connect_postgres(url, password.as_deref(), *idle_seconds)?),
                     clock: std::time::SystemTime::now,
                 };
                 store.migrate()?;
@@ -1555,21 +1584,114 @@ impl Store {
             .is_some())
     }
 
-    /// Up to `limit` deliveries for `target` that are due now, oldest first.
-    pub fn due_deliveries(&self, target: &str, now: Utc, limit: usize) -> Result<Vec<DeliveryRow>> {
-        self.all("SELECT id, target, idem_key, payload, attempts, created_at, attempts > 0 OR tried = 1, file_id FROM deliveries
-             WHERE state = 'pending' AND target = ?1 AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3", params![target, now.rfc3339(), limit as i64], |r| {
-                Ok(DeliveryRow {
-                    id: r.get(0)?,
-                    target: r.get(1)?,
-                    idem_key: r.get(2)?,
-                    payload: r.get(3)?,
-                    attempts: r.get(4)?,
-                    created_at: r.get(5)?,
-                    maybe_sent: r.get(6)?,
-                    file_id: r.get(7)?,
-                })
-            })
+    /// Claims for `node`, until `until`, up to `limit` deliveries for `target` that are due
+    /// now and that no other node holds a live claim on, oldest first. On PostgreSQL the rows
+    /// are taken `FOR UPDATE SKIP LOCKED`.
+    pub fn claim_deliveries(
+        &mut self,
+        target: &str,
+        node: &str,
+        now: SystemTime,
+        until: SystemTime,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRow>> {
+        let skip_locked = match self.conn.engine() {
+            db::Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+            db::Engine::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE deliveries SET claimed_by = ?4, claim_until = ?5, claim_no = claim_no + 1
+             WHERE id IN (SELECT id FROM deliveries
+                 WHERE state = 'pending' AND target = ?1 AND next_at <= ?2
+                   AND (claim_until IS NULL OR claim_until <= ?6)
+                 ORDER BY next_at, id LIMIT ?3{skip_locked})
+             RETURNING id, target, idem_key, payload, attempts, created_at, attempts > 0 OR tried = 1,
+                 file_id, claim_no, next_at"
+        );
+        let tx = self.conn.savepoint()?;
+        let mut rows = tx.query_map(
+            &sql,
+            params![
+                target,
+                Utc::of(now).rfc3339(),
+                limit as i64,
+                node,
+                Utc::rfc3339_ms(until),
+                Utc::rfc3339_ms(now)
+            ],
+            |r| {
+                Ok((
+                    r.get::<String>(9)?,
+                    DeliveryRow {
+                        id: r.get(0)?,
+                        target: r.get(1)?,
+                        idem_key: r.get(2)?,
+                        payload: r.get(3)?,
+                        attempts: r.get(4)?,
+                        created_at: r.get(5)?,
+                        maybe_sent: r.get(6)?,
+                        file_id: r.get(7)?,
+                        claim_no: r.get(8)?,
+                    },
+                ))
+            },
+        )?;
+        tx.commit()?;
+        rows.sort_by(|a, b| (&a.0, a.1.id).cmp(&(&b.0, b.1.id)));
+        Ok(rows.into_iter().map(|(_, row)| row).collect())
+    }
+
+    /// Extends, to `until`, the claims `node` still holds on `target`'s pending deliveries.
+    pub fn renew_claims(&mut self, target: &str, node: &str, until: SystemTime) -> Result<()> {
+        let tx = self.conn.savepoint()?;
+        exec(
+            &tx,
+            "UPDATE deliveries SET claim_until = ?3
+             WHERE target = ?1 AND claimed_by = ?2 AND state = 'pending' AND claim_until IS NOT NULL",
+            params![target, node, Utc::rfc3339_ms(until)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Gives up the claims `node` holds on `target`'s pending deliveries (its round stopped
+    /// on a panic or an error: nothing of it is still out).
+    pub fn drop_claims(&mut self, target: &str, node: &str) -> Result<usize> {
+        let tx = self.conn.savepoint()?;
+        let n = exec(
+            &tx,
+            "UPDATE deliveries SET claim_until = NULL
+             WHERE target = ?1 AND claimed_by = ?2 AND state = 'pending' AND claim_until IS NOT NULL",
+            params![target, node],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Frees at once the claims of nodes known to be gone (processes of this host that no
+    /// longer run), so that their deliveries need not wait out the claim.
+    pub fn free_claims_of(&mut self, gone: &dyn Fn(&str) -> bool) -> Result<usize> {
+        let holders: Vec<String> = self.all(
+            "SELECT DISTINCT claimed_by FROM deliveries WHERE state = 'pending' AND claim_until IS NOT NULL",
+            params![],
+            |r| r.get(0),
+        )?;
+        let gone: Vec<&String> = holders.iter().filter(|h| gone(h)).collect();
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.conn.savepoint()?;
+        let mut freed = 0;
+        for holder in gone {
+            freed += exec(
+                &tx,
+                "UPDATE deliveries SET claim_until = NULL
+                 WHERE claimed_by = ?1 AND state = 'pending' AND claim_until IS NOT NULL",
+                params![holder],
+            )?;
+        }
+        tx.commit()?;
+        Ok(freed)
     }
 
     /// Notes, before their requests go out, that these deliveries may reach their target, so
@@ -1588,17 +1710,24 @@ impl Store {
         Ok(())
     }
 
-    /// Records the outcomes of a batch of attempts and the target's breaker, in one transaction.
+    /// Records the outcomes of a batch of attempts `(id, claim number, outcome)` that `node`
+    /// made, and the target's breaker, in one transaction. Returns the deliveries whose
+    /// outcome was not recorded because another node had claimed them since (this node's
+    /// claim ran out while it waited on the target).
     pub fn settle_deliveries(
         &mut self,
-        settled: &[(i64, Attempt)],
+        node: &str,
+        settled: &[(i64, i64, Attempt)],
         target: &str,
         breaker: &Breaker,
-    ) -> Result<()> {
+    ) -> Result<Vec<i64>> {
         let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        for (id, attempt) in settled {
-            settle_in(&tx, stamp, *id, attempt)?;
+        let mut lost = Vec::new();
+        for (id, claim_no, attempt) in settled {
+            if !settle_in(&tx, stamp, (*id, node, *claim_no), attempt)? {
+                lost.push(*id);
+            }
         }
         exec(
             &tx,
@@ -1607,7 +1736,7 @@ impl Store {
             params![target, breaker.state, breaker.failures, breaker.opened_at],
         )?;
         tx.commit()?;
-        Ok(())
+        Ok(lost)
     }
 
     /// Open exception items: (id, file id, file name, document, control, interchange, code, reason).
@@ -2278,6 +2407,97 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_is_claimed_by_one_node_at_a_time_and_a_lapsed_claims_outcome_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let id = s.insert_files(&[new_file("k1", "abc")]).unwrap()[0].0;
+        s.mark_parsed(id, Some("ACME"), "810", no_interchanges())
+            .unwrap();
+        let mut tx = s.begin_translation(id).unwrap();
+        for n in 1..=3 {
+            tx.record(&RecordKeys {
+                id: format!("rec_{n}"),
+                schema: "invoice/v1".into(),
+                partner: "ACME".into(),
+                keys: vec![],
+                answers: None,
+            })
+            .unwrap();
+            tx.delivery(&NewDelivery {
+                record_id: format!("rec_{n}"),
+                target: "erp".into(),
+                idem_key: format!("rec_{n}@erp"),
+                payload: b"{}",
+                route: None,
+            })
+            .unwrap();
+        }
+        tx.finish(None, "3 records").unwrap();
+        let start = SystemTime::now();
+        let at = |secs: u64| start + std::time::Duration::from_secs(secs);
+        let ids = |rows: &[DeliveryRow]| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+        // Node a takes two, node b the third; nothing is left for either while the claims live.
+        let a = s.claim_deliveries("erp", "a", at(0), at(30), 2).unwrap();
+        let b = s.claim_deliveries("erp", "b", at(0), at(30), 10).unwrap();
+        assert_eq!(a.len() + b.len(), 3);
+        assert!(ids(&a).iter().all(|i| !ids(&b).contains(i)));
+        assert!(s
+            .claim_deliveries("erp", "b", at(29), at(60), 10)
+            .unwrap()
+            .is_empty());
+        let closed = Breaker {
+            state: "closed".into(),
+            failures: 0,
+            opened_at: None,
+        };
+        let done = |status| Attempt::Delivered {
+            status,
+            system_id: None,
+            response: String::new(),
+        };
+        // b is known to be gone: its claim is freed at once and a takes its delivery over.
+        assert_eq!(s.free_claims_of(&|n| n == "b").unwrap(), 1);
+        let taken = s.claim_deliveries("erp", "a", at(1), at(31), 10).unwrap();
+        assert_eq!(ids(&taken), ids(&b));
+        // b's late outcome is refused (its claim number is stale).
+        let late = vec![(b[0].id, b[0].claim_no, done(201))];
+        assert_eq!(
+            s.settle_deliveries("b", &late, "erp", &closed).unwrap(),
+            [b[0].id]
+        );
+        // a renews its claims and keeps them past their first end; once they lapse, c takes
+        // all three, and a's outcomes are refused while c's are recorded.
+        s.renew_claims("erp", "a", at(90)).unwrap();
+        assert!(s
+            .claim_deliveries("erp", "c", at(60), at(90), 10)
+            .unwrap()
+            .is_empty());
+        let c = s.claim_deliveries("erp", "c", at(91), at(121), 10).unwrap();
+        assert_eq!(c.len(), 3);
+        let mut ours: Vec<_> = a.iter().map(|r| (r.id, r.claim_no, done(201))).collect();
+        ours.push((taken[0].id, taken[0].claim_no, done(201)));
+        assert_eq!(
+            s.settle_deliveries("a", &ours, "erp", &closed)
+                .unwrap()
+                .len(),
+            3
+        );
+        let theirs: Vec<_> = c.iter().map(|r| (r.id, r.claim_no, done(200))).collect();
+        assert!(s
+            .settle_deliveries("c", &theirs, "erp", &closed)
+            .unwrap()
+            .is_empty());
+        let delivered: Vec<(String, i64)> = s
+            .all(
+                "SELECT claimed_by, last_status FROM deliveries WHERE state = 'delivered' AND claim_until IS NULL",
+                params![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(delivered, vec![("c".to_string(), 200); 3]);
+    }
+
+    #[test]
     fn operator_actions_uploads_and_delivery_outcomes_are_audit_events() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("s.db")).unwrap();
@@ -2325,15 +2545,24 @@ mod tests {
             failures: 0,
             opened_at: None,
         };
-        let delivery = s.due_deliveries("erp", Utc::now(), 10).unwrap()[0].id;
+        let now = SystemTime::now();
+        let until = now + std::time::Duration::from_secs(30);
+        let row = s.claim_deliveries("erp", "n", now, until, 10).unwrap()[0].clone();
+        let delivery = row.id;
         let reject = Attempt::Rejected {
             status: 422,
             error: "no".into(),
         };
-        s.settle_deliveries(&[(delivery, reject.clone())], "erp", &closed)
-            .unwrap();
+        s.settle_deliveries(
+            "n",
+            &[(delivery, row.claim_no, reject.clone())],
+            "erp",
+            &closed,
+        )
+        .unwrap();
         s.release_delivery(delivery).unwrap();
-        s.settle_deliveries(&[(delivery, reject)], "erp", &closed)
+        let row = s.claim_deliveries("erp", "n", now, until, 10).unwrap()[0].clone();
+        s.settle_deliveries("n", &[(delivery, row.claim_no, reject)], "erp", &closed)
             .unwrap();
         s.discard_delivery(delivery).unwrap();
         let upload = s.due_uploads("sftp", Utc::now()).unwrap()[0].id;

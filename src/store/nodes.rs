@@ -20,6 +20,8 @@ pub struct NodeRow {
     /// The lease's fence number and end, for the active node.
     pub fence: Option<i64>,
     pub lease_until: Option<String>,
+    /// Deliveries it holds a live claim on (it is sending them now).
+    pub claims: i64,
 }
 
 const TIME: &str = "to_char(? AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
@@ -105,25 +107,29 @@ impl Store {
         }
         let sql = format!(
             "SELECT n.node, n.host, n.pid, {}, {}, CAST(EXTRACT(EPOCH FROM now() - n.seen_at) AS BIGINT),
-                    l.node IS NOT NULL, l.fence, {}
+                    l.node IS NOT NULL, l.fence, {},
+                    (SELECT COUNT(*) FROM deliveries d
+                     WHERE d.claimed_by = n.node AND d.state = 'pending' AND d.claim_until > ?1)
              FROM nodes n LEFT JOIN leader l ON l.node = n.node AND l.expires_at >= now()
              ORDER BY l.node IS NULL, n.started_at",
             time("n.started_at"),
             time("n.seen_at"),
             time("l.expires_at")
         );
-        self.conn.query_map(&sql, params![], |r| {
-            Ok(NodeRow {
-                node: r.get(0)?,
-                host: r.get(1)?,
-                pid: r.get(2)?,
-                started_at: r.get(3)?,
-                seen_at: r.get(4)?,
-                silent_seconds: r.get(5)?,
-                active: r.get(6)?,
-                fence: r.get(7)?,
-                lease_until: r.get(8)?,
+        self.conn
+            .query_map(&sql, params![self.stamp().millis()], |r| {
+                Ok(NodeRow {
+                    node: r.get(0)?,
+                    host: r.get(1)?,
+                    pid: r.get(2)?,
+                    started_at: r.get(3)?,
+                    seen_at: r.get(4)?,
+                    silent_seconds: r.get(5)?,
+                    active: r.get(6)?,
+                    fence: r.get(7)?,
+                    lease_until: r.get(8)?,
+                    claims: r.get(9)?,
+                })
             })
-        })
     }
 }

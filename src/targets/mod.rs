@@ -163,6 +163,7 @@ fn row_of(t: &Target, json: &[u8]) -> DeliveryRow {
         created_at: String::new(),
         maybe_sent: true,
         file_id: 0,
+        claim_no: 0,
     }
 }
 

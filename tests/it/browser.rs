@@ -214,6 +214,7 @@ fn an_operator_fixes_and_releases_a_quarantined_file_and_follows_its_order_in_th
         fail_rate: 0.0,
         seed: 1,
         slow_ms: 500,
+        latency_ms: 0,
         reject_marker: None,
     });
     let sb = Sandbox::with_config(&config(&sim.config("documents = [\"purchase_order/v1\"]")));

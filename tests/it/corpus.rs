@@ -205,6 +205,7 @@ fn the_service_routes_the_whole_corpus_to_one_place_per_file_despite_a_failing_t
         fail_rate: 0.3,
         seed: 7,
         slow_ms: 1500,
+        latency_ms: 0,
         reject_marker: None,
     });
     let sb = crate::support::Sandbox::with_config(&format!(

@@ -31,6 +31,7 @@ fn failing_target(service: bool) {
         fail_rate: 0.3,
         seed: 42,
         slow_ms: 1500,
+        latency_ms: 0,
         reject_marker: Some("PO00000013".into()),
     });
     let sb = Sandbox::with_config(&format!(
@@ -127,6 +128,7 @@ fn replay_reprocesses_archived_files_without_doubles_at_the_target_or_new_acks()
         fail_rate: 0.0,
         seed: 1,
         slow_ms: 0,
+        latency_ms: 0,
         reject_marker: None,
     });
     let sb = Sandbox::with_config(&format!("{}{}", crate::support::CONFIG, target.config("")));
@@ -183,6 +185,7 @@ fn records_of_a_second_csv_file_are_delivered_too() {
         fail_rate: 0.0,
         seed: 1,
         slow_ms: 0,
+        latency_ms: 0,
         reject_marker: None,
     });
     let sb = Sandbox::with_config(&format!(

@@ -24,6 +24,7 @@ fn quiet_target() -> Target {
         fail_rate: 0.0,
         seed: 1,
         slow_ms: 0,
+        latency_ms: 0,
         reject_marker: None,
     })
 }

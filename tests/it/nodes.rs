@@ -3,10 +3,13 @@
 //! until another takes over and then woken (it must find itself fenced and exit), again and
 //! again: every file still ends once in the outbox, with one 997 each.
 //!
+//! Deliveries are split: every node, active or standing by, claims due deliveries for a while
+//! and sends them, so a slow target is worked by all nodes, each request sent once.
+//!
 //! `EDIGATE_NODES_FILES` and `EDIGATE_NODES_KILLS` scale the run (`benches/nodes.sh` runs
 //! 1,000 files and 50 kills).
 
-use crate::support::{data, terminate, wait_for, Sandbox, CONFIG, POSTGRES_STORE};
+use crate::support::{data, terminate, wait_for, Sandbox, Target, CONFIG, POSTGRES_STORE};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::fs;
@@ -154,5 +157,100 @@ fn two_nodes_take_over_from_each_other_through_kills_and_every_file_flows_once()
         "{files} files, the active node stopped {killed} times ({fenced} frozen and fenced, the rest SIGKILLed): {:.1} s, {:.1} files/s",
         elapsed.as_secs_f64(),
         files as f64 / elapsed.as_secs_f64()
+    );
+}
+
+#[test]
+fn nodes_split_a_slow_targets_deliveries_and_a_killed_nodes_claims_pass_to_the_other() {
+    let target = Target::start(edigate::sim::SimConfig {
+        fail_rate: 0.0,
+        seed: 7,
+        slow_ms: 0,
+        latency_ms: 40,
+        reject_marker: None,
+    });
+    let sb = Sandbox::on_postgres(CONFIG);
+    fs::write(
+        sb.path("edigate.toml"),
+        format!(
+            "{CONFIG}{}{POSTGRES_STORE}lease_seconds = 2\n",
+            target.config("concurrency = 2\n")
+        ),
+    )
+    .unwrap();
+    let mut nodes: Vec<Child> = vec![sb.spawn(&["run"]), sb.spawn(&["run"])];
+    assert!(wait_for(60, || sb.state_ready()), "{}", sb.log());
+    let delivered = || -> usize {
+        sb.state_column("SELECT COUNT(*)::text FROM deliveries WHERE state = 'delivered'")[0]
+            .parse()
+            .unwrap()
+    };
+    // Both nodes send, and no request goes out twice.
+    let first = 100;
+    for n in 0..first {
+        sb.drop_file(&format!("po{n:05}.edi"), &po(n));
+    }
+    assert!(wait_for(120, || delivered() == first), "{}", sb.log());
+    let senders = sb.state_column("SELECT DISTINCT claimed_by FROM deliveries");
+    assert_eq!(senders.len(), 2, "{senders:?}");
+    let stats = target.stats();
+    assert_eq!(stats["posts"], first as u64, "{stats}");
+    assert_eq!(stats["stored"].as_array().unwrap().len(), first);
+    // The standby is killed while it holds claims: the active node sends them once they
+    // run out (its own host's supervisor has not started the killed node again).
+    let second = 80;
+    for n in first..first + second {
+        sb.drop_file(&format!("po{n:05}.edi"), &po(n));
+    }
+    let active = {
+        let mut pid = None;
+        assert!(wait_for(60, || {
+            pid = active_pid(&status(&sb));
+            pid.is_some()
+        }));
+        pid.unwrap()
+    };
+    let standby = nodes.iter().position(|c| c.id() != active).unwrap();
+    let standby_pid = nodes[standby].id();
+    // `status` shows what each node is sending.
+    let holds = wait_for(60, || {
+        status(&sb)["nodes"].as_array().is_some_and(|nodes| {
+            nodes.iter().any(|n| {
+                n["pid"].as_u64() == Some(u64::from(standby_pid))
+                    && n["claims"].as_i64().unwrap_or(0) > 0
+            })
+        })
+    });
+    assert!(holds, "the standby never claimed:\n{}", sb.log());
+    let mut victim = nodes.remove(standby);
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    assert!(
+        wait_for(120, || delivered() == first + second),
+        "{}\n{}",
+        sb.stdout(&["status"]),
+        sb.log()
+    );
+    for mut n in nodes {
+        let code = terminate(&mut n);
+        assert!(code.success(), "a node stopped with {code}:\n{}", sb.log());
+    }
+    // Each record stored once by the target (a request of the killed node may have been
+    // repeated, under the same idempotency key), and each delivery settled once.
+    let stats = target.stats();
+    assert_eq!(
+        stats["stored"].as_array().unwrap().len(),
+        first + second,
+        "{stats}"
+    );
+    assert_eq!(
+        sb.state_column("SELECT COUNT(*)::text FROM deliveries"),
+        [(first + second).to_string()]
+    );
+    assert_eq!(
+        sb.state_column(
+            "SELECT COUNT(*)::text FROM deliveries WHERE state != 'delivered' OR attempts != 1"
+        ),
+        ["0"]
     );
 }

@@ -336,6 +336,7 @@ fn nodes_starting_together_on_a_new_database_make_its_schema_once_and_all_start(
                 Store::connect(&Location::Postgres {
                     url,
                     password: None,
+                    idle_seconds: 60,
                 })
                 .map(drop)
                 .map_err(|e| e.to_string())
@@ -362,8 +363,14 @@ fn nodes_starting_together_on_a_new_database_make_its_schema_once_and_all_start(
     for node in nodes {
         node.join().unwrap().unwrap();
     }
+    // The version is the number of PostgreSQL migration files.
+    let migrations =
+        fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/migrations/postgres"))
+            .unwrap()
+            .count();
+    assert!(migrations >= 3);
     assert_eq!(
         server.column(&url, "SELECT version::text FROM edigate_schema"),
-        ["2"]
+        [migrations.to_string()]
     );
 }

@@ -161,6 +161,7 @@ fn steps_run_in_order_a_failed_step_cancels_the_earlier_one_and_an_unknown_suppl
         fail_rate: 0.0,
         seed: 3,
         slow_ms: 500,
+        latency_ms: 0,
         reject_marker: Some("PO000002".into()),
     });
     let sb = Sandbox::with_config(&config(erp.port, &portal, "modern"));
@@ -297,6 +298,7 @@ fn in_shadow_the_steps_run_on_the_modern_side_and_the_partner_is_never_answered(
         fail_rate: 0.0,
         seed: 5,
         slow_ms: 500,
+        latency_ms: 0,
         reject_marker: None,
     });
     let sb = Sandbox::with_config(&config(erp.port, &portal, "shadow"));

@@ -95,6 +95,7 @@ impl Sandbox {
             Some(url) => edigate::store::Location::Postgres {
                 url: url.clone(),
                 password: None,
+                idle_seconds: 60,
             },
             None => edigate::store::Location::Sqlite(self.path("var/edigate.db")),
         }
