@@ -385,6 +385,9 @@ fn deliver_target(
         .min(t.concurrency.saturating_mul(16).max(16));
     let node = crate::nodes::node_name();
     let claim = Duration::from_secs(cfg.store.lease_seconds.max(1));
+    // Trust runs from before the claim is asked for: the statement may wait for the writers'
+    // lock, and the claim's end was fixed when it was sent.
+    let asked = Instant::now();
     let due = store.claim_deliveries(
         &t.name,
         &node,
@@ -416,7 +419,7 @@ fn deliver_target(
     let stop = std::sync::atomic::AtomicBool::new(false);
     // Nothing is sent once the claim may have run out: renewed every third of its length,
     // it is trusted for two thirds after each renewal.
-    let trusted = std::sync::Mutex::new(Instant::now() + claim * 2 / 3);
+    let trusted = std::sync::Mutex::new(asked + claim * 2 / 3);
     let (tx, rx) = std::sync::mpsc::channel::<(usize, crate::targets::Reply)>();
     let mut outcome: Result<(), StoreError> = Ok(());
     std::thread::scope(|s| {
@@ -448,7 +451,7 @@ fn deliver_target(
         // Each response is settled as it comes; responses that arrive while one commit syncs
         // are settled together in the next (group commit), so the database's sync does not
         // bound the delivery rate.
-        let mut renewed = Instant::now();
+        let mut renewed = asked;
         loop {
             let first = match rx.recv_timeout(claim / 3) {
                 Ok(first) => Some(first),

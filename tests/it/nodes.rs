@@ -173,7 +173,7 @@ fn nodes_split_a_slow_targets_deliveries_and_a_killed_nodes_claims_pass_to_the_o
     fs::write(
         sb.path("edigate.toml"),
         format!(
-            "{CONFIG}{}{POSTGRES_STORE}lease_seconds = 2\n",
+            "{CONFIG}{}{POSTGRES_STORE}lease_seconds = 4\n",
             target.config("concurrency = 2\n")
         ),
     )
@@ -194,7 +194,7 @@ fn nodes_split_a_slow_targets_deliveries_and_a_killed_nodes_claims_pass_to_the_o
     let senders = sb.state_column("SELECT DISTINCT claimed_by FROM deliveries");
     assert_eq!(senders.len(), 2, "{senders:?}");
     let stats = target.stats();
-    assert_eq!(stats["posts"], first as u64, "{stats}");
+    assert_eq!(stats["posts"], first as u64, "{stats}\n{}", sb.log());
     assert_eq!(stats["stored"].as_array().unwrap().len(), first);
     // The standby is killed while it holds claims: the active node sends them once they
     // run out (its own host's supervisor has not started the killed node again).
