@@ -3,7 +3,7 @@
 //! code and hands each transaction set to a `Handler`. Never fails, never panics.
 
 use super::fields::{Fields, Split};
-use super::lexer::{LexError, Segment, Separators};
+use super::lexer::{text_of, LexError, Segment, Separators};
 pub use crate::formats::packed::KeepMode;
 use crate::formats::packed::{
     after, follows, get_text, get_varint, put_text, put_varint, Kept, Packed, Seen, Summary,
@@ -601,8 +601,11 @@ impl<'h> Parser<'h> {
 
     fn isa(&mut self, seg: Segment<'_>) {
         self.close_interchange(seg.offset);
-        let f: Vec<String> = (1..=16).map(|n| seg.text(n)).collect();
-        let raw13 = String::from_utf8_lossy(seg.el(13)).into_owned();
+        // The segment is split once: reading element n afresh scans the n before it.
+        let els: Vec<&[u8]> = seg.elements().collect();
+        let el = |n: usize| els.get(n - 1).copied().unwrap_or(b"");
+        let f: Vec<String> = (1..=16).map(|n| text_of(el(n))).collect();
+        let raw13 = String::from_utf8_lossy(el(13)).into_owned();
         let mut ic = Interchange {
             offset: seg.offset,
             separators: seg.seps,
@@ -701,17 +704,17 @@ impl<'h> Parser<'h> {
                 format!("ISA15 usage indicator {:?} is not P or T", f[14]),
             );
         }
-        if seg.element_count() != 16 {
+        if els.len() != 16 {
             bad(
                 "022",
                 "x12.isa_count",
-                format!("ISA has {} elements, expected 16", seg.element_count()),
+                format!("ISA has {} elements, expected 16", els.len()),
             );
         }
         // Every ISA field has a fixed width (the segment is 106 bytes): a field padded wrong is
         // read (its value is clear) but said, since many partners' translators refuse it.
-        for (n, width) in ISA_WIDTHS.iter().enumerate().take(seg.element_count()) {
-            let len = seg.el(n + 1).len();
+        for (n, (width, raw)) in ISA_WIDTHS.iter().zip(&els).enumerate() {
+            let len = raw.len();
             if len != *width {
                 let mut d = diag(
                     Severity::Warning,
