@@ -374,3 +374,57 @@ fn nodes_starting_together_on_a_new_database_make_its_schema_once_and_all_start(
         [migrations.to_string()]
     );
 }
+
+#[test]
+fn a_node_stalled_inside_a_transaction_loses_its_session_and_the_writers_lock_after_idle_seconds() {
+    // A node that stops between two statements of a transaction (frozen, or cut off from the
+    // database) would hold the writers' lock, and so every other node, until it woke. The
+    // server ends such a session after `idle_seconds`: the others go on, and the stalled
+    // transaction leaves nothing.
+    use edigate::store::{no_interchanges, Location, NewFile, State, Store};
+    let server = pg::server();
+    let url = server.fresh_database();
+    let at = |idle_seconds| Location::Postgres {
+        url: url.clone(),
+        password: None,
+        idle_seconds,
+    };
+    let mut stalled = Store::connect(&at(1)).unwrap();
+    let id = stalled
+        .insert_files(&[NewFile {
+            channel: "inbox",
+            partner: Some("ACME"),
+            name: "a.edi",
+            source_key: "k1",
+            sha256: "abc",
+            size: 3,
+            blob: "spool/a",
+        }])
+        .unwrap()[0]
+        .0;
+    stalled
+        .mark_parsed(id, Some("ACME"), "850", no_interchanges())
+        .unwrap();
+    // The writers' lock taken, the file moved on inside the transaction, then nothing.
+    let tx = stalled.begin_translation(id).unwrap();
+    let (done, waited) = std::sync::mpsc::channel();
+    let other = at(60);
+    std::thread::spawn(move || {
+        let mut store = Store::connect(&other).unwrap();
+        let first = store.reserve_controls("ACME", "997", 1);
+        let state = store.file(id).map(|f| f.state);
+        let _ = done.send((first.map_err(|e| e.to_string()), state));
+    });
+    let (first, state) = waited
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("another node still waits for the writers' lock a minute later");
+    assert_eq!(first, Ok(1));
+    assert_eq!(state.unwrap(), State::Parsed);
+    // The stalled node learns it when it wakes: its commit fails and it saw nothing through.
+    assert!(tx.finish(None, "translated").is_err());
+    drop(stalled);
+    assert_eq!(
+        server.column(&url, &format!("SELECT state FROM files WHERE id = {id}")),
+        ["parsed"]
+    );
+}
