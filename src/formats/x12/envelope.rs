@@ -746,7 +746,7 @@ impl<'h> Parser<'h> {
             ));
             return;
         };
-        if !count_matches(&seg.text(1), ic.groups.len()) {
+        if !count_matches(&seg.text_ref(1), ic.groups.len()) {
             ic.problems.push(trailer(problem(
                 "021",
                 "x12.iea01_count",
@@ -758,7 +758,7 @@ impl<'h> Parser<'h> {
                 &seg,
             )));
         }
-        if seg.text(2).trim() != ic.control {
+        if seg.text_ref(2).trim() != ic.control {
             ic.problems.push(trailer(problem(
                 "001",
                 "x12.iea02_control",
@@ -843,7 +843,7 @@ impl<'h> Parser<'h> {
         let Some(g) = self.group.as_mut() else {
             return self.outside(seg);
         };
-        if !count_matches(&seg.text(1), g.transaction_count) {
+        if !count_matches(&seg.text_ref(1), g.transaction_count) {
             g.problems.push(trailer(problem(
                 "5",
                 "x12.ge01_count",
@@ -855,7 +855,7 @@ impl<'h> Parser<'h> {
                 &seg,
             )));
         }
-        if seg.text(2) != g.control {
+        if seg.text_ref(2) != g.control.as_str() {
             g.problems.push(trailer(problem(
                 "4",
                 "x12.ge02_control",
@@ -921,7 +921,7 @@ impl<'h> Parser<'h> {
         tx.push(&seg);
         tx.closed = true;
         let n = tx.len();
-        if !count_matches(&seg.text(1), n) {
+        if !count_matches(&seg.text_ref(1), n) {
             let p = problem(
                 "4",
                 "x12.se01_count",
@@ -933,7 +933,7 @@ impl<'h> Parser<'h> {
             );
             tx.problems.push(with_segment(p, n));
         }
-        if seg.text(2) != tx.control {
+        if seg.text_ref(2) != tx.control.as_str() {
             let p = problem(
                 "3",
                 "x12.se02_control",

@@ -79,6 +79,11 @@ impl<'a> Segment<'a> {
         text_of(self.el(n))
     }
 
+    /// Element `n` as text to compare (see [`text_ref`]).
+    pub fn text_ref(&self, n: usize) -> std::borrow::Cow<'a, str> {
+        text_ref(self.el(n))
+    }
+
     /// Number of elements after the tag, trailing empty ones included.
     pub fn element_count(&self) -> usize {
         self.elements().count()
@@ -89,11 +94,16 @@ impl<'a> Segment<'a> {
 /// character), so accented names never turn into replacement characters. Trailing spaces are
 /// trimmed. One allocation.
 pub fn text_of(raw: &[u8]) -> String {
+    text_ref(raw).into_owned()
+}
+
+/// [`text_of`] without an allocation when the element is UTF-8 (for comparing).
+pub fn text_ref(raw: &[u8]) -> std::borrow::Cow<'_, str> {
     match std::str::from_utf8(raw) {
-        Ok(t) => t.trim_end().to_string(),
+        Ok(t) => std::borrow::Cow::Borrowed(t.trim_end()),
         Err(_) => {
             let text: String = raw.iter().map(|b| char::from(*b)).collect();
-            text.trim_end().to_string()
+            std::borrow::Cow::Owned(text.trim_end().to_string())
         }
     }
 }
@@ -179,20 +189,23 @@ pub fn detect(
             "026",
         ));
     }
-    // Walk to the 16th element separator, keeping the fields (without wrap breaks).
+    // Walk to the 16th element separator, keeping ISA11 and ISA12 (without wrap breaks): the
+    // only fields the delimiters depend on.
     let window = &isa[..isa.len().min(256)];
-    let mut fields: Vec<Vec<u8>> = vec![Vec::new()];
+    let (mut field, mut repetition, mut version) = (0, Vec::new(), Vec::new());
     let mut sixteenth = None;
     for (i, b) in window.iter().enumerate().skip(4) {
         if *b == element {
-            fields.push(Vec::new());
-            if fields.len() == 16 {
+            field += 1;
+            if field == 15 {
                 sixteenth = Some(i);
                 break;
             }
         } else if !matches!(b, b'\r' | b'\n') {
-            if let Some(f) = fields.last_mut() {
-                f.push(*b);
+            match field {
+                10 => repetition.push(*b),
+                11 => version.push(*b),
+                _ => {}
             }
         }
     }
@@ -222,11 +235,10 @@ pub fn detect(
             "004",
         ));
     }
-    // fields[0] is ISA01 ... fields[15] is ISA16 (empty here, it follows the separator).
-    let version = fields.get(11).map(Vec::as_slice).unwrap_or(b"");
-    let repetition = match fields.get(10).map(Vec::as_slice) {
-        Some([r])
-            if version >= b"00402".as_slice() && !r.is_ascii_alphanumeric() && !is_blank(*r) =>
+    let repetition = match repetition.as_slice() {
+        [r] if version.as_slice() >= b"00402".as_slice()
+            && !r.is_ascii_alphanumeric()
+            && !is_blank(*r) =>
         {
             Some(*r)
         }
