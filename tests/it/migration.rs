@@ -66,7 +66,7 @@ mode = "{mode}"
 /// Invoice numbers the legacy import folder holds (from the CSV files written there).
 fn legacy_invoices(sb: &Sandbox) -> Vec<String> {
     let mut out = Vec::new();
-    for f in sb.files("legacy-import") {
+    for f in sb.written("legacy-import") {
         let text = std::fs::read_to_string(sb.path(&format!("legacy-import/{f}"))).unwrap();
         for line in text.lines().skip(1) {
             let number = line.split(',').nth(1).unwrap_or("").to_string();

@@ -264,6 +264,14 @@ impl Sandbox {
         v
     }
 
+    /// The files under `rel` whose writing has finished (not under a temporary name, which a
+    /// running service renames at any moment): what a reader of that folder may open.
+    pub fn written(&self, rel: &str) -> Vec<String> {
+        let mut out = self.files(rel);
+        out.retain(|f| !f.ends_with(".edigate-tmp"));
+        out
+    }
+
     pub fn files(&self, rel: &str) -> Vec<String> {
         let root = self.path(rel);
         let mut out = Vec::new();
