@@ -98,11 +98,10 @@ impl EdifactRun<'_, '_> {
     /// Maps one validated message.
     fn map(&mut self, ic: &Interchange, m: &Message) -> Mapped {
         let (cfg, input) = (self.pass.cfg, self.pass.input);
-        let Some(from) = self.pass.sender.as_ref() else {
+        if self.pass.sender.is_none() {
             return Mapped::Skipped;
-        };
-        let partner = &from.partner;
-        let Some(program) = cfg.maps.find(partner, "inbound", "edifact", &m.kind) else {
+        }
+        let Some(program) = self.pass.mapping("edifact", &m.kind) else {
             // Validated and acknowledged, but nothing can take it: held as an exception.
             return Mapped::NoMapping(Diagnostic {
                 severity: Severity::Error,
@@ -121,6 +120,10 @@ impl EdifactRun<'_, '_> {
                 },
             });
         };
+        let Some(from) = self.pass.sender.as_ref() else {
+            return Mapped::Skipped;
+        };
+        let partner = &from.partner;
         match cfg.maps.inbound_edifact(program, partner, m) {
             Ok(businesses) => {
                 let source = || Source {

@@ -13,6 +13,7 @@ use super::{refuse_nothing_accepted, resolve_partner, Ack, Emitted, Input, Inter
 use super::{Outcome, Sink};
 use crate::config::{Config, Partner};
 use crate::formats::{Diagnostic, Position, Severity};
+use crate::mapping::Mapping;
 use crate::util::Utc;
 
 /// Whether each interchange, and each of its groups (X12), was rejected in the end; only the
@@ -114,6 +115,25 @@ pub struct Pass<'r, 'i> {
     numbers: Vec<u64>,
     replay: Option<std::vec::IntoIter<u64>>,
     pub refused: bool,
+    /// The mapping looked up last: partner, format, document (most files hold one kind of
+    /// document from one partner).
+    last_mapping: Option<(String, &'static str, String, Option<&'r Mapping>)>,
+}
+
+impl<'r> Pass<'r, '_> {
+    /// The inbound mapping of `format`/`document` for the current sender's partner.
+    pub fn mapping(&mut self, format: &'static str, document: &str) -> Option<&'r Mapping> {
+        let cfg: &'r Config = self.cfg;
+        let partner = &self.sender.as_ref()?.partner;
+        match &self.last_mapping {
+            Some((p, f, d, m)) if p == partner && *f == format && d == document => *m,
+            _ => {
+                let m = cfg.maps.find(partner, "inbound", format, document);
+                self.last_mapping = Some((partner.clone(), format, document.to_string(), m));
+                m
+            }
+        }
+    }
 }
 
 /// Reads a file with `read` (which runs one pass of a format's handler and gives the pass
@@ -180,6 +200,7 @@ impl<'r, 'i> Pass<'r, 'i> {
             numbers: Vec::new(),
             replay: None,
             refused: false,
+            last_mapping: None,
         }
     }
 

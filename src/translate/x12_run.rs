@@ -30,7 +30,6 @@ pub fn translate_x12<'r>(
                 pass,
                 pending: Runs::default(),
                 spool: Spool::default(),
-                program: None,
                 source: None,
             };
             let read = match input.whole {
@@ -58,9 +57,6 @@ struct X12Run<'r, 'i> {
     /// so far); the records wait in `spool`.
     pending: Runs<(usize, bool)>,
     spool: Spool,
-    /// The mapping found last, with its partner and transaction set (most files hold one
-    /// kind of document from one partner).
-    program: Option<(String, String, &'r crate::mapping::Mapping)>,
     /// The source of the records of the group being read, by interchange offset and group
     /// index.
     source: Option<((usize, usize), Source)>,
@@ -91,22 +87,14 @@ impl X12Run<'_, '_> {
         ti: usize,
     ) -> Vec<Emitted> {
         let (cfg, input) = (self.pass.cfg, self.pass.input);
-        let Some(from) = self.pass.sender.as_ref() else {
+        if self.pass.sender.is_none() {
             return Vec::new();
-        };
+        }
         x12::validate::transaction(tx, &cfg.x12, &g.version);
         if tx.rejected() {
             return Vec::new();
         }
-        let known = matches!(&self.program,
-            Some((partner, id, _)) if *partner == from.partner && *id == tx.id);
-        if !known {
-            self.program = cfg
-                .maps
-                .find(&from.partner, "inbound", "x12", &tx.id)
-                .map(|m| (from.partner.clone(), tx.id.clone(), m));
-        }
-        let Some(program) = self.program.as_ref().map(|(_, _, m)| *m) else {
+        let Some(program) = self.pass.mapping("x12", &tx.id) else {
             tx.problems.push(Problem {
                 ack_code: "1",
                 diagnostic: Diagnostic {
@@ -122,6 +110,9 @@ impl X12Run<'_, '_> {
                     },
                 },
             });
+            return Vec::new();
+        };
+        let Some(from) = self.pass.sender.as_ref() else {
             return Vec::new();
         };
         match cfg.maps.inbound_x12(program, &from.partner, tx, &g.version) {

@@ -469,21 +469,22 @@ impl Parser<'_> {
 
     fn unb(&mut self, seg: Segment<'_>) {
         self.close_interchange(seg.offset);
+        let v = seg.values();
         let mut ic = Interchange {
             offset: seg.offset,
             delims: seg.delims,
             has_unb: true,
-            syntax: seg.get(1, 1),
-            syntax_version: seg.get(1, 2),
-            sender: seg.get(2, 1),
-            sender_qualifier: seg.get(2, 2),
-            recipient: seg.get(3, 1),
-            recipient_qualifier: seg.get(3, 2),
-            date: seg.get(4, 1),
-            time: seg.get(4, 2),
-            control: seg.get(5, 1),
-            ack_requested: seg.get(9, 1) == "1",
-            test: seg.get(11, 1) == "1",
+            syntax: v.get(1, 1),
+            syntax_version: v.get(1, 2),
+            sender: v.get(2, 1),
+            sender_qualifier: v.get(2, 2),
+            recipient: v.get(3, 1),
+            recipient_qualifier: v.get(3, 2),
+            date: v.get(4, 1),
+            time: v.get(4, 2),
+            control: v.get(5, 1),
+            ack_requested: v.get(9, 1) == "1",
+            test: v.get(11, 1) == "1",
             ..Interchange::default()
         };
         let mut bad = |code, dcode, msg: String| ic.problems.push(problem(code, dcode, msg, &seg));

@@ -162,16 +162,50 @@ impl<'a> Segment<'a> {
 
     /// Component `c` (1-based) of element `n` (1-based), unescaped; empty when absent.
     pub fn get(&self, n: usize, c: usize) -> String {
-        let els = self.elements();
-        let Some(el) = els.get(n.wrapping_sub(1)) else {
+        // Walked to the one value, splitting nothing else (the envelope reads many).
+        let (Some(n), Some(c)) = (n.checked_sub(1), c.checked_sub(1)) else {
             return String::new();
         };
-        let comps = split(el, self.delims.component, self.delims.release);
-        comps
-            .get(c.wrapping_sub(1))
-            .map(|v| unescape(v, self.delims.release).into_owned())
+        split_iter(self.raw, self.delims.element, self.delims.release)
+            .nth(n + 1)
+            .map(|el| component(el, c, self.delims))
             .unwrap_or_default()
     }
+
+    /// The elements split once, for reading many values of one segment.
+    pub fn values(&self) -> Values<'a> {
+        Values {
+            elements: self.elements(),
+            delims: self.delims,
+        }
+    }
+}
+
+/// A segment's elements, split ([`Segment::values`]).
+pub struct Values<'a> {
+    elements: Vec<&'a [u8]>,
+    delims: Delims,
+}
+
+impl Values<'_> {
+    /// As [`Segment::get`].
+    pub fn get(&self, n: usize, c: usize) -> String {
+        let (Some(n), Some(c)) = (n.checked_sub(1), c.checked_sub(1)) else {
+            return String::new();
+        };
+        self.elements
+            .get(n)
+            .map(|el| component(el, c, self.delims))
+            .unwrap_or_default()
+    }
+}
+
+/// Component `c` (0-based) of element `el`, unescaped; empty when absent.
+fn component(el: &[u8], c: usize, delims: Delims) -> String {
+    split_iter(el, delims.component, delims.release)
+        .nth(c)
+        .map(|v| unescape(v, delims.release).into_owned())
+        .unwrap_or_default()
 }
 
 /// Finds the next segment in `buf[pos..]`, reading a UNA when one starts there.
