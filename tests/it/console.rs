@@ -88,7 +88,7 @@ fn call(
     (status, text)
 }
 
-fn json(a: &ureq::Agent, url: &str, token: &str) -> Value {
+pub fn json(a: &ureq::Agent, url: &str, token: &str) -> Value {
     let (status, body) = call(a, "GET", url, Some(token), None);
     assert_eq!(status, 200, "{url}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))

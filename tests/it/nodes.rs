@@ -254,3 +254,78 @@ fn nodes_split_a_slow_targets_deliveries_and_a_killed_nodes_claims_pass_to_the_o
         ["0"]
     );
 }
+
+#[test]
+fn a_standby_serves_the_admin_api_and_shows_both_nodes_and_the_work_of_the_active_one() {
+    use crate::console::{address, agent, json, ENV, VIEWER};
+    let sb = Sandbox::on_postgres(CONFIG);
+    fs::write(
+        sb.path("edigate.toml"),
+        format!("{}{POSTGRES_STORE}", crate::console::config("")),
+    )
+    .unwrap();
+    let mut nodes = vec![sb.spawn_with(&["run"], &ENV)];
+    let first = address(&sb);
+    let active = nodes[0].id();
+    assert!(
+        wait_for(60, || active_pid(&status(&sb)) == Some(active)),
+        "{}",
+        sb.log()
+    );
+    nodes.push(sb.spawn_with(&["run"], &ENV));
+    let standby = nodes[1].id();
+    // Each node's listener takes a free port and writes where it listens; the second one's
+    // address replaces the first's.
+    let file = sb.path("var/admin-address");
+    let mut second = String::new();
+    assert!(
+        wait_for(60, || {
+            second = fs::read_to_string(&file)
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            !second.is_empty() && second != first
+        }),
+        "the second node never listened:\n{}",
+        sb.log()
+    );
+    let a = agent();
+    let nodes_seen = |base: &str| -> Vec<(u64, bool)> {
+        let s = json(&a, &format!("{base}/api/v1/status"), VIEWER);
+        let mut seen: Vec<(u64, bool)> = s["nodes"]
+            .as_array()
+            .map(|n| {
+                n.iter()
+                    .map(|n| (n["pid"].as_u64().unwrap_or(0), n["active"] == true))
+                    .collect()
+            })
+            .unwrap_or_default();
+        seen.sort();
+        seen
+    };
+    let mut both = vec![(u64::from(active), true), (u64::from(standby), false)];
+    both.sort();
+    // Both listeners answer, and each shows both nodes, the first one active.
+    for base in [&first, &second] {
+        assert!(
+            wait_for(60, || nodes_seen(base) == both),
+            "{base}: {:?}\n{}",
+            nodes_seen(base),
+            sb.log()
+        );
+    }
+    // What the active node does is seen through the standby's listener.
+    sb.drop_file("po1.edi", &po(1));
+    assert!(
+        wait_for(60, || {
+            let s = json(&a, &format!("{second}/api/v1/status"), VIEWER);
+            s["files"]["done"] == 1
+        }),
+        "{}",
+        sb.log()
+    );
+    for mut n in nodes {
+        let code = terminate(&mut n);
+        assert!(code.success(), "a node stopped with {code}:\n{}", sb.log());
+    }
+}
