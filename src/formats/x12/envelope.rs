@@ -3,7 +3,7 @@
 //! code and hands each transaction set to a `Handler`. Never fails, never panics.
 
 use super::fields::{Fields, Split};
-use super::lexer::{text_of, LexError, Segment, Separators};
+use super::lexer::{text_ref, LexError, Segment, Separators};
 pub use crate::formats::packed::KeepMode;
 use crate::formats::packed::{
     after, follows, get_text, get_varint, put_text, put_varint, Kept, Packed, Seen, Summary,
@@ -604,8 +604,8 @@ impl<'h> Parser<'h> {
         // The segment is split once: reading element n afresh scans the n before it.
         let els: Vec<&[u8]> = seg.elements().collect();
         let el = |n: usize| els.get(n - 1).copied().unwrap_or(b"");
-        let f: Vec<String> = (1..=16).map(|n| text_of(el(n))).collect();
-        let raw13 = String::from_utf8_lossy(el(13)).into_owned();
+        // Read in place: only what the interchange keeps is copied.
+        let f: Vec<std::borrow::Cow<'_, str>> = (1..=16).map(|n| text_ref(el(n))).collect();
         let mut ic = Interchange {
             offset: seg.offset,
             separators: seg.seps,
@@ -613,28 +613,25 @@ impl<'h> Parser<'h> {
             sender_id: f[5].trim().to_string(),
             receiver_qualifier: f[6].trim().to_string(),
             receiver_id: f[7].trim().to_string(),
-            date: f[8].clone(),
-            time: f[9].clone(),
-            version: f[11].clone(),
+            date: f[8].to_string(),
+            time: f[9].to_string(),
+            version: f[11].to_string(),
             control: f[12].trim().to_string(),
             ack_requested: f[13] == "1",
-            usage: f[14].clone(),
+            usage: f[14].to_string(),
             ..Interchange::default()
         };
         let mut bad = |code: &'static str, dcode: &'static str, msg: String| {
             ic.problems.push(problem(code, dcode, msg, &seg))
         };
-        if !matches!(
-            f[0].as_str(),
-            "00" | "01" | "02" | "03" | "04" | "05" | "06"
-        ) {
+        if !matches!(&*f[0], "00" | "01" | "02" | "03" | "04" | "05" | "06") {
             bad(
                 "010",
                 "x12.isa01",
                 format!("ISA01 authorization qualifier {:?} is not valid", f[0]),
             );
         }
-        if !matches!(f[2].as_str(), "00" | "01") {
+        if !matches!(&*f[2], "00" | "01") {
             bad(
                 "012",
                 "x12.isa03",
@@ -687,17 +684,20 @@ impl<'h> Parser<'h> {
             bad(
                 "018",
                 "x12.isa13",
-                format!("ISA13 control number {raw13:?} is not nine digits"),
+                format!(
+                    "ISA13 control number {:?} is not nine digits",
+                    String::from_utf8_lossy(el(13))
+                ),
             );
         }
-        if !matches!(f[13].as_str(), "0" | "1") {
+        if !matches!(&*f[13], "0" | "1") {
             bad(
                 "019",
                 "x12.isa14",
                 format!("ISA14 acknowledgment requested {:?} is not 0 or 1", f[13]),
             );
         }
-        if !matches!(f[14].as_str(), "P" | "T" | "I") {
+        if !matches!(&*f[14], "P" | "T" | "I") {
             bad(
                 "020",
                 "x12.isa15",
