@@ -62,10 +62,21 @@ fn active_pid(s: &Value) -> Option<u32> {
 fn two_nodes_take_over_from_each_other_through_kills_and_every_file_flows_once() {
     let files = scale("EDIGATE_NODES_FILES", 120);
     let kills = scale("EDIGATE_NODES_KILLS", 6);
+    // Every record is also delivered to an ERP (the simulator keeps each idempotency key once).
+    let target = Target::start(edigate::sim::SimConfig {
+        fail_rate: 0.0,
+        seed: 11,
+        slow_ms: 0,
+        latency_ms: 5,
+        reject_marker: None,
+    });
     let sb = Sandbox::on_postgres(CONFIG);
     fs::write(
         sb.path("edigate.toml"),
-        format!("{CONFIG}{POSTGRES_STORE}lease_seconds = 2\n"),
+        format!(
+            "{CONFIG}{}{POSTGRES_STORE}lease_seconds = 2\n",
+            target.config("")
+        ),
     )
     .unwrap();
     let started = Instant::now();
@@ -122,7 +133,14 @@ fn two_nodes_take_over_from_each_other_through_kills_and_every_file_flows_once()
         // Its replacement stands by while another works.
         nodes.push(sb.spawn(&["run"]));
     }
-    let all = wait_for(300, || done(&status(&sb)) as usize == files);
+    let delivered = || -> usize {
+        sb.state_column("SELECT COUNT(*)::text FROM deliveries WHERE state = 'delivered'")[0]
+            .parse()
+            .unwrap()
+    };
+    let all = wait_for(300, || {
+        done(&status(&sb)) as usize == files && delivered() == files
+    });
     let s = status(&sb);
     let elapsed = started.elapsed();
     for mut n in nodes {
@@ -152,6 +170,26 @@ fn two_nodes_take_over_from_each_other_through_kills_and_every_file_flows_once()
     let acks = sb.files("outbox/ACME/acks");
     let numbers: HashSet<_> = acks.iter().collect();
     assert_eq!((acks.len(), numbers.len()), (files, files), "{acks:?}");
+    // Every record delivered once: one delivery each, settled, and created once in the ERP
+    // (a request a killed node had out may have gone again, under the same key).
+    assert_eq!(
+        sb.state_column(
+            "SELECT COUNT(*)::text || ' ' || COUNT(DISTINCT record_id)::text FROM deliveries WHERE state = 'delivered'"
+        ),
+        [format!("{files} {files}")]
+    );
+    let stats = target.stats();
+    let stored: HashSet<String> = stats["stored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        (stats["stored"].as_array().unwrap().len(), stored.len()),
+        (files, files),
+        "{stats}"
+    );
     assert!(fenced >= 1 || kills < 2);
     eprintln!(
         "{files} files, the active node stopped {killed} times ({fenced} frozen and fenced, the rest SIGKILLed): {:.1} s, {:.1} files/s",
