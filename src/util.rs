@@ -53,13 +53,26 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 /// Lower-case hex of any bytes.
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
-    }
+    hex_into(&mut s, bytes);
     s
+}
+
+/// [`hex`] appended to `out`.
+pub fn hex_into(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+}
+
+/// A record's id: `rec_` and the first 24 hex digits of the SHA-256 of its key.
+pub fn record_id(key: &str) -> String {
+    let mut id = String::with_capacity(28);
+    id.push_str("rec_");
+    hex_into(&mut id, &Sha256::digest(key.as_bytes())[..12]);
+    id
 }
 
 /// Standard base64 without padding (as OpenSSH prints `SHA256:` fingerprints).
@@ -318,6 +331,17 @@ pub fn random_hex(n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_id_is_rec_and_the_first_24_hex_digits_of_its_keys_sha256() {
+        for key in ["", "abc", "0f:12:3", &"k".repeat(200)] {
+            assert_eq!(
+                record_id(key),
+                format!("rec_{}", &sha256_hex(key.as_bytes())[..24])
+            );
+        }
+        assert_eq!(record_id("abc"), "rec_ba7816bf8f01cfea414140de");
+    }
 
     #[test]
     fn log_lines_keep_their_newline_and_escape_every_other_control() {

@@ -268,12 +268,11 @@ impl Handler for EdifactRun<'_, '_> {
         // (records, accepted) per message, in order
         let mut ready = Runs::default();
         let out = &mut self.pass.outcome;
-        out.diagnostics
-            .extend(ic.problems.iter().map(|p| p.diagnostic.clone()));
-        out.diagnostics.extend(
+        out.diagnose(ic.problems.iter().map(|p| &p.diagnostic));
+        out.diagnose(
             ic.groups
                 .iter()
-                .flat_map(|g| g.problems.iter().map(|p| p.diagnostic.clone())),
+                .flat_map(|g| g.problems.iter().map(|p| &p.diagnostic)),
         );
         for m in ic.kept() {
             let (kept, validated) = pending.next().unwrap_or_default();
@@ -294,8 +293,7 @@ impl Handler for EdifactRun<'_, '_> {
             if !out.documents.contains(&m.kind) {
                 out.documents.push(m.kind.clone());
             }
-            out.diagnostics
-                .extend(m.problems.iter().map(|p| p.diagnostic.clone()));
+            out.diagnose(m.problems.iter().map(|p| &p.diagnostic));
             if !ic_ok || m.rejected() {
                 out.rejected += 1;
                 let first = m
@@ -317,11 +315,11 @@ impl Handler for EdifactRun<'_, '_> {
                 Mapped::Records(_) => out.accepted += 1,
                 Mapped::NoMapping(d) => {
                     out.rejected += 1;
-                    out.diagnostics.push(d);
+                    out.diagnose([&d]);
                 }
                 Mapped::Failed(d, item) => {
                     out.rejected += 1;
-                    out.diagnostics.push(d);
+                    out.diagnose([&d]);
                     out.rejected_items.push(item);
                 }
                 Mapped::Skipped => late = true,

@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::formats::x12::envelope::{Issue, Problem};
 use crate::formats::{self, x12, Diagnostic, Format, Position, Severity};
 use crate::mapping;
-use crate::util::{sha256_hex, Utc};
+use crate::util::Utc;
 
 mod edifact_run;
 mod pass;
@@ -293,6 +293,10 @@ pub struct Outcome {
     pub refusal: Option<Refusal>,
     /// Documents for partners made from canonical records (the ERP -> partner direction).
     pub outbound: Vec<OutboundDoc>,
+    /// Diagnostics listed so far (errors, others) and how many more were only counted
+    /// ([`Outcome::diagnose`]).
+    listed: [usize; 2],
+    unlisted: usize,
 }
 
 /// A document going to a partner.
@@ -306,6 +310,33 @@ pub struct OutboundDoc {
 }
 
 impl Outcome {
+    /// Lists diagnostics of an interchange: the file's first [`MAX_ERRORS`] errors and as many
+    /// other diagnostics; the rest are only counted, so a file of a million bad transaction sets
+    /// holds (and logs) no more than that. [`Outcome::close_diagnostics`] says how many more.
+    pub(crate) fn diagnose<'d>(&mut self, found: impl IntoIterator<Item = &'d Diagnostic>) {
+        for d in found {
+            let kind = usize::from(d.severity != Severity::Error);
+            if self.listed[kind] < crate::formats::MAX_ERRORS {
+                self.listed[kind] += 1;
+                self.diagnostics.push(d.clone());
+            } else {
+                self.unlisted += 1;
+            }
+        }
+    }
+
+    /// The last diagnostic listed says how many were only counted.
+    pub(crate) fn close_diagnostics(&mut self) {
+        if self.unlisted > 0 {
+            if let Some(last) = self.diagnostics.last_mut() {
+                last.message.push_str(&format!(
+                    "; {} more diagnostics in this file are not listed",
+                    self.unlisted
+                ));
+            }
+        }
+    }
+
     /// The temporary spool of records could not be written or read back: the results are
     /// incomplete, so the file is refused.
     fn spool_failed(&mut self, e: std::io::Error) {
@@ -515,7 +546,7 @@ fn resolve_partner(
 
 /// A record with its deterministic id (`key` names the input bytes and position).
 fn record(key: &str, partner: &str, source: &Source, mut object: Written) -> Emitted {
-    let id = format!("rec_{}", &sha256_hex(key.as_bytes())[..24]);
+    let id = crate::util::record_id(key);
     Emitted {
         json: object.record(&id, partner, source),
         id,

@@ -165,9 +165,11 @@ pub fn streamed<'r, 'i>(
     out.diagnostics = strays;
     out.diagnostics.extend(ordered);
     if refused {
+        out.close_diagnostics();
         return;
     }
     out.diagnostics.sort_by_key(|d| d.position.offset);
+    out.close_diagnostics();
     if out.accepted == 0 {
         refuse_nothing_accepted(out, interchanges == 0);
     }
@@ -286,7 +288,12 @@ impl<'r, 'i> Pass<'r, 'i> {
     }
 
     pub fn stray(&mut self, d: Diagnostic) {
-        self.strays.push(d);
+        // Bounded as an interchange's diagnostics are (a file of stray segments is no exception).
+        if self.strays.len() < crate::formats::MAX_ERRORS {
+            self.strays.push(d);
+        } else {
+            self.outcome.unlisted += 1;
+        }
     }
 
     /// The temporary file that holds a big interchange's records failed: the file is refused

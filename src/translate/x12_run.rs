@@ -219,12 +219,10 @@ impl Handler for X12Run<'_, '_> {
         // (records, accepted) per transaction set, in order
         let mut ready = Runs::default();
         let out = &mut self.pass.outcome;
-        out.diagnostics
-            .extend(ic.problems.iter().map(|p| p.diagnostic.clone()));
+        out.diagnose(ic.problems.iter().map(|p| &p.diagnostic));
         for g in &ic.groups {
             let g_ok = ic_ok && !g.rejected();
-            out.diagnostics
-                .extend(g.problems.iter().map(|p| p.diagnostic.clone()));
+            out.diagnose(g.problems.iter().map(|p| &p.diagnostic));
             for tx in g.kept() {
                 let (records, mapped) = pending.next().unwrap_or_default();
                 let accepted = g_ok && !tx.rejected();
@@ -255,10 +253,8 @@ impl Handler for X12Run<'_, '_> {
                         tx.offset,
                     ));
                 }
-                out.diagnostics
-                    .extend(tx.problems.iter().map(|p| p.diagnostic.clone()));
-                out.diagnostics
-                    .extend(tx.issues.iter().map(|i| i.diagnostic.clone()));
+                out.diagnose(tx.problems.iter().map(|p| &p.diagnostic));
+                out.diagnose(tx.issues.iter().map(|i| &i.diagnostic));
             }
         }
         self.pass.late |= late;

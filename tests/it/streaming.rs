@@ -231,3 +231,52 @@ fn a_big_csv_file_spools_its_records_and_hands_over_none_when_its_last_row_fails
         assert_eq!(kept.refusal.is_some(), orders == 0, "{:?}", kept.refusal);
     }
 }
+
+#[test]
+fn thousands_of_bad_transaction_sets_list_a_bounded_number_of_diagnostics_and_are_each_acknowledged(
+) {
+    // One interchange of 2,500 orders whose SE01 is wrong: every set is rejected and says so in
+    // the 997, but the file lists (and the service logs) at most MAX_ERRORS errors.
+    let text = std::fs::read_to_string(data("x12/ok/850-4010-acme.edi")).unwrap();
+    let (head, rest) = text.split_at(text.find("ST*850").unwrap());
+    let (set, tail) = rest.split_at(rest.find("GE*").unwrap());
+    let sets = 2_500;
+    let mut doc = head.to_string();
+    for n in 1..=sets {
+        doc.push_str(
+            &set.replace("ST*850*0001", &format!("ST*850*{n:04}"))
+                .replace("SE*20*0001", &format!("SE*99*{n:04}")),
+        );
+    }
+    doc.push_str(&tail.replace("GE*1*905", &format!("GE*{sets}*905")));
+    let bytes = doc.into_bytes();
+    let sha = sha256_hex(&bytes);
+    let input = Input {
+        data: &bytes,
+        file: "bad.edi",
+        sha256: &sha,
+        channel_partner: None,
+        seen: None,
+        whole: None,
+    };
+    let out = dry_run(&input, cfg(), FIXED_NOW);
+    assert_eq!((out.accepted, out.rejected), (0, sets));
+    let errors = out
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == edigate::formats::Severity::Error)
+        .count();
+    assert_eq!(errors, edigate::formats::MAX_ERRORS);
+    let last = out.diagnostics.last().unwrap();
+    assert!(
+        last.message
+            .ends_with("; 1500 more diagnostics in this file are not listed"),
+        "{last:?}"
+    );
+    // The first error is still the refusal's reason, and every set is in the acknowledgement.
+    let refusal = out.refusal.as_ref().expect("nothing accepted");
+    assert_eq!(refusal.code, "x12.se01_count");
+    assert_eq!(out.acks.len(), 1);
+    let ack = String::from_utf8(out.acks[0].doc.bytes.to_vec().unwrap()).unwrap();
+    assert_eq!(ack.matches("AK2*850*").count(), sets, "{ack}");
+}

@@ -117,6 +117,21 @@ impl<'a> Seg<'a> {
         if !t.as_bytes().contains(&self.comp) {
             return if c == 1 { super::trim_end(t) } else { "" };
         }
+        if self.comp.is_ascii() {
+            // An ASCII separator splits the text where its byte is (never inside a character).
+            let (mut start, mut k) = (0, 1);
+            for at in memchr::memchr_iter(self.comp, t.as_bytes()) {
+                if k == c {
+                    return super::trim_end(&t[start..at]);
+                }
+                (start, k) = (at + 1, k + 1);
+            }
+            return if k == c {
+                super::trim_end(&t[start..])
+            } else {
+                ""
+            };
+        }
         t.split(char::from(self.comp))
             .nth(c.wrapping_sub(1))
             .map_or("", super::trim_end)
