@@ -2406,31 +2406,42 @@ mod tests {
         assert_eq!(s.counts().unwrap().1, 1);
     }
 
-    #[test]
-    fn a_delivery_is_claimed_by_one_node_at_a_time_and_a_lapsed_claims_outcome_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+    /// A store in `dir` holding one parsed file (an 810 from ACME), and the file's id.
+    fn parsed_810(dir: &std::path::Path) -> (Store, i64) {
+        let mut s = Store::open(&dir.join("s.db")).unwrap();
         let id = s.insert_files(&[new_file("k1", "abc")]).unwrap()[0].0;
         s.mark_parsed(id, Some("ACME"), "810", no_interchanges())
             .unwrap();
+        (s, id)
+    }
+
+    /// Invoice record `rec_{n}` and its delivery to target `erp` with `payload`.
+    fn record_for_erp(tx: &mut TranslationTx<'_>, n: usize, payload: &[u8]) {
+        tx.record(&RecordKeys {
+            id: format!("rec_{n}"),
+            schema: "invoice/v1".into(),
+            partner: "ACME".into(),
+            keys: vec![],
+            answers: None,
+        })
+        .unwrap();
+        tx.delivery(&NewDelivery {
+            record_id: format!("rec_{n}"),
+            target: "erp".into(),
+            idem_key: format!("rec_{n}@erp"),
+            payload,
+            route: None,
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_delivery_is_claimed_by_one_node_at_a_time_and_a_lapsed_claims_outcome_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut s, id) = parsed_810(dir.path());
         let mut tx = s.begin_translation(id).unwrap();
         for n in 1..=3 {
-            tx.record(&RecordKeys {
-                id: format!("rec_{n}"),
-                schema: "invoice/v1".into(),
-                partner: "ACME".into(),
-                keys: vec![],
-                answers: None,
-            })
-            .unwrap();
-            tx.delivery(&NewDelivery {
-                record_id: format!("rec_{n}"),
-                target: "erp".into(),
-                idem_key: format!("rec_{n}@erp"),
-                payload: b"{}",
-                route: None,
-            })
-            .unwrap();
+            record_for_erp(&mut tx, n, b"{}");
         }
         tx.finish(None, "3 records").unwrap();
         let start = SystemTime::now();
@@ -2500,10 +2511,7 @@ mod tests {
     #[test]
     fn operator_actions_uploads_and_delivery_outcomes_are_audit_events() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
-        let id = s.insert_files(&[new_file("k1", "abc")]).unwrap()[0].0;
-        s.mark_parsed(id, Some("ACME"), "810", no_interchanges())
-            .unwrap();
+        let (mut s, id) = parsed_810(dir.path());
         let payload = br#"{"id":"rec_1"}"#;
         let mut tx = s.begin_translation(id).unwrap();
         tx.output(&NewOutput {
@@ -2514,22 +2522,7 @@ mod tests {
             awaits_ack: None,
         })
         .unwrap();
-        tx.record(&RecordKeys {
-            id: "rec_1".into(),
-            schema: "invoice/v1".into(),
-            partner: "ACME".into(),
-            keys: vec![],
-            answers: None,
-        })
-        .unwrap();
-        tx.delivery(&NewDelivery {
-            record_id: "rec_1".into(),
-            target: "erp".into(),
-            idem_key: "rec_1@erp".into(),
-            payload,
-            route: None,
-        })
-        .unwrap();
+        record_for_erp(&mut tx, 1, payload);
         tx.exception(&crate::translate::RejectedItem {
             document: "810".into(),
             control: "0002".into(),
