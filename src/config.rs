@@ -718,7 +718,8 @@ pub struct Config {
     pub state_days: u64,
     /// Inputs larger than this are quarantined untranslated, before anything is read.
     pub max_file_bytes: u64,
-    /// Inputs read whole (any format but X12 and EDIFACT, and archived documents) larger than
+    /// Inputs read whole (XML, zip, archived documents, and CSV mapped interpreted or with a
+    /// document's rows apart) larger than
     /// this are quarantined untranslated: what is in memory must not grow with a file.
     pub max_whole_bytes: u64,
     /// Outputs larger than this many bytes are kept as spool files until written.

@@ -6,7 +6,8 @@ use crate::canonical::{Date, Decimal};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::io::Read;
 
 /// One column map, as written in `mappings/csv/<name>.toml`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -210,6 +211,30 @@ impl Rows {
             .collect()
     }
 
+    /// No rows, the columns kept.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.lines.clear();
+    }
+
+    /// Drops every row but the last (what a reader keeps of a document it has moved past).
+    pub fn keep_last(&mut self) {
+        let (w, n) = (self.fields.len(), self.len());
+        if n < 2 {
+            return;
+        }
+        let first = (n - 1) * w;
+        let start = match first {
+            0 => 0,
+            _ => self.ends[first - 1],
+        };
+        self.text.drain(..start as usize);
+        self.ends.drain(..first);
+        self.ends.iter_mut().for_each(|e| *e -= start);
+        self.lines.drain(..n - 1);
+    }
+
     /// Appends one value (blank when empty).
     fn push(&mut self, value: &str) -> Result<(), String> {
         self.text.push_str(value);
@@ -222,92 +247,221 @@ impl Rows {
 
 /// Every data row with the values of the map's columns (text, exact decimals, ISO dates).
 pub fn rows(data: &[u8], map: &ColumnMap) -> Result<Rows, CsvError> {
-    let whole = |message: String| CsvError {
-        line: 0,
-        column: None,
-        message,
+    let mut reader = RowReader::new(data, map)?;
+    let mut out = reader.empty();
+    while reader.next_row(&mut out)? {}
+    Ok(out)
+}
+
+/// The 64-bit hash by which a document number is remembered while rows stream past.
+pub fn key_hash(key: &str) -> u64 {
+    use std::hash::BuildHasher;
+    std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(key)
+}
+
+/// The first row (its line and value) whose `field` value, one hashed in `keys`, names a
+/// document whose rows already came before another document's: `None` when the rows of each
+/// such document are together.
+pub fn apart<R: Read>(
+    mut reader: RowReader<R>,
+    field: &str,
+    keys: &HashSet<u64>,
+) -> Result<Option<(u64, String)>, CsvError> {
+    let Some(column) = reader.at.iter().position(|(f, _, _)| f == field) else {
+        return Ok(None);
     };
-    let body = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
-    let mut r = reader(data, map).map_err(whole)?;
-    let header: Vec<String> = r
-        .headers()
-        .map_err(|e| whole(e.to_string()))?
-        .iter()
-        .map(|s| s.trim().to_string())
-        .collect();
-    let mut at = Vec::new();
-    for (field, name) in &map.columns {
-        match header.iter().position(|h| h == name) {
-            Some(i) => at.push((field.clone(), name.clone(), i)),
-            None => {
-                return Err(whole(format!(
-                    "the header has no column {name:?} (for {field})"
-                )))
+    let mut row = reader.empty();
+    let (mut previous, mut started) = (None::<String>, HashSet::new());
+    while reader.next_row(&mut row)? {
+        let k = row.value(0, column).unwrap_or("");
+        if previous.as_deref() != Some(k) {
+            let hash = key_hash(k);
+            if keys.contains(&hash) && !started.insert(hash) {
+                return Ok(Some((row.line(0), k.to_string())));
             }
+            previous = Some(k.to_string());
+        }
+        row.clear();
+    }
+    Ok(None)
+}
+
+/// Rows read one at a time from any reader (a file too big to hold), through a column map:
+/// what is kept is the reader's buffer and the row being read, whatever the file's size.
+pub struct RowReader<R: Read> {
+    csv: csv::Reader<Breaks<std::io::Chain<std::io::Cursor<Vec<u8>>, R>>>,
+    /// Per map field: its name, its header name and its column in the file.
+    at: Vec<(String, String, usize)>,
+    mark: char,
+    decimals: Vec<bool>,
+    dates: Vec<bool>,
+    date_format: String,
+    record: csv::StringRecord,
+}
+
+impl<R: Read> RowReader<R> {
+    /// Reads the header (after a byte-order mark, if any) and finds every column of the map.
+    pub fn new(mut from: R, map: &ColumnMap) -> Result<RowReader<R>, CsvError> {
+        let whole = |message: String| CsvError {
+            line: 0,
+            column: None,
+            message,
+        };
+        let mut head = Vec::with_capacity(3);
+        (&mut from)
+            .take(3)
+            .read_to_end(&mut head)
+            .map_err(|e| whole(e.to_string()))?;
+        if head == b"\xEF\xBB\xBF" {
+            head.clear();
+        }
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(one_byte(&map.delimiter, "delimiter").map_err(whole)?)
+            .quote(one_byte(&map.quote, "quote").map_err(whole)?)
+            .flexible(false)
+            .from_reader(Breaks {
+                inner: std::io::Cursor::new(head).chain(from),
+                read: 0,
+                breaks: VecDeque::new(),
+                newlines: 0,
+            });
+        let header: Vec<String> = csv
+            .headers()
+            .map_err(|e| whole(e.to_string()))?
+            .iter()
+            .map(|s| s.trim().to_string())
+            .collect();
+        let mut at = Vec::new();
+        for (field, name) in &map.columns {
+            match header.iter().position(|h| h == name) {
+                Some(i) => at.push((field.clone(), name.clone(), i)),
+                None => {
+                    return Err(whole(format!(
+                        "the header has no column {name:?} (for {field})"
+                    )))
+                }
+            }
+        }
+        Ok(RowReader {
+            decimals: at
+                .iter()
+                .map(|(f, _, _)| map.decimals.contains(f))
+                .collect(),
+            dates: at.iter().map(|(f, _, _)| map.dates.contains(f)).collect(),
+            at,
+            csv,
+            mark: if map.decimal_mark == "," { ',' } else { '.' },
+            date_format: map.date_format.clone(),
+            record: csv::StringRecord::new(),
+        })
+    }
+
+    /// No rows, with the map's fields as columns: what [`RowReader::next_row`] appends to.
+    pub fn empty(&self) -> Rows {
+        Rows {
+            fields: self.at.iter().map(|(f, _, _)| f.clone()).collect(),
+            ..Rows::default()
         }
     }
-    let mark = if map.decimal_mark == "," { ',' } else { '.' };
-    let mut out = Rows {
-        fields: at.iter().map(|(f, _, _)| f.clone()).collect(),
-        ..Rows::default()
-    };
-    // Lines counted so far, up to byte `counted`: rows come in order, so each byte is counted once.
-    let (mut counted, mut newlines) = (0usize, 0u64);
-    let mut rec = csv::StringRecord::new();
-    loop {
-        match r.read_record(&mut rec) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                return Err(CsvError {
-                    line: e.position().map_or(0, |p| p.line()),
-                    column: None,
-                    message: e.to_string(),
-                })
+
+    /// Appends the next data row to `out` (blank lines skipped); `false` at the end.
+    pub fn next_row(&mut self, out: &mut Rows) -> Result<bool, CsvError> {
+        let rec = &mut self.record;
+        loop {
+            match self.csv.read_record(rec) {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(e) => {
+                    return Err(CsvError {
+                        line: e.position().map_or(0, |p| p.line()),
+                        column: None,
+                        message: e.to_string(),
+                    })
+                }
             }
+            // The reader's own line count skips blank lines; count them from the byte offset.
+            let line = rec
+                .position()
+                .map_or(0, |p| self.csv.get_mut().line_at(p.byte()));
+            if rec.iter().all(|f| f.trim().is_empty()) {
+                continue;
+            }
+            for (k, (_, name, i)) in self.at.iter().enumerate() {
+                let raw = rec.get(*i).unwrap_or("").trim();
+                let bad = |what: &str| CsvError {
+                    line,
+                    column: Some(name.clone()),
+                    message: format!("{} is not {what}", super::quoted(raw)),
+                };
+                let value: Cow<'_, str> = if raw.is_empty() {
+                    Cow::Borrowed("")
+                } else if self.decimals[k] {
+                    // Thousands separators are never guessed: "1.234,50" with a comma mark is
+                    // refused rather than read wrong.
+                    Decimal::parse_with(raw, self.mark)
+                        .ok_or_else(|| bad(&format!("a number with decimal mark {:?}", self.mark)))?
+                        .to_string()
+                        .into()
+                } else if self.dates[k] {
+                    to_iso(raw, &self.date_format)
+                        .ok_or_else(|| bad(&format!("a date in the form {}", self.date_format)))?
+                        .into()
+                } else {
+                    Cow::Borrowed(raw)
+                };
+                out.push(&value).map_err(|message| CsvError {
+                    line,
+                    column: None,
+                    message,
+                })?;
+            }
+            out.lines.push(line);
+            return Ok(true);
         }
-        // The reader's own line count skips blank lines; count them from the byte offset.
-        let line = rec.position().map_or(0, |p| {
-            let mut at = (p.byte() as usize).min(body.len());
-            while at < body.len() && matches!(body[at], b'\r' | b'\n') {
+    }
+}
+
+/// A reader that notes where each CR and LF falls as it passes, so that a row's line can be
+/// told from its byte offset without keeping the text: what is noted is dropped once counted,
+/// so it is bounded by the CSV reader's buffer.
+struct Breaks<R> {
+    inner: R,
+    /// Bytes read so far.
+    read: u64,
+    /// Offset of each CR or LF read and not yet counted, and whether it is an LF.
+    breaks: VecDeque<(u64, bool)>,
+    /// LFs counted so far.
+    newlines: u64,
+}
+
+impl<R: Read> Read for Breaks<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for i in memchr::memchr2_iter(b'\r', b'\n', &buf[..n]) {
+            self.breaks
+                .push_back((self.read + i as u64, buf[i] == b'\n'));
+        }
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> Breaks<R> {
+    /// The 1-based line of a row starting at byte `at`, the line breaks right there skipped
+    /// (as a blank line's are); rows are asked for in order.
+    fn line_at(&mut self, mut at: u64) -> u64 {
+        while let Some(&(o, lf)) = self.breaks.front() {
+            if o > at {
+                break;
+            }
+            if o == at {
                 at += 1;
             }
-            let at = at.max(counted);
-            newlines += body[counted..at].iter().filter(|b| **b == b'\n').count() as u64;
-            counted = at;
-            newlines + 1
-        });
-        if rec.iter().all(|f| f.trim().is_empty()) {
-            continue;
+            self.newlines += lf as u64;
+            self.breaks.pop_front();
         }
-        for (field, name, i) in &at {
-            let raw = rec.get(*i).unwrap_or("").trim();
-            let bad = |what: &str| CsvError {
-                line,
-                column: Some(name.clone()),
-                message: format!("{} is not {what}", super::quoted(raw)),
-            };
-            let value: Cow<'_, str> = if raw.is_empty() {
-                Cow::Borrowed("")
-            } else if map.decimals.contains(field) {
-                // Thousands separators are never guessed: "1.234,50" with a comma mark is
-                // refused rather than read wrong.
-                Decimal::parse_with(raw, mark)
-                    .ok_or_else(|| bad(&format!("a number with decimal mark {mark:?}")))?
-                    .to_string()
-                    .into()
-            } else if map.dates.contains(field) {
-                to_iso(raw, &map.date_format)
-                    .ok_or_else(|| bad(&format!("a date in the form {}", map.date_format)))?
-                    .into()
-            } else {
-                Cow::Borrowed(raw)
-            };
-            out.push(&value).map_err(whole)?;
-        }
-        out.lines.push(line);
+        self.newlines + 1
     }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -503,6 +503,24 @@ impl Mappings {
         mapping.twin?.csv(rows, &self.codes_json, partner, emit)
     }
 
+    /// [`Mappings::twin_csv_each`] on rows read one at a time ([`twin::Twin::csv_streamed`]);
+    /// `None` when the mapping has no CSV twin.
+    pub fn twin_csv_streamed(
+        &self,
+        mapping: &Mapping,
+        partner: &str,
+        read: &mut dyn FnMut(
+            &mut crate::formats::csv::Rows,
+        ) -> Result<bool, crate::formats::csv::CsvError>,
+        group: crate::formats::csv::Rows,
+        bloom_bits: u64,
+        emit: &mut dyn FnMut(Written),
+    ) -> Option<Result<twin::Streamed, crate::formats::csv::CsvError>> {
+        mapping
+            .twin?
+            .csv_streamed(read, group, bloom_bits, &self.codes_json, partner, emit)
+    }
+
     /// The records of the mapping's twin, when it has one and that twin answers.
     pub fn twin_x12(
         &self,

@@ -36,14 +36,19 @@ pub struct Input<'a> {
 }
 
 /// Whether a file starting with `head` (its first 64 KiB or all of it) can be read from disk
-/// as it is translated ([`Whole`]): X12 and EDIFACT in an encoding we read.
-pub fn streams(head: &[u8]) -> bool {
+/// as it is translated ([`Whole`]): X12, EDIFACT and CSV that a column map fits, in an
+/// encoding we read.
+pub fn streams(head: &[u8], cfg: &Config) -> bool {
     formats::refuse_encoding(head).is_none()
-        && matches!(formats::sniff(head), Format::X12 | Format::Edifact)
+        && match formats::sniff(head) {
+            Format::X12 | Format::Edifact => true,
+            Format::Unknown => cfg.maps.csv_map(head).is_some(),
+            _ => false,
+        }
 }
 
-/// The start of a file read to tell its format: an X12 or EDIFACT file is then read from disk
-/// as it is translated, never whole.
+/// The start of a file read to tell its format: an X12, EDIFACT or CSV file is then read from
+/// disk as it is translated (a CSV file whole only when it must be).
 pub const HEAD_BYTES: u64 = 64 << 10;
 
 /// A file's content for translation: all of it, or only its first [`HEAD_BYTES`] when it is
@@ -66,7 +71,8 @@ impl Loaded {
         let len = file.metadata()?.len();
         let mut data = Vec::new();
         (&mut file).take(HEAD_BYTES).read_to_end(&mut data)?;
-        let streamed = (data.len() as u64) < len && (streams(&data) || len > cfg.max_whole_bytes);
+        let streamed =
+            (data.len() as u64) < len && (streams(&data, cfg) || len > cfg.max_whole_bytes);
         if !streamed {
             file.read_to_end(&mut data)?;
         }
@@ -339,6 +345,15 @@ impl Outcome {
 
     /// The temporary spool of records could not be written or read back: the results are
     /// incomplete, so the file is refused.
+    /// Refused because the file could not be read (to its end).
+    fn unreadable(&mut self, e: std::io::Error) {
+        self.refuse(
+            "file.unreadable",
+            format!("the file could not be read to its end: {e}"),
+            Position::default(),
+        );
+    }
+
     fn spool_failed(&mut self, e: std::io::Error) {
         self.refuse(
             "internal",
@@ -397,17 +412,18 @@ fn translate_into<'r>(
         return out;
     }
     let format = formats::sniff(input.data);
-    // Read whole (or only its head, when too large to be): bounded by max_whole_file_mb.
-    let read_whole = input.whole.is_none() || !matches!(format, Format::X12 | Format::Edifact);
+    // Read whole (or only its head, when too large to be): bounded by max_whole_file_mb. A CSV
+    // file's translation tells whether it has to be read whole.
+    let from_disk = streams(input.data, cfg);
     if let Some(out) = too_large(len, cfg.max_whole_bytes, "max_whole_file_mb") {
-        if read_whole {
+        if input.whole.is_none() || !from_disk {
             return out;
         }
     }
-    if input.whole.is_some() && !matches!(format, Format::X12 | Format::Edifact) {
+    if input.whole.is_some() && !from_disk {
         out.refuse(
             "internal",
-            "only X12 and EDIFACT are read from disk as they are translated".into(),
+            "only X12, EDIFACT and CSV are read from disk as they are translated".into(),
             Position::default(),
         );
         return out;
@@ -447,26 +463,29 @@ pub fn oversized(len: u64, cfg: &Config) -> Option<Outcome> {
 }
 
 fn too_large(len: u64, limit: u64, key: &str) -> Option<Outcome> {
+    let why = too_large_reason(len, limit, key)?;
+    let mut out = Outcome::default();
+    out.refuse("file.too_large", why, Position::default());
+    Some(out)
+}
+
+/// Why a file of `len` bytes is refused under limit `key`, when it is over it.
+fn too_large_reason(len: u64, limit: u64, key: &str) -> Option<String> {
     if len <= limit {
         return None;
     }
     let why = if key == "max_file_mb" {
-        "X12 and EDIFACT files stream, so memory does not grow with their size"
+        "X12, EDIFACT and CSV files stream, so memory does not grow with their size"
     } else {
-        "XML, CSV and zip files are read whole, into memory"
+        "XML and zip files are read whole, into memory, as are CSV files mapped in the \
+         interpreter or whose documents' rows are apart"
     };
-    let mut out = Outcome::default();
-    out.refuse(
-        "file.too_large",
-        format!(
-            "the file is {:.1} MB, over {key} = {} ([service] in edigate.toml; {why}): raise \
-             the limit or have the partner split it, then release it",
-            len as f64 / 1_048_576.0,
-            limit >> 20
-        ),
-        Position::default(),
-    );
-    Some(out)
+    Some(format!(
+        "the file is {:.1} MB, over {key} = {} ([service] in edigate.toml; {why}): raise the \
+         limit or have the partner split it, then release it",
+        len as f64 / 1_048_576.0,
+        limit >> 20
+    ))
 }
 
 /// The outcome for a file whose translation panicked (a bug in edigate, never the sender's
@@ -742,7 +761,10 @@ fn translate_records(
     out.outbound = docs;
 }
 
-/// A CSV file read through column map `name`: rows, then the map's mapping.
+/// A CSV file read through column map `name`: rows, then the map's mapping. A shipped mapping
+/// reads the rows one document at a time, from disk when the file is there; the file is read
+/// whole (within `max_whole_file_mb`) when the mapping runs interpreted or a document's rows
+/// are apart.
 fn translate_csv<'s>(
     input: &Input<'_>,
     cfg: &Config,
@@ -750,6 +772,7 @@ fn translate_csv<'s>(
     mut sink: Option<&mut (dyn Sink + 's)>,
     out: &mut Outcome,
 ) {
+    use crate::mapping::twin::Streamed;
     let document = name.to_string();
     out.documents.push(format!("csv:{name}"));
     let Some(partner) = input
@@ -763,24 +786,122 @@ fn translate_csv<'s>(
             Position::default(),
         );
     };
-    let rows = match crate::formats::csv::rows(input.data, map) {
-        Ok(r) => r,
-        Err(e) => {
-            let message = match &e.column {
-                Some(c) => format!("line {}, column {c:?}: {}", e.line, e.message),
-                None if e.line > 0 => format!("line {}: {}", e.line, e.message),
-                None => e.message,
-            };
-            out.diagnostics.push(Diagnostic {
-                severity: Severity::Error,
-                code: "csv.value",
-                message: message.clone(),
-                position: Position::default(),
-            });
-            return out.refuse("csv.value", message, Position::default());
+    let source = Source {
+        format: "csv".into(),
+        document,
+        file: input.file.to_string(),
+        sha256: input.sha256.to_string(),
+        ..Source::default()
+    };
+    let program = cfg.maps.find(&partner, "inbound", "csv", &map.document);
+    // Why the file is read whole, when it is on disk.
+    let mut whole_why = "its mapping runs interpreted".to_string();
+    if let Some(program) = program {
+        // The twin's records wait in a spool (a temporary file past 4 MB) until every document
+        // of the file is mapped: a file's records are not held in memory, and none flows when
+        // the twin declines halfway (the file is then read whole).
+        let mut spool: Spool<Emitted> = Spool::with_bound(4 << 20);
+        let (mut k, mut failed) = (0, None);
+        let mut emit = |w| {
+            let key = format!("{}:csv:{k}", input.sha256);
+            k += 1;
+            if let Err(e) = spool.push(record(&key, &partner, &source, w)) {
+                failed.get_or_insert(e);
+            }
+        };
+        // A bit per byte of the file, within 8 KiB and 16 MiB: at 20 bits or more per document
+        // number, a second read is seldom needed, and then only for a few numbers.
+        let len = input.whole.map_or(input.data.len() as u64, |w| w.len);
+        let bloom_bits = len.clamp(1 << 16, 1 << 27);
+        // The file from its start, from disk or memory; `None` (refused) when it cannot be
+        // opened.
+        let open = |out: &mut Outcome| -> Option<Box<dyn std::io::Read + '_>> {
+            match input.whole.map(|w| w.open()) {
+                None => Some(Box::new(input.data)),
+                Some(Ok(file)) => Some(Box::new(std::io::BufReader::new(file))),
+                Some(Err(e)) => {
+                    out.unreadable(e);
+                    None
+                }
+            }
+        };
+        let Some(from) = open(out) else {
+            return;
+        };
+        match stream_csv(from, map, cfg, program, &partner, bloom_bits, &mut emit) {
+            None | Some(Ok(Streamed::Declined)) => {}
+            Some(Err(e)) => return refuse_csv(e, out),
+            Some(Ok(Streamed::Unchecked)) => {
+                whole_why = "it names too many documents to check, in bounded memory, that the \
+                             rows of each are together"
+                    .into();
+            }
+            Some(Ok(Streamed::Mapped { field, recheck })) => {
+                let apart = match recheck.is_empty() {
+                    true => Ok(None),
+                    false => {
+                        let Some(from) = open(out) else {
+                            return;
+                        };
+                        crate::formats::csv::RowReader::new(from, map)
+                            .and_then(|r| crate::formats::csv::apart(r, field, &recheck))
+                    }
+                };
+                match apart {
+                    Err(e) => return refuse_csv(e, out),
+                    Ok(Some((line, key))) => {
+                        whole_why = format!(
+                            "line {line} names {field} {key:?} again after the rows of another \
+                             one (a file whose documents' rows are apart is grouped whole)"
+                        );
+                    }
+                    Ok(None) => {
+                        out.accepted += 1;
+                        let handed = failed
+                            .map_or_else(|| spool.take(), Err)
+                            .and_then(|records| {
+                                for r in records {
+                                    let r = r?;
+                                    match sink.as_deref_mut() {
+                                        Some(s) => s.record(r),
+                                        None => out.records.push(r),
+                                    }
+                                }
+                                Ok(())
+                            });
+                        if let Err(e) = handed {
+                            out.spool_failed(e);
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    let read;
+    let data = match input.whole {
+        None => input.data,
+        Some(whole) => {
+            if let Some(why) = too_large_reason(whole.len, cfg.max_whole_bytes, "max_whole_file_mb")
+            {
+                return out.refuse(
+                    "file.too_large",
+                    format!("{why}; this CSV file is read whole because {whole_why}"),
+                    Position::default(),
+                );
+            }
+            read = std::fs::read(whole.path);
+            match &read {
+                Ok(d) => d.as_slice(),
+                Err(e) => return out.unreadable(std::io::Error::new(e.kind(), e.to_string())),
+            }
         }
     };
-    let Some(program) = cfg.maps.find(&partner, "inbound", "csv", &map.document) else {
+    let rows = match crate::formats::csv::rows(data, map) {
+        Ok(r) => r,
+        Err(e) => return refuse_csv(e, out),
+    };
+    let Some(program) = program else {
         return out.refuse(
             "csv.unsupported",
             format!(
@@ -790,51 +911,71 @@ fn translate_csv<'s>(
             Position::default(),
         );
     };
-    let source = Source {
-        format: "csv".into(),
-        document,
-        file: input.file.to_string(),
-        sha256: input.sha256.to_string(),
-        ..Source::default()
-    };
-    // The twin's records wait in a spool (a temporary file past 4 MB) until every document of
-    // the file is mapped: a file's records are not held in memory, and none flows when the
-    // twin declines halfway (the interpreter then maps the whole file).
-    let mut spool: Spool<Emitted> = Spool::with_bound(4 << 20);
-    let (mut k, mut failed) = (0, None);
-    let answered = cfg.maps.twin_csv_each(program, &partner, &rows, &mut |w| {
-        let key = format!("{}:csv:{k}", input.sha256);
-        k += 1;
-        if let Err(e) = spool.push(record(&key, &partner, &source, w)) {
-            failed.get_or_insert(e);
-        }
-    });
-    if answered.is_some() {
-        out.accepted += 1;
-        let handed = failed
-            .map_or_else(|| spool.take(), Err)
-            .and_then(|records| {
-                for r in records {
-                    let r = r?;
-                    match sink.as_deref_mut() {
-                        Some(s) => s.record(r),
-                        None => out.records.push(r),
-                    }
-                }
-                Ok(())
-            });
-        if let Err(e) = handed {
-            out.spool_failed(e);
-        }
-        return;
+    let mut twin_records = Vec::new();
+    if cfg
+        .maps
+        .twin_csv_each(program, &partner, &rows, &mut |w| twin_records.push(w))
+        .is_some()
+    {
+        return whole_document(
+            input,
+            &partner,
+            Ok(twin_records),
+            source,
+            "csv.mapping",
+            out,
+        );
     }
-    drop(spool);
+    drop(twin_records);
     let mapped = cfg.maps.inbound_whole(program, &partner, None, || {
         serde_json::json!({
             "format": "csv", "document": map.document, "partner": partner, "rows": rows.to_json(),
         })
     });
     whole_document(input, &partner, mapped, source, "csv.mapping", out);
+}
+
+/// The rows of a CSV file read one document at a time by `program`'s twin, each record handed
+/// to `emit`; `None` when the mapping has no twin.
+fn stream_csv(
+    from: impl std::io::Read,
+    map: &crate::formats::csv::ColumnMap,
+    cfg: &Config,
+    program: &mapping::Mapping,
+    partner: &str,
+    bloom_bits: u64,
+    emit: &mut dyn FnMut(Written),
+) -> Option<Result<mapping::twin::Streamed, crate::formats::csv::CsvError>> {
+    program.twin()?;
+    let mut reader = match crate::formats::csv::RowReader::new(from, map) {
+        Ok(r) => r,
+        Err(e) => return Some(Err(e)),
+    };
+    let group = reader.empty();
+    cfg.maps.twin_csv_streamed(
+        program,
+        partner,
+        &mut |rows| reader.next_row(rows),
+        group,
+        bloom_bits,
+        emit,
+    )
+}
+
+/// The refusal of a CSV file with a value that does not read.
+fn refuse_csv(e: crate::formats::csv::CsvError, out: &mut Outcome) {
+    let message = match &e.column {
+        Some(c) => format!("line {}, column {c:?}: {}", e.line, e.message),
+        None if e.line > 0 => format!("line {}: {}", e.line, e.message),
+        None => e.message,
+    };
+    out.diagnostics.push(Diagnostic {
+        severity: Severity::Error,
+        code: "csv.value",
+        message: message.clone(),
+        position: Position::default(),
+    });
+    out.refuse("csv.value", message, Position::default());
 }
 
 /// A document mapped as a whole (cXML, CSV): `program` run on `fields`, giving its records or

@@ -306,11 +306,7 @@ impl<'r, 'i> Pass<'r, 'i> {
     /// The file could not be read to its end (it was being streamed from disk): refused.
     pub fn unreadable(&mut self, e: std::io::Error) {
         self.refused = true;
-        self.outcome.refuse(
-            "file.unreadable",
-            format!("the file could not be read to its end: {e}"),
-            Position::default(),
-        );
+        self.outcome.unreadable(e);
     }
 
     /// Whether a result of kind `k` (0 record, 1 acknowledgement, 2 interchange) goes to the

@@ -656,6 +656,59 @@ fn transactions_rejected_inside_a_file_that_flows_are_kept_as_exception_items() 
 }
 
 #[test]
+fn a_csv_file_over_max_whole_file_mb_streams_unless_an_orders_rows_are_apart() {
+    let sb = Sandbox::with_config(
+        &format!("{}\n", crate::support::CONFIG)
+            .replace("[service]\n", "[service]\nmax_whole_file_mb = 1\n")
+            .replace(
+                "path = \"inbox\"\n",
+                "path = \"inbox\"\npartner = \"ACME\"\n",
+            ),
+    );
+    let text = fs::read_to_string(data("csv/ok/order-lines.csv")).unwrap();
+    let mut lines = text.lines();
+    let (header, row) = (lines.next().unwrap(), lines.next().unwrap());
+    let order = |n: usize| row.replacen("4500001240", &format!("45{n:08}"), 1) + "\n";
+    // About 1.3 MB of orders of one row each: read a row at a time, so the limit does not
+    // apply.
+    let mut big = format!("{header}\n");
+    (0..12_000).for_each(|n| big.push_str(&order(n)));
+    assert!(big.len() > 1 << 20, "{}", big.len());
+    sb.drop_file("big.csv", big.as_bytes());
+    // The same with the first order's row again at the end: its rows are apart, so the file
+    // would be grouped whole, and it is over the limit.
+    sb.drop_file("apart.csv", format!("{big}{}", order(0)).as_bytes());
+    // A small file whose order 7 comes back after order 8: grouped whole, one order each, in
+    // the order the file first names them.
+    let small = format!("{header}\n{}{}{}", order(7), order(8), order(7));
+    sb.drop_file("small.csv", small.as_bytes());
+    sb.once(1);
+    let records = records(&sb);
+    assert_eq!(records.len(), 12_002);
+    let numbers = |r: &serde_json::Value| r["record"]["po_number"].as_str().unwrap().to_string();
+    let small: Vec<_> = records
+        .iter()
+        .filter(|r| r["source"]["file"].as_str().unwrap().ends_with("small.csv"))
+        .collect();
+    assert_eq!(
+        small.iter().map(|r| numbers(r)).collect::<Vec<_>>(),
+        ["4500000007", "4500000008"]
+    );
+    assert_eq!(small[0]["record"]["lines"].as_array().unwrap().len(), 2);
+    let list = sb.stdout(&["quarantine", "list", "--class", "configuration"]);
+    assert!(
+        list.contains("apart.csv")
+            && list.contains("line 12002 names po_number \"4500000000\" again")
+            && list.contains("over max_whole_file_mb = 1"),
+        "{list}"
+    );
+    assert!(
+        !list.contains("big.csv") && !list.contains("small.csv"),
+        "{list}"
+    );
+}
+
+#[test]
 fn a_file_read_whole_is_bounded_by_max_whole_file_mb_and_one_that_streams_is_not() {
     let sb = Sandbox::with_config(&format!("{}\n", crate::support::CONFIG).replace(
         "[service]\n",

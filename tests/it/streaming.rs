@@ -49,14 +49,15 @@ fn same_both_ways(path: &Path, from_disk: bool) -> usize {
             },
             file: shown,
             sha256: sha,
-            channel_partner: None,
+            // A CSV file speaks for the partner of its channel.
+            channel_partner: shown.ends_with(".csv").then_some("ACME"),
             seen: None,
             whole,
         }
     }
     let kept = dry_run(&input(&bytes, &shown, &sha, None), cfg(), FIXED_NOW);
     let mut ways = vec![None];
-    if from_disk && edigate::translate::streams(&bytes[..bytes.len().min(64 << 10)]) {
+    if from_disk && edigate::translate::streams(&bytes[..bytes.len().min(64 << 10)], cfg()) {
         ways.push(Some(Whole {
             path,
             len: bytes.len() as u64,
@@ -90,25 +91,36 @@ fn same_both_ways(path: &Path, from_disk: bool) -> usize {
 }
 
 #[test]
-fn every_edi_fixture_streams_to_the_same_results_second_passes_included() {
+fn every_edi_and_csv_fixture_streams_to_the_same_results_second_passes_included() {
     let mut records = 0;
     let mut files = 0;
-    for dir in ["x12/ok", "x12/err", "edifact/ok", "edifact/err"] {
+    for dir in [
+        "x12/ok",
+        "x12/err",
+        "edifact/ok",
+        "edifact/err",
+        "csv/ok",
+        "csv/err",
+    ] {
         for e in std::fs::read_dir(data(dir)).unwrap().flatten() {
             let p = e.path();
-            if p.extension().is_some_and(|x| x == "edi") {
+            if p.extension().is_some_and(|x| x == "edi" || x == "csv") {
                 records += same_both_ways(&p, true);
                 files += 1;
             }
         }
     }
     assert!(
-        files >= 30 && records >= 20,
+        files >= 34 && records >= 20,
         "{files} files, {records} records"
     );
     // The shared corpus: senders this configuration does not know, broken envelopes.
     let corpus = crate::corpus::corpus();
-    let mut stack = vec![corpus.join("x12"), corpus.join("edifact")];
+    let mut stack = vec![
+        corpus.join("x12"),
+        corpus.join("edifact"),
+        corpus.join("csv"),
+    ];
     let mut seen = 0;
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap().flatten() {

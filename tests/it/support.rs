@@ -307,18 +307,21 @@ pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
 
 /// Sends SIGTERM and waits for the exit status.
 pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    terminate_within(child, 10).expect("edigate did not stop on SIGTERM within 10 s")
+}
+
+/// Sends SIGTERM and waits up to `secs` seconds for the exit status.
+pub fn terminate_within(child: &mut Child, secs: u64) -> Option<std::process::ExitStatus> {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        assert!(Instant::now() < end, "edigate did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut status = None;
+    wait_for(secs, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    status
 }
 
 /// Blanks the fields of an X12 acknowledgement that depend on the clock and the counter

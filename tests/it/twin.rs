@@ -5,7 +5,9 @@
 use crate::support::{data, Rng};
 use edigate::canonical::Written;
 use edigate::formats::{edifact, x12};
+use edigate::mapping::twin::Streamed;
 use edigate::mapping::{doc, Mappings};
+use std::collections::HashSet;
 
 /// The shipped mappings plus crosswalk tables: units for every partner (one mapped to
 /// nothing, one to text JSON must escape), items for ACME only.
@@ -1846,6 +1848,7 @@ fn the_csv_twins_give_exactly_the_interpreters_records_or_leave_the_file_to_it()
             "the shipped {document} has a twin"
         );
         let (mut answered, mut declined, mut errors) = (0, 0, 0);
+        let (mut streamed_ok, mut scattered) = (0, 0);
         for i in 0..3000 {
             let partner = ["ACME", "OTHER"][i % 2];
             let typed = (i / 4) % 4 != 0;
@@ -1862,13 +1865,51 @@ fn the_csv_twins_give_exactly_the_interpreters_records_or_leave_the_file_to_it()
                 .inbound(mapping, partner, edigate::mapping::jq::from_json(&fields))
                 .map(|bs| bs.iter().map(Written::from).collect::<Vec<_>>());
             errors += usize::from(interpreted.is_err());
+            let text = String::from_utf8_lossy(&data);
             match maps.twin_csv(mapping, partner, &rows) {
                 Some(twin) => {
                     answered += 1;
-                    let text = String::from_utf8_lossy(&data);
                     assert_eq!(Ok(&twin), interpreted.as_ref(), "{document} #{i}:\n{text}");
                 }
                 None => declined += 1,
+            }
+            // Read one row at a time, with a filter of 64 bits (unsure of many numbers) and
+            // one of 64 Kibit: the same records whenever the rows of each number are together,
+            // and a second read that finds exactly the files where they are not.
+            let key = ["invoice_number", "po_number"][usize::from(document == "purchase_order")];
+            for bits in [64, 1 << 16] {
+                let mut reader = csv::RowReader::new(&data[..], &map).unwrap();
+                let group = reader.empty();
+                let mut records = Vec::new();
+                let read = &mut |rows: &mut csv::Rows| reader.next_row(rows);
+                let streamed = maps
+                    .twin_csv_streamed(mapping, partner, read, group, bits, &mut |w| {
+                        records.push(w)
+                    })
+                    .unwrap()
+                    .unwrap();
+                let Streamed::Mapped { field, recheck } = streamed else {
+                    assert_eq!(streamed, Streamed::Declined);
+                    continue;
+                };
+                assert_eq!(field, key);
+                let reader = csv::RowReader::new(&data[..], &map).unwrap();
+                let again = csv::apart(reader, field, &recheck).unwrap();
+                assert_eq!(
+                    again.is_some(),
+                    apart(&rows, key),
+                    "{document} #{i}:\n{text}"
+                );
+                if again.is_none() {
+                    streamed_ok += 1;
+                    assert_eq!(
+                        Ok(&records),
+                        interpreted.as_ref(),
+                        "{document} #{i}:\n{text}"
+                    );
+                } else {
+                    scattered += 1;
+                }
             }
             if odd == 0 && typed {
                 assert!(interpreted.is_ok(), "{document} #{i}: {interpreted:?}");
@@ -1878,7 +1919,23 @@ fn the_csv_twins_give_exactly_the_interpreters_records_or_leave_the_file_to_it()
             answered > 800 && declined > 300 && errors > 300,
             "{document}: {answered} {declined} {errors}"
         );
+        assert!(
+            streamed_ok > 400 && scattered > 400,
+            "{document}: {streamed_ok} streamed, {scattered} apart"
+        );
     }
+}
+
+/// Whether some value of `field` names rows apart (other rows between them).
+fn apart(rows: &edigate::formats::csv::Rows, field: &str) -> bool {
+    let Some(c) = rows.column(field) else {
+        return false;
+    };
+    let mut runs = HashSet::new();
+    (0..rows.len()).any(|r| {
+        let k = rows.value(r, c);
+        (r == 0 || rows.value(r - 1, c) != k) && !runs.insert(k)
+    })
 }
 
 /// An XML element as text: `name`, its attributes (left out when `None`), its children.

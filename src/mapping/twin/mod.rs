@@ -17,6 +17,9 @@ use serde_json::{Map, Value};
 
 mod acks;
 mod csv;
+
+use crate::formats::csv::CsvError;
+pub use csv::Streamed;
 mod cxml;
 mod edifact;
 
@@ -171,10 +174,30 @@ impl Twin {
         partner: &str,
         emit: &mut dyn FnMut(Written),
     ) -> Option<()> {
-        let walks = Walks::of(codes, partner);
+        self.csv_document()?
+            .whole(rows, &Walks::of(codes, partner), emit)
+    }
+
+    /// As [`Twin::csv`], the rows read one at a time by `read` into `group` (the reader's
+    /// empty rows), the numbers passed kept in a Bloom filter of `bloom_bits`: `None` when
+    /// this is not a CSV twin.
+    pub fn csv_streamed(
+        self,
+        read: &mut dyn FnMut(&mut crate::formats::csv::Rows) -> Result<bool, CsvError>,
+        group: crate::formats::csv::Rows,
+        bloom_bits: u64,
+        codes: &Value,
+        partner: &str,
+        emit: &mut dyn FnMut(Written),
+    ) -> Option<Result<Streamed, CsvError>> {
+        let document = self.csv_document()?;
+        Some(document.streamed(read, group, bloom_bits, &Walks::of(codes, partner), emit))
+    }
+
+    fn csv_document(self) -> Option<csv::Document> {
         match self {
-            Twin::CsvPurchaseOrder => csv::purchase_orders(rows, &walks, emit),
-            Twin::CsvInvoice => csv::invoices(rows, &walks, emit),
+            Twin::CsvPurchaseOrder => Some(csv::PURCHASE_ORDERS),
+            Twin::CsvInvoice => Some(csv::INVOICES),
             _ => None,
         }
     }
