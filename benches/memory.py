@@ -7,6 +7,8 @@ folder, removed after):
 
   many  the fixture interchange repeated, each copy with its own control number
   one   one interchange (one ISA, one GS) holding the fixture's transaction set repeated
+  csv   CSV order lines (tests/data/csv/ok/order-lines.csv) repeated under new order numbers,
+        read for partner ACME (EDIGATE_BENCH_SHAPES=many,one,csv)
 
 Prints, per shape and command: size, seconds, MB/s, peak RSS, and the last line it printed.
 EDIGATE_BENCH_SERVICE=0 skips the service (whose outbox gets one 997 per interchange);
@@ -21,6 +23,7 @@ import os, re, subprocess, sys, tempfile, time
 here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 binary = os.path.join(here, "target", "release", "edigate")
 fixture = os.path.join(here, "tests", "data", "x12", "ok", "850-4010-acme.edi")
+csv_fixture = os.path.join(here, "tests", "data", "csv", "ok", "order-lines.csv")
 mb = float(os.environ.get("EDIGATE_BENCH_MB", "1024"))
 
 
@@ -57,6 +60,21 @@ def write_one(path, target):
         f.write(f"GE*{n}*{gs_ctl}~\nIEA*1*{isa_ctl}~\n")
 
 
+def write_csv(path, target):
+    lines = open(csv_fixture).read().splitlines()
+    header, rows = lines[0], [r for r in lines[1:] if r.strip()]
+    size, n = 0, 0
+    with open(path, "w") as f:
+        f.write(header + "\n")
+        while size < target:
+            n += 1
+            for r in rows:
+                number, _, rest = r.partition(",")
+                line = f"{number}-{n},{rest}\n"
+                f.write(line)
+                size += len(line)
+
+
 def remove(folder):
     """Removes a folder in another process: a Python walk over a million files would grow
     this one, and a child forked from it starts with its peak (Linux keeps it across exec)."""
@@ -91,25 +109,29 @@ folder = folder or tmp.name
 # max_file_mb (256 by default) raised, so that the files are translated at all
 config = os.path.join(folder, "memory-bench.toml")
 with open(config, "w") as f:
-    f.write('[service]\nmax_file_mb = 4096\n\n[[channels]]\nname = "in"\ntype = "dir"\npath = "."\n')
+    f.write('[service]\nmax_file_mb = 4096\n\n[[channels]]\nname = "in"\ntype = "dir"\npath = "."\n'
+            '\n[[partners]]\nid = "ACME"\n')
 service = os.environ.get("EDIGATE_BENCH_SERVICE", "1") != "0"
 print(f"{'shape':<6} {'command':<10} {'MB':>7} {'seconds':>8} {'MB/s':>7} {'peak RSS MB':>12}  summary")
 shapes = os.environ.get("EDIGATE_BENCH_SHAPES", "many,one").split(",")
-for shape, write in [("many", write_many), ("one", write_one)]:
+for shape, write in [("many", write_many), ("one", write_one), ("csv", write_csv)]:
     if shape not in shapes:
         continue
-    path = os.path.join(folder, f"850-{shape}-{int(mb)}.edi")
+    path = os.path.join(folder, f"850-{shape}-{int(mb)}.edi" if shape != "csv" else f"orders-{int(mb)}.csv")
     if not os.path.exists(path):
         write(path, int(mb * 1e6))
     size = os.path.getsize(path) / 1e6
-    runs = [("translate", [binary, "--config", config, "translate", path])]
+    partner = ["--partner", "ACME"] if shape == "csv" else []
+    bound = '\npartner = "ACME"' if shape == "csv" else ""
+    runs = [("translate", [binary, "--config", config, "translate"] + partner + [path])]
     if service:
         home = os.path.join(folder, f"service-{shape}")
         remove(home)
         os.makedirs(os.path.join(home, "inbox"))
         with open(os.path.join(home, "edigate.toml"), "w") as f:
             f.write('[service]\nmax_file_mb = 4096\n\n'
-                    '[[channels]]\nname = "in"\ntype = "dir"\npath = "inbox"\n')
+                    f'[[channels]]\nname = "in"\ntype = "dir"\npath = "inbox"{bound}\n'
+                    '\n[[partners]]\nid = "ACME"\n')
         os.link(path, os.path.join(home, "inbox", os.path.basename(path)))
         runs.append(("once", [binary, "--config", os.path.join(home, "edigate.toml"), "once"]))
     for command, cmd in runs:
