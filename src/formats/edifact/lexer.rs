@@ -292,6 +292,46 @@ mod tests {
     }
 
     #[test]
+    fn an_unescaped_separator_is_found_at_any_length_with_or_without_release() {
+        // Strings of up to 60 bytes from a small alphabet (releases, doubled releases and
+        // separators anywhere), against a byte-by-byte reading.
+        let naive = |raw: &[u8], release: Option<u8>| {
+            let mut i = 0;
+            while i < raw.len() {
+                if raw[i] == b'\'' {
+                    return Some(i);
+                }
+                i += if Some(raw[i]) == release { 2 } else { 1 };
+            }
+            None
+        };
+        let mut seed = 7u64;
+        for n in 0..20_000 {
+            let len = n % 61;
+            let raw: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    match (seed >> 33) % 29 {
+                        0 => b'\'',
+                        1 | 2 => b'?',
+                        _ => b'A',
+                    }
+                })
+                .collect();
+            for release in [None, Some(b'?')] {
+                assert_eq!(
+                    find_unescaped(&raw, b'\'', release),
+                    naive(&raw, release),
+                    "{:?} {release:?}",
+                    String::from_utf8_lossy(&raw)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn steps_over_segments_and_refuses_garbage() {
         let buf = b"UNA:+.? 'UNB+UNOC:3+A+B+200101:1200+1'\r\nUNH+1+ORDERS:D:96A:UN'";
         let mut d = None;
