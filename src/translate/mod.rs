@@ -795,7 +795,10 @@ fn translate_csv<'s>(
     };
     let program = cfg.maps.find(&partner, "inbound", "csv", &map.document);
     // Why the file is read whole, when it is on disk.
-    let mut whole_why = "its mapping runs interpreted".to_string();
+    let mut whole_why = match program {
+        Some(_) => "its mapping runs interpreted".to_string(),
+        None => format!("no mapping inbound/csv/{}.jq reads its rows", map.document),
+    };
     if let Some(program) = program {
         // The twin's records wait in a spool (a temporary file past 4 MB) until every document
         // of the file is mapped: a file's records are not held in memory, and none flows when
