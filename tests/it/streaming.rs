@@ -222,6 +222,7 @@ fn a_big_csv_file_spools_its_records_and_hands_over_none_when_its_last_row_fails
         + &row
             .replacen("4500001240", "4599999999", 1)
             .replace("4000862141404", "");
+    let dir = tempfile::tempdir().unwrap();
     for (text, orders) in [(doc, 20_000), (bad, 0)] {
         let bytes = text.into_bytes();
         let sha = sha256_hex(&bytes);
@@ -234,13 +235,30 @@ fn a_big_csv_file_spools_its_records_and_hands_over_none_when_its_last_row_fails
             whole: None,
         };
         let kept = dry_run(&input, cfg(), FIXED_NOW);
-        let mut sink = Collect::default();
-        let streamed = dry_run_to(&input, cfg(), FIXED_NOW, &mut sink);
         assert_eq!(kept.records.len(), orders);
-        assert_eq!(sink.records, kept.records);
-        assert!(streamed.records.is_empty());
-        assert_eq!(streamed.refusal, kept.refusal);
         assert_eq!(kept.refusal.is_some(), orders == 0, "{:?}", kept.refusal);
+        // Handed to a sink, from memory and from disk (where the failing file, declined by the
+        // row reader at its last row, is then read whole for the interpreter's refusal).
+        let path = dir.path().join("orders.csv");
+        std::fs::write(&path, &bytes).unwrap();
+        let head = &bytes[..64 << 10];
+        assert!(edigate::translate::streams(head, cfg()));
+        let from_disk = Input {
+            data: head,
+            whole: Some(Whole {
+                path: &path,
+                len: bytes.len() as u64,
+            }),
+            ..input
+        };
+        for input in [&input, &from_disk] {
+            let mut sink = Collect::default();
+            let streamed = dry_run_to(input, cfg(), FIXED_NOW, &mut sink);
+            assert_eq!(sink.records, kept.records);
+            assert!(streamed.records.is_empty());
+            assert_eq!(streamed.refusal, kept.refusal);
+            assert_eq!(streamed.diagnostics, kept.diagnostics);
+        }
     }
 }
 
