@@ -92,7 +92,7 @@ pub fn advance_all(
         // savepoints inside it); a store error rolls the batch back for the next pass. A backlog
         // (after a restart) goes in intake-sized batches, so no transaction holds the database
         // for long.
-        let received = files_in(store, &todo, &[State::Received, State::Parsed])?;
+        let received = store.files_among(&todo, &[State::Received, State::Parsed])?;
         for batch in batches(&received, |f| f.size.max(0) as u64) {
             // A file alone in its batch (one that came alone, or one too big to share) is
             // translated before its transaction opens, its control numbers taken one by one,
@@ -118,7 +118,7 @@ pub fn advance_all(
         // Translated -> delivered: every output written and synced, then one transaction.
         let mut dirs = Dirs::default();
         let mut written = Vec::new();
-        for f in files_in(store, &todo, &[State::Translated])? {
+        for f in store.files_among(&todo, &[State::Translated])? {
             match write_outputs(cfg, store, &f, &mut dirs) {
                 Ok(()) => written.push(f.id),
                 Err(e) => {
@@ -139,7 +139,7 @@ pub fn advance_all(
         // transaction.
         let mut dirs = Dirs::default();
         let mut placed = Vec::new();
-        for f in files_in(store, &todo, &[State::Delivered])? {
+        for f in store.files_among(&todo, &[State::Delivered])? {
             match place(cfg, &f, &mut dirs) {
                 Ok((blob, quarantined)) => placed.push((f, blob, quarantined)),
                 Err(e) => {
@@ -175,17 +175,6 @@ pub fn advance_all(
             }
         }
     }
-}
-
-fn files_in(store: &Store, ids: &[i64], states: &[State]) -> Result<Vec<FileRow>, StoreError> {
-    let mut out = Vec::new();
-    for id in ids {
-        let f = store.file(*id)?;
-        if states.contains(&f.state) {
-            out.push(f);
-        }
-    }
-    Ok(out)
 }
 
 /// How many times writing a file's outputs is tried before the file goes to the quarantine.
@@ -416,15 +405,19 @@ fn write_outputs(
     f: &FileRow,
     dirs: &mut Dirs,
 ) -> Result<(), PipelineError> {
+    const PAGE: usize = 256;
     let mut after = 0;
     loop {
-        let page = store.outputs_after(f.id, after, 256)?;
+        let page = store.outputs_after(f.id, after, PAGE as i64)?;
         let Some(last) = page.last() else {
             return Ok(());
         };
         after = last.id;
         for o in page.iter().filter(|o| !o.written) {
             write_output(cfg, f, o, dirs)?;
+        }
+        if page.len() < PAGE {
+            return Ok(());
         }
     }
 }
@@ -646,14 +639,25 @@ fn batches<T>(files: &[T], size: impl Fn(&T) -> u64) -> Vec<&[T]> {
     out
 }
 
-/// A file translated ahead of its commit, beside the others of its batch: its outcome, the
-/// store's [`Store::interchanges_mark`] before it, and the duplicate checks it made with the
-/// answers the batch's transaction gave then (`None` when there were more than [`ASKED`]).
+/// A file translated ahead of its commit, beside the others of its batch: its outcome and the
+/// duplicate checks it made with the answers the store gave then. The first [`UNMARKED`] are
+/// asked again at its commit; past those, the store's [`Store::interchanges_mark`] is read
+/// first, and the later checks are asked again only if it moved (`asked` is `None` when there
+/// were more than [`ASKED`]: the file is then translated again).
 struct Ahead {
     translated: Translated,
-    mark: i64,
-    asked: Option<Vec<(String, String, String, bool)>>,
+    early: Vec<Asked>,
+    mark: Option<i64>,
+    asked: Option<Vec<Asked>>,
 }
+
+/// A duplicate check and its answer: (partner, sender, control), seen before.
+type Asked = (String, String, String, bool);
+
+/// The duplicate checks of a file translated ahead asked without reading the store's mark
+/// first, and asked again at its commit whatever happened meanwhile: most files hold one
+/// interchange, for which the mark would cost two reads to save one.
+const UNMARKED: usize = 4;
 
 /// The most duplicate checks of a file translated ahead kept to check again at its commit (a
 /// file of a million interchanges keeps none: it is translated again if another file's
@@ -692,11 +696,22 @@ fn translate_ahead(
             if bundle::is_zip(&data.data) && !data.streamed {
                 return Ok(None);
             }
-            let mark = lock().interchanges_mark()?;
+            let early = std::cell::RefCell::new(Vec::new());
+            let mark = std::cell::Cell::new(None);
             let asked = std::cell::RefCell::new(Some(Vec::new()));
             let failure = std::cell::RefCell::new(None);
             let seen = |partner: &str, sender: &str, control: &str| {
                 let store = lock();
+                let mut early = early.borrow_mut();
+                if early.len() == UNMARKED && mark.get().is_none() {
+                    match store.interchanges_mark() {
+                        Ok(m) => mark.set(Some(m)),
+                        Err(e) => {
+                            failure.borrow_mut().get_or_insert(e);
+                            return false;
+                        }
+                    }
+                }
                 let answer = match seen_before(cfg, &store, f, partner, sender, control) {
                     Ok(a) => a,
                     Err(e) => {
@@ -704,14 +719,19 @@ fn translate_ahead(
                         false
                     }
                 };
+                let check = (
+                    partner.to_string(),
+                    sender.to_string(),
+                    control.to_string(),
+                    answer,
+                );
+                if early.len() < UNMARKED {
+                    early.push(check);
+                    return answer;
+                }
                 let mut asked = asked.borrow_mut();
                 match asked.as_mut() {
-                    Some(list) if list.len() < ASKED => list.push((
-                        partner.to_string(),
-                        sender.to_string(),
-                        control.to_string(),
-                        answer,
-                    )),
+                    Some(list) if list.len() < ASKED => list.push(check),
                     _ => *asked = None,
                 }
                 answer
@@ -748,7 +768,8 @@ fn translate_ahead(
             }
             Ok(Some(Ahead {
                 translated: outcome?,
-                mark,
+                early: early.into_inner(),
+                mark: mark.get(),
                 asked: asked.into_inner(),
             }))
         });
@@ -886,11 +907,22 @@ fn translate_file(
 ) -> Result<usize, PipelineError> {
     let ahead = match ahead {
         Some(Ok(a)) => {
-            let mut same = store.interchanges_mark()? == a.mark;
-            if let (false, Some(asked)) = (same, &a.asked) {
-                same = true;
-                for (p, s, c, answer) in asked {
-                    same &= seen_before(cfg, store, f, p, s, c)? == *answer;
+            let mut same = true;
+            for (p, s, c, answer) in &a.early {
+                same &= seen_before(cfg, store, f, p, s, c)? == *answer;
+            }
+            if let (true, Some(mark)) = (same, a.mark) {
+                if store.interchanges_mark()? != mark {
+                    same = match &a.asked {
+                        Some(asked) => {
+                            let mut all = true;
+                            for (p, s, c, answer) in asked {
+                                all &= seen_before(cfg, store, f, p, s, c)? == *answer;
+                            }
+                            all
+                        }
+                        None => false,
+                    };
                 }
             }
             same.then_some(a.translated)

@@ -3,7 +3,7 @@
 //! channels, paused storage, open breakers), and their sending with retries.
 
 use super::db::{params, Engine};
-use super::{anomaly_in, exec, Result, Store};
+use super::{anomaly_in, count, exec, Result, Store};
 use crate::util::Utc;
 
 /// An alert due for sending.
@@ -62,7 +62,7 @@ impl Store {
                 Engine::Sqlite => sql,
                 Engine::Postgres => json_for_postgres(&sql),
             };
-            n += exec(&tx, &sql, params![at, alert, kind])?;
+            n += count(&tx, &sql, params![at, alert, kind])?;
         }
         tx.commit()?;
         Ok(n)

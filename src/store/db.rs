@@ -4,7 +4,9 @@
 //! `RETURNING id`. SQLite binds the values through its statement cache; PostgreSQL receives
 //! them as literals (quoted by [`literal`]), so that an untyped `?1 IS NULL` means the same in
 //! both. Every transaction on PostgreSQL first takes one advisory lock, which gives the store
-//! SQLite's guarantee: one writing transaction at a time, across every node.
+//! SQLite's guarantee: one writing transaction at a time, across every node. Inside a
+//! PostgreSQL transaction, what needs no answer (savepoints, their release, [`Db::write`]) waits
+//! and goes with the next round trip: a file's steps cost one round trip per answer read.
 
 use super::{Result, StoreError};
 use std::cell::{Cell, RefCell};
@@ -166,7 +168,7 @@ pub struct Row<'r>(RowOf<'r>);
 
 enum RowOf<'r> {
     Lite(&'r rusqlite::Row<'r>),
-    Pg(&'r postgres::Row),
+    Pg(&'r tokio_postgres::Row),
 }
 
 impl Row<'_> {
@@ -193,8 +195,8 @@ impl Row<'_> {
 }
 
 /// Column `i` of a PostgreSQL row, by its type.
-fn pg_value(r: &postgres::Row, i: usize) -> Result<Value<'_>> {
-    use postgres::types::Type;
+fn pg_value(r: &tokio_postgres::Row, i: usize) -> Result<Value<'_>> {
+    use tokio_postgres::types::Type;
     let col = r
         .columns()
         .get(i)
@@ -278,7 +280,125 @@ pub struct Db {
 enum Conn {
     Lite(rusqlite::Connection),
     /// Taken out only when the connection is dropped.
-    Pg(RefCell<Option<postgres::Client>>),
+    Pg(RefCell<Option<Pg>>),
+}
+
+/// A PostgreSQL connection: the asynchronous client on a runtime of its own, which runs on
+/// the calling thread while it waits for an answer.
+pub struct Pg {
+    rt: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+    connection: tokio::task::JoinHandle<()>,
+    /// Statements inside the open transaction that need no answer, each ending with `;`: sent
+    /// ahead of the next statement, in the same round trip.
+    pending: String,
+    /// The savepoints whose `SAVEPOINT` is still in `pending`: (level, where it starts).
+    marks: Vec<(u32, usize)>,
+}
+
+impl Pg {
+    /// Connects as `config` says, without TLS (the server is on loopback or a private
+    /// network).
+    pub fn connect(config: &tokio_postgres::Config) -> Result<Pg> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Database(format!("a runtime for PostgreSQL: {e}")))?;
+        let (client, connection) =
+            off_runtime(|| rt.block_on(config.connect(tokio_postgres::NoTls)))?;
+        let connection = rt.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "the PostgreSQL connection ended");
+            }
+        });
+        Ok(Pg {
+            rt,
+            client,
+            connection,
+            pending: String::new(),
+            marks: Vec::new(),
+        })
+    }
+
+    /// Waits for `f` on this connection's runtime, off the service's.
+    fn wait<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        off_runtime(|| self.rt.block_on(f))
+    }
+
+    /// What waits, taken to be sent now.
+    fn take_pending(&mut self) -> String {
+        self.marks.clear();
+        std::mem::take(&mut self.pending)
+    }
+
+    /// Runs `sql` (one statement or several, without values) after what waits, in one round
+    /// trip; returns the rows the last one changed.
+    fn simple(&mut self, sql: &str) -> std::result::Result<usize, tokio_postgres::Error> {
+        let mut all = self.take_pending();
+        all.push_str(sql);
+        let mut n = 0;
+        for m in self.wait(self.client.simple_query(&all))? {
+            if let tokio_postgres::SimpleQueryMessage::CommandComplete(rows) = m {
+                n = rows as usize;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The rows of one query, sent in the same round trip as what waits (pipelined: what
+    /// waits first, its error reported first).
+    fn query(
+        &mut self,
+        sql: &str,
+    ) -> std::result::Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        let pending = self.take_pending();
+        let client = &self.client;
+        if pending.is_empty() {
+            return self.wait(client.query_typed(sql, &[]));
+        }
+        self.wait(async {
+            let (before, rows) = tokio::join!(
+                biased;
+                client.batch_execute(&pending),
+                client.query_typed(sql, &[])
+            );
+            before?;
+            rows
+        })
+    }
+
+    /// Keeps `sql` (a statement that needs no answer, values as literals) for the next round
+    /// trip.
+    fn queue(&mut self, sql: &str) {
+        self.pending.push_str(sql);
+        self.pending.push_str(";\n");
+    }
+}
+
+impl Pg {
+    /// Closes the connection: the client's end lets the connection say goodbye to the server
+    /// before the runtime goes (not waited for on a one-thread runtime's own thread, which
+    /// cannot block).
+    fn close(self) {
+        let Pg {
+            rt,
+            client,
+            connection,
+            ..
+        } = self;
+        drop(client);
+        let can_wait = tokio::runtime::Handle::try_current().map_or(true, |h| {
+            h.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread
+        });
+        if can_wait {
+            let _ = off_runtime(|| {
+                rt.block_on(async {
+                    tokio::time::timeout(std::time::Duration::from_secs(5), connection).await
+                })
+            });
+        }
+        rt.shutdown_background();
+    }
 }
 
 impl Db {
@@ -289,9 +409,9 @@ impl Db {
         }
     }
 
-    pub fn postgres(client: postgres::Client) -> Db {
+    pub fn postgres(pg: Pg) -> Db {
         Db {
-            conn: Conn::Pg(RefCell::new(Some(client))),
+            conn: Conn::Pg(RefCell::new(Some(pg))),
             depth: Cell::new(0),
         }
     }
@@ -322,12 +442,28 @@ impl Db {
                 if self.depth.get() == 0 && FENCE.get().is_some() {
                     // A write of its own, fenced like a transaction's.
                     self.begin(true)?;
-                    let n = pg(c, |c| changed(c, &sql));
+                    let n = pg(c, |c| c.simple(&sql));
                     self.end(n.is_ok())?;
                     return n;
                 }
-                pg(c, |c| changed(c, &sql))
+                pg(c, |c| c.simple(&sql))
             }
+        }
+    }
+
+    /// Runs one statement whose count nobody reads. Inside a PostgreSQL transaction it is
+    /// sent with the next round trip, and a failure of it is reported by that one (a
+    /// statement the caller expects may fail, to act on it, goes through [`Db::execute`]).
+    pub fn write(&self, sql: &str, params: &[Value<'_>]) -> Result<()> {
+        match &self.conn {
+            Conn::Pg(c) if self.depth.get() > 0 => {
+                let sql = with_literals(sql, params)?;
+                pg(c, |c| {
+                    c.queue(&sql);
+                    Ok(())
+                })
+            }
+            _ => self.execute(sql, params).map(drop),
         }
     }
 
@@ -337,7 +473,7 @@ impl Db {
         match &self.conn {
             Conn::Pg(c) if self.depth.get() == 0 => {
                 let sql = with_literals(sql, params)?;
-                pg(c, |c| changed(c, &sql))
+                pg(c, |c| c.simple(&sql))
             }
             _ => self.execute(sql, params),
         }
@@ -347,7 +483,7 @@ impl Db {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match &self.conn {
             Conn::Lite(c) => c.execute_batch(sql)?,
-            Conn::Pg(c) => pg(c, |c| c.batch_execute(sql))?,
+            Conn::Pg(c) => pg(c, |c| c.simple(sql).map(drop))?,
         }
         Ok(())
     }
@@ -371,7 +507,7 @@ impl Db {
             }
             Conn::Pg(c) => {
                 let sql = with_literals(sql, params)?;
-                let rows = pg(c, |c| c.query_typed(sql.as_str(), &[]))?;
+                let rows = pg(c, |c| c.query(&sql))?;
                 rows.iter().map(|r| map(&Row(RowOf::Pg(r)))).collect()
             }
         }
@@ -395,7 +531,7 @@ impl Db {
             }
             Conn::Pg(c) => {
                 let sql = with_literals(sql, params)?;
-                let rows = pg(c, |c| c.query_typed(sql.as_str(), &[]))?;
+                let rows = pg(c, |c| c.query(&sql))?;
                 rows.first().map(|r| map(&Row(RowOf::Pg(r)))).transpose()
             }
         }
@@ -431,11 +567,15 @@ impl Db {
         };
         self.execute_batch(&sql)?;
         self.depth.set(1);
-        self.check_fence()
+        let fenced = self.check_fence();
+        if fenced.is_err() {
+            self.abandon();
+        }
+        fenced
     }
 
-    /// Inside a transaction holding the writers' lock: refuses it (rolled back) when this
-    /// process writes under a lease that another node has taken since.
+    /// Inside a transaction holding the writers' lock: refuses it (the caller rolls it back)
+    /// when this process writes under a lease that another node has taken since.
     fn check_fence(&self) -> Result<()> {
         if let (Engine::Postgres, Some((node, fence))) = (self.engine(), FENCE.get()) {
             let held: Option<i64> = self.query_opt(
@@ -444,8 +584,6 @@ impl Db {
                 |r| r.get(0),
             )?;
             if held != Some(*fence) {
-                self.depth.set(0);
-                self.execute_batch("ROLLBACK")?;
                 return Err(StoreError::Fenced { fence: *fence });
             }
         }
@@ -456,44 +594,103 @@ impl Db {
     /// lease may have been taken while the transaction ran, and a late completion by a node
     /// presumed dead must leave nothing.
     pub fn end(&self, commit: bool) -> Result<()> {
-        if commit {
-            self.check_fence()?;
+        if !commit {
+            self.abandon();
+            return Ok(());
+        }
+        if let Err(e) = self.check_fence() {
+            self.abandon();
+            return Err(e);
         }
         self.depth.set(0);
-        self.execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })
+        let done = self.execute_batch("COMMIT");
+        if done.is_err() {
+            // What waited failed before the COMMIT ran: the transaction is still open, in
+            // error.
+            self.abandon();
+        }
+        done
     }
-}
 
-/// Runs one statement whose values are literals in one round trip (the simple protocol: no
-/// statement is prepared first); returns the rows it changed.
-fn changed(c: &mut postgres::Client, sql: &str) -> std::result::Result<usize, postgres::Error> {
-    let mut n = 0;
-    for m in c.simple_query(sql)? {
-        if let postgres::SimpleQueryMessage::CommandComplete(rows) = m {
-            n = rows as usize;
+    /// Rolls back the open transaction; what waited is dropped unsent.
+    fn abandon(&self) {
+        self.depth.set(0);
+        if let Conn::Pg(c) = &self.conn {
+            let _ = pg(c, |c| {
+                c.take_pending();
+                c.simple("ROLLBACK").map(drop)
+            });
+        } else {
+            let _ = self.execute_batch("ROLLBACK");
         }
     }
-    Ok(n)
+
+    /// Opens savepoint `level` inside the open transaction (on PostgreSQL, with the next
+    /// round trip).
+    fn open_savepoint(&self, level: u32) -> Result<()> {
+        let sql = format!("SAVEPOINT s{level}");
+        match &self.conn {
+            Conn::Pg(c) => pg(c, |c| {
+                let at = c.pending.len();
+                c.marks.push((level, at));
+                c.queue(&sql);
+                Ok(())
+            }),
+            Conn::Lite(_) => self.execute_batch(&sql),
+        }
+    }
+
+    /// Releases savepoint `level` (keeping what it did).
+    fn release_savepoint(&self, level: u32) -> Result<()> {
+        let sql = format!("RELEASE s{level}");
+        match &self.conn {
+            Conn::Pg(c) => pg(c, |c| {
+                c.marks.retain(|&(l, _)| l < level);
+                c.queue(&sql);
+                Ok(())
+            }),
+            Conn::Lite(_) => self.execute_batch(&sql),
+        }
+    }
+
+    /// Undoes and closes savepoint `level`. On PostgreSQL, one never sent is dropped with
+    /// everything queued after it; one sent is rolled back to, and what waits (all of it
+    /// queued inside the savepoint) is dropped.
+    fn rollback_savepoint(&self, level: u32) -> Result<()> {
+        let sql = format!("ROLLBACK TO s{level}; RELEASE s{level}");
+        match &self.conn {
+            Conn::Pg(c) => pg(c, |c| {
+                if let Some(i) = c.marks.iter().position(|&(l, _)| l == level) {
+                    let at = c.marks[i].1;
+                    c.marks.truncate(i);
+                    c.pending.truncate(at);
+                    return Ok(());
+                }
+                c.take_pending();
+                c.simple(&sql).map(drop)
+            }),
+            Conn::Lite(_) => self.execute_batch(&sql),
+        }
+    }
 }
 
-/// One call of the PostgreSQL client, off the service's runtime.
+/// One call on the PostgreSQL connection.
 fn pg<T>(
-    c: &RefCell<Option<postgres::Client>>,
-    f: impl FnOnce(&mut postgres::Client) -> std::result::Result<T, postgres::Error>,
+    c: &RefCell<Option<Pg>>,
+    f: impl FnOnce(&mut Pg) -> std::result::Result<T, tokio_postgres::Error>,
 ) -> Result<T> {
     let mut c = c.borrow_mut();
-    let client = c
+    let pg = c
         .as_mut()
         .ok_or_else(|| StoreError::Database("the connection is closed".into()))?;
-    Ok(off_runtime(|| f(client))?)
+    Ok(f(pg)?)
 }
 
 impl Drop for Db {
     fn drop(&mut self) {
-        // Closing the client blocks on its runtime too.
         if let Conn::Pg(c) = &self.conn {
-            if let Some(client) = c.borrow_mut().take() {
-                off_runtime(move || drop(client));
+            if let Some(pg) = c.borrow_mut().take() {
+                pg.close();
             }
         }
     }
@@ -513,7 +710,7 @@ impl Tx<'_> {
         if level == 0 {
             db.begin(immediate)?;
         } else {
-            db.execute_batch(&format!("SAVEPOINT s{level}"))?;
+            db.open_savepoint(level)?;
             db.depth.set(level + 1);
         }
         Ok(Tx {
@@ -529,7 +726,7 @@ impl Tx<'_> {
             self.db.end(true)
         } else {
             self.db.depth.set(self.level);
-            self.db.execute_batch(&format!("RELEASE s{}", self.level))
+            self.db.release_savepoint(self.level)
         }
     }
 }
@@ -544,8 +741,7 @@ impl Drop for Tx<'_> {
             self.db.end(false)
         } else {
             self.db.depth.set(self.level);
-            self.db
-                .execute_batch(&format!("ROLLBACK TO s{0}; RELEASE s{0}", self.level))
+            self.db.rollback_savepoint(self.level)
         };
     }
 }
@@ -576,8 +772,8 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-impl From<postgres::Error> for StoreError {
-    fn from(e: postgres::Error) -> Self {
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
         // The server's own message, with its detail, and never the connection string.
         match e.as_db_error() {
             Some(d) => StoreError::Database(match d.detail() {

@@ -467,12 +467,8 @@ impl std::fmt::Debug for Location {
 
 /// A PostgreSQL client for the store: the password given apart wins over the URL's, and
 /// string literals are standard (the store quotes its values for that).
-fn connect_postgres(
-    url: &str,
-    password: Option<&str>,
-    idle_seconds: u64,
-) -> Result<postgres::Client> {
-    let mut config: postgres::Config = url.parse().map_err(|_| {
+fn connect_postgres(url: &str, password: Option<&str>, idle_seconds: u64) -> Result<Db> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|_| {
         StoreError::Database(
             "the PostgreSQL URL is not valid (postgres://user@host:port/db)".into(),
         )
@@ -482,15 +478,14 @@ fn connect_postgres(
     }
     config.application_name("edigate");
     config.connect_timeout(std::time::Duration::from_secs(10));
-    let mut client = db::off_runtime(|| config.connect(postgres::NoTls))?;
-    db::off_runtime(|| {
-        client.batch_execute(&format!(
-            "SET standard_conforming_strings = on; SET client_min_messages = warning;
-             SET idle_in_transaction_session_timeout = '{}s'",
-            idle_seconds.max(1)
-        ))
-    })?;
-    Ok(client)
+    let pg = db::Pg::connect(&config)?;
+    let db = Db::postgres(pg);
+    db.execute_batch(&format!(
+        "SET standard_conforming_strings = on; SET client_min_messages = warning;
+         SET idle_in_transaction_session_timeout = '{}s'",
+        idle_seconds.max(1)
+    ))?;
+    Ok(db)
 }
 
 /// The open state database.
@@ -615,7 +610,7 @@ impl TranslationTx<'_> {
                 )
             }
         };
-        let added = exec(tx,
+        let added = count(tx,
             "INSERT INTO deliveries (record_id, file_id, target, idem_key, payload, state, next_at, created_at, route, side, shadow)
              VALUES (?1, ?2, ?3, ?4, ?5, ?10, ?6, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
             params![d.record_id, id, d.target, d.idem_key, d.payload, created, route, side, shadow, if waits { "waiting" } else { "pending" }],
@@ -649,6 +644,25 @@ impl TranslationTx<'_> {
     /// An output to write (and upload, and await an answer to).
     pub fn output(&mut self, o: &NewOutput<'_>) -> Result<()> {
         let (tx, id) = (&self.tx, self.id);
+        // SQLite writes a records output's lines into the value in place, by its id.
+        let in_place = matches!(o.content, Content::Lines(_)) && tx.lite().is_some();
+        if o.uploads.is_empty() && o.awaits_ack.is_none() && !in_place {
+            // Nothing refers to its id: on PostgreSQL no answer is waited for.
+            let joined;
+            let (content, stored): (&[u8], Option<&str>) = match &o.content {
+                Content::Bytes(b) => (b, None),
+                Content::Stored { path, .. } => (b"", Some(path)),
+                Content::Lines(lines) => {
+                    joined = join_lines(lines, o.content.len());
+                    (&joined, None)
+                }
+            };
+            return exec(
+                tx,
+                "INSERT INTO outputs (file_id, kind, path, content, stored) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, o.kind, o.path, content, stored],
+            );
+        }
         let output_id = match &o.content {
             Content::Bytes(b) => tx.query_row(
                 "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4) RETURNING id",
@@ -684,11 +698,7 @@ impl TranslationTx<'_> {
                     output_id
                 }
                 None => {
-                    let mut joined = Vec::with_capacity(o.content.len());
-                    for line in lines {
-                        joined.extend_from_slice(line.as_bytes());
-                        joined.push(b'\n');
-                    }
+                    let joined = join_lines(lines, o.content.len());
                     tx.query_row(
                         "INSERT INTO outputs (file_id, kind, path, content) VALUES (?1, ?2, ?3, ?4) RETURNING id",
                         params![id, o.kind, o.path, joined],
@@ -777,7 +787,24 @@ impl TranslationTx<'_> {
     }
 }
 
-fn exec(conn: &Db, sql: &str, params: &[db::Value<'_>]) -> Result<usize> {
+/// A statement whose count nobody reads ([`Db::write`]: on PostgreSQL it goes with the next
+/// round trip of the transaction).
+/// Lines, each followed by a newline, as one value of `len` bytes.
+fn join_lines(lines: &[&str], len: usize) -> Vec<u8> {
+    let mut joined = Vec::with_capacity(len);
+    for line in lines {
+        joined.extend_from_slice(line.as_bytes());
+        joined.push(b'\n');
+    }
+    joined
+}
+
+fn exec(conn: &Db, sql: &str, params: &[db::Value<'_>]) -> Result<()> {
+    conn.write(sql, params)
+}
+
+/// A statement whose count is read: the rows it changed.
+fn count(conn: &Db, sql: &str, params: &[db::Value<'_>]) -> Result<usize> {
     conn.execute(sql, params)
 }
 
@@ -808,15 +835,11 @@ fn anomaly_in(
 /// Takes `n` consecutive control numbers on `conn` (inside the caller's transaction);
 /// returns the first.
 fn draw_controls(conn: &Db, partner: &str, kind: &str, n: u64) -> Result<u64> {
-    exec(
-        conn,
-        "INSERT INTO counters (partner, kind, value) VALUES (?1, ?2, ?3)
-         ON CONFLICT (partner, kind) DO UPDATE SET value = counters.value + excluded.value",
-        params![partner, kind, n as i64],
-    )?;
     let v: i64 = conn.query_row(
-        "SELECT value FROM counters WHERE partner = ?1 AND kind = ?2",
-        params![partner, kind],
+        "INSERT INTO counters (partner, kind, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (partner, kind) DO UPDATE SET value = counters.value + excluded.value
+         RETURNING value",
+        params![partner, kind, n as i64],
         |r| r.get(0),
     )?;
     Ok(v as u64 + 1 - n)
@@ -854,7 +877,7 @@ fn settle_in(
             Attempt::Dead { status, error } => ("dead", *status, Some(error), None),
             Attempt::Rejected { status, error } => ("rejected", Some(*status), Some(error), None),
         };
-    let changed = exec(conn,
+    let changed = count(conn,
         "UPDATE deliveries SET state = ?2, attempts = attempts + 1, last_status = ?3, last_error = ?4,
              next_at = COALESCE(?5, next_at), delivered_at = CASE WHEN ?2 = 'delivered' THEN ?6 ELSE delivered_at END,
              claim_until = NULL
@@ -948,24 +971,33 @@ fn insert_in(tx: &Db, stamp: Stamp, f: &NewFile<'_>, origin: &str) -> Result<(i6
 }
 
 fn set_state(tx: &Db, stamp: Stamp, id: i64, from: &[State], to: State) -> Result<()> {
+    let from_list = from
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // One statement when the file is where it should be; the reason read only when not.
+    let moved = count(
+        tx,
+        &format!(
+            "UPDATE files SET state = ?2, updated_at = ?3, failures = 0, retry_at = NULL, last_error = NULL
+             WHERE id = ?1 AND state IN ({from_list})"
+        ),
+        params![id, to.as_str(), stamp.secs()],
+    )?;
+    if moved == 1 {
+        return Ok(());
+    }
     let current: Option<String> =
         tx.query_opt("SELECT state FROM files WHERE id = ?1", params![id], |r| {
             r.get(0)
         })?;
     let current = current.ok_or(StoreError::NotFound(id))?;
-    if !from.iter().any(|s| s.as_str() == current) {
-        return Err(StoreError::WrongState {
-            id,
-            state: current,
-            expected: from.first().map_or("", |s| s.as_str()),
-        });
-    }
-    exec(
-        tx,
-        "UPDATE files SET state = ?2, updated_at = ?3, failures = 0, retry_at = NULL, last_error = NULL WHERE id = ?1",
-        params![id, to.as_str(), stamp.secs()],
-    )?;
-    Ok(())
+    Err(StoreError::WrongState {
+        id,
+        state: current,
+        expected: from.first().map_or("", |s| s.as_str()),
+    })
 }
 
 impl Store {
@@ -990,7 +1022,7 @@ impl Store {
                 idle_seconds,
             } => {
                 let mut store = Store {
-                    conn: Db::postgres(connect_postgres(url, password.as_deref(), *idle_seconds)?),
+                    conn: connect_postgres(url, password.as_deref(), *idle_seconds)?,
                     clock: std::time::SystemTime::now,
                 };
                 store.migrate()?;
@@ -1223,6 +1255,34 @@ impl Store {
             .ok_or(StoreError::NotFound(id))
     }
 
+    /// The files among `ids` now in one of `states`, in the order of `ids` (a few queries for
+    /// a whole batch, not one per file).
+    pub fn files_among(&self, ids: &[i64], states: &[State]) -> Result<Vec<FileRow>> {
+        let states = states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut found = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            for f in self.all(
+                &format!(
+                    "SELECT {FILE_COLUMNS} FROM files WHERE id IN ({list}) AND state IN ({states})"
+                ),
+                params![],
+                file_row,
+            )? {
+                found.insert(f.id, f);
+            }
+        }
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
     /// Files not yet in a final or waiting state, oldest first.
     pub fn unfinished(&self) -> Result<Vec<FileRow>> {
         self.all(&format!(
@@ -1368,19 +1428,18 @@ impl Store {
         let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
         let now = stamp.secs();
-        if exec(
+        // The event first, while the output is still unwritten: no answer is waited for.
+        exec(
+            &tx,
+            "INSERT INTO events (file_id, at, state, detail)
+             SELECT file_id, ?2, 'output', 'written ' || path FROM outputs WHERE id = ?1 AND written_at IS NULL",
+            params![output_id, now],
+        )?;
+        exec(
             &tx,
             "UPDATE outputs SET written_at = ?2 WHERE id = ?1 AND written_at IS NULL",
             params![output_id, now],
-        )? == 1
-        {
-            exec(
-                &tx,
-                "INSERT INTO events (file_id, at, state, detail)
-                 SELECT file_id, ?2, 'output', 'written ' || path FROM outputs WHERE id = ?1",
-                params![output_id, now],
-            )?;
-        }
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -1658,7 +1717,7 @@ impl Store {
     /// on a panic or an error: nothing of it is still out).
     pub fn drop_claims(&mut self, target: &str, node: &str) -> Result<usize> {
         let tx = self.conn.savepoint()?;
-        let n = exec(
+        let n = count(
             &tx,
             "UPDATE deliveries SET claim_until = NULL
              WHERE target = ?1 AND claimed_by = ?2 AND state = 'pending' AND claim_until IS NOT NULL",
@@ -1683,7 +1742,7 @@ impl Store {
         let tx = self.conn.savepoint()?;
         let mut freed = 0;
         for holder in gone {
-            freed += exec(
+            freed += count(
                 &tx,
                 "UPDATE deliveries SET claim_until = NULL
                  WHERE claimed_by = ?1 AND state = 'pending' AND claim_until IS NOT NULL",
@@ -1763,7 +1822,7 @@ impl Store {
     pub fn discard_exception(&mut self, id: i64) -> Result<()> {
         let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        if exec(
+        if count(
             &tx,
             "UPDATE exceptions SET state = 'discarded' WHERE id = ?1 AND state = 'open'",
             params![id],
@@ -1785,7 +1844,7 @@ impl Store {
     pub fn release_delivery(&mut self, id: i64) -> Result<()> {
         let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        let n = exec(
+        let n = count(
             &tx,
             "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?2, created_at = ?2
              WHERE id = ?1 AND state IN ('rejected', 'dead')",
@@ -1809,7 +1868,7 @@ impl Store {
     pub fn discard_delivery(&mut self, id: i64) -> Result<()> {
         let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
-        let n = exec(&tx,
+        let n = count(&tx,
             "UPDATE deliveries SET state = 'discarded' WHERE id = ?1 AND state IN ('rejected', 'dead')",
             params![id],
         )?;
@@ -1898,7 +1957,7 @@ impl Store {
         let stamp = self.stamp();
         let tx = self.conn.savepoint()?;
         let now = stamp.secs();
-        if exec(
+        if count(
             &tx,
             "UPDATE uploads SET state = 'done', done_at = ?2, last_error = NULL WHERE id = ?1 AND state != 'done'",
             params![id, now],

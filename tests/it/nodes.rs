@@ -376,3 +376,40 @@ fn a_standby_serves_the_admin_api_and_shows_both_nodes_and_the_work_of_the_activ
         assert!(code.success(), "a node stopped with {code}:\n{}", sb.log());
     }
 }
+
+#[test]
+fn a_standby_asked_to_stop_stops_at_once_not_at_its_next_look_at_the_lease() {
+    let sb = Sandbox::on_postgres(CONFIG);
+    // A long lease: a standby looks at it every 20 s.
+    fs::write(
+        sb.path("edigate.toml"),
+        format!("{CONFIG}{POSTGRES_STORE}lease_seconds = 60\n"),
+    )
+    .unwrap();
+    let mut active = sb.spawn(&["run"]);
+    let id = active.id();
+    assert!(
+        wait_for(60, || active_pid(&status(&sb)) == Some(id)),
+        "{}",
+        sb.log()
+    );
+    let mut standby = sb.spawn(&["run"]);
+    let waiting = u64::from(standby.id());
+    // Status shows it once it has looked at the lease for the first time.
+    let seen = |s: &Value| {
+        s["nodes"].as_array().is_some_and(|n| {
+            n.iter()
+                .any(|n| n["pid"].as_u64() == Some(waiting) && n["active"] == false)
+        })
+    };
+    assert!(wait_for(60, || seen(&status(&sb))), "{}", sb.log());
+    // Told to stop just after it began to wait for its next look.
+    let code = terminate_within(&mut standby, 5);
+    assert!(
+        code.is_some_and(|c| c.success()),
+        "the standby did not stop within 5 s of SIGTERM ({code:?}):\n{}",
+        sb.log()
+    );
+    let code = terminate(&mut active);
+    assert!(code.success(), "{code}:\n{}", sb.log());
+}
