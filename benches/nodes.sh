@@ -8,6 +8,7 @@
 #
 #   bash benches/nodes.sh              # N=2000 files per run, D=600 deliveries
 #   N=5000 KILLS=0 bash benches/nodes.sh   # throughput only
+#   BIN=/path/to/edigate KILLS=0 bash benches/nodes.sh   # another build, for a comparison
 #
 # PostgreSQL: Debian's server binaries, a throwaway cluster on 127.0.0.1 (fsync on, as a real
 # server runs), started here as the postgres user when run as root.
@@ -18,8 +19,12 @@ KILLS=${KILLS:-50}
 D=${D:-600}
 LATENCY_MS=${LATENCY_MS:-50}
 FILES=${FILES:-1000}
-cargo build --release --manifest-path "$here/Cargo.toml" -q
-bin=$here/target/release/edigate
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  cargo build --release --manifest-path "$here/Cargo.toml" -q
+  bin=$here/target/release/edigate
+fi
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 work=$(mktemp -d)
 chmod 755 "$work"
