@@ -267,6 +267,10 @@ pub fn write_under(node: &str, fence: i64) {
     let _ = FENCE.set((node.to_string(), fence));
 }
 
+/// The message of the error a PostgreSQL commit is refused with when this process's lease was
+/// taken.
+const FENCED: &str = "edigate: the lease was taken by another node";
+
 /// The key of the advisory lock every PostgreSQL transaction of the store holds.
 pub const WRITER_LOCK: i64 = 0x6564_6967_6174_6501;
 
@@ -294,6 +298,9 @@ pub struct Pg {
     pending: String,
     /// The savepoints whose `SAVEPOINT` is still in `pending`: (level, where it starts).
     marks: Vec<(u32, usize)>,
+    /// The open transaction's `BEGIN` is still in `pending`: the server knows of no
+    /// transaction yet.
+    unsent_begin: bool,
 }
 
 impl Pg {
@@ -317,6 +324,7 @@ impl Pg {
             connection,
             pending: String::new(),
             marks: Vec::new(),
+            unsent_begin: false,
         })
     }
 
@@ -328,6 +336,7 @@ impl Pg {
     /// What waits, taken to be sent now.
     fn take_pending(&mut self) -> String {
         self.marks.clear();
+        self.unsent_begin = false;
         std::mem::take(&mut self.pending)
     }
 
@@ -558,14 +567,29 @@ impl Db {
         Tx::open(self, true)
     }
 
-    /// Opens the outermost transaction by hand (a batch of changes), closed by [`Db::end`].
+    /// Opens the outermost transaction by hand (a batch of changes), closed by [`Db::end`]. On
+    /// PostgreSQL the `BEGIN` and the writers' lock go with the next round trip (the fence
+    /// check, when this process writes under a lease).
     pub fn begin(&self, immediate: bool) -> Result<()> {
-        let sql = match (self.engine(), immediate) {
-            (Engine::Sqlite, true) => "BEGIN IMMEDIATE".to_string(),
-            (Engine::Sqlite, false) => "BEGIN".to_string(),
-            (Engine::Postgres, _) => format!("BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK})"),
-        };
-        self.execute_batch(&sql)?;
+        match &self.conn {
+            Conn::Lite(_) => {
+                self.execute_batch(if immediate {
+                    "BEGIN IMMEDIATE"
+                } else {
+                    "BEGIN"
+                })?;
+                self.depth.set(1);
+                return Ok(());
+            }
+            Conn::Pg(c) => pg(c, |c| {
+                // Nothing waits outside a transaction: the BEGIN starts what is sent.
+                c.queue(&format!(
+                    "BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK})"
+                ));
+                c.unsent_begin = true;
+                Ok(())
+            })?,
+        }
         self.depth.set(1);
         let fenced = self.check_fence();
         if fenced.is_err() {
@@ -592,33 +616,55 @@ impl Db {
 
     /// Commits or rolls back what [`Db::begin`] opened. A commit checks the fence again: the
     /// lease may have been taken while the transaction ran, and a late completion by a node
-    /// presumed dead must leave nothing.
+    /// presumed dead must leave nothing. On PostgreSQL that check goes in the same request as
+    /// the `COMMIT` and holds the lease's row (`FOR SHARE`) until the commit is done, so that no
+    /// takeover becomes visible between the check and the commit.
     pub fn end(&self, commit: bool) -> Result<()> {
         if !commit {
             self.abandon();
             return Ok(());
         }
-        if let Err(e) = self.check_fence() {
-            self.abandon();
-            return Err(e);
-        }
+        let sql = match (self.engine(), FENCE.get()) {
+            (Engine::Postgres, Some((node, fence))) => {
+                let node = with_literals("?1", &[Value::Text(node)])?;
+                format!(
+                    "DO $fence$ BEGIN
+                       PERFORM 1 FROM leader WHERE node = {node} AND fence = {fence} FOR SHARE;
+                       IF NOT FOUND THEN RAISE EXCEPTION '{FENCED}'; END IF;
+                     END $fence$;
+                     COMMIT"
+                )
+            }
+            _ => "COMMIT".to_string(),
+        };
         self.depth.set(0);
-        let done = self.execute_batch("COMMIT");
-        if done.is_err() {
-            // What waited failed before the COMMIT ran: the transaction is still open, in
-            // error.
+        let done = self.execute_batch(&sql);
+        if let Err(e) = done {
+            // What waited, or the fence, failed before the COMMIT ran: the transaction is still
+            // open, in error.
             self.abandon();
+            return Err(match (e, FENCE.get()) {
+                (StoreError::Database(m), Some((_, fence))) if m == FENCED => {
+                    StoreError::Fenced { fence: *fence }
+                }
+                (e, _) => e,
+            });
         }
-        done
+        Ok(())
     }
 
-    /// Rolls back the open transaction; what waited is dropped unsent.
+    /// Rolls back the open transaction; what waited is dropped unsent (and nothing is sent
+    /// when the server never heard of the transaction).
     fn abandon(&self) {
         self.depth.set(0);
         if let Conn::Pg(c) = &self.conn {
             let _ = pg(c, |c| {
+                let begun = !c.unsent_begin;
                 c.take_pending();
-                c.simple("ROLLBACK").map(drop)
+                if begun {
+                    c.simple("ROLLBACK")?;
+                }
+                Ok(())
             });
         } else {
             let _ = self.execute_batch("ROLLBACK");
