@@ -92,6 +92,9 @@ pub struct Status {
     /// The nodes sharing a PostgreSQL store, the active one (holding the lease) first; empty
     /// on SQLite.
     pub nodes: Vec<crate::store::NodeRow>,
+    /// A node without a heartbeat for longer than this many seconds (one lease) is silent:
+    /// stopped without a goodbye (killed, its host gone) or cut off from the database.
+    pub nodes_silent_after: u64,
 }
 
 /// Computes the status.
@@ -209,6 +212,7 @@ pub fn status(cfg: &Config, store: &Store) -> Result<Status, StoreError> {
         sent_interchanges: store.sent_interchange_counts()?,
         alerts: store.alert_counts()?,
         nodes: store.nodes()?,
+        nodes_silent_after: cfg.store.lease_seconds,
         acks_overdue,
         channels,
         files,
@@ -352,6 +356,9 @@ pub fn status_text(s: &Status, escape: impl Fn(&str) -> String) -> String {
             let role = match (&n.fence, &n.lease_until) {
                 (Some(fence), Some(until)) => {
                     format!("active, lease until {until} (fence {fence})")
+                }
+                _ if n.silent_seconds > s.nodes_silent_after as i64 => {
+                    "silent: stopped without a goodbye, or cut off from the database".to_string()
                 }
                 _ => "standby".to_string(),
             };

@@ -413,3 +413,57 @@ fn a_standby_asked_to_stop_stops_at_once_not_at_its_next_look_at_the_lease() {
     let code = terminate(&mut active);
     assert!(code.success(), "{code}:\n{}", sb.log());
 }
+
+#[test]
+fn a_killed_standby_shows_as_silent_once_a_lease_passes_without_its_heartbeat() {
+    let sb = Sandbox::on_postgres(CONFIG);
+    fs::write(
+        sb.path("edigate.toml"),
+        format!("{CONFIG}{POSTGRES_STORE}lease_seconds = 2\n"),
+    )
+    .unwrap();
+    let mut active = sb.spawn(&["run"]);
+    let id = active.id();
+    assert!(
+        wait_for(60, || active_pid(&status(&sb)) == Some(id)),
+        "{}",
+        sb.log()
+    );
+    let mut standby = sb.spawn(&["run"]);
+    let line = |sb: &Sandbox, pid: u32| -> String {
+        let node = status(sb)["nodes"]
+            .as_array()
+            .and_then(|n| {
+                n.iter()
+                    .find(|n| n["pid"].as_u64() == Some(u64::from(pid)))
+                    .and_then(|n| n["node"].as_str().map(String::from))
+            })
+            .unwrap_or_default();
+        let text = sb.stdout(&["status"]);
+        text.lines()
+            .find(|l| !node.is_empty() && l.contains(&node))
+            .unwrap_or("")
+            .to_string()
+    };
+    let waiting = standby.id();
+    assert!(
+        wait_for(60, || line(&sb, waiting).contains("standby")),
+        "{}",
+        sb.stdout(&["status"])
+    );
+    standby.kill().unwrap();
+    standby.wait().unwrap();
+    assert!(
+        wait_for(30, || line(&sb, waiting).contains("silent")),
+        "{}",
+        sb.stdout(&["status"])
+    );
+    // The active node, heartbeating, is never silent.
+    assert!(
+        line(&sb, id).contains("active"),
+        "{}",
+        sb.stdout(&["status"])
+    );
+    let code = terminate(&mut active);
+    assert!(code.success(), "{code}:\n{}", sb.log());
+}
