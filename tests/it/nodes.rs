@@ -377,22 +377,29 @@ fn a_standby_serves_the_admin_api_and_shows_both_nodes_and_the_work_of_the_activ
     }
 }
 
-#[test]
-fn a_standby_asked_to_stop_stops_at_once_not_at_its_next_look_at_the_lease() {
+/// A sandbox on PostgreSQL with leases of `lease_seconds`, and its first node, once status
+/// shows it active.
+fn one_active_node(lease_seconds: u64) -> (Sandbox, Child) {
     let sb = Sandbox::on_postgres(CONFIG);
-    // A long lease: a standby looks at it every 20 s.
     fs::write(
         sb.path("edigate.toml"),
-        format!("{CONFIG}{POSTGRES_STORE}lease_seconds = 60\n"),
+        format!("{CONFIG}{POSTGRES_STORE}lease_seconds = {lease_seconds}\n"),
     )
     .unwrap();
-    let mut active = sb.spawn(&["run"]);
+    let active = sb.spawn(&["run"]);
     let id = active.id();
     assert!(
         wait_for(60, || active_pid(&status(&sb)) == Some(id)),
         "{}",
         sb.log()
     );
+    (sb, active)
+}
+
+#[test]
+fn a_standby_asked_to_stop_stops_at_once_not_at_its_next_look_at_the_lease() {
+    // A long lease: a standby looks at it every 20 s.
+    let (sb, mut active) = one_active_node(60);
     let mut standby = sb.spawn(&["run"]);
     let waiting = u64::from(standby.id());
     // Status shows it once it has looked at the lease for the first time.
@@ -416,19 +423,8 @@ fn a_standby_asked_to_stop_stops_at_once_not_at_its_next_look_at_the_lease() {
 
 #[test]
 fn a_killed_standby_shows_as_silent_once_a_lease_passes_without_its_heartbeat() {
-    let sb = Sandbox::on_postgres(CONFIG);
-    fs::write(
-        sb.path("edigate.toml"),
-        format!("{CONFIG}{POSTGRES_STORE}lease_seconds = 2\n"),
-    )
-    .unwrap();
-    let mut active = sb.spawn(&["run"]);
+    let (sb, mut active) = one_active_node(2);
     let id = active.id();
-    assert!(
-        wait_for(60, || active_pid(&status(&sb)) == Some(id)),
-        "{}",
-        sb.log()
-    );
     let mut standby = sb.spawn(&["run"]);
     let line = |sb: &Sandbox, pid: u32| -> String {
         let node = status(sb)["nodes"]
