@@ -351,7 +351,10 @@ fn run(cli: Cli) -> Result<u8> {
                         true => None,
                         false => Some(scheduler::Deliverer::start(cfg.clone())?),
                     };
+                    // And it advances the files it can claim, as the active node does.
+                    let files = scheduler::FileWorker::start(cfg.clone())?;
                     let lease = crate::nodes::Lease::wait(&cfg, &stopping);
+                    files.stop();
                     if let Some(d) = standby {
                         d.stop();
                     }

@@ -200,3 +200,86 @@ impl Drop for Lease {
         let _ = self.store.release_lease(&self.node, self.fence);
     }
 }
+
+/// Frees the file claims of processes known to be gone: on SQLite every process but this one
+/// (one process at a time holds the data folder), on PostgreSQL those of this host that no
+/// longer run. Claims of nodes elsewhere run out by themselves.
+pub fn free_file_claims(cfg: &Config, store: &mut Store) -> Result<(), StoreError> {
+    let me = node_name();
+    let sqlite = cfg.store.backend == crate::config::Backend::Sqlite;
+    let freed = store.free_file_claims_of(&|node| (sqlite && node != me) || gone(node))?;
+    if freed > 0 {
+        tracing::info!(files = freed, "freed the file claims of stopped processes");
+    }
+    Ok(())
+}
+
+/// How many chunks of claimed files this process is advancing now.
+static CLAIMING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// While alive, this process's claims on files are renewed every third of `lease_seconds` by
+/// a thread of its own (on PostgreSQL; on SQLite no other process can claim them), so that a
+/// chunk that takes long (a big file) is not taken over while it runs.
+pub struct ClaimsKept {
+    now: std::time::SystemTime,
+    length: Duration,
+}
+
+impl ClaimsKept {
+    pub fn start(cfg: &Config) -> ClaimsKept {
+        let length = Duration::from_secs(cfg.store.lease_seconds.max(1));
+        CLAIMING.fetch_add(1, Ordering::SeqCst);
+        if cfg.store.backend == crate::config::Backend::Postgres {
+            static RENEWER: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+            RENEWER.get_or_init(|| {
+                let cfg = cfg.clone();
+                let _ = std::thread::Builder::new()
+                    .name("file-claims".into())
+                    .spawn(move || renew_file_claims(&cfg, length));
+            });
+        }
+        ClaimsKept {
+            now: std::time::SystemTime::now(),
+            length,
+        }
+    }
+
+    /// When the claims are taken.
+    pub fn now(&self) -> std::time::SystemTime {
+        self.now
+    }
+
+    /// Until when they hold, unless renewed.
+    pub fn until(&self) -> std::time::SystemTime {
+        self.now + self.length
+    }
+}
+
+impl Drop for ClaimsKept {
+    fn drop(&mut self) {
+        CLAIMING.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The renewing thread of [`ClaimsKept`]: it lives as long as the process.
+fn renew_file_claims(cfg: &Config, length: Duration) {
+    let node = node_name();
+    let mut store: Option<Store> = None;
+    loop {
+        std::thread::sleep(length / 3);
+        if CLAIMING.load(Ordering::SeqCst) == 0 {
+            continue;
+        }
+        if store.is_none() {
+            store = Store::for_config(cfg).ok();
+        }
+        let renewed = match store.as_mut() {
+            Some(s) => s.renew_file_claims(&node, std::time::SystemTime::now() + length),
+            None => Err(StoreError::Database("no connection".into())),
+        };
+        if let Err(e) = renewed {
+            tracing::warn!(error = %e, "renewing this node's claims on files; its commits are refused if another node takes them");
+            store = None;
+        }
+    }
+}

@@ -60,11 +60,33 @@ impl Report {
 /// Advances every unfinished file as far as it goes, stage by stage so that each stage costs
 /// one transaction and one sync per folder for the whole batch. One file's error never stops
 /// the others: it is logged, counted, and retried at the next pass.
+///
+/// Files are claimed first, a chunk at a time (`Store::claim_files`), so that nodes sharing a
+/// store advance different files side by side; the claims are renewed while the chunk runs
+/// ([`crate::nodes::ClaimsKept`]), every commit checks them, and they are given up when the
+/// chunk is done.
 pub fn advance_all(
     cfg: &Config,
     store: &mut Store,
     parallel: Parallel<'_>,
 ) -> Result<Report, StoreError> {
+    advance_until(
+        cfg,
+        store,
+        parallel,
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+}
+
+/// [`advance_all`], stopping before its next chunk once `stop` is raised.
+pub fn advance_until(
+    cfg: &Config,
+    store: &mut Store,
+    parallel: Parallel<'_>,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<Report, StoreError> {
+    let node = crate::nodes::node_name();
+    crate::nodes::free_file_claims(cfg, store)?;
     let mut report = Report::default();
     let mut tried = std::collections::HashSet::new();
     // Files can appear while others advance (the documents of a bundle): go on until every
@@ -83,98 +105,138 @@ pub fn advance_all(
         if todo.is_empty() {
             return Ok(report);
         }
-        tried.extend(todo.iter().copied());
-        let failed = |report: &mut Report, e: &PipelineError| {
-            tracing::error!(error = %e, "file could not advance; it will be retried");
-            report.errors += 1;
-        };
-        // Received -> translated: a batch in one transaction (each file's state changes are
-        // savepoints inside it); a store error rolls the batch back for the next pass. A backlog
-        // (after a restart) goes in intake-sized batches, so no transaction holds the database
-        // for long.
-        let received = store.files_among(&todo, &[State::Received, State::Parsed])?;
-        for batch in batches(&received, |f| f.size.max(0) as u64) {
-            // A file alone in its batch (one that came alone, or one too big to share) is
-            // translated before its transaction opens, its control numbers taken one by one,
-            // so that the database is not held for as long as a big file takes; several files
-            // are translated inside theirs, where taking the numbers costs no sync each.
-            let before =
-                (batch.len() == 1).then(|| translate_ahead(cfg, store, batch, parallel, true));
-            store.begin_batch()?;
-            let ahead =
-                before.unwrap_or_else(|| translate_ahead(cfg, store, batch, parallel, false));
-            for (f, ahead) in batch.iter().zip(ahead) {
-                match translate_file(cfg, store, f, ahead) {
-                    Ok(rejected) => report.rejected += rejected,
-                    Err(PipelineError::Store(e)) => {
-                        let _ = store.end_batch(false);
-                        return Err(e);
-                    }
-                    Err(e) => failed(&mut report, &e),
-                }
+        for chunk in todo.chunks(CLAIM_CHUNK) {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(report);
             }
-            store.end_batch(true)?;
-        }
-        // Translated -> delivered: every output written and synced, then one transaction.
-        let mut dirs = Dirs::default();
-        let mut written = Vec::new();
-        for f in store.files_among(&todo, &[State::Translated])? {
-            match write_outputs(cfg, store, &f, &mut dirs) {
-                Ok(()) => written.push(f.id),
-                Err(e) => {
-                    failed(&mut report, &e);
-                    step_failed(store, &f, &e, true)?;
+            tried.extend(chunk.iter().copied());
+            let kept = crate::nodes::ClaimsKept::start(cfg);
+            let claimed = store.claim_files(chunk, &node, kept.now(), kept.until())?;
+            if claimed.is_empty() {
+                continue;
+            }
+            store.guard_claims(Some((&node, &claimed)));
+            let done = advance(cfg, store, parallel, &claimed, &mut report);
+            store.guard_claims(None);
+            drop(kept);
+            let dropped = store.drop_file_claims(&node);
+            match done {
+                Err(StoreError::ClaimLost) => {
+                    tracing::warn!(node = %node, "another node took over files this node was advancing (its claim ran out): this node's work on them is rolled back");
+                    store.anomaly(
+                        "file.claim_lost",
+                        None,
+                        "a node's claim on files ran out while it advanced them; another node took them over and this node's work was rolled back",
+                    )?;
                 }
+                done => done?,
+            }
+            dropped?;
+        }
+    }
+}
+
+/// How many files a node claims at a time: small enough that nodes sharing a backlog split it,
+/// large enough that a chunk's transactions and syncs are shared by many files.
+const CLAIM_CHUNK: usize = 128;
+
+/// Advances the files `todo`, which this node claims, as far as they go (see [`advance_all`]).
+fn advance(
+    cfg: &Config,
+    store: &mut Store,
+    parallel: Parallel<'_>,
+    todo: &[i64],
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let failed = |report: &mut Report, e: &PipelineError| {
+        tracing::error!(error = %e, "file could not advance; it will be retried");
+        report.errors += 1;
+    };
+    // Received -> translated: a batch in one transaction (each file's state changes are
+    // savepoints inside it); a store error rolls the batch back for the next pass. A backlog
+    // (after a restart) goes in intake-sized batches, so no transaction holds the database
+    // for long.
+    let received = store.files_among(todo, &[State::Received, State::Parsed])?;
+    for batch in batches(&received, |f| f.size.max(0) as u64) {
+        // A file alone in its batch (one that came alone, or one too big to share) is
+        // translated before its transaction opens, its control numbers taken one by one,
+        // so that the database is not held for as long as a big file takes; several files
+        // are translated inside theirs, where taking the numbers costs no sync each.
+        let before = (batch.len() == 1).then(|| translate_ahead(cfg, store, batch, parallel, true));
+        store.begin_batch()?;
+        let ahead = before.unwrap_or_else(|| translate_ahead(cfg, store, batch, parallel, false));
+        for (f, ahead) in batch.iter().zip(ahead) {
+            match translate_file(cfg, store, f, ahead) {
+                Ok(rejected) => report.rejected += rejected,
+                Err(PipelineError::Store(e)) => {
+                    let _ = store.end_batch(false);
+                    return Err(e);
+                }
+                Err(e) => failed(report, &e),
             }
         }
-        match dirs.sync() {
-            Ok(()) if !written.is_empty() => store.mark_delivered(&written)?,
-            Ok(()) => {}
+        store.end_batch(true)?;
+    }
+    // Translated -> delivered: every output written and synced, then one transaction.
+    let mut dirs = Dirs::default();
+    let mut written = Vec::new();
+    for f in store.files_among(todo, &[State::Translated])? {
+        match write_outputs(cfg, store, &f, &mut dirs) {
+            Ok(()) => written.push(f.id),
             Err(e) => {
-                tracing::error!(error = %e, "outbox could not be synced; outputs are written again later");
-                report.errors += written.len();
-            }
-        }
-        // Delivered -> archived or quarantined: every content moved, folders synced, then one
-        // transaction.
-        let mut dirs = Dirs::default();
-        let mut placed = Vec::new();
-        for f in store.files_among(&todo, &[State::Delivered])? {
-            match place(cfg, &f, &mut dirs) {
-                Ok((blob, quarantined)) => placed.push((f, blob, quarantined)),
-                Err(e) => {
-                    failed(&mut report, &e);
-                    step_failed(store, &f, &e, false)?;
-                }
-            }
-        }
-        match dirs.sync() {
-            Ok(()) if !placed.is_empty() => {
-                let rows: Vec<(i64, String, bool)> = placed
-                    .iter()
-                    .map(|(f, b, q)| (f.id, b.clone(), *q))
-                    .collect();
-                store.mark_placed(&rows)?;
-                for (f, ..) in &placed {
-                    drop_spilled(cfg, f);
-                }
-                for (f, blob, quarantined) in &placed {
-                    if *quarantined {
-                        tracing::warn!(id = f.id, file = %f.name, reason = %f.refusal.as_deref().unwrap_or(""), "quarantined");
-                        report.quarantined += 1;
-                    } else {
-                        tracing::info!(id = f.id, file = %f.name, archive = %blob, "archived");
-                        report.archived += 1;
-                    }
-                }
-            }
-            Ok(()) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "archive could not be synced; files are placed again later");
-                report.errors += placed.len();
+                failed(report, &e);
+                step_failed(store, &f, &e, true)?;
             }
         }
     }
+    match dirs.sync() {
+        Ok(()) if !written.is_empty() => store.mark_delivered(&written)?,
+        Ok(()) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "outbox could not be synced; outputs are written again later");
+            report.errors += written.len();
+        }
+    }
+    // Delivered -> archived or quarantined: every content moved, folders synced, then one
+    // transaction.
+    let mut dirs = Dirs::default();
+    let mut placed = Vec::new();
+    for f in store.files_among(todo, &[State::Delivered])? {
+        match place(cfg, &f, &mut dirs) {
+            Ok((blob, quarantined)) => placed.push((f, blob, quarantined)),
+            Err(e) => {
+                failed(report, &e);
+                step_failed(store, &f, &e, false)?;
+            }
+        }
+    }
+    match dirs.sync() {
+        Ok(()) if !placed.is_empty() => {
+            let rows: Vec<(i64, String, bool)> = placed
+                .iter()
+                .map(|(f, b, q)| (f.id, b.clone(), *q))
+                .collect();
+            store.mark_placed(&rows)?;
+            for (f, ..) in &placed {
+                drop_spilled(cfg, f);
+            }
+            for (f, blob, quarantined) in &placed {
+                if *quarantined {
+                    tracing::warn!(id = f.id, file = %f.name, reason = %f.refusal.as_deref().unwrap_or(""), "quarantined");
+                    report.quarantined += 1;
+                } else {
+                    tracing::info!(id = f.id, file = %f.name, archive = %blob, "archived");
+                    report.archived += 1;
+                }
+            }
+        }
+        Ok(()) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "archive could not be synced; files are placed again later");
+            report.errors += placed.len();
+        }
+    }
+    Ok(())
 }
 
 /// How many times writing a file's outputs is tried before the file goes to the quarantine.
@@ -251,10 +313,18 @@ fn spill_dir(cfg: &Config) -> PathBuf {
     cfg.spool().join("outputs")
 }
 
+/// What sets this process's spilled outputs apart from another node's: a node whose claim ran
+/// out while it translated never overwrites the outputs that the node which took the file
+/// over has committed (its own are removed with the rest when the file is placed).
+fn spill_salt() -> String {
+    let node = crate::nodes::node_name();
+    node.rsplit(':').next().unwrap_or_default().to_string()
+}
+
 /// A file's records, one JSON Lines output per partner and schema: each in memory up to
 /// `inline_output_kb`, then in a synced spool file instead of a database value (which SQLite
-/// caps near 1 GB). Files are named in the order they are started, so that a repeated step
-/// writes the same files.
+/// caps near 1 GB). Files are named by the file, its attempt, the process and the order they
+/// are started in.
 struct Grouped<'c> {
     cfg: &'c Config,
     f: &'c FileRow,
@@ -294,8 +364,11 @@ impl<'c> Grouped<'c> {
                 buf.push(b'\n');
                 if buf.len() > self.cfg.inline_output_bytes {
                     let name = format!(
-                        "{:08}-a{}-{}.jsonl",
-                        self.f.id, self.f.attempt, self.spilled
+                        "{:08}-a{}-{}-{}.jsonl",
+                        self.f.id,
+                        self.f.attempt,
+                        spill_salt(),
+                        self.spilled
                     );
                     let path = spill_dir(self.cfg).join(name);
                     self.spilled += 1;
@@ -371,7 +444,12 @@ fn ack_content(
         }
     }
     let dir = spill_dir(cfg);
-    let path = dir.join(format!("{:08}-a{}-ack{n}.ack", f.id, f.attempt));
+    let path = dir.join(format!(
+        "{:08}-a{}-{}-ack{n}.ack",
+        f.id,
+        f.attempt,
+        spill_salt()
+    ));
     let write = || -> io::Result<()> {
         fs::create_dir_all(&dir)?;
         let mut w = io::BufWriter::with_capacity(1 << 20, fs::File::create(&path)?);

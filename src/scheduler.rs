@@ -142,9 +142,15 @@ impl Appliance {
         }
         let store = Store::for_config(&cfg)?;
         // Temporary files of writes cut short by a crash; their content is still committed
-        // in the store or the inbox, so they are safe to remove.
+        // in the store or the inbox, so they are safe to remove. Nodes sharing PostgreSQL
+        // write into the same folders: there only those too old to be a live node's are.
+        let before = match cfg.store.backend {
+            crate::config::Backend::Sqlite => None,
+            crate::config::Backend::Postgres => std::time::SystemTime::now()
+                .checked_sub(Duration::from_secs(cfg.store.idle_seconds())),
+        };
         for dir in [&cfg.outbox, &cfg.spool(), &cfg.archive, &cfg.quarantine] {
-            remove_temporaries(dir);
+            remove_temporaries(dir, before);
         }
         let mut store = store;
         apply_modes(&cfg, &mut store, &crate::util::actor_at_start())?;
@@ -665,6 +671,76 @@ impl Deliverer {
     }
 }
 
+/// A standby's file worker: one thread that advances the files this node can claim (the
+/// active node's passes do the same beside it), so that nodes sharing a store translate side
+/// by side. Intake, SFTP polls, uploads and retention stay with the active node.
+pub(crate) struct FileWorker {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl FileWorker {
+    pub(crate) fn start(cfg: Config) -> Result<FileWorker, ServiceError> {
+        let mut store = Store::for_config(&cfg)?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("files".into())
+            .spawn(move || file_worker(&cfg, &mut store, &flag))
+            .map_err(ServiceError::Thread)?;
+        Ok(FileWorker { stop, thread })
+    }
+
+    /// Lets the chunk in progress finish, then stops: what it claimed is given up, so the
+    /// active node (this one, when it took the lease) goes on with it.
+    pub(crate) fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.thread().unpark();
+        if self.thread.join().is_err() {
+            tracing::error!("the file worker had stopped on a panic");
+        }
+    }
+}
+
+/// The loop of a [`FileWorker`]: a round whenever files may wait, a quarter second apart when
+/// none did, with backoff while the database fails.
+fn file_worker(cfg: &Config, store: &mut Store, stop: &std::sync::atomic::AtomicBool) {
+    let mut failures = 0u32;
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let round = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pipeline::advance_until(cfg, store, &parallel, stop)
+        }));
+        let wait = match round {
+            Ok(Ok(r)) => {
+                failures = 0;
+                if r.archived + r.quarantined + r.errors > 0 {
+                    continue;
+                }
+                Duration::from_millis(250)
+            }
+            Ok(Err(e)) => {
+                if failures == 0 {
+                    tracing::error!(error = %e, "advancing files failed; retrying with backoff");
+                }
+                failures += 1;
+                Duration::from_millis(250 << failures.min(7))
+            }
+            Err(p) => {
+                let text = crate::translate::panic_text(&*p);
+                tracing::error!(panic = %text, "the file worker panicked; it is restarted");
+                failures += 1;
+                match Store::for_config(cfg) {
+                    Ok(fresh) => *store = fresh,
+                    Err(e) => tracing::error!(error = %e, "reopening the state database"),
+                }
+                let _ = store.drop_file_claims(&crate::nodes::node_name());
+                Duration::from_millis(250 << failures.min(7))
+            }
+        };
+        std::thread::park_timeout(wait);
+    }
+}
+
 /// One target's delivery loop (see [`Deliverer`]).
 fn worker(cfg: &Config, index: usize, store: &mut Store, woken: &std::sync::mpsc::Receiver<()>) {
     let t = &cfg.targets[index];
@@ -805,13 +881,16 @@ fn reread(current: &Config, store: &mut Store, refused: &mut Option<String>) -> 
     }
 }
 
-fn remove_temporaries(dir: &std::path::Path) {
+/// Removes the temporary files under `dir`, those last written `before` when it is given.
+fn remove_temporaries(dir: &std::path::Path, before: Option<std::time::SystemTime>) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let p = e.path();
+        let old =
+            || before.is_none_or(|b| e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < b));
         if e.file_type().is_ok_and(|t| t.is_dir()) {
-            remove_temporaries(&p);
-        } else if p.to_string_lossy().ends_with(".edigate-tmp") {
+            remove_temporaries(&p, before);
+        } else if p.to_string_lossy().ends_with(".edigate-tmp") && old() {
             tracing::info!(path = %p.display(), "removing a temporary file left by a crash");
             let _ = crate::fsutil::remove_durable(&p);
         }

@@ -271,6 +271,31 @@ pub fn write_under(node: &str, fence: i64) {
 /// taken.
 const FENCED: &str = "edigate: the lease was taken by another node";
 
+/// The message of the error a PostgreSQL commit is refused with when a file it advances is no
+/// longer claimed by this node.
+const CLAIM_LOST: &str = "edigate: another node took the claim on a file";
+
+/// The check, sent before a `COMMIT`, that `node` still holds its claim on every file of `ids`.
+fn claims_check(node: &str, ids: &[i64]) -> Result<String> {
+    if ids.is_empty() {
+        return Ok(String::new());
+    }
+    let node = with_literals("?1", &[Value::Text(node)])?;
+    let list = ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(format!(
+        "DO $claims$ DECLARE held bigint; BEGIN
+           SELECT count(*) INTO held FROM files
+             WHERE id IN ({list}) AND claimed_by = {node} AND claim_until IS NOT NULL;
+           IF held <> {n} THEN RAISE EXCEPTION '{CLAIM_LOST}'; END IF;
+         END $claims$;",
+        n = ids.len()
+    ))
+}
+
 /// The key of the advisory lock every PostgreSQL transaction of the store holds.
 pub const WRITER_LOCK: i64 = 0x6564_6967_6174_6501;
 
@@ -279,6 +304,8 @@ pub const WRITER_LOCK: i64 = 0x6564_6967_6174_6501;
 pub struct Db {
     conn: Conn,
     depth: Cell<u32>,
+    /// The files this connection's commits advance, under this node's claim: (node, ids).
+    claims: RefCell<Option<(String, Vec<i64>)>>,
 }
 
 enum Conn {
@@ -415,6 +442,7 @@ impl Db {
         Db {
             conn: Conn::Lite(conn),
             depth: Cell::new(0),
+            claims: RefCell::new(None),
         }
     }
 
@@ -422,6 +450,7 @@ impl Db {
         Db {
             conn: Conn::Pg(RefCell::new(Some(pg))),
             depth: Cell::new(0),
+            claims: RefCell::new(None),
         }
     }
 
@@ -624,33 +653,46 @@ impl Db {
             self.abandon();
             return Ok(());
         }
-        let sql = match (self.engine(), FENCE.get()) {
-            (Engine::Postgres, Some((node, fence))) => {
+        let mut sql = String::new();
+        if self.engine() == Engine::Postgres {
+            if let Some((node, fence)) = FENCE.get() {
                 let node = with_literals("?1", &[Value::Text(node)])?;
-                format!(
+                sql.push_str(&format!(
                     "DO $fence$ BEGIN
                        PERFORM 1 FROM leader WHERE node = {node} AND fence = {fence} FOR SHARE;
                        IF NOT FOUND THEN RAISE EXCEPTION '{FENCED}'; END IF;
-                     END $fence$;
-                     COMMIT"
-                )
+                     END $fence$;"
+                ));
             }
-            _ => "COMMIT".to_string(),
-        };
+            if let Some((node, ids)) = &*self.claims.borrow() {
+                sql.push_str(&claims_check(node, ids)?);
+            }
+        }
+        sql.push_str("COMMIT");
         self.depth.set(0);
         let done = self.execute_batch(&sql);
         if let Err(e) = done {
-            // What waited, or the fence, failed before the COMMIT ran: the transaction is still
+            // What waited, or a check, failed before the COMMIT ran: the transaction is still
             // open, in error.
             self.abandon();
             return Err(match (e, FENCE.get()) {
                 (StoreError::Database(m), Some((_, fence))) if m == FENCED => {
                     StoreError::Fenced { fence: *fence }
                 }
+                (StoreError::Database(m), _) if m == CLAIM_LOST => StoreError::ClaimLost,
                 (e, _) => e,
             });
         }
         Ok(())
+    }
+
+    /// From now on (until called with `None`), every commit of this connection on PostgreSQL
+    /// first checks that `node` still holds its claim on each of these files, and is refused
+    /// (`StoreError::ClaimLost`) when another node took one. Claims are taken under the
+    /// writers' lock, which the committing transaction holds, so none can change between the
+    /// check and the commit.
+    pub fn guard_claims(&self, claims: Option<(&str, &[i64])>) {
+        *self.claims.borrow_mut() = claims.map(|(node, ids)| (node.to_string(), ids.to_vec()));
     }
 
     /// Rolls back the open transaction; what waited is dropped unsent (and nothing is sent

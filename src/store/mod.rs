@@ -9,6 +9,7 @@ use thiserror::Error;
 
 mod advices;
 mod alerts;
+mod claims;
 mod copy;
 pub(crate) mod db;
 mod nodes;
@@ -43,6 +44,12 @@ pub enum StoreError {
     /// This node's lease was taken by another node: it must not write any more.
     #[error("this node lost its lease (fence {fence}) to another node and writes nothing more")]
     Fenced { fence: i64 },
+    /// Another node took the claim on a file this node was advancing (this node's claim ran
+    /// out): the work is rolled back and left to that node.
+    #[error(
+        "another node took over a file this node was advancing; its work on it is rolled back"
+    )]
+    ClaimLost,
     /// `[store]` names a database that cannot be reached as configured.
     #[error("[store]: {0}")]
     Unconfigured(String),
@@ -420,6 +427,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_initial.sql"),
     include_str!("migrations/postgres/0002_nodes.sql"),
     include_str!("migrations/postgres/0003_delivery_claims.sql"),
+    include_str!("migrations/postgres/0004_file_claims.sql"),
 ];
 
 const SQLITE_MIGRATIONS: &[&str] = &[
@@ -438,6 +446,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0013_channel_tiles.sql"),
     include_str!("migrations/sqlite/0014_stored_outputs.sql"),
     include_str!("migrations/sqlite/0015_delivery_claims.sql"),
+    include_str!("migrations/sqlite/0016_file_claims.sql"),
 ];
 
 /// Where the state database is.

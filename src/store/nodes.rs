@@ -22,6 +22,8 @@ pub struct NodeRow {
     pub lease_until: Option<String>,
     /// Deliveries it holds a live claim on (it is sending them now).
     pub claims: i64,
+    /// Files it holds a live claim on (it is translating, writing or placing them now).
+    pub files: i64,
 }
 
 const TIME: &str = "to_char(? AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
@@ -109,7 +111,10 @@ impl Store {
             "SELECT n.node, n.host, n.pid, {}, {}, CAST(EXTRACT(EPOCH FROM now() - n.seen_at) AS BIGINT),
                     l.node IS NOT NULL, l.fence, {},
                     (SELECT COUNT(*) FROM deliveries d
-                     WHERE d.claimed_by = n.node AND d.state = 'pending' AND d.claim_until > ?1)
+                     WHERE d.claimed_by = n.node AND d.state = 'pending' AND d.claim_until > ?1),
+                    (SELECT COUNT(*) FROM files f
+                     WHERE f.claimed_by = n.node AND f.claim_until > ?1
+                       AND f.state IN ('received', 'parsed', 'translated', 'delivered'))
              FROM nodes n LEFT JOIN leader l ON l.node = n.node AND l.expires_at >= now()
              ORDER BY l.node IS NULL, n.started_at",
             time("n.started_at"),
@@ -129,6 +134,7 @@ impl Store {
                     fence: r.get(7)?,
                     lease_until: r.get(8)?,
                     claims: r.get(9)?,
+                    files: r.get(10)?,
                 })
             })
     }

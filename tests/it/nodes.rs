@@ -303,6 +303,79 @@ fn nodes_split_a_slow_targets_deliveries_and_a_killed_nodes_claims_pass_to_the_o
 }
 
 #[test]
+fn two_nodes_split_the_files_between_them_and_each_file_flows_once() {
+    // Files are claimed a chunk at a time: the standby advances those the active node has
+    // not claimed, so both translate, and every order still ends once in the outbox.
+    let files = scale("EDIGATE_NODES_SPLIT_FILES", 600);
+    let sb = Sandbox::on_postgres(CONFIG);
+    fs::write(
+        sb.path("edigate.toml"),
+        format!("{CONFIG}{POSTGRES_STORE}lease_seconds = 4\n"),
+    )
+    .unwrap();
+    let nodes: Vec<Child> = vec![sb.spawn(&["run"]), sb.spawn(&["run"])];
+    let both = wait_for(60, || {
+        let s = status(&sb);
+        active_pid(&s).is_some() && s["nodes"].as_array().is_some_and(|n| n.len() == 2)
+    });
+    assert!(both, "{}", sb.log());
+    for n in 0..files {
+        sb.drop_file(&format!("po{n:05}.edi"), &po(n));
+    }
+    // While the backlog lasts, status shows what each node is advancing.
+    let mut advancing = HashSet::new();
+    let finished = wait_for(180, || {
+        let s = status(&sb);
+        for n in s["nodes"].as_array().into_iter().flatten() {
+            if n["files"].as_i64().unwrap_or(0) > 0 {
+                advancing.insert(n["node"].as_str().unwrap_or_default().to_string());
+            }
+        }
+        done(&s) as usize == files
+    });
+    assert!(finished, "{}\n{}", sb.stdout(&["status"]), sb.log());
+    for mut n in nodes {
+        let code = terminate(&mut n);
+        assert!(code.success(), "a node stopped with {code}:\n{}", sb.log());
+    }
+    // Each node advanced some of the files (the last to claim a file is kept on its row).
+    let workers = sb.state_column("SELECT DISTINCT claimed_by FROM files ORDER BY 1");
+    assert_eq!(workers.len(), 2, "{workers:?}\n{}", sb.log());
+    assert!(
+        !advancing.is_empty(),
+        "status never showed a node advancing files"
+    );
+    let s = status(&sb);
+    assert_eq!(s["files"]["quarantined"], 0, "{s}");
+    assert_eq!(s["files"]["in_flight"], 0, "{s}");
+    let mut orders = HashSet::new();
+    let mut lines = 0;
+    for f in sb.files("outbox/ACME/purchase_order") {
+        let text = fs::read_to_string(sb.path("outbox/ACME/purchase_order").join(&f)).unwrap();
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            orders.insert(
+                v["correlation"]["po_number"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            lines += 1;
+        }
+    }
+    assert_eq!((orders.len(), lines), (files, files));
+    // One 997 per file, each with its own control number across both nodes.
+    let acks = sb.files("outbox/ACME/acks");
+    assert_eq!(acks.len(), files, "{acks:?}");
+    let mut numbers = HashSet::new();
+    for a in &acks {
+        let text = fs::read_to_string(sb.path("outbox/ACME/acks").join(a)).unwrap();
+        let isa13 = text.split('*').nth(13).unwrap_or_default().to_string();
+        assert!(numbers.insert(isa13.clone()), "ISA13 {isa13} twice");
+    }
+}
+
+#[test]
 fn a_standby_serves_the_admin_api_and_shows_both_nodes_and_the_work_of_the_active_one() {
     use crate::console::{address, agent, json, ENV, VIEWER};
     let sb = Sandbox::on_postgres(CONFIG);

@@ -428,3 +428,68 @@ fn a_node_stalled_inside_a_transaction_loses_its_session_and_the_writers_lock_af
         ["parsed"]
     );
 }
+
+#[test]
+fn a_commit_advancing_a_file_whose_claim_another_node_took_is_refused_and_leaves_nothing() {
+    // A node whose claim on a file ran out (it froze, or its renewals failed) while it worked
+    // on it: another node claims the file. The first node's commit must leave nothing, or the
+    // file would be translated twice.
+    use edigate::store::{no_interchanges, Location, NewFile, State, Store, StoreError};
+    use std::time::{Duration, SystemTime};
+    let server = pg::server();
+    let url = server.fresh_database();
+    let at = Location::Postgres {
+        url: url.clone(),
+        password: None,
+        idle_seconds: 60,
+    };
+    let mut late = Store::connect(&at).unwrap();
+    let mut other = Store::connect(&at).unwrap();
+    let id = late
+        .insert_files(&[NewFile {
+            channel: "inbox",
+            partner: Some("ACME"),
+            name: "a.edi",
+            source_key: "k1",
+            sha256: "abc",
+            size: 3,
+            blob: "spool/a",
+        }])
+        .unwrap()[0]
+        .0;
+    let start = SystemTime::now();
+    let secs = |n| start + Duration::from_secs(n);
+    assert_eq!(
+        late.claim_files(&[id], "late", secs(0), secs(30)).unwrap(),
+        [id]
+    );
+    late.guard_claims(Some(("late", &[id])));
+    // While the claim holds, the claiming node's commits go through.
+    late.mark_parsed(id, Some("ACME"), "850", no_interchanges())
+        .unwrap();
+    // It runs out; the other node takes the file.
+    assert_eq!(
+        other
+            .claim_files(&[id], "other", secs(31), secs(61))
+            .unwrap(),
+        [id]
+    );
+    let tx = late.begin_translation(id).unwrap();
+    let refused = tx.finish(None, "translated");
+    assert!(matches!(refused, Err(StoreError::ClaimLost)), "{refused:?}");
+    assert_eq!(late.file(id).unwrap().state, State::Parsed);
+    // The node that holds the claim goes on.
+    other.guard_claims(Some(("other", &[id])));
+    other
+        .begin_translation(id)
+        .unwrap()
+        .finish(None, "translated")
+        .unwrap();
+    assert_eq!(
+        server.column(
+            &url,
+            &format!("SELECT state || ' ' || claimed_by FROM files WHERE id = {id}")
+        ),
+        ["translated other"]
+    );
+}
