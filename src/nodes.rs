@@ -172,7 +172,10 @@ fn renew(cfg: &Config, node: &str, fence: i64, stop: &AtomicBool) {
             None => Err(StoreError::Database("no connection".into())),
         };
         match outcome {
-            Ok(true) => renewed = Instant::now(),
+            Ok(true) => {
+                renewed = Instant::now();
+                forget_silent(store.as_ref());
+            }
             Ok(false) => lost(node, fence, "another node took the lease"),
             Err(e) => {
                 tracing::warn!(error = %e, "renewing the lease");
@@ -182,6 +185,23 @@ fn renew(cfg: &Config, node: &str, fence: i64, stop: &AtomicBool) {
                 }
             }
         }
+    }
+}
+
+/// How long a node that stopped without a goodbye stays in `status` (as silent) before the
+/// active node forgets it.
+pub const FORGET_SILENT_AFTER: u64 = 24 * 3600;
+
+/// Forgets the nodes silent for [`FORGET_SILENT_AFTER`], logging each time it does.
+fn forget_silent(store: Option<&Store>) {
+    match store.map(|s| s.forget_silent_nodes(FORGET_SILENT_AFTER)) {
+        Some(Ok(n)) if n > 0 => tracing::info!(
+            nodes = n,
+            hours = FORGET_SILENT_AFTER / 3600,
+            "forgot nodes silent for a day"
+        ),
+        Some(Err(e)) => tracing::warn!(error = %e, "forgetting silent nodes"),
+        _ => {}
     }
 }
 
@@ -217,6 +237,38 @@ pub fn free_file_claims(cfg: &Config, store: &mut Store) -> Result<(), StoreErro
 /// How many chunks of claimed files this process is advancing now.
 static CLAIMING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// How many files the chunk at hand claimed (0 until known).
+static CLAIMED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// When this process last knew all its claims on files to hold (milliseconds since 1970; 0
+/// once it knows one was taken).
+static HELD_AT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn millis(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Whether this process may still act on its claims on files outside the database (write an
+/// output into the outbox, move a content): on PostgreSQL, only while they were known to hold
+/// less than two thirds of `lease_seconds` ago, as delivery workers send nothing past that.
+/// A node frozen past that point, or whose renewals fail, stops before its next such act;
+/// what the database records is refused anyway by the commit's check.
+pub fn claims_fresh(cfg: &Config) -> bool {
+    cfg.store.backend == crate::config::Backend::Sqlite
+        || fresh(
+            HELD_AT.load(Ordering::SeqCst),
+            millis(std::time::SystemTime::now()),
+            cfg.store.lease_seconds.max(1) * 1000,
+        )
+}
+
+/// Whether claims known to hold at `held` (ms) still may be acted on at `now`, for claims of
+/// `length` ms.
+fn fresh(held: u64, now: u64, length: u64) -> bool {
+    held > 0 && now.saturating_sub(held) < length * 2 / 3
+}
+
 /// While alive, this process's claims on files are renewed every third of `lease_seconds` by
 /// a thread of its own (on PostgreSQL; on SQLite no other process can claim them), so that a
 /// chunk that takes long (a big file) is not taken over while it runs.
@@ -229,6 +281,7 @@ impl ClaimsKept {
     pub fn start(cfg: &Config) -> ClaimsKept {
         let length = Duration::from_secs(cfg.store.lease_seconds.max(1));
         CLAIMING.fetch_add(1, Ordering::SeqCst);
+        CLAIMED.store(0, Ordering::SeqCst);
         if cfg.store.backend == crate::config::Backend::Postgres {
             static RENEWER: std::sync::OnceLock<()> = std::sync::OnceLock::new();
             RENEWER.get_or_init(|| {
@@ -247,6 +300,12 @@ impl ClaimsKept {
     /// When the claims are taken.
     pub fn now(&self) -> std::time::SystemTime {
         self.now
+    }
+
+    /// The claims taken at [`ClaimsKept::now`] are on `n` files.
+    pub fn holding(&self, n: usize) {
+        HELD_AT.store(millis(self.now), Ordering::SeqCst);
+        CLAIMED.store(n, Ordering::SeqCst);
     }
 
     /// Until when they hold, unless renewed.
@@ -273,13 +332,37 @@ fn renew_file_claims(cfg: &Config, length: Duration) {
         if store.is_none() {
             store = Store::for_config(cfg).ok();
         }
+        let at = std::time::SystemTime::now();
         let renewed = match store.as_mut() {
-            Some(s) => s.renew_file_claims(&node, std::time::SystemTime::now() + length),
+            Some(s) => s.renew_file_claims(&node, at + length),
             None => Err(StoreError::Database("no connection".into())),
         };
-        if let Err(e) = renewed {
-            tracing::warn!(error = %e, "renewing this node's claims on files; its commits are refused if another node takes them");
-            store = None;
+        let claimed = CLAIMED.load(Ordering::SeqCst);
+        match renewed {
+            Ok(n) if n >= claimed => HELD_AT.store(millis(at), Ordering::SeqCst),
+            Ok(_) => {
+                // Another node took some: nothing more is written for them outside the
+                // database, and the chunk's next commit is refused.
+                HELD_AT.store(0, Ordering::SeqCst);
+                tracing::warn!(node = %node, "another node took files this node had claimed");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "renewing this node's claims on files; its commits are refused if another node takes them");
+                store = None;
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn claims_are_acted_on_only_within_two_thirds_of_their_length_since_last_known_held() {
+        use super::fresh;
+        assert!(fresh(1_000, 1_000, 30_000));
+        assert!(fresh(1_000, 20_999, 30_000));
+        assert!(!fresh(1_000, 21_000, 30_000));
+        // Known lost.
+        assert!(!fresh(0, 1, 30_000));
     }
 }

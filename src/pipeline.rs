@@ -115,6 +115,7 @@ pub fn advance_until(
             if claimed.is_empty() {
                 continue;
             }
+            kept.holding(claimed.len());
             store.guard_claims(Some((&node, &claimed)));
             let done = advance(cfg, store, parallel, &claimed, &mut report);
             store.guard_claims(None);
@@ -183,6 +184,7 @@ fn advance(
     for f in store.files_among(todo, &[State::Translated])? {
         match write_outputs(cfg, store, &f, &mut dirs) {
             Ok(()) => written.push(f.id),
+            Err(PipelineError::Store(e)) => return Err(e),
             Err(e) => {
                 failed(report, &e);
                 step_failed(store, &f, &e, true)?;
@@ -204,6 +206,7 @@ fn advance(
     for f in store.files_among(todo, &[State::Delivered])? {
         match place(cfg, &f, &mut dirs) {
             Ok((blob, quarantined)) => placed.push((f, blob, quarantined)),
+            Err(PipelineError::Store(e)) => return Err(e),
             Err(e) => {
                 failed(report, &e);
                 step_failed(store, &f, &e, false)?;
@@ -508,6 +511,7 @@ fn write_output(
     dirs: &mut Dirs,
 ) -> Result<(), PipelineError> {
     let path = cfg.outbox.join(&o.path);
+    stop_unless_claimed(cfg)?;
     // Made durable by the stage's file-system flush, before the state says so.
     match &o.stored {
         None => fsutil::write_replace(&path, &o.content).map_err(io_err(f, &path))?,
@@ -521,9 +525,19 @@ fn write_output(
     Ok(())
 }
 
+/// Refuses to act outside the database once this node's claims on its files may have been
+/// taken by another node (`nodes::claims_fresh`).
+fn stop_unless_claimed(cfg: &Config) -> Result<(), PipelineError> {
+    match crate::nodes::claims_fresh(cfg) {
+        true => Ok(()),
+        false => Err(PipelineError::Store(StoreError::ClaimLost)),
+    }
+}
+
 /// Moves a delivered file's content to the archive, or to quarantine with its sidecar. Returns
 /// the new location and whether it is quarantined.
 fn place(cfg: &Config, f: &FileRow, dirs: &mut Dirs) -> Result<(String, bool), PipelineError> {
+    stop_unless_claimed(cfg)?;
     let quarantined = f.refusal.is_some();
     let to = if quarantined {
         quarantine::path(cfg, f)

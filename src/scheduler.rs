@@ -733,7 +733,13 @@ fn file_worker(cfg: &Config, store: &mut Store, stop: &std::sync::atomic::Atomic
                     Ok(fresh) => *store = fresh,
                     Err(e) => tracing::error!(error = %e, "reopening the state database"),
                 }
-                let _ = store.drop_file_claims(&crate::nodes::node_name());
+                let detail = format!("file worker restarted after a panic: {text}");
+                if let Err(e) = store.anomaly("worker.restart", None, &detail) {
+                    tracing::error!(error = %e, "recording the restart");
+                }
+                if let Err(e) = store.drop_file_claims(&crate::nodes::node_name()) {
+                    tracing::error!(error = %e, "giving up the round's claims on files; they run out by themselves");
+                }
                 Duration::from_millis(250 << failures.min(7))
             }
         };

@@ -57,15 +57,15 @@ impl Store {
             .collect())
     }
 
-    /// Extends, to `until`, the claims `node` holds on files.
-    pub fn renew_file_claims(&mut self, node: &str, until: SystemTime) -> Result<()> {
-        let tx = self.conn.savepoint()?;
-        exec(
-            &tx,
+    /// Extends, to `until`, the claims `node` holds on files; returns how many it holds. On
+    /// PostgreSQL this runs outside the writers' lock, so that the node's own long transaction
+    /// does not hold its renewal back: it changes no claim's holder, and a claim taken meanwhile
+    /// by another node (under the lock) waits for this row's update and then finds it live.
+    pub fn renew_file_claims(&mut self, node: &str, until: SystemTime) -> Result<usize> {
+        self.conn.execute_plain(
             "UPDATE files SET claim_until = ?2 WHERE claimed_by = ?1 AND claim_until IS NOT NULL",
             params![node, Utc::rfc3339_ms(until)],
-        )?;
-        tx.commit()
+        )
     }
 
     /// Gives up every claim `node` holds on files (the name of the last node to claim a

@@ -92,6 +92,17 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the nodes without a heartbeat for `seconds` (stopped without a goodbye: killed,
+    /// or their host gone); returns how many.
+    pub fn forget_silent_nodes(&self, seconds: u64) -> Result<usize> {
+        self.postgres_only("the nodes' heartbeats")?;
+        self.conn.execute_plain(
+            "DELETE FROM nodes WHERE seen_at < now() - make_interval(secs => ?1)
+               AND node NOT IN (SELECT node FROM leader)",
+            params![seconds as i64],
+        )
+    }
+
     /// The node holding a live lease, if any.
     pub fn active_node(&self) -> Result<Option<String>> {
         self.postgres_only("the active node's lease")?;

@@ -3,8 +3,9 @@
 //! until another takes over and then woken (it must find itself fenced and exit), again and
 //! again: every file still ends once in the outbox, with one 997 each.
 //!
-//! Deliveries are split: every node, active or standing by, claims due deliveries for a while
-//! and sends them, so a slow target is worked by all nodes, each request sent once.
+//! Files and deliveries are split: every node, active or standing by, claims unfinished files
+//! and due deliveries for a while and works them, so both nodes translate and a slow target is
+//! worked by all nodes, each file flowing once and each request sent once.
 //!
 //! `EDIGATE_NODES_FILES` and `EDIGATE_NODES_KILLS` scale the run (`benches/nodes.sh` runs
 //! 1,000 files and 50 kills).

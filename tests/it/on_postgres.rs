@@ -493,3 +493,34 @@ fn a_commit_advancing_a_file_whose_claim_another_node_took_is_refused_and_leaves
         ["translated other"]
     );
 }
+
+#[test]
+fn nodes_silent_for_a_day_are_forgotten_and_the_others_are_kept() {
+    use edigate::store::{Location, Store};
+    let server = pg::server();
+    let url = server.fresh_database();
+    let store = Store::connect(&Location::Postgres {
+        url: url.clone(),
+        password: None,
+        idle_seconds: 60,
+    })
+    .unwrap();
+    for node in ["fresh", "quiet", "gone"] {
+        store.heartbeat(node, "h", 1).unwrap();
+    }
+    // "quiet" was last heard of an hour ago, "gone" a day and a second ago.
+    server.column(
+        &url,
+        "UPDATE nodes SET seen_at = CASE node WHEN 'quiet' THEN now() - interval '1 hour'
+                                          ELSE now() - interval '1 day 1 second' END
+         WHERE node IN ('quiet', 'gone') RETURNING node",
+    );
+    let forgotten = store
+        .forget_silent_nodes(edigate::nodes::FORGET_SILENT_AFTER)
+        .unwrap();
+    assert_eq!(forgotten, 1);
+    assert_eq!(
+        server.column(&url, "SELECT node FROM nodes ORDER BY node"),
+        ["fresh", "quiet"]
+    );
+}
