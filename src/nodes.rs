@@ -52,6 +52,18 @@ pub fn gone(node: &str) -> bool {
         }
 }
 
+/// Where this process's admin listener answers, once it listens.
+static CONSOLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Notes where this process's admin listener answers (`http://ADDRESS`), for its heartbeats.
+pub fn listening_at(url: &str) {
+    let _ = CONSOLE.set(url.to_string());
+}
+
+fn console() -> Option<&'static str> {
+    CONSOLE.get().map(String::as_str)
+}
+
 /// The node holding the lease when it is [`gone`].
 fn dead_holder(store: &Store) -> Result<Option<String>, StoreError> {
     Ok(store.active_node()?.filter(|holder| gone(holder)))
@@ -59,7 +71,7 @@ fn dead_holder(store: &Store) -> Result<Option<String>, StoreError> {
 
 /// One try at the lease for `node`, after its heartbeat: its fence when taken.
 fn attempt(cfg: &Config, store: &Store, node: &str) -> Result<Option<i64>, StoreError> {
-    store.heartbeat(node, &host_name(), std::process::id())?;
+    store.heartbeat(node, &host_name(), std::process::id(), console())?;
     let dead = dead_holder(store)?;
     store.take_lease(node, cfg.store.lease_seconds, dead.as_deref())
 }
@@ -167,7 +179,7 @@ fn renew(cfg: &Config, node: &str, fence: i64, stop: &AtomicBool) {
         }
         let outcome = match &store {
             Some(s) => s
-                .heartbeat(node, &host_name(), std::process::id())
+                .heartbeat(node, &host_name(), std::process::id(), console())
                 .and_then(|()| s.renew_lease(node, fence, cfg.store.lease_seconds)),
             None => Err(StoreError::Database("no connection".into())),
         };
@@ -240,6 +252,9 @@ static CLAIMING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize
 /// How many files the chunk at hand claimed (0 until known).
 static CLAIMED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// Counts the chunks claimed, so that a renewal that overlapped a new claim is not judged by it.
+static CHUNKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// When this process last knew all its claims on files to hold (milliseconds since 1970; 0
 /// once it knows one was taken).
 static HELD_AT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -306,6 +321,7 @@ impl ClaimsKept {
     pub fn holding(&self, n: usize) {
         HELD_AT.store(millis(self.now), Ordering::SeqCst);
         CLAIMED.store(n, Ordering::SeqCst);
+        CHUNKS.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Until when they hold, unless renewed.
@@ -332,13 +348,20 @@ fn renew_file_claims(cfg: &Config, length: Duration) {
         if store.is_none() {
             store = Store::for_config(cfg).ok();
         }
+        // What the chunk at hand claimed, read before the renewal: a chunk claimed during it
+        // changes the count, and the renewal then says nothing about it.
+        let (chunk, claimed) = (
+            CHUNKS.load(Ordering::SeqCst),
+            CLAIMED.load(Ordering::SeqCst),
+        );
         let at = std::time::SystemTime::now();
         let renewed = match store.as_mut() {
             Some(s) => s.renew_file_claims(&node, at + length),
             None => Err(StoreError::Database("no connection".into())),
         };
-        let claimed = CLAIMED.load(Ordering::SeqCst);
+        let judged = claimed > 0 && CHUNKS.load(Ordering::SeqCst) == chunk;
         match renewed {
+            Ok(_) if !judged => {}
             Ok(n) if n >= claimed => HELD_AT.store(millis(at), Ordering::SeqCst),
             Ok(_) => {
                 // Another node took some: nothing more is written for them outside the

@@ -364,11 +364,15 @@ pub fn status_text(s: &Status, escape: impl Fn(&str) -> String) -> String {
             };
             let _ = writeln!(
                 o,
-                "  {:<32} {role}; seen {} s ago; advancing {} claimed files; sending {} claimed deliveries",
+                "  {:<32} {role}; seen {} s ago; advancing {} claimed files; sending {} claimed deliveries{}",
                 escape(&n.node),
                 n.silent_seconds,
                 n.files,
-                n.claims
+                n.claims,
+                n.admin
+                    .as_deref()
+                    .map(|a| format!("; console {}", escape(a)))
+                    .unwrap_or_default()
             );
         }
     }

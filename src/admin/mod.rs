@@ -139,6 +139,7 @@ pub fn start(
     tracing::info!(address = %addr, "admin listener (API, dashboard, metrics)");
     // Where it listens, for tools and people (a port 0 picks one).
     let file = shared_file(&a_data_dir);
+    crate::nodes::listening_at(&format!("http://{addr}"));
     if let Err(e) = crate::fsutil::write_replace(&file, format!("http://{addr}\n").as_bytes()) {
         tracing::warn!(path = %file.display(), error = %e, "the admin address could not be written");
     }

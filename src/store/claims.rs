@@ -83,8 +83,21 @@ impl Store {
     /// Frees at once the file claims of nodes known to be gone (processes of this host that no
     /// longer run), so that their files need not wait out the claim.
     pub fn free_file_claims_of(&mut self, gone: &dyn Fn(&str) -> bool) -> Result<usize> {
+        self.free_claims_in("files", "TRUE", gone)
+    }
+
+    /// Frees the live claims on the rows of `table` that meet `condition` held by nodes that
+    /// are `gone`.
+    pub(super) fn free_claims_in(
+        &mut self,
+        table: &str,
+        condition: &str,
+        gone: &dyn Fn(&str) -> bool,
+    ) -> Result<usize> {
         let holders: Vec<String> = self.all(
-            "SELECT DISTINCT claimed_by FROM files WHERE claim_until IS NOT NULL",
+            &format!(
+                "SELECT DISTINCT claimed_by FROM {table} WHERE {condition} AND claim_until IS NOT NULL"
+            ),
             params![],
             |r| r.get(0),
         )?;
@@ -97,7 +110,10 @@ impl Store {
         for holder in gone {
             freed += count(
                 &tx,
-                "UPDATE files SET claim_until = NULL WHERE claimed_by = ?1 AND claim_until IS NOT NULL",
+                &format!(
+                    "UPDATE {table} SET claim_until = NULL
+                     WHERE claimed_by = ?1 AND {condition} AND claim_until IS NOT NULL"
+                ),
                 params![holder],
             )?;
         }

@@ -428,6 +428,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0002_nodes.sql"),
     include_str!("migrations/postgres/0003_delivery_claims.sql"),
     include_str!("migrations/postgres/0004_file_claims.sql"),
+    include_str!("migrations/postgres/0005_node_consoles.sql"),
 ];
 
 const SQLITE_MIGRATIONS: &[&str] = &[
@@ -1739,27 +1740,7 @@ impl Store {
     /// Frees at once the claims of nodes known to be gone (processes of this host that no
     /// longer run), so that their deliveries need not wait out the claim.
     pub fn free_claims_of(&mut self, gone: &dyn Fn(&str) -> bool) -> Result<usize> {
-        let holders: Vec<String> = self.all(
-            "SELECT DISTINCT claimed_by FROM deliveries WHERE state = 'pending' AND claim_until IS NOT NULL",
-            params![],
-            |r| r.get(0),
-        )?;
-        let gone: Vec<&String> = holders.iter().filter(|h| gone(h)).collect();
-        if gone.is_empty() {
-            return Ok(0);
-        }
-        let tx = self.conn.savepoint()?;
-        let mut freed = 0;
-        for holder in gone {
-            freed += count(
-                &tx,
-                "UPDATE deliveries SET claim_until = NULL
-                 WHERE claimed_by = ?1 AND state = 'pending' AND claim_until IS NOT NULL",
-                params![holder],
-            )?;
-        }
-        tx.commit()?;
-        Ok(freed)
+        self.free_claims_in("deliveries", "state = 'pending'", gone)
     }
 
     /// Notes, before their requests go out, that these deliveries may reach their target, so

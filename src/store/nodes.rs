@@ -24,6 +24,8 @@ pub struct NodeRow {
     pub claims: i64,
     /// Files it holds a live claim on (it is translating, writing or placing them now).
     pub files: i64,
+    /// Where its admin listener (API and console) answers.
+    pub admin: Option<String>,
 }
 
 const TIME: &str = "to_char(? AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
@@ -42,13 +44,14 @@ impl Store {
         }
     }
 
-    /// Records that `node` is alive now.
-    pub fn heartbeat(&self, node: &str, host: &str, pid: u32) -> Result<()> {
+    /// Records that `node` is alive now, and where its admin listener answers (if it has one).
+    pub fn heartbeat(&self, node: &str, host: &str, pid: u32, admin: Option<&str>) -> Result<()> {
         self.postgres_only("a node's heartbeat")?;
         self.conn.execute_plain(
-            "INSERT INTO nodes (node, host, pid, started_at, seen_at) VALUES (?1, ?2, ?3, now(), now())
-             ON CONFLICT (node) DO UPDATE SET seen_at = now()",
-            params![node, host, pid],
+            "INSERT INTO nodes (node, host, pid, started_at, seen_at, admin)
+             VALUES (?1, ?2, ?3, now(), now(), ?4)
+             ON CONFLICT (node) DO UPDATE SET seen_at = now(), admin = excluded.admin",
+            params![node, host, pid, admin],
         )?;
         Ok(())
     }
@@ -125,7 +128,8 @@ impl Store {
                      WHERE d.claimed_by = n.node AND d.state = 'pending' AND d.claim_until > ?1),
                     (SELECT COUNT(*) FROM files f
                      WHERE f.claimed_by = n.node AND f.claim_until > ?1
-                       AND f.state IN ('received', 'parsed', 'translated', 'delivered'))
+                       AND f.state IN ('received', 'parsed', 'translated', 'delivered')),
+                    n.admin
              FROM nodes n LEFT JOIN leader l ON l.node = n.node AND l.expires_at >= now()
              ORDER BY l.node IS NULL, n.started_at",
             time("n.started_at"),
@@ -146,6 +150,7 @@ impl Store {
                     lease_until: r.get(8)?,
                     claims: r.get(9)?,
                     files: r.get(10)?,
+                    admin: r.get(11)?,
                 })
             })
     }

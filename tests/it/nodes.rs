@@ -61,6 +61,35 @@ fn active_pid(s: &Value) -> Option<u32> {
         .map(|p| p as u32)
 }
 
+/// Every one of `files` orders once in the outbox, and one 997 per file, each with its own
+/// interchange control number whichever node wrote it.
+fn each_once_in_the_outbox(sb: &Sandbox, files: usize) {
+    let mut orders = HashSet::new();
+    let mut lines = 0;
+    for f in sb.files("outbox/ACME/purchase_order") {
+        let text = fs::read_to_string(sb.path("outbox/ACME/purchase_order").join(&f)).unwrap();
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            orders.insert(
+                v["correlation"]["po_number"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+            lines += 1;
+        }
+    }
+    assert_eq!((orders.len(), lines), (files, files));
+    let acks = sb.files("outbox/ACME/acks");
+    assert_eq!(acks.len(), files, "{acks:?}");
+    let mut numbers = HashSet::new();
+    for a in &acks {
+        let text = fs::read_to_string(sb.path("outbox/ACME/acks").join(a)).unwrap();
+        let isa13 = text.split('*').nth(13).unwrap_or_default().to_string();
+        assert!(numbers.insert(isa13.clone()), "ISA13 {isa13} twice");
+    }
+}
+
 #[test]
 fn two_nodes_take_over_from_each_other_through_kills_and_every_file_flows_once() {
     let files = scale("EDIGATE_NODES_FILES", 120);
@@ -160,26 +189,7 @@ fn two_nodes_take_over_from_each_other_through_kills_and_every_file_flows_once()
     assert!(all, "{s}\n{}", sb.log());
     assert_eq!(s["files"]["quarantined"], 0, "{s}");
     assert_eq!(s["files"]["in_flight"], 0, "{s}");
-    // Every order once in the outbox, and one 997 per interchange, each number once.
-    let mut orders = HashSet::new();
-    let mut lines = 0;
-    for f in sb.files("outbox/ACME/purchase_order") {
-        let text = fs::read_to_string(sb.path("outbox/ACME/purchase_order").join(&f)).unwrap();
-        for line in text.lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
-            orders.insert(
-                v["correlation"]["po_number"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            );
-            lines += 1;
-        }
-    }
-    assert_eq!((orders.len(), lines), (files, files));
-    let acks = sb.files("outbox/ACME/acks");
-    let numbers: HashSet<_> = acks.iter().collect();
-    assert_eq!((acks.len(), numbers.len()), (files, files), "{acks:?}");
+    each_once_in_the_outbox(&sb, files);
     // Every record delivered once: one delivery each, settled, and created once in the ERP
     // (a request a killed node had out may have gone again, under the same key).
     assert_eq!(
@@ -349,31 +359,7 @@ fn two_nodes_split_the_files_between_them_and_each_file_flows_once() {
     let s = status(&sb);
     assert_eq!(s["files"]["quarantined"], 0, "{s}");
     assert_eq!(s["files"]["in_flight"], 0, "{s}");
-    let mut orders = HashSet::new();
-    let mut lines = 0;
-    for f in sb.files("outbox/ACME/purchase_order") {
-        let text = fs::read_to_string(sb.path("outbox/ACME/purchase_order").join(&f)).unwrap();
-        for line in text.lines() {
-            let v: Value = serde_json::from_str(line).unwrap();
-            orders.insert(
-                v["correlation"]["po_number"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            );
-            lines += 1;
-        }
-    }
-    assert_eq!((orders.len(), lines), (files, files));
-    // One 997 per file, each with its own control number across both nodes.
-    let acks = sb.files("outbox/ACME/acks");
-    assert_eq!(acks.len(), files, "{acks:?}");
-    let mut numbers = HashSet::new();
-    for a in &acks {
-        let text = fs::read_to_string(sb.path("outbox/ACME/acks").join(a)).unwrap();
-        let isa13 = text.split('*').nth(13).unwrap_or_default().to_string();
-        assert!(numbers.insert(isa13.clone()), "ISA13 {isa13} twice");
-    }
+    each_once_in_the_outbox(&sb, files);
 }
 
 #[test]
@@ -435,6 +421,17 @@ fn a_standby_serves_the_admin_api_and_shows_both_nodes_and_the_work_of_the_activ
             sb.log()
         );
     }
+    // `status` names where each node's console answers (the file names only the last).
+    let mut consoles: Vec<String> = status(&sb)["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| n["admin"].as_str().unwrap_or_default().to_string())
+        .collect();
+    consoles.sort();
+    let mut expected = vec![first.clone(), second.clone()];
+    expected.sort();
+    assert_eq!(consoles, expected);
     // What the active node does is seen through the standby's listener.
     sb.drop_file("po1.edi", &po(1));
     assert!(

@@ -375,23 +375,10 @@ fn nodes_starting_together_on_a_new_database_make_its_schema_once_and_all_start(
     );
 }
 
-#[test]
-fn a_node_stalled_inside_a_transaction_loses_its_session_and_the_writers_lock_after_idle_seconds() {
-    // A node that stops between two statements of a transaction (frozen, or cut off from the
-    // database) would hold the writers' lock, and so every other node, until it woke. The
-    // server ends such a session after `idle_seconds`: the others go on, and the stalled
-    // transaction leaves nothing.
-    use edigate::store::{no_interchanges, Location, NewFile, State, Store};
-    let server = pg::server();
-    let url = server.fresh_database();
-    let at = |idle_seconds| Location::Postgres {
-        url: url.clone(),
-        password: None,
-        idle_seconds,
-    };
-    let mut stalled = Store::connect(&at(1)).unwrap();
-    let id = stalled
-        .insert_files(&[NewFile {
+/// One new file in `store`, from the inbox, for ACME: its id.
+fn one_file(store: &mut edigate::store::Store) -> i64 {
+    store
+        .insert_files(&[edigate::store::NewFile {
             channel: "inbox",
             partner: Some("ACME"),
             name: "a.edi",
@@ -401,7 +388,25 @@ fn a_node_stalled_inside_a_transaction_loses_its_session_and_the_writers_lock_af
             blob: "spool/a",
         }])
         .unwrap()[0]
-        .0;
+        .0
+}
+
+#[test]
+fn a_node_stalled_inside_a_transaction_loses_its_session_and_the_writers_lock_after_idle_seconds() {
+    // A node that stops between two statements of a transaction (frozen, or cut off from the
+    // database) would hold the writers' lock, and so every other node, until it woke. The
+    // server ends such a session after `idle_seconds`: the others go on, and the stalled
+    // transaction leaves nothing.
+    use edigate::store::{no_interchanges, Location, State, Store};
+    let server = pg::server();
+    let url = server.fresh_database();
+    let at = |idle_seconds| Location::Postgres {
+        url: url.clone(),
+        password: None,
+        idle_seconds,
+    };
+    let mut stalled = Store::connect(&at(1)).unwrap();
+    let id = one_file(&mut stalled);
     stalled
         .mark_parsed(id, Some("ACME"), "850", no_interchanges())
         .unwrap();
@@ -434,7 +439,7 @@ fn a_commit_advancing_a_file_whose_claim_another_node_took_is_refused_and_leaves
     // A node whose claim on a file ran out (it froze, or its renewals failed) while it worked
     // on it: another node claims the file. The first node's commit must leave nothing, or the
     // file would be translated twice.
-    use edigate::store::{no_interchanges, Location, NewFile, State, Store, StoreError};
+    use edigate::store::{no_interchanges, Location, State, Store, StoreError};
     use std::time::{Duration, SystemTime};
     let server = pg::server();
     let url = server.fresh_database();
@@ -445,18 +450,7 @@ fn a_commit_advancing_a_file_whose_claim_another_node_took_is_refused_and_leaves
     };
     let mut late = Store::connect(&at).unwrap();
     let mut other = Store::connect(&at).unwrap();
-    let id = late
-        .insert_files(&[NewFile {
-            channel: "inbox",
-            partner: Some("ACME"),
-            name: "a.edi",
-            source_key: "k1",
-            sha256: "abc",
-            size: 3,
-            blob: "spool/a",
-        }])
-        .unwrap()[0]
-        .0;
+    let id = one_file(&mut late);
     let start = SystemTime::now();
     let secs = |n| start + Duration::from_secs(n);
     assert_eq!(
@@ -506,7 +500,7 @@ fn nodes_silent_for_a_day_are_forgotten_and_the_others_are_kept() {
     })
     .unwrap();
     for node in ["fresh", "quiet", "gone"] {
-        store.heartbeat(node, "h", 1).unwrap();
+        store.heartbeat(node, "h", 1, None).unwrap();
     }
     // "quiet" was last heard of an hour ago, "gone" a day and a second ago.
     server.column(
