@@ -57,15 +57,19 @@ impl Store {
             .collect())
     }
 
-    /// Extends, to `until`, the claims `node` holds on files; returns how many it holds. On
-    /// PostgreSQL this runs outside the writers' lock, so that the node's own long transaction
-    /// does not hold its renewal back: it changes no claim's holder, and a claim taken meanwhile
-    /// by another node (under the lock) waits for this row's update and then finds it live.
+    /// Extends, to `until`, the claims `node` holds on files; returns how many it holds. It
+    /// takes the writers' lock like any write: outside it, this update and the node's own
+    /// transaction (which changes the same rows) could each wait for the other (PostgreSQL
+    /// found that deadlock in a two-node run).
     pub fn renew_file_claims(&mut self, node: &str, until: SystemTime) -> Result<usize> {
-        self.conn.execute_plain(
+        let tx = self.conn.savepoint()?;
+        let n = count(
+            &tx,
             "UPDATE files SET claim_until = ?2 WHERE claimed_by = ?1 AND claim_until IS NOT NULL",
             params![node, Utc::rfc3339_ms(until)],
-        )
+        )?;
+        tx.commit()?;
+        Ok(n)
     }
 
     /// Gives up every claim `node` holds on files (the name of the last node to claim a
