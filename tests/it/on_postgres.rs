@@ -518,3 +518,68 @@ fn nodes_silent_for_a_day_are_forgotten_and_the_others_are_kept() {
         ["fresh", "quiet"]
     );
 }
+
+#[test]
+fn renewing_claims_waits_for_the_nodes_own_transaction_instead_of_deadlocking_with_it() {
+    // The renewal updates every file row the node claims; the node's own transaction updates
+    // the same rows one by one. Were the renewal outside the writers' lock, it could hold one
+    // row while waiting for another that the transaction holds, while the transaction waits
+    // for the first: PostgreSQL would end one of them (a two-node run logged it).
+    use edigate::store::{no_interchanges, Location, NewFile, Store};
+    use std::time::{Duration, SystemTime};
+    let server = pg::server();
+    let url = server.fresh_database();
+    let at = Location::Postgres {
+        url: url.clone(),
+        password: None,
+        idle_seconds: 60,
+    };
+    let mut node = Store::connect(&at).unwrap();
+    let new = |key: &'static str| NewFile {
+        channel: "inbox",
+        partner: Some("ACME"),
+        name: "a.edi",
+        source_key: key,
+        sha256: key,
+        size: 3,
+        blob: "spool/a",
+    };
+    let ids: Vec<i64> = node
+        .insert_files(&[new("k1"), new("k2")])
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let now = SystemTime::now();
+    let until = now + Duration::from_secs(30);
+    assert_eq!(node.claim_files(&ids, "n", now, until).unwrap(), ids);
+    // The node's transaction holds the second file's row...
+    node.begin_batch().unwrap();
+    node.mark_parsed(ids[1], Some("ACME"), "850", no_interchanges())
+        .unwrap();
+    // ...when its renewal starts, and waits.
+    let (done, renewed) = std::sync::mpsc::channel();
+    let other = at.clone();
+    std::thread::spawn(move || {
+        let mut renewer = Store::connect(&other).unwrap();
+        let n = renewer.renew_file_claims("n", until + Duration::from_secs(30));
+        let _ = done.send(n.map_err(|e| e.to_string()));
+    });
+    let waiting = || {
+        server.column(
+            &url,
+            "SELECT count(*)::text FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ) == ["1"]
+    };
+    assert!(
+        crate::support::wait_for(30, waiting),
+        "the renewal never waited"
+    );
+    // The transaction then changes the first file's row, and commits.
+    node.mark_parsed(ids[0], Some("ACME"), "850", no_interchanges())
+        .unwrap();
+    node.end_batch(true).unwrap();
+    let renewal = renewed.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(renewal, Ok(2));
+}
