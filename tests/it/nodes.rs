@@ -363,6 +363,56 @@ fn two_nodes_split_the_files_between_them_and_each_file_flows_once() {
 }
 
 #[test]
+fn a_standby_killed_while_it_advances_files_leaves_them_to_the_active_node_and_each_flows_once() {
+    // The standby holds claims on files it is translating, writing or placing when it is
+    // SIGKILLed: its process is gone, so the active node frees its claims at its next round and
+    // finishes those files; none is lost, none is written twice.
+    let files = scale("EDIGATE_NODES_SPLIT_FILES", 600);
+    let sb = Sandbox::on_postgres(CONFIG);
+    fs::write(
+        sb.path("edigate.toml"),
+        format!("{CONFIG}{POSTGRES_STORE}lease_seconds = 300\n"),
+    )
+    .unwrap();
+    let mut nodes: Vec<Child> = vec![sb.spawn(&["run"]), sb.spawn(&["run"])];
+    let mut active = None;
+    let both = wait_for(60, || {
+        let s = status(&sb);
+        active = active_pid(&s);
+        active.is_some() && s["nodes"].as_array().is_some_and(|n| n.len() == 2)
+    });
+    assert!(both, "{}", sb.log());
+    let standby = nodes.iter().position(|c| Some(c.id()) != active).unwrap();
+    let standby_pid = u64::from(nodes[standby].id());
+    for n in 0..files {
+        sb.drop_file(&format!("po{n:05}.edi"), &po(n));
+    }
+    let holds = wait_for(120, || {
+        status(&sb)["nodes"].as_array().is_some_and(|nodes| {
+            nodes.iter().any(|n| {
+                n["pid"].as_u64() == Some(standby_pid) && n["files"].as_i64().unwrap_or(0) > 0
+            })
+        })
+    });
+    assert!(holds, "the standby never claimed files:\n{}", sb.log());
+    let mut victim = nodes.remove(standby);
+    victim.kill().unwrap();
+    victim.wait().unwrap();
+    // Its claims last 300 s: only the gone process's claims being freed at once lets this
+    // finish within the wait.
+    let finished = wait_for(120, || done(&status(&sb)) as usize == files);
+    assert!(finished, "{}\n{}", sb.stdout(&["status"]), sb.log());
+    for mut n in nodes {
+        let code = terminate(&mut n);
+        assert!(code.success(), "a node stopped with {code}:\n{}", sb.log());
+    }
+    let s = status(&sb);
+    assert_eq!(s["files"]["quarantined"], 0, "{s}");
+    assert_eq!(s["files"]["in_flight"], 0, "{s}");
+    each_once_in_the_outbox(&sb, files);
+}
+
+#[test]
 fn a_standby_serves_the_admin_api_and_shows_both_nodes_and_the_work_of_the_active_one() {
     use crate::console::{address, agent, json, ENV, VIEWER};
     let sb = Sandbox::on_postgres(CONFIG);
