@@ -729,14 +729,11 @@ fn file_worker(cfg: &Config, store: &mut Store, stop: &std::sync::atomic::Atomic
                 let text = crate::translate::panic_text(&*p);
                 tracing::error!(panic = %text, "the file worker panicked; it is restarted");
                 failures += 1;
-                match Store::for_config(cfg) {
-                    Ok(fresh) => *store = fresh,
-                    Err(e) => tracing::error!(error = %e, "reopening the state database"),
-                }
-                let detail = format!("file worker restarted after a panic: {text}");
-                if let Err(e) = store.anomaly("worker.restart", None, &detail) {
-                    tracing::error!(error = %e, "recording the restart");
-                }
+                restarted(
+                    cfg,
+                    store,
+                    &format!("file worker restarted after a panic: {text}"),
+                );
                 if let Err(e) = store.drop_file_claims(&crate::nodes::node_name()) {
                     tracing::error!(error = %e, "giving up the round's claims on files; they run out by themselves");
                 }
@@ -744,6 +741,18 @@ fn file_worker(cfg: &Config, store: &mut Store, stop: &std::sync::atomic::Atomic
             }
         };
         std::thread::park_timeout(wait);
+    }
+}
+
+/// After a worker's round panicked: a fresh connection (the old one may have been left inside
+/// a transaction), and the restart counted (`worker.restart`, shown under anomalies).
+fn restarted(cfg: &Config, store: &mut Store, detail: &str) {
+    match Store::for_config(cfg) {
+        Ok(fresh) => *store = fresh,
+        Err(e) => tracing::error!(error = %e, "reopening the state database"),
+    }
+    if let Err(e) = store.anomaly("worker.restart", None, detail) {
+        tracing::error!(error = %e, "recording the restart");
     }
 }
 
@@ -782,20 +791,11 @@ fn worker(cfg: &Config, index: usize, store: &mut Store, woken: &std::sync::mpsc
                 let text = crate::translate::panic_text(&*p);
                 tracing::error!(target = %t.name, panic = %text, "the delivery worker panicked; it is restarted");
                 failures += 1;
-                // The connection may have been left inside a transaction: start afresh.
-                match Store::for_config(cfg) {
-                    Ok(fresh) => *store = fresh,
-                    Err(e) => {
-                        tracing::error!(target = %t.name, error = %e, "reopening the state database")
-                    }
-                }
                 let detail = format!(
                     "delivery worker of target {} restarted after a panic: {text}",
                     t.name
                 );
-                if let Err(e) = store.anomaly("worker.restart", None, &detail) {
-                    tracing::error!(error = %e, "recording the restart");
-                }
+                restarted(cfg, store, &detail);
                 if let Err(e) = store.drop_claims(&t.name, &crate::nodes::node_name()) {
                     tracing::error!(target = %t.name, error = %e, "giving up the round's claims; they run out by themselves");
                 }

@@ -1,7 +1,7 @@
 //! The store's part of splitting files between nodes: a node claims the unfinished files it
 //! advances, for a while it renews, and its commits are refused once another node took one.
 
-use super::db::{params, Engine};
+use super::db::{id_list, params, Engine};
 use super::{count, exec, Result, Store};
 use crate::util::Utc;
 use std::time::SystemTime;
@@ -30,11 +30,7 @@ impl Store {
         let mut taken = std::collections::HashSet::new();
         let tx = self.conn.savepoint()?;
         for chunk in ids.chunks(500) {
-            let list = chunk
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = id_list(chunk);
             let sql = format!(
                 "UPDATE files SET claimed_by = ?1, claim_until = ?2
                  WHERE id IN (SELECT id FROM files

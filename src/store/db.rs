@@ -275,17 +275,21 @@ const FENCED: &str = "edigate: the lease was taken by another node";
 /// longer claimed by this node.
 const CLAIM_LOST: &str = "edigate: another node took the claim on a file";
 
+/// Row ids as the inside of an SQL `IN (...)` list.
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The check, sent before a `COMMIT`, that `node` still holds its claim on every file of `ids`.
 fn claims_check(node: &str, ids: &[i64]) -> Result<String> {
     if ids.is_empty() {
         return Ok(String::new());
     }
     let node = with_literals("?1", &[Value::Text(node)])?;
-    let list = ids
-        .iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = id_list(ids);
     Ok(format!(
         "DO $claims$ DECLARE held bigint; BEGIN
            SELECT count(*) INTO held FROM files

@@ -1275,11 +1275,7 @@ impl Store {
             .join(", ");
         let mut found = std::collections::HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let list = chunk
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = db::id_list(chunk);
             for f in self.all(
                 &format!(
                     "SELECT {FILE_COLUMNS} FROM files WHERE id IN ({list}) AND state IN ({states})"

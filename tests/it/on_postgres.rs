@@ -375,6 +375,15 @@ fn nodes_starting_together_on_a_new_database_make_its_schema_once_and_all_start(
     );
 }
 
+/// The test server's database `url` as a store location.
+fn on(url: &str, idle_seconds: u64) -> edigate::store::Location {
+    edigate::store::Location::Postgres {
+        url: url.to_string(),
+        password: None,
+        idle_seconds,
+    }
+}
+
 /// One new file in `store`, from the inbox, for ACME: its id.
 fn one_file(store: &mut edigate::store::Store) -> i64 {
     store
@@ -397,14 +406,10 @@ fn a_node_stalled_inside_a_transaction_loses_its_session_and_the_writers_lock_af
     // database) would hold the writers' lock, and so every other node, until it woke. The
     // server ends such a session after `idle_seconds`: the others go on, and the stalled
     // transaction leaves nothing.
-    use edigate::store::{no_interchanges, Location, State, Store};
+    use edigate::store::{no_interchanges, State, Store};
     let server = pg::server();
     let url = server.fresh_database();
-    let at = |idle_seconds| Location::Postgres {
-        url: url.clone(),
-        password: None,
-        idle_seconds,
-    };
+    let at = |idle_seconds| on(&url, idle_seconds);
     let mut stalled = Store::connect(&at(1)).unwrap();
     let id = one_file(&mut stalled);
     stalled
@@ -439,15 +444,11 @@ fn a_commit_advancing_a_file_whose_claim_another_node_took_is_refused_and_leaves
     // A node whose claim on a file ran out (it froze, or its renewals failed) while it worked
     // on it: another node claims the file. The first node's commit must leave nothing, or the
     // file would be translated twice.
-    use edigate::store::{no_interchanges, Location, State, Store, StoreError};
+    use edigate::store::{no_interchanges, State, Store, StoreError};
     use std::time::{Duration, SystemTime};
     let server = pg::server();
     let url = server.fresh_database();
-    let at = Location::Postgres {
-        url: url.clone(),
-        password: None,
-        idle_seconds: 60,
-    };
+    let at = on(&url, 60);
     let mut late = Store::connect(&at).unwrap();
     let mut other = Store::connect(&at).unwrap();
     let id = one_file(&mut late);
@@ -490,15 +491,10 @@ fn a_commit_advancing_a_file_whose_claim_another_node_took_is_refused_and_leaves
 
 #[test]
 fn nodes_silent_for_a_day_are_forgotten_and_the_others_are_kept() {
-    use edigate::store::{Location, Store};
+    use edigate::store::Store;
     let server = pg::server();
     let url = server.fresh_database();
-    let store = Store::connect(&Location::Postgres {
-        url: url.clone(),
-        password: None,
-        idle_seconds: 60,
-    })
-    .unwrap();
+    let store = Store::connect(&on(&url, 60)).unwrap();
     for node in ["fresh", "quiet", "gone"] {
         store.heartbeat(node, "h", 1, None).unwrap();
     }
@@ -525,15 +521,11 @@ fn renewing_claims_waits_for_the_nodes_own_transaction_instead_of_deadlocking_wi
     // the same rows one by one. Were the renewal outside the writers' lock, it could hold one
     // row while waiting for another that the transaction holds, while the transaction waits
     // for the first: PostgreSQL would end one of them (a two-node run logged it).
-    use edigate::store::{no_interchanges, Location, NewFile, Store};
+    use edigate::store::{no_interchanges, NewFile, Store};
     use std::time::{Duration, SystemTime};
     let server = pg::server();
     let url = server.fresh_database();
-    let at = Location::Postgres {
-        url: url.clone(),
-        password: None,
-        idle_seconds: 60,
-    };
+    let at = on(&url, 60);
     let mut node = Store::connect(&at).unwrap();
     let new = |key: &'static str| NewFile {
         channel: "inbox",
