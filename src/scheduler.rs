@@ -713,7 +713,9 @@ fn file_worker(cfg: &Config, store: &mut Store, stop: &std::sync::atomic::Atomic
         let wait = match round {
             Ok(Ok(r)) => {
                 failures = 0;
-                if r.archived + r.quarantined + r.errors > 0 {
+                // Files moved: more may wait. A file that failed is not a reason to go again at
+                // once (a translation that fails records no retry time, and would spin).
+                if r.archived + r.quarantined > 0 {
                     continue;
                 }
                 Duration::from_millis(250)
