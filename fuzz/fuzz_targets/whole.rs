@@ -40,10 +40,10 @@ fuzz_target!(|data: &[u8]| {
         let Some(mapping) = maps.find("ACME", "inbound", "cxml", kind) else {
             return;
         };
-        let twin = maps.twin_cxml(mapping, "ACME", &doc.root);
+        let twin = maps.twin_cxml(mapping, "ACME", &doc);
         let fields = serde_json::json!({
             "format": "cxml", "standard": "", "document": kind, "control": "", "partner": "ACME",
-            "xml": doc.root,
+            "xml": doc.to_json(),
         });
         (mapping, fields, twin)
     } else {

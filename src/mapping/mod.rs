@@ -474,9 +474,9 @@ impl Mappings {
         &self,
         mapping: &Mapping,
         partner: &str,
-        root: &Value,
+        doc: &crate::formats::xml::Document,
     ) -> Option<Vec<Written>> {
-        mapping.twin?.cxml(root, &self.codes_json, partner)
+        mapping.twin?.cxml(doc.root(), &self.codes_json, partner)
     }
 
     /// The records of the mapping's CSV twin, when it has one and that twin answers.

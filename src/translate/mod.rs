@@ -1031,24 +1031,21 @@ fn translate_cxml(input: &Input<'_>, cfg: &Config, out: &mut Outcome) {
             return out.refuse("xml.syntax", e.message, position);
         }
     };
-    let root = &doc.root;
-    if xml::name(root) != "cXML" {
+    let root = doc.root();
+    if root.name() != "cXML" {
         return out.refuse(
             "format.unsupported",
-            format!("XML root <{}> is not cXML", xml::name(root)),
+            format!("XML root <{}> is not cXML", root.name()),
             Position::default(),
         );
     }
     let credential = |who: &str| {
-        xml::child(root, "Header")
-            .and_then(|h| xml::child(h, who))
-            .and_then(|f| xml::child(f, "Credential"))
+        root.child("Header")
+            .and_then(|h| h.child(who))
+            .and_then(|f| f.child("Credential"))
             .map(|c| {
-                format!(
-                    "{}:{}",
-                    xml::attr(c, "domain").unwrap_or(""),
-                    xml::text(xml::child(c, "Identity").unwrap_or(&serde_json::Value::Null)).trim()
-                )
+                let identity = c.child("Identity").map(|i| i.text()).unwrap_or_default();
+                format!("{}:{}", c.attr("domain").unwrap_or(""), identity.trim())
             })
             .unwrap_or_default()
     };
@@ -1063,19 +1060,16 @@ fn translate_cxml(input: &Input<'_>, cfg: &Config, out: &mut Outcome) {
         Ok(p) => p,
         Err((code, reason)) => return out.refuse(code, reason, Position::default()),
     };
-    let Some(request) = xml::child(root, "Request")
-        .and_then(|r| r.as_array())
-        .and_then(|a| a.iter().skip(2).find(|c| c.is_array()))
-    else {
+    let Some(request) = root.child("Request").and_then(|r| r.first_element()) else {
         return out.refuse(
             "cxml.no_request",
             "the cXML document holds no Request (a Response or Message is not taken)".into(),
             Position::default(),
         );
     };
-    let document = xml::name(request).to_string();
+    let document = request.name().to_string();
     out.documents.push(document.clone());
-    let payload = xml::attr(root, "payloadID").unwrap_or("").to_string();
+    let payload = root.attr("payloadID").unwrap_or("").to_string();
     let version = doc
         .doctype
         .as_deref()
@@ -1102,7 +1096,7 @@ fn translate_cxml(input: &Input<'_>, cfg: &Config, out: &mut Outcome) {
         sha256: input.sha256.to_string(),
         ..Source::default()
     };
-    let twin = cfg.maps.twin_cxml(program, &partner, root);
+    let twin = cfg.maps.twin_cxml(program, &partner, &doc);
     let mapped = cfg.maps.inbound_whole(program, &partner, twin, || {
         serde_json::json!({
             "format": "cxml",
@@ -1110,7 +1104,7 @@ fn translate_cxml(input: &Input<'_>, cfg: &Config, out: &mut Outcome) {
             "document": source.document,
             "control": source.interchange_control,
             "partner": partner,
-            "xml": root,
+            "xml": doc.to_json(),
         })
     });
     whole_document(input, &partner, mapped, source, "cxml.mapping", out);

@@ -1,44 +1,43 @@
 //! Twins of the shipped cXML mappings (OrderRequest, InvoiceDetailRequest, ConfirmationRequest,
-//! ShipNoticeRequest): the object each jq builds, built from the same JsonML tree, then read
-//! as the typed record exactly as the interpreter's output is.
+//! ShipNoticeRequest): the object each jq builds, built from the same tree, then read as the
+//! typed record exactly as the interpreter's output is, one line at a time.
 //!
-//! The tree is what `formats::xml::parse` makes: every element an array of its name, an object
-//! of text attributes and its children (elements or text), so the helpers below never meet
-//! the shapes on which the jq would fail.
+//! The tree is what `formats::xml::parse` makes, the JsonML the jq reads (every element its
+//! name, text attributes and children), so the helpers below never meet the shapes on which
+//! the jq would fail.
 
 use super::{walk, Table, Walks};
-use crate::canonical::{Business, Decimal, Written};
+use crate::canonical::{records, Business, Decimal, Written};
+use crate::formats::xml::El;
 use crate::mapping::jq::pruned;
+use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{json, Value};
 
-type Node<'a> = Option<&'a Value>;
+type Node<'a> = Option<El<'a>>;
 
 /// `kids($name)` of an element.
-fn kids<'a>(v: &'a Value, name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    v.as_array()
-        .into_iter()
-        .flat_map(|a| a.iter().skip(2))
-        .filter(move |c| c.as_array().and_then(|a| a.first()).and_then(Value::as_str) == Some(name))
+fn kids<'a>(v: El<'a>, name: &'a str) -> impl Iterator<Item = El<'a>> + 'a {
+    v.kids(name)
 }
 
 /// `kid($name)`: the first child named `name`; null of null.
-fn kid<'a>(v: Node<'a>, name: &'a str) -> Node<'a> {
-    kids(v?, name).next()
+fn kid<'a>(v: Node<'a>, name: &str) -> Node<'a> {
+    v?.child(name)
 }
 
 /// `path($names)`.
-fn path<'a>(v: Node<'a>, names: &[&'a str]) -> Node<'a> {
-    names.iter().try_fold(v?, |v, n| kid(Some(v), n))
+fn path<'a>(v: Node<'a>, names: &[&str]) -> Node<'a> {
+    names.iter().try_fold(v?, |v, n| v.child(n))
 }
 
 /// `attr($n)`.
 fn attr<'a>(v: Node<'a>, name: &str) -> Option<&'a str> {
-    v?.as_array()?.get(1)?.get(name)?.as_str()
+    v?.attr(name)
 }
 
 /// `text`: the element's own text; null of null.
 fn text(v: Node<'_>) -> Option<String> {
-    v.map(crate::formats::xml::text)
+    v.map(|e| e.text())
 }
 
 /// `iso_date`: the first ten characters; `None` (decline) when they might not be bytes.
@@ -87,7 +86,7 @@ fn party(v: Node<'_>, role: &str) -> Option<Value> {
     let address = match kid(Some(a), "PostalAddress") {
         None => json!({}),
         Some(p) => json!({
-            "lines": kids(p, "Street").map(crate::formats::xml::text).collect::<Vec<_>>(),
+            "lines": kids(p, "Street").map(|e| e.text()).collect::<Vec<_>>(),
             "city": text(kid(Some(p), "City")),
             "region": text(kid(Some(p), "State")),
             "postal_code": text(kid(Some(p), "PostalCode")),
@@ -102,14 +101,33 @@ fn party(v: Node<'_>, role: &str) -> Option<Value> {
     }))
 }
 
-/// The typed record of what a jq would give, when it takes it.
-fn written(schema: &str, record: Value) -> Option<Vec<Written>> {
-    let business = Business::from_json(schema, pruned(record)).ok()?;
+/// One line as reading the whole record would type it (`None`, decline, when it would not
+/// read), so that a document of many lines is never held as JSON values.
+fn line<T: DeserializeOwned>(v: Value) -> Option<T> {
+    serde_json::from_value(pruned(v)).ok()
+}
+
+/// The typed record of what a jq would give (`record` and its `lines`), when it takes it: read
+/// with its first line only (none: the empty array the jq drops), then given every line by
+/// `put`.
+fn written_with<T: Serialize>(
+    schema: &str,
+    mut record: Value,
+    lines: Vec<T>,
+    put: impl FnOnce(&mut Business, Vec<T>),
+) -> Option<Vec<Written>> {
+    let first = match lines.first() {
+        Some(l) => vec![serde_json::to_value(l).ok()?],
+        None => Vec::new(),
+    };
+    record["lines"] = Value::Array(first);
+    let mut business = Business::from_json(schema, pruned(record)).ok()?;
+    put(&mut business, lines);
     Some(vec![Written::from(&business)])
 }
 
 /// `inbound/cxml/OrderRequest.jq`
-pub(super) fn order_request(root: &Value, walks: &Walks<'_>) -> Option<Vec<Written>> {
+pub(super) fn order_request(root: El<'_>, walks: &Walks<'_>) -> Option<Vec<Written>> {
     let or = path(Some(root), &["Request", "OrderRequest"])?;
     let h = kid(Some(or), "OrderRequestHeader")?;
     let total = path(Some(h), &["Total", "Money"]);
@@ -132,24 +150,24 @@ pub(super) fn order_request(root: &Value, walks: &Walks<'_>) -> Option<Vec<Writt
     let mut lines = Vec::new();
     for it in kids(or, "ItemOut") {
         let d = kid(Some(it), "ItemDetail");
-        lines.push(json!({
+        lines.push(line::<records::PoLine>(json!({
             "line_number": attr(Some(it), "lineNumber"),
             "quantity": decimal(attr(Some(it), "quantity"))?,
             "uom": xwalk(&walks.uom, text(kid(d, "UnitOfMeasure")))?,
             "unit_price": decimal(text(path(d, &["UnitPrice", "Money"])).as_deref())?,
             "requested_delivery_date": iso_date(attr(Some(it), "requestedDeliveryDate"))?,
             "item": item(Some(it), d, walks)?,
-        }));
+        }))?);
     }
     let parties: Vec<Value> = [("ShipTo", "ship_to"), ("BillTo", "bill_to")]
         .into_iter()
         .filter_map(|(tag, role)| party(kid(Some(h), tag), role))
         .collect();
     let notes: Vec<String> = kids(h, "Comments")
-        .map(crate::formats::xml::text)
+        .map(|e| e.text())
         .filter(|t| !t.is_empty())
         .collect();
-    written(
+    written_with(
         "purchase_order/v1",
         json!({
             "po_number": po_number,
@@ -162,18 +180,23 @@ pub(super) fn order_request(root: &Value, walks: &Walks<'_>) -> Option<Vec<Writt
             "payment_terms": terms(Some(h)),
             "notes": notes,
             "parties": parties,
-            "lines": lines,
         }),
+        lines,
+        |b, lines| {
+            if let Business::PurchaseOrder(r) = b {
+                r.lines = lines;
+            }
+        },
     )
 }
 
 /// A summary amount that is given (an element with text).
 fn given(v: Node<'_>) -> Node<'_> {
-    v.filter(|m| !crate::formats::xml::text(m).is_empty())
+    v.filter(|m| !m.text().is_empty())
 }
 
 /// `inbound/cxml/InvoiceDetailRequest.jq`
-pub(super) fn invoice_detail_request(root: &Value, walks: &Walks<'_>) -> Option<Vec<Written>> {
+pub(super) fn invoice_detail_request(root: El<'_>, walks: &Walks<'_>) -> Option<Vec<Written>> {
     let ir = path(Some(root), &["Request", "InvoiceDetailRequest"])?;
     let h = kid(Some(ir), "InvoiceDetailRequestHeader");
     let sum = kid(Some(ir), "InvoiceDetailSummary");
@@ -198,7 +221,7 @@ pub(super) fn invoice_detail_request(root: &Value, walks: &Walks<'_>) -> Option<
         if let Some(m) = given(path(sum, &[tag, "Money"])) {
             charges.push(json!({
                 "type": "charge",
-                "amount": decimal(Some(&crate::formats::xml::text(m)))?,
+                "amount": decimal(Some(&m.text()))?,
                 "description": description,
             }));
         }
@@ -207,7 +230,7 @@ pub(super) fn invoice_detail_request(root: &Value, walks: &Walks<'_>) -> Option<
     for o in kids(ir, "InvoiceDetailOrder") {
         for i in kids(o, "InvoiceDetailItem") {
             let r = kid(Some(i), "InvoiceDetailItemReference");
-            lines.push(json!({
+            lines.push(line::<records::InvoiceLine>(json!({
                 "line_number": attr(Some(i), "invoiceLineNumber"),
                 "po_line_number": attr(r, "lineNumber"),
                 "quantity": decimal(attr(Some(i), "quantity"))?,
@@ -218,10 +241,10 @@ pub(super) fn invoice_detail_request(root: &Value, walks: &Walks<'_>) -> Option<
                     None => Value::Null,
                     Some(_) => item(r, r, walks)?,
                 },
-            }));
+            }))?);
         }
     }
-    written(
+    written_with(
         "invoice/v1",
         json!({
             "invoice_number": invoice_number,
@@ -232,13 +255,18 @@ pub(super) fn invoice_detail_request(root: &Value, walks: &Walks<'_>) -> Option<
             "po_number": po_number,
             "payment_terms": terms(h),
             "allowances_charges": charges,
-            "lines": lines,
         }),
+        lines,
+        |b, lines| {
+            if let Business::Invoice(r) = b {
+                r.lines = lines;
+            }
+        },
     )
 }
 
 /// `inbound/cxml/ConfirmationRequest.jq`
-pub(super) fn confirmation_request(root: &Value, walks: &Walks<'_>) -> Option<Vec<Written>> {
+pub(super) fn confirmation_request(root: El<'_>, walks: &Walks<'_>) -> Option<Vec<Written>> {
     let cr = path(Some(root), &["Request", "ConfirmationRequest"])?;
     let h = kid(Some(cr), "ConfirmationHeader");
     let po_number = attr(kid(Some(cr), "OrderReference"), "orderID")?;
@@ -259,7 +287,7 @@ pub(super) fn confirmation_request(root: &Value, walks: &Walks<'_>) -> Option<Ve
         };
         let quantity = attr(st, "quantity").or(attr(Some(ci), "quantity"));
         let uom = text(kid(st, "UnitOfMeasure")).or_else(|| text(kid(Some(ci), "UnitOfMeasure")));
-        lines.push(json!({
+        lines.push(line::<records::PoAckLine>(json!({
             "line_number": attr(Some(ci), "lineNumber"),
             "status": line_status,
             "quantity": decimal(quantity)?,
@@ -268,29 +296,34 @@ pub(super) fn confirmation_request(root: &Value, walks: &Walks<'_>) -> Option<Ve
                 text(path(st, &["ItemIn", "ItemDetail", "UnitPrice", "Money"])).as_deref()
             )?,
             "scheduled_date": iso_date(attr(st, "deliveryDate"))?,
-        }));
+        }))?);
     }
-    written(
+    written_with(
         "po_acknowledgement/v1",
         json!({
             "po_number": po_number,
             "status": status,
             "ack_date": iso_date(attr(h, "noticeDate"))?,
             "supplier_order_number": attr(h, "confirmID"),
-            "lines": lines,
         }),
+        lines,
+        |b, lines| {
+            if let Business::PoAcknowledgement(r) = b {
+                r.lines = lines;
+            }
+        },
     )
 }
 
 /// `inbound/cxml/ShipNoticeRequest.jq`
-pub(super) fn ship_notice_request(root: &Value, walks: &Walks<'_>) -> Option<Vec<Written>> {
+pub(super) fn ship_notice_request(root: El<'_>, walks: &Walks<'_>) -> Option<Vec<Written>> {
     let sn = path(Some(root), &["Request", "ShipNoticeRequest"])?;
     let h = kid(Some(sn), "ShipNoticeHeader");
     let ctl = kid(Some(sn), "ShipControl");
     let shipment_id = attr(h, "shipmentID")?;
     let carrier = ctl.and_then(|c| {
         kids(c, "CarrierIdentifier")
-            .map(crate::formats::xml::text)
+            .map(|e| e.text())
             .find(|t| !t.is_empty())
     });
     let mut po_numbers = Vec::new();
@@ -299,16 +332,16 @@ pub(super) fn ship_notice_request(root: &Value, walks: &Walks<'_>) -> Option<Vec
         let po = attr(kid(Some(p), "OrderReference"), "orderID");
         po_numbers.extend(po.filter(|p| !p.is_empty()));
         for i in kids(p, "ShipNoticeItem") {
-            lines.push(json!({
+            lines.push(line::<records::ShipLine>(json!({
                 "po_number": po,
                 "po_line_number": attr(Some(i), "lineNumber"),
                 "quantity": decimal(attr(Some(i), "quantity"))?,
                 "uom": xwalk(&walks.uom, text(kid(Some(i), "UnitOfMeasure")))?,
                 "item": item(Some(i), kid(Some(i), "ShipNoticeItemDetail"), walks)?,
-            }));
+            }))?);
         }
     }
-    written(
+    written_with(
         "ship_notice/v1",
         json!({
             "shipment_id": shipment_id,
@@ -317,7 +350,12 @@ pub(super) fn ship_notice_request(root: &Value, walks: &Walks<'_>) -> Option<Vec
             "carrier": carrier,
             "tracking_number": text(kid(ctl, "ShipmentIdentifier")),
             "po_numbers": po_numbers,
-            "lines": lines,
         }),
+        lines,
+        |b, lines| {
+            if let Business::ShipNotice(r) = b {
+                r.lines = lines;
+            }
+        },
     )
 }

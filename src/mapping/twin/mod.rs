@@ -204,7 +204,12 @@ impl Twin {
 
     /// The records of one cXML document (`root`: its `cXML` element as JsonML), or `None` to
     /// let the interpreter decide.
-    pub fn cxml(self, root: &Value, codes: &Value, partner: &str) -> Option<Vec<Written>> {
+    pub fn cxml(
+        self,
+        root: crate::formats::xml::El<'_>,
+        codes: &Value,
+        partner: &str,
+    ) -> Option<Vec<Written>> {
         let walks = Walks::of(codes, partner);
         match self {
             Twin::CxmlOrderRequest => cxml::order_request(root, &walks),
