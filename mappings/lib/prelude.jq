@@ -134,17 +134,17 @@ def edi_dtm($quals): seg_with("DTM"; 1; $quals) as $d
   | if $d == null then null else at_comp($d; 1; 2; edi_date($d | comp(1; 3)); "date") end;
 # The first value of component $c of element $n among segments tagged $id whose first
 # component (qualifier) is in $quals.
-def edi_qual($id; $quals; $n; $c): opt(.[] | select(.[0] == $id and (comp(1; 1) as $q | $quals | index($q) != null)) | comp($n; $c) | nonempty);
-def edi_amount($quals): opt(.[] | select(.[0] == "MOA" and (comp(1; 1) as $q | $quals | index($q) != null)) as $m
+def edi_qual($id; $quals; $n; $c): opt(segs($id) | select(comp(1; 1) as $q | $quals | index($q) != null) | comp($n; $c) | nonempty);
+def edi_amount($quals): opt(segs("MOA") | select(comp(1; 1) as $q | $quals | index($q) != null) as $m
   | $m | comp(1; 2) | nonempty | at_comp($m; 1; 2; edi_decimal; "amount"));
 # EDIFACT LIN + PIA + IMD of one line loop -> item.
 def edi_item_jq:
   . as $loop | $loop[0] as $lin
   | ([[$lin | comp(3; 1), (comp(3; 2) | edi_item_kind // "buyer_part")]]
-     + [$loop[] | select(.[0] == "PIA") as $p | range(2; 7) as $e
+     + [$loop | segs("PIA") as $p | range(2; 7) as $e
         | [($p | comp($e; 1)), ($p | comp($e; 2) | edi_item_kind)] | select(.[1] != null)])
   | reduce .[] as [$v, $k] ({}; if $v != "" and .[$k] == null then .[$k] = $v else . end)
-  | .description = opt($loop[] | select(.[0] == "IMD") | (comp(3; 4), comp(3; 5)) | nonempty);
+  | .description = opt($loop | segs("IMD") | (comp(3; 4), comp(3; 5)) | nonempty);
 def edi_item: native_edi_item as $r | if $r == false then edi_item_jq else $r end;
 
 

@@ -17,7 +17,7 @@
        document: ($ucm | comp(2; 1)),
        errors: ([$ucm | select(comp(4; 1) != "") | {code: comp(4; 1)}]
                 + [$g | loops("UCS"; ["UCM"])[] as $u | $u[0] as $ucs
-                   | ([$u[] | select(.[0] == "UCD")] | if length == 0 then [null] else . end)[] as $ucd
+                   | ([$u | segs("UCD")] | if length == 0 then [null] else . end)[] as $ucd
                    | {position: ($ucs | comp(1; 1)), segment: null,
                       element: (if $ucd then $ucd | comp(2; 1) else null end),
                       code: (if $ucd then $ucd | comp(1; 1) else $ucs | comp(2; 1) end)}])}

@@ -4,7 +4,7 @@
 | ($s | head("CPS") | head("LIN")) as $head
 | ($s | need_seg("BGM"; "beginning of message")) as $bgm
 | [$s | loops("LIN"; ["CPS", "UNS", "UNT"]) | to_entries[] | .key as $k | .value as $loop | $loop[0] as $lin
-    | ($loop | opt(.[] | select(.[0] == "QTY" and (comp(1; 1) | IN("12", "21", "1"))))) as $qty
+    | ($loop | opt(segs("QTY") | select(comp(1; 1) | IN("12", "21", "1")))) as $qty
     | {line: $lin,
        body: {
          po_number: ($loop | edi_qual("RFF"; ["ON"]; 1; 2)),
@@ -13,10 +13,10 @@
          quantity: (if $qty == null then fail($lin; 0; "1"; "line \($k + 1) has no despatched quantity (QTY+12)")
                     else at_comp($qty; 1; 2; edi_decimal; "quantity") end),
          uom: ($qty | comp(1; 3) | if . == "" then "PCE" else . end | xwalk("uom")),
-         lot: (($loop | edi_qual("RFF"; ["BT"]; 1; 2)) // opt($loop[] | select(.[0] == "GIN" and comp(1; 1) == "BX") | comp(2; 1) | nonempty))}}
+         lot: (($loop | edi_qual("RFF"; ["BT"]; 1; 2)) // opt($loop | segs("GIN") | select(comp(1; 1) == "BX") | comp(2; 1) | nonempty))}}
   ] as $lines
 | [$s | loops("CPS"; ["UNS", "UNT"])[] as $cps
-    | {sscc: opt($cps[] | select(.[0] == "GIN" and comp(1; 1) == "BJ") | comp(2; 1) | nonempty),
+    | {sscc: opt($cps | segs("GIN") | select(comp(1; 1) == "BJ") | comp(2; 1) | nonempty),
        lines: [$cps | loops("LIN"; ["UNS", "UNT"])[] | .[0] as $l | $lines[] | select(.line == $l) | .body]}
     | select(.sscc != null)] as $packages
 | {
@@ -24,9 +24,9 @@
     ship_date: (($head | edi_dtm(["11"])) // ($head | edi_dtm(["137"]))
                 // error({message: "no despatch date (DTM+11) or document date (DTM+137)", code: "3"})),
     expected_delivery_date: ($head | edi_dtm(["132", "17", "2"])),
-    carrier: opt($head[] | select(.[0] == "TDT") | (comp(5; 1) | nonempty), (comp(5; 4) | nonempty)),
+    carrier: opt($head | segs("TDT") | (comp(5; 1) | nonempty), (comp(5; 4) | nonempty)),
     tracking_number: ($head | edi_qual("RFF"; ["CN", "BM", "AAS"]; 1; 2)),
-    parties: [$head[] | select(.[0] == "NAD") | edi_party | select(. != null)],
+    parties: [$head | segs("NAD") | edi_party | select(. != null)],
     po_numbers: ([($head | edi_qual("RFF"; ["ON"]; 1; 2)), ($lines[].body.po_number) | nonempty] | unique),
     lines: [$lines[].body],
     packages: $packages

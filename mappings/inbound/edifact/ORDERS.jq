@@ -3,7 +3,7 @@
 | ($s | head("LIN")) as $head
 | ($s | need_seg("BGM"; "beginning of message")) as $bgm
 | ($s | loops("LIN"; ["UNS", "UNT"])) as $lines
-| [$head[] | select(.[0] == "DTM" and (comp(1; 1) | IN("137", "4")))] as $doc_dates
+| [$head | segs("DTM") | select(comp(1; 1) | IN("137", "4"))] as $doc_dates
 | {
     po_type: ($bgm | comp(1; 1)),
     # D96A: 1004 is element 2; D01B: C106 whose first component is 1004
@@ -14,14 +14,14 @@
                  // (if ($doc_dates | length) > 0
                      then $doc_dates[0] as $d | fail($d; 1; "8"; "document date \($d | comp(1; 2) | tojson) (format \($d | comp(1; 3) | tojson)) is not a valid date")
                      else error({message: "no document date (DTM+137)", code: "3"}) end)),
-    requested_delivery_date: opt($head[] | select(.[0] == "DTM" and (comp(1; 1) | IN("2", "64", "69"))) as $d
+    requested_delivery_date: opt($head | segs("DTM") | select(comp(1; 1) | IN("2", "64", "69")) as $d
                                | try ($d | comp(1; 2) | edi_date($d | comp(1; 3))) catch empty | nonempty),
-    currency: opt($s[] | select(.[0] == "CUX") | comp(1; 2) | nonempty),
-    notes: [$head[] | select(.[0] == "FTX") | ([comps(4)[] | nonempty] | join("")) | nonempty],
-    parties: [$head[] | select(.[0] == "NAD") | edi_party | select(. != null)],
+    currency: opt($s | segs("CUX") | comp(1; 2) | nonempty),
+    notes: [$head | segs("FTX") | ([comps(4)[] | nonempty] | join("")) | nonempty],
+    parties: [$head | segs("NAD") | edi_party | select(. != null)],
     lines: [$lines | to_entries[] | .key as $k | .value as $loop | $loop[0] as $lin
-      | [$loop[] | select(.[0] == "QTY" and (comp(1; 1) | IN("21", "113")))] as $ordered
-      | (($ordered + [$loop[] | select(.[0] == "QTY" and comp(1; 1) == "1")])[0]) as $qty
+      | [$loop | segs("QTY") | select(comp(1; 1) | IN("21", "113"))] as $ordered
+      | (($ordered + [$loop | segs("QTY") | select(comp(1; 1) == "1")])[0]) as $qty
       | {
           line_number: ($lin | comp(1; 1) | if . == "" then "\($k + 1)" else . end),
           item: ($loop | edi_item
@@ -31,12 +31,12 @@
                      else at_comp($qty; 1; 2; edi_decimal; "quantity") end),
           # the unit defaults to piece (PCE) when the sender gives none
           uom: ($qty // [] | comp(1; 3) | if . == "" then "PCE" else . end | xwalk("uom")),
-          unit_price: opt($loop[] | select(.[0] == "PRI") as $p | $p | comp(1; 2) | nonempty
+          unit_price: opt($loop | segs("PRI") as $p | $p | comp(1; 2) | nonempty
                             | at_comp($p; 1; 2; edi_decimal; "price")),
-          requested_delivery_date: opt($loop[] | select(.[0] == "DTM" and (comp(1; 1) | IN("2", "64", "69"))) as $d
+          requested_delivery_date: opt($loop | segs("DTM") | select(comp(1; 1) | IN("2", "64", "69")) as $d
                                      | try ($d | comp(1; 2) | edi_date($d | comp(1; 3))) catch empty | nonempty)
         }],
-    total_amount: ([$s[] | select(.[0] == "MOA" and (comp(1; 1) | IN("79", "86", "128"))) as $m
+    total_amount: ([$s | segs("MOA") | select(comp(1; 1) | IN("79", "86", "128")) as $m
                      | $m | comp(1; 2) | nonempty | at_comp($m; 1; 2; edi_decimal; "amount")] | last)
   }
 | record("purchase_order/v1")

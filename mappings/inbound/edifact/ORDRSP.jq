@@ -10,7 +10,7 @@
     ack_date: ($head | edi_dtm(["137"])),
     supplier_order_number: ($bgm | comp(2; 1)),
     lines: [$s | loops("LIN"; ["UNS", "UNT"]) | to_entries[] | .key as $k | .value as $loop | $loop[0] as $lin
-      | ($loop | opt(.[] | select(.[0] == "QTY" and (comp(1; 1) | IN("21", "113", "12", "1"))))) as $qty
+      | ($loop | opt(segs("QTY") | select(comp(1; 1) | IN("21", "113", "12", "1")))) as $qty
       | {
           line_number: ($lin | comp(1; 1) | if . == "" then "\($k + 1)" else . end),
           # 1229: 5 accepted without amendment, 3 changed, 7 not accepted, 1 added
@@ -19,7 +19,7 @@
           item: ($loop | edi_item | .buyer_part = (.buyer_part | xwalk("item"))),
           quantity: (if $qty == null then null else at_comp($qty; 1; 2; edi_decimal; "quantity") end),
           uom: (if $qty == null then null else $qty | comp(1; 3) | if . == "" then "PCE" else . end | xwalk("uom") end),
-          unit_price: opt($loop[] | select(.[0] == "PRI") as $p | $p | comp(1; 2) | nonempty | at_comp($p; 1; 2; edi_decimal; "price")),
+          unit_price: opt($loop | segs("PRI") as $p | $p | comp(1; 2) | nonempty | at_comp($p; 1; 2; edi_decimal; "price")),
           scheduled_date: ($loop | edi_dtm(["2", "69", "67", "17"]))
         }]
   }

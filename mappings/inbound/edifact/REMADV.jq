@@ -9,9 +9,9 @@
     amount: (($s | loops("UNS"; [])[0] // [] | edi_amount(["12", "9", "128"])) // ($head | edi_amount(["12", "9", "128"]))
              // error({message: "no remitted amount (MOA+12, 9 or 128)", code: "3"})),
     currency: (($s | edi_qual("CUX"; ["2", "11"]; 1; 2)) // error({message: "no currency (CUX)", code: "3", missing: "CUX"})),
-    method: opt($head[] | select(.[0] == "PAI") | comp(1; 3) | nonempty),
+    method: opt($head | segs("PAI") | comp(1; 3) | nonempty),
     status: "paid",
-    parties: [$head[] | select(.[0] == "NAD") | edi_party | select(. != null)],
+    parties: [$head | segs("NAD") | edi_party | select(. != null)],
     invoices: [$s | loops("DOC"; ["UNS", "UNT"])[] as $g | $g[0] as $doc
       | {invoice_number: ($doc | comp(2; 1) | if . == "" then fail($doc; 2; "1"; "DOC holds no document number") else . end),
          amount_paid: ($g | edi_amount(["12", "9", "77"])),

@@ -10,13 +10,13 @@
     # an 810 without CUR is in US dollars, the X12 default; a partner mapping can say otherwise
     currency: (($head | first_seg("CUR") // [] | el(2) | nonempty) // "USD"),
     total_amount: (need($tds; 1; "total invoice amount (TDS01)") | at($tds; 1; implied(2); "amount")),
-    tax_total: opt($s[] | select(.[0] == "TXI") as $t | at($t; 2; decimal; "tax amount") | nonempty),
+    tax_total: opt($s | segs("TXI") as $t | at($t; 2; decimal; "tax amount") | nonempty),
     payment_terms: ($head | first_seg("ITD") // null
                     | if . == null then null elif el(12) != "" then el(12)
                       elif el(7) != "" then "net \(el(7)) days" else null end),
-    due_date: opt($head[] | select(.[0] == "ITD") as $i | x12d($i; 6) | nonempty),
+    due_date: opt($head | segs("ITD") as $i | x12d($i; 6) | nonempty),
     parties: ($head | x12_parties(["IT1", "ITD", "DTM", "FOB", "PID", "TDS"])),
-    allowances_charges: [$s | head("IT1") + ($s | loops("TDS"; [])[0] // []) | .[] | select(.[0] == "SAC") as $sac
+    allowances_charges: [$s | head("IT1") + ($s | loops("TDS"; [])[0] // []) | segs("SAC") as $sac
        | {type: ($sac | el(1) | if . == "A" then "allowance" elif . == "C" then "charge"
                  else fail($sac; 1; "allowance or charge indicator \(tojson) is not A or C") end),
           amount: at($sac; 5; implied(2); "amount"),
@@ -25,7 +25,7 @@
     lines: [$s | loops("IT1"; ["TDS", "CTT", "SE"]) | to_entries[] | .key as $k | .value as $loop | $loop[0] as $it1
       | {
           line_number: ($it1 | el(1) | if . == "" then "\($k + 1)" else . end),
-          po_line_number: opt($loop[] | select(.[0] == "REF" and el(1) == "LI") | el(2) | nonempty),
+          po_line_number: opt($loop | segs("REF") | select(el(1) == "LI") | el(2) | nonempty),
           quantity: at($it1; 2; decimal; "quantity"),
           uom: ($it1 | el(3) | xwalk("uom")),
           unit_price: at($it1; 4; decimal; "unit price"),

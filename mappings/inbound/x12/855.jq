@@ -24,7 +24,7 @@
           uom: (if $ack != null and ($ack | el(3)) != "" then $ack | el(3) else $po1 | el(3) end | xwalk("uom")),
           unit_price: at($po1; 4; decimal; "unit price"),
           scheduled_date: (if $ack != null and ($ack | el(5)) != "" then x12d($ack; 5)
-                           else opt($loop[] | select(.[0] == "SCH") as $sch | x12d($sch; 6) | nonempty)
+                           else opt($loop | segs("SCH") as $sch | x12d($sch; 6) | nonempty)
                                 // ($loop | x12_dtm(["067", "068", "002"])) end)
         }]
   }

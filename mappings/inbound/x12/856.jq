@@ -22,17 +22,17 @@
                + {description: ($g | seg_with("PID"; 1; ["F"]) | el(5))}),
         quantity: (if $sn1 == null then fail($g[0]; 0; "3"; "item HL \($h.id) has no SN1 quantity") else at($sn1; 2; decimal; "quantity") end),
         uom: ($sn1 | el(3) | xwalk("uom")),
-        lot: (opt($g[] | select(.[0] == "REF" and el(1) == "LT") | el(2))
+        lot: (opt($g | segs("REF") | select(el(1) == "LT") | el(2))
               // ($g | first_seg("LIN") | pair(2; ["LT"]))),
         pack: ($pack.id // null),
-        sscc: ($pack.segs // [] | opt(.[] | select(.[0] == "MAN" and el(1) == "GM") | el(2))) }
+        sscc: ($pack.segs // [] | opt(segs("MAN") | select(el(1) == "GM") | el(2))) }
   ] as $items
 | {
     shipment_id: need($bsn; 2; "shipment identification (BSN02)"),
     ship_date: (($ship | x12_dtm(["011"])) // x12d($bsn; 3)),
     expected_delivery_date: ($ship | x12_dtm(["017", "067"])),
-    carrier: opt($ship[] | select(.[0] == "TD5") | (el(3) | nonempty), (el(5) | nonempty)),
-    tracking_number: opt($ship[] | select(.[0] == "REF" and (el(1) == "CN" or el(1) == "2I")) | el(2) | nonempty),
+    carrier: opt($ship | segs("TD5") | (el(3) | nonempty), (el(5) | nonempty)),
+    tracking_number: opt($ship | segs("REF") | select(el(1) == "CN" or el(1) == "2I") | el(2) | nonempty),
     parties: ($ship | x12_parties(["HL"])),
     po_numbers: ([$hls[] | select(.level == "O") | .segs | first_seg("PRF") // [] | el(1) | nonempty] | unique),
     lines: [$items[] | del(.pack, .sscc)],

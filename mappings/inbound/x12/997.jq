@@ -16,7 +16,7 @@
        transaction_control: ($ak2 | el(2)),
        document: ($ak2 | el(1)),
        errors: [$loop | loops("AK3"; ["AK5"])[] as $seg | $seg[0] as $ak3
-         | ([$seg[] | select(.[0] == "AK4")] | if length == 0 then [null] else . end)[] as $ak4
+         | ([$seg | segs("AK4")] | if length == 0 then [null] else . end)[] as $ak4
          | {segment: ($ak3 | el(1)), position: ($ak3 | el(2)),
             element: (if $ak4 then $ak4 | el(1) else null end),
             code: (if $ak4 then $ak4 | el(3) else $ak3 | el(4) end),

@@ -16,7 +16,7 @@
        transaction_control: ($ak2 | el(2)),
        document: ($ak2 | el(1)),
        errors: [$loop | loops("IK3"; ["IK5"])[] as $seg | $seg[0] as $ik3
-         | ([$seg[] | select(.[0] == "IK4")] | if length == 0 then [null] else . end)[] as $ik4
+         | ([$seg | segs("IK4")] | if length == 0 then [null] else . end)[] as $ik4
          | {segment: ($ik3 | el(1)), position: ($ik3 | el(2)),
             element: (if $ik4 then $ik4 | comp(1; 1) else null end),
             code: (if $ik4 then $ik4 | el(3) else $ik3 | el(4) end),
