@@ -148,28 +148,27 @@ impl<'d> El<'d> {
         })
     }
 
+    /// The child elements, whatever their names.
+    pub fn elements(&self) -> impl Iterator<Item = El<'d>> + 'd {
+        self.children().filter_map(|c| match c {
+            Child::El(e) => Some(e),
+            Child::Text(_) => None,
+        })
+    }
+
     /// The child elements named `name`.
     pub fn kids(&self, name: &'d str) -> impl Iterator<Item = El<'d>> + 'd {
-        self.children().filter_map(move |c| match c {
-            Child::El(e) if e.name() == name => Some(e),
-            _ => None,
-        })
+        self.elements().filter(move |e| e.name() == name)
     }
 
     /// The first child element named `name`.
     pub fn child(&self, name: &str) -> Option<El<'d>> {
-        self.children().find_map(|c| match c {
-            Child::El(e) if e.name() == name => Some(e),
-            _ => None,
-        })
+        self.elements().find(|e| e.name() == name)
     }
 
     /// The first child element, whatever its name.
     pub fn first_element(&self) -> Option<El<'d>> {
-        self.children().find_map(|c| match c {
-            Child::El(e) => Some(e),
-            Child::Text(_) => None,
-        })
+        self.elements().next()
     }
 
     /// The text directly inside the element.
