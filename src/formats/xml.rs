@@ -33,8 +33,13 @@ struct Node {
     /// `None` for text; the element's attributes, `attrs[first..first + count]`.
     attrs: Option<(u32, u32)>,
     first_child: u32,
-    last_child: u32,
     next: u32,
+}
+
+/// An element being read: its node and its last child so far (`NONE` without children).
+struct Open {
+    node: u32,
+    last: u32,
 }
 
 /// A parsed document: its nodes (the root element first) and the DOCTYPE text, if any.
@@ -86,17 +91,16 @@ impl Document {
     }
 
     /// Appends node `n` as the last child of `parent` (or as the root).
-    fn append(&mut self, parent: Option<u32>, n: Node) -> u32 {
+    fn append(&mut self, parent: Option<&mut Open>, n: Node) -> u32 {
         let i = self.nodes.len() as u32;
         self.nodes.push(n);
         if let Some(p) = parent {
-            let last = self.nodes[p as usize].last_child;
-            if last == NONE {
-                self.nodes[p as usize].first_child = i;
+            if p.last == NONE {
+                self.nodes[p.node as usize].first_child = i;
             } else {
-                self.nodes[last as usize].next = i;
+                self.nodes[p.last as usize].next = i;
             }
-            self.nodes[p as usize].last_child = i;
+            p.last = i;
         }
         i
     }
@@ -226,7 +230,7 @@ pub fn parse(data: &[u8]) -> Result<Document, XmlError> {
         doctype: None,
     };
     // The open elements, innermost last.
-    let mut stack: Vec<u32> = Vec::new();
+    let mut stack: Vec<Open> = Vec::new();
     let mut pending = String::new();
     let mut closed = false;
     let mut elements = 0usize;
@@ -234,9 +238,9 @@ pub fn parse(data: &[u8]) -> Result<Document, XmlError> {
         offset: reader.buffer_position() as usize,
         message,
     };
-    fn flush(pending: &mut String, stack: &[u32], doc: &mut Document) {
+    fn flush(pending: &mut String, stack: &mut [Open], doc: &mut Document) {
         let t = pending.trim();
-        if let (false, Some(&top)) = (t.is_empty(), stack.last()) {
+        if let (false, Some(top)) = (t.is_empty(), stack.last_mut()) {
             let span = doc.put(t);
             doc.append(Some(top), text_node(span));
         }
@@ -252,7 +256,7 @@ pub fn parse(data: &[u8]) -> Result<Document, XmlError> {
                 return Err(err(&reader, "content after the root element".into()));
             }
             Event::Start(ref e) | Event::Empty(ref e) => {
-                flush(&mut pending, &stack, &mut doc);
+                flush(&mut pending, &mut stack, &mut doc);
                 elements += 1;
                 if elements > MAX_ELEMENTS {
                     return Err(err(&reader, format!("more than {MAX_ELEMENTS} elements")));
@@ -278,18 +282,20 @@ pub fn parse(data: &[u8]) -> Result<Document, XmlError> {
                     span: name,
                     attrs: Some((first, doc.attrs.len() as u32 - first)),
                     first_child: NONE,
-                    last_child: NONE,
                     next: NONE,
                 };
-                let i = doc.append(stack.last().copied(), node);
+                let i = doc.append(stack.last_mut(), node);
                 if matches!(ev, Event::Start(_)) {
-                    stack.push(i);
+                    stack.push(Open {
+                        node: i,
+                        last: NONE,
+                    });
                 } else if stack.is_empty() {
                     closed = true;
                 }
             }
             Event::End(_) => {
-                flush(&mut pending, &stack, &mut doc);
+                flush(&mut pending, &mut stack, &mut doc);
                 stack
                     .pop()
                     .ok_or_else(|| err(&reader, "unbalanced end tag".into()))?;
@@ -334,12 +340,16 @@ pub fn parse(data: &[u8]) -> Result<Document, XmlError> {
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
         }
     }
-    if let Some(&open) = stack.last() {
+    if let Some(open) = stack.last() {
         return Err(XmlError {
             offset: text.len(),
             message: format!(
                 "the document ends inside <{}>",
-                El { doc: &doc, i: open }.name()
+                El {
+                    doc: &doc,
+                    i: open.node
+                }
+                .name()
             ),
         });
     }
@@ -360,7 +370,6 @@ fn text_node(span: Span) -> Node {
         span,
         attrs: None,
         first_child: NONE,
-        last_child: NONE,
         next: NONE,
     }
 }
