@@ -207,7 +207,6 @@ impl Handler for EdifactRun<'_, '_> {
 
     fn message(&mut self, ic: &Interchange, m: &mut Message) {
         if !self.sender_of(ic) {
-            m.drop_body();
             return;
         }
         let validated = self.pass.ok_so_far(ic.rejected(), None) && !m.rejected();
@@ -218,8 +217,8 @@ impl Handler for EdifactRun<'_, '_> {
                 mapped = self.map(ic, m);
             }
         }
-        // The interchange keeps the message's header and problems (for CONTRL), not its body.
-        m.drop_body();
+        // The interchange keeps the message's header and problems (for CONTRL), not its body
+        // (`KeepMode::Summary`: the parser empties the body and reuses it for the next).
         let kept = match mapped {
             Mapped::Skipped => Kept::Skipped,
             Mapped::Records(records) => {

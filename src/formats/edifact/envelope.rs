@@ -233,10 +233,6 @@ impl Message {
         })
     }
 
-    pub fn drop_body(&mut self) {
-        self.body.clear();
-    }
-
     /// The message's segments, still escaped, in one buffer (for the mapping twins).
     pub fn body(&self) -> &crate::formats::stream::SegBuf {
         &self.body
@@ -318,6 +314,8 @@ struct Parser<'h> {
     ic: Option<Interchange>,
     msg: Option<Message>,
     group: Option<usize>,
+    /// The body of the last message not kept, emptied, for the next one's segments.
+    spare: SegBuf,
 }
 
 const SYNTAXES: &[&str] = &[
@@ -419,10 +417,14 @@ impl Parser<'_> {
         match self.handler.keep() {
             KeepMode::Whole => ic.messages.push(m),
             KeepMode::Summary => {
-                m.drop_body();
+                self.spare = std::mem::take(&mut m.body);
+                self.spare.reset();
                 ic.keep_summary(m);
             }
-            KeepMode::Nothing => {}
+            KeepMode::Nothing => {
+                self.spare = std::mem::take(&mut m.body);
+                self.spare.reset();
+            }
         }
     }
 
@@ -573,7 +575,7 @@ impl Parser<'_> {
         } else {
             ic.groups.len()
         };
-        if !count_is(&seg.get(1, 1), n) {
+        if !count_is(&seg.value(1, 1), n) {
             ic.problems.push(trailer(problem(
                 "29",
                 "edifact.unz_count",
@@ -584,7 +586,7 @@ impl Parser<'_> {
                 &seg,
             )));
         }
-        if seg.get(2, 1) != ic.control {
+        if seg.value(2, 1) != ic.control {
             ic.problems.push(trailer(problem(
                 "28",
                 "edifact.unz_control",
@@ -658,15 +660,17 @@ impl Parser<'_> {
 
     fn unh(&mut self, seg: Segment<'_>) {
         self.close_message(seg.offset);
+        let v = seg.values();
         let mut m = Message {
             offset: seg.offset,
-            reference: seg.get(1, 1),
-            kind: seg.get(2, 1),
-            version: seg.get(2, 2),
-            release: seg.get(2, 3),
-            agency: seg.get(2, 4),
+            reference: v.get(1, 1),
+            kind: v.get(2, 1),
+            version: v.get(2, 2),
+            release: v.get(2, 3),
+            agency: v.get(2, 4),
             group: self.group,
             delims: seg.delims,
+            body: std::mem::take(&mut self.spare),
             ..Message::default()
         };
         m.body.push(seg.raw, seg.offset);
@@ -703,7 +707,7 @@ impl Parser<'_> {
         m.body.push(seg.raw, seg.offset);
         m.closed = true;
         let n = m.body.len();
-        if !count_is(&seg.get(1, 1), n) {
+        if !count_is(&seg.value(1, 1), n) {
             let mut p = problem(
                 "29",
                 "edifact.unt_count",
@@ -713,7 +717,7 @@ impl Parser<'_> {
             p.diagnostic.position.segment = Some(n);
             m.problems.push(p);
         }
-        if seg.get(2, 1) != m.reference {
+        if seg.value(2, 1) != m.reference {
             let mut p = problem(
                 "28",
                 "edifact.unt_reference",
@@ -807,6 +811,7 @@ fn tokenizer(handler: &mut dyn Handler) -> Edifact<'_> {
             ic: None,
             msg: None,
             group: None,
+            spare: SegBuf::default(),
         },
     }
 }

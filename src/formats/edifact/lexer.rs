@@ -69,8 +69,24 @@ fn is_blank(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0)
 }
 
+/// Up to this length a separator is looked for byte by byte.
+const SHORT: usize = 24;
+
 /// Position of the first `sep` in `raw` not escaped by `release`.
 pub fn find_unescaped(raw: &[u8], sep: u8, release: Option<u8>) -> Option<usize> {
+    // Elements and components are mostly a few bytes long: a plain loop finds their end
+    // sooner than a vectorised search is set up.
+    if raw.len() <= SHORT {
+        let mut i = 0;
+        while i < raw.len() {
+            let b = raw[i];
+            if b == sep {
+                return Some(i);
+            }
+            i += if Some(b) == release { 2 } else { 1 };
+        }
+        return None;
+    }
     let Some(r) = release else {
         return memchr(sep, raw);
     };
@@ -162,14 +178,18 @@ impl<'a> Segment<'a> {
 
     /// Component `c` (1-based) of element `n` (1-based), unescaped; empty when absent.
     pub fn get(&self, n: usize, c: usize) -> String {
+        self.value(n, c).into_owned()
+    }
+
+    /// As [`Segment::get`], borrowed from the segment unless it had to be unescaped.
+    pub fn value(&self, n: usize, c: usize) -> Cow<'a, str> {
         // Walked to the one value, splitting nothing else (the envelope reads many).
         let (Some(n), Some(c)) = (n.checked_sub(1), c.checked_sub(1)) else {
-            return String::new();
+            return Cow::Borrowed("");
         };
         split_iter(self.raw, self.delims.element, self.delims.release)
             .nth(n + 1)
-            .map(|el| component(el, c, self.delims))
-            .unwrap_or_default()
+            .map_or(Cow::Borrowed(""), |el| component(el, c, self.delims))
     }
 
     /// The elements split once, for reading many values of one segment.
@@ -195,17 +215,16 @@ impl Values<'_> {
         };
         self.elements
             .get(n)
-            .map(|el| component(el, c, self.delims))
+            .map(|el| component(el, c, self.delims).into_owned())
             .unwrap_or_default()
     }
 }
 
 /// Component `c` (0-based) of element `el`, unescaped; empty when absent.
-fn component(el: &[u8], c: usize, delims: Delims) -> String {
+fn component(el: &[u8], c: usize, delims: Delims) -> Cow<'_, str> {
     split_iter(el, delims.component, delims.release)
         .nth(c)
-        .map(|v| unescape(v, delims.release).into_owned())
-        .unwrap_or_default()
+        .map_or(Cow::Borrowed(""), |v| unescape(v, delims.release))
 }
 
 /// Finds the next segment in `buf[pos..]`, reading a UNA when one starts there.

@@ -267,6 +267,14 @@ pub fn message(m: &mut Message, defs: &Messages) -> bool {
 fn elements(m: &mut Message, defs: &Messages) -> usize {
     let mut found = Errors::default();
     let decimal = m.delims.decimal;
+    // Facts about the whole message found in one pass: when it is ASCII without a release
+    // character, no value needs unescaping and none is tested for either again.
+    let data = m.body().data();
+    let plain = data.is_ascii()
+        && m.delims
+            .release
+            .is_none_or(|r| memchr::memchr(r, data).is_none());
+    let release = if plain { None } else { m.delims.release };
     for (i, seg) in m.segments().enumerate() {
         let Ok(tag) = std::str::from_utf8(seg.id()) else {
             continue;
@@ -274,7 +282,7 @@ fn elements(m: &mut Message, defs: &Messages) -> usize {
         let Some(def) = defs.segments.get(tag) else {
             continue;
         };
-        let mut elements = super::lexer::split_iter(seg.raw, m.delims.element, m.delims.release);
+        let mut elements = super::lexer::split_iter(seg.raw, m.delims.element, release);
         elements.next(); // the tag
         let mut problem = |code: &'static str,
                            dcode: &'static str,
@@ -315,12 +323,12 @@ fn elements(m: &mut Message, defs: &Messages) -> usize {
                 continue;
             }
             if let Some(f) = &slot.simple {
-                if let Some((code, dcode, why)) = check(f, raw, m.delims.release, decimal) {
+                if let Some((code, dcode, why)) = check(f, raw, plain, release, decimal) {
                     problem(code, dcode, k + 1, None, why);
                 }
                 continue;
             }
-            let mut comps = super::lexer::split_iter(raw, m.delims.component, m.delims.release);
+            let mut comps = super::lexer::split_iter(raw, m.delims.component, release);
             for (c, f) in slot.components.iter().enumerate() {
                 let v = comps.next().unwrap_or(b"");
                 if v.is_empty() {
@@ -335,7 +343,7 @@ fn elements(m: &mut Message, defs: &Messages) -> usize {
                     }
                     continue;
                 }
-                if let Some((code, dcode, why)) = check(f, v, m.delims.release, decimal) {
+                if let Some((code, dcode, why)) = check(f, v, plain, release, decimal) {
                     problem(code, dcode, k + 1, Some(c + 1), why);
                 }
             }
@@ -371,15 +379,17 @@ fn elements(m: &mut Message, defs: &Messages) -> usize {
     found.more
 }
 
-/// The 0085 code, diagnostic code and reason when `raw` (still escaped) does not fit `f`.
+/// The 0085 code, diagnostic code and reason when `raw` (still escaped) does not fit `f`;
+/// `plain` when the whole message is known to be ASCII without release characters.
 fn check(
     f: &Field,
     raw: &[u8],
+    plain: bool,
     release: Option<u8>,
     decimal: u8,
 ) -> Option<(&'static str, &'static str, String)> {
     // The common case, plain ASCII without release characters, is checked on the bytes.
-    if raw.is_ascii() && !release.is_some_and(|r| raw.contains(&r)) {
+    if plain || (raw.is_ascii() && !release.is_some_and(|r| raw.contains(&r))) {
         let ok = match f.class {
             Class::Numeric => {
                 let body = raw.strip_prefix(b"-").unwrap_or(raw);
