@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 /// The exit code of a node that lost its lease (its supervisor starts it again, as a standby).
 pub const FENCED_EXIT: i32 = 75;
 
-/// This process's name among the nodes: `host:pid:random`, the same for all its work (its
-/// lease, its heartbeat and its claims on deliveries).
+/// This process's name among the nodes: `host/space:pid:random`, the same for all its work
+/// (its lease, its heartbeat and its claims on deliveries).
 pub fn node_name() -> String {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NAME.get_or_init(|| {
         format!(
             "{}:{}:{}",
-            host_name(),
+            process_space(),
             std::process::id(),
             crate::util::random_hex(3)
         )
@@ -35,20 +35,53 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// Whether `node` names a process of this host that is gone (killed, then started again by
-/// its supervisor): what it held need not be waited out.
+/// Where this process's number means something: its host's name, then a digest of its
+/// kernel's boot and its PID namespace. Two containers can share a host name (host
+/// networking, or a default like `localhost`) while each numbers its processes from 1: a
+/// process number is looked up only in the space it came from, never in another's.
+fn process_space() -> String {
+    static SPACE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SPACE
+        .get_or_init(|| {
+            let boot =
+                std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+            let pids = std::fs::read_link("/proc/self/ns/pid")
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let digest = crate::util::sha256_hex(format!("{}|{pids}", boot.trim()).as_bytes());
+            format!("{}/{}", host_name(), &digest[..6])
+        })
+        .clone()
+}
+
+/// Whether `node` names a process of this host and PID namespace that is gone (killed, then
+/// started again by its supervisor): what it held need not be waited out. A node of another
+/// space (another host, another container) is never gone by this test: its lease and claims
+/// run out instead.
 pub fn gone(node: &str) -> bool {
+    gone_from(
+        node,
+        &process_space(),
+        std::process::id(),
+        &node_name(),
+        |pid| std::path::Path::new("/proc").join(pid.to_string()).exists(),
+    )
+}
+
+/// [`gone`], seen from process `me` (named `my_name`) of `space`, with `alive` telling whether
+/// a process number of that space is in use.
+fn gone_from(node: &str, space: &str, me: u32, my_name: &str, alive: impl Fn(u32) -> bool) -> bool {
     let mut parts = node.rsplitn(3, ':');
     let (_salt, pid, host) = (parts.next(), parts.next(), parts.next());
     let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) else {
         return false;
     };
-    host == Some(host_name().as_str())
-        && if pid == std::process::id() {
-            // An earlier process with this process's number (a container started again).
-            node != node_name()
+    host == Some(space)
+        && if pid == me {
+            // An earlier process of this space with this process's number.
+            node != my_name
         } else {
-            !std::path::Path::new("/proc").join(pid.to_string()).exists()
+            !alive(pid)
         }
 }
 
@@ -387,5 +420,27 @@ mod tests {
         assert!(!fresh(1_000, 21_000, 30_000));
         // Known lost.
         assert!(!fresh(0, 1, 30_000));
+    }
+
+    #[test]
+    fn a_process_number_is_looked_up_only_in_the_space_it_came_from() {
+        use super::gone_from;
+        let here = "vm/aaaaaa";
+        let me = "vm/aaaaaa:1:000001";
+        let alive = |pid: u32| pid == 1 || pid == 7;
+        // Two containers sharing the host name, each edigate being process 1 of its own
+        // namespace: the other is not taken for an earlier self, nor its 7 for this one's 7.
+        assert!(!gone_from("vm/bbbbbb:1:000002", here, 1, me, alive));
+        assert!(!gone_from("vm/bbbbbb:9:000002", here, 1, me, alive));
+        // In this space: an earlier process with this number, or a number not in use, is gone.
+        assert!(gone_from("vm/aaaaaa:1:000002", here, 1, me, alive));
+        assert!(gone_from("vm/aaaaaa:9:000002", here, 1, me, alive));
+        assert!(!gone_from("vm/aaaaaa:7:000002", here, 1, me, alive));
+        assert!(!gone_from(me, here, 1, me, alive));
+        // A name from before spaces were named, or one that does not parse, is never gone.
+        assert!(!gone_from("vm:9:000002", here, 1, me, alive));
+        assert!(!gone_from("garbage", here, 1, me, alive));
+        // This process's own space is named after its host.
+        assert!(super::node_name().starts_with(&format!("{}/", super::host_name())));
     }
 }

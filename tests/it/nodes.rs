@@ -584,3 +584,92 @@ fn a_killed_standby_shows_as_silent_once_a_lease_passes_without_its_heartbeat() 
     let code = terminate(&mut active);
     assert!(code.success(), "{code}:\n{}", sb.log());
 }
+
+#[test]
+fn a_node_numbering_its_processes_apart_under_the_same_host_name_waits_out_the_lease() {
+    // Two containers on one host with host networking: one host name, and each edigate is
+    // process 1 of its own PID namespace. The second must not take the first's number for a
+    // process of its own that is gone, and take the lease of a node that is alive.
+    let (sb, mut active) = one_active_node(2);
+    let id = active.id();
+    let run = sb.cmd(&["run"]);
+    let mut apart = std::process::Command::new("unshare");
+    apart
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child=SIGTERM"])
+        .arg(run.get_program())
+        .args(run.get_args())
+        .current_dir(sb.path(""))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(
+            fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(sb.path("service.log"))
+                .unwrap(),
+        );
+    for (k, v) in run.get_envs() {
+        match v {
+            Some(v) => apart.env(k, v),
+            None => apart.env_remove(k),
+        };
+    }
+    let mut other = apart
+        .spawn()
+        .expect("unshare (util-linux) runs the second node in its own PID namespace, as root");
+    // It is process 1 where it runs; it has looked at the lease several times once its
+    // heartbeat has moved on twice.
+    let mut beats = HashSet::new();
+    let looked = wait_for(60, || {
+        let s = status(&sb);
+        if let Some(n) = s["nodes"].as_array().and_then(|n| {
+            n.iter()
+                .find(|n| n["pid"].as_u64() == Some(1) && n["node"] != Value::Null)
+        }) {
+            beats.insert(n["seen_at"].as_str().unwrap_or_default().to_string());
+        }
+        beats.len() >= 3 || other.try_wait().unwrap().is_some()
+    });
+    assert!(
+        looked,
+        "the second node never showed in status:\n{}",
+        sb.log()
+    );
+    let s = status(&sb);
+    assert_eq!(active_pid(&s), Some(id), "{s}\n{}", sb.log());
+    assert!(
+        active.try_wait().unwrap().is_none(),
+        "the first node was fenced by a node that took its lease while it lived:\n{}",
+        sb.log()
+    );
+    // unshare ignores SIGTERM while it waits: the node (its child) is told to stop, and
+    // leaves as a clean stop does (its row removed, unshare exiting with its status).
+    let child = fs::read_to_string(format!("/proc/{0}/task/{0}/children", other.id())).unwrap();
+    let node = std::process::Command::new("kill")
+        .args(["-TERM", child.trim()])
+        .status()
+        .unwrap();
+    assert!(
+        node.success(),
+        "the node of the other namespace ({child:?}) is gone"
+    );
+    let mut code = None;
+    assert!(
+        wait_for(30, || {
+            code = other.try_wait().unwrap();
+            code.is_some()
+        }),
+        "{}",
+        sb.log()
+    );
+    assert!(code.unwrap().success(), "{code:?}:\n{}", sb.log());
+    assert!(
+        wait_for(30, || status(&sb)["nodes"]
+            .as_array()
+            .is_some_and(|n| n.iter().all(|n| n["pid"].as_u64() != Some(1)))),
+        "{}",
+        sb.log()
+    );
+    let code = terminate(&mut active);
+    assert!(code.success(), "{code}:\n{}", sb.log());
+}
