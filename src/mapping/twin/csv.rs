@@ -8,10 +8,12 @@ use crate::canonical::records::{
 };
 use crate::canonical::{Business, Date, Decimal, Written};
 use crate::formats::csv::{CsvError, Rows};
-use std::collections::{HashMap, HashSet};
+use crate::util::FastMap;
+use std::collections::HashSet;
 
-/// Where each canonical field is among the columns of every row.
-struct Columns(HashMap<String, usize>);
+/// Where each canonical field is among the columns of every row (names from the column
+/// map, looked up by the twin's own field names).
+struct Columns(FastMap<String, usize>);
 
 impl Columns {
     fn of(rows: &Rows) -> Columns {
@@ -40,7 +42,8 @@ impl<'r> Fields<'r> {
     /// The rows grouped by `key`'s value, first-named first; `None` when a row has none (the
     /// jq fails then).
     fn groups(&self, key: &str) -> Option<Vec<Vec<usize>>> {
-        let mut at: HashMap<&str, usize> = HashMap::new();
+        // Keyed by the partner's document numbers: the standard, collision-resistant hasher.
+        let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         let mut groups: Vec<Vec<usize>> = Vec::new();
         for row in 0..self.rows.len() {
             let k = self.get(row, key)?;
@@ -223,7 +226,15 @@ fn line_number(f: &Fields<'_>, r: usize, k: usize) -> String {
 
 /// A party of the order's first row when it has an id or a name (`buyer`, `ship_to`).
 fn party(f: &Fields<'_>, h: usize, role: Role, prefix: &str) -> Option<Party> {
-    let get = |s: &str| text(f.get(h, &format!("{prefix}_{s}")));
+    // The column's name put together in one buffer, not a new string per field.
+    let mut column = String::with_capacity(prefix.len() + 16);
+    let mut get = |s: &str| {
+        column.clear();
+        column.push_str(prefix);
+        column.push('_');
+        column.push_str(s);
+        text(f.get(h, &column))
+    };
     let (id, name) = (get("id"), get("name"));
     if id.is_none() && name.is_none() {
         return None;
