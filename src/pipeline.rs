@@ -160,12 +160,12 @@ fn advance(
     let received = store.files_among(todo, &[State::Received, State::Parsed])?;
     for batch in batches(&received, |f| f.size.max(0) as u64) {
         // A file alone in its batch (one that came alone, or one too big to share) is
-        // translated before its transaction opens, its control numbers taken one by one,
-        // so that the database is not held for as long as a big file takes; several files
-        // are translated inside theirs, where taking the numbers costs no sync each.
-        let before = (batch.len() == 1).then(|| translate_ahead(cfg, store, batch, parallel, true));
+        // translated before its transaction opens, so that the database is not held for as
+        // long as a big file takes; several files are translated inside theirs, where taking
+        // control numbers costs no sync each.
+        let before = (batch.len() == 1).then(|| translate_ahead(cfg, store, batch, parallel));
         store.begin_batch()?;
-        let ahead = before.unwrap_or_else(|| translate_ahead(cfg, store, batch, parallel, false));
+        let ahead = before.unwrap_or_else(|| translate_ahead(cfg, store, batch, parallel));
         for (f, ahead) in batch.iter().zip(ahead) {
             match translate_file(cfg, store, f, ahead) {
                 Ok(rejected) => report.rejected += rejected,
@@ -767,21 +767,26 @@ struct Translated {
 /// They reach the store through one lock, only to check for duplicate interchanges and to take
 /// control numbers for acknowledgements. `None` for a file left to the commit step (a bundle).
 ///
-/// `outside`: no transaction is open, so each draw of control numbers commits (and syncs) on its
-/// own; numbers are then drawn in growing blocks (1, 2, 4, ... 1024) rather than one by one, so
-/// a file of many interchanges costs a few syncs, and those not used are returned at the end.
+/// Control numbers are drawn in growing blocks (1, 2, 4, ... 1024) rather than one by one, so
+/// that a file of many interchanges, or a batch of many files, costs a few requests (and,
+/// outside a transaction, a few syncs); those not used are returned at the end.
 fn translate_ahead(
     cfg: &Config,
     store: &mut Store,
     batch: &[FileRow],
     parallel: Parallel<'_>,
-    outside: bool,
 ) -> Vec<Option<Result<Ahead, PipelineError>>> {
     let shared = std::sync::Mutex::new(store);
     let slots: Vec<std::sync::Mutex<Option<Result<Ahead, PipelineError>>>> =
         batch.iter().map(|_| std::sync::Mutex::new(None)).collect();
     // A panic while one file is translated (a bug) must not poison the store for the others.
     let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
+    // Blocks are shared by the batch's files: 128 files ask the database about 8 times, not
+    // 128. Inside the batch's transaction nobody else draws; outside it (a file alone), a
+    // number another process drew since stops the return, and the rest stay unused.
+    // (next, last, size of the next block) per partner, taken under `lock`.
+    let drawn: std::sync::Mutex<std::collections::HashMap<String, (u64, u64, u64)>> =
+        Default::default();
     parallel(batch.len(), &|i| {
         let f = &batch[i];
         let result = read_input(cfg, f).and_then(|data| {
@@ -828,14 +833,10 @@ fn translate_ahead(
                 }
                 answer
             };
-            let mut drawn: std::collections::HashMap<String, (u64, u64, u64)> = Default::default();
             let outcome = guarded(f, || {
                 run_translation(cfg, f, &data, &seen, &mut |partner| {
                     let mut store = lock();
-                    if !outside {
-                        return store.allocate_control(partner, "x12");
-                    }
-                    // (next, last, size of the next block) for this partner
+                    let mut drawn = drawn.lock().unwrap_or_else(|p| p.into_inner());
                     let (next, last, block) = drawn.entry(partner.to_string()).or_insert((1, 0, 1));
                     if *next > *last {
                         *next = store.reserve_controls(partner, "x12", *block)?;
@@ -846,14 +847,6 @@ fn translate_ahead(
                     Ok(*next - 1)
                 })
             });
-            // Numbers drawn but not used go back, so that a partner sees no gap in them.
-            let mut store = lock();
-            for (partner, (next, last, _)) in &drawn {
-                if next <= last {
-                    store.return_controls(partner, "x12", *last, last - next + 1)?;
-                }
-            }
-            drop(store);
             // A duplicate check that failed decided nothing: the step is retried.
             if let Some(e) = failure.into_inner() {
                 return Err(e.into());
@@ -867,6 +860,19 @@ fn translate_ahead(
         });
         *slots[i].lock().expect("slot") = result.transpose();
     });
+    // Numbers drawn but not used go back, so that a partner sees no gap in them; a batch
+    // whose numbers cannot go back keeps none of its translations (they are made again).
+    let mut store = lock();
+    let drawn = drawn.into_inner().unwrap_or_else(|p| p.into_inner());
+    for (partner, (next, last, _)) in &drawn {
+        if next <= last {
+            if let Err(e) = store.return_controls(partner, "x12", *last, last - next + 1) {
+                tracing::error!(error = %e, "control numbers drawn ahead could not go back");
+                return batch.iter().map(|_| None).collect();
+            }
+        }
+    }
+    drop(store);
     slots
         .into_iter()
         .map(|s| s.into_inner().expect("slot"))
