@@ -414,17 +414,16 @@ impl Parser<'_> {
         let ic = self.ic.as_ref().expect("interchange");
         self.handler.message(ic, &mut m);
         let ic = self.ic.as_mut().expect("interchange");
-        match self.handler.keep() {
+        let keep = self.handler.keep();
+        if keep != KeepMode::Whole {
+            // The next message reuses the buffer.
+            self.spare = std::mem::take(&mut m.body);
+            self.spare.reset();
+        }
+        match keep {
             KeepMode::Whole => ic.messages.push(m),
-            KeepMode::Summary => {
-                self.spare = std::mem::take(&mut m.body);
-                self.spare.reset();
-                ic.keep_summary(m);
-            }
-            KeepMode::Nothing => {
-                self.spare = std::mem::take(&mut m.body);
-                self.spare.reset();
-            }
+            KeepMode::Summary => ic.keep_summary(m),
+            KeepMode::Nothing => {}
         }
     }
 

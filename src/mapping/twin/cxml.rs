@@ -15,11 +15,6 @@ use serde_json::{json, Value};
 
 type Node<'a> = Option<El<'a>>;
 
-/// `kids($name)` of an element.
-fn kids<'a>(v: El<'a>, name: &'a str) -> impl Iterator<Item = El<'a>> + 'a {
-    v.kids(name)
-}
-
 /// `kid($name)`: the first child named `name`; null of null.
 fn kid<'a>(v: Node<'a>, name: &str) -> Node<'a> {
     v?.child(name)
@@ -86,7 +81,7 @@ fn party(v: Node<'_>, role: &str) -> Option<Value> {
     let address = match kid(Some(a), "PostalAddress") {
         None => json!({}),
         Some(p) => json!({
-            "lines": kids(p, "Street").map(|e| e.text()).collect::<Vec<_>>(),
+            "lines": p.kids("Street").map(|e| e.text()).collect::<Vec<_>>(),
             "city": text(kid(Some(p), "City")),
             "region": text(kid(Some(p), "State")),
             "postal_code": text(kid(Some(p), "PostalCode")),
@@ -138,7 +133,7 @@ pub(super) fn order_request(root: El<'_>, walks: &Walks<'_>) -> Option<Vec<Writt
         _ => "original",
     };
     let currency = attr(total, "currency").or_else(|| {
-        kids(or, "ItemOut")
+        or.kids("ItemOut")
             .filter_map(|it| {
                 attr(
                     path(Some(it), &["ItemDetail", "UnitPrice", "Money"]),
@@ -148,7 +143,7 @@ pub(super) fn order_request(root: El<'_>, walks: &Walks<'_>) -> Option<Vec<Writt
             .find(|c| !c.is_empty())
     });
     let mut lines = Vec::new();
-    for it in kids(or, "ItemOut") {
+    for it in or.kids("ItemOut") {
         let d = kid(Some(it), "ItemDetail");
         lines.push(line::<records::PoLine>(json!({
             "line_number": attr(Some(it), "lineNumber"),
@@ -163,7 +158,8 @@ pub(super) fn order_request(root: El<'_>, walks: &Walks<'_>) -> Option<Vec<Writt
         .into_iter()
         .filter_map(|(tag, role)| party(kid(Some(h), tag), role))
         .collect();
-    let notes: Vec<String> = kids(h, "Comments")
+    let notes: Vec<String> = h
+        .kids("Comments")
         .map(|e| e.text())
         .filter(|t| !t.is_empty())
         .collect();
@@ -205,7 +201,8 @@ pub(super) fn invoice_detail_request(root: El<'_>, walks: &Walks<'_>) -> Option<
         .find_map(|a| given(path(sum, &[a, "Money"])));
     let invoice_number = attr(h, "invoiceID")?;
     let currency = attr(total, "currency")?;
-    let po_number = kids(ir, "InvoiceDetailOrder")
+    let po_number = ir
+        .kids("InvoiceDetailOrder")
         .filter_map(|o| {
             attr(
                 path(Some(o), &["InvoiceDetailOrderInfo", "OrderReference"]),
@@ -227,8 +224,8 @@ pub(super) fn invoice_detail_request(root: El<'_>, walks: &Walks<'_>) -> Option<
         }
     }
     let mut lines = Vec::new();
-    for o in kids(ir, "InvoiceDetailOrder") {
-        for i in kids(o, "InvoiceDetailItem") {
+    for o in ir.kids("InvoiceDetailOrder") {
+        for i in o.kids("InvoiceDetailItem") {
             let r = kid(Some(i), "InvoiceDetailItemReference");
             lines.push(line::<records::InvoiceLine>(json!({
                 "line_number": attr(Some(i), "invoiceLineNumber"),
@@ -276,7 +273,7 @@ pub(super) fn confirmation_request(root: El<'_>, walks: &Walks<'_>) -> Option<Ve
         _ => "accepted_with_changes",
     };
     let mut lines = Vec::new();
-    for ci in kids(cr, "ConfirmationItem") {
+    for ci in cr.kids("ConfirmationItem") {
         let st = kid(Some(ci), "ConfirmationStatus");
         let line_status = match attr(st, "type") {
             None => None,
@@ -322,16 +319,16 @@ pub(super) fn ship_notice_request(root: El<'_>, walks: &Walks<'_>) -> Option<Vec
     let ctl = kid(Some(sn), "ShipControl");
     let shipment_id = attr(h, "shipmentID")?;
     let carrier = ctl.and_then(|c| {
-        kids(c, "CarrierIdentifier")
+        c.kids("CarrierIdentifier")
             .map(|e| e.text())
             .find(|t| !t.is_empty())
     });
     let mut po_numbers = Vec::new();
     let mut lines = Vec::new();
-    for p in kids(sn, "ShipNoticePortion") {
+    for p in sn.kids("ShipNoticePortion") {
         let po = attr(kid(Some(p), "OrderReference"), "orderID");
         po_numbers.extend(po.filter(|p| !p.is_empty()));
-        for i in kids(p, "ShipNoticeItem") {
+        for i in p.kids("ShipNoticeItem") {
             lines.push(line::<records::ShipLine>(json!({
                 "po_number": po,
                 "po_line_number": attr(Some(i), "lineNumber"),

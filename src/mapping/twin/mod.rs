@@ -202,7 +202,7 @@ impl Twin {
         }
     }
 
-    /// The records of one cXML document (`root`: its `cXML` element as JsonML), or `None` to
+    /// The records of one cXML document (`root`: its `cXML` element), or `None` to
     /// let the interpreter decide.
     pub fn cxml(
         self,
