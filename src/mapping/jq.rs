@@ -10,9 +10,11 @@ use serde_json::Value;
 
 type D = data::JustLut<Val>;
 
-/// A compiled mapping.
+/// A compiled mapping: jaq's filter, and the same program for [`super::eval`], which runs
+/// first and hands a document to jaq when it meets what it leaves to jaq.
 pub struct Program {
     filter: jaq_core::compile::Filter<jaq_core::Native<D>>,
+    fast: Option<super::eval::Program>,
 }
 
 impl std::fmt::Debug for Program {
@@ -122,13 +124,43 @@ pub fn compile(prelude: &str, code: &str) -> Result<Program, Vec<CompileError>> 
                 })
                 .collect::<Vec<_>>()
         })?;
-    Ok(Program { filter })
+    Ok(Program {
+        filter,
+        fast: super::eval::compile(prelude, code),
+    })
 }
 
 impl Program {
     /// Runs the program on `input` with the global variables (in [`GLOBALS`] order) and
     /// returns every output, or the first error.
     pub fn run(&self, input: Val, globals: [Val; 2]) -> Result<Vec<Val>, RunError> {
+        if let Some(fast) = &self.fast {
+            if let Some(done) = fast.run(input.clone(), &globals) {
+                return done.map_err(|e| RunError(to_json(&e)));
+            }
+        }
+        self.run_jaq(input, globals)
+    }
+
+    /// The faster evaluator's outputs or error, `None` when it hands the input to jaq (or
+    /// does not read the program).
+    pub fn run_fast(&self, input: Val, globals: [Val; 2]) -> Option<Result<Vec<Val>, Val>> {
+        self.fast.as_ref()?.run(input, &globals)
+    }
+
+    /// jaq's outputs or error as values (for comparing evaluators).
+    pub fn run_jaq_values(&self, input: Val, globals: [Val; 2]) -> Result<Vec<Val>, Val> {
+        let ctx = Ctx::<D>::new(&self.filter.lut, Vars::new(globals));
+        self.filter
+            .id
+            .run((ctx, input))
+            .map(unwrap_valr)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.into_val())
+    }
+
+    /// As [`Program::run`], through jaq alone (what the other evaluator is held to).
+    pub fn run_jaq(&self, input: Val, globals: [Val; 2]) -> Result<Vec<Val>, RunError> {
         let ctx = Ctx::<D>::new(&self.filter.lut, Vars::new(globals));
         let mut out = Vec::new();
         for v in self.filter.id.run((ctx, input)).map(unwrap_valr) {
@@ -176,167 +208,185 @@ fn convert(
     })
 }
 
-/// The conversions mapping authors need most, done exactly in Rust.
-fn natives() -> impl Iterator<Item = Fun<D>> {
-    let funs: [jaq_core::native::Filter<jaq_core::RunPtr<D>>; 21] = [
-        // X12 DT: CCYYMMDD or YYMMDD -> YYYY-MM-DD
-        ("x12_date", v(0), |cv| {
-            bome(convert(cv.1, "date", super::x12_date))
-        }),
-        // EDIFACT DTM format 102 (CCYYMMDD), 203 (CCYYMMDDHHMM), 101 (YYMMDD), 204, 718 (first day)
-        ("edi_date", v(1), |mut cv| {
-            let fmt = cv.0.pop_var();
-            let fmt = text(&fmt).unwrap_or_default();
-            bome(convert(cv.1, "date", |t| super::edifact_date(t, &fmt)))
-        }),
-        // X12 R and EDIFACT decimals with a point
-        ("decimal", v(0), |cv| {
-            bome(convert(cv.1, "decimal", |t| {
-                Decimal::parse(t).map(|d| d.to_string())
-            }))
-        }),
-        // EDIFACT decimals, either mark
-        ("edi_decimal", v(0), |cv| {
-            bome(convert(cv.1, "decimal", |t| {
-                super::edi_decimal(t).map(|d| d.to_string())
-            }))
-        }),
-        // X12 Nn: implied decimal places
-        ("implied", v(1), |mut cv| {
-            let scale = index_of(&cv.0.pop_var()).unwrap_or(0);
-            bome(convert(cv.1, "number", |t| {
-                Decimal::implied(t, scale).map(|d| d.to_string())
-            }))
-        }),
-        // exact product of two canonical decimals
-        ("dec_mul", v(1), |mut cv| {
-            let other = text(&cv.0.pop_var()).and_then(|t| Decimal::parse(&t));
-            bome(convert(cv.1, "decimal", |t| {
-                Decimal::parse(t)?
-                    .mul(other.as_ref()?)
-                    .map(|d| d.to_string())
-            }))
-        }),
-        // canonical decimal -> X12 N with `scale` implied places
-        ("to_implied", v(1), |mut cv| {
-            let scale = index_of(&cv.0.pop_var()).unwrap_or(0);
-            bome(convert(cv.1, "decimal", |t| {
-                Decimal::parse(t).and_then(|d| d.to_implied(scale))
-            }))
-        }),
-        // segment access, the hot path of every EDI mapping
-        ("el", v(1), |mut cv| {
-            let n = cv.0.pop_var();
-            bome(Ok(component(&cv.1, &n, None)))
-        }),
-        ("comp", v(2), |mut cv| {
-            let c = cv.0.pop_var();
-            let n = cv.0.pop_var();
-            bome(Ok(component(&cv.1, &n, Some(&c))))
-        }),
-        ("comps", v(1), |mut cv| {
-            let n = cv.0.pop_var();
-            bome(Ok(match element(&cv.1, &n) {
-                Some(a @ Val::Arr(_)) => a.clone(),
-                Some(v) => Val::Arr(vec![v.clone()].into()),
-                None => Val::Arr(vec![Val::from(String::new())].into()),
-            }))
-        }),
-        // X12 qualifier/id pairs from element n on (PO106/PO107, LIN02/LIN03, ...)
-        ("pairs", v(1), |mut cv| {
-            let from = index_of(&cv.0.pop_var()).unwrap_or(1);
-            let Val::Arr(a) = &cv.1 else {
-                return bome(Err(err("pairs: the input must be a segment".into())));
-            };
-            let out: Vec<Val> = a
-                .iter()
-                .skip(from)
-                .collect::<Vec<_>>()
-                .chunks(2)
-                .filter(|p| {
-                    p.len() == 2
-                        && !matches!(p[1], Val::Null)
-                        && text(p[1]).is_some_and(|t| !t.is_empty())
-                })
-                .map(|p| Val::Arr(vec![p[0].clone(), p[1].clone()].into()))
-                .collect();
-            bome(Ok(Val::Arr(out.into())))
-        }),
-        // the id of the first qualifier/id pair from element n on whose qualifier is in
-        // $quals (any qualifier when $quals is empty), or null
-        ("pair", v(2), |mut cv| {
-            let quals = cv.0.pop_var();
-            let from = index_of(&cv.0.pop_var()).unwrap_or(1);
-            let Val::Arr(a) = &cv.1 else {
-                return bome(Err(err("pair: the input must be a segment".into())));
-            };
-            let any = matches!(&quals, Val::Arr(q) if q.is_empty());
-            let found = a
-                .iter()
-                .skip(from)
-                .collect::<Vec<_>>()
-                .chunks(2)
-                .filter(|p| p.len() == 2 && text(p[1]).is_some_and(|t| !t.is_empty()))
-                .find(|p| any || contains(&quals, p[0]))
-                .map(|p| p[1].clone());
-            bome(Ok(found.unwrap_or(Val::Null)))
-        }),
-        // the first segment tagged $id whose element $n (its first component) is one of
-        // $values, or null: DTM by qualifier, REF by qualifier, PID by type
-        ("seg_with", v(3), |mut cv| {
-            let values = cv.0.pop_var();
-            let n = cv.0.pop_var();
-            let id = cv.0.pop_var();
-            let Val::Arr(segs) = &cv.1 else {
-                return bome(Ok(Val::Null));
-            };
-            let found = segs.iter().find(|s| {
-                matches!(s, Val::Arr(a) if a.first() == Some(&id))
-                    && contains(&values, &component(s, &n, None))
-            });
-            bome(Ok(found.cloned().unwrap_or(Val::Null)))
-        }),
-        ("seg_list", v(1), |mut cv| {
-            let id = cv.0.pop_var();
-            bome(tagged(cv.1, &id).map(|v| Val::Arr(v.into())))
-        }),
-        ("first_seg", v(1), |mut cv| {
-            let id = cv.0.pop_var();
-            bome(match cv.1 {
-                Val::Arr(a) => Ok(a
-                    .iter()
-                    .find(|s| matches!(s, Val::Arr(seg) if seg.first() == Some(&id)))
-                    .cloned()
-                    .unwrap_or(Val::Null)),
-                other => tagged(other, &id).map(|_| Val::Null),
+/// A native function: its input and the values of its arguments, in order, to one output.
+pub(super) type NativeFn = fn(Val, &[Val]) -> Result<Val, jaq_core::Error<Val>>;
+
+/// The conversions mapping authors need most, done exactly in Rust, and segment access (the
+/// hot path of every EDI mapping): name, number of value arguments, function. Both jaq and
+/// [`super::eval`] call these.
+pub(super) const NATIVES: [(&str, usize, NativeFn); 21] = [
+    // X12 DT: CCYYMMDD or YYMMDD -> YYYY-MM-DD
+    ("x12_date", 0, |v, _| convert(v, "date", super::x12_date)),
+    // EDIFACT DTM format 102 (CCYYMMDD), 203 (CCYYMMDDHHMM), 101 (YYMMDD), 204, 718 (first day)
+    ("edi_date", 1, |v, a| {
+        let fmt = text(&a[0]).unwrap_or_default();
+        convert(v, "date", |t| super::edifact_date(t, &fmt))
+    }),
+    // X12 R and EDIFACT decimals with a point
+    ("decimal", 0, |v, _| {
+        convert(v, "decimal", |t| Decimal::parse(t).map(|d| d.to_string()))
+    }),
+    // EDIFACT decimals, either mark
+    ("edi_decimal", 0, |v, _| {
+        convert(v, "decimal", |t| {
+            super::edi_decimal(t).map(|d| d.to_string())
+        })
+    }),
+    // X12 Nn: implied decimal places
+    ("implied", 1, |v, a| {
+        let scale = index_of(&a[0]).unwrap_or(0);
+        convert(v, "number", |t| {
+            Decimal::implied(t, scale).map(|d| d.to_string())
+        })
+    }),
+    // exact product of two canonical decimals
+    ("dec_mul", 1, |v, a| {
+        let other = text(&a[0]).and_then(|t| Decimal::parse(&t));
+        convert(v, "decimal", |t| {
+            Decimal::parse(t)?
+                .mul(other.as_ref()?)
+                .map(|d| d.to_string())
+        })
+    }),
+    // canonical decimal -> X12 N with `scale` implied places
+    ("to_implied", 1, |v, a| {
+        let scale = index_of(&a[0]).unwrap_or(0);
+        convert(v, "decimal", |t| {
+            Decimal::parse(t).and_then(|d| d.to_implied(scale))
+        })
+    }),
+    ("el", 1, |v, a| Ok(component(&v, &a[0], None))),
+    ("comp", 2, |v, a| Ok(component(&v, &a[0], Some(&a[1])))),
+    ("comps", 1, |v, a| {
+        Ok(match element(&v, &a[0]) {
+            Some(a @ Val::Arr(_)) => a.clone(),
+            Some(v) => Val::Arr(vec![v.clone()].into()),
+            None => Val::Arr(vec![Val::from(String::new())].into()),
+        })
+    }),
+    // X12 qualifier/id pairs from element n on (PO106/PO107, LIN02/LIN03, ...)
+    ("pairs", 1, |v, a| {
+        let from = index_of(&a[0]).unwrap_or(1);
+        let Val::Arr(a) = &v else {
+            return Err(err("pairs: the input must be a segment".into()));
+        };
+        let out: Vec<Val> = a
+            .iter()
+            .skip(from)
+            .collect::<Vec<_>>()
+            .chunks(2)
+            .filter(|p| {
+                p.len() == 2
+                    && !matches!(p[1], Val::Null)
+                    && text(p[1]).is_some_and(|t| !t.is_empty())
             })
-        }),
-        ("loops", v(2), |mut cv| {
-            let stop = cv.0.pop_var();
-            let id = cv.0.pop_var();
-            bome(loops(cv.1, &id, |tag| contains(&stop, tag)))
-        }),
-        ("loops_of", v(2), |mut cv| {
-            let members = cv.0.pop_var();
-            let id = cv.0.pop_var();
-            bome(loops(cv.1, &id, |tag| !contains(&members, tag)))
-        }),
-        // the prelude's EDI helpers, answered in Rust on the plain path (`natives`)
-        ("native_head", v(1), |mut cv| {
-            let id = cv.0.pop_var();
-            bome(Ok(super::natives::head(&cv.1, &id)))
-        }),
-        ("native_edi_party", v(0), |cv| {
-            bome(Ok(super::natives::edi_party(&cv.1)))
-        }),
-        ("native_edi_item", v(0), |cv| {
-            bome(Ok(super::natives::edi_item(&cv.1)))
-        }),
-        ("native_x12_party", v(0), |cv| {
-            bome(Ok(super::natives::x12_party(&cv.1)))
-        }),
+            .map(|p| Val::Arr(vec![p[0].clone(), p[1].clone()].into()))
+            .collect();
+        Ok(Val::Arr(out.into()))
+    }),
+    // the id of the first qualifier/id pair from element n on whose qualifier is in
+    // $quals (any qualifier when $quals is empty), or null
+    ("pair", 2, |v, a| {
+        let quals = &a[1];
+        let from = index_of(&a[0]).unwrap_or(1);
+        let Val::Arr(a) = &v else {
+            return Err(err("pair: the input must be a segment".into()));
+        };
+        let any = matches!(quals, Val::Arr(q) if q.is_empty());
+        let found = a
+            .iter()
+            .skip(from)
+            .collect::<Vec<_>>()
+            .chunks(2)
+            .filter(|p| p.len() == 2 && text(p[1]).is_some_and(|t| !t.is_empty()))
+            .find(|p| any || contains(quals, p[0]))
+            .map(|p| p[1].clone());
+        Ok(found.unwrap_or(Val::Null))
+    }),
+    // the first segment tagged $id whose element $n (its first component) is one of
+    // $values, or null: DTM by qualifier, REF by qualifier, PID by type
+    ("seg_with", 3, |v, a| {
+        let (id, n, values) = (&a[0], &a[1], &a[2]);
+        let Val::Arr(segs) = &v else {
+            return Ok(Val::Null);
+        };
+        let found = segs.iter().find(|s| {
+            matches!(s, Val::Arr(a) if a.first() == Some(id))
+                && contains(values, &component(s, n, None))
+        });
+        Ok(found.cloned().unwrap_or(Val::Null))
+    }),
+    ("seg_list", 1, |v, a| {
+        tagged(v, &a[0]).map(|v| Val::Arr(v.into()))
+    }),
+    ("first_seg", 1, |v, a| {
+        let id = &a[0];
+        match v {
+            Val::Arr(a) => Ok(a
+                .iter()
+                .find(|s| matches!(s, Val::Arr(seg) if seg.first() == Some(id)))
+                .cloned()
+                .unwrap_or(Val::Null)),
+            other => tagged(other, id).map(|_| Val::Null),
+        }
+    }),
+    ("loops", 2, |v, a| {
+        loops(v, &a[0], |tag| contains(&a[1], tag))
+    }),
+    ("loops_of", 2, |v, a| {
+        loops(v, &a[0], |tag| !contains(&a[1], tag))
+    }),
+    // the prelude's EDI helpers, answered in Rust on the plain path (`natives`)
+    ("native_head", 1, |v, a| Ok(super::natives::head(&v, &a[0]))),
+    ("native_edi_party", 0, |v, _| {
+        Ok(super::natives::edi_party(&v))
+    }),
+    ("native_edi_item", 0, |v, _| {
+        Ok(super::natives::edi_item(&v))
+    }),
+    ("native_x12_party", 0, |v, _| {
+        Ok(super::natives::x12_party(&v))
+    }),
+];
+
+/// Native `I` of [`NATIVES`] as jaq calls it (its arguments popped last first).
+fn run_native<const I: usize>(mut cv: jaq_core::Cv<'_, D>) -> jaq_core::ValXs<'_, Val> {
+    let (_, arity, f) = NATIVES[I];
+    let mut args = vec![Val::Null; arity];
+    for a in args.iter_mut().rev() {
+        *a = cv.0.pop_var();
+    }
+    bome(f(cv.1, &args))
+}
+
+fn natives() -> impl Iterator<Item = Fun<D>> {
+    let runs: [jaq_core::RunPtr<D>; 21] = [
+        run_native::<0>,
+        run_native::<1>,
+        run_native::<2>,
+        run_native::<3>,
+        run_native::<4>,
+        run_native::<5>,
+        run_native::<6>,
+        run_native::<7>,
+        run_native::<8>,
+        run_native::<9>,
+        run_native::<10>,
+        run_native::<11>,
+        run_native::<12>,
+        run_native::<13>,
+        run_native::<14>,
+        run_native::<15>,
+        run_native::<16>,
+        run_native::<17>,
+        run_native::<18>,
+        run_native::<19>,
+        run_native::<20>,
     ];
-    funs.into_iter().map(jaq_core::native::run::<D>)
+    NATIVES
+        .iter()
+        .zip(runs)
+        .map(|(&(name, arity, _), run)| jaq_core::native::run::<D>((name, v(arity), run)))
 }
 
 fn index_of(n: &Val) -> Option<usize> {

@@ -2,6 +2,7 @@
 //! canonical records into documents, plus code crosswalks. Loaded once; no IO while mapping.
 
 pub mod doc;
+mod eval;
 pub mod jq;
 mod natives;
 pub mod twin;
@@ -12,6 +13,9 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// A program's outputs, or its error, each as jq prints it.
+pub type Shown = Result<Vec<String>, String>;
 
 macro_rules! builtin {
     ($($name:literal),* $(,)?) => {
@@ -410,6 +414,26 @@ impl Mappings {
                 })
             })
             .collect()
+    }
+
+    /// A program's outputs (or error) on `input` from the faster evaluator, `None` when it
+    /// hands the input to jaq, and from jaq alone, each value as jq prints it: what the tests
+    /// hold equal.
+    #[doc(hidden)]
+    pub fn both_evaluators(
+        &self,
+        mapping: &Mapping,
+        partner: &str,
+        input: Val,
+    ) -> Result<(Option<Shown>, Shown), MapError> {
+        let program = mapping.program()?;
+        let shown = |r: Result<Vec<Val>, Val>| {
+            r.map(|vs| vs.iter().map(|v| v.to_string()).collect())
+                .map_err(|e| e.to_string())
+        };
+        let fast = program.run_fast(input.clone(), self.globals(partner));
+        let jaq = program.run_jaq_values(input, self.globals(partner));
+        Ok((fast.map(shown), shown(jaq)))
     }
 
     /// Maps one X12 transaction set: through the mapping's twin when it has one that answers,

@@ -67,6 +67,13 @@ fn compare(
         for ic in &x12::parse(data).interchanges {
             for g in &ic.groups {
                 for tx in g.transactions.iter().filter(|t| t.id == set) {
+                    evaluators_agree(
+                        maps,
+                        mapping,
+                        partner,
+                        doc::x12(tx, &g.version, partner),
+                        what,
+                    );
                     let interpreted = maps
                         .inbound(mapping, partner, doc::x12(tx, &g.version, partner))
                         .map(written);
@@ -81,6 +88,7 @@ fn compare(
     } else {
         for ic in &edifact::parse(data).interchanges {
             for m in ic.messages.iter().filter(|m| m.kind == set) {
+                evaluators_agree(maps, mapping, partner, doc::edifact(m, partner), what);
                 let interpreted = maps
                     .inbound(mapping, partner, doc::edifact(m, partner))
                     .map(written);
@@ -93,6 +101,47 @@ fn compare(
         }
     }
     counts
+}
+
+/// Holds the faster evaluator to jaq on one document: the same outputs or the same error,
+/// unless it hands the document to jaq.
+fn evaluators_agree(
+    maps: &Mappings,
+    mapping: &edigate::mapping::Mapping,
+    partner: &str,
+    input: jaq_json::Val,
+    what: &str,
+) {
+    let (fast, jaq) = maps.both_evaluators(mapping, partner, input).unwrap();
+    HANDED.with(|h| {
+        let (answered, handed) = h.get();
+        h.set(match fast.is_some() {
+            true => (answered + 1, handed),
+            false => (answered, handed + 1),
+        })
+    });
+    if let Some(fast) = fast {
+        assert_eq!(
+            fast, jaq,
+            "{what}: the evaluator and jaq differ ({partner})"
+        );
+    }
+}
+
+thread_local! {
+    /// Documents the faster evaluator answered and handed to jaq, on this test's thread.
+    static HANDED: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// Checks that the faster evaluator answered nearly every document this test compared (so
+/// that its agreement with jaq is not vacuous), and starts counting again.
+fn the_evaluator_answered(what: &str) {
+    let (answered, handed) = HANDED.with(|h| h.replace((0, 0)));
+    eprintln!("{what}: the evaluator answered {answered}, handed {handed} to jaq");
+    assert!(
+        answered > 0 && handed * 100 <= answered,
+        "{what}: the evaluator answered {answered} documents and handed {handed} to jaq"
+    );
 }
 
 /// One 850 transaction set; with `odd` > 0, each part has that percent chance of being odd
@@ -1522,6 +1571,7 @@ fn differential(
         answered > min.0 && refused > min.1 && errors > min.2,
         "{answered} {refused} {errors}"
     );
+    the_evaluator_answered(set);
 }
 
 #[test]
@@ -1654,6 +1704,7 @@ fn the_twins_agree_with_the_interpreter_on_every_fixture_and_corpus_file() {
         }
         // The project's own fixtures alone hold documents each twin maps.
         assert!(total.1 >= 2, "{set}: {total:?}");
+        the_evaluator_answered(set);
     }
 }
 
@@ -1861,8 +1912,10 @@ fn the_csv_twins_give_exactly_the_interpreters_records_or_leave_the_file_to_it()
             let fields = serde_json::json!({
                 "format": "csv", "document": document, "partner": partner, "rows": rows.to_json(),
             });
+            let input = edigate::mapping::jq::from_json(&fields);
+            evaluators_agree(&maps, mapping, partner, input.clone(), document);
             let interpreted = maps
-                .inbound(mapping, partner, edigate::mapping::jq::from_json(&fields))
+                .inbound(mapping, partner, input)
                 .map(|bs| bs.iter().map(Written::from).collect::<Vec<_>>());
             errors += usize::from(interpreted.is_err());
             let text = String::from_utf8_lossy(&data);
@@ -1923,6 +1976,7 @@ fn the_csv_twins_give_exactly_the_interpreters_records_or_leave_the_file_to_it()
             streamed_ok > 400 && scattered > 400,
             "{document}: {streamed_ok} streamed, {scattered} apart"
         );
+        the_evaluator_answered(document);
     }
 }
 
@@ -2373,8 +2427,10 @@ fn compare_cxml(maps: &Mappings, data: &[u8], partner: &str, what: &str) -> Opti
     let fields = serde_json::json!({
         "format": "cxml", "standard": "", "document": kind, "control": "", "partner": partner, "xml": doc.to_json(),
     });
+    let input = edigate::mapping::jq::from_json(&fields);
+    evaluators_agree(maps, mapping, partner, input.clone(), what);
     let interpreted = maps
-        .inbound(mapping, partner, edigate::mapping::jq::from_json(&fields))
+        .inbound(mapping, partner, input)
         .map(|bs| bs.iter().map(Written::from).collect::<Vec<_>>());
     let twin = maps.twin_cxml(mapping, partner, &doc);
     if let Some(twin) = &twin {
@@ -2412,6 +2468,7 @@ fn the_cxml_twins_give_exactly_the_interpreters_records_or_leave_the_document_to
             answered > 400 && declined > 100 && errors > 100,
             "{kind}: {answered} {declined} {errors}"
         );
+        the_evaluator_answered(kind);
     }
     // And every cXML fixture and corpus file.
     let mut files: Vec<std::path::PathBuf> = Vec::new();
