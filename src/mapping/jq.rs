@@ -187,11 +187,11 @@ fn text(v: &Val) -> Option<String> {
 
 /// Applies a text conversion; empty text and `null` give `null` (an absent field).
 fn convert(
-    v: Val,
+    v: &Val,
     name: &str,
     f: impl Fn(&str) -> Option<String>,
 ) -> Result<Val, jaq_core::Error<Val>> {
-    let Some(t) = text(&v) else {
+    let Some(t) = text(v) else {
         return Err(err(crate::formats::bounded(format!(
             "{name}: {v} is not text"
         ))));
@@ -209,7 +209,7 @@ fn convert(
 }
 
 /// A native function: its input and the values of its arguments, in order, to one output.
-pub(super) type NativeFn = fn(Val, &[Val]) -> Result<Val, jaq_core::Error<Val>>;
+pub(super) type NativeFn = fn(&Val, &[Val]) -> Result<Val, jaq_core::Error<Val>>;
 
 /// The conversions mapping authors need most, done exactly in Rust, and segment access (the
 /// hot path of every EDI mapping): name, number of value arguments, function. Both jaq and
@@ -255,10 +255,10 @@ pub(super) const NATIVES: [(&str, usize, NativeFn); 21] = [
             Decimal::parse(t).and_then(|d| d.to_implied(scale))
         })
     }),
-    ("el", 1, |v, a| Ok(component(&v, &a[0], None))),
-    ("comp", 2, |v, a| Ok(component(&v, &a[0], Some(&a[1])))),
+    ("el", 1, |v, a| Ok(component(v, &a[0], None))),
+    ("comp", 2, |v, a| Ok(component(v, &a[0], Some(&a[1])))),
     ("comps", 1, |v, a| {
-        Ok(match element(&v, &a[0]) {
+        Ok(match element(v, &a[0]) {
             Some(a @ Val::Arr(_)) => a.clone(),
             Some(v) => Val::Arr(vec![v.clone()].into()),
             None => Val::Arr(vec![Val::from(String::new())].into()),
@@ -267,7 +267,7 @@ pub(super) const NATIVES: [(&str, usize, NativeFn); 21] = [
     // X12 qualifier/id pairs from element n on (PO106/PO107, LIN02/LIN03, ...)
     ("pairs", 1, |v, a| {
         let from = index_of(&a[0]).unwrap_or(1);
-        let Val::Arr(a) = &v else {
+        let Val::Arr(a) = v else {
             return Err(err("pairs: the input must be a segment".into()));
         };
         let out: Vec<Val> = a
@@ -289,7 +289,7 @@ pub(super) const NATIVES: [(&str, usize, NativeFn); 21] = [
     ("pair", 2, |v, a| {
         let quals = &a[1];
         let from = index_of(&a[0]).unwrap_or(1);
-        let Val::Arr(a) = &v else {
+        let Val::Arr(a) = v else {
             return Err(err("pair: the input must be a segment".into()));
         };
         let any = matches!(quals, Val::Arr(q) if q.is_empty());
@@ -307,7 +307,7 @@ pub(super) const NATIVES: [(&str, usize, NativeFn); 21] = [
     // $values, or null: DTM by qualifier, REF by qualifier, PID by type
     ("seg_with", 3, |v, a| {
         let (id, n, values) = (&a[0], &a[1], &a[2]);
-        let Val::Arr(segs) = &v else {
+        let Val::Arr(segs) = v else {
             return Ok(Val::Null);
         };
         let found = segs.iter().find(|s| {
@@ -337,15 +337,13 @@ pub(super) const NATIVES: [(&str, usize, NativeFn); 21] = [
         loops(v, &a[0], |tag| !contains(&a[1], tag))
     }),
     // the prelude's EDI helpers, answered in Rust on the plain path (`natives`)
-    ("native_head", 1, |v, a| Ok(super::natives::head(&v, &a[0]))),
+    ("native_head", 1, |v, a| Ok(super::natives::head(v, &a[0]))),
     ("native_edi_party", 0, |v, _| {
-        Ok(super::natives::edi_party(&v))
+        Ok(super::natives::edi_party(v))
     }),
-    ("native_edi_item", 0, |v, _| {
-        Ok(super::natives::edi_item(&v))
-    }),
+    ("native_edi_item", 0, |v, _| Ok(super::natives::edi_item(v))),
     ("native_x12_party", 0, |v, _| {
-        Ok(super::natives::x12_party(&v))
+        Ok(super::natives::x12_party(v))
     }),
 ];
 
@@ -356,7 +354,7 @@ fn run_native<const I: usize>(mut cv: jaq_core::Cv<'_, D>) -> jaq_core::ValXs<'_
     for a in args.iter_mut().rev() {
         *a = cv.0.pop_var();
     }
-    bome(f(cv.1, &args))
+    bome(f(&cv.1, &args))
 }
 
 fn natives() -> impl Iterator<Item = Fun<D>> {
@@ -416,7 +414,7 @@ fn component(seg: &Val, n: &Val, c: Option<&Val>) -> Val {
 }
 
 /// The segments of an array whose tag is `id`.
-fn tagged(segments: Val, id: &Val) -> Result<Vec<Val>, jaq_core::Error<Val>> {
+fn tagged(segments: &Val, id: &Val) -> Result<Vec<Val>, jaq_core::Error<Val>> {
     match segments {
         Val::Arr(a) => Ok(a
             .iter()
@@ -438,7 +436,7 @@ fn contains(list: &Val, tag: &Val) -> bool {
 /// Splits an array of segments into loops: each starts at a segment tagged `id` and ends
 /// before the next one or before a segment for which `ends` is true.
 fn loops(
-    segments: Val,
+    segments: &Val,
     id: &Val,
     ends: impl Fn(&Val) -> bool,
 ) -> Result<Val, jaq_core::Error<Val>> {
@@ -449,13 +447,13 @@ fn loops(
     let mut cur: Option<Vec<Val>> = None;
     for s in segs.iter() {
         let tag = match s {
-            Val::Arr(a) => a.first().cloned().unwrap_or(Val::Null),
-            _ => Val::Null,
+            Val::Arr(a) => a.first().unwrap_or(&Val::Null),
+            _ => &Val::Null,
         };
-        if &tag == id {
+        if tag == id {
             out.extend(cur.take().map(|c| Val::Arr(c.into())));
             cur = Some(vec![s.clone()]);
-        } else if ends(&tag) {
+        } else if ends(tag) {
             out.extend(cur.take().map(|c| Val::Arr(c.into())));
         } else if let Some(c) = cur.as_mut() {
             c.push(s.clone());

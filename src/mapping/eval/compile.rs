@@ -355,7 +355,17 @@ impl<'s> Compiler<'s> {
         }
         if let Some(&(_, _, f)) = NATIVES.iter().find(|(m, a, _)| *m == name && *a == n) {
             let args = self.args(args);
-            return Term::Native(f, args);
+            let literals: Option<Box<[Val]>> = args
+                .iter()
+                .map(|a| match &self.terms[*a] {
+                    Term::Lit(x) => Some(x.clone()),
+                    _ => None,
+                })
+                .collect();
+            return match literals {
+                Some(values) => Term::NativeLit(f, values),
+                None => Term::Native(f, args),
+            };
         }
         Term::Unsupported(format!("{name}/{n}"))
     }

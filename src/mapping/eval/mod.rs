@@ -133,6 +133,8 @@ enum Term {
     /// Local definitions come into scope (one binding) before the term.
     Site(Id),
     Native(NativeFn, Box<[Id]>),
+    /// A native whose arguments are all literals (`comp(1; 2)`, `segs("DTM")`).
+    NativeLit(NativeFn, Box<[Val]>),
     Builtin(Builtin, Box<[Id]>),
     Path(Id, Vec<(Step, Opt)>),
     /// `test("literal")`, the expression built as jaq builds it.

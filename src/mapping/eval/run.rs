@@ -83,6 +83,11 @@ impl<'p> Cx<'p> {
         match &self.p.terms[t] {
             Term::Lit(x) => return Ok(One::One(x.clone())),
             Term::Id => return Ok(One::One(v)),
+            Term::Var(k) => {
+                if let Slot::Var(x) = &up(env, *k)?.slot {
+                    return Ok(One::One(x.clone()));
+                }
+            }
             _ => {}
         }
         let mut got = None;
@@ -143,6 +148,7 @@ impl<'p> Cx<'p> {
                 self.run(*body, Some(&e), v, out)
             }
             Term::Native(f, args) => self.native(*f, args, env, v, out),
+            Term::NativeLit(f, args) => out(f(&v, args).map_err(err)?),
             Term::Builtin(b, args) => self.builtin(*b, args, env, v, out),
             Term::Test(re) => match &v {
                 Val::TStr(b) => out(Val::Bool(re.is_match(b))),
@@ -180,7 +186,7 @@ impl<'p> Cx<'p> {
             return Err(un("arguments"));
         }
         self.bind_values(args, env, &v, &mut bound, 0, &mut |a| {
-            out(f(v.clone(), a).map_err(err)?)
+            out(f(&v, a).map_err(err)?)
         })
     }
 
@@ -360,65 +366,67 @@ impl<'p> Cx<'p> {
         Ok(())
     }
 
+    /// A string with interpolations, as jaq's sum of its pieces: nothing when a piece has no
+    /// output, else the first error, else the text.
     fn string(&self, pieces: &[Piece], env: Option<&Env<'_>>, v: Val, out: Out<'_>) -> R {
         let mut s = String::new();
-        let mut fine = true;
-        let mut ran = false;
-        self.parts(
-            pieces.len(),
-            &mut |i| match &pieces[i] {
-                Piece::Lit(t) => Ok(One::One(Val::from(t.clone()))),
-                Piece::Term(t) => Ok(match self.one(*t, env, v.clone())? {
-                    One::One(x) => One::One(x.into_string()),
-                    One::Zero => One::Zero,
-                }),
-            },
-            &mut |_, x| {
-                ran = true;
-                match &x {
-                    Val::TStr(b) => match std::str::from_utf8(b) {
-                        Ok(t) => s.push_str(t),
-                        Err(_) => fine = false,
+        let mut error = None;
+        for p in pieces {
+            match p {
+                Piece::Lit(t) => s.push_str(t),
+                Piece::Term(t) => match self.one(*t, env, v.clone()) {
+                    Ok(One::Zero) => return Ok(()),
+                    Ok(One::One(x)) => match x.into_string() {
+                        Val::TStr(b) => match std::str::from_utf8(&b) {
+                            Ok(t) => s.push_str(t),
+                            Err(_) => return Err(un("text")),
+                        },
+                        _ => return Err(un("text")),
                     },
-                    _ => fine = false,
-                }
-                Ok(())
-            },
-        )?;
-        match (fine, ran || pieces.is_empty()) {
-            (false, _) => Err(un("text")),
-            (true, true) => out(Val::from(s)),
-            (true, false) => Ok(()),
+                    Err(Flow::Err(e)) => {
+                        error.get_or_insert(e);
+                    }
+                    Err(e) => return Err(e),
+                },
+            }
+        }
+        match error {
+            Some(e) => Err(Flow::Err(e)),
+            None => out(Val::from(s)),
         }
     }
 
+    /// An object construction, as jaq's sum of one-entry objects: nothing when a key or
+    /// value has no output, else the first error, else the object.
     fn object(&self, entries: &[(Key, Id)], env: Option<&Env<'_>>, v: Val, out: Out<'_>) -> R {
         let mut map = Map::default();
-        let mut key = Val::Null;
-        let mut ran = false;
-        self.parts(
-            entries.len() * 2,
-            &mut |i| {
-                let (k, value) = &entries[i / 2];
-                match (i % 2, k) {
-                    (0, Key::Lit(k)) => Ok(One::One(k.clone())),
-                    (0, Key::Term(t)) => self.one(*t, env, v.clone()),
-                    _ => self.one(*value, env, v.clone()),
+        let mut error = None;
+        for (k, value) in entries {
+            let key = match k {
+                Key::Lit(k) => Ok(One::One(k.clone())),
+                Key::Term(t) => self.one(*t, env, v.clone()),
+            };
+            let mut pair = [None, None];
+            for (i, part) in [key, self.one(*value, env, v.clone())]
+                .into_iter()
+                .enumerate()
+            {
+                match part {
+                    Ok(One::One(x)) => pair[i] = Some(x),
+                    Ok(One::Zero) => return Ok(()),
+                    Err(Flow::Err(e)) => {
+                        error.get_or_insert(e);
+                    }
+                    Err(e) => return Err(e),
                 }
-            },
-            &mut |i, x| {
-                ran = true;
-                if i % 2 == 0 {
-                    key = x;
-                } else {
-                    map.insert(std::mem::take(&mut key), x);
-                }
-                Ok(())
-            },
-        )?;
-        match ran {
-            true => out(Val::obj(map)),
-            false => Ok(()),
+            }
+            if let ([Some(k), Some(x)], None) = (pair, &error) {
+                map.insert(k, x);
+            }
+        }
+        match error {
+            Some(e) => Err(Flow::Err(e)),
+            None => out(Val::obj(map)),
         }
     }
 
