@@ -1,7 +1,9 @@
 //! Fuzz target: the compiled twins against the jq interpreter. Any bytes become the body of an
 //! X12 850, 810, 855, 856, 860, 820, 997 or 999 or of an EDIFACT ORDERS, INVOIC, ORDRSP,
 //! DESADV, REMADV, CONTRL or APERAK (the first byte picks); wherever a twin answers, its
-//! records must be the interpreter's, JSON text included, and nothing may panic.
+//! records must be the interpreter's, JSON text included, and nothing may panic. On every
+//! document, the interpreter's own evaluator (`mapping::eval`) must give jaq's outputs or
+//! error, or hand the document to jaq.
 #![no_main]
 
 use edigate::canonical::Written;
@@ -33,6 +35,16 @@ const SETS: [(&str, &str); 15] = [
     ("APERAK", ""),
 ];
 
+/// The faster evaluator gives jaq's answer on `$input`, or hands the document to jaq.
+macro_rules! evaluators_agree {
+    ($maps:expr, $mapping:expr, $input:expr) => {
+        let (fast, jaq) = $maps.both_evaluators($mapping, "ACME", $input).unwrap();
+        if let Some(fast) = fast {
+            assert_eq!(fast, jaq);
+        }
+    };
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, body)) = data.split_first() else {
         return;
@@ -51,6 +63,7 @@ fuzz_target!(|data: &[u8]| {
         };
         for ic in &edifact::parse(&input).interchanges {
             for m in ic.messages.iter().filter(|m| m.kind == set) {
+                evaluators_agree!(maps, mapping, doc::edifact(m, "ACME"));
                 if let Some(twin) = maps.twin_edifact(mapping, "ACME", m) {
                     let interpreted = maps
                         .inbound(mapping, "ACME", doc::edifact(m, "ACME"))
@@ -74,6 +87,7 @@ fuzz_target!(|data: &[u8]| {
     for ic in &file.interchanges {
         for g in &ic.groups {
             for tx in g.transactions.iter().filter(|t| t.id == set) {
+                evaluators_agree!(maps, mapping, doc::x12(tx, &g.version, "ACME"));
                 if let Some(twin) = maps.twin_x12(mapping, "ACME", tx) {
                     let interpreted = maps
                         .inbound(mapping, "ACME", doc::x12(tx, &g.version, "ACME"))

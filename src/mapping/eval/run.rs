@@ -310,6 +310,9 @@ impl<'p> Cx<'p> {
         v: Val,
         f: &mut dyn FnMut(Val, Val) -> R,
     ) -> R {
+        if let Term::Lit(y) = &self.p.terms[r] {
+            return self.run(l, env, v, &mut |x| f(x, y.clone()));
+        }
         let mut downstream = false;
         let result = self.run(l, env, v.clone(), &mut |x| {
             let r = self.run(r, env, v.clone(), &mut |y| f(x.clone(), y));
