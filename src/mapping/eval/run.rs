@@ -249,16 +249,8 @@ impl<'p> Cx<'p> {
 
     fn assignment(&self, t: Id, env: Option<&Env<'_>>, v: Val, out: Out<'_>) -> R {
         match &self.p.terms[t] {
-            Term::Assign(keys, rhs) => self.run(*rhs, env, v.clone(), &mut |y| {
-                let keys = self.keys(keys, env, &v)?;
-                let mut y = Some(y);
-                out(update(v.clone(), &keys, &mut |_| Ok(y.take()))?)
-            }),
-            Term::UpdateMath(keys, op, rhs) => self.run(*rhs, env, v.clone(), &mut |y| {
-                let keys = self.keys(keys, env, &v)?;
-                let sum = &mut |x: Val| op.run(x, y.clone()).map(Some).map_err(err);
-                out(update(v.clone(), &keys, sum)?)
-            }),
+            Term::Assign(keys, rhs) => self.assign(keys, None, *rhs, env, v, out),
+            Term::UpdateMath(keys, op, rhs) => self.assign(keys, Some(*op), *rhs, env, v, out),
             Term::Update(keys, f) => {
                 let keys = self.keys(keys, env, &v)?;
                 out(update(v, &keys, &mut |x| {
@@ -313,9 +305,19 @@ impl<'p> Cx<'p> {
         if let Term::Lit(y) = &self.p.terms[r] {
             return self.run(l, env, v, &mut |x| f(x, y.clone()));
         }
+        // `. op r`: the input itself is the left value, and nothing else holds it once `r`
+        // has run (so `. + [$x]` in a `reduce` extends the array in place).
+        if let Term::Id = &self.p.terms[l] {
+            let ys = self.outputs(r, env, v.clone())?;
+            return each_last(ys, v, f);
+        }
         let mut downstream = false;
         let result = self.run(l, env, v.clone(), &mut |x| {
-            let r = self.run(r, env, v.clone(), &mut |y| f(x.clone(), y));
+            // The last pairing takes `x` itself, so that `. + [$x]` extends an array that
+            // nothing else holds rather than a copy.
+            let r = self
+                .outputs(r, env, v.clone())
+                .and_then(|ys| each_last(ys, x, &mut |x, y| f(x, y)));
             downstream = r.is_err();
             r
         });
@@ -326,6 +328,51 @@ impl<'p> Cx<'p> {
             },
             r => r,
         }
+    }
+
+    /// The outputs of `t`: an error before any is that error, one after some is left to jaq
+    /// (which would have given those outputs first).
+    fn outputs(&self, t: Id, env: Option<&Env<'_>>, v: Val) -> Result<Outputs, Flow> {
+        let mut got = Outputs::default();
+        let r = self.run(t, env, v, &mut |x| {
+            match got.first.is_none() {
+                true => got.first = Some(x),
+                false => got.rest.push(x),
+            }
+            Ok(())
+        });
+        match r {
+            Ok(()) => Ok(got),
+            Err(Flow::Err(_)) if got.first.is_some() => Err(un("error after outputs")),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `path = rhs` (`op` none) or `path op= rhs`: for each output of `rhs`, the input with the
+    /// path updated; the last takes the input itself (no copy of what nothing else holds).
+    fn assign(
+        &self,
+        keys: &[Key],
+        op: Option<jaq_core::ops::Math>,
+        rhs: Id,
+        env: Option<&Env<'_>>,
+        v: Val,
+        out: Out<'_>,
+    ) -> R {
+        let ys = self.outputs(rhs, env, v.clone())?;
+        each_last(ys, v, &mut |base, y| {
+            let keys = self.keys(keys, env, &base)?;
+            let mut y = Some(y);
+            let new = match op {
+                None => update(base, &keys, &mut |_| Ok(y.take())),
+                Some(op) => update(base, &keys, &mut |x| {
+                    op.run(x, y.take().unwrap_or_default())
+                        .map(Some)
+                        .map_err(err)
+                }),
+            }?;
+            out(new)
+        })
     }
 
     /// Whether `t` has an output (an error counts).
@@ -859,6 +906,32 @@ impl<'p> Cx<'p> {
             }
         }
     }
+}
+
+/// The outputs of a term: the first apart, so that one output needs no vector.
+#[derive(Default)]
+struct Outputs {
+    first: Option<Val>,
+    rest: Vec<Val>,
+}
+
+/// `f(x, y)` for each output `y`, in order, `x` copied for all but the last.
+fn each_last(ys: Outputs, x: Val, f: &mut dyn FnMut(Val, Val) -> R) -> R {
+    let Some(first) = ys.first else {
+        return Ok(());
+    };
+    if ys.rest.is_empty() {
+        return f(x, first);
+    }
+    f(x.clone(), first)?;
+    let n = ys.rest.len();
+    for (i, y) in ys.rest.into_iter().enumerate() {
+        if i + 1 == n {
+            return f(x, y);
+        }
+        f(x.clone(), y)?;
+    }
+    Ok(())
 }
 
 /// Binds `x` to a pattern's variables from the `i`th on (`$x`: `x`; `[$a, $b]`: its
