@@ -15,7 +15,15 @@ type D = data::JustLut<Val>;
 pub struct Program {
     filter: jaq_core::compile::Filter<jaq_core::Native<D>>,
     fast: Option<super::eval::Program>,
+    /// Documents the faster evaluator answered, and handed to jaq: a program it keeps handing
+    /// over (one written with what it leaves to jaq) goes straight to jaq.
+    answered: std::sync::atomic::AtomicU64,
+    handed: std::sync::atomic::AtomicU64,
 }
+
+/// Documents handed to jaq before the evaluator may be given up for a program: from then on
+/// it is tried only while it answers at least one document in four.
+const HANDED_BEFORE_GIVING_UP: u64 = 64;
 
 impl std::fmt::Debug for Program {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -127,6 +135,8 @@ pub fn compile(prelude: &str, code: &str) -> Result<Program, Vec<CompileError>> 
     Ok(Program {
         filter,
         fast: super::eval::compile(prelude, code),
+        answered: Default::default(),
+        handed: Default::default(),
     })
 }
 
@@ -134,12 +144,27 @@ impl Program {
     /// Runs the program on `input` with the global variables (in [`GLOBALS`] order) and
     /// returns every output, or the first error.
     pub fn run(&self, input: Val, globals: [Val; 2]) -> Result<Vec<Val>, RunError> {
-        if let Some(fast) = &self.fast {
-            if let Some(done) = fast.run(input.clone(), &globals) {
-                return done.map_err(|e| RunError(to_json(&e)));
+        use std::sync::atomic::Ordering::Relaxed;
+        if let Some(fast) = self.fast.as_ref().filter(|_| self.tries_fast()) {
+            match fast.run(input.clone(), &globals) {
+                Some(done) => {
+                    self.answered.fetch_add(1, Relaxed);
+                    return done.map_err(|e| RunError(to_json(&e)));
+                }
+                None => {
+                    self.handed.fetch_add(1, Relaxed);
+                }
             }
         }
         self.run_jaq(input, globals)
+    }
+
+    /// Whether [`Program::run`] still tries the faster evaluator first.
+    pub fn tries_fast(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let handed = self.handed.load(Relaxed);
+        self.fast.is_some()
+            && (handed < HANDED_BEFORE_GIVING_UP || self.answered.load(Relaxed) * 3 >= handed)
     }
 
     /// The faster evaluator's outputs or error, `None` when it hands the input to jaq (or

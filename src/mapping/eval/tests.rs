@@ -270,3 +270,19 @@ fn a_recursion_too_deep_for_the_stack_is_handed_to_jaq_rather_than_overflowing_i
         "20"
     );
 }
+
+#[test]
+fn a_program_the_evaluator_keeps_handing_over_goes_straight_to_jaq() {
+    let globals = || [Val::Null, Val::Null];
+    let handed = jq::compile("", "[limit(1; .[])]").unwrap();
+    let answered = jq::compile("", "[.[] | . + 1]").unwrap();
+    for _ in 0..200 {
+        assert_eq!(handed.run(val("[1, 2]"), globals()).unwrap().len(), 1);
+        assert_eq!(answered.run(val("[1, 2]"), globals()).unwrap().len(), 1);
+    }
+    assert!(
+        !handed.tries_fast(),
+        "given up after handing every document over"
+    );
+    assert!(answered.tries_fast());
+}
