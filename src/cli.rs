@@ -589,7 +589,7 @@ fn run(cli: Cli) -> Result<u8> {
                 for name in interpreted {
                     println!(
                         "{name}: edited, so it runs in the jq interpreter (correct, but about \
-                         25 times slower than the compiled shipped mapping)"
+                         7 to 12 times slower than the compiled shipped mapping)"
                     );
                 }
                 // A PostgreSQL store must be reachable before the service starts (the unit runs
