@@ -523,52 +523,49 @@ impl<'p> Cx<'p> {
         v: Val,
         out: Out<'_>,
     ) -> R {
-        self.push_funs(def, args, 0, caller, base, v, out)
+        let call = Call { def, args, caller };
+        self.push_funs(&call, 0, base, v, out)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Binds the filter parameters from the `i`th on (each its argument in the caller's
+    /// environment), then the value parameters.
     fn push_funs(
         &self,
-        def: &Def,
-        args: &[Id],
+        call: &Call<'_, '_>,
         i: usize,
-        caller: Option<&Env<'_>>,
         env: Option<&Env<'_>>,
         v: Val,
         out: Out<'_>,
     ) -> R {
-        if i == args.len() {
-            return self.bind_params(def, args, 0, caller, env, v, out);
+        if i == call.args.len() {
+            return self.bind_params(call, 0, env, v, out);
         }
         let e = Env {
-            slot: Slot::Fun(args[i], caller),
+            slot: Slot::Fun(call.args[i], call.caller),
             up: env,
         };
-        self.push_funs(def, args, i + 1, caller, Some(&e), v, out)
+        self.push_funs(call, i + 1, Some(&e), v, out)
     }
 
     /// Binds the value parameters from the `j`th on (each output of its argument in turn,
     /// the first parameter outermost), then runs the body.
-    #[allow(clippy::too_many_arguments)]
     fn bind_params(
         &self,
-        def: &Def,
-        args: &[Id],
+        call: &Call<'_, '_>,
         j: usize,
-        caller: Option<&Env<'_>>,
         env: Option<&Env<'_>>,
         v: Val,
         out: Out<'_>,
     ) -> R {
-        let Some(next) = (j..args.len()).find(|&p| def.params[p]) else {
-            return self.run(def.body, env, v, out);
+        let Some(next) = (j..call.args.len()).find(|&p| call.def.params[p]) else {
+            return self.run(call.def.body, env, v, out);
         };
-        self.run(args[next], caller, v.clone(), &mut |x| {
+        self.run(call.args[next], call.caller, v.clone(), &mut |x| {
             let e = Env {
                 slot: Slot::Var(x),
                 up: env,
             };
-            self.bind_params(def, args, next + 1, caller, Some(&e), v.clone(), out)
+            self.bind_params(call, next + 1, Some(&e), v.clone(), out)
         })
     }
 
@@ -906,6 +903,13 @@ impl<'p> Cx<'p> {
             }
         }
     }
+}
+
+/// A call of a definition: what it calls, with which arguments, from where.
+struct Call<'a, 'e> {
+    def: &'a Def,
+    args: &'a [Id],
+    caller: Option<&'e Env<'e>>,
 }
 
 /// The outputs of a term: the first apart, so that one output needs no vector.
