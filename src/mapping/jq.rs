@@ -14,7 +14,10 @@ type D = data::JustLut<Val>;
 /// first and hands a document to jaq when it meets what it leaves to jaq.
 pub struct Program {
     filter: jaq_core::compile::Filter<jaq_core::Native<D>>,
-    fast: Option<super::eval::Program>,
+    /// The text, kept to compile `fast` when the program first runs (so that loading a folder
+    /// of edited mappings costs only jaq's compilation).
+    text: (String, String),
+    fast: std::sync::OnceLock<Option<super::eval::Program>>,
     /// Documents the faster evaluator answered, and handed to jaq: a program it keeps handing
     /// over (one written with what it leaves to jaq) goes straight to jaq.
     answered: std::sync::atomic::AtomicU64,
@@ -134,7 +137,8 @@ pub fn compile(prelude: &str, code: &str) -> Result<Program, Vec<CompileError>> 
         })?;
     Ok(Program {
         filter,
-        fast: super::eval::compile(prelude, code),
+        text: (prelude.to_string(), code.to_string()),
+        fast: std::sync::OnceLock::new(),
         answered: Default::default(),
         handed: Default::default(),
     })
@@ -145,7 +149,7 @@ impl Program {
     /// returns every output, or the first error.
     pub fn run(&self, input: Val, globals: [Val; 2]) -> Result<Vec<Val>, RunError> {
         use std::sync::atomic::Ordering::Relaxed;
-        if let Some(fast) = self.fast.as_ref().filter(|_| self.tries_fast()) {
+        if let Some(fast) = self.fast().filter(|_| self.tries_fast()) {
             match fast.run(input.clone(), &globals) {
                 Some(done) => {
                     self.answered.fetch_add(1, Relaxed);
@@ -159,18 +163,25 @@ impl Program {
         self.run_jaq(input, globals)
     }
 
+    /// The program for the faster evaluator, compiled when first asked for.
+    fn fast(&self) -> Option<&super::eval::Program> {
+        self.fast
+            .get_or_init(|| super::eval::compile(&self.text.0, &self.text.1))
+            .as_ref()
+    }
+
     /// Whether [`Program::run`] still tries the faster evaluator first.
     pub fn tries_fast(&self) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         let handed = self.handed.load(Relaxed);
-        self.fast.is_some()
+        self.fast().is_some()
             && (handed < HANDED_BEFORE_GIVING_UP || self.answered.load(Relaxed) * 3 >= handed)
     }
 
     /// The faster evaluator's outputs or error, `None` when it hands the input to jaq (or
     /// does not read the program).
     pub fn run_fast(&self, input: Val, globals: [Val; 2]) -> Option<Result<Vec<Val>, Val>> {
-        self.fast.as_ref()?.run(input, &globals)
+        self.fast()?.run(input, &globals)
     }
 
     /// jaq's outputs or error as values (for comparing evaluators).
