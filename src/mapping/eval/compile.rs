@@ -148,7 +148,7 @@ impl<'s> Compiler<'s> {
                     .collect(),
             ),
             P::Arr(None) => Term::Lit(Val::Arr(Vec::new().into())),
-            P::Arr(Some(t)) => Term::Arr(Some(self.term(*t))),
+            P::Arr(Some(t)) => Term::Arr(self.term(*t)),
             P::Obj(entries) if entries.is_empty() => Term::Lit(Val::obj(Default::default())),
             P::Obj(entries) => {
                 let mut out = Vec::new();

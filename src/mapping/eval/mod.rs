@@ -106,7 +106,8 @@ enum Term {
     Empty,
     Lit(Val),
     Str(Vec<Piece>),
-    Arr(Option<Id>),
+    /// `[f]` (`[]` is a literal).
+    Arr(Id),
     Obj(Vec<(Key, Id)>),
     Neg(Id),
     Pipe(Id, Id),

@@ -159,14 +159,12 @@ impl<'p> Cx<'p> {
         }
     }
 
-    fn array(&self, f: Option<Id>, env: Option<&Env<'_>>, v: Val, out: Out<'_>) -> R {
+    fn array(&self, f: Id, env: Option<&Env<'_>>, v: Val, out: Out<'_>) -> R {
         let mut a = Vec::new();
-        if let Some(f) = f {
-            self.run(f, env, v, &mut |x| {
-                a.push(x);
-                Ok(())
-            })?;
-        }
+        self.run(f, env, v, &mut |x| {
+            a.push(x);
+            Ok(())
+        })?;
         out(Val::Arr(a.into()))
     }
 
