@@ -202,35 +202,39 @@ fn main() {
 
 fn x12_validate(x12: &[u8]) {
     let st = Standards::builtin();
-    let (secs, s) = best_of(runs(), || {
-        edigate::formats::x12::validate::summary(x12, &st, 10).unwrap()
-    });
-    assert!(!s.rejected(), "{:?}", s.diagnostics);
-    println!(
-        "x12 parse+validate: {:.1} MB in {:.3} s = {:.1} MB/s ({} transactions, {} segments)",
-        x12.len() as f64 / 1e6,
-        secs,
-        x12.len() as f64 / 1e6 / secs,
-        s.transactions,
-        s.segments
-    );
+    for (pipe, how) in [(false, "one thread"), (true, "two threads")] {
+        let (secs, s) = best_of(runs(), || {
+            edigate::formats::x12::validate::summary(x12, &st, 10, pipe).unwrap()
+        });
+        assert!(!s.rejected(), "{:?}", s.diagnostics);
+        println!(
+            "x12 parse+validate, {how}: {:.1} MB in {:.3} s = {:.1} MB/s ({} transactions, {} segments)",
+            x12.len() as f64 / 1e6,
+            secs,
+            x12.len() as f64 / 1e6 / secs,
+            s.transactions,
+            s.segments
+        );
+    }
 }
 
 fn edifact_validate(mb: usize) {
     let ed = edifact_orders(mb << 20, 96);
     let defs = Messages::builtin();
-    let (secs, s) = best_of(runs(), || {
-        edigate::formats::edifact::validate::summary(&ed[..], &defs, 10).unwrap()
-    });
-    assert!(!s.rejected(), "{:?}", s.diagnostics);
-    println!(
-        "edifact parse+validate: {:.1} MB in {:.3} s = {:.1} MB/s ({} messages, {} segments)",
-        ed.len() as f64 / 1e6,
-        secs,
-        ed.len() as f64 / 1e6 / secs,
-        s.transactions,
-        s.segments
-    );
+    for (pipe, how) in [(false, "one thread"), (true, "two threads")] {
+        let (secs, s) = best_of(runs(), || {
+            edigate::formats::edifact::validate::summary(&ed[..], &defs, 10, pipe).unwrap()
+        });
+        assert!(!s.rejected(), "{:?}", s.diagnostics);
+        println!(
+            "edifact parse+validate, {how}: {:.1} MB in {:.3} s = {:.1} MB/s ({} messages, {} segments)",
+            ed.len() as f64 / 1e6,
+            secs,
+            ed.len() as f64 / 1e6 / secs,
+            s.transactions,
+            s.segments
+        );
+    }
 }
 
 fn translate(x12: &[u8]) {

@@ -683,6 +683,7 @@ fn config_or_defaults(config_path: &Path) -> Result<Config> {
 fn validate_cmd(config_path: &Path, file: &Path, limit: usize) -> Result<u8> {
     let cfg = config_or_defaults(config_path)?;
     let f = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let f_len = f.metadata()?.len();
     let head = {
         use std::io::Read;
         let mut h = Vec::new();
@@ -696,12 +697,14 @@ fn validate_cmd(config_path: &Path, file: &Path, limit: usize) -> Result<u8> {
     }
     let started = std::time::Instant::now();
     let reader = std::io::BufReader::with_capacity(1 << 20, f);
+    // A large file is read and its envelopes parsed on a second thread.
+    let pipe = crate::formats::pipe::wanted(f_len);
     let s = match crate::formats::sniff(&head) {
         crate::formats::Format::X12 => {
-            crate::formats::x12::validate::summary(reader, &cfg.x12, limit)?
+            crate::formats::x12::validate::summary(reader, &cfg.x12, limit, pipe)?
         }
         crate::formats::Format::Edifact => {
-            crate::formats::edifact::validate::summary(reader, &cfg.edifact, limit)?
+            crate::formats::edifact::validate::summary(reader, &cfg.edifact, limit, pipe)?
         }
         _ => {
             eprintln!("{shown}: byte 0: refused: neither X12 (ISA) nor EDIFACT (UNA/UNB)");

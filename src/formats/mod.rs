@@ -3,6 +3,7 @@
 pub mod csv;
 pub mod edifact;
 pub mod packed;
+pub mod pipe;
 pub mod stream;
 pub mod structure;
 pub mod x12;

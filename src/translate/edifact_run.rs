@@ -30,13 +30,23 @@ pub fn translate_edifact<'r>(
                 failures: Vec::new(),
                 spool: Spool::default(),
             };
-            let read = match input.whole {
-                Some(whole) => whole
+            // A large input is read and parsed, and its messages validated, on a second
+            // thread while this one maps them.
+            let len = input.whole.map_or(input.data.len() as u64, |w| w.len);
+            let check = crate::formats::pipe::wanted(len).then_some(&*cfg.edifact);
+            let read = match (input.whole, check) {
+                (Some(whole), None) => whole
                     .open()
                     .and_then(|f| edifact::envelope::parse_reader(f, &mut run)),
-                None => {
+                (Some(whole), check) => whole
+                    .open()
+                    .and_then(|f| edifact::pipe::parse_reader(f, &mut run, check)),
+                (None, None) => {
                     edifact::envelope::parse_slice(input.data, &mut run);
                     Ok(0)
+                }
+                (None, check) => {
+                    edifact::pipe::parse_reader(input.data, &mut run, check).map(|_| 0)
                 }
             };
             if let Err(e) = read {

@@ -32,14 +32,22 @@ pub fn translate_x12<'r>(
                 spool: Spool::default(),
                 source: None,
             };
-            let read = match input.whole {
-                Some(whole) => whole
+            // A large input is read and parsed, and its transaction sets validated, on a
+            // second thread while this one maps them.
+            let len = input.whole.map_or(input.data.len() as u64, |w| w.len);
+            let check = crate::formats::pipe::wanted(len).then_some(&*cfg.x12);
+            let read = match (input.whole, check) {
+                (Some(whole), None) => whole
                     .open()
                     .and_then(|f| x12::stream::parse_reader(f, &mut run)),
-                None => {
+                (Some(whole), check) => whole
+                    .open()
+                    .and_then(|f| x12::pipe::parse_reader(f, &mut run, check)),
+                (None, None) => {
                     x12::stream::parse_slice(input.data, &mut run);
                     Ok(0)
                 }
+                (None, check) => x12::pipe::parse_reader(input.data, &mut run, check).map(|_| 0),
             };
             if let Err(e) = read {
                 run.pass.unreadable(e);

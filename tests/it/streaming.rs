@@ -1,7 +1,8 @@
 //! Streamed translation against the one that keeps everything: a file read from disk as it is
 //! parsed, its results handed to a sink interchange by interchange (and a big interchange's
 //! records held in a temporary file), gives exactly the records, acknowledgements and
-//! interchanges of `dry_run`, second passes included.
+//! interchanges of `dry_run`, second passes included; and so does an X12 file parsed on a
+//! second thread while the first maps it.
 
 use crate::golden::{cfg, FIXED_NOW};
 use crate::support::data;
@@ -55,15 +56,19 @@ fn same_both_ways(path: &Path, from_disk: bool) -> usize {
             whole,
         }
     }
+    let pipe = edigate::formats::pipe::force_on_this_thread;
+    pipe(Some(false));
     let kept = dry_run(&input(&bytes, &shown, &sha, None), cfg(), FIXED_NOW);
-    let mut ways = vec![None];
+    let mut ways = vec![(None, false), (None, true)];
     if from_disk && edigate::translate::streams(&bytes[..bytes.len().min(64 << 10)], cfg()) {
-        ways.push(Some(Whole {
+        let whole = Whole {
             path,
             len: bytes.len() as u64,
-        }));
+        };
+        ways.extend([(Some(whole), false), (Some(whole), true)]);
     }
-    for whole in ways {
+    for (whole, piped) in ways {
+        pipe(Some(piped));
         let mut sink = Collect::default();
         let streamed = dry_run_to(
             &input(&bytes, &shown, &sha, whole),
@@ -71,7 +76,11 @@ fn same_both_ways(path: &Path, from_disk: bool) -> usize {
             FIXED_NOW,
             &mut sink,
         );
-        let what = format!("{shown} (from disk: {})", whole.is_some());
+        pipe(None);
+        let what = format!(
+            "{shown} (from disk: {}, second thread: {piped})",
+            whole.is_some()
+        );
         assert_eq!(sink.records, kept.records, "{what}");
         assert_eq!(sink.acks, kept.acks, "{what}");
         assert_eq!(sink.interchanges, kept.interchanges, "{what}");

@@ -3,6 +3,7 @@
 //! each message to a `Handler`. Never fails, never panics.
 
 use super::lexer::{Delims, LexError, Segment};
+use super::validate::Messages;
 pub use crate::formats::packed::KeepMode;
 use crate::formats::packed::{
     after, follows, get_text, get_varint, put_text, put_varint, Kept, Packed, Seen, Summary,
@@ -83,6 +84,25 @@ pub struct Message {
     body: SegBuf,
     pub closed: bool,
     pub problems: Vec<Problem>,
+    /// Its validation, made ahead on the parsing thread (see `pipe`) until
+    /// [`super::validate::message`] takes it.
+    ahead: Option<Box<Ahead>>,
+}
+
+/// A message's validation made before its handler asked for it: against which definitions,
+/// from which problems, whether they cover the message, and the problems after it.
+#[derive(Debug, Clone)]
+struct Ahead {
+    /// The address of the definitions (compared, never read through).
+    defs: usize,
+    before: Vec<Problem>,
+    covered: bool,
+    after: Vec<Problem>,
+}
+
+/// What [`Ahead::defs`] holds for `defs`.
+fn address(defs: &Messages) -> usize {
+    defs as *const Messages as usize
 }
 
 impl Interchange {
@@ -109,8 +129,41 @@ impl Interchange {
 
     /// Keeps the summary of `m` (its segments freed): packed into a few bytes when it is
     /// clean, else whole.
-    fn keep_summary(&mut self, m: Message) {
+    pub(super) fn keep_summary(&mut self, m: Message) {
         self.packed.keep(m, &mut self.messages);
+    }
+
+    /// Makes `into` this interchange without its messages: what a handler on another thread
+    /// is shown of it while it is open (see `pipe`). `into`'s memory is reused.
+    pub(super) fn header_into(&self, into: &mut Interchange) {
+        into.offset = self.offset;
+        into.delims = self.delims;
+        into.has_unb = self.has_unb;
+        into.syntax.clone_from(&self.syntax);
+        into.syntax_version.clone_from(&self.syntax_version);
+        into.sender.clone_from(&self.sender);
+        into.sender_qualifier.clone_from(&self.sender_qualifier);
+        into.recipient.clone_from(&self.recipient);
+        into.recipient_qualifier
+            .clone_from(&self.recipient_qualifier);
+        into.date.clone_from(&self.date);
+        into.time.clone_from(&self.time);
+        into.control.clone_from(&self.control);
+        into.ack_requested = self.ack_requested;
+        into.test = self.test;
+        into.groups.clone_from(&self.groups);
+        into.messages.clear();
+        into.packed = Packed::default();
+        into.message_count = self.message_count;
+        into.closed = self.closed;
+        into.problems.clone_from(&self.problems);
+        into.seen_refs = Seen::default();
+    }
+
+    /// Takes the messages `from` kept (the same interchange, seen by the handler's thread).
+    pub(super) fn adopt_kept(&mut self, from: &mut Interchange) {
+        self.messages = std::mem::take(&mut from.messages);
+        self.packed = std::mem::take(&mut from.packed);
     }
 }
 
@@ -188,6 +241,46 @@ impl Summary for Message {
 }
 
 impl Message {
+    /// An empty message holding `body`'s memory, for the parser to reuse (see `pipe`).
+    pub(super) fn with_body(mut body: SegBuf) -> Message {
+        body.reset();
+        Message {
+            body,
+            ..Message::default()
+        }
+    }
+
+    /// Takes the segments' memory.
+    pub(super) fn take_body(&mut self) -> SegBuf {
+        std::mem::take(&mut self.body)
+    }
+
+    /// Validates the message now against `defs`, for [`super::validate::message`] to give
+    /// when the handler asks (on another thread).
+    pub(super) fn validate_ahead(&mut self, defs: &Messages) {
+        let before = self.problems.clone();
+        let covered = super::validate::message(self, defs);
+        let after = std::mem::replace(&mut self.problems, before.clone());
+        self.ahead = Some(Box::new(Ahead {
+            defs: address(defs),
+            before,
+            covered,
+            after,
+        }));
+    }
+
+    /// The validation made ahead against these same definitions, from the problems the
+    /// message has now, if any (once): whether they covered it, and the problems after it.
+    pub(super) fn take_ahead(&mut self, defs: &Messages) -> Option<(bool, Vec<Problem>)> {
+        let a = self.ahead.take()?;
+        (a.defs == address(defs) && a.before == self.problems).then_some((a.covered, a.after))
+    }
+
+    /// Forgets a validation made ahead that nobody asked for.
+    pub(super) fn drop_ahead(&mut self) {
+        self.ahead = None;
+    }
+
     pub fn rejected(&self) -> bool {
         self.problems
             .iter()

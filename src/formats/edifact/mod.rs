@@ -3,6 +3,7 @@
 pub mod contrl;
 pub mod envelope;
 pub mod lexer;
+pub mod pipe;
 pub mod validate;
 
 pub use envelope::{parse, EdifactFile, Interchange, Message};

@@ -223,6 +223,10 @@ impl Messages {
 
 /// Checks the structure of `m`; returns whether a definition covered it.
 pub fn message(m: &mut Message, defs: &Messages) -> bool {
+    if let Some((covered, problems)) = m.take_ahead(defs) {
+        m.problems = problems;
+        return covered;
+    }
     let dir = m.directory();
     let Some(set) = defs.sets.get(&m.kind).filter(|s| s.covers(&dir)) else {
         return false;
@@ -466,11 +470,13 @@ fn check(
     }
 }
 
-/// Validates everything `src` holds, one message at a time.
+/// Validates everything `src` holds, one message at a time. With `pipe`, the reading and the
+/// envelopes on a second thread (see `pipe`), the validation on this one.
 pub fn summary(
-    src: impl std::io::Read,
+    src: impl std::io::Read + Send,
     defs: &Messages,
     limit: usize,
+    pipe: bool,
 ) -> std::io::Result<crate::formats::Summary> {
     use crate::formats::packed::KeepMode;
     use crate::formats::Summary;
@@ -525,7 +531,10 @@ pub fn summary(
         s: Summary::default(),
         limit,
     };
-    v.s.bytes = super::envelope::parse_reader(src, &mut v)?;
+    v.s.bytes = match pipe {
+        true => super::pipe::parse_reader(src, &mut v, None)?,
+        false => super::envelope::parse_reader(src, &mut v)?,
+    };
     v.s.diagnostics.sort_by_key(|d| d.position.offset);
     Ok(v.s)
 }

@@ -4,6 +4,7 @@
 
 use super::fields::{Fields, Split};
 use super::lexer::{text_ref, LexError, Segment, Separators};
+use super::spec::Standards;
 pub use crate::formats::packed::KeepMode;
 use crate::formats::packed::{
     after, follows, get_text, get_varint, put_text, put_varint, Kept, Packed, Seen, Summary,
@@ -110,9 +111,48 @@ pub struct Transaction {
     pub closed: bool,
     pub problems: Vec<Problem>,
     pub issues: Vec<Issue>,
+    /// Its validation, made ahead on the parsing thread (see `pipe`) until
+    /// [`super::validate::transaction`] takes it.
+    ahead: Option<Box<Ahead>>,
+}
+
+/// A transaction set's validation made before its handler asked for it: against which
+/// standards and version, whether they cover the set, and the issues found.
+#[derive(Debug)]
+struct Ahead {
+    /// The address of the standards (compared, never read through).
+    standards: usize,
+    version: String,
+    covered: bool,
+    issues: Vec<Issue>,
+}
+
+/// What [`Ahead::standards`] holds for `st`.
+fn address(st: &Standards) -> usize {
+    st as *const Standards as usize
 }
 
 impl Interchange {
+    /// Makes `into` this interchange without its groups: what a handler on another thread
+    /// is shown of it while it is open (see `pipe`). `into`'s memory is reused.
+    pub(super) fn header_into(&self, into: &mut Interchange) {
+        into.offset = self.offset;
+        into.separators = self.separators;
+        into.sender_qualifier.clone_from(&self.sender_qualifier);
+        into.sender_id.clone_from(&self.sender_id);
+        into.receiver_qualifier.clone_from(&self.receiver_qualifier);
+        into.receiver_id.clone_from(&self.receiver_id);
+        into.date.clone_from(&self.date);
+        into.time.clone_from(&self.time);
+        into.version.clone_from(&self.version);
+        into.control.clone_from(&self.control);
+        into.ack_requested = self.ack_requested;
+        into.usage.clone_from(&self.usage);
+        into.groups.clear();
+        into.closed = self.closed;
+        into.problems.clone_from(&self.problems);
+    }
+
     pub fn rejected(&self) -> bool {
         self.problems
             .iter()
@@ -148,8 +188,30 @@ impl Group {
 
     /// Keeps the summary of `tx` (its segments freed): packed into a few bytes when it is
     /// clean, else whole.
-    fn keep_summary(&mut self, tx: Transaction) {
+    pub(super) fn keep_summary(&mut self, tx: Transaction) {
         self.packed.keep(tx, &mut self.transactions);
+    }
+
+    /// Makes `into` this group without its transactions (see [`Interchange::header_into`]).
+    pub(super) fn header_into(&self, into: &mut Group) {
+        into.offset = self.offset;
+        into.functional_id.clone_from(&self.functional_id);
+        into.sender.clone_from(&self.sender);
+        into.receiver.clone_from(&self.receiver);
+        into.control.clone_from(&self.control);
+        into.version.clone_from(&self.version);
+        into.transactions.clear();
+        into.packed = Packed::default();
+        into.transaction_count = self.transaction_count;
+        into.ge_count.clone_from(&self.ge_count);
+        into.problems.clone_from(&self.problems);
+        into.seen_controls = Seen::default();
+    }
+
+    /// Takes the transactions `from` kept (the same group, seen by the handler's thread).
+    pub(super) fn adopt_kept(&mut self, from: &mut Group) {
+        self.transactions = std::mem::take(&mut from.transactions);
+        self.packed = std::mem::take(&mut from.packed);
     }
 }
 
@@ -324,6 +386,50 @@ impl Transaction {
     pub fn drop_body(&mut self) {
         self.body.clear();
         self.fields.take();
+    }
+
+    /// An empty transaction holding `body`'s memory, for the parser to reuse (see `pipe`).
+    pub(super) fn with_body(mut body: SegBuf) -> Transaction {
+        body.reset();
+        Transaction {
+            body,
+            ..Transaction::default()
+        }
+    }
+
+    /// Takes the segments' memory (as [`Transaction::drop_body`] frees it).
+    pub(super) fn take_body(&mut self) -> SegBuf {
+        self.fields.take();
+        std::mem::take(&mut self.body)
+    }
+
+    /// Validates the set now, against `st` for `version`, for
+    /// [`super::validate::transaction`] to give when the handler asks (on another thread).
+    pub(super) fn validate_ahead(&mut self, st: &Standards, version: &str) {
+        let before = self.issues.len();
+        let covered = super::validate::transaction(self, st, version);
+        let issues = self.issues.split_off(before);
+        self.ahead = Some(Box::new(Ahead {
+            standards: address(st),
+            version: version.to_string(),
+            covered,
+            issues,
+        }));
+    }
+
+    /// The validation made ahead against these same standards and version, if any (once).
+    pub(super) fn take_ahead(
+        &mut self,
+        st: &Standards,
+        version: &str,
+    ) -> Option<(bool, Vec<Issue>)> {
+        let a = self.ahead.take()?;
+        (a.standards == address(st) && a.version == version).then_some((a.covered, a.issues))
+    }
+
+    /// Forgets a validation made ahead that nobody asked for.
+    pub(super) fn drop_ahead(&mut self) {
+        self.ahead = None;
     }
 
     /// Builds a transaction from segments, for tests and tools that make documents.

@@ -3,6 +3,7 @@
 pub mod envelope;
 pub mod fields;
 pub mod lexer;
+pub mod pipe;
 pub mod spec;
 pub mod stream;
 pub mod validate;

@@ -11,6 +11,10 @@ use crate::formats::{Diagnostic, Errors, Position, Severity};
 
 /// Validates `tx` (in a group of `version`) if a definition covers it; returns whether one did.
 pub fn transaction(tx: &mut Transaction, st: &Standards, version: &str) -> bool {
+    if let Some((covered, issues)) = tx.take_ahead(st, version) {
+        tx.issues.extend(issues);
+        return covered;
+    }
     let Some(set) = st.sets.get(&tx.id).filter(|s| s.covers(version)) else {
         return false;
     };
@@ -348,8 +352,15 @@ fn describe(fault: Fault, el: &Element, value: &[u8]) -> (&'static str, &'static
     }
 }
 
-/// Validates everything `src` holds in bounded memory: one transaction set at a time.
-pub fn summary(src: impl std::io::Read, st: &Standards, limit: usize) -> std::io::Result<Summary> {
+/// Validates everything `src` holds in bounded memory: one transaction set at a time. With
+/// `pipe`, the reading and the envelopes on a second thread (see `pipe`), the validation on
+/// this one.
+pub fn summary(
+    src: impl std::io::Read + Send,
+    st: &Standards,
+    limit: usize,
+    pipe: bool,
+) -> std::io::Result<Summary> {
     use super::envelope::{Group, Handler, Interchange, KeepMode};
     struct V<'a> {
         st: &'a Standards,
@@ -408,7 +419,10 @@ pub fn summary(src: impl std::io::Read, st: &Standards, limit: usize) -> std::io
         s: Summary::default(),
         limit,
     };
-    let bytes = super::stream::parse_reader(src, &mut v)?;
+    let bytes = match pipe {
+        true => super::pipe::parse_reader(src, &mut v, None)?,
+        false => super::stream::parse_reader(src, &mut v)?,
+    };
     v.s.bytes = bytes;
     v.s.diagnostics.sort_by_key(|d| d.position.offset);
     Ok(v.s)
