@@ -202,35 +202,33 @@ fn main() {
 
 fn x12_validate(x12: &[u8]) {
     let st = Standards::builtin();
-    for (pipe, how) in [(false, "one thread"), (true, "two threads")] {
-        let (secs, s) = best_of(runs(), || {
-            edigate::formats::x12::validate::summary(x12, &st, 10, pipe).unwrap()
-        });
-        assert!(!s.rejected(), "{:?}", s.diagnostics);
-        println!(
-            "x12 parse+validate, {how}: {:.1} MB in {:.3} s = {:.1} MB/s ({} transactions, {} segments)",
-            x12.len() as f64 / 1e6,
-            secs,
-            x12.len() as f64 / 1e6 / secs,
-            s.transactions,
-            s.segments
-        );
-    }
+    validated("x12", "transactions", x12.len(), |pipe| {
+        edigate::formats::x12::validate::summary(x12, &st, 10, pipe).unwrap()
+    });
 }
 
 fn edifact_validate(mb: usize) {
     let ed = edifact_orders(mb << 20, 96);
     let defs = Messages::builtin();
+    validated("edifact", "messages", ed.len(), |pipe| {
+        edigate::formats::edifact::validate::summary(&ed[..], &defs, 10, pipe).unwrap()
+    });
+}
+
+/// Prints the best speed of `validate` over `bytes`, parsing on one thread and on two.
+fn validated(
+    syntax: &str,
+    units: &str,
+    bytes: usize,
+    validate: impl Fn(bool) -> edigate::formats::Summary,
+) {
     for (pipe, how) in [(false, "one thread"), (true, "two threads")] {
-        let (secs, s) = best_of(runs(), || {
-            edigate::formats::edifact::validate::summary(&ed[..], &defs, 10, pipe).unwrap()
-        });
+        let (secs, s) = best_of(runs(), || validate(pipe));
         assert!(!s.rejected(), "{:?}", s.diagnostics);
+        let mb = bytes as f64 / 1e6;
         println!(
-            "edifact parse+validate, {how}: {:.1} MB in {:.3} s = {:.1} MB/s ({} messages, {} segments)",
-            ed.len() as f64 / 1e6,
-            secs,
-            ed.len() as f64 / 1e6 / secs,
+            "{syntax} parse+validate, {how}: {mb:.1} MB in {secs:.3} s = {:.1} MB/s ({} {units}, {} segments)",
+            mb / secs,
             s.transactions,
             s.segments
         );

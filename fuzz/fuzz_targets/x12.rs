@@ -1,18 +1,13 @@
 //! Fuzz target: any bytes through the X12 path (parse, validate, map, acknowledge), whole and
-//! streamed in small chunks; the two must agree and nothing may panic.
+//! streamed in small chunks, and translated on one thread and on two; each pair must agree and
+//! nothing may panic.
 #![no_main]
 
 use edigate::formats::x12::envelope::{parse, Collect};
 use edigate::formats::x12::stream::parse_reader;
-use edigate::translate::{dry_run, Input};
-use edigate::util::Utc;
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
 
-fn cfg() -> &'static edigate::config::Config {
-    static C: OnceLock<edigate::config::Config> = OnceLock::new();
-    C.get_or_init(|| edigate::config::Config::defaults(std::path::Path::new("/")))
-}
+mod common;
 
 /// Yields at most 7 bytes per read, to cross chunk boundaries everywhere.
 struct Chunks<'a>(&'a [u8]);
@@ -34,10 +29,6 @@ fuzz_target!(|data: &[u8]| {
         let mut c = Collect::default();
         parse_reader(Chunks(bytes), &mut c).unwrap();
         assert_eq!(format!("{whole:?}"), format!("{:?}", c.0));
-        let _ = dry_run(
-            &Input { data: bytes, file: "fuzz", sha256: "0", channel_partner: None, seen: None, whole: None },
-            cfg(),
-            Utc { epoch: 0 },
-        );
+        common::translate_both_ways(bytes);
     }
 });

@@ -125,3 +125,29 @@ pub fn run<E: Send, S: Send>(
             .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
 }
+
+/// Every file of the fixtures (`tests/data`) and the shared corpus that starts, after blanks,
+/// with one of `starts`: what the tests of both syntaxes' second threads parse both ways.
+#[cfg(test)]
+pub(crate) fn test_files(starts: &[&[u8]]) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    fn walk(dir: &std::path::Path, starts: &[&[u8]], out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                walk(&path, starts, out);
+            } else {
+                let text = std::fs::read(&path).unwrap();
+                let start = text.trim_ascii_start();
+                if starts.iter().any(|s| start.starts_with(s)) {
+                    out.push((path, text));
+                }
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    walk(&root.join("tests/data"), starts, &mut files);
+    walk(&root.join("../shared/corpus"), starts, &mut files);
+    files
+}

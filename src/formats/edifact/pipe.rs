@@ -214,10 +214,7 @@ mod tests {
     #[test]
     fn the_second_thread_gives_what_one_thread_gives() {
         let defs = Messages::builtin();
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut files = Vec::new();
-        edifact_files(&root.join("tests/data"), &mut files);
-        edifact_files(&root.join("../shared/corpus"), &mut files);
+        let files = crate::formats::pipe::test_files(&[b"UNA", b"UNB", b"UNH"]);
         assert!(files.len() > 50, "only {} EDIFACT files found", files.len());
         for (path, text) in &files {
             for keep in [KeepMode::Whole, KeepMode::Summary] {
@@ -232,26 +229,6 @@ mod tests {
                     "{}",
                     path.display()
                 );
-            }
-        }
-    }
-
-    /// Every file under `dir` that starts (after blanks) with UNA, UNB or UNH.
-    fn edifact_files(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
-        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        for e in entries {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                edifact_files(&path, out);
-            } else {
-                let text = std::fs::read(&path).unwrap();
-                let start = text.trim_ascii_start();
-                if [&b"UNA"[..], b"UNB", b"UNH"]
-                    .iter()
-                    .any(|t| start.starts_with(t))
-                {
-                    out.push((path, text));
-                }
             }
         }
     }

@@ -292,10 +292,7 @@ mod tests {
     #[test]
     fn the_second_thread_gives_what_one_thread_gives() {
         let st = Standards::builtin();
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut files = Vec::new();
-        x12_files(&root.join("tests/data"), &mut files);
-        x12_files(&root.join("../shared/corpus"), &mut files);
+        let files = crate::formats::pipe::test_files(&[b"ISA"]);
         assert!(files.len() > 100, "only {} X12 files found", files.len());
         for (path, text) in &files {
             for keep in [KeepMode::Whole, KeepMode::Summary] {
@@ -335,22 +332,6 @@ mod tests {
         }));
         let p = caught.expect_err("the handler's panic reaches the caller");
         assert_eq!(p.downcast_ref::<&str>(), Some(&"handler bug"));
-    }
-
-    /// Every file under `dir` that starts (after blanks) with an ISA segment.
-    fn x12_files(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
-        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        for e in entries {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                x12_files(&path, out);
-            } else {
-                let text = std::fs::read(&path).unwrap();
-                if text.trim_ascii_start().starts_with(b"ISA") {
-                    out.push((path, text));
-                }
-            }
-        }
     }
 
     /// A handler that validates each transaction set and writes down what it was shown.
