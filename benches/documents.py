@@ -9,11 +9,12 @@ file is grown by repeating its rows under new document numbers, translated for p
     cargo build --release && python3 benches/documents.py
     EDIGATE_BENCH_MAPPINGS=DIR python3 benches/documents.py   # an operator's mappings folder
     EDIGATE_BENCH_RUNS=5 python3 benches/documents.py         # best of 5 runs (default 3)
+    EDIGATE_BENCH_BIN=/path/to/edigate python3 benches/documents.py  # another build
 """
 import os, re, subprocess, sys, tempfile, time
 
 here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-binary = os.path.join(here, "target", "release", "edigate")
+binary = os.environ.get("EDIGATE_BENCH_BIN") or os.path.join(here, "target", "release", "edigate")
 data = os.path.join(here, "tests", "data")
 mb = float(os.environ.get("EDIGATE_BENCH_MB", "20"))
 # Best of this many runs of each command (this shared machine varies by half between runs).
