@@ -17,11 +17,12 @@ EDIGATE_BENCH_SHAPES=one measures one shape.
     cargo build --release && python3 benches/memory.py
     EDIGATE_BENCH_MB=100 python3 benches/memory.py
     EDIGATE_BENCH_SERVICE=0 python3 benches/memory.py
+    EDIGATE_BENCH_BIN=/path/to/edigate python3 benches/memory.py   # another build
 """
 import os, re, subprocess, sys, tempfile, time
 
 here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-binary = os.path.join(here, "target", "release", "edigate")
+binary = os.environ.get("EDIGATE_BENCH_BIN") or os.path.join(here, "target", "release", "edigate")
 fixture = os.path.join(here, "tests", "data", "x12", "ok", "850-4010-acme.edi")
 csv_fixture = os.path.join(here, "tests", "data", "csv", "ok", "order-lines.csv")
 mb = float(os.environ.get("EDIGATE_BENCH_MB", "1024"))
