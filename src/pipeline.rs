@@ -763,6 +763,47 @@ struct Translated {
     collected: translate::Collected,
 }
 
+/// Acknowledgement control numbers drawn in growing blocks (1, 2, 4, ... 1024 per partner)
+/// rather than one by one: a file of many interchanges, or a batch of many files, costs a few
+/// requests (and, outside a transaction, a few syncs), and PostgreSQL does not update one
+/// counter row thousands of times in one transaction (each update of a row the transaction
+/// already changed walks the versions it left: 31,646 numbers drawn one by one took minutes).
+/// What is not used goes back by [`Draws::give_back`].
+#[derive(Default)]
+struct Draws {
+    /// (next, last, size of the next block) per partner.
+    partners: std::collections::HashMap<String, (u64, u64, u64)>,
+}
+
+impl Draws {
+    /// The next number for `partner`, drawing a block from `store` when none is left.
+    fn take(&mut self, store: &mut Store, partner: &str) -> Result<u64, StoreError> {
+        let (next, last, block) = self
+            .partners
+            .entry(partner.to_string())
+            .or_insert((1, 0, 1));
+        if *next > *last {
+            *next = store.reserve_controls(partner, "x12", *block)?;
+            *last = *next + *block - 1;
+            *block = (*block * 2).min(1024);
+        }
+        *next += 1;
+        Ok(*next - 1)
+    }
+
+    /// Returns the numbers drawn and not used, so that a partner sees no gap in them (inside
+    /// the transaction that drew them nobody else draws; outside it, a number another process
+    /// drew since stops the return, and the rest stay unused).
+    fn give_back(self, store: &mut Store) -> Result<(), StoreError> {
+        for (partner, (next, last, _)) in self.partners {
+            if next <= last {
+                store.return_controls(&partner, "x12", last, last - next + 1)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Translates the files of a batch side by side (the CPU-heavy part: parsing and mapping).
 /// They reach the store through one lock, only to check for duplicate interchanges and to take
 /// control numbers for acknowledgements. `None` for a file left to the commit step (a bundle).
@@ -782,11 +823,8 @@ fn translate_ahead(
     // A panic while one file is translated (a bug) must not poison the store for the others.
     let lock = || shared.lock().unwrap_or_else(|p| p.into_inner());
     // Blocks are shared by the batch's files: 128 files ask the database about 8 times, not
-    // 128. Inside the batch's transaction nobody else draws; outside it (a file alone), a
-    // number another process drew since stops the return, and the rest stay unused.
-    // (next, last, size of the next block) per partner, taken under `lock`.
-    let drawn: std::sync::Mutex<std::collections::HashMap<String, (u64, u64, u64)>> =
-        Default::default();
+    // 128. Taken under `lock`.
+    let drawn: std::sync::Mutex<Draws> = Default::default();
     parallel(batch.len(), &|i| {
         let f = &batch[i];
         let result = read_input(cfg, f).and_then(|data| {
@@ -837,14 +875,7 @@ fn translate_ahead(
                 run_translation(cfg, f, &data, &seen, &mut |partner| {
                     let mut store = lock();
                     let mut drawn = drawn.lock().unwrap_or_else(|p| p.into_inner());
-                    let (next, last, block) = drawn.entry(partner.to_string()).or_insert((1, 0, 1));
-                    if *next > *last {
-                        *next = store.reserve_controls(partner, "x12", *block)?;
-                        *last = *next + *block - 1;
-                        *block = (*block * 2).min(1024);
-                    }
-                    *next += 1;
-                    Ok(*next - 1)
+                    drawn.take(&mut store, partner)
                 })
             });
             // A duplicate check that failed decided nothing: the step is retried.
@@ -864,13 +895,9 @@ fn translate_ahead(
     // whose numbers cannot go back keeps none of its translations (they are made again).
     let mut store = lock();
     let drawn = drawn.into_inner().unwrap_or_else(|p| p.into_inner());
-    for (partner, (next, last, _)) in &drawn {
-        if next <= last {
-            if let Err(e) = store.return_controls(partner, "x12", *last, last - next + 1) {
-                tracing::error!(error = %e, "control numbers drawn ahead could not go back");
-                return batch.iter().map(|_| None).collect();
-            }
-        }
+    if let Err(e) = drawn.give_back(&mut store) {
+        tracing::error!(error = %e, "control numbers drawn ahead could not go back");
+        return batch.iter().map(|_| None).collect();
     }
     drop(store);
     slots
@@ -1043,14 +1070,16 @@ fn translate_file(
                     false
                 })
             };
+            let mut drawn = Draws::default();
             let translated = guarded(f, || {
                 run_translation(cfg, f, &data, &seen, &mut |partner| {
-                    cell.borrow_mut().allocate_control(partner, "x12")
+                    drawn.take(&mut cell.borrow_mut(), partner)
                 })
             });
             if let Some(e) = failure.into_inner() {
                 return Err(e.into());
             }
+            drawn.give_back(&mut cell.borrow_mut())?;
             translated?
         }
     };
